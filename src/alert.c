@@ -1,0 +1,153 @@
+/*
+ * alert.c - see alert.h.
+ *
+ * Each rule carries its JSON object pre-encoded (rules.c), so an alert is
+ * mostly memcpy. The primary rule is the matched rule with the highest
+ * severity; among equals, the first in ruleset order.
+ */
+#include "alert.h"
+
+#include "utf8.h"
+
+static void put_source(fz_buf *b, const fz_source *src) {
+    if (!src) return;
+    fz_buf_put_key(b, "source", 0);
+    if (src->topic) {
+        fz_buf_puts(b, "{\"topic\":");
+        fz_buf_put_json_str(b, src->topic, strlen(src->topic));
+        fz_buf_puts(b, ",\"partition\":");
+        fz_buf_put_i64(b, src->partition);
+        fz_buf_puts(b, ",\"offset\":");
+        fz_buf_put_i64(b, src->offset);
+    } else {
+        fz_buf_puts(b, "{\"file\":");
+        const char *f = src->file ? src->file : "-";
+        fz_buf_put_json_str(b, f, strlen(f));
+        fz_buf_puts(b, ",\"line\":");
+        fz_buf_put_u64(b, src->line);
+    }
+    fz_buf_putc(b, '}');
+}
+
+static void put_opt_str(fz_buf *b, const char *key, fz_str s) {
+    if (!s.p) return;
+    fz_buf_put_key(b, key, 0);
+    fz_buf_put_json_fz(b, s);
+}
+
+fz_err fz_alert_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int64_t window_ms,
+                       const fz_source *src) {
+    const fz_event *ev = &r->ev;
+    const fz_rule *primary = fz_ruleset_rule(rs, r->rules[0]);
+    for (int i = 1; i < r->nrules; i++) {
+        const fz_rule *x = fz_ruleset_rule(rs, r->rules[i]);
+        if (x->severity > primary->severity) primary = x;
+    }
+    fz_buf_puts(b, "{\"type\":\"alert\",\"event_id\":");
+    fz_buf_put_json_fz(b, ev->id);
+    fz_buf_puts(b, ",\"event_type\":\"");
+    fz_buf_puts(b, fz_event_type_name(ev->type));
+    fz_buf_puts(b, "\",\"ts\":");
+    fz_buf_put_i64(b, ev->ts_ms);
+    fz_buf_puts(b, ",\"severity\":\"");
+    fz_buf_puts(b, fz_severity_name(primary->severity));
+    fz_buf_puts(b, "\",\"rule\":");
+    fz_buf_put(b, primary->json, primary->json_len);
+    fz_buf_puts(b, ",\"rules\":[");
+    for (int i = 0; i < r->nrules; i++) {
+        const fz_rule *x = fz_ruleset_rule(rs, r->rules[i]);
+        if (i) fz_buf_putc(b, ',');
+        fz_buf_put(b, x->json, x->json_len);
+    }
+    fz_buf_putc(b, ']');
+    if (r->truncated) fz_buf_puts(b, ",\"rules_truncated\":true");
+    fz_buf_puts(b, ",\"ruleset\":\"");
+    fz_buf_puts(b, fz_ruleset_version(rs));
+    fz_buf_puts(b, "\",\"dedup\":{\"key\":\"");
+    fz_buf_put_hex64(b, r->dedup_key);
+    fz_buf_puts(b, "\",\"count\":");
+    fz_buf_put_u64(b, r->dedup_count);
+    fz_buf_puts(b, ",\"window_ms\":");
+    fz_buf_put_i64(b, window_ms);
+    fz_buf_putc(b, '}');
+    put_opt_str(b, "from", ev->fields[FZ_FIELD_FROM]);
+    put_opt_str(b, "to", ev->fields[FZ_FIELD_TO]);
+    put_opt_str(b, "text", ev->fields[FZ_FIELD_TEXT]);
+    if (ev->has_amount) {
+        fz_buf_puts(b, ",\"amount_minor\":");
+        fz_buf_put_i64(b, ev->amount_minor);
+        put_opt_str(b, "currency", ev->currency);
+    }
+    put_source(b, src);
+    return fz_buf_putc(b, '}');
+}
+
+fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r,
+                         const fz_source *src) {
+    fz_buf_puts(b, "{\"event_id\":");
+    if (r->ev.id.p)
+        fz_buf_put_json_fz(b, r->ev.id);
+    else
+        fz_buf_puts(b, "null");
+    fz_buf_puts(b, ",\"verdict\":\"");
+    fz_buf_puts(b, fz_verdict_name(r->verdict));
+    fz_buf_puts(b, "\",\"rules\":[");
+    for (int i = 0; i < r->nrules; i++) {
+        if (i) fz_buf_putc(b, ',');
+        const char *id = fz_ruleset_rule(rs, r->rules[i])->id;
+        fz_buf_put_json_str(b, id, strlen(id));
+    }
+    fz_buf_puts(b, "],\"categories\":[");
+    int first = 1;
+    for (int i = 0; i < r->nrules; i++) {
+        const char *cat = fz_ruleset_rule(rs, r->rules[i])->category;
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = strcmp(fz_ruleset_rule(rs, r->rules[j])->category, cat) == 0;
+        if (seen) continue;
+        if (!first) fz_buf_putc(b, ',');
+        first = 0;
+        fz_buf_put_json_str(b, cat, strlen(cat));
+    }
+    fz_buf_putc(b, ']');
+    if (r->verdict == FZ_VERDICT_ALERT || r->verdict == FZ_VERDICT_SUPPRESSED) {
+        fz_buf_puts(b, ",\"dedup_count\":");
+        fz_buf_put_u64(b, r->dedup_count);
+    }
+    if (r->verdict == FZ_VERDICT_INVALID) {
+        fz_buf_puts(b, ",\"reason\":\"");
+        fz_buf_puts(b, fz_reason_name(r->reason));
+        fz_buf_puts(b, "\",\"detail\":");
+        fz_buf_put_json_str(b, r->detail, strlen(r->detail));
+        if (src && !src->topic) {
+            fz_buf_puts(b, ",\"line\":");
+            fz_buf_put_u64(b, src->line);
+        }
+    }
+    return fz_buf_putc(b, '}');
+}
+
+fz_err fz_deadletter_encode(fz_buf *b, const fz_result *r, const char *payload, size_t len,
+                            const fz_source *src, int64_t now_ms) {
+    fz_buf_puts(b, "{\"type\":\"dead_letter\",\"reason\":\"");
+    fz_buf_puts(b, fz_reason_name(r->reason));
+    fz_buf_puts(b, "\",\"detail\":");
+    fz_buf_put_json_str(b, r->detail, strlen(r->detail));
+    fz_buf_puts(b, ",\"event_id\":");
+    if (r->ev.id.p)
+        fz_buf_put_json_fz(b, r->ev.id);
+    else
+        fz_buf_puts(b, "null");
+    fz_buf_puts(b, ",\"at\":");
+    fz_buf_put_i64(b, now_ms);
+    put_source(b, src);
+    fz_buf_puts(b, ",\"payload_bytes\":");
+    fz_buf_put_u64(b, len);
+    if (len > FZ_DEADLETTER_PAYLOAD_MAX) {
+        len = FZ_DEADLETTER_PAYLOAD_MAX;
+        fz_buf_puts(b, ",\"payload_truncated\":true");
+    }
+    fz_buf_puts(b, ",\"payload\":");
+    fz_buf_put_json_bytes(b, payload, len);
+    return fz_buf_putc(b, '}');
+}

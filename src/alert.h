@@ -1,0 +1,39 @@
+/*
+ * alert.h - the output contract: encoding alerts, replay verdicts and
+ * dead-letter records as single-line JSON (docs/alerts.md).
+ *
+ * Encoders append to a caller-owned fz_buf (one per worker) and return
+ * FZ_OK or FZ_ERR_FULL if the buffer's cap was hit. They do not allocate
+ * once the buffer has grown to its working size.
+ */
+#ifndef FZ_ALERT_H
+#define FZ_ALERT_H
+
+#include "buf.h"
+#include "pipeline.h"
+#include "rules.h"
+
+/* Where an event came from: Kafka (topic set) or a file (file set). */
+typedef struct fz_source {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const char *file;
+    uint64_t line;
+} fz_source;
+
+/* Alert for r (verdict ALERT). */
+fz_err fz_alert_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int64_t window_ms,
+                       const fz_source *src);
+/* One replay verdict line for r (no trailing newline). */
+fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r,
+                         const fz_source *src);
+/* Payload bytes kept in a dead-letter record; longer ones are cut. */
+#define FZ_DEADLETTER_PAYLOAD_MAX 65536
+
+/* Dead-letter record for an invalid event: reason, detail, source, and
+ * the original payload. */
+fz_err fz_deadletter_encode(fz_buf *b, const fz_result *r, const char *payload, size_t len,
+                            const fz_source *src, int64_t now_ms);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * common.h - types shared by every fanzha module.
+ *
+ * fz_str is a non-owning view of bytes (not NUL-terminated). Views handed
+ * out by the event decoder point into the message buffer or into the
+ * worker's unescape arena and stay valid until the next event is decoded
+ * by the same worker.
+ */
+#ifndef FZ_COMMON_H
+#define FZ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct fz_str {
+    const char *p;
+    size_t n;
+} fz_str;
+
+#define FZ_STR_NULL ((fz_str){NULL, 0})
+#define FZ_STR_LIT(s) ((fz_str){(s), sizeof(s) - 1})
+
+static inline int fz_str_eq(fz_str a, const char *lit) {
+    size_t n = strlen(lit);
+    return a.n == n && (n == 0 || memcmp(a.p, lit, n) == 0);
+}
+
+/* One error enum for the whole program; fz_err2str() names each. */
+typedef enum fz_err {
+    FZ_OK = 0,
+    FZ_ERR_NOMEM,
+    FZ_ERR_IO,
+    FZ_ERR_CONFIG,
+    FZ_ERR_RULES,
+    FZ_ERR_KAFKA,
+    FZ_ERR_FULL,
+    FZ_ERR_ARG,
+} fz_err;
+
+const char *fz_err2str(fz_err err);
+
+#define FZ_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define FZ_CACHELINE 64
+
+#if defined(__GNUC__)
+#define FZ_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define FZ_LIKELY(x) __builtin_expect(!!(x), 1)
+#define FZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define FZ_PRINTF(f, a)
+#define FZ_LIKELY(x) (x)
+#define FZ_UNLIKELY(x) (x)
+#endif
+
+#endif

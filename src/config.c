@@ -1,0 +1,443 @@
+/*
+ * config.c - see config.h.
+ */
+#include "config.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <yaml.h>
+
+typedef enum opt_type { OPT_STR, OPT_INT, OPT_LIST, OPT_MAP } opt_type;
+
+typedef struct option {
+    const char *name; /* config-file key; CLI flag is --name with '_' -> '-' */
+    opt_type type;
+    unsigned scope;
+    size_t off;
+    const char *def;
+    int64_t min, max;
+    const char *help;
+} option;
+
+#define OFF(f) offsetof(fz_config, f)
+
+static const option options[] = {
+    {"config_file", OPT_STR, FZ_SCOPE_BOTH, OFF(config_file), NULL, 0, 0,
+     "YAML config file (CLI: --config FILE or -c FILE); options given on the command line "
+     "override it"},
+    {"brokers", OPT_STR, FZ_SCOPE_RUN, OFF(brokers), "127.0.0.1:9092", 0, 0,
+     "Kafka bootstrap servers (bootstrap.servers)"},
+    {"group_id", OPT_STR, FZ_SCOPE_RUN, OFF(group_id), "fanzha", 0, 0,
+     "consumer group; instances with the same group share the input partitions"},
+    {"input_topics", OPT_LIST, FZ_SCOPE_RUN, OFF(input_topics), "events", 0, 0,
+     "topics to consume events from (comma-separated on the command line)"},
+    {"alerts_topic", OPT_STR, FZ_SCOPE_RUN, OFF(alerts_topic), "fanzha.alerts", 0, 0,
+     "topic alerts are produced to"},
+    {"dead_letter_topic", OPT_STR, FZ_SCOPE_RUN, OFF(dead_letter_topic), "fanzha.dlq", 0, 0,
+     "topic malformed events go to, with the reason; empty disables (then they are counted "
+     "and logged at a limited rate)"},
+    {"rules_dir", OPT_STR, FZ_SCOPE_BOTH, OFF(rules_dir), "rules", 0, 0,
+     "directory of *.yaml rule files (searched recursively); CLI also --rules"},
+    {"threads", OPT_INT, FZ_SCOPE_BOTH, OFF(threads), "0", 0, 1024,
+     "worker threads; 0 = one per online CPU core"},
+    {"dedup_window_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(dedup_window_ms), "600000", 0,
+     INT64_C(31536000000), "repeats of an alerted event within this window (event time) are "
+                           "counted and suppressed; 0 disables dedup"},
+    {"dedup_capacity", OPT_INT, FZ_SCOPE_BOTH, OFF(dedup_capacity), "1048576", 8,
+     INT64_C(1) << 32, "hard cap on dedup entries (24 bytes each); the oldest are evicted"},
+    {"max_event_bytes", OPT_INT, FZ_SCOPE_BOTH, OFF(max_event_bytes), "65536", 64,
+     64 * 1024 * 1024, "larger events are rejected as too_large"},
+    {"queue_depth", OPT_INT, FZ_SCOPE_RUN, OFF(queue_depth), "2048", 16, 1 << 20,
+     "messages queued per worker; when full, consumption pauses (backpressure)"},
+    {"commit_interval_ms", OPT_INT, FZ_SCOPE_RUN, OFF(commit_interval_ms), "1000", 10, 3600000,
+     "how often completed input offsets are committed"},
+    {"shutdown_timeout_ms", OPT_INT, FZ_SCOPE_RUN, OFF(shutdown_timeout_ms), "30000", 0,
+     3600000, "on SIGTERM/SIGINT or partition revocation, how long to wait for in-flight "
+              "alerts to be acknowledged before giving up on them (they are re-processed "
+              "later)"},
+    {"stats_interval_ms", OPT_INT, FZ_SCOPE_RUN, OFF(stats_interval_ms), "10000", 0, 3600000,
+     "period of the statistics log line; 0 disables"},
+    {"log_level", OPT_STR, FZ_SCOPE_BOTH, OFF(log_level), "info", 0, 0,
+     "error, warn, info or debug"},
+    {"kafka", OPT_MAP, FZ_SCOPE_RUN, OFF(kafka), NULL, 0, 0,
+     "librdkafka properties for both clients (CLI: -X key=value)"},
+    {"kafka_consumer", OPT_MAP, FZ_SCOPE_RUN, OFF(kafka_consumer), NULL, 0, 0,
+     "librdkafka properties for the consumer only (CLI: -X consumer.key=value)"},
+    {"kafka_producer", OPT_MAP, FZ_SCOPE_RUN, OFF(kafka_producer), NULL, 0, 0,
+     "librdkafka properties for the producer only (CLI: -X producer.key=value)"},
+    {"output", OPT_STR, FZ_SCOPE_REPLAY, OFF(output), "-", 0, 0,
+     "where alerts go, one JSON line each; '-' = stdout (CLI: -o FILE)"},
+    {"verdicts", OPT_STR, FZ_SCOPE_REPLAY, OFF(verdicts), NULL, 0, 0,
+     "also write one verdict line per input event to this file"},
+    {"batch_events", OPT_INT, FZ_SCOPE_REPLAY, OFF(batch_events), "8192", 1, 1 << 22,
+     "events read per batch (batches are scanned in parallel, decided in input order)"},
+};
+
+static void *field_ptr(fz_config *c, const option *o) { return (char *)c + o->off; }
+
+static int set_str(char **dst, const char *v) {
+    char *n = strdup(v);
+    if (!n) return -1;
+    free(*dst);
+    *dst = n;
+    return 0;
+}
+
+static void free_list(char ***v, size_t *n) {
+    for (size_t i = 0; i < *n; i++) free((*v)[i]);
+    free(*v);
+    *v = NULL;
+    *n = 0;
+}
+
+static size_t *list_count(fz_config *c, const option *o) {
+    (void)o;
+    return &c->n_input_topics; /* the only list option */
+}
+
+/* Set a list from a comma-separated string. */
+static int set_list_csv(fz_config *c, const option *o, const char *v) {
+    char ***lst = field_ptr(c, o);
+    size_t *n = list_count(c, o);
+    free_list(lst, n);
+    char *dup = strdup(v), *save = NULL;
+    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        if (!*tok) continue;
+        *lst = realloc(*lst, (*n + 1) * sizeof(char *));
+        (*lst)[(*n)++] = strdup(tok);
+    }
+    free(dup);
+    return 0;
+}
+
+static void kv_set(fz_kvlist *l, const char *k, const char *v) {
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].key, k) == 0) {
+            set_str(&l->v[i].value, v);
+            return;
+        }
+    l->v = realloc(l->v, (l->n + 1) * sizeof(fz_kv));
+    l->v[l->n].key = strdup(k);
+    l->v[l->n].value = strdup(v);
+    l->n++;
+}
+
+static void kv_free(fz_kvlist *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].key);
+        free(l->v[i].value);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/* Set a scalar option from text; errors name the option. */
+static int set_value(fz_config *c, const option *o, const char *v, char *err, size_t errsz) {
+    switch (o->type) {
+    case OPT_STR: return set_str(field_ptr(c, o), v);
+    case OPT_LIST: return set_list_csv(c, o, v);
+    case OPT_INT: {
+        char *end;
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (errno || end == v || *end || x < o->min || x > o->max) {
+            snprintf(err, errsz, "option '%s': expected an integer from %lld to %lld, got '%s'",
+                     o->name, (long long)o->min, (long long)o->max, v);
+            return -1;
+        }
+        *(int64_t *)field_ptr(c, o) = x;
+        return 0;
+    }
+    case OPT_MAP:
+        snprintf(err, errsz, "option '%s' is a map of librdkafka properties", o->name);
+        return -1;
+    }
+    return -1;
+}
+
+void fz_config_init(fz_config *c) {
+    char err[256];
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < FZ_ARRAY_LEN(options); i++)
+        if (options[i].def) set_value(c, &options[i], options[i].def, err, sizeof(err));
+}
+
+void fz_config_free(fz_config *c) {
+    for (size_t i = 0; i < FZ_ARRAY_LEN(options); i++) {
+        const option *o = &options[i];
+        if (o->type == OPT_STR) {
+            free(*(char **)field_ptr(c, o));
+        } else if (o->type == OPT_LIST) {
+            free_list(field_ptr(c, o), list_count(c, o));
+        } else if (o->type == OPT_MAP) {
+            kv_free(field_ptr(c, o));
+        }
+    }
+    for (size_t i = 0; i < c->n_inputs; i++) free(c->inputs[i]);
+    free(c->inputs);
+    memset(c, 0, sizeof(*c));
+}
+
+static const option *find_option(const char *name, size_t n, unsigned scope) {
+    for (size_t i = 0; i < FZ_ARRAY_LEN(options); i++) {
+        const option *o = &options[i];
+        if (!(o->scope & scope)) continue;
+        if (strlen(o->name) != n) continue;
+        size_t k;
+        for (k = 0; k < n; k++) {
+            char a = o->name[k], b = name[k] == '-' ? '_' : name[k];
+            if (a != b) break;
+        }
+        if (k == n) return o;
+    }
+    return NULL;
+}
+
+int fz_config_threads(const fz_config *c) {
+    if (c->threads > 0) return (int)c->threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* ---- YAML file ---- */
+
+static const char *node_scalar(yaml_node_t *n) {
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+int fz_config_load_file(fz_config *c, const char *path, unsigned scope, char *err,
+                        size_t errsz) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        snprintf(err, errsz, "%s: cannot open config file: %s", path, strerror(errno));
+        return -1;
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int rc = -1;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, fp);
+    if (!yaml_parser_load(&parser, &doc)) {
+        snprintf(err, errsz, "%s:%zu: YAML: %s", path, parser.problem_mark.line + 1,
+                 parser.problem ? parser.problem : "syntax error");
+        yaml_parser_delete(&parser);
+        fclose(fp);
+        return -1;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        rc = 0; /* empty file */
+        goto out;
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        snprintf(err, errsz, "%s:%zu: the config must be a mapping of option: value", path,
+                 root->start_mark.line + 1);
+        goto out;
+    }
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *kn = yaml_document_get_node(&doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
+        const char *k = node_scalar(kn);
+        size_t line = kn->start_mark.line + 1;
+        const option *o = k ? find_option(k, strlen(k), FZ_SCOPE_BOTH) : NULL;
+        if (!o || strcmp(o->name, "config_file") == 0) {
+            snprintf(err, errsz, "%s:%zu: unknown option '%s' (see fanzha run --help)", path, line,
+                     k ? k : "?");
+            goto out;
+        }
+        if (!(o->scope & scope)) continue; /* e.g. broker settings in replay: fine */
+        char sub[256];
+        if (o->type == OPT_MAP) {
+            if (vn->type != YAML_MAPPING_NODE) {
+                snprintf(err, errsz, "%s:%zu: '%s' must be a map of librdkafka properties", path,
+                         line, k);
+                goto out;
+            }
+            for (yaml_node_pair_t *q = vn->data.mapping.pairs.start;
+                 q < vn->data.mapping.pairs.top; q++) {
+                const char *mk = node_scalar(yaml_document_get_node(&doc, q->key));
+                const char *mv = node_scalar(yaml_document_get_node(&doc, q->value));
+                if (!mk || !mv) {
+                    snprintf(err, errsz, "%s:%zu: '%s': keys and values must be scalars", path,
+                             line, k);
+                    goto out;
+                }
+                kv_set(field_ptr(c, o), mk, mv);
+            }
+        } else if (o->type == OPT_LIST && vn->type == YAML_SEQUENCE_NODE) {
+            char ***lst = field_ptr(c, o);
+            size_t *n = list_count(c, o);
+            free_list(lst, n);
+            for (yaml_node_item_t *it = vn->data.sequence.items.start;
+                 it < vn->data.sequence.items.top; it++) {
+                const char *s = node_scalar(yaml_document_get_node(&doc, *it));
+                if (!s) {
+                    snprintf(err, errsz, "%s:%zu: '%s' items must be strings", path, line, k);
+                    goto out;
+                }
+                *lst = realloc(*lst, (*n + 1) * sizeof(char *));
+                (*lst)[(*n)++] = strdup(s);
+            }
+        } else {
+            const char *v = node_scalar(vn);
+            if (!v) {
+                snprintf(err, errsz, "%s:%zu: '%s' must be a single value", path, line, k);
+                goto out;
+            }
+            if (set_value(c, o, v, sub, sizeof(sub))) {
+                snprintf(err, errsz, "%s:%zu: %s", path, vn->start_mark.line + 1, sub);
+                goto out;
+            }
+        }
+    }
+    rc = 0;
+out:
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(fp);
+    return rc;
+}
+
+/* ---- command line ---- */
+
+static int apply_x(fz_config *c, const char *arg, char *err, size_t errsz) {
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg) {
+        snprintf(err, errsz, "-X expects key=value, got '%s'", arg);
+        return -1;
+    }
+    char key[256];
+    size_t kn = (size_t)(eq - arg);
+    if (kn >= sizeof(key)) kn = sizeof(key) - 1;
+    memcpy(key, arg, kn);
+    key[kn] = '\0';
+    if (strncmp(key, "consumer.", 9) == 0)
+        kv_set(&c->kafka_consumer, key + 9, eq + 1);
+    else if (strncmp(key, "producer.", 9) == 0)
+        kv_set(&c->kafka_producer, key + 9, eq + 1);
+    else
+        kv_set(&c->kafka, key, eq + 1);
+    return 0;
+}
+
+int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc, char **argv,
+                         char *err, size_t errsz) {
+    /* pass 1: --help and --config */
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("Usage: fanzha %s [OPTIONS]%s\n\nOptions (config-file key in brackets):\n",
+                   cmd, scope == FZ_SCOPE_REPLAY ? " [FILE...]" : "");
+            fz_config_print_help(scope, stdout);
+            return 1;
+        }
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            set_str(&c->config_file, argv[i + 1]);
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            set_str(&c->config_file, argv[i] + 9);
+        }
+    }
+    if (c->config_file && fz_config_load_file(c, c->config_file, scope, err, errsz)) return -1;
+
+    /* pass 2: everything else, in order */
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--config=", 9) == 0) continue;
+        if (strcmp(a, "-X") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(err, errsz, "-X needs key=value");
+                return -1;
+            }
+            if (!(scope & FZ_SCOPE_RUN)) {
+                snprintf(err, errsz, "-X applies to 'fanzha run' only");
+                return -1;
+            }
+            if (apply_x(c, argv[++i], err, errsz)) return -1;
+            continue;
+        }
+        if (strcmp(a, "-o") == 0 && (scope & FZ_SCOPE_REPLAY)) a = "--output";
+        if (strcmp(a, "--rules") == 0 || strncmp(a, "--rules=", 8) == 0) {
+            val = a[7] == '=' ? a + 8 : NULL;
+            a = "--rules-dir";
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (a[0] == '-' && a[1] != '\0') {
+                snprintf(err, errsz, "unknown option '%s' (see fanzha %s --help)", a, cmd);
+                return -1;
+            }
+            if (scope == FZ_SCOPE_REPLAY) { /* positional input file ('-' = stdin) */
+                c->inputs = realloc(c->inputs, (c->n_inputs + 1) * sizeof(char *));
+                c->inputs[c->n_inputs++] = strdup(a);
+                continue;
+            }
+            snprintf(err, errsz, "unexpected argument '%s' (see fanzha %s --help)", a, cmd);
+            return -1;
+        }
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        if (eq) val = eq + 1;
+        const option *o = find_option(name, nlen, scope);
+        if (!o || o->type == OPT_MAP) {
+            snprintf(err, errsz, "unknown option '%s' (see fanzha %s --help)", argv[i], cmd);
+            return -1;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                snprintf(err, errsz, "option '%s' needs a value", argv[i]);
+                return -1;
+            }
+            val = argv[++i];
+        }
+        if (set_value(c, o, val, err, errsz)) return -1;
+    }
+    if (fz_log_level_parse(c->log_level) < 0) {
+        snprintf(err, errsz, "option 'log_level': expected error, warn, info or debug, got '%s'",
+                 c->log_level);
+        return -1;
+    }
+    if ((scope & FZ_SCOPE_RUN) && c->n_input_topics == 0) {
+        snprintf(err, errsz, "option 'input_topics': at least one topic is required");
+        return -1;
+    }
+    return 0;
+}
+
+void fz_config_print_help(unsigned scope, void *fpv) {
+    FILE *fp = fpv;
+    for (size_t i = 0; i < FZ_ARRAY_LEN(options); i++) {
+        const option *o = &options[i];
+        if (!(o->scope & scope)) continue;
+        char flag[64];
+        size_t k = 0;
+        flag[k++] = '-';
+        flag[k++] = '-';
+        for (const char *p = o->name; *p && k < sizeof(flag) - 1; p++)
+            flag[k++] = *p == '_' ? '-' : *p;
+        flag[k] = '\0';
+        if (strcmp(o->name, "config_file") == 0) strcpy(flag, "--config");
+        const char *arg = o->type == OPT_INT ? " N" : o->type == OPT_MAP ? "" : " VALUE";
+        if (o->type == OPT_MAP)
+            fprintf(fp, "  [%s:]\n", o->name);
+        else
+            fprintf(fp, "  %s%s  [%s]\n", flag, arg, o->name);
+        fprintf(fp, "      %s", o->help);
+        if (o->def) fprintf(fp, " (default: %s)", *o->def ? o->def : "\"\"");
+        fputc('\n', fp);
+    }
+    if (scope & FZ_SCOPE_RUN)
+        fprintf(fp, "  -X KEY=VALUE\n      set a librdkafka property on both clients; "
+                    "-X consumer.KEY=VALUE or -X producer.KEY=VALUE for one\n");
+    fprintf(fp, "  -h, --help\n      this help\n");
+}

@@ -1,0 +1,857 @@
+/*
+ * daemon.c - see daemon.h.
+ *
+ * DESIGN. Threads and what each owns:
+ *
+ *   consumer thread (the caller of fz_daemon_main): the Kafka consumer,
+ *     the rebalance callback, the offset trackers (one fz_track per
+ *     assigned partition: head/tail), the per-worker "held" lists, commits,
+ *     pause/resume, statistics and rule reloads. It polls, registers each
+ *     message in its partition's tracker and hands it to the worker that
+ *     owns the partition (partition -> worker is fixed, so one partition's
+ *     events are processed, and their alerts produced, in order).
+ *   N workers: each owns a pipeline (decoder, scratch, buffers, counters)
+ *     and pops from its own bounded queue; it decodes, matches, dedups and
+ *     produces alerts / dead letters with the slot as the delivery opaque,
+ *     then releases the message. Shared with other workers: the ruleset
+ *     (read-only, ref-counted) and the dedup table (striped locks).
+ *   delivery thread: serves the producer's delivery reports; a successful
+ *     report releases one pending count on the slot.
+ *
+ * At-least-once: a partition's committed offset only moves past a message
+ * once the worker is done with it and every record it produced has been
+ * acknowledged by the broker (offsets.h). kill -9 at any point therefore
+ * re-processes at most the uncommitted tail; it never skips an alert.
+ *
+ * Backpressure: a full worker queue (or a full tracker ring) makes the
+ * consumer thread hold the message and pause all assigned partitions; it
+ * keeps calling poll (so it stays in the group) and resumes once the held
+ * messages are queued and the queues are below half. A full producer queue
+ * makes the worker wait, which fills its queue: the pause propagates.
+ * Nothing is ever dropped, and memory is bounded by queue_depth, the
+ * tracker rings and librdkafka's own queue limits.
+ *
+ * Shutdown (SIGTERM/SIGINT) and revocation: stop dispatching, queue the
+ * held messages, wait (up to shutdown_timeout_ms) until the trackers of the
+ * partitions concerned are idle, commit synchronously, then release them.
+ *
+ * A delivery that fails for good (message too large, authorisation) is
+ * fatal: the daemon stops without committing past it, and exits 1 so the
+ * supervisor restarts it and the events are processed again.
+ */
+#define _GNU_SOURCE
+#include "daemon.h"
+
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "alert.h"
+#include "log.h"
+#include "offsets.h"
+#include "pipeline.h"
+#include "queue.h"
+
+#define POP_BATCH 64
+#define HELD_CAP 256
+#define TRACK_CAP 65536
+
+typedef struct daemon_s daemon_s;
+
+typedef struct worker {
+    daemon_s *d;
+    int idx;
+    pthread_t tid;
+    fz_queue *q;
+    fz_pipeline *pipe;
+    fz_buf out;
+    fz_ruleset *rs; /* this worker's reference */
+    uint64_t rs_gen;
+    _Atomic uint64_t produced, dead_letters, produce_waits;
+    /* held messages (consumer thread only): FIFO of items not yet queued */
+    fz_work held[HELD_CAP];
+    size_t held_head, held_len;
+} worker;
+
+struct daemon_s {
+    const fz_config *cfg;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    rd_kafka_topic_t *alerts_rkt, *dlq_rkt;
+    fz_dedup *dedup;
+    int64_t window_ms;
+    int nworkers;
+    worker *workers;
+    pthread_t dr_tid;
+    _Atomic int dr_stop;
+    _Atomic int fatal; /* a delivery or client failed for good */
+    char fatal_msg[512];
+    /* ruleset publication: guarded by rs_lock */
+    pthread_mutex_t rs_lock;
+    fz_ruleset *rs;
+    _Atomic uint64_t rs_gen;
+    _Atomic uint64_t reloads_ok, reloads_failed;
+    /* consumer-thread state */
+    fz_track *tracks;  /* assigned partitions */
+    fz_track *retired; /* released partitions with deliveries outstanding */
+    fz_track *last_track;
+    int paused;
+    int commit_failed;
+    uint64_t consumed, commits, pauses;
+    _Atomic uint64_t delivered, delivery_failed;
+    fz_ratelimit invalid_rl, consume_err_rl;
+};
+
+static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_reload;
+
+static void on_signal(int sig) {
+    if (sig == SIGHUP)
+        g_reload = 1;
+    else
+        g_stop = 1;
+}
+
+static void set_fatal(daemon_s *d, const char *fmt, ...) FZ_PRINTF(2, 3);
+static void set_fatal(daemon_s *d, const char *fmt, ...) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&d->fatal, &expected, 1)) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->fatal_msg, sizeof(d->fatal_msg), fmt, ap);
+    va_end(ap);
+    fz_error("fatal: %s", d->fatal_msg);
+}
+
+/* ---- rules ---- */
+
+/* Load rules_dir; on success publish it. Consumer thread. */
+static int rules_reload(daemon_s *d) {
+    fz_rule_diags diags = {0};
+    int64_t t0 = fz_mono_ms();
+    fz_ruleset *rs = fz_ruleset_load(d->cfg->rules_dir, &diags);
+    for (size_t i = 0; i < diags.n; i++) {
+        fz_rule_diag *g = &diags.v[i];
+        fz_log(g->warning ? FZ_LOG_WARN : FZ_LOG_ERROR, "%s:%u: %s", g->file, g->line, g->msg);
+    }
+    fz_rule_diags_free(&diags);
+    if (!rs) {
+        atomic_fetch_add(&d->reloads_failed, 1);
+        fz_error("rules in %s rejected; %s", d->cfg->rules_dir,
+                 d->rs ? "the previous ruleset keeps serving" : "cannot start");
+        return -1;
+    }
+    pthread_mutex_lock(&d->rs_lock);
+    fz_ruleset *old = d->rs;
+    d->rs = rs;
+    atomic_fetch_add(&d->rs_gen, 1);
+    pthread_mutex_unlock(&d->rs_lock);
+    fz_ruleset_unref(old);
+    atomic_fetch_add(&d->reloads_ok, 1);
+    fz_info("ruleset %s active: %zu rules, %zu patterns (loaded in %lld ms)",
+            fz_ruleset_version(rs), fz_ruleset_count(rs), fz_ruleset_pattern_count(rs),
+            (long long)(fz_mono_ms() - t0));
+    return 0;
+}
+
+/* Worker: move to the published ruleset if it changed. */
+static void worker_sync_rules(worker *w) {
+    daemon_s *d = w->d;
+    if (atomic_load(&d->rs_gen) == w->rs_gen) return;
+    pthread_mutex_lock(&d->rs_lock);
+    fz_ruleset *rs = fz_ruleset_ref(d->rs);
+    uint64_t gen = atomic_load(&d->rs_gen);
+    pthread_mutex_unlock(&d->rs_lock);
+    char err[256];
+    if (fz_pipeline_bind(w->pipe, rs, err, sizeof(err)) != 0) {
+        /* cannot scan with it: keep the old one */
+        fz_error("worker %d: %s; keeping ruleset %s", w->idx, err, fz_ruleset_version(w->rs));
+        fz_ruleset_unref(rs);
+        w->rs_gen = gen;
+        return;
+    }
+    fz_ruleset_unref(w->rs);
+    w->rs = rs;
+    w->rs_gen = gen;
+}
+
+/* ---- producing ---- */
+
+/* Produce one record for slot, waiting while the producer queue is full.
+ * Returns 0, or -1 after marking the daemon fatal. Worker thread. */
+static int produce(worker *w, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
+                   fz_slot *slot) {
+    daemon_s *d = w->d;
+    fz_slot_add(slot, 1);
+    for (;;) {
+        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, w->out.p,
+                             w->out.len, key, key_len, slot) == 0)
+            return 0;
+        rd_kafka_resp_err_t err = rd_kafka_last_error();
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            /* broker slow or down: wait, never drop (backpressure) */
+            atomic_fetch_add_explicit(&w->produce_waits, 1, memory_order_relaxed);
+            struct timespec ts = {0, 2000000};
+            nanosleep(&ts, NULL);
+            if (atomic_load(&d->fatal)) break;
+            continue;
+        }
+        set_fatal(d, "produce to %s failed: %s", rd_kafka_topic_name(rkt), rd_kafka_err2str(err));
+        break;
+    }
+    return -1; /* slot keeps the count: the offset is never committed */
+}
+
+static void process(worker *w, rd_kafka_message_t *m, fz_slot *slot) {
+    daemon_s *d = w->d;
+    fz_result r;
+    fz_source src = {.topic = rd_kafka_topic_name(m->rkt), .partition = m->partition,
+                     .offset = m->offset};
+    fz_pipeline_reset_arena(w->pipe);
+    fz_pipeline_scan(w->pipe, w->rs, m->payload ? m->payload : "", m->len, &r);
+    fz_pipeline_dedup(w->pipe, d->dedup, &r);
+    const void *key = m->key;
+    size_t key_len = m->key_len;
+    if (!key && r.ev.id.p) {
+        key = r.ev.id.p;
+        key_len = r.ev.id.n;
+    }
+    if (r.verdict == FZ_VERDICT_ALERT) {
+        fz_buf_reset(&w->out);
+        if (fz_alert_encode(&w->out, w->rs, &r, d->window_ms, &src) != FZ_OK || w->out.failed)
+            set_fatal(d, "alert for %s[%d]@%lld exceeds the output buffer", src.topic,
+                      src.partition, (long long)src.offset);
+        else if (produce(w, d->alerts_rkt, key, key_len, slot) == 0)
+            atomic_fetch_add_explicit(&w->produced, 1, memory_order_relaxed);
+    } else if (r.verdict == FZ_VERDICT_INVALID) {
+        if (d->dlq_rkt) {
+            fz_buf_reset(&w->out);
+            fz_deadletter_encode(&w->out, &r, m->payload ? m->payload : "", m->len, &src,
+                                 fz_now_ms());
+            if (!w->out.failed && produce(w, d->dlq_rkt, m->key, m->key_len, slot) == 0)
+                atomic_fetch_add_explicit(&w->dead_letters, 1, memory_order_relaxed);
+        } else {
+            uint64_t sup;
+            if (fz_ratelimit_allow(&d->invalid_rl, 10000, &sup))
+                fz_warn("invalid event %s[%d]@%lld: %s: %s (%llu more not logged)", src.topic,
+                        src.partition, (long long)src.offset, fz_reason_name(r.reason), r.detail,
+                        (unsigned long long)sup);
+        }
+    }
+    fz_slot_done(slot);
+    rd_kafka_message_destroy(m);
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    fz_work items[POP_BATCH];
+    for (;;) {
+        int n = fz_queue_pop(w->q, items, POP_BATCH, 200);
+        if (n < 0) break;
+        worker_sync_rules(w);
+        for (int i = 0; i < n; i++) process(w, items[i].msg, items[i].slot);
+    }
+    return NULL;
+}
+
+/* ---- delivery reports ---- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    daemon_s *d = opaque;
+    fz_slot *slot = m->_private;
+    if (m->err) {
+        atomic_fetch_add(&d->delivery_failed, 1);
+        set_fatal(d, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+                  rd_kafka_err2str(m->err));
+        return; /* the slot never finishes: its offset is not committed */
+    }
+    atomic_fetch_add_explicit(&d->delivered, 1, memory_order_relaxed);
+    fz_slot_done(slot);
+}
+
+static void *delivery_main(void *arg) {
+    daemon_s *d = arg;
+    while (!atomic_load(&d->dr_stop)) rd_kafka_poll(d->producer, 100);
+    return NULL;
+}
+
+static void on_client_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    daemon_s *d = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[256];
+        rd_kafka_fatal_error(rk, buf, sizeof(buf));
+        set_fatal(d, "%s: %s", rd_kafka_name(rk), buf);
+        return;
+    }
+    /* transient: librdkafka retries by itself */
+    fz_warn("%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    (void)rk;
+    fz_log(level <= 3 ? FZ_LOG_ERROR : level <= 4 ? FZ_LOG_WARN : level <= 6 ? FZ_LOG_INFO
+                                                                             : FZ_LOG_DEBUG,
+           "rdkafka %s: %s", fac, buf);
+}
+
+/* ---- offsets and partitions (consumer thread) ---- */
+
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque) {
+    (void)rk;
+    daemon_s *d = opaque;
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
+    int bad = err != 0;
+    for (int i = 0; offsets && i < offsets->cnt; i++) bad |= offsets->elems[i].err != 0;
+    if (bad) {
+        fz_warn("offset commit failed: %s; retrying on the next commit",
+                rd_kafka_err2str(err ? err : RD_KAFKA_RESP_ERR_UNKNOWN));
+        d->commit_failed = 1; /* on_commit runs on the consumer thread (poll) */
+    }
+}
+
+static fz_track *track_find(daemon_s *d, const char *topic, int32_t partition) {
+    for (fz_track *t = d->tracks; t; t = t->next)
+        if (t->partition == partition && strcmp(t->topic, topic) == 0) return t;
+    return NULL;
+}
+
+static fz_track *track_for_msg(daemon_s *d, rd_kafka_message_t *m) {
+    fz_track *t = d->last_track;
+    if (t && t->rkt == m->rkt && t->partition == m->partition) return t;
+    for (t = d->tracks; t; t = t->next)
+        if (t->partition == m->partition &&
+            (t->rkt == m->rkt || strcmp(t->topic, rd_kafka_topic_name(m->rkt)) == 0)) {
+            t->rkt = m->rkt;
+            d->last_track = t;
+            return t;
+        }
+    return NULL;
+}
+
+static void commit_add(rd_kafka_topic_partition_list_t *l, fz_track *t, int force) {
+    fz_track_advance(t);
+    if (t->next_commit < 0 || (t->next_commit == t->committed && !force)) return;
+    rd_kafka_topic_partition_list_add(l, t->topic, t->partition)->offset = t->next_commit;
+    t->committed = t->next_commit;
+}
+
+/* Commit the finished prefix of v[0..n), or of every assigned partition
+ * when v is NULL. Consumer thread. */
+static void commit_tracks(daemon_s *d, fz_track **v, int n, int sync) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    int force = d->commit_failed;
+    d->commit_failed = 0;
+    if (v)
+        for (int i = 0; i < n; i++) commit_add(l, v[i], force);
+    else
+        for (fz_track *t = d->tracks; t; t = t->next) commit_add(l, t, force);
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(d->consumer, l, sync ? 0 : 1);
+        d->commits++;
+        if (sync && err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            fz_warn("synchronous offset commit failed: %s", rd_kafka_err2str(err));
+            d->commit_failed = 1;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void set_paused(daemon_s *d, int pause) {
+    if (d->paused == pause) return;
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(d->consumer, &a) == 0 && a) {
+        if (a->cnt > 0) {
+            if (pause)
+                rd_kafka_pause_partitions(d->consumer, a);
+            else
+                rd_kafka_resume_partitions(d->consumer, a);
+        }
+        rd_kafka_topic_partition_list_destroy(a);
+    }
+    d->paused = pause;
+    if (pause) d->pauses++;
+    fz_debug("%s consumption", pause ? "paused" : "resumed");
+}
+
+/* Queue held messages; returns 1 if all of them are queued. With wait,
+ * blocks until they are. */
+static int flush_held(daemon_s *d, int wait) {
+    int all = 1;
+    for (int i = 0; i < d->nworkers; i++) {
+        worker *w = &d->workers[i];
+        while (w->held_len > 0) {
+            fz_work *it = &w->held[w->held_head];
+            rd_kafka_message_t *m = it->msg;
+            if (!it->slot) { /* register in the tracker now, in order */
+                fz_track *t = track_for_msg(d, m);
+                if (!t) {
+                    /* partition revoked meanwhile: not ours; it will be redelivered */
+                    rd_kafka_message_destroy(m);
+                    goto next;
+                }
+                it->slot = fz_track_push(t, m->offset);
+                if (!it->slot) {
+                    if (!wait) {
+                        all = 0;
+                        break;
+                    }
+                    fz_track_advance(t);
+                    usleep(1000);
+                    continue;
+                }
+            }
+            if (wait ? fz_queue_push_wait(w->q, it, 100) != 0 : fz_queue_push(w->q, it) != 0) {
+                if (!wait) {
+                    all = 0;
+                    break;
+                }
+                continue;
+            }
+        next:
+            w->held_head = (w->held_head + 1) % HELD_CAP;
+            w->held_len--;
+        }
+    }
+    return all;
+}
+
+static void dispatch(daemon_s *d, rd_kafka_message_t *m) {
+    fz_track *t = track_for_msg(d, m);
+    if (!t) {
+        fz_warn("message from unassigned %s[%d]@%lld ignored (it is not committed)",
+                rd_kafka_topic_name(m->rkt), m->partition, (long long)m->offset);
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    d->consumed++;
+    worker *w = &d->workers[t->worker];
+    if (w->held_len == 0) {
+        fz_work it = {m, fz_track_push(t, m->offset)};
+        if (it.slot && fz_queue_push(w->q, &it) == 0) return;
+        if (it.slot) { /* queued in the tracker but not in the queue: hold with slot */
+            w->held[(w->held_head + w->held_len) % HELD_CAP] = it;
+            w->held_len++;
+            set_paused(d, 1);
+            return;
+        }
+    }
+    if (w->held_len == HELD_CAP) flush_held(d, 1); /* should not happen while paused */
+    w->held[(w->held_head + w->held_len) % HELD_CAP] = (fz_work){m, NULL};
+    w->held_len++;
+    set_paused(d, 1);
+}
+
+/* Wait until the given tracks are idle or the timeout passes. */
+static int drain_tracks(daemon_s *d, fz_track **v, int n, int64_t timeout_ms) {
+    int64_t until = fz_mono_ms() + timeout_ms;
+    flush_held(d, 1);
+    for (;;) {
+        int idle = 1;
+        for (int i = 0; i < n; i++) {
+            fz_track_advance(v[i]);
+            idle &= fz_track_idle(v[i]);
+        }
+        if (idle) return 0;
+        if (atomic_load(&d->fatal) || fz_mono_ms() >= until) return -1;
+        usleep(2000);
+    }
+}
+
+static uint64_t total_inflight(daemon_s *d, fz_track *list) {
+    uint64_t n = 0;
+    for (fz_track *t = list; t; t = t->next) {
+        fz_track_advance(t);
+        n += fz_track_inflight(t);
+    }
+    return n;
+}
+
+static void free_retired(daemon_s *d, int force) {
+    fz_track **pp = &d->retired;
+    while (*pp) {
+        fz_track *t = *pp;
+        fz_track_advance(t);
+        if (force || fz_track_idle(t)) {
+            *pp = t->next;
+            fz_track_destroy(t);
+        } else {
+            pp = &t->next;
+        }
+    }
+}
+
+static int worker_for(daemon_s *d, const char *topic, int32_t partition) {
+    uint64_t h = XXH3_64bits(topic, strlen(topic)) ^ ((uint64_t)partition * 0x9E3779B97F4A7C15ULL);
+    return (int)(h % (uint64_t)d->nworkers);
+}
+
+static void partitions_assigned(daemon_s *d, rd_kafka_topic_partition_list_t *parts) {
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (track_find(d, p->topic, p->partition)) continue;
+        fz_track *t = fz_track_new(p->topic, p->partition, TRACK_CAP,
+                                   worker_for(d, p->topic, p->partition));
+        if (!t) {
+            set_fatal(d, "out of memory tracking %s[%d]", p->topic, p->partition);
+            return;
+        }
+        t->next = d->tracks;
+        d->tracks = t;
+        fz_info("assigned %s[%d] -> worker %d", p->topic, p->partition, t->worker);
+    }
+}
+
+/* Finish the work of revoked partitions, commit, and forget them. */
+static void partitions_revoked(daemon_s *d, rd_kafka_topic_partition_list_t *parts) {
+    fz_track *v[1024];
+    int n = 0;
+    for (int i = 0; i < parts->cnt && n < (int)FZ_ARRAY_LEN(v); i++) {
+        fz_track *t = track_find(d, parts->elems[i].topic, parts->elems[i].partition);
+        if (t) v[n++] = t;
+    }
+    int64_t t0 = fz_mono_ms();
+    int rc = drain_tracks(d, v, n, d->cfg->shutdown_timeout_ms);
+    if (rc != 0)
+        fz_warn("revocation: in-flight work of %d partition(s) not finished after %lld ms; "
+                "committing what is done (the rest will be re-processed)",
+                n, (long long)(fz_mono_ms() - t0));
+    if (!atomic_load(&d->fatal) || rc == 0) commit_tracks(d, v, n, 1);
+    for (int i = 0; i < n; i++) {
+        fz_track **pp = &d->tracks;
+        while (*pp != v[i]) pp = &(*pp)->next;
+        *pp = v[i]->next;
+        v[i]->next = d->retired;
+        d->retired = v[i];
+        fz_info("revoked %s[%d] (committed %lld)", v[i]->topic, v[i]->partition,
+                (long long)v[i]->committed);
+    }
+    d->last_track = NULL;
+    free_retired(d, 0);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    daemon_s *d = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *e = NULL;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        partitions_assigned(d, parts);
+        if (cooperative)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        if (d->paused) rd_kafka_pause_partitions(rk, parts);
+    } else {
+        partitions_revoked(d, parts);
+        if (cooperative)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+    if (e) {
+        fz_error("rebalance: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+/* ---- set-up ---- */
+
+static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t n) {
+    char e2[256];
+    if (rd_kafka_conf_set(c, k, v, e2, sizeof(e2)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, n, "librdkafka property '%s': %s", k, e2);
+        return -1;
+    }
+    return 0;
+}
+
+static int conf_apply(rd_kafka_conf_t *c, const fz_kvlist *l, char *err, size_t n) {
+    for (size_t i = 0; i < l->n; i++)
+        if (conf_set(c, l->v[i].key, l->v[i].value, err, n)) return -1;
+    return 0;
+}
+
+static rd_kafka_t *make_consumer(daemon_s *d, char *err, size_t n) {
+    const fz_config *cfg = d->cfg;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
+        conf_set(c, "group.id", cfg->group_id, err, n) ||
+        conf_set(c, "client.id", "fanzha", err, n) ||
+        conf_set(c, "auto.offset.reset", "earliest", err, n) ||
+        conf_apply(c, &cfg->kafka, err, n) || conf_apply(c, &cfg->kafka_consumer, err, n))
+        goto fail;
+    /* correctness: fanzha alone decides what is committed */
+    if (conf_set(c, "enable.auto.commit", "false", err, n) ||
+        conf_set(c, "enable.auto.offset.store", "false", err, n))
+        goto fail;
+    rd_kafka_conf_set_opaque(c, d);
+    rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(c, on_commit);
+    rd_kafka_conf_set_error_cb(c, on_client_error);
+    rd_kafka_conf_set_log_cb(c, on_log);
+    char e2[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e2, sizeof(e2));
+    if (!rk) {
+        snprintf(err, n, "consumer: %s", e2);
+        goto fail;
+    }
+    /* c is now owned by rk */
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+fail:
+    rd_kafka_conf_destroy(c);
+    return NULL;
+}
+
+static rd_kafka_t *make_producer(daemon_s *d, char *err, size_t n) {
+    const fz_config *cfg = d->cfg;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
+        conf_set(c, "client.id", "fanzha", err, n) ||
+        /* idempotence: no duplicates from retries, order kept per partition */
+        conf_set(c, "enable.idempotence", "true", err, n) ||
+        /* never expire an alert locally: wait for the broker instead */
+        conf_set(c, "message.timeout.ms", "0", err, n) ||
+        conf_set(c, "linger.ms", "5", err, n) || conf_apply(c, &cfg->kafka, err, n) ||
+        conf_apply(c, &cfg->kafka_producer, err, n))
+        goto fail;
+    rd_kafka_conf_set_opaque(c, d);
+    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    rd_kafka_conf_set_error_cb(c, on_client_error);
+    rd_kafka_conf_set_log_cb(c, on_log);
+    char e2[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e2, sizeof(e2));
+    if (!rk) {
+        snprintf(err, n, "producer: %s", e2);
+        goto fail;
+    }
+    return rk;
+fail:
+    rd_kafka_conf_destroy(c);
+    return NULL;
+}
+
+static void log_stats(daemon_s *d) {
+    uint64_t ev = 0, al = 0, su = 0, inv = 0, dl = 0, waits = 0;
+    size_t qlen = 0;
+    for (int i = 0; i < d->nworkers; i++) {
+        fz_counters *c = fz_pipeline_counters(d->workers[i].pipe);
+        ev += atomic_load_explicit(&c->events, memory_order_relaxed);
+        al += atomic_load_explicit(&c->alerts, memory_order_relaxed);
+        su += atomic_load_explicit(&c->suppressed, memory_order_relaxed);
+        inv += atomic_load_explicit(&c->invalid, memory_order_relaxed);
+        dl += atomic_load(&d->workers[i].dead_letters);
+        waits += atomic_load(&d->workers[i].produce_waits);
+        qlen += fz_queue_len(d->workers[i].q);
+    }
+    fz_dedup_stats ds;
+    fz_dedup_stats_get(d->dedup, &ds);
+    fz_info("stats: consumed=%llu processed=%llu alerts=%llu suppressed=%llu invalid=%llu "
+            "dead_letters=%llu delivered=%llu in_flight=%llu queued=%zu paused=%d pauses=%llu "
+            "producer_waits=%llu commits=%llu dedup_entries=%llu dedup_evictions=%llu",
+            (unsigned long long)d->consumed, (unsigned long long)ev, (unsigned long long)al,
+            (unsigned long long)su, (unsigned long long)inv, (unsigned long long)dl,
+            (unsigned long long)atomic_load(&d->delivered),
+            (unsigned long long)total_inflight(d, d->tracks), qlen, d->paused,
+            (unsigned long long)d->pauses, (unsigned long long)waits,
+            (unsigned long long)d->commits, (unsigned long long)ds.entries,
+            (unsigned long long)ds.evictions);
+}
+
+static int queues_below_half(daemon_s *d) {
+    for (int i = 0; i < d->nworkers; i++)
+        if (fz_queue_len(d->workers[i].q) * 2 > fz_queue_cap(d->workers[i].q)) return 0;
+    return 1;
+}
+
+int fz_daemon_main(const fz_config *cfg) {
+    daemon_s *d = calloc(1, sizeof(*d));
+    char err[1024];
+    int rc = 1, started = 0, dr_started = 0;
+    if (!d) return 1;
+    d->cfg = cfg;
+    pthread_mutex_init(&d->rs_lock, NULL);
+    d->nworkers = fz_config_threads(cfg);
+    d->window_ms = cfg->dedup_window_ms;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (rules_reload(d) != 0) {
+        rc = 2;
+        goto out;
+    }
+    d->dedup = fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, err, sizeof(err));
+    if (!d->dedup) goto out_err;
+    if (!(d->producer = make_producer(d, err, sizeof(err)))) {
+        rc = 2;
+        goto out_err;
+    }
+    d->alerts_rkt = rd_kafka_topic_new(d->producer, cfg->alerts_topic, NULL);
+    if (cfg->dead_letter_topic && *cfg->dead_letter_topic)
+        d->dlq_rkt = rd_kafka_topic_new(d->producer, cfg->dead_letter_topic, NULL);
+    if (!(d->consumer = make_consumer(d, err, sizeof(err)))) {
+        rc = 2;
+        goto out_err;
+    }
+
+    d->workers = calloc((size_t)d->nworkers, sizeof(worker));
+    if (!d->workers) goto out;
+    for (int i = 0; i < d->nworkers; i++) {
+        worker *w = &d->workers[i];
+        w->d = d;
+        w->idx = i;
+        w->q = fz_queue_new((size_t)cfg->queue_depth);
+        w->pipe = fz_pipeline_new((size_t)cfg->max_event_bytes, 0, err, sizeof(err));
+        fz_buf_init(&w->out, (size_t)cfg->max_event_bytes * 8 + (1u << 20));
+        if (!w->q || !w->pipe) goto out_err;
+        w->rs_gen = (uint64_t)-1;
+        worker_sync_rules(w);
+        if (!w->rs) {
+            snprintf(err, sizeof(err), "worker %d cannot bind the ruleset", i);
+            goto out_err;
+        }
+    }
+    for (int i = 0; i < d->nworkers; i++) {
+        if (pthread_create(&d->workers[i].tid, NULL, worker_main, &d->workers[i]) != 0) {
+            snprintf(err, sizeof(err), "cannot start worker thread");
+            goto out_err;
+        }
+        started = i + 1;
+    }
+    if (pthread_create(&d->dr_tid, NULL, delivery_main, d) != 0) {
+        snprintf(err, sizeof(err), "cannot start delivery thread");
+        goto out_err;
+    }
+    dr_started = 1;
+
+    rd_kafka_topic_partition_list_t *topics =
+        rd_kafka_topic_partition_list_new((int)cfg->n_input_topics);
+    for (size_t i = 0; i < cfg->n_input_topics; i++)
+        rd_kafka_topic_partition_list_add(topics, cfg->input_topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t serr = rd_kafka_subscribe(d->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (serr) {
+        snprintf(err, sizeof(err), "subscribe: %s", rd_kafka_err2str(serr));
+        goto out_err;
+    }
+    fz_info("fanzha %s running: %d worker(s), group '%s', brokers %s, alerts -> %s, "
+            "dead letters -> %s",
+            FZ_VERSION, d->nworkers, cfg->group_id, cfg->brokers, cfg->alerts_topic,
+            d->dlq_rkt ? cfg->dead_letter_topic : "(disabled)");
+
+    int64_t next_commit = fz_mono_ms() + cfg->commit_interval_ms;
+    int64_t next_stats = cfg->stats_interval_ms ? fz_mono_ms() + cfg->stats_interval_ms : INT64_MAX;
+    while (!g_stop && !atomic_load(&d->fatal)) {
+        if (g_reload) {
+            g_reload = 0;
+            fz_info("SIGHUP: reloading rules from %s", cfg->rules_dir);
+            rules_reload(d);
+        }
+        if (d->paused && flush_held(d, 0) && queues_below_half(d)) set_paused(d, 0);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, d->paused ? 20 : 100);
+        if (m) {
+            if (m->err == 0) {
+                dispatch(d, m);
+            } else {
+                uint64_t sup;
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+                    fz_ratelimit_allow(&d->consume_err_rl, 5000, &sup))
+                    fz_warn("consume: %s (%llu similar not logged)", rd_kafka_message_errstr(m),
+                            (unsigned long long)sup);
+                rd_kafka_message_destroy(m);
+            }
+        }
+        int64_t now = fz_mono_ms();
+        if (now >= next_commit) {
+            commit_tracks(d, NULL, 0, 0);
+            free_retired(d, 0);
+            next_commit = now + cfg->commit_interval_ms;
+        }
+        if (now >= next_stats) {
+            log_stats(d);
+            next_stats = now + cfg->stats_interval_ms;
+        }
+    }
+
+    /* ordered shutdown */
+    fz_info("%s: finishing in-flight work", atomic_load(&d->fatal) ? "stopping after a fatal "
+                                                                     "error"
+                                                                   : "shutting down");
+    int n = 0;
+    for (fz_track *t = d->tracks; t; t = t->next) n++;
+    fz_track **all = calloc((size_t)n + 1, sizeof(fz_track *));
+    n = 0;
+    for (fz_track *t = d->tracks; t; t = t->next) all[n++] = t;
+    int drained = atomic_load(&d->fatal) ? -1 : drain_tracks(d, all, n, cfg->shutdown_timeout_ms);
+    commit_tracks(d, all, n, 1);
+    free(all);
+    if (drained != 0 && !atomic_load(&d->fatal))
+        fz_warn("shutdown: in-flight work not finished in %lld ms; the rest will be re-processed",
+                (long long)cfg->shutdown_timeout_ms);
+    rd_kafka_consumer_close(d->consumer); /* revokes: nothing left to drain */
+    log_stats(d);
+    rc = atomic_load(&d->fatal) ? 1 : 0;
+    goto out;
+
+out_err:
+    fz_error("%s", err);
+out:
+    for (int i = 0; d->workers && i < d->nworkers; i++)
+        if (d->workers[i].q) fz_queue_close(d->workers[i].q);
+    for (int i = 0; i < started; i++) pthread_join(d->workers[i].tid, NULL);
+    /* messages still held or queued were never processed: not committed */
+    for (int i = 0; d->workers && i < d->nworkers; i++) {
+        worker *w = &d->workers[i];
+        fz_work it;
+        while (w->q && fz_queue_pop(w->q, &it, 1, 0) > 0) rd_kafka_message_destroy(it.msg);
+        for (; w->held_len > 0; w->held_len--, w->held_head = (w->held_head + 1) % HELD_CAP)
+            rd_kafka_message_destroy(w->held[w->held_head].msg);
+    }
+    if (d->producer) {
+        if (rd_kafka_flush(d->producer, (int)cfg->shutdown_timeout_ms) != 0)
+            fz_warn("producer flush timed out: %d record(s) not acknowledged",
+                    rd_kafka_outq_len(d->producer));
+    }
+    atomic_store(&d->dr_stop, 1);
+    if (dr_started) pthread_join(d->dr_tid, NULL);
+    if (d->consumer) rd_kafka_destroy(d->consumer);
+    if (d->alerts_rkt) rd_kafka_topic_destroy(d->alerts_rkt);
+    if (d->dlq_rkt) rd_kafka_topic_destroy(d->dlq_rkt);
+    if (d->producer) rd_kafka_destroy(d->producer);
+    for (int i = 0; d->workers && i < d->nworkers; i++) {
+        worker *w = &d->workers[i];
+        fz_queue_destroy(w->q);
+        fz_pipeline_destroy(w->pipe);
+        fz_buf_free(&w->out);
+        fz_ruleset_unref(w->rs);
+    }
+    while (d->tracks) {
+        fz_track *t = d->tracks;
+        d->tracks = t->next;
+        fz_track_destroy(t);
+    }
+    free_retired(d, 1);
+    free(d->workers);
+    fz_dedup_destroy(d->dedup);
+    fz_ruleset_unref(d->rs);
+    pthread_mutex_destroy(&d->rs_lock);
+    free(d);
+    if (rc == 0) fz_info("stopped cleanly");
+    return rc;
+}

@@ -1,0 +1,473 @@
+/*
+ * event.c - see event.h.
+ *
+ * Workload: ~100-1000 byte JSON objects with 4-10 keys, millions per
+ * second per core. One jsmn pass tokenises; one pass over the root
+ * object's keys picks out the known fields and skips everything else.
+ */
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+#include "event.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "utf8.h"
+
+struct fz_decoder {
+    size_t max_event_bytes;
+    unsigned max_tokens;
+    jsmntok_t *toks;
+    char *arena;
+    size_t arena_cap;
+    size_t arena_len;
+};
+
+static const char *const reason_names[FZ_REASON_COUNT] = {
+    "none",         "too_large",     "invalid_utf8", "invalid_json", "not_object",
+    "too_complex",  "missing_field", "wrong_type",   "bad_value",
+};
+
+static const char *const type_names[FZ_EV_TYPE_COUNT] = {"sms", "call", "transfer", "report"};
+static const char *const field_names[FZ_FIELD_COUNT] = {"text", "from", "to"};
+
+const char *fz_reason_name(fz_reason r) {
+    return (unsigned)r < FZ_REASON_COUNT ? reason_names[r] : "unknown";
+}
+const char *fz_event_type_name(fz_event_type t) {
+    return (unsigned)t < FZ_EV_TYPE_COUNT ? type_names[t] : "unknown";
+}
+const char *fz_field_name(fz_field f) {
+    return (unsigned)f < FZ_FIELD_COUNT ? field_names[f] : "unknown";
+}
+int fz_field_parse(const char *name, size_t n) {
+    for (int i = 0; i < FZ_FIELD_COUNT; i++)
+        if (strlen(field_names[i]) == n && memcmp(field_names[i], name, n) == 0) return i;
+    return -1;
+}
+
+fz_decoder *fz_decoder_new(size_t max_event_bytes, size_t arena_bytes, unsigned max_tokens,
+                           char *errstr, size_t errstr_size) {
+    if (max_tokens < 8 || max_event_bytes == 0) {
+        snprintf(errstr, errstr_size, "decoder: max_tokens must be >= 8 and max_event_bytes > 0");
+        return NULL;
+    }
+    if (arena_bytes < max_event_bytes) arena_bytes = max_event_bytes;
+    fz_decoder *d = calloc(1, sizeof(*d));
+    if (!d) goto fail;
+    d->max_event_bytes = max_event_bytes;
+    d->max_tokens = max_tokens;
+    d->toks = malloc(sizeof(jsmntok_t) * max_tokens);
+    if (!d->toks) goto fail_decoder;
+    d->arena = malloc(arena_bytes);
+    if (!d->arena) goto fail_toks;
+    d->arena_cap = arena_bytes;
+    return d;
+
+fail_toks:
+    free(d->toks);
+fail_decoder:
+    free(d);
+fail:
+    snprintf(errstr, errstr_size, "decoder: out of memory");
+    return NULL;
+}
+
+void fz_decoder_destroy(fz_decoder *d) {
+    if (!d) return;
+    free(d->toks);
+    free(d->arena);
+    free(d);
+}
+
+void fz_decoder_reset_arena(fz_decoder *d) { d->arena_len = 0; }
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int read_hex4(const char *p, uint32_t *out) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(p[i]);
+        if (h < 0) return -1;
+        v = (v << 4) | (uint32_t)h;
+    }
+    *out = v;
+    return 0;
+}
+
+/*
+ * Turn the raw contents of a JSON string token into a view. Without
+ * backslashes the view points into the message; otherwise the string is
+ * unescaped into the arena. Returns FZ_REASON_NONE or why it failed.
+ */
+static fz_reason string_view(fz_decoder *d, const char *raw, size_t n, fz_str *out) {
+    const char *bs = memchr(raw, '\\', n);
+    if (!bs) {
+        *out = (fz_str){raw, n};
+        return FZ_REASON_NONE;
+    }
+    if (d->arena_cap - d->arena_len < n) return FZ_REASON_TOO_LARGE;
+    char *dst = d->arena + d->arena_len, *w = dst;
+    size_t pre = (size_t)(bs - raw);
+    memcpy(w, raw, pre);
+    w += pre;
+    for (size_t i = pre; i < n; i++) {
+        char c = raw[i];
+        if (c != '\\') {
+            *w++ = c;
+            continue;
+        }
+        if (++i >= n) return FZ_REASON_INVALID_JSON;
+        switch (raw[i]) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '/': *w++ = '/'; break;
+        case 'b': *w++ = '\b'; break;
+        case 'f': *w++ = '\f'; break;
+        case 'n': *w++ = '\n'; break;
+        case 'r': *w++ = '\r'; break;
+        case 't': *w++ = '\t'; break;
+        case 'u': {
+            uint32_t cp, lo;
+            if (i + 4 >= n || read_hex4(raw + i + 1, &cp)) return FZ_REASON_INVALID_JSON;
+            i += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                /* a high surrogate must be followed by \uDC00-\uDFFF */
+                if (i + 6 >= n || raw[i + 1] != '\\' || raw[i + 2] != 'u' ||
+                    read_hex4(raw + i + 3, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+                    return FZ_REASON_INVALID_UTF8;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                i += 6;
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                return FZ_REASON_INVALID_UTF8;
+            }
+            w += fz_utf8_encode(cp, w); /* never longer than the 6+ escape bytes */
+            break;
+        }
+        default: return FZ_REASON_INVALID_JSON;
+        }
+    }
+    *out = (fz_str){dst, (size_t)(w - dst)};
+    d->arena_len += (size_t)(w - dst);
+    return FZ_REASON_NONE;
+}
+
+/* JSON number grammar check for a primitive token (jsmn is lenient). */
+static int is_json_number(const char *p, size_t n, int *is_int) {
+    size_t i = 0;
+    *is_int = 1;
+    if (i < n && p[i] == '-') i++;
+    if (i >= n) return 0;
+    if (p[i] == '0') {
+        i++;
+    } else if (p[i] >= '1' && p[i] <= '9') {
+        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+    } else {
+        return 0;
+    }
+    if (i < n && p[i] == '.') {
+        *is_int = 0;
+        i++;
+        size_t s = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+        if (i == s) return 0;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        *is_int = 0;
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-')) i++;
+        size_t s = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+        if (i == s) return 0;
+    }
+    return i == n;
+}
+
+static int valid_primitive(const char *p, size_t n) {
+    int is_int;
+    if (n == 4 && (memcmp(p, "true", 4) == 0 || memcmp(p, "null", 4) == 0)) return 1;
+    if (n == 5 && memcmp(p, "false", 5) == 0) return 1;
+    return is_json_number(p, n, &is_int);
+}
+
+static int parse_i64(const char *p, size_t n, int64_t *out) {
+    int64_t v = 0;
+    size_t i = 0;
+    int neg = 0;
+    if (n && p[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    if (i >= n) return -1;
+    for (; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return -1;
+        int dg = p[i] - '0';
+        if (v > (INT64_MAX - dg) / 10) return -1;
+        v = v * 10 + dg;
+    }
+    *out = neg ? -v : v;
+    return 0;
+}
+
+int fz_currency_decimals(fz_str c) {
+    static const char *const zero[] = {"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"};
+    static const char *const three[] = {"BHD", "KWD", "OMR", "JOD", "TND", "IQD", "LYD"};
+    if (c.n != 3) return 2;
+    for (size_t i = 0; i < FZ_ARRAY_LEN(zero); i++)
+        if (memcmp(c.p, zero[i], 3) == 0) return 0;
+    for (size_t i = 0; i < FZ_ARRAY_LEN(three); i++)
+        if (memcmp(c.p, three[i], 3) == 0) return 3;
+    return 2;
+}
+
+int fz_amount_parse(const char *s, size_t n, int decimals, int64_t *out, char *detail,
+                    size_t detail_size) {
+    size_t i = 0;
+    int64_t units = 0;
+    if (n == 0) {
+        snprintf(detail, detail_size, "empty amount");
+        return -1;
+    }
+    if (s[0] == '-') {
+        snprintf(detail, detail_size, "amount must not be negative");
+        return -1;
+    }
+    size_t int_start = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        int dg = s[i] - '0';
+        if (units > (INT64_MAX - dg) / 10) goto overflow;
+        units = units * 10 + dg;
+        i++;
+    }
+    if (i == int_start) goto syntax;
+    int frac = 0;
+    if (i < n && s[i] == '.') {
+        i++;
+        size_t fs = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') {
+            if (frac == decimals) {
+                if (s[i] != '0') {
+                    snprintf(detail, detail_size, "amount has more than %d decimal places",
+                             decimals);
+                    return -1;
+                }
+            } else {
+                int dg = s[i] - '0';
+                if (units > (INT64_MAX - dg) / 10) goto overflow;
+                units = units * 10 + dg;
+                frac++;
+            }
+            i++;
+        }
+        if (i == fs) goto syntax;
+    }
+    if (i != n) goto syntax;
+    for (; frac < decimals; frac++) {
+        if (units > INT64_MAX / 10) goto overflow;
+        units *= 10;
+    }
+    *out = units;
+    return 0;
+syntax:
+    snprintf(detail, detail_size, "amount must be a plain decimal like 1234.56");
+    return -1;
+overflow:
+    snprintf(detail, detail_size, "amount too large");
+    return -1;
+}
+
+/* Fail helpers: set detail and return the reason. */
+#define FAIL(reason, ...)                                                                     \
+    do {                                                                                      \
+        snprintf(detail, detail_size, __VA_ARGS__);                                           \
+        return (reason);                                                                      \
+    } while (0)
+
+enum known_key {
+    K_ID,
+    K_TS,
+    K_TYPE,
+    K_FROM,
+    K_TO,
+    K_TEXT,
+    K_AMOUNT,
+    K_CURRENCY,
+    K_CATEGORY,
+    K_DURATION,
+    K_COUNT
+};
+static const char *const key_names[K_COUNT] = {"id",     "ts",       "type",     "from",
+                                               "to",     "text",     "amount",   "currency",
+                                               "category", "duration_s"};
+
+static int key_lookup(const char *p, size_t n) {
+    for (int k = 0; k < K_COUNT; k++) {
+        const char *name = key_names[k];
+        if (name[0] == p[0] && strlen(name) == n && memcmp(name, p, n) == 0) return k;
+    }
+    return -1;
+}
+
+fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *ev, char *detail,
+                          size_t detail_size) {
+    memset(ev, 0, sizeof(*ev));
+    ev->duration_s = -1;
+    detail[0] = '\0';
+    if (len > d->max_event_bytes)
+        FAIL(FZ_REASON_TOO_LARGE, "event is %zu bytes, limit is %zu (max_event_bytes)", len,
+             d->max_event_bytes);
+    size_t bad;
+    if (!fz_utf8_valid(msg, len, &bad))
+        FAIL(FZ_REASON_INVALID_UTF8, "invalid UTF-8 at byte %zu", bad);
+
+    jsmn_parser parser;
+    jsmn_init(&parser);
+    int ntok = jsmn_parse(&parser, msg, len, d->toks, d->max_tokens);
+    if (ntok == JSMN_ERROR_NOMEM)
+        FAIL(FZ_REASON_TOO_COMPLEX, "event has more than %u JSON tokens", d->max_tokens);
+    if (ntok < 0) FAIL(FZ_REASON_INVALID_JSON, "malformed JSON near byte %u", parser.pos);
+    if (ntok == 0) FAIL(FZ_REASON_INVALID_JSON, "empty message");
+    jsmntok_t *t = d->toks;
+    if (t[0].type != JSMN_OBJECT) FAIL(FZ_REASON_NOT_OBJECT, "event must be a JSON object");
+    for (size_t i = (size_t)t[0].end; i < len; i++)
+        if (msg[i] != ' ' && msg[i] != '\n' && msg[i] != '\r' && msg[i] != '\t')
+            FAIL(FZ_REASON_INVALID_JSON, "trailing data after the object at byte %zu", i);
+    for (int i = 0; i < ntok; i++)
+        if (t[i].type == JSMN_PRIMITIVE &&
+            !valid_primitive(msg + t[i].start, (size_t)(t[i].end - t[i].start)))
+            FAIL(FZ_REASON_INVALID_JSON, "invalid JSON value at byte %d", t[i].start);
+
+    int idx[K_COUNT];
+    for (int k = 0; k < K_COUNT; k++) idx[k] = -1;
+    int i = 1;
+    for (int k = 0; k < t[0].size; k++) {
+        if (i + 1 >= ntok) FAIL(FZ_REASON_INVALID_JSON, "truncated object");
+        jsmntok_t *key = &t[i];
+        if (key->type != JSMN_STRING) FAIL(FZ_REASON_INVALID_JSON, "object key is not a string");
+        int kk = key_lookup(msg + key->start, (size_t)(key->end - key->start));
+        if (kk >= 0) idx[kk] = i + 1; /* a repeated key: the last one wins */
+        int vend = t[i + 1].end;
+        i += 2;
+        while (i < ntok && t[i].start < vend) i++; /* skip nested values */
+    }
+
+    /* id first, so later failures can still name the event */
+    fz_reason r;
+    if (idx[K_ID] < 0) FAIL(FZ_REASON_MISSING_FIELD, "field 'id' is required");
+    jsmntok_t *tv = &t[idx[K_ID]];
+    if (tv->type != JSMN_STRING) FAIL(FZ_REASON_WRONG_TYPE, "field 'id' must be a string");
+    r = string_view(d, msg + tv->start, (size_t)(tv->end - tv->start), &ev->id);
+    if (r) FAIL(r, "field 'id': bad string escape");
+    if (ev->id.n == 0 || ev->id.n > FZ_EVENT_ID_MAX) {
+        ev->id = FZ_STR_NULL;
+        FAIL(FZ_REASON_BAD_VALUE, "field 'id' must be 1-%d bytes", FZ_EVENT_ID_MAX);
+    }
+
+    if (idx[K_TS] < 0) FAIL(FZ_REASON_MISSING_FIELD, "field 'ts' is required");
+    tv = &t[idx[K_TS]];
+    int is_int = 0;
+    if (tv->type != JSMN_PRIMITIVE ||
+        !is_json_number(msg + tv->start, (size_t)(tv->end - tv->start), &is_int) || !is_int)
+        FAIL(FZ_REASON_WRONG_TYPE, "field 'ts' must be an integer (epoch milliseconds)");
+    if (parse_i64(msg + tv->start, (size_t)(tv->end - tv->start), &ev->ts_ms) || ev->ts_ms < 0)
+        FAIL(FZ_REASON_BAD_VALUE, "field 'ts' out of range");
+
+    if (idx[K_TYPE] < 0) FAIL(FZ_REASON_MISSING_FIELD, "field 'type' is required");
+    tv = &t[idx[K_TYPE]];
+    if (tv->type != JSMN_STRING) FAIL(FZ_REASON_WRONG_TYPE, "field 'type' must be a string");
+    fz_str ty = {msg + tv->start, (size_t)(tv->end - tv->start)};
+    int found = 0;
+    for (int k = 0; k < FZ_EV_TYPE_COUNT; k++)
+        if (fz_str_eq(ty, type_names[k])) {
+            ev->type = (fz_event_type)k;
+            found = 1;
+        }
+    if (!found)
+        FAIL(FZ_REASON_BAD_VALUE, "field 'type' must be one of sms, call, transfer, report");
+
+    /* optional strings, type-checked whenever present */
+    const int skeys[] = {K_FROM, K_TO, K_TEXT, K_CURRENCY, K_CATEGORY};
+    fz_str *sdst[] = {&ev->fields[FZ_FIELD_FROM], &ev->fields[FZ_FIELD_TO],
+                      &ev->fields[FZ_FIELD_TEXT], &ev->currency, &ev->category};
+    for (size_t s = 0; s < FZ_ARRAY_LEN(skeys); s++) {
+        int ti = idx[skeys[s]];
+        if (ti < 0) continue;
+        tv = &t[ti];
+        if (tv->type == JSMN_PRIMITIVE && tv->end - tv->start == 4 &&
+            memcmp(msg + tv->start, "null", 4) == 0)
+            continue; /* null = absent */
+        if (tv->type != JSMN_STRING)
+            FAIL(FZ_REASON_WRONG_TYPE, "field '%s' must be a string", key_names[skeys[s]]);
+        r = string_view(d, msg + tv->start, (size_t)(tv->end - tv->start), sdst[s]);
+        if (r) FAIL(r, "field '%s': bad string escape", key_names[skeys[s]]);
+        if (!sdst[s]->p) *sdst[s] = (fz_str){msg + tv->start, 0}; /* "" is present */
+    }
+
+    if (idx[K_DURATION] >= 0) {
+        tv = &t[idx[K_DURATION]];
+        if (tv->type != JSMN_PRIMITIVE ||
+            !is_json_number(msg + tv->start, (size_t)(tv->end - tv->start), &is_int) || !is_int)
+            FAIL(FZ_REASON_WRONG_TYPE, "field 'duration_s' must be an integer");
+        if (parse_i64(msg + tv->start, (size_t)(tv->end - tv->start), &ev->duration_s) ||
+            ev->duration_s < 0)
+            FAIL(FZ_REASON_BAD_VALUE, "field 'duration_s' must be >= 0");
+    }
+
+    if (ev->currency.p == NULL) ev->currency = FZ_STR_LIT("CNY");
+    if (ev->currency.n != 3)
+        FAIL(FZ_REASON_BAD_VALUE, "field 'currency' must be a 3-letter ISO 4217 code");
+    for (int c = 0; c < 3; c++)
+        if (ev->currency.p[c] < 'A' || ev->currency.p[c] > 'Z')
+            FAIL(FZ_REASON_BAD_VALUE, "field 'currency' must be a 3-letter ISO 4217 code");
+
+    if (idx[K_AMOUNT] >= 0) {
+        tv = &t[idx[K_AMOUNT]];
+        const char *ap = msg + tv->start;
+        size_t an = (size_t)(tv->end - tv->start);
+        if (tv->type == JSMN_PRIMITIVE) {
+            if (!is_json_number(ap, an, &is_int))
+                FAIL(FZ_REASON_WRONG_TYPE, "field 'amount' must be a number or a decimal string");
+        } else if (tv->type != JSMN_STRING) {
+            FAIL(FZ_REASON_WRONG_TYPE, "field 'amount' must be a number or a decimal string");
+        }
+        char why[96];
+        if (fz_amount_parse(ap, an, fz_currency_decimals(ev->currency), &ev->amount_minor, why,
+                            sizeof(why)))
+            FAIL(FZ_REASON_BAD_VALUE, "field 'amount': %s", why);
+        ev->has_amount = 1;
+    }
+
+    /* per-type requirements */
+    switch (ev->type) {
+    case FZ_EV_SMS:
+        if (!ev->fields[FZ_FIELD_TEXT].p)
+            FAIL(FZ_REASON_MISSING_FIELD, "field 'text' is required for type sms");
+        break;
+    case FZ_EV_CALL:
+        if (!ev->fields[FZ_FIELD_FROM].p || !ev->fields[FZ_FIELD_TO].p)
+            FAIL(FZ_REASON_MISSING_FIELD, "fields 'from' and 'to' are required for type call");
+        break;
+    case FZ_EV_TRANSFER:
+        if (!ev->fields[FZ_FIELD_FROM].p || !ev->fields[FZ_FIELD_TO].p)
+            FAIL(FZ_REASON_MISSING_FIELD,
+                 "fields 'from' and 'to' are required for type transfer");
+        if (!ev->has_amount)
+            FAIL(FZ_REASON_MISSING_FIELD, "field 'amount' is required for type transfer");
+        break;
+    case FZ_EV_REPORT:
+        if (!ev->fields[FZ_FIELD_FROM].p)
+            FAIL(FZ_REASON_MISSING_FIELD, "field 'from' is required for type report");
+        if (!ev->has_amount)
+            FAIL(FZ_REASON_MISSING_FIELD, "field 'amount' is required for type report");
+        break;
+    default: break;
+    }
+    return FZ_REASON_NONE;
+}

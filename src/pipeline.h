@@ -1,0 +1,95 @@
+/*
+ * pipeline.h - the per-event work shared by `fanzha run` and
+ * `fanzha replay`: decode -> match -> dedup key -> verdict.
+ *
+ * A pipeline is one worker's private state (decoder, matcher scratch,
+ * normalisation buffer, counters); it is used by exactly one thread, and
+ * after fz_pipeline_bind() the scan path does not allocate. The ruleset and
+ * the dedup table are shared.
+ *
+ * The work is split in two so replay can stay deterministic with many
+ * threads: fz_pipeline_scan() (decode, match, key) has no shared mutable
+ * state and runs in parallel; fz_pipeline_dedup() consults the shared
+ * table. `run` calls both in the worker; `replay` calls the second in
+ * input order.
+ */
+#ifndef FZ_PIPELINE_H
+#define FZ_PIPELINE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "dedup.h"
+#include "event.h"
+#include "matcher.h"
+#include "rules.h"
+
+typedef enum fz_verdict {
+    FZ_VERDICT_CLEAN = 0,
+    FZ_VERDICT_ALERT,
+    FZ_VERDICT_SUPPRESSED,
+    FZ_VERDICT_INVALID,
+} fz_verdict;
+
+const char *fz_verdict_name(fz_verdict v);
+
+/* Everything known about one event after processing. Views in ev are
+ * valid while the message and the pipeline's decoder arena are. */
+typedef struct fz_result {
+    fz_event ev;
+    fz_reason reason; /* FZ_REASON_NONE unless invalid */
+    fz_verdict verdict;
+    int nrules;
+    int truncated; /* more than FZ_MAX_MATCHES rules matched */
+    uint32_t rules[FZ_MAX_MATCHES];
+    uint64_t dedup_key;
+    uint32_t dedup_count;
+    char detail[192];
+} fz_result;
+
+/* Per-worker counters; written by the owner only, read by the stats
+ * reporter with relaxed loads. */
+typedef struct fz_counters {
+    _Atomic uint64_t events;
+    _Atomic uint64_t alerts;
+    _Atomic uint64_t suppressed;
+    _Atomic uint64_t clean;
+    _Atomic uint64_t invalid;
+    _Atomic uint64_t invalid_by_reason[FZ_REASON_COUNT];
+    _Atomic uint64_t truncated;
+    _Atomic uint64_t scan_errors;
+} __attribute__((aligned(FZ_CACHELINE))) fz_counters;
+
+static inline void fz_counter_inc(_Atomic uint64_t *c) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+typedef struct fz_pipeline fz_pipeline;
+
+/* arena_bytes: see fz_decoder_new(); 0 means max_event_bytes. */
+fz_pipeline *fz_pipeline_new(size_t max_event_bytes, size_t arena_bytes, char *errstr,
+                             size_t errstr_size);
+void fz_pipeline_destroy(fz_pipeline *p);
+/* (Re)bind to a ruleset before scanning with it. May allocate. */
+int fz_pipeline_bind(fz_pipeline *p, const fz_ruleset *rs, char *errstr, size_t errstr_size);
+/* Start a new batch: previously decoded views become invalid. */
+void fz_pipeline_reset_arena(fz_pipeline *p);
+fz_counters *fz_pipeline_counters(fz_pipeline *p);
+
+/* Decode, match and compute the dedup key of msg. Sets r->verdict to
+ * INVALID or CLEAN, or leaves ALERT pending fz_pipeline_dedup(). */
+void fz_pipeline_scan(fz_pipeline *p, const fz_ruleset *rs, const char *msg, size_t len,
+                      fz_result *r);
+/* Decide ALERT vs SUPPRESSED for a matched result and count the verdict
+ * in p's counters. Any thread; d is shared. */
+void fz_pipeline_dedup(fz_pipeline *p, fz_dedup *d, fz_result *r);
+
+/* The dedup key of an event (exposed for tests): XXH3 over the event type
+ * and its normalised identity - for sms the text with whitespace removed
+ * and ASCII case folded; call: from, to; transfer: from, to, amount,
+ * currency; report: from, amount, currency, category. */
+uint64_t fz_pipeline_key(fz_buf *scratch, const fz_event *ev);
+
+#endif

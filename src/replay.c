@@ -1,0 +1,342 @@
+/*
+ * replay.c - see replay.h.
+ *
+ * DESIGN. Input is read in batches of up to batch_events lines into one
+ * buffer. The batch is cut into contiguous slices, one per thread; each
+ * thread runs fz_pipeline_scan() (decode, match, key) on its slice - the
+ * expensive, share-nothing part. Then the calling thread walks the batch
+ * in input order, consults the dedup table and encodes alerts and
+ * verdicts. Deciding in input order makes the output identical for any
+ * --threads value, which is what an analyst comparing runs expects.
+ *
+ * Threads: the caller is slice 0; threads-1 helpers take the others. Two
+ * barriers per batch (start, done) hand the batch over; between them the
+ * helpers own their slice's results and pipelines, outside them the
+ * caller owns everything.
+ */
+#include "replay.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "alert.h"
+#include "log.h"
+#include "pipeline.h"
+
+typedef struct line_ref {
+    size_t off; /* SIZE_MAX: oversized line, bytes not kept */
+    size_t len; /* true length */
+    uint64_t lineno;
+    const char *file;
+} line_ref;
+
+typedef struct replay replay;
+
+typedef struct slice {
+    replay *rp;
+    size_t begin, end;
+    fz_pipeline *pipe;
+    pthread_t tid;
+    int started;
+} slice;
+
+struct replay {
+    const fz_config *cfg;
+    fz_ruleset *rs;
+    fz_dedup *dedup;
+    int nthreads;
+    slice *slices;
+    pthread_barrier_t start, done;
+    int stop;
+    /* the current batch */
+    char *buf;
+    size_t cap, data_start, data_end;
+    line_ref *lines;
+    size_t nlines;
+    fz_result *results;
+    /* input */
+    size_t next_input;
+    FILE *in;
+    const char *in_name;
+    uint64_t lineno;
+};
+
+static void scan_slice(slice *s) {
+    replay *rp = s->rp;
+    fz_pipeline_reset_arena(s->pipe);
+    for (size_t i = s->begin; i < s->end; i++) {
+        line_ref *l = &rp->lines[i];
+        const char *p = l->off == SIZE_MAX ? rp->buf : rp->buf + l->off;
+        fz_pipeline_scan(s->pipe, rp->rs, p, l->len, &rp->results[i]);
+    }
+}
+
+static void *helper_main(void *arg) {
+    slice *s = arg;
+    for (;;) {
+        pthread_barrier_wait(&s->rp->start);
+        if (s->rp->stop) break;
+        scan_slice(s);
+        pthread_barrier_wait(&s->rp->done);
+    }
+    return NULL;
+}
+
+/* Open the next input; returns 0, or -1 when there is none or on error
+ * (*err set). */
+static int open_next(replay *rp, int *err) {
+    const fz_config *c = rp->cfg;
+    if (rp->in && rp->in != stdin) fclose(rp->in);
+    rp->in = NULL;
+    if (c->n_inputs == 0 && rp->next_input == 0) {
+        rp->next_input = 1;
+        rp->in = stdin;
+        rp->in_name = "-";
+    } else if (rp->next_input < c->n_inputs) {
+        const char *name = c->inputs[rp->next_input++];
+        rp->in_name = name;
+        rp->in = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
+        if (!rp->in) {
+            fz_error("%s: cannot open: %s", name, strerror(errno));
+            *err = 1;
+            return -1;
+        }
+    } else {
+        return -1;
+    }
+    rp->lineno = 0;
+    return 0;
+}
+
+static void add_line(replay *rp, size_t off, size_t len) {
+    rp->lineno++;
+    if (off != SIZE_MAX && len && rp->buf[off + len - 1] == '\r') len--;
+    if (len == 0) return; /* blank lines are skipped */
+    rp->lines[rp->nlines++] = (line_ref){off, len, rp->lineno, rp->in_name};
+}
+
+/*
+ * Read up to batch_events lines. Complete lines stay in rp->buf until the
+ * next call. A line longer than the buffer (which is more than twice
+ * max_event_bytes) is skipped to its newline and recorded with its length
+ * only; the decoder rejects it as too_large without reading it.
+ * Returns the number of lines; 0 at the end of all input.
+ */
+static size_t read_batch(replay *rp, int *err) {
+    size_t max_lines = (size_t)rp->cfg->batch_events;
+    memmove(rp->buf, rp->buf + rp->data_start, rp->data_end - rp->data_start);
+    rp->data_end -= rp->data_start;
+    rp->data_start = 0;
+    rp->nlines = 0;
+    size_t pos = 0;
+    while (rp->nlines < max_lines) {
+        if (!rp->in && open_next(rp, err) != 0) break;
+        char *nl = memchr(rp->buf + pos, '\n', rp->data_end - pos);
+        if (nl) {
+            add_line(rp, pos, (size_t)(nl - rp->buf) - pos);
+            pos = (size_t)(nl - rp->buf) + 1;
+            continue;
+        }
+        if (rp->data_end == rp->cap) {
+            if (pos > 0) break; /* process this batch, then compact */
+            /* one line fills the buffer: measure and drop the rest of it */
+            size_t total = rp->data_end;
+            int ch;
+            while ((ch = getc(rp->in)) != EOF && ch != '\n') total++;
+            rp->data_end = 0;
+            add_line(rp, SIZE_MAX, total);
+            continue;
+        }
+        size_t got = fread(rp->buf + rp->data_end, 1, rp->cap - rp->data_end, rp->in);
+        if (got > 0) {
+            rp->data_end += got;
+            continue;
+        }
+        if (ferror(rp->in)) {
+            fz_error("%s: read error: %s", rp->in_name, strerror(errno));
+            *err = 1;
+        }
+        if (pos < rp->data_end) { /* last line without a newline */
+            add_line(rp, pos, rp->data_end - pos);
+            pos = rp->data_end;
+        }
+        if (rp->in != stdin) fclose(rp->in);
+        rp->in = NULL;
+        if (rp->nlines > 0) break; /* keep file boundaries simple: flush */
+        memmove(rp->buf, rp->buf + pos, rp->data_end - pos);
+        rp->data_end -= pos;
+        pos = 0;
+    }
+    rp->data_start = pos;
+    return rp->nlines;
+}
+
+static int write_all(FILE *fp, const fz_buf *b, const char *name) {
+    if (b->len && fwrite(b->p, 1, b->len, fp) != b->len) {
+        fz_error("%s: write error: %s", name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void print_summary(replay *rp, double secs) {
+    uint64_t ev = 0, al = 0, su = 0, cl = 0, inv = 0, by[FZ_REASON_COUNT] = {0};
+    for (int t = 0; t < rp->nthreads; t++) {
+        fz_counters *c = fz_pipeline_counters(rp->slices[t].pipe);
+        ev += c->events;
+        al += c->alerts;
+        su += c->suppressed;
+        cl += c->clean;
+        inv += c->invalid;
+        for (int r = 0; r < FZ_REASON_COUNT; r++) by[r] += c->invalid_by_reason[r];
+    }
+    fprintf(stderr,
+            "fanzha replay: %llu events, %llu alerts, %llu suppressed, %llu clean, %llu invalid",
+            (unsigned long long)ev, (unsigned long long)al, (unsigned long long)su,
+            (unsigned long long)cl, (unsigned long long)inv);
+    for (int r = 1; r < FZ_REASON_COUNT; r++)
+        if (by[r]) fprintf(stderr, " %s=%llu", fz_reason_name((fz_reason)r), (unsigned long long)by[r]);
+    fprintf(stderr, "; %.3f s, %.0f events/s, %d thread(s), ruleset %s (%zu rules)\n", secs,
+            secs > 0 ? (double)ev / secs : 0.0, rp->nthreads, fz_ruleset_version(rp->rs),
+            fz_ruleset_count(rp->rs));
+}
+
+int fz_replay_main(const fz_config *cfg) {
+    replay rp_, *rp = &rp_;
+    memset(rp, 0, sizeof(*rp));
+    rp->cfg = cfg;
+    int rc = 1, err = 0;
+    char errstr[512];
+    FILE *out = NULL, *vout = NULL;
+    fz_buf ob, vb;
+    size_t out_cap = (size_t)cfg->max_event_bytes * 8 + (1u << 20);
+    fz_buf_init(&ob, out_cap * 64);
+    fz_buf_init(&vb, out_cap * 64);
+
+    fz_rule_diags diags = {0};
+    rp->rs = fz_ruleset_load(cfg->rules_dir, &diags);
+    fz_rule_diags_print(&diags, stderr);
+    fz_rule_diags_free(&diags);
+    if (!rp->rs) {
+        fz_error("rules in %s failed to load; nothing replayed", cfg->rules_dir);
+        return 1;
+    }
+    rp->dedup = fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, errstr,
+                             sizeof(errstr));
+    if (!rp->dedup) goto out_err;
+
+    out = strcmp(cfg->output, "-") == 0 ? stdout : fopen(cfg->output, "wb");
+    if (!out) {
+        fz_error("%s: cannot open for writing: %s", cfg->output, strerror(errno));
+        goto out;
+    }
+    if (cfg->verdicts) {
+        vout = strcmp(cfg->verdicts, "-") == 0 ? stdout : fopen(cfg->verdicts, "wb");
+        if (!vout) {
+            fz_error("%s: cannot open for writing: %s", cfg->verdicts, strerror(errno));
+            goto out;
+        }
+    }
+
+    rp->nthreads = fz_config_threads(cfg);
+    rp->cap = (size_t)cfg->max_event_bytes * 2 + 2;
+    if (rp->cap < (8u << 20)) rp->cap = 8u << 20;
+    rp->buf = malloc(rp->cap);
+    rp->lines = malloc((size_t)cfg->batch_events * sizeof(line_ref));
+    rp->results = malloc((size_t)cfg->batch_events * sizeof(fz_result));
+    rp->slices = calloc((size_t)rp->nthreads, sizeof(slice));
+    if (!rp->buf || !rp->lines || !rp->results || !rp->slices) {
+        snprintf(errstr, sizeof(errstr), "out of memory");
+        goto out_err;
+    }
+    for (int t = 0; t < rp->nthreads; t++) {
+        slice *s = &rp->slices[t];
+        s->rp = rp;
+        s->pipe = fz_pipeline_new((size_t)cfg->max_event_bytes, rp->cap, errstr, sizeof(errstr));
+        if (!s->pipe || fz_pipeline_bind(s->pipe, rp->rs, errstr, sizeof(errstr))) goto out_err;
+    }
+    pthread_barrier_init(&rp->start, NULL, (unsigned)rp->nthreads);
+    pthread_barrier_init(&rp->done, NULL, (unsigned)rp->nthreads);
+    for (int t = 1; t < rp->nthreads; t++) {
+        if (pthread_create(&rp->slices[t].tid, NULL, helper_main, &rp->slices[t]) != 0) {
+            snprintf(errstr, sizeof(errstr), "cannot start thread");
+            rp->nthreads = t; /* let the ones started stop */
+            goto out_err;
+        }
+        rp->slices[t].started = 1;
+    }
+
+    int64_t t0 = fz_mono_ns();
+    int64_t window = fz_dedup_window_ms(rp->dedup);
+    size_t n;
+    while ((n = read_batch(rp, &err)) > 0) {
+        size_t per = (n + (size_t)rp->nthreads - 1) / (size_t)rp->nthreads;
+        for (int t = 0; t < rp->nthreads; t++) {
+            size_t b = (size_t)t * per;
+            rp->slices[t].begin = b < n ? b : n;
+            rp->slices[t].end = b + per < n ? b + per : n;
+        }
+        if (rp->nthreads > 1) pthread_barrier_wait(&rp->start);
+        scan_slice(&rp->slices[0]);
+        if (rp->nthreads > 1) pthread_barrier_wait(&rp->done);
+
+        fz_buf_reset(&ob);
+        fz_buf_reset(&vb);
+        for (int t = 0; t < rp->nthreads; t++) {
+            slice *s = &rp->slices[t];
+            for (size_t i = s->begin; i < s->end; i++) {
+                fz_result *r = &rp->results[i];
+                fz_source src = {.file = rp->lines[i].file, .line = rp->lines[i].lineno};
+                fz_pipeline_dedup(s->pipe, rp->dedup, r);
+                if (r->verdict == FZ_VERDICT_ALERT) {
+                    fz_alert_encode(&ob, rp->rs, r, window, &src);
+                    fz_buf_putc(&ob, '\n');
+                }
+                if (vout) {
+                    fz_verdict_encode(&vb, rp->rs, r, &src);
+                    fz_buf_putc(&vb, '\n');
+                }
+            }
+        }
+        if (ob.failed || vb.failed) {
+            fz_error("output buffer limit reached; lower batch_events");
+            goto out;
+        }
+        if (write_all(out, &ob, cfg->output)) goto out;
+        if (vout && write_all(vout, &vb, cfg->verdicts)) goto out;
+    }
+    double secs = (double)(fz_mono_ns() - t0) / 1e9;
+    if (fflush(out) != 0 || (vout && fflush(vout) != 0)) {
+        fz_error("write error: %s", strerror(errno));
+        goto out;
+    }
+    print_summary(rp, secs);
+    rc = err ? 1 : 0;
+    goto out;
+
+out_err:
+    fz_error("replay: %s", errstr);
+out:
+    rp->stop = 1;
+    if (rp->slices && rp->nthreads > 1 && rp->slices[1].started) {
+        pthread_barrier_wait(&rp->start);
+        for (int t = 1; t < rp->nthreads; t++)
+            if (rp->slices[t].started) pthread_join(rp->slices[t].tid, NULL);
+    }
+    if (rp->slices)
+        for (int t = 0; t < rp->nthreads; t++) fz_pipeline_destroy(rp->slices[t].pipe);
+    if (out && out != stdout) fclose(out);
+    if (vout && vout != stdout) fclose(vout);
+    if (rp->in && rp->in != stdin) fclose(rp->in);
+    free(rp->slices);
+    free(rp->buf);
+    free(rp->lines);
+    free(rp->results);
+    fz_buf_free(&ob);
+    fz_buf_free(&vb);
+    fz_dedup_destroy(rp->dedup);
+    fz_ruleset_unref(rp->rs);
+    return rc;
+}
