@@ -159,6 +159,14 @@ static fz_reason string_view(fz_decoder *d, const char *raw, size_t n, fz_str *o
     return FZ_REASON_NONE;
 }
 
+static const char *escape_problem(fz_reason r) {
+    switch (r) {
+    case FZ_REASON_INVALID_UTF8: return "\\u escape is a lone or misordered UTF-16 surrogate";
+    case FZ_REASON_TOO_LARGE: return "unescaped strings exceed the decoder arena";
+    default: return "invalid string escape";
+    }
+}
+
 /* JSON number grammar check for a primitive token (jsmn is lenient). */
 static int is_json_number(const char *p, size_t n, int *is_int) {
     size_t i = 0;
@@ -364,7 +372,7 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
     jsmntok_t *tv = &t[idx[K_ID]];
     if (tv->type != JSMN_STRING) FAIL(FZ_REASON_WRONG_TYPE, "field 'id' must be a string");
     r = string_view(d, msg + tv->start, (size_t)(tv->end - tv->start), &ev->id);
-    if (r) FAIL(r, "field 'id': bad string escape");
+    if (r) FAIL(r, "field 'id': %s", escape_problem(r));
     if (ev->id.n == 0 || ev->id.n > FZ_EVENT_ID_MAX) {
         ev->id = FZ_STR_NULL;
         FAIL(FZ_REASON_BAD_VALUE, "field 'id' must be 1-%d bytes", FZ_EVENT_ID_MAX);
@@ -406,8 +414,7 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
         if (tv->type != JSMN_STRING)
             FAIL(FZ_REASON_WRONG_TYPE, "field '%s' must be a string", key_names[skeys[s]]);
         r = string_view(d, msg + tv->start, (size_t)(tv->end - tv->start), sdst[s]);
-        if (r) FAIL(r, "field '%s': bad string escape", key_names[skeys[s]]);
-        if (!sdst[s]->p) *sdst[s] = (fz_str){msg + tv->start, 0}; /* "" is present */
+        if (r) FAIL(r, "field '%s': %s", key_names[skeys[s]], escape_problem(r));
     }
 
     if (idx[K_DURATION] >= 0) {

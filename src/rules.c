@@ -528,6 +528,12 @@ static void check_patterns(fz_rule *rules, size_t n, fz_rule_diags *diags) {
                 hs_free_compile_error(err);
                 continue;
             }
+            if (info->min_width == 0) {
+                diag_add(diags, r->file, r->pattern_lines[p], 0,
+                         "rule '%s': pattern can match the empty string, so it would fire on "
+                         "every event",
+                         r->id);
+            }
             if (strstr(r->patterns[p], "\\b")) {
                 for (const char *q = r->patterns[p]; *q; q++)
                     if ((unsigned char)*q >= 0x80) {
@@ -603,7 +609,28 @@ out:
     return rc;
 }
 
+static int diag_cmp(const void *a, const void *b) {
+    const fz_rule_diag *x = a, *y = b;
+    int c = strcmp(x->file, y->file);
+    if (c) return c;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+/* Sort the diagnostics added since index `from` by file and line. */
+static void diags_sort(fz_rule_diags *d, size_t from) {
+    if (d->n > from) qsort(d->v + from, d->n - from, sizeof(fz_rule_diag), diag_cmp);
+}
+
+static fz_ruleset *ruleset_load(const char *dir, fz_rule_diags *diags);
+
 fz_ruleset *fz_ruleset_load(const char *dir, fz_rule_diags *diags) {
+    size_t from = diags->n;
+    fz_ruleset *rs = ruleset_load(dir, diags);
+    diags_sort(diags, from);
+    return rs;
+}
+
+static fz_ruleset *ruleset_load(const char *dir, fz_rule_diags *diags) {
     fz_ruleset *rs = calloc(1, sizeof(*rs));
     path_list files = {0};
     size_t cap = 0;

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# golden.sh FANZHA CASE_DIR [--update] -- run one golden case (tests/cases/NNN-name).
+#
+# A replay case holds rules/ (or a link to another case's), events.ndjson,
+# expected-alerts.ndjson and expected-verdicts.ndjson, and optionally args
+# (extra replay options, one line). It is replayed with 1 thread and with 3
+# threads in batches of 4 events: both must give exactly the expected output.
+# A rules case holds rules/ and expected-check.txt: the output of
+# `fanzha rules check rules`, which must also exit non-zero.
+set -euo pipefail
+FANZHA="$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")"
+CASE="$2"
+UPDATE="${3:-}"
+cd "$CASE"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+compare() { # expected actual what
+  if [ "$UPDATE" = "--update" ]; then cp "$2" "$1"; return; fi
+  if ! diff -u "$1" "$2"; then echo "FAIL: $CASE: $3 differs from $1"; fail=1; fi
+}
+
+if [ -f expected-check.txt ]; then
+  set +e
+  "$FANZHA" rules check rules >"$tmp/check.txt" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" -ne 0 ] || { echo "FAIL: $CASE: rules check exited 0"; fail=1; }
+  compare expected-check.txt "$tmp/check.txt" "rules check output"
+else
+  args=()
+  [ -f args ] && read -r -a args < args
+  for threads in 1 3; do
+    batch=8192
+    [ "$threads" = 3 ] && batch=4
+    "$FANZHA" replay --rules rules --threads "$threads" --batch-events "$batch" \
+      ${args[@]+"${args[@]}"} --verdicts "$tmp/verdicts.$threads" -o "$tmp/alerts.$threads" \
+      events.ndjson 2>"$tmp/stderr.$threads" || { cat "$tmp/stderr.$threads"; fail=1; }
+    compare expected-alerts.ndjson "$tmp/alerts.$threads" "alerts ($threads threads)"
+    compare expected-verdicts.ndjson "$tmp/verdicts.$threads" "verdicts ($threads threads)"
+  done
+fi
+[ "$fail" -eq 0 ] && echo "ok: $CASE"
+exit "$fail"

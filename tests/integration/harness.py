@@ -1,0 +1,242 @@
+"""Integration-test harness: a real Kafka broker, the real fanzha binary.
+
+The broker is the one started by tests/run.sh (deploy/kafka-local.sh);
+FANZHA_BROKER names it (default 127.0.0.1:9092). Every test uses fresh
+topics and a fresh consumer group, so tests do not see each other's data.
+
+The expected alerts are computed here, independently of fanzha: the
+generator knows which events it made fraudulent (they carry phrases the
+rules in tests/integration/rules match) and gives every event a unique
+text, so without a crash every fraud event must alert exactly once.
+"""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import unittest
+import uuid
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BROKER = os.environ.get("FANZHA_BROKER", "127.0.0.1:9092")
+FANZHA = os.environ.get("FANZHA_BIN", os.path.join(ROOT, "build", "fanzha"))
+RULES = os.path.join(HERE, "rules")
+LOGDIR = os.environ.get("FANZHA_TEST_LOGDIR", os.path.join(ROOT, "build", "test-logs"))
+
+
+def admin():
+    return AdminClient({"bootstrap.servers": BROKER})
+
+
+def require_broker():
+    md = admin().list_topics(timeout=10)
+    if not md.brokers:
+        raise RuntimeError(f"no Kafka broker answers at {BROKER}; start one with "
+                           "deploy/kafka-local.sh start (tests/run.sh does)")
+
+
+def create_topics(partitions):
+    """partitions: {suffix: count}; returns {suffix: unique topic name}."""
+    tag = uuid.uuid4().hex[:8]
+    names = {k: f"it-{k}-{tag}" for k in partitions}
+    fs = admin().create_topics([NewTopic(names[k], n, 1) for k, n in partitions.items()])
+    for f in fs.values():
+        f.result(timeout=30)
+    # metadata propagates asynchronously; wait until every partition has a leader
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        md = admin().list_topics(timeout=10)
+        if all(names[k] in md.topics and len(md.topics[names[k]].partitions) == n
+               and md.topics[names[k]].error is None for k, n in partitions.items()):
+            return names
+        time.sleep(0.2)
+    raise RuntimeError("topics did not appear in metadata")
+
+
+class Events:
+    """A reproducible mix of events with known verdicts."""
+
+    def __init__(self, n, seed=7, fraud_rate=0.2, invalid_every=0, dedup_group=0):
+        rng = random.Random(seed)
+        self.records = []        # (key, value bytes)
+        self.fraud_ids = set()   # events that must alert
+        self.invalid = {}        # key of invalid record -> expected reason
+        base_ts = 1764288000000
+        for i in range(n):
+            eid = f"ev-{seed}-{i}"
+            sub = f"+86139{rng.randrange(10**6):06d}"
+            ts = base_ts + i
+            if invalid_every and i % invalid_every == invalid_every - 1:
+                kind = (i // invalid_every) % 5
+                value, reason = [
+                    (b'{"id":"%s","ts":1,"type":"sms"' % eid.encode(), "invalid_json"),
+                    (b'{"id":"%s","ts":"yesterday","type":"sms","text":"x"}' % eid.encode(),
+                     "wrong_type"),
+                    (b'{"id":"%s","type":"sms","text":"x"}' % eid.encode(), "missing_field"),
+                    (b'{"id":"%s","ts":1,"type":"fax","text":"x"}' % eid.encode(), "bad_value"),
+                    (b'{"id":"%s","ts":1,"type":"sms","text":"\xff\xfe"}' % eid.encode(),
+                     "invalid_utf8"),
+                ][kind]
+                key = f"bad-{i}"
+                self.invalid[key] = reason
+                self.records.append((key, value))
+                continue
+            r = rng.random()
+            if r < fraud_rate / 3:
+                ev = {"type": "sms", "text": f"【某银行】您的账户已被冻结，请联系客服处理 单号{i}"}
+            elif r < 2 * fraud_rate / 3:
+                ev = {"type": "sms", "text": f"URGENT! Call now to claim your prize, ref {i}"}
+            elif r < fraud_rate:
+                ev = {"type": "call", "from": f"+8617000{i:06d}", "to": sub, "duration_s": 42}
+            else:
+                ev = rng.choice([
+                    {"type": "sms", "text": f"今晚七点老地方吃饭，别迟到 {i}"},
+                    {"type": "sms", "text": f"Your table for two is confirmed, booking {i}"},
+                    {"type": "call", "from": f"+86138{i:07d}", "to": sub, "duration_s": 5},
+                    {"type": "transfer", "from": sub, "to": f"6222{i:012d}", "amount": "88.50",
+                     "currency": "CNY"},
+                ])
+            if r < fraud_rate:
+                self.fraud_ids.add(eid)
+            ev.update({"id": eid, "ts": ts})
+            if "from" not in ev:
+                ev["from"] = f"+86137{i:07d}"
+            ev.setdefault("to", sub)
+            self.records.append((sub, json.dumps(ev, ensure_ascii=False).encode()))
+        # a campaign: the same text many times, all to one key (one partition)
+        self.dedup_ids = []
+        for j in range(dedup_group):
+            eid = f"dup-{seed}-{j}"
+            ev = {"id": eid, "ts": base_ts + n + j, "type": "sms", "from": "+8613300000000",
+                  "to": "+8613300000001", "text": "您的银行卡  已被冻结，速回电"}
+            self.dedup_ids.append(eid)
+            self.records.append(("campaign", json.dumps(ev, ensure_ascii=False).encode()))
+
+
+def produce(topic, records):
+    p = Producer({"bootstrap.servers": BROKER, "linger.ms": 20, "enable.idempotence": True})
+    for key, value in records:
+        while True:
+            try:
+                p.produce(topic, value=value, key=key.encode())
+                break
+            except BufferError:
+                p.poll(0.1)
+        p.poll(0)
+    left = p.flush(60)
+    if left:
+        raise RuntimeError(f"{left} test events not delivered")
+
+
+def end_offsets(topic):
+    c = Consumer({"bootstrap.servers": BROKER, "group.id": "probe-" + uuid.uuid4().hex})
+    md = c.list_topics(topic, timeout=10)
+    ends = {}
+    for p in md.topics[topic].partitions:
+        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        ends[p] = hi
+    c.close()
+    return ends
+
+
+def committed(group, topic, partitions):
+    c = Consumer({"bootstrap.servers": BROKER, "group.id": group})
+    res = c.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+    c.close()
+    return {tp.partition: tp.offset for tp in res}
+
+
+def consume_all(topic, idle_s=3.0, max_s=120):
+    """Read a topic from the beginning until nothing new arrives for idle_s."""
+    c = Consumer({"bootstrap.servers": BROKER, "group.id": "reader-" + uuid.uuid4().hex,
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe([topic])
+    out = []
+    last = time.time()
+    start = time.time()
+    while time.time() - last < idle_s and time.time() - start < max_s:
+        m = c.poll(0.2)
+        if m is None:
+            continue
+        if m.error():
+            continue
+        out.append((m.partition(), m.offset(), m.key(), m.value()))
+        last = time.time()
+    c.close()
+    return out
+
+
+class Fanzha:
+    """One fanzha run process."""
+
+    def __init__(self, name, topics, group, extra=()):
+        os.makedirs(LOGDIR, exist_ok=True)
+        self.log_path = os.path.join(LOGDIR, f"{name}-{uuid.uuid4().hex[:6]}.log")
+        self.args = [FANZHA, "run", "--brokers", BROKER, "--group-id", group,
+                     "--input-topics", topics["events"], "--alerts-topic", topics["alerts"],
+                     "--dead-letter-topic", topics.get("dlq", ""), "--rules", RULES,
+                     "--threads", "2", "--commit-interval-ms", "200",
+                     "--stats-interval-ms", "1000", *extra]
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT)
+        return self
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=60):
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.logf.close()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.logf.close()
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+def wait_caught_up(group, topic, timeout=120, proc=None):
+    """Wait until the group's committed offsets reach the topic's end."""
+    ends = end_offsets(topic)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.proc.poll() is not None:
+            raise AssertionError(f"fanzha exited early ({proc.proc.returncode}):\n{proc.log()[-3000:]}")
+        got = committed(group, topic, list(ends))
+        if all(got.get(p, -1) >= hi for p, hi in ends.items()):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"group {group} did not catch up: committed={committed(group, topic, list(ends))} end={ends}")
+
+
+def alerts_of(msgs):
+    return [json.loads(v) for _, _, _, v in msgs]
+
+
+def main():
+    try:
+        require_broker()
+    except Exception as e:  # no broker is a failure, never a silent skip
+        print(f"FAIL: {e}", file=sys.stderr)
+        sys.exit(1)
+    unittest.main(verbosity=2)

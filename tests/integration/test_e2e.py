@@ -1,0 +1,108 @@
+"""End to end through the real broker: a known mix of events in, exactly the
+expected alerts and dead letters out."""
+import collections
+import json
+import time
+import unittest
+import uuid
+
+import harness as h
+
+
+class EndToEnd(unittest.TestCase):
+    def run_mix(self, name, n, extra=(), partitions=4):
+        topics = h.create_topics({"events": partitions, "alerts": 3, "dlq": 1})
+        group = f"g-{name}-{uuid.uuid4().hex[:6]}"
+        ev = h.Events(n, seed=len(name), fraud_rate=0.2, invalid_every=50, dedup_group=10)
+        h.produce(topics["events"], ev.records)
+        f = h.Fanzha(name, topics, group, extra).start()
+        try:
+            h.wait_caught_up(group, topics["events"], proc=f)
+        finally:
+            f.stop()
+        self.assertEqual(f.proc.returncode, 0, f.log()[-3000:])
+        return topics, ev, f
+
+    def check(self, topics, ev, f):
+        msgs = h.consume_all(topics["alerts"])
+        alerts = h.alerts_of(msgs)
+        ids = [a["event_id"] for a in alerts]
+        # exactly one alert per fraud event, nothing else, no duplicates
+        self.assertEqual(len(ids), len(set(ids)), "duplicate alerts without a crash")
+        campaign = [a for a in alerts if a["event_id"].startswith("dup-")]
+        plain = {i for i in ids if not i.startswith("dup-")}
+        self.assertEqual(plain, ev.fraud_ids)
+        # the campaign: ten identical texts in one partition -> the first alerts
+        self.assertEqual([a["event_id"] for a in campaign], [ev.dedup_ids[0]])
+        self.assertEqual(campaign[0]["dedup"]["count"], 1)
+        for a in alerts:
+            self.assertEqual(a["type"], "alert")
+            self.assertTrue(a["ruleset"].startswith("rs-"))
+            self.assertRegex(a["dedup"]["key"], r"^[0-9a-f]{16}$")
+            self.assertIn(a["rule"]["id"], {"it.zh.frozen", "it.en.prize", "it.num.known"})
+            self.assertEqual(a["source"]["topic"], topics["events"])
+        frozen = [a for a in alerts if a["rule"]["id"] == "it.zh.frozen"]
+        self.assertTrue(frozen and all(a["rule"]["rev"] == 3 and
+                                       a["rule"]["category"] == "impersonate_bank" and
+                                       a["severity"] == "high" for a in frozen))
+        # per input partition, alerts come out in input order (same key -> same
+        # alerts partition, produced in order by the one worker of that partition)
+        by_key = collections.defaultdict(list)
+        for (p, off, key, _), a in zip(msgs, alerts):
+            by_key[(p, key)].append(a["source"]["offset"])
+        for k, offs in by_key.items():
+            self.assertEqual(offs, sorted(offs), f"alerts of key {k} out of order")
+        # every malformed event is on the dead-letter topic with its reason
+        dl = [json.loads(v) for _, _, _, v in h.consume_all(topics["dlq"])]
+        got = {}
+        for d in dl:
+            self.assertEqual(d["type"], "dead_letter")
+            self.assertIn("payload", d)
+            self.assertTrue(d["detail"])
+            got[d["source"]["offset"], d["source"]["partition"]] = d["reason"]
+        self.assertEqual(sorted(collections.Counter(got.values()).items()),
+                         sorted(collections.Counter(ev.invalid.values()).items()))
+        self.assertEqual(len(dl), len(ev.invalid))
+        return alerts
+
+    def test_exact_alerts_and_dead_letters(self):
+        topics, ev, f = self.run_mix("e2e", 3000)
+        self.check(topics, ev, f)
+        self.assertIn("stopped cleanly", f.log())
+
+    def test_backpressure_small_queues(self):
+        """A tiny producer queue and worker queues force pauses and producer
+        waits; nothing may be dropped."""
+        topics, ev, f = self.run_mix("bp", 4000, extra=(
+            "--queue-depth", "16", "-X", "producer.queue.buffering.max.messages=8",
+            "-X", "producer.linger.ms=20"))
+        self.check(topics, ev, f)
+        log = f.log()
+        stats = [l for l in log.splitlines() if "stats:" in l][-1]
+        waits = int(stats.split("producer_waits=")[1].split()[0])
+        pauses = int(stats.split("pauses=")[1].split()[0])
+        self.assertGreater(waits + pauses, 0, "backpressure never engaged: " + stats)
+
+    def test_dead_letter_disabled_counts_and_logs(self):
+        topics = h.create_topics({"events": 2, "alerts": 1})
+        topics["dlq"] = ""
+        group = f"g-nodlq-{uuid.uuid4().hex[:6]}"
+        ev = h.Events(500, seed=3, invalid_every=25)
+        h.produce(topics["events"], ev.records)
+        f = h.Fanzha("nodlq", topics, group).start()
+        try:
+            h.wait_caught_up(group, topics["events"], proc=f)
+            time.sleep(1.2)  # one more stats line
+        finally:
+            f.stop()
+        log = f.log()
+        self.assertIn("dead letters -> (disabled)", log)
+        self.assertIn("invalid event", log)
+        stats = [l for l in log.splitlines() if "stats:" in l][-1]
+        self.assertIn(f"invalid={len(ev.invalid)} ", stats)
+        ids = {a["event_id"] for a in h.alerts_of(h.consume_all(topics["alerts"]))}
+        self.assertEqual(ids, ev.fraud_ids)
+
+
+if __name__ == "__main__":
+    h.main()
