@@ -61,7 +61,8 @@
 #include "queue.h"
 
 #define POP_BATCH 64
-#define HELD_CAP 256
+#define HELD_CAP 1024
+#define HELD_PAUSE 512
 #define TRACK_CAP 65536
 
 typedef struct daemon_s daemon_s;
@@ -435,20 +436,19 @@ static void dispatch(daemon_s *d, rd_kafka_message_t *m) {
     }
     d->consumed++;
     worker *w = &d->workers[t->worker];
+    fz_work it = {m, NULL};
     if (w->held_len == 0) {
-        fz_work it = {m, fz_track_push(t, m->offset)};
+        it.slot = fz_track_push(t, m->offset);
         if (it.slot && fz_queue_push(w->q, &it) == 0) return;
-        if (it.slot) { /* queued in the tracker but not in the queue: hold with slot */
-            w->held[(w->held_head + w->held_len) % HELD_CAP] = it;
-            w->held_len++;
-            set_paused(d, 1);
-            return;
-        }
+        /* if it got a slot but no room, it is held with its slot */
     }
-    if (w->held_len == HELD_CAP) flush_held(d, 1); /* should not happen while paused */
-    w->held[(w->held_head + w->held_len) % HELD_CAP] = (fz_work){m, NULL};
+    if (w->held_len == HELD_CAP) flush_held(d, 1); /* only if messages kept coming paused */
+    w->held[(w->held_head + w->held_len) % HELD_CAP] = it;
     w->held_len++;
-    set_paused(d, 1);
+    /* A few held messages absorb short bursts; pausing (which drops the
+     * client's prefetched messages and refetches on resume) is for when
+     * the workers really fall behind. */
+    if (w->held_len >= HELD_PAUSE) set_paused(d, 1);
 }
 
 /* Wait until the given tracks are idle or the timeout passes. */
@@ -763,8 +763,10 @@ int fz_daemon_main(const fz_config *cfg) {
             fz_info("SIGHUP: reloading rules from %s", cfg->rules_dir);
             rules_reload(d);
         }
-        if (d->paused && flush_held(d, 0) && queues_below_half(d)) set_paused(d, 0);
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, d->paused ? 20 : 100);
+        int all_queued = flush_held(d, 0);
+        if (d->paused && all_queued && queues_below_half(d)) set_paused(d, 0);
+        rd_kafka_message_t *m =
+            rd_kafka_consumer_poll(d->consumer, d->paused ? 20 : all_queued ? 100 : 2);
         if (m) {
             if (m->err == 0) {
                 dispatch(d, m);

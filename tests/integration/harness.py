@@ -45,13 +45,14 @@ def create_topics(partitions):
     """partitions: {suffix: count}; returns {suffix: unique topic name}."""
     tag = uuid.uuid4().hex[:8]
     names = {k: f"it-{k}-{tag}" for k in partitions}
-    fs = admin().create_topics([NewTopic(names[k], n, 1) for k, n in partitions.items()])
+    a = admin()  # keep the client alive until the futures resolve
+    fs = a.create_topics([NewTopic(names[k], n, 1) for k, n in partitions.items()])
     for f in fs.values():
         f.result(timeout=30)
     # metadata propagates asynchronously; wait until every partition has a leader
     deadline = time.time() + 30
     while time.time() < deadline:
-        md = admin().list_topics(timeout=10)
+        md = a.list_topics(timeout=10)
         if all(names[k] in md.topics and len(md.topics[names[k]].partitions) == n
                and md.topics[names[k]].error is None for k, n in partitions.items()):
             return names

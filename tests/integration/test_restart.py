@@ -13,13 +13,13 @@ import unittest
 class Restart(unittest.TestCase):
     N = 40000
 
-    def interrupted_run(self, name, sig):
+    def interrupted_run(self, name, sig, extra=()):
         topics = h.create_topics({"events": 4, "alerts": 2, "dlq": 1})
         group = f"g-{name}-{uuid.uuid4().hex[:6]}"
         ev = h.Events(self.N, seed=11, fraud_rate=0.1)
         h.produce(topics["events"], ev.records)
         # first run: interrupt once a part of the stream has been alerted
-        f1 = h.Fanzha(name + "-1", topics, group, ("--max-event-bytes", "4096")).start()
+        f1 = h.Fanzha(name + "-1", topics, group, extra).start()
         deadline = time.time() + 60
         while time.time() < deadline:
             if "processed=" in f1.log():
@@ -63,7 +63,9 @@ class Restart(unittest.TestCase):
         self.assertEqual(dups, 0)
 
     def test_kill9_loses_nothing(self):
-        rc1, dups, f1 = self.interrupted_run("kill9", signal.SIGKILL)
+        # commit rarely so that the kill lands on alerted but uncommitted work
+        rc1, dups, f1 = self.interrupted_run("kill9", signal.SIGKILL,
+                                             ("--commit-interval-ms", "2000"))
         self.assertEqual(rc1, -signal.SIGKILL)
 
 
