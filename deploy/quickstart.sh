@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# quickstart.sh -- the main job on a fresh Debian 12 machine: install what is
+# missing, build, start a local Kafka broker, start fanzha, feed a sample
+# stream of fraud and normal traffic, and show the alerts arriving on the
+# alerts topic. Then stop fanzha and the broker (FANZHA_KEEP_KAFKA=1 keeps
+# the broker running).
+set -euo pipefail
+ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+cd "$ROOT"
+step() { printf '\n==> %s\n' "$*"; }
+BROKER="127.0.0.1:${FANZHA_KAFKA_PORT:-9092}"
+
+step "dependencies"
+bash deploy/install-deps.sh
+
+step "build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
+./build/fanzha rules check rules
+
+step "local Kafka broker"
+bash deploy/kafka-local.sh start
+bash deploy/kafka-local.sh topic events 4
+bash deploy/kafka-local.sh topic fanzha.alerts 4
+bash deploy/kafka-local.sh topic fanzha.dlq 1
+
+step "fanzha run"
+mkdir -p build
+LOG=build/quickstart-fanzha.log
+./build/fanzha run --config deploy/fanzha.yaml --rules-dir rules --brokers "$BROKER" \
+  --group-id fanzha-quickstart --stats-interval-ms 2000 >"$LOG" 2>&1 &
+FZ=$!
+cleanup() {
+  kill -TERM "$FZ" 2>/dev/null && wait "$FZ" 2>/dev/null || true
+  [ -n "${FANZHA_KEEP_KAFKA:-}" ] || bash deploy/kafka-local.sh stop || true
+}
+trap cleanup EXIT
+for _ in $(seq 1 150); do
+  grep -q "assigned" "$LOG" && break
+  kill -0 "$FZ" 2>/dev/null || { cat "$LOG"; echo "fanzha exited"; exit 1; }
+  sleep 0.2
+done
+sed 's/^/    fanzha: /' "$LOG"
+
+step "feed sample events and watch the alerts topic"
+/usr/bin/python3 deploy/sample/feed_and_watch.py --brokers "$BROKER"
+
+step "stop fanzha (SIGTERM: drain, commit, exit)"
+kill -TERM "$FZ"
+wait "$FZ" || true
+tail -n 3 "$LOG" | sed 's/^/    fanzha: /'
+echo
+echo "Done. The full fanzha log is in $LOG."
+[ -n "${FANZHA_KEEP_KAFKA:-}" ] && echo "Kafka is still running on $BROKER (stop: bash deploy/kafka-local.sh stop)."
+exit 0
