@@ -515,6 +515,15 @@ static void check_duplicates(fz_rule *rules, size_t n, fz_rule_diags *diags) {
     free(ix);
 }
 
+/* 1 if the pattern has \b right before or after a non-ASCII character. */
+static int cjk_boundary(const char *pat) {
+    for (const char *q = strstr(pat, "\\b"); q; q = strstr(q + 2, "\\b")) {
+        if (q > pat && q[-1] == '\\') continue; /* an escaped backslash, then 'b' */
+        if ((unsigned char)q[2] >= 0x80 || (q > pat && (unsigned char)q[-1] >= 0x80)) return 1;
+    }
+    return 0;
+}
+
 /* Check each pattern on its own so every bad one is named. */
 static void check_patterns(fz_rule *rules, size_t n, fz_rule_diags *diags) {
     for (size_t i = 0; i < n; i++) {
@@ -534,16 +543,12 @@ static void check_patterns(fz_rule *rules, size_t n, fz_rule_diags *diags) {
                          "every event",
                          r->id);
             }
-            if (strstr(r->patterns[p], "\\b")) {
-                for (const char *q = r->patterns[p]; *q; q++)
-                    if ((unsigned char)*q >= 0x80) {
-                        diag_add(diags, r->file, r->pattern_lines[p], 1,
-                                 "rule '%s': \\b next to CJK text is not a word boundary "
-                                 "(CJK characters are not \\w unless 'ucp' is set)",
-                                 r->id);
-                        break;
-                    }
-            }
+            if (!(r->hs_flags & HS_FLAG_UCP) && cjk_boundary(r->patterns[p]))
+                diag_add(diags, r->file, r->pattern_lines[p], 1,
+                         "rule '%s': \\b next to a CJK character is not a word boundary there: "
+                         "without 'ucp' CJK is not \\w, so \\b only matches beside an ASCII "
+                         "letter, digit or '_'",
+                         r->id);
             free(info);
         }
     }
