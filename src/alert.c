@@ -38,11 +38,7 @@ static void put_opt_str(fz_buf *b, const char *key, fz_str s) {
 fz_err fz_alert_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int64_t window_ms,
                        const fz_source *src) {
     const fz_event *ev = &r->ev;
-    const fz_rule *primary = fz_ruleset_rule(rs, r->rules[0]);
-    for (int i = 1; i < r->nrules; i++) {
-        const fz_rule *x = fz_ruleset_rule(rs, r->rules[i]);
-        if (x->severity > primary->severity) primary = x;
-    }
+    const fz_rule *primary = fz_ruleset_rule(rs, r->primary);
     fz_buf_puts(b, "{\"type\":\"alert\",\"event_id\":");
     fz_buf_put_json_fz(b, ev->id);
     fz_buf_puts(b, ",\"event_type\":\"");
@@ -145,9 +141,18 @@ fz_err fz_deadletter_encode(fz_buf *b, const fz_result *r, const char *payload, 
     fz_buf_put_u64(b, len);
     if (len > FZ_DEADLETTER_PAYLOAD_MAX) {
         len = FZ_DEADLETTER_PAYLOAD_MAX;
+        /* cut at a character boundary so valid text stays valid */
+        for (int k = 0; k < 3 && len > 0 && ((unsigned char)payload[len] & 0xC0) == 0x80; k++)
+            len--;
         fz_buf_puts(b, ",\"payload_truncated\":true");
     }
-    fz_buf_puts(b, ",\"payload\":");
-    fz_buf_put_json_bytes(b, payload, len);
+    if (fz_utf8_valid(payload, len, NULL)) {
+        fz_buf_puts(b, ",\"payload\":");
+        fz_buf_put_json_str(b, payload, len);
+    } else { /* not text: keep the exact bytes */
+        fz_buf_puts(b, ",\"payload_base64\":\"");
+        fz_buf_put_base64(b, payload, len);
+        fz_buf_putc(b, '"');
+    }
     return fz_buf_putc(b, '}');
 }

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "utf8.h"
 
 void fz_buf_init(fz_buf *b, size_t max_bytes) {
     b->p = NULL;
@@ -141,27 +140,29 @@ fz_err fz_buf_put_json_str(fz_buf *b, const char *s, size_t n) {
     return fz_buf_putc(b, '"');
 }
 
-fz_err fz_buf_put_json_bytes(fz_buf *b, const char *s, size_t n) {
-    fz_buf_putc(b, '"');
+fz_err fz_buf_put_base64(fz_buf *b, const void *data, size_t n) {
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *s = data;
+    fz_err e = fz_buf_reserve(b, (n + 2) / 3 * 4);
+    if (e) return e;
+    char *w = b->p + b->len;
     size_t i = 0;
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x80) {
-            if (!put_escaped(b, c)) fz_buf_putc(b, (char)c);
-            i++;
-            continue;
-        }
-        size_t len = fz_utf8_seq_len(s + i, n - i);
-        if (len) {
-            fz_buf_put(b, s + i, len);
-            i += len;
-        } else {
-            char u[6] = {'\\', 'u', '0', '0', hexd[c >> 4], hexd[c & 15]};
-            fz_buf_put(b, u, 6);
-            i++;
-        }
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        *w++ = tab[v >> 18];
+        *w++ = tab[(v >> 12) & 63];
+        *w++ = tab[(v >> 6) & 63];
+        *w++ = tab[v & 63];
     }
-    return fz_buf_putc(b, '"');
+    if (i < n) {
+        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+        *w++ = tab[v >> 18];
+        *w++ = tab[(v >> 12) & 63];
+        *w++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        *w++ = '=';
+    }
+    b->len = (size_t)(w - b->p);
+    return FZ_OK;
 }
 
 fz_err fz_buf_put_key(fz_buf *b, const char *key, int first) {

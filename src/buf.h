@@ -45,10 +45,8 @@ fz_err fz_buf_put_json_str(fz_buf *b, const char *s, size_t n);
 static inline fz_err fz_buf_put_json_fz(fz_buf *b, fz_str s) {
     return fz_buf_put_json_str(b, s.p, s.n);
 }
-/* JSON string of arbitrary bytes: valid UTF-8 runs are copied, every byte
- * of an invalid sequence becomes \u00XX of that byte (lossless for
- * inspection, always valid JSON). */
-fz_err fz_buf_put_json_bytes(fz_buf *b, const char *s, size_t n);
+/* Standard base64 (RFC 4648, padded) of n bytes, no quotes. */
+fz_err fz_buf_put_base64(fz_buf *b, const void *data, size_t n);
 /* "key": prefix, with a leading comma unless first. */
 fz_err fz_buf_put_key(fz_buf *b, const char *key, int first);
 

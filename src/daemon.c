@@ -237,7 +237,10 @@ static void process(worker *w, rd_kafka_message_t *m, fz_slot *slot) {
             fz_buf_reset(&w->out);
             fz_deadletter_encode(&w->out, &r, m->payload ? m->payload : "", m->len, &src,
                                  fz_now_ms());
-            if (!w->out.failed && produce(w, d->dlq_rkt, m->key, m->key_len, slot) == 0)
+            if (w->out.failed) /* cannot happen with the payload cap; never silent */
+                set_fatal(d, "dead letter for %s[%d]@%lld exceeds the output buffer", src.topic,
+                          src.partition, (long long)src.offset);
+            else if (produce(w, d->dlq_rkt, m->key, m->key_len, slot) == 0)
                 atomic_fetch_add_explicit(&w->dead_letters, 1, memory_order_relaxed);
         } else {
             uint64_t sup;

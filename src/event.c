@@ -27,7 +27,7 @@ struct fz_decoder {
 
 static const char *const reason_names[FZ_REASON_COUNT] = {
     "none",         "too_large",     "invalid_utf8", "invalid_json", "not_object",
-    "too_complex",  "missing_field", "wrong_type",   "bad_value",
+    "too_complex",  "missing_field", "wrong_type",   "bad_value",    "scan_error",
 };
 
 static const char *const type_names[FZ_EV_TYPE_COUNT] = {"sms", "call", "transfer", "report"};
@@ -205,6 +205,117 @@ static int valid_primitive(const char *p, size_t n) {
     return is_json_number(p, n, &is_int);
 }
 
+/*
+ * Strict RFC 8259 syntax check of the whole message, one pass, no
+ * allocation (nesting is tracked in a bit stack). jsmn tokenises but
+ * forgives missing commas, trailing commas and raw control characters in
+ * strings; events must be well-formed JSON, so this pass decides.
+ * Returns 0, or -1 with *off at the first offending byte.
+ */
+#define JSON_MAX_DEPTH 256
+static int json_check(const char *s, size_t n, size_t *off) {
+    uint64_t stack[JSON_MAX_DEPTH / 64] = {0}; /* bit set = object, clear = array */
+    int depth = 0, is_key = 0;
+    size_t i = 0;
+#define WS() while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++
+#define BAD() do { *off = i; return -1; } while (0)
+value:
+    WS();
+    if (i >= n) BAD();
+    switch (s[i]) {
+    case '{':
+    case '[': {
+        if (depth == JSON_MAX_DEPTH) BAD();
+        int obj = s[i] == '{';
+        if (obj)
+            stack[depth / 64] |= 1ULL << (depth % 64);
+        else
+            stack[depth / 64] &= ~(1ULL << (depth % 64));
+        depth++;
+        i++;
+        WS();
+        if (i < n && s[i] == (obj ? '}' : ']')) {
+            i++;
+            depth--;
+            goto after;
+        }
+        if (obj) goto key;
+        goto value;
+    }
+    case '"':
+        is_key = 0;
+        goto string;
+    default: {
+        size_t st = i;
+        while (i < n && ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
+                         s[i] == '-' || s[i] == '+' || s[i] == '.' || s[i] == 'E'))
+            i++;
+        if (i == st || !valid_primitive(s + st, i - st)) {
+            i = st;
+            BAD();
+        }
+        goto after;
+    }
+    }
+key:
+    WS();
+    if (i >= n || s[i] != '"') BAD();
+    is_key = 1; /* a key is a string followed by ':' and a value */
+    {
+    string:
+        i++; /* opening quote */
+        for (;;) {
+            if (i >= n) BAD();
+            unsigned char c = (unsigned char)s[i];
+            if (c == '"') break;
+            if (c < 0x20) BAD();
+            if (c == '\\') {
+                i++;
+                if (i >= n) BAD();
+                if (s[i] == 'u') {
+                    uint32_t cp;
+                    if (i + 4 >= n || read_hex4(s + i + 1, &cp)) BAD();
+                    i += 4;
+                } else if (!strchr("\"\\/bfnrt", s[i]) || s[i] == '\0') {
+                    BAD();
+                }
+            }
+            i++;
+        }
+        i++; /* closing quote */
+        if (is_key) {
+            is_key = 0;
+            WS();
+            if (i >= n || s[i] != ':') BAD();
+            i++;
+            goto value;
+        }
+    }
+after:
+    WS();
+    if (depth == 0) {
+        if (i != n) BAD();
+        return 0;
+    }
+    if (i >= n) BAD();
+    {
+        int obj = (stack[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1;
+        if (s[i] == ',') {
+            i++;
+            if (obj) goto key;
+            goto value;
+        }
+        if (s[i] == (obj ? '}' : ']')) {
+            i++;
+            depth--;
+            goto after;
+        }
+    }
+    BAD();
+#undef WS
+#undef BAD
+}
+
 static int parse_i64(const char *p, size_t n, int64_t *out) {
     int64_t v = 0;
     size_t i = 0;
@@ -335,6 +446,11 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
     if (!fz_utf8_valid(msg, len, &bad))
         FAIL(FZ_REASON_INVALID_UTF8, "invalid UTF-8 at byte %zu", bad);
 
+    size_t bad_json;
+    if (json_check(msg, len, &bad_json) != 0) {
+        if (len == 0) FAIL(FZ_REASON_INVALID_JSON, "empty message");
+        FAIL(FZ_REASON_INVALID_JSON, "malformed JSON at byte %zu", bad_json);
+    }
     jsmn_parser parser;
     jsmn_init(&parser);
     int ntok = jsmn_parse(&parser, msg, len, d->toks, d->max_tokens);
@@ -344,13 +460,6 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
     if (ntok == 0) FAIL(FZ_REASON_INVALID_JSON, "empty message");
     jsmntok_t *t = d->toks;
     if (t[0].type != JSMN_OBJECT) FAIL(FZ_REASON_NOT_OBJECT, "event must be a JSON object");
-    for (size_t i = (size_t)t[0].end; i < len; i++)
-        if (msg[i] != ' ' && msg[i] != '\n' && msg[i] != '\r' && msg[i] != '\t')
-            FAIL(FZ_REASON_INVALID_JSON, "trailing data after the object at byte %zu", i);
-    for (int i = 0; i < ntok; i++)
-        if (t[i].type == JSMN_PRIMITIVE &&
-            !valid_primitive(msg + t[i].start, (size_t)(t[i].end - t[i].start)))
-            FAIL(FZ_REASON_INVALID_JSON, "invalid JSON value at byte %d", t[i].start);
 
     int idx[K_COUNT];
     for (int k = 0; k < K_COUNT; k++) idx[k] = -1;

@@ -50,6 +50,7 @@ typedef enum fz_reason {
     FZ_REASON_MISSING_FIELD, /* a required field is absent */
     FZ_REASON_WRONG_TYPE,    /* a field has the wrong JSON type */
     FZ_REASON_BAD_VALUE,     /* right type, unacceptable value */
+    FZ_REASON_SCAN_ERROR,    /* decoded, but the matcher failed (not the input's fault) */
     FZ_REASON_COUNT
 } fz_reason;
 

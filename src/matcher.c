@@ -13,6 +13,8 @@
 
 struct fz_matcher {
     hs_scratch_t *scratch;
+    const fz_ruleset *rs; /* during a scan */
+    uint32_t primary;     /* highest severity matched; lowest index on ties */
     uint32_t *stamp; /* per rule: last scan that matched it */
     size_t nstamp;
     uint32_t cur;
@@ -66,21 +68,35 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     fz_matcher *m = ctx;
     if (m->stamp[id] == m->cur) return 0;
     m->stamp[id] = m->cur;
-    if (m->n < FZ_MAX_MATCHES)
+    if (m->n == 0) {
+        m->primary = id;
+    } else {
+        fz_severity s = fz_ruleset_rule(m->rs, id)->severity;
+        fz_severity ps = fz_ruleset_rule(m->rs, m->primary)->severity;
+        if (s > ps || (s == ps && id < m->primary)) m->primary = id;
+    }
+    if (m->n < FZ_MAX_MATCHES) {
         m->out[m->n++] = id;
-    else
-        m->truncated = 1;
+        return 0;
+    }
+    /* full: keep the FZ_MAX_MATCHES lowest rule indexes */
+    m->truncated = 1;
+    int hi = 0;
+    for (int i = 1; i < m->n; i++)
+        if (m->out[i] > m->out[hi]) hi = i;
+    if (id < m->out[hi]) m->out[hi] = id;
     return 0;
 }
 
 int fz_matcher_scan(fz_matcher *m, const fz_ruleset *rs, const fz_event *ev, uint32_t *out,
-                    int *truncated) {
+                    int *truncated, uint32_t *primary) {
     if (++m->cur == 0) { /* stamp wrapped: forget old stamps */
         memset(m->stamp, 0, m->nstamp * sizeof(uint32_t));
         m->cur = 1;
     }
     m->n = 0;
     m->truncated = 0;
+    m->rs = rs;
     for (int f = 0; f < FZ_FIELD_COUNT; f++) {
         const hs_database_t *db = fz_ruleset_db(rs, (fz_field)f);
         fz_str v = ev->fields[f];
@@ -99,5 +115,6 @@ int fz_matcher_scan(fz_matcher *m, const fz_ruleset *rs, const fz_event *ev, uin
     }
     memcpy(out, m->out, (size_t)m->n * sizeof(uint32_t));
     *truncated = m->truncated;
+    *primary = m->primary;
     return m->n;
 }

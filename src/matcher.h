@@ -29,11 +29,14 @@ int fz_matcher_bind(fz_matcher *m, const fz_ruleset *rs, char *errstr, size_t er
 
 /*
  * Scan every field of ev that some rule applies to. Writes the indexes of
- * the matching rules, ascending and each once, into out (at most
- * FZ_MAX_MATCHES) and returns how many. *truncated is set if more rules
- * matched than fit. Returns -1 on a Hyperscan runtime error.
+ * the matching rules, ascending and each once, into out and returns how
+ * many. If more than FZ_MAX_MATCHES rules matched, out keeps the
+ * FZ_MAX_MATCHES lowest indexes and *truncated is set. *primary gets the
+ * matched rule with the highest severity (lowest index among equals),
+ * whether or not it is in out; it is set only when the result is > 0.
+ * Returns -1 on a Hyperscan runtime error.
  */
 int fz_matcher_scan(fz_matcher *m, const fz_ruleset *rs, const fz_event *ev, uint32_t *out,
-                    int *truncated);
+                    int *truncated, uint32_t *primary);
 
 #endif

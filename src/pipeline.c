@@ -106,7 +106,8 @@ uint64_t fz_pipeline_key(fz_buf *b, const fz_event *ev) {
     case FZ_EV_REPORT:
         put_field(b, ev->fields[FZ_FIELD_FROM]);
         if (ev->type == FZ_EV_TRANSFER) put_field(b, ev->fields[FZ_FIELD_TO]);
-        fz_buf_put(b, &ev->amount_minor, sizeof(ev->amount_minor));
+        for (int i = 0; i < 8; i++) /* little-endian on every host */
+            fz_buf_putc(b, (char)((uint64_t)ev->amount_minor >> (8 * i)));
         put_field(b, ev->currency);
         if (ev->type == FZ_EV_REPORT) put_field(b, ev->category);
         break;
@@ -129,12 +130,18 @@ void fz_pipeline_scan(fz_pipeline *p, const fz_ruleset *rs, const char *msg, siz
         fz_counter_inc(&p->counters.invalid_by_reason[r->reason]);
         return;
     }
-    int n = fz_matcher_scan(p->matcher, rs, &r->ev, r->rules, &r->truncated);
+    int n = fz_matcher_scan(p->matcher, rs, &r->ev, r->rules, &r->truncated, &r->primary);
     if (n < 0) {
-        /* Hyperscan runtime errors mean a broken database or scratch; the
-         * event is still delivered as clean-with-error, never dropped */
+        /* a Hyperscan runtime error (a bug, not bad input): the event cannot
+         * be judged, so it goes where invalid events go - the dead-letter
+         * topic - to be replayed once fixed, never silently passed */
         fz_counter_inc(&p->counters.scan_errors);
-        n = 0;
+        r->reason = FZ_REASON_SCAN_ERROR;
+        snprintf(r->detail, sizeof(r->detail), "Hyperscan scan failed");
+        r->verdict = FZ_VERDICT_INVALID;
+        fz_counter_inc(&p->counters.invalid);
+        fz_counter_inc(&p->counters.invalid_by_reason[r->reason]);
+        return;
     }
     r->nrules = n;
     if (r->truncated) fz_counter_inc(&p->counters.truncated);
