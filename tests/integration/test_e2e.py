@@ -6,7 +6,12 @@ import time
 import unittest
 import uuid
 
+import jsonschema
+
 import harness as h
+
+SCHEMA = {k: json.load(open(f"{h.ROOT}/docs/schema/{k}.schema.json"))
+          for k in ("alert", "dead-letter")}
 
 
 class EndToEnd(unittest.TestCase):
@@ -36,6 +41,7 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual([a["event_id"] for a in campaign], [ev.dedup_ids[0]])
         self.assertEqual(campaign[0]["dedup"]["count"], 1)
         for a in alerts:
+            jsonschema.validate(a, SCHEMA["alert"])
             self.assertEqual(a["type"], "alert")
             self.assertTrue(a["ruleset"].startswith("rs-"))
             self.assertRegex(a["dedup"]["key"], r"^[0-9a-f]{16}$")
@@ -56,8 +62,9 @@ class EndToEnd(unittest.TestCase):
         dl = [json.loads(v) for _, _, _, v in h.consume_all(topics["dlq"])]
         got = {}
         for d in dl:
+            jsonschema.validate(d, SCHEMA["dead-letter"])
             self.assertEqual(d["type"], "dead_letter")
-            self.assertIn("payload", d)
+            self.assertTrue("payload" in d or "payload_base64" in d)
             self.assertTrue(d["detail"])
             got[d["source"]["offset"], d["source"]["partition"]] = d["reason"]
         self.assertEqual(sorted(collections.Counter(got.values()).items()),
