@@ -451,6 +451,11 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
         if (len == 0) FAIL(FZ_REASON_INVALID_JSON, "empty message");
         FAIL(FZ_REASON_INVALID_JSON, "malformed JSON at byte %zu", bad_json);
     }
+    size_t first = 0;
+    while (first < len && (msg[first] == ' ' || msg[first] == '\t' || msg[first] == '\n' ||
+                           msg[first] == '\r'))
+        first++;
+    if (msg[first] != '{') FAIL(FZ_REASON_NOT_OBJECT, "event must be a JSON object");
     jsmn_parser parser;
     jsmn_init(&parser);
     int ntok = jsmn_parse(&parser, msg, len, d->toks, d->max_tokens);

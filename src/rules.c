@@ -643,7 +643,7 @@ static fz_ruleset *ruleset_load(const char *dir, fz_rule_diags *diags) {
     if (!rs) return NULL;
     atomic_init(&rs->refs, 1);
     if (collect_files(dir, &files, diags) != 0) goto fail;
-    qsort(files.v, files.n, sizeof(char *), path_cmp);
+    if (files.n) qsort(files.v, files.n, sizeof(char *), path_cmp);
     if (files.n == 0) diag_add(diags, dir, 0, 0, "no *.yaml rule files found");
 
     XXH3_state_t *h = XXH3_createState();

@@ -1,32 +1,54 @@
 #!/usr/bin/env bash
 # run.sh -- the whole test suite, from a clean clone on Debian 12:
-# installs what is missing, builds (release and ASan+UBSan), starts a local
-# Kafka broker, runs unit, golden and integration tests, stops the broker.
+# installs what is missing, builds, starts a local Kafka broker, runs every
+# test, stops the broker.
 #
-#   bash tests/run.sh             everything
-#   FANZHA_SKIP_ASAN=1 ...        skip the sanitizer build
+#   1. ASan+UBSan build: unit, golden and fuzz-corpus tests
+#   2. TSan build: the same (the multi-threaded ones are what it is for)
+#   3. clang libFuzzer build: each fuzz target for FANZHA_FUZZ_SECONDS (20)
+#   4. release build + local Kafka: unit, golden, contract and integration
+#      tests (end to end, dead letters, backpressure, SIGTERM, kill -9)
 #
-# The closing line is CTest's summary of the main build's tests.
+#   FANZHA_QUICK=1 bash tests/run.sh    only step 4
+#
+# The closing line is CTest's summary of step 4.
 set -euo pipefail
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$ROOT"
 JOBS="$(nproc)"
+FUZZ_SECONDS="${FANZHA_FUZZ_SECONDS:-20}"
 
 step() { printf '\n==> %s\n' "$*"; }
+configure() { cmake -S . -B "$1" "${@:2}" >/dev/null; cmake --build "$1" -j"$JOBS"; }
 
 step "dependencies"
 bash deploy/install-deps.sh
 
-if [ -z "${FANZHA_SKIP_ASAN:-}" ]; then
-  step "ASan+UBSan build: unit and golden tests"
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFANZHA_SANITIZE=address >/dev/null
-  cmake --build build-asan -j"$JOBS"
+if [ -z "${FANZHA_QUICK:-}" ]; then
+  step "ASan+UBSan build: unit, golden and fuzz-corpus tests"
+  configure build-asan -DCMAKE_BUILD_TYPE=Debug -DFANZHA_SANITIZE=address
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -L 'unit|golden' -j"$JOBS" --output-on-failure)
+
+  step "TSan build: unit and golden tests"
+  configure build-tsan -DCMAKE_BUILD_TYPE=Debug -DFANZHA_SANITIZE=thread
+  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L 'unit|golden' -j"$JOBS" --output-on-failure)
+
+  step "libFuzzer: event decoder and rule parser, ${FUZZ_SECONDS}s each"
+  CC=clang configure build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFANZHA_FUZZ=ON
+  for t in event rules; do
+    work="$(mktemp -d)"
+    rc=0
+    FANZHA_FUZZ_RULES=tests/integration/rules ./build-fuzz/tests/fuzz_$t \
+      -max_total_time="$FUZZ_SECONDS" -max_len=4096 -timeout=30 -print_final_stats=1 \
+      "$work" "tests/fuzz/corpus/$t" >"$work.log" 2>&1 || rc=$?
+    grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' "$work.log" || true
+    if [ "$rc" -ne 0 ]; then tail -n 60 "$work.log"; echo "fuzz_$t found a failure"; exit 1; fi
+    rm -rf "$work" "$work.log"
+  done
 fi
 
-step "build"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$JOBS"
+step "release build"
+configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 step "local Kafka broker"
 export FANZHA_KAFKA_PORT="${FANZHA_KAFKA_PORT:-9092}"

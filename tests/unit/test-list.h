@@ -1,0 +1,98 @@
+/*
+ * test-list.h - every unit test, one TEST_ENTRY(name) per line.
+ *
+ * The runner includes this file to build its table, and tests/CMakeLists.txt
+ * reads it at configure time to register each entry as its own CTest test;
+ * configuring fails if a TEST_IMPL in the tests/unit sources is missing here (or
+ * listed here but not defined). Keep one entry per line, grouped by module
+ * in data-flow order.
+ */
+/* utf8 */
+TEST_ENTRY(utf8_valid_sequences)
+TEST_ENTRY(utf8_invalid_sequences)
+TEST_ENTRY(utf8_roundtrip_all)
+TEST_ENTRY(utf8_oracle_random)
+
+/* buf */
+TEST_ENTRY(buf_cap_enforced)
+TEST_ENTRY(buf_json_escape)
+TEST_ENTRY(buf_base64)
+TEST_ENTRY(buf_integers)
+
+/* event */
+TEST_ENTRY(event_golden)
+TEST_ENTRY(event_fields)
+TEST_ENTRY(event_escapes)
+TEST_ENTRY(event_views)
+TEST_ENTRY(event_arena_limit)
+TEST_ENTRY(event_skip_unknown)
+TEST_ENTRY(event_strict_json)
+TEST_ENTRY(event_type_escaped)
+TEST_ENTRY(event_scalar_not_object)
+TEST_ENTRY(event_json_syntax_oracle)
+TEST_ENTRY(event_amount_parse)
+TEST_ENTRY(event_currency_decimals)
+
+/* rules */
+TEST_ENTRY(rules_valid)
+TEST_ENTRY(rules_db_per_field)
+TEST_ENTRY(rules_err_unknown_key)
+TEST_ENTRY(rules_err_unknown_field)
+TEST_ENTRY(rules_err_unknown_flag)
+TEST_ENTRY(rules_err_bad_severity)
+TEST_ENTRY(rules_err_missing_id)
+TEST_ENTRY(rules_err_duplicate_id)
+TEST_ENTRY(rules_err_hs_backref)
+TEST_ENTRY(rules_err_hs_lookahead)
+TEST_ENTRY(rules_err_invalid_utf8)
+TEST_ENTRY(rules_err_yaml_syntax)
+TEST_ENTRY(rules_err_empty_dir)
+TEST_ENTRY(rules_err_bad_id)
+TEST_ENTRY(rules_err_empty_match)
+TEST_ENTRY(rules_err_all_reported)
+TEST_ENTRY(rules_version)
+TEST_ENTRY(rules_warning_only)
+
+/* matcher */
+TEST_ENTRY(matcher_oracle)
+TEST_ENTRY(matcher_field_scope)
+TEST_ENTRY(matcher_truncated)
+TEST_ENTRY(matcher_rebind)
+
+/* pipeline */
+TEST_ENTRY(pipeline_key_sms_normalised)
+TEST_ENTRY(pipeline_key_call)
+TEST_ENTRY(pipeline_key_transfer_report)
+TEST_ENTRY(pipeline_key_types_separated)
+
+/* dedup */
+TEST_ENTRY(dedup_oracle)
+TEST_ENTRY(dedup_window_zero)
+TEST_ENTRY(dedup_eviction)
+TEST_ENTRY(dedup_memory)
+TEST_ENTRY(dedup_threads)
+
+/* alert */
+TEST_ENTRY(alert_encode)
+TEST_ENTRY(alert_primary_rule)
+TEST_ENTRY(alert_verdict_encode)
+TEST_ENTRY(alert_deadletter_encode)
+TEST_ENTRY(alert_primary_truncated)
+
+/* queue */
+TEST_ENTRY(queue_spsc_order)
+TEST_ENTRY(queue_full)
+TEST_ENTRY(queue_close_drains)
+
+/* offsets */
+TEST_ENTRY(offsets_oracle)
+TEST_ENTRY(offsets_ring_full)
+
+/* config */
+TEST_ENTRY(config_defaults)
+TEST_ENTRY(config_cli_beats_file)
+TEST_ENTRY(config_file_errors)
+TEST_ENTRY(config_cli_errors)
+TEST_ENTRY(config_kafka_props)
+TEST_ENTRY(config_list_option)
+TEST_ENTRY(config_replay_positional)

@@ -1,0 +1,321 @@
+/*
+ * test-matcher.c - scanning events against compiled rules: a randomised
+ * oracle (hundreds of literal patterns, some caseless, over an alphabet
+ * with CJK characters and regex metacharacters, checked against a naive
+ * substring search, including the primary rule), field scoping, ordering
+ * and uniqueness of results, and truncation past FZ_MAX_MATCHES (the
+ * lowest indexes are kept; the primary rule may lie beyond them).
+ */
+#include <stdlib.h>
+
+#include "matcher.h"
+#include "rules.h"
+#include "test.h"
+
+static fz_ruleset *load_or_fail(const char *dir) {
+    fz_rule_diags diags = {0};
+    fz_ruleset *rs = fz_ruleset_load(dir, &diags);
+    if (!rs) {
+        fz_rule_diags_print(&diags, stderr);
+        fz_test_fail(__FILE__, __LINE__, "rules in %s did not load", dir);
+    }
+    fz_rule_diags_free(&diags);
+    return rs;
+}
+
+static fz_matcher *bound_matcher(const fz_ruleset *rs) {
+    char err[256];
+    fz_matcher *m = fz_matcher_new(err, sizeof(err));
+    if (!m) fz_test_fail(__FILE__, __LINE__, "fz_matcher_new: %s", err);
+    if (fz_matcher_bind(m, rs, err, sizeof(err)) != 0)
+        fz_test_fail(__FILE__, __LINE__, "fz_matcher_bind: %s", err);
+    return m;
+}
+
+static fz_event text_event(const char *text, const char *from, const char *to) {
+    fz_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = FZ_EV_SMS;
+    if (text) ev.fields[FZ_FIELD_TEXT] = (fz_str){text, strlen(text)};
+    if (from) ev.fields[FZ_FIELD_FROM] = (fz_str){from, strlen(from)};
+    if (to) ev.fields[FZ_FIELD_TO] = (fz_str){to, strlen(to)};
+    return ev;
+}
+
+/* Symbols: ASCII letters of both cases, regex metacharacters, CJK. */
+static const char *const alphabet[] = {"a",  "b",  "A",  "B",  "c",  ".",  "+",  "(",
+                                       ")",  "[",  "*",  "?",  "|",  "$",  "^",  "{",
+                                       " ",  "账", "户", "冻", "结", "银", "行", "卡"};
+#define NSYM (sizeof(alphabet) / sizeof(alphabet[0]))
+
+static size_t random_symbols(char *out, size_t nsym) {
+    size_t n = 0;
+    for (size_t k = 0; k < nsym; k++) {
+        /* letters and CJK more often than punctuation */
+        uint64_t r = fz_test_rand_below(100);
+        size_t s = r < 40   ? fz_test_rand_below(5)
+                   : r < 80 ? 17 + fz_test_rand_below(7)
+                            : fz_test_rand_below(NSYM);
+        size_t l = strlen(alphabet[s]);
+        memcpy(out + n, alphabet[s], l);
+        n += l;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* Regex for a literal: metacharacters backslash-escaped. */
+static void regex_escape(const char *lit, char *out) {
+    for (; *lit; lit++) {
+        if (strchr(".+()[]*?|$^{}\\", *lit)) *out++ = '\\';
+        *out++ = *lit;
+    }
+    *out = '\0';
+}
+
+static int contains(const char *hay, size_t hn, const char *needle, size_t nn, int caseless) {
+    if (nn > hn) return 0;
+    for (size_t i = 0; i + nn <= hn; i++) {
+        size_t k = 0;
+        for (; k < nn; k++) {
+            unsigned char a = (unsigned char)hay[i + k], b = (unsigned char)needle[k];
+            if (caseless) {
+                if (a >= 'A' && a <= 'Z') a = (unsigned char)(a + 32);
+                if (b >= 'A' && b <= 'Z') b = (unsigned char)(b + 32);
+            }
+            if (a != b) break;
+        }
+        if (k == nn) return 1;
+    }
+    return 0;
+}
+
+enum { NPAT = 300, NTEXT = 500 };
+
+typedef struct lit_rule {
+    char lit[64];
+    int caseless;
+    int severity; /* 1-4 */
+} lit_rule;
+
+static const char *const sev_name[] = {"", "low", "medium", "high", "critical"};
+
+TEST_IMPL(matcher_oracle) {
+    static lit_rule pats[NPAT];
+    const char *dir = fz_test_tmpdir();
+    /* two files, so rule indexes span a file boundary */
+    char *yaml[2] = {NULL, NULL};
+    size_t ylen[2] = {0, 0};
+    FILE *fp[2] = {open_memstream(&yaml[0], &ylen[0]), open_memstream(&yaml[1], &ylen[1])};
+    for (int f = 0; f < 2; f++) fprintf(fp[f], "rules:\n");
+    for (int i = 0; i < NPAT; i++) {
+        uint64_t r = fz_test_rand_below(100);
+        size_t nsym = r < 5 ? 1 : r < 40 ? 2 : r < 80 ? 3 : 4;
+        random_symbols(pats[i].lit, nsym);
+        pats[i].caseless = fz_test_rand_below(3) == 0;
+        pats[i].severity = 1 + (int)fz_test_rand_below(4);
+        char re[128];
+        regex_escape(pats[i].lit, re);
+        fprintf(fp[i % 2],
+                "  - id: m.%03d\n    category: oracle\n    severity: %s\n    fields: [text]\n"
+                "%s    pattern: '%s'\n",
+                i, sev_name[pats[i].severity], pats[i].caseless ? "    flags: [caseless]\n" : "",
+                re);
+    }
+    for (int f = 0; f < 2; f++) fclose(fp[f]);
+    fz_test_write(dir, "m1.yaml", yaml[0], ylen[0]);
+    fz_test_write(dir, "m2.yaml", yaml[1], ylen[1]);
+    free(yaml[0]);
+    free(yaml[1]);
+
+    fz_ruleset *rs = load_or_fail(dir);
+    ASSERT_EQ_U64(fz_ruleset_count(rs), NPAT);
+    /* rule index -> pattern, through the id */
+    int pat_of[NPAT];
+    for (size_t i = 0; i < NPAT; i++) pat_of[i] = atoi(fz_ruleset_rule(rs, i)->id + 2);
+    fz_matcher *m = bound_matcher(rs);
+
+    int truncated_seen = 0, total_matches = 0;
+    for (int t = 0; t < NTEXT; t++) {
+        char text[512];
+        size_t n = random_symbols(text, fz_test_rand_below(24));
+        if (t % 3 == 0 && n < 300) { /* plant a pattern, case flipped */
+            const char *lit = pats[fz_test_rand_below(NPAT)].lit;
+            for (const char *q = lit; *q; q++)
+                text[n++] = (*q >= 'a' && *q <= 'z') ? (char)(*q - 32) : *q;
+            n += random_symbols(text + n, 2);
+        }
+        text[n] = '\0';
+        fz_test_context("text %d: \"%s\"", t, text);
+        uint32_t want[NPAT], want_primary = 0;
+        int nwant = 0;
+        for (int i = 0; i < NPAT; i++) {
+            const lit_rule *p = &pats[pat_of[i]];
+            if (!contains(text, n, p->lit, strlen(p->lit), p->caseless)) continue;
+            if (nwant == 0 || p->severity > pats[pat_of[want_primary]].severity)
+                want_primary = (uint32_t)i; /* ties: the lowest index, seen first */
+            want[nwant++] = (uint32_t)i;
+        }
+        fz_event ev = text_event(text, NULL, NULL);
+        uint32_t out[FZ_MAX_MATCHES], primary = UINT32_MAX;
+        int trunc = -1;
+        int got = fz_matcher_scan(m, rs, &ev, out, &trunc, &primary);
+        ASSERT(got >= 0);
+        for (int k = 1; k < got; k++) ASSERT(out[k - 1] < out[k]); /* ascending, unique */
+        if (nwant > 0) ASSERT_EQ_U64(primary, want_primary);
+        if (nwant <= FZ_MAX_MATCHES) {
+            if (got != nwant || trunc != 0) {
+                fprintf(stderr, "expected %d rules:", nwant);
+                for (int k = 0; k < nwant; k++)
+                    fprintf(stderr, " %u'%s'", want[k], pats[pat_of[want[k]]].lit);
+                fprintf(stderr, "\ngot %d rules:", got);
+                for (int k = 0; k < got; k++)
+                    fprintf(stderr, " %u'%s'", out[k], pats[pat_of[out[k]]].lit);
+                fprintf(stderr, "\n");
+            }
+            ASSERT_EQ_I64(got, nwant);
+            ASSERT_EQ_I64(trunc, 0);
+            ASSERT(memcmp(out, want, (size_t)got * sizeof(uint32_t)) == 0);
+        } else {
+            /* too many: the lowest FZ_MAX_MATCHES rule indexes, flagged */
+            truncated_seen++;
+            ASSERT_EQ_I64(got, FZ_MAX_MATCHES);
+            ASSERT_EQ_I64(trunc, 1);
+            ASSERT(memcmp(out, want, FZ_MAX_MATCHES * sizeof(uint32_t)) == 0);
+        }
+        total_matches += nwant;
+    }
+    fz_test_context("%s", "");
+    ASSERT(total_matches > NTEXT);          /* the texts do match things */
+    ASSERT(truncated_seen < NTEXT / 10);    /* and mostly stay under the cap */
+    fz_matcher_destroy(m);
+    fz_ruleset_unref(rs);
+}
+
+static const char scope_yaml[] =
+    "rules:\n"
+    "  - {id: r.from, category: c, severity: low, fields: [from], pattern: 'x'}\n"
+    "  - {id: r.text, category: c, severity: low, fields: [text], pattern: 'y'}\n"
+    "  - {id: r.to-text, category: c, severity: low, fields: [to, text], pattern: 'z'}\n"
+    "  - {id: r.two, category: c, severity: low, fields: [text], patterns: ['q', 'w']}\n";
+
+static int scan(fz_matcher *m, const fz_ruleset *rs, const char *text, const char *from,
+                const char *to, uint32_t *out) {
+    fz_event ev = text_event(text, from, to);
+    int trunc = -1;
+    uint32_t primary;
+    int n = fz_matcher_scan(m, rs, &ev, out, &trunc, &primary);
+    ASSERT_EQ_I64(trunc, 0);
+    return n;
+}
+
+TEST_IMPL(matcher_field_scope) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "s.yaml", scope_yaml);
+    fz_ruleset *rs = load_or_fail(dir);
+    fz_matcher *m = bound_matcher(rs);
+    uint32_t out[FZ_MAX_MATCHES];
+
+    ASSERT_EQ_I64(scan(m, rs, "x", NULL, NULL, out), 0); /* 'from' rule ignores text */
+    ASSERT_EQ_I64(scan(m, rs, NULL, "x", NULL, out), 1);
+    ASSERT_EQ_U64(out[0], 0);
+    ASSERT_EQ_I64(scan(m, rs, NULL, "y", "y", out), 0); /* 'text' rule ignores from/to */
+    ASSERT_EQ_I64(scan(m, rs, "y", NULL, NULL, out), 1);
+    ASSERT_EQ_U64(out[0], 1);
+    ASSERT_EQ_I64(scan(m, rs, NULL, NULL, "z", out), 1);
+    ASSERT_EQ_U64(out[0], 2);
+    ASSERT_EQ_I64(scan(m, rs, "z", "z", "z", out), 1); /* two fields, reported once */
+    ASSERT_EQ_U64(out[0], 2);
+    ASSERT_EQ_I64(scan(m, rs, "qwqw", NULL, NULL, out), 1); /* two patterns, once */
+    ASSERT_EQ_U64(out[0], 3);
+    ASSERT_EQ_I64(scan(m, rs, "", "", "", out), 0);
+    ASSERT_EQ_I64(scan(m, rs, NULL, NULL, NULL, out), 0);
+
+    /* matches found last-rule-first still come out ascending */
+    ASSERT_EQ_I64(scan(m, rs, "wzy", "x", NULL, out), 4);
+    for (uint32_t k = 0; k < 4; k++) ASSERT_EQ_U64(out[k], k);
+    /* and the next scan starts from nothing */
+    ASSERT_EQ_I64(scan(m, rs, "y", NULL, NULL, out), 1);
+    ASSERT_EQ_U64(out[0], 1);
+    fz_matcher_destroy(m);
+    fz_ruleset_unref(rs);
+}
+
+TEST_IMPL(matcher_truncated) {
+    enum { NR = FZ_MAX_MATCHES + 6 };
+    const char *dir = fz_test_tmpdir();
+    char *yaml = NULL;
+    size_t ylen = 0;
+    FILE *fp = open_memstream(&yaml, &ylen);
+    fprintf(fp, "rules:\n");
+    /* rules 0..NR-1 match "key" ('k' or 'ke'); the last one is critical */
+    for (int i = 0; i < NR; i++)
+        fprintf(fp, "  - {id: t.%03d, category: c, severity: %s, fields: [text], "
+                    "pattern: 'k%s'}\n",
+                i, i == NR - 1 ? "critical" : i == 5 ? "high" : "low", i % 2 ? "e" : "");
+    fprintf(fp, "  - {id: t.other, category: c, severity: low, fields: [text], pattern: 'zz'}\n");
+    fclose(fp);
+    fz_test_write(dir, "t.yaml", yaml, ylen);
+    free(yaml);
+    fz_ruleset *rs = load_or_fail(dir);
+    fz_matcher *m = bound_matcher(rs);
+
+    fz_event ev = text_event("key", NULL, NULL);
+    uint32_t out[FZ_MAX_MATCHES + 8], primary = UINT32_MAX;
+    for (size_t k = 0; k < FZ_ARRAY_LEN(out); k++) out[k] = 0xDEADBEEF;
+    int trunc = 0;
+    int n = fz_matcher_scan(m, rs, &ev, out, &trunc, &primary);
+    ASSERT_EQ_I64(n, FZ_MAX_MATCHES);
+    ASSERT_EQ_I64(trunc, 1);
+    for (int k = 0; k < n; k++) ASSERT_EQ_U64(out[k], k); /* the lowest indexes */
+    ASSERT_EQ_U64(out[FZ_MAX_MATCHES], 0xDEADBEEF);       /* nothing written past the cap */
+    ASSERT_EQ_U64(primary, NR - 1); /* the critical rule, though it did not fit in out */
+
+    /* exactly at the cap is not truncated; the primary is the high one */
+    ev = text_event("k", NULL, NULL); /* only the NR/2 rules with pattern 'k' */
+    n = fz_matcher_scan(m, rs, &ev, out, &trunc, &primary);
+    ASSERT_EQ_I64(n, NR / 2);
+    ASSERT_EQ_I64(trunc, 0);
+    for (int k = 0; k < n; k++) ASSERT_EQ_U64(out[k], 2 * k);
+    ASSERT_EQ_U64(primary, 0); /* all even rules are low: the lowest index */
+
+    ev = text_event("zz", NULL, NULL);
+    n = fz_matcher_scan(m, rs, &ev, out, &trunc, &primary);
+    ASSERT_EQ_I64(n, 1);
+    ASSERT_EQ_I64(trunc, 0);
+    ASSERT_EQ_U64(out[0], NR);
+    ASSERT_EQ_U64(primary, NR);
+    fz_matcher_destroy(m);
+    fz_ruleset_unref(rs);
+}
+
+/* One matcher rebinds from a small ruleset to a bigger one and back. */
+TEST_IMPL(matcher_rebind) {
+    const char *d1 = fz_test_tmpdir(), *d2 = fz_test_tmpdir();
+    fz_test_write_str(d1, "a.yaml", scope_yaml);
+    fz_test_write_str(d2, "b.yaml",
+                      "rules:\n"
+                      "  - {id: b.0, category: c, severity: low, fields: [text], pattern: 'n0'}\n"
+                      "  - {id: b.1, category: c, severity: low, fields: [text], pattern: 'n1'}\n"
+                      "  - {id: b.2, category: c, severity: low, fields: [text], pattern: 'n2'}\n"
+                      "  - {id: b.3, category: c, severity: low, fields: [text], pattern: 'n3'}\n"
+                      "  - {id: b.4, category: c, severity: low, fields: [text], pattern: 'n4'}\n"
+                      "  - {id: b.5, category: c, severity: low, fields: [text], pattern: "
+                      "'[a-z]{60}'}\n");
+    fz_ruleset *small = load_or_fail(d1), *big = load_or_fail(d2);
+    fz_matcher *m = bound_matcher(small);
+    uint32_t out[FZ_MAX_MATCHES];
+    ASSERT_EQ_I64(scan(m, small, "y", NULL, NULL, out), 1);
+    char err[256];
+    ASSERT(fz_matcher_bind(m, big, err, sizeof(err)) == 0);
+    ASSERT_EQ_I64(scan(m, big, "n4 n0 abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefgh",
+                       NULL, NULL, out),
+                  3);
+    ASSERT(out[0] == 0 && out[1] == 4 && out[2] == 5);
+    ASSERT(fz_matcher_bind(m, small, err, sizeof(err)) == 0);
+    ASSERT_EQ_I64(scan(m, small, "y", "x", NULL, out), 2);
+    fz_matcher_destroy(m);
+    fz_matcher_destroy(NULL);
+    fz_ruleset_unref(small);
+    fz_ruleset_unref(big);
+}
