@@ -29,6 +29,15 @@ static void put_source(fz_buf *b, const fz_source *src) {
     fz_buf_putc(b, '}');
 }
 
+/* "event_id": the id, or null when the event was rejected before it. */
+static void put_event_id(fz_buf *b, const fz_result *r, int first) {
+    fz_buf_put_key(b, "event_id", first);
+    if (r->ev.id.p)
+        fz_buf_put_json_fz(b, r->ev.id);
+    else
+        fz_buf_puts(b, "null");
+}
+
 static void put_opt_str(fz_buf *b, const char *key, fz_str s) {
     if (!s.p) return;
     fz_buf_put_key(b, key, 0);
@@ -80,11 +89,8 @@ fz_err fz_alert_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int6
 
 fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r,
                          const fz_source *src) {
-    fz_buf_puts(b, "{\"event_id\":");
-    if (r->ev.id.p)
-        fz_buf_put_json_fz(b, r->ev.id);
-    else
-        fz_buf_puts(b, "null");
+    fz_buf_putc(b, '{');
+    put_event_id(b, r, 1);
     fz_buf_puts(b, ",\"verdict\":\"");
     fz_buf_puts(b, fz_verdict_name(r->verdict));
     fz_buf_puts(b, "\",\"rules\":[");
@@ -129,11 +135,7 @@ fz_err fz_deadletter_encode(fz_buf *b, const fz_result *r, const char *payload, 
     fz_buf_puts(b, fz_reason_name(r->reason));
     fz_buf_puts(b, "\",\"detail\":");
     fz_buf_put_json_str(b, r->detail, strlen(r->detail));
-    fz_buf_puts(b, ",\"event_id\":");
-    if (r->ev.id.p)
-        fz_buf_put_json_fz(b, r->ev.id);
-    else
-        fz_buf_puts(b, "null");
+    put_event_id(b, r, 0);
     fz_buf_puts(b, ",\"at\":");
     fz_buf_put_i64(b, now_ms);
     put_source(b, src);
