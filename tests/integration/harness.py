@@ -19,7 +19,7 @@ import time
 import unittest
 import uuid
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -146,11 +146,25 @@ def end_offsets(topic):
     return ends
 
 
-def committed(group, topic, partitions):
-    c = Consumer({"bootstrap.servers": BROKER, "group.id": group})
-    res = c.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
-    c.close()
-    return {tp.partition: tp.offset for tp in res}
+def committed(group, topic, partitions, timeout=60):
+    """The group's committed offsets. A fresh broker answers NOT_COORDINATOR
+    or COORDINATOR_LOAD_IN_PROGRESS for a while: those are retried."""
+    deadline = time.time() + timeout
+    while True:
+        c = Consumer({"bootstrap.servers": BROKER, "group.id": group})
+        try:
+            res = c.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+            return {tp.partition: tp.offset for tp in res}
+        except KafkaException as e:
+            if not e.args[0].retriable() and e.args[0].code() not in (
+                    KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                    KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._TIMED_OUT):
+                raise
+            if time.time() > deadline:
+                raise
+            time.sleep(0.5)
+        finally:
+            c.close()
 
 
 def consume_all(topic, idle_s=3.0, max_s=120):
