@@ -32,7 +32,7 @@ LOG=build/quickstart-fanzha.log
 FZ=$!
 cleanup() {
   kill -TERM "$FZ" 2>/dev/null && wait "$FZ" 2>/dev/null || true
-  [ -n "${FANZHA_KEEP_KAFKA:-}" ] || bash deploy/kafka-local.sh stop || true
+  [ -n "${FANZHA_KEEP_KAFKA:-}" ] || bash "$ROOT/deploy/kafka-local.sh" stop || true
 }
 trap cleanup EXIT
 for _ in $(seq 1 150); do

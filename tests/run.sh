@@ -51,9 +51,19 @@ step "release build"
 configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 step "local Kafka broker"
-export FANZHA_KAFKA_PORT="${FANZHA_KAFKA_PORT:-9092}"
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if [ -z "${FANZHA_KAFKA_PORT:-}" ]; then
+  # 9092 unless something already listens there (then a free pair above 20000)
+  FANZHA_KAFKA_PORT=9092
+  while ! port_free "$FANZHA_KAFKA_PORT" || ! port_free $((FANZHA_KAFKA_PORT + 1)); do
+    FANZHA_KAFKA_PORT=$((20000 + RANDOM % 20000))
+  done
+fi
+export FANZHA_KAFKA_PORT
 export FANZHA_BROKER="127.0.0.1:${FANZHA_KAFKA_PORT}"
-cleanup() { bash deploy/kafka-local.sh stop || true; }
+export FANZHA_KAFKA_DIR="$ROOT/.cache/kafka-test"   # a fresh broker for every run
+bash deploy/kafka-local.sh reset >/dev/null
+cleanup() { bash "$ROOT/deploy/kafka-local.sh" stop || true; }
 trap cleanup EXIT
 bash deploy/kafka-local.sh start
 
