@@ -26,8 +26,7 @@ typedef struct fz_source {
 fz_err fz_alert_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int64_t window_ms,
                        const fz_source *src);
 /* One replay verdict line for r (no trailing newline). */
-fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r,
-                         const fz_source *src);
+fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, const fz_source *src);
 /* Payload bytes kept in a dead-letter record; longer ones are cut. */
 #define FZ_DEADLETTER_PAYLOAD_MAX 65536
 

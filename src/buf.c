@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-
 void fz_buf_init(fz_buf *b, size_t max_bytes) {
     b->p = NULL;
     b->len = b->cap = 0;

@@ -20,14 +20,17 @@
 typedef struct fz_buf {
     char *p;
     size_t len;
-    size_t cap;     /* allocated */
-    size_t max;     /* hard cap */
-    int failed;     /* an append hit the cap or malloc failed */
+    size_t cap; /* allocated */
+    size_t max; /* hard cap */
+    int failed; /* an append hit the cap or malloc failed */
 } fz_buf;
 
 void fz_buf_init(fz_buf *b, size_t max_bytes);
 void fz_buf_free(fz_buf *b);
-static inline void fz_buf_reset(fz_buf *b) { b->len = 0; b->failed = 0; }
+static inline void fz_buf_reset(fz_buf *b) {
+    b->len = 0;
+    b->failed = 0;
+}
 
 fz_err fz_buf_reserve(fz_buf *b, size_t extra);
 fz_err fz_buf_put(fz_buf *b, const void *p, size_t n);

@@ -45,20 +45,21 @@ static const option options[] = {
     {"threads", OPT_INT, FZ_SCOPE_BOTH, OFF(threads), "0", 0, 1024,
      "worker threads; 0 = one per online CPU core"},
     {"dedup_window_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(dedup_window_ms), "600000", 0,
-     INT64_C(31536000000), "repeats of an alerted event within this window (event time) are "
-                           "counted and suppressed; 0 disables dedup"},
-    {"dedup_capacity", OPT_INT, FZ_SCOPE_BOTH, OFF(dedup_capacity), "1048576", 8,
-     INT64_C(1) << 32, "hard cap on dedup entries (24 bytes each); the oldest are evicted"},
-    {"max_event_bytes", OPT_INT, FZ_SCOPE_BOTH, OFF(max_event_bytes), "65536", 64,
-     64 * 1024 * 1024, "larger events are rejected as too_large"},
+     INT64_C(31536000000),
+     "repeats of an alerted event within this window (event time) are "
+     "counted and suppressed; 0 disables dedup"},
+    {"dedup_capacity", OPT_INT, FZ_SCOPE_BOTH, OFF(dedup_capacity), "1048576", 8, INT64_C(1) << 32,
+     "hard cap on dedup entries (24 bytes each); the oldest are evicted"},
+    {"max_event_bytes", OPT_INT, FZ_SCOPE_BOTH, OFF(max_event_bytes), "65536", 64, 64 * 1024 * 1024,
+     "larger events are rejected as too_large"},
     {"queue_depth", OPT_INT, FZ_SCOPE_RUN, OFF(queue_depth), "2048", 16, 1 << 20,
      "messages queued per worker; when full, consumption pauses (backpressure)"},
     {"commit_interval_ms", OPT_INT, FZ_SCOPE_RUN, OFF(commit_interval_ms), "1000", 10, 3600000,
      "how often completed input offsets are committed"},
-    {"shutdown_timeout_ms", OPT_INT, FZ_SCOPE_RUN, OFF(shutdown_timeout_ms), "30000", 0,
-     3600000, "on SIGTERM/SIGINT or partition revocation, how long to wait for in-flight "
-              "alerts to be acknowledged before giving up on them (they are re-processed "
-              "later)"},
+    {"shutdown_timeout_ms", OPT_INT, FZ_SCOPE_RUN, OFF(shutdown_timeout_ms), "30000", 0, 3600000,
+     "on SIGTERM/SIGINT or partition revocation, how long to wait for in-flight "
+     "alerts to be acknowledged before giving up on them (they are re-processed "
+     "later)"},
     {"stats_interval_ms", OPT_INT, FZ_SCOPE_RUN, OFF(stats_interval_ms), "10000", 0, 3600000,
      "period of the statistics log line; 0 disables"},
     {"log_level", OPT_STR, FZ_SCOPE_BOTH, OFF(log_level), "info", 0, 0,
@@ -211,8 +212,7 @@ static const char *node_scalar(yaml_node_t *n) {
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-int fz_config_load_file(fz_config *c, const char *path, unsigned scope, char *err,
-                        size_t errsz) {
+int fz_config_load_file(fz_config *c, const char *path, unsigned scope, char *err, size_t errsz) {
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         snprintf(err, errsz, "%s: cannot open config file: %s", path, strerror(errno));
@@ -260,8 +260,8 @@ int fz_config_load_file(fz_config *c, const char *path, unsigned scope, char *er
                          line, k);
                 goto out;
             }
-            for (yaml_node_pair_t *q = vn->data.mapping.pairs.start;
-                 q < vn->data.mapping.pairs.top; q++) {
+            for (yaml_node_pair_t *q = vn->data.mapping.pairs.start; q < vn->data.mapping.pairs.top;
+                 q++) {
                 const char *mk = node_scalar(yaml_document_get_node(&doc, q->key));
                 const char *mv = node_scalar(yaml_document_get_node(&doc, q->value));
                 if (!mk || !mv) {
@@ -332,8 +332,8 @@ int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc
     /* pass 1: --help and --config */
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("Usage: fanzha %s [OPTIONS]%s\n\nOptions (config-file key in brackets):\n",
-                   cmd, scope == FZ_SCOPE_REPLAY ? " [FILE...]" : "");
+            printf("Usage: fanzha %s [OPTIONS]%s\n\nOptions (config-file key in brackets):\n", cmd,
+                   scope == FZ_SCOPE_REPLAY ? " [FILE...]" : "");
             fz_config_print_help(scope, stdout);
             return 1;
         }

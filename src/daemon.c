@@ -193,8 +193,8 @@ static int produce(worker *w, rd_kafka_topic_t *rkt, const void *key, size_t key
     daemon_s *d = w->d;
     fz_slot_add(slot, 1);
     for (;;) {
-        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, w->out.p,
-                             w->out.len, key, key_len, slot) == 0)
+        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, w->out.p, w->out.len,
+                             key, key_len, slot) == 0)
             return 0;
         rd_kafka_resp_err_t err = rd_kafka_last_error();
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -214,8 +214,8 @@ static int produce(worker *w, rd_kafka_topic_t *rkt, const void *key, size_t key
 static void process(worker *w, rd_kafka_message_t *m, fz_slot *slot) {
     daemon_s *d = w->d;
     fz_result r;
-    fz_source src = {.topic = rd_kafka_topic_name(m->rkt), .partition = m->partition,
-                     .offset = m->offset};
+    fz_source src = {
+        .topic = rd_kafka_topic_name(m->rkt), .partition = m->partition, .offset = m->offset};
     fz_pipeline_reset_arena(w->pipe);
     fz_pipeline_scan(w->pipe, w->rs, m->payload ? m->payload : "", m->len, &r);
     fz_pipeline_dedup(w->pipe, d->dedup, &r);
@@ -302,8 +302,10 @@ static void on_client_error(rd_kafka_t *rk, int err, const char *reason, void *o
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
-    fz_log(level <= 3 ? FZ_LOG_ERROR : level <= 4 ? FZ_LOG_WARN : level <= 6 ? FZ_LOG_INFO
-                                                                             : FZ_LOG_DEBUG,
+    fz_log(level <= 3   ? FZ_LOG_ERROR
+           : level <= 4 ? FZ_LOG_WARN
+           : level <= 6 ? FZ_LOG_INFO
+                        : FZ_LOG_DEBUG,
            "rdkafka %s: %s", fac, buf);
 }
 
@@ -502,8 +504,8 @@ static void partitions_assigned(daemon_s *d, rd_kafka_topic_partition_list_t *pa
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
         if (track_find(d, p->topic, p->partition)) continue;
-        fz_track *t = fz_track_new(p->topic, p->partition, TRACK_CAP,
-                                   worker_for(d, p->topic, p->partition));
+        fz_track *t =
+            fz_track_new(p->topic, p->partition, TRACK_CAP, worker_for(d, p->topic, p->partition));
         if (!t) {
             set_fatal(d, "out of memory tracking %s[%d]", p->topic, p->partition);
             return;
@@ -624,9 +626,8 @@ static rd_kafka_t *make_producer(daemon_s *d, char *err, size_t n) {
         /* idempotence: no duplicates from retries, order kept per partition */
         conf_set(c, "enable.idempotence", "true", err, n) ||
         /* never expire an alert locally: wait for the broker instead */
-        conf_set(c, "message.timeout.ms", "0", err, n) ||
-        conf_set(c, "linger.ms", "5", err, n) || conf_apply(c, &cfg->kafka, err, n) ||
-        conf_apply(c, &cfg->kafka_producer, err, n))
+        conf_set(c, "message.timeout.ms", "0", err, n) || conf_set(c, "linger.ms", "5", err, n) ||
+        conf_apply(c, &cfg->kafka, err, n) || conf_apply(c, &cfg->kafka_producer, err, n))
         goto fail;
     rd_kafka_conf_set_opaque(c, d);
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
@@ -768,8 +769,9 @@ int fz_daemon_main(const fz_config *cfg) {
         }
         int all_queued = flush_held(d, 0);
         if (d->paused && all_queued && queues_below_half(d)) set_paused(d, 0);
-        rd_kafka_message_t *m =
-            rd_kafka_consumer_poll(d->consumer, d->paused ? 20 : all_queued ? 100 : 2);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, d->paused    ? 20
+                                                                    : all_queued ? 100
+                                                                                 : 2);
         if (m) {
             if (m->err == 0) {
                 dispatch(d, m);

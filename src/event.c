@@ -26,8 +26,8 @@ struct fz_decoder {
 };
 
 static const char *const reason_names[FZ_REASON_COUNT] = {
-    "none",         "too_large",     "invalid_utf8", "invalid_json", "not_object",
-    "too_complex",  "missing_field", "wrong_type",   "bad_value",    "scan_error",
+    "none",        "too_large",     "invalid_utf8", "invalid_json", "not_object",
+    "too_complex", "missing_field", "wrong_type",   "bad_value",    "scan_error",
 };
 
 static const char *const type_names[FZ_EV_TYPE_COUNT] = {"sms", "call", "transfer", "report"};
@@ -217,8 +217,13 @@ static int json_check(const char *s, size_t n, size_t *off) {
     uint64_t stack[JSON_MAX_DEPTH / 64] = {0}; /* bit set = object, clear = array */
     int depth = 0, is_key = 0;
     size_t i = 0;
-#define WS() while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++
-#define BAD() do { *off = i; return -1; } while (0)
+#define WS()                                                                                       \
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++
+#define BAD()                                                                                      \
+    do {                                                                                           \
+        *off = i;                                                                                  \
+        return -1;                                                                                 \
+    } while (0)
 value:
     WS();
     if (i >= n) BAD();
@@ -242,9 +247,7 @@ value:
         if (obj) goto key;
         goto value;
     }
-    case '"':
-        is_key = 0;
-        goto string;
+    case '"': is_key = 0; goto string;
     default: {
         size_t st = i;
         while (i < n && ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
@@ -403,10 +406,10 @@ overflow:
 }
 
 /* Fail helpers: set detail and return the reason. */
-#define FAIL(reason, ...)                                                                     \
-    do {                                                                                      \
-        snprintf(detail, detail_size, __VA_ARGS__);                                           \
-        return (reason);                                                                      \
+#define FAIL(reason, ...)                                                                          \
+    do {                                                                                           \
+        snprintf(detail, detail_size, __VA_ARGS__);                                                \
+        return (reason);                                                                           \
     } while (0)
 
 enum known_key {
@@ -422,9 +425,8 @@ enum known_key {
     K_DURATION,
     K_COUNT
 };
-static const char *const key_names[K_COUNT] = {"id",     "ts",       "type",     "from",
-                                               "to",     "text",     "amount",   "currency",
-                                               "category", "duration_s"};
+static const char *const key_names[K_COUNT] = {
+    "id", "ts", "type", "from", "to", "text", "amount", "currency", "category", "duration_s"};
 
 static int key_lookup(const char *p, size_t n) {
     for (int k = 0; k < K_COUNT; k++) {
@@ -452,8 +454,8 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
         FAIL(FZ_REASON_INVALID_JSON, "malformed JSON at byte %zu", bad_json);
     }
     size_t first = 0;
-    while (first < len && (msg[first] == ' ' || msg[first] == '\t' || msg[first] == '\n' ||
-                           msg[first] == '\r'))
+    while (first < len &&
+           (msg[first] == ' ' || msg[first] == '\t' || msg[first] == '\n' || msg[first] == '\r'))
         first++;
     if (msg[first] != '{') FAIL(FZ_REASON_NOT_OBJECT, "event must be a JSON object");
     jsmn_parser parser;
@@ -577,8 +579,7 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
         break;
     case FZ_EV_TRANSFER:
         if (!ev->fields[FZ_FIELD_FROM].p || !ev->fields[FZ_FIELD_TO].p)
-            FAIL(FZ_REASON_MISSING_FIELD,
-                 "fields 'from' and 'to' are required for type transfer");
+            FAIL(FZ_REASON_MISSING_FIELD, "fields 'from' and 'to' are required for type transfer");
         if (!ev->has_amount)
             FAIL(FZ_REASON_MISSING_FIELD, "field 'amount' is required for type transfer");
         break;

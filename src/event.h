@@ -31,12 +31,7 @@ typedef enum fz_event_type {
 } fz_event_type;
 
 /* Event fields that rules can scan. */
-typedef enum fz_field {
-    FZ_FIELD_TEXT = 0,
-    FZ_FIELD_FROM,
-    FZ_FIELD_TO,
-    FZ_FIELD_COUNT
-} fz_field;
+typedef enum fz_field { FZ_FIELD_TEXT = 0, FZ_FIELD_FROM, FZ_FIELD_TO, FZ_FIELD_COUNT } fz_field;
 
 /* Why an event was rejected; the names (fz_reason_name) are the
  * machine-readable "reason" of dead-letter records and verdicts. */
@@ -56,13 +51,13 @@ typedef enum fz_reason {
 
 typedef struct fz_event {
     fz_event_type type;
-    int64_t ts_ms;            /* epoch milliseconds */
+    int64_t ts_ms; /* epoch milliseconds */
     fz_str id;
     fz_str fields[FZ_FIELD_COUNT]; /* text, from, to; .p == NULL if absent */
-    fz_str currency;          /* transfer/report; "CNY" if absent */
-    fz_str category;          /* report: the victim's category, optional */
-    int64_t amount_minor;     /* transfer/report: integer minor units */
-    int64_t duration_s;       /* call; -1 if absent */
+    fz_str currency;               /* transfer/report; "CNY" if absent */
+    fz_str category;               /* report: the victim's category, optional */
+    int64_t amount_minor;          /* transfer/report: integer minor units */
+    int64_t duration_s;            /* call; -1 if absent */
     int has_amount;
 } fz_event;
 

@@ -37,16 +37,16 @@ typedef struct fz_ratelimit {
  * calls swallowed since the last permitted one. */
 int fz_ratelimit_allow(fz_ratelimit *rl, int64_t interval_ms, uint64_t *suppressed);
 
-int64_t fz_now_ms(void);      /* CLOCK_REALTIME, epoch ms */
-int64_t fz_mono_ms(void);     /* CLOCK_MONOTONIC ms */
+int64_t fz_now_ms(void);  /* CLOCK_REALTIME, epoch ms */
+int64_t fz_mono_ms(void); /* CLOCK_MONOTONIC ms */
 int64_t fz_mono_ns(void);
 
 #define fz_error(...) fz_log(FZ_LOG_ERROR, __VA_ARGS__)
 #define fz_warn(...) fz_log(FZ_LOG_WARN, __VA_ARGS__)
 #define fz_info(...) fz_log(FZ_LOG_INFO, __VA_ARGS__)
-#define fz_debug(...)                                                          \
-    do {                                                                       \
-        if (fz_log_enabled(FZ_LOG_DEBUG)) fz_log(FZ_LOG_DEBUG, __VA_ARGS__);   \
+#define fz_debug(...)                                                                              \
+    do {                                                                                           \
+        if (fz_log_enabled(FZ_LOG_DEBUG)) fz_log(FZ_LOG_DEBUG, __VA_ARGS__);                       \
     } while (0)
 
 #endif

@@ -49,9 +49,8 @@ static int cmd_rules(int argc, char **argv) {
                 nwarn);
         return 1;
     }
-    printf("%s: %zu rules, %zu patterns, ruleset %s, compiled in %.2f s, %zu warning(s)\n",
-           argv[1], fz_ruleset_count(rs), fz_ruleset_pattern_count(rs), fz_ruleset_version(rs),
-           secs, nwarn);
+    printf("%s: %zu rules, %zu patterns, ruleset %s, compiled in %.2f s, %zu warning(s)\n", argv[1],
+           fz_ruleset_count(rs), fz_ruleset_pattern_count(rs), fz_ruleset_version(rs), secs, nwarn);
     fz_ruleset_unref(rs);
     return 0;
 }

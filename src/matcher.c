@@ -15,7 +15,7 @@ struct fz_matcher {
     hs_scratch_t *scratch;
     const fz_ruleset *rs; /* during a scan */
     uint32_t primary;     /* highest severity matched; lowest index on ties */
-    uint32_t *stamp; /* per rule: last scan that matched it */
+    uint32_t *stamp;      /* per rule: last scan that matched it */
     size_t nstamp;
     uint32_t cur;
     uint32_t out[FZ_MAX_MATCHES];

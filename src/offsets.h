@@ -29,7 +29,7 @@ typedef struct fz_slot {
 typedef struct fz_track {
     char *topic;
     int32_t partition;
-    int worker;     /* the one worker that processes this partition */
+    int worker;      /* the one worker that processes this partition */
     const void *rkt; /* rd_kafka_topic_t of consumed messages (lookup key) */
     fz_slot *ring;
     uint32_t mask; /* capacity - 1 (power of two) */

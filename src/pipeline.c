@@ -22,8 +22,8 @@ const char *fz_verdict_name(fz_verdict v) { return verdict_names[v]; }
 
 fz_pipeline *fz_pipeline_new(size_t max_event_bytes, size_t arena_bytes, char *errstr,
                              size_t errstr_size) {
-    fz_pipeline *p = aligned_alloc(FZ_CACHELINE, (sizeof(*p) + FZ_CACHELINE - 1) &
-                                                     ~(size_t)(FZ_CACHELINE - 1));
+    fz_pipeline *p =
+        aligned_alloc(FZ_CACHELINE, (sizeof(*p) + FZ_CACHELINE - 1) & ~(size_t)(FZ_CACHELINE - 1));
     if (!p) {
         snprintf(errstr, errstr_size, "pipeline: out of memory");
         return NULL;
@@ -82,8 +82,8 @@ static void put_folded(fz_buf *b, fz_str s) {
         size_t len = fz_utf8_decode(s.p + i, s.n - i, &cp);
         if (len == 0) len = 1; /* decoder validated; stay safe anyway */
         /* Unicode spaces: NBSP, en/em spaces..., ideographic space, BOM/ZW */
-        int space = cp == 0xA0 || (cp >= 0x2000 && cp <= 0x200B) || cp == 0x3000 ||
-                    cp == 0xFEFF || cp == 0x202F || cp == 0x205F;
+        int space = cp == 0xA0 || (cp >= 0x2000 && cp <= 0x200B) || cp == 0x3000 || cp == 0xFEFF ||
+                    cp == 0x202F || cp == 0x205F;
         if (!space) fz_buf_put(b, s.p + i, len);
         i += len;
     }

@@ -41,7 +41,7 @@ typedef struct fz_result {
     fz_reason reason; /* FZ_REASON_NONE unless invalid */
     fz_verdict verdict;
     int nrules;
-    int truncated; /* more than FZ_MAX_MATCHES rules matched */
+    int truncated;    /* more than FZ_MAX_MATCHES rules matched */
     uint32_t primary; /* highest-severity matched rule (valid if nrules > 0) */
     uint32_t rules[FZ_MAX_MATCHES];
     uint64_t dedup_key;

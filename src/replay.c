@@ -197,7 +197,8 @@ static void print_summary(replay *rp, double secs) {
             (unsigned long long)ev, (unsigned long long)al, (unsigned long long)su,
             (unsigned long long)cl, (unsigned long long)inv);
     for (int r = 1; r < FZ_REASON_COUNT; r++)
-        if (by[r]) fprintf(stderr, " %s=%llu", fz_reason_name((fz_reason)r), (unsigned long long)by[r]);
+        if (by[r])
+            fprintf(stderr, " %s=%llu", fz_reason_name((fz_reason)r), (unsigned long long)by[r]);
     fprintf(stderr, "; %.3f s, %.0f events/s, %d thread(s), ruleset %s (%zu rules)\n", secs,
             secs > 0 ? (double)ev / secs : 0.0, rp->nthreads, fz_ruleset_version(rp->rs),
             fz_ruleset_count(rp->rs));
@@ -223,8 +224,8 @@ int fz_replay_main(const fz_config *cfg) {
         fz_error("rules in %s failed to load; nothing replayed", cfg->rules_dir);
         return 1;
     }
-    rp->dedup = fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, errstr,
-                             sizeof(errstr));
+    rp->dedup =
+        fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, errstr, sizeof(errstr));
     if (!rp->dedup) goto out_err;
 
     out = strcmp(cfg->output, "-") == 0 ? stdout : fopen(cfg->output, "wb");

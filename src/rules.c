@@ -279,9 +279,9 @@ static int add_flag(parse_ctx *c, fz_rule *r, yaml_node_t *item, const char *key
     static const struct {
         const char *name;
         unsigned flag;
-    } flags[] = {{"caseless", HS_FLAG_CASELESS}, {"dotall", HS_FLAG_DOTALL},
+    } flags[] = {{"caseless", HS_FLAG_CASELESS},   {"dotall", HS_FLAG_DOTALL},
                  {"multiline", HS_FLAG_MULTILINE}, {"ucp", HS_FLAG_UCP},
-                 {"utf8", HS_FLAG_UTF8},         {"singlematch", HS_FLAG_SINGLEMATCH}};
+                 {"utf8", HS_FLAG_UTF8},           {"singlematch", HS_FLAG_SINGLEMATCH}};
     const char *s = scalar(item);
     for (size_t i = 0; i < FZ_ARRAY_LEN(flags); i++)
         if (strcmp(s, flags[i].name) == 0) {
@@ -330,9 +330,8 @@ static char *rule_json(const fz_rule *r, size_t *len) {
 
 /* Parse one rule mapping into r. Returns 0 if valid. */
 static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
-    static const char *const known[] = {"id",     "rev",      "category", "severity",
-                                        "fields", "flags",    "pattern",  "patterns",
-                                        "description"};
+    static const char *const known[] = {"id",    "rev",     "category", "severity",   "fields",
+                                        "flags", "pattern", "patterns", "description"};
     int rc = 0;
     unsigned line = node_line(m);
     r->line = line;
@@ -382,8 +381,8 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
         } else if (strcmp(k, "id") == 0) {
             r->line = vl;
             if (!valid_id(v)) {
-                diag_add(c->diags, c->file, vl, 0,
-                         "invalid id '%s': use 1-128 of a-z 0-9 . _ -", v);
+                diag_add(c->diags, c->file, vl, 0, "invalid id '%s': use 1-128 of a-z 0-9 . _ -",
+                         v);
                 rc = -1;
             }
             free(r->id);
@@ -395,8 +394,8 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
             }
         } else if (strcmp(k, "category") == 0) {
             if (!valid_category(v)) {
-                diag_add(c->diags, c->file, vl, 0,
-                         "invalid category '%s': use 1-64 of a-z 0-9 _", v);
+                diag_add(c->diags, c->file, vl, 0, "invalid category '%s': use 1-64 of a-z 0-9 _",
+                         v);
                 rc = -1;
             }
             free(r->category);
@@ -416,8 +415,7 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
         }
     }
     static const char *const required[] = {"id", "category", "severity", "fields"};
-    const int missing[] = {r->id == NULL, r->category == NULL, r->severity == 0,
-                           r->fields == 0};
+    const int missing[] = {r->id == NULL, r->category == NULL, r->severity == 0, r->fields == 0};
     for (size_t i = 0; i < FZ_ARRAY_LEN(required); i++)
         if (missing[i] && rc == 0) {
             diag_add(c->diags, c->file, line, 0, "rule is missing '%s'", required[i]);
@@ -447,8 +445,8 @@ static void parse_file(const char *file, const char *text, size_t len, fz_rule *
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
         diag_add(diags, file, (unsigned)parser.problem_mark.line + 1, 0, "YAML: %s%s%s",
-                 parser.problem ? parser.problem : "syntax error",
-                 parser.context ? " " : "", parser.context ? parser.context : "");
+                 parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
+                 parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
         return;
     }
@@ -474,8 +472,8 @@ static void parse_file(const char *file, const char *text, size_t len, fz_rule *
             diag_add(diags, file, node_line(vn), 0, "'rules' must be a list of rules");
             continue;
         }
-        for (yaml_node_item_t *it = vn->data.sequence.items.start;
-             it < vn->data.sequence.items.top; it++) {
+        for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top;
+             it++) {
             if (*nrules == *cap) {
                 *cap = *cap ? *cap * 2 : 64;
                 *rules = realloc(*rules, *cap * sizeof(fz_rule));
@@ -508,8 +506,9 @@ static void check_duplicates(fz_rule *rules, size_t n, fz_rule_diags *diags) {
         fz_rule *a = &rules[ix[i - 1]], *b = &rules[ix[i]];
         if (strcmp(a->id, b->id) == 0) {
             fz_rule *first = ix[i - 1] < ix[i] ? a : b, *second = first == a ? b : a;
-            diag_add(diags, second->file, second->line, 0, "duplicate rule id '%s' (first at %s:%u)",
-                     second->id, first->file, first->line);
+            diag_add(diags, second->file, second->line, 0,
+                     "duplicate rule id '%s' (first at %s:%u)", second->id, first->file,
+                     first->line);
         }
     }
     free(ix);
@@ -591,8 +590,8 @@ static int compile_field(fz_ruleset *rs, fz_field f, fz_rule_diags *diags) {
         }
     }
     hs_compile_error_t *err = NULL;
-    if (hs_compile_multi(exprs, flags, ids, (unsigned)cnt, HS_MODE_BLOCK, NULL, &rs->db[f],
-                         &err) != HS_SUCCESS) {
+    if (hs_compile_multi(exprs, flags, ids, (unsigned)cnt, HS_MODE_BLOCK, NULL, &rs->db[f], &err) !=
+        HS_SUCCESS) {
         fz_rule *r = NULL;
         size_t p = 0;
         if (err && err->expression >= 0)

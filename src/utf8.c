@@ -22,7 +22,7 @@ size_t fz_utf8_decode(const char *s, size_t n, uint32_t *cp) {
     }
     if (c < 0xF0) {
         if (n < 3 || (u[1] & 0xC0) != 0x80 || (u[2] & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && u[1] < 0xA0) return 0; /* overlong */
+        if (c == 0xE0 && u[1] < 0xA0) return 0;  /* overlong */
         if (c == 0xED && u[1] >= 0xA0) return 0; /* surrogate */
         *cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
         return 3;
@@ -30,7 +30,7 @@ size_t fz_utf8_decode(const char *s, size_t n, uint32_t *cp) {
     if (c < 0xF5) {
         if (n < 4 || (u[1] & 0xC0) != 0x80 || (u[2] & 0xC0) != 0x80 || (u[3] & 0xC0) != 0x80)
             return 0;
-        if (c == 0xF0 && u[1] < 0x90) return 0; /* overlong */
+        if (c == 0xF0 && u[1] < 0x90) return 0;  /* overlong */
         if (c == 0xF4 && u[1] >= 0x90) return 0; /* > U+10FFFF */
         *cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(u[1] & 0x3F) << 12) |
               ((uint32_t)(u[2] & 0x3F) << 6) | (u[3] & 0x3F);

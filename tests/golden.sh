@@ -4,7 +4,8 @@
 # A replay case holds rules/ (or a link to another case's), events.ndjson,
 # expected-alerts.ndjson and expected-verdicts.ndjson, and optionally args
 # (extra replay options, one line). It is replayed with 1 thread and with 3
-# threads in batches of 4 events: both must give exactly the expected output.
+# threads in batches of 4 events, and once from stdin: all must give exactly
+# the expected output.
 # A rules case holds rules/ and expected-check.txt: the output of
 # `fanzha rules check rules`, which must also exit non-zero.
 set -euo pipefail
@@ -40,6 +41,11 @@ else
     compare expected-alerts.ndjson "$tmp/alerts.$threads" "alerts ($threads threads)"
     compare expected-verdicts.ndjson "$tmp/verdicts.$threads" "verdicts ($threads threads)"
   done
+  # the same from stdin (alerts then name the file "-", verdicts do not)
+  "$FANZHA" replay --rules rules ${args[@]+"${args[@]}"} --verdicts "$tmp/verdicts.stdin" \
+    <events.ndjson >/dev/null 2>"$tmp/stderr.stdin" || { cat "$tmp/stderr.stdin"; fail=1; }
+  [ "$UPDATE" = "--update" ] || compare expected-verdicts.ndjson "$tmp/verdicts.stdin" "verdicts (stdin)"
+
 fi
 [ "$fail" -eq 0 ] && echo "ok: $CASE"
 exit "$fail"

@@ -74,7 +74,7 @@ class Events:
             sub = f"+86139{rng.randrange(10**6):06d}"
             ts = base_ts + i
             if invalid_every and i % invalid_every == invalid_every - 1:
-                kind = (i // invalid_every) % 5
+                kind = (i // invalid_every) % 6
                 value, reason = [
                     (b'{"id":"%s","ts":1,"type":"sms"' % eid.encode(), "invalid_json"),
                     (b'{"id":"%s","ts":"yesterday","type":"sms","text":"x"}' % eid.encode(),
@@ -83,6 +83,8 @@ class Events:
                     (b'{"id":"%s","ts":1,"type":"fax","text":"x"}' % eid.encode(), "bad_value"),
                     (b'{"id":"%s","ts":1,"type":"sms","text":"\xff\xfe"}' % eid.encode(),
                      "invalid_utf8"),
+                    (b'{"id":"%s","ts":1,"type":"sms","text":"%s"}' % (eid.encode(), b"x" * 70000),
+                     "too_large"),
                 ][kind]
                 key = f"bad-{i}"
                 self.invalid[key] = reason

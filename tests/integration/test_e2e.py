@@ -90,6 +90,27 @@ class EndToEnd(unittest.TestCase):
         pauses = int(stats.split("pauses=")[1].split()[0])
         self.assertGreater(waits + pauses, 0, "backpressure never engaged: " + stats)
 
+    def test_two_input_topics(self):
+        """Events from several input topics all reach the alerts topic."""
+        topics = h.create_topics({"events": 2, "events2": 3, "alerts": 2, "dlq": 1})
+        group = f"g-multi-{uuid.uuid4().hex[:6]}"
+        ev1 = h.Events(600, seed=31)
+        ev2 = h.Events(600, seed=32)
+        h.produce(topics["events"], ev1.records)
+        h.produce(topics["events2"], ev2.records)
+        f = h.Fanzha("multi", topics, group)
+        f.args[f.args.index("--input-topics") + 1] = f"{topics['events']},{topics['events2']}"
+        f.start()
+        try:
+            h.wait_caught_up(group, topics["events"], proc=f)
+            h.wait_caught_up(group, topics["events2"], proc=f)
+        finally:
+            f.stop()
+        alerts = h.alerts_of(h.consume_all(topics["alerts"]))
+        self.assertEqual({a["event_id"] for a in alerts}, ev1.fraud_ids | ev2.fraud_ids)
+        self.assertEqual({a["source"]["topic"] for a in alerts},
+                         {topics["events"], topics["events2"]})
+
     def test_dead_letter_disabled_counts_and_logs(self):
         topics = h.create_topics({"events": 2, "alerts": 1})
         topics["dlq"] = ""

@@ -166,9 +166,9 @@ size_t tu_decode(const unsigned char *s, size_t n, uint32_t *cp) {
         if ((s[i] & 0xC0) != 0x80) return 0;
         v = (v << 6) | (s[i] & 0x3F);
     }
-    if (v < min_cp[len]) return 0;             /* overlong */
-    if (v >= 0xD800 && v <= 0xDFFF) return 0;  /* surrogate */
-    if (v > 0x10FFFF) return 0;                /* beyond Unicode */
+    if (v < min_cp[len]) return 0;            /* overlong */
+    if (v >= 0xD800 && v <= 0xDFFF) return 0; /* surrogate */
+    if (v > 0x10FFFF) return 0;               /* beyond Unicode */
     *cp = v;
     return len;
 }
@@ -222,8 +222,8 @@ long tb64_decode(const char *s, size_t n, unsigned char *out) {
                 return -1;
             }
         }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-                     (uint32_t)v[3];
+        uint32_t w =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         out[o++] = (unsigned char)(w >> 16);
         if (pad < 2) out[o++] = (unsigned char)(w >> 8);
         if (pad < 1) out[o++] = (unsigned char)w;

@@ -152,11 +152,9 @@ TEST_IMPL(alert_primary_rule) {
         const char *text;
         const char *primary;
     } t[] = {
-        {"冻结", "a.low"},
-        {"冻结异常", "c.high"},
-        {"异常冻结", "c.high"},
-        {"银行异常冻结", "d.crit"},
-        {"银行账户", "b.crit"}, /* both critical: b.crit comes first in the file */
+        {"冻结", "a.low"},          {"冻结异常", "c.high"}, {"异常冻结", "c.high"},
+        {"银行异常冻结", "d.crit"}, {"银行账户", "b.crit"}, /* both critical: b.crit comes first in
+                                                               the file */
         {"账户银行", "b.crit"},
     };
     for (size_t i = 0; i < FZ_ARRAY_LEN(t); i++) {

@@ -11,10 +11,10 @@
 #include "test.h"
 #include "utf8.h"
 
-#define ASSERT_BUF(b, lit)                                                                    \
-    do {                                                                                      \
-        ASSERT_EQ_U64((b)->len, sizeof(lit) - 1);                                             \
-        ASSERT(memcmp((b)->p, (lit), sizeof(lit) - 1) == 0);                                  \
+#define ASSERT_BUF(b, lit)                                                                         \
+    do {                                                                                           \
+        ASSERT_EQ_U64((b)->len, sizeof(lit) - 1);                                                  \
+        ASSERT(memcmp((b)->p, (lit), sizeof(lit) - 1) == 0);                                       \
     } while (0)
 
 TEST_IMPL(buf_cap_enforced) {
@@ -84,8 +84,9 @@ TEST_IMPL(buf_json_escape) {
     ASSERT_BUF(&b, "\"\"");
 
     /* oracle: random valid UTF-8 full of specials decodes back exactly */
-    static const uint32_t alphabet[] = {'"', '\\', '/', 0, 1, 8, 9, 10, 13, 0x1F, 0x20, 'A',
-                                        0x7F, 0x80, 0xA0, 0x8D26, 0x3000, 0xFEFF, 0x1F600};
+    static const uint32_t alphabet[] = {'"',  '\\',   '/',    0,      1,      8,    9,
+                                        10,   13,     0x1F,   0x20,   'A',    0x7F, 0x80,
+                                        0xA0, 0x8D26, 0x3000, 0xFEFF, 0x1F600};
     for (int iter = 0; iter < 2000; iter++) {
         char s[256];
         size_t n = 0, len = fz_test_rand_below(40);
@@ -105,8 +106,13 @@ TEST_IMPL(buf_json_escape) {
 
 TEST_IMPL(buf_base64) {
     static const char *const rfc4648[][2] = {
-        {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},          {"foo", "Zm9v"},
-        {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
     };
     fz_buf b;
     fz_buf_init(&b, 1 << 16);

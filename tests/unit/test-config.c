@@ -10,8 +10,8 @@
 
 #define ARGV(...) ((char *[]){__VA_ARGS__})
 #define ARGC(...) ((int)(sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)))
-#define PARSE(c, scope, cmd, err, ...)                                                        \
-    fz_config_parse_args((c), (scope), (cmd), ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (err),    \
+#define PARSE(c, scope, cmd, err, ...)                                                             \
+    fz_config_parse_args((c), (scope), (cmd), ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (err),         \
                          sizeof(err))
 
 static const char *kv_get(const fz_kvlist *l, const char *k) {
@@ -123,9 +123,8 @@ TEST_IMPL(config_file_errors) {
     fz_config_free(&c);
 
     fz_config_init(&c);
-    ASSERT_EQ_I64(fz_config_load_file(&c, "/nonexistent/fanzha.yaml", FZ_SCOPE_RUN, err,
-                                      sizeof(err)),
-                  -1);
+    ASSERT_EQ_I64(
+        fz_config_load_file(&c, "/nonexistent/fanzha.yaml", FZ_SCOPE_RUN, err, sizeof(err)), -1);
     ASSERT_CONTAINS(err, "/nonexistent/fanzha.yaml");
     fz_config_free(&c);
 

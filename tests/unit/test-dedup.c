@@ -64,8 +64,8 @@ TEST_IMPL(dedup_oracle) {
         else
             now -= (int64_t)fz_test_rand_below(50);
         /* a hot subset of keys repeats often */
-        uint64_t key = keys[fz_test_rand_below(4) ? fz_test_rand_below(20)
-                                                  : fz_test_rand_below(NKEYS)];
+        uint64_t key =
+            keys[fz_test_rand_below(4) ? fz_test_rand_below(20) : fz_test_rand_below(NKEYS)];
         uint32_t want = naive_hit(tab, &n, key, now, window);
         uint32_t got = fz_dedup_hit(d, key, now);
         if (got != want)

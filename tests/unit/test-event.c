@@ -36,22 +36,26 @@ typedef struct golden {
 
 static const golden cases[] = {
     /* accepted */
-    {"sms", E("\"id\":\"e1\"," SMS ",\"from\":\"+8613800000000\",\"to\":\"+8613900000000\","
-              "\"text\":\"hello\""),
+    {"sms",
+     E("\"id\":\"e1\"," SMS ",\"from\":\"+8613800000000\",\"to\":\"+8613900000000\","
+       "\"text\":\"hello\""),
      FZ_REASON_NONE, NULL, "e1"},
-    {"call", E("\"id\":\"c1\",\"ts\":1,\"type\":\"call\",\"from\":\"a\",\"to\":\"b\","
-               "\"duration_s\":30"),
+    {"call",
+     E("\"id\":\"c1\",\"ts\":1,\"type\":\"call\",\"from\":\"a\",\"to\":\"b\","
+       "\"duration_s\":30"),
      FZ_REASON_NONE, NULL, "c1"},
-    {"transfer", E("\"id\":\"t1\",\"ts\":2,\"type\":\"transfer\",\"from\":\"a\",\"to\":\"b\","
-                   "\"amount\":\"12.50\",\"currency\":\"CNY\""),
+    {"transfer",
+     E("\"id\":\"t1\",\"ts\":2,\"type\":\"transfer\",\"from\":\"a\",\"to\":\"b\","
+       "\"amount\":\"12.50\",\"currency\":\"CNY\""),
      FZ_REASON_NONE, NULL, "t1"},
-    {"report", E("\"id\":\"r1\",\"ts\":3,\"type\":\"report\",\"from\":\"a\",\"amount\":100,"
-                 "\"category\":\"investment\""),
+    {"report",
+     E("\"id\":\"r1\",\"ts\":3,\"type\":\"report\",\"from\":\"a\",\"amount\":100,"
+       "\"category\":\"investment\""),
      FZ_REASON_NONE, NULL, "r1"},
     {"ts zero", E("\"id\":\"z\",\"ts\":0,\"type\":\"sms\",\"text\":\"x\""), FZ_REASON_NONE, NULL,
      "z"},
-    {"null optional", E("\"id\":\"n\"," SMS ",\"text\":\"x\",\"from\":null"), FZ_REASON_NONE,
-     NULL, "n"},
+    {"null optional", E("\"id\":\"n\"," SMS ",\"text\":\"x\",\"from\":null"), FZ_REASON_NONE, NULL,
+     "n"},
     {"surrounding whitespace", " \t\n" E("\"id\":\"w\"," SMS ",\"text\":\"x\"") " \r\n ",
      FZ_REASON_NONE, NULL, "w"},
     {"empty text", E("\"id\":\"et\"," SMS ",\"text\":\"\""), FZ_REASON_NONE, NULL, "et"},
@@ -63,8 +67,8 @@ static const golden cases[] = {
      "invalid UTF-8 at byte", NULL},
     {"raw overlong", E("\"id\":\"u\"," SMS ",\"text\":\"\xc0\xaf\""), FZ_REASON_INVALID_UTF8,
      "invalid UTF-8", NULL},
-    {"raw surrogate", E("\"id\":\"u\"," SMS ",\"text\":\"\xed\xa0\x80\""),
-     FZ_REASON_INVALID_UTF8, "invalid UTF-8", NULL},
+    {"raw surrogate", E("\"id\":\"u\"," SMS ",\"text\":\"\xed\xa0\x80\""), FZ_REASON_INVALID_UTF8,
+     "invalid UTF-8", NULL},
     {"raw truncated", "{\"id\":\"u\"," SMS ",\"text\":\"\xe8\xb4", FZ_REASON_INVALID_UTF8,
      "invalid UTF-8", NULL},
     {"lone high surrogate escape", E("\"id\":\"u\"," SMS ",\"text\":\"\\ud83d\""),
@@ -80,44 +84,39 @@ static const golden cases[] = {
     {"empty", "", FZ_REASON_INVALID_JSON, NULL, NULL},
     {"blank", "  \n", FZ_REASON_INVALID_JSON, NULL, NULL},
     {"truncated", "{\"id\":\"x\"", FZ_REASON_INVALID_JSON, NULL, NULL},
-    {"trailing word", E("\"id\":\"x\"," SMS ",\"text\":\"a\"") " x", FZ_REASON_INVALID_JSON,
-     NULL, NULL},
+    {"trailing word", E("\"id\":\"x\"," SMS ",\"text\":\"a\"") " x", FZ_REASON_INVALID_JSON, NULL,
+     NULL},
     {"trailing object", E("\"id\":\"x\"," SMS ",\"text\":\"a\"") "{}", FZ_REASON_INVALID_JSON,
      "byte 53", NULL},
-    {"trailing number", E("\"id\":\"x\"," SMS ",\"text\":\"a\"") " 1", FZ_REASON_INVALID_JSON,
-     NULL, NULL},
-    {"tru", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":tru"), FZ_REASON_INVALID_JSON, NULL,
+    {"trailing number", E("\"id\":\"x\"," SMS ",\"text\":\"a\"") " 1", FZ_REASON_INVALID_JSON, NULL,
      NULL},
-    {"nul", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":nul"), FZ_REASON_INVALID_JSON, NULL,
-     NULL},
+    {"tru", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":tru"), FZ_REASON_INVALID_JSON, NULL, NULL},
+    {"nul", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":nul"), FZ_REASON_INVALID_JSON, NULL, NULL},
     {"leading zero", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":01"), FZ_REASON_INVALID_JSON,
      NULL, NULL},
     {"bare dot", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":1."), FZ_REASON_INVALID_JSON, NULL,
      NULL},
-    {"bare minus", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":-"), FZ_REASON_INVALID_JSON,
-     NULL, NULL},
+    {"bare minus", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":-"), FZ_REASON_INVALID_JSON, NULL,
+     NULL},
     {"bare exponent", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":1e"), FZ_REASON_INVALID_JSON,
      NULL, NULL},
-    {"plus sign", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":+1"), FZ_REASON_INVALID_JSON,
-     NULL, NULL},
-    {"leading dot", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":.5"), FZ_REASON_INVALID_JSON,
-     NULL, NULL},
-    {"NaN", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":NaN"), FZ_REASON_INVALID_JSON, NULL,
+    {"plus sign", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":+1"), FZ_REASON_INVALID_JSON, NULL,
      NULL},
+    {"leading dot", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":.5"), FZ_REASON_INVALID_JSON, NULL,
+     NULL},
+    {"NaN", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":NaN"), FZ_REASON_INVALID_JSON, NULL, NULL},
     {"nested bad primitive", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":[1,{\"q\":tru}]"),
      FZ_REASON_INVALID_JSON, NULL, NULL},
-    {"single quotes", E("\"id\":\"x\"," SMS ",\"text\":'a'"), FZ_REASON_INVALID_JSON, NULL,
-     NULL},
-    {"bad escape", E("\"id\":\"x\"," SMS ",\"text\":\"a\\x\""), FZ_REASON_INVALID_JSON, NULL,
-     NULL},
-    {"short \\u", E("\"id\":\"x\"," SMS ",\"text\":\"\\u00\""), FZ_REASON_INVALID_JSON, NULL,
-     NULL},
-    {"key without value", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\""),
-     FZ_REASON_INVALID_JSON, NULL, NULL},
-    {"unclosed array", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":["),
-     FZ_REASON_INVALID_JSON, NULL, NULL},
-    {"amount with leading zero", E("\"id\":\"x\",\"ts\":1,\"type\":\"report\",\"from\":\"a\","
-                                   "\"amount\":007.5"),
+    {"single quotes", E("\"id\":\"x\"," SMS ",\"text\":'a'"), FZ_REASON_INVALID_JSON, NULL, NULL},
+    {"bad escape", E("\"id\":\"x\"," SMS ",\"text\":\"a\\x\""), FZ_REASON_INVALID_JSON, NULL, NULL},
+    {"short \\u", E("\"id\":\"x\"," SMS ",\"text\":\"\\u00\""), FZ_REASON_INVALID_JSON, NULL, NULL},
+    {"key without value", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\""), FZ_REASON_INVALID_JSON,
+     NULL, NULL},
+    {"unclosed array", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":["), FZ_REASON_INVALID_JSON,
+     NULL, NULL},
+    {"amount with leading zero",
+     E("\"id\":\"x\",\"ts\":1,\"type\":\"report\",\"from\":\"a\","
+       "\"amount\":007.5"),
      FZ_REASON_INVALID_JSON, NULL, NULL},
     {"comment", E("\"id\":\"x\"," SMS ",\"text\":\"a\" /* c */"), FZ_REASON_INVALID_JSON, NULL,
      NULL},
@@ -133,10 +132,9 @@ static const golden cases[] = {
     /* missing_field */
     {"no id", E(SMS ",\"text\":\"a\""), FZ_REASON_MISSING_FIELD, "'id'", NULL},
     {"id null", E("\"id\":null," SMS ",\"text\":\"a\""), FZ_REASON_WRONG_TYPE, "'id'", NULL},
-    {"no ts", E("\"id\":\"m\",\"type\":\"sms\",\"text\":\"a\""), FZ_REASON_MISSING_FIELD,
-     "'ts'", "m"},
-    {"no type", E("\"id\":\"m\",\"ts\":1,\"text\":\"a\""), FZ_REASON_MISSING_FIELD, "'type'",
+    {"no ts", E("\"id\":\"m\",\"type\":\"sms\",\"text\":\"a\""), FZ_REASON_MISSING_FIELD, "'ts'",
      "m"},
+    {"no type", E("\"id\":\"m\",\"ts\":1,\"text\":\"a\""), FZ_REASON_MISSING_FIELD, "'type'", "m"},
     {"sms without text", E("\"id\":\"m\"," SMS ",\"from\":\"a\""), FZ_REASON_MISSING_FIELD,
      "'text'", "m"},
     {"sms with null text", E("\"id\":\"m\"," SMS ",\"text\":null"), FZ_REASON_MISSING_FIELD,
@@ -160,12 +158,12 @@ static const golden cases[] = {
     {"id number", E("\"id\":5," SMS ",\"text\":\"a\""), FZ_REASON_WRONG_TYPE, "'id'", NULL},
     {"ts string", E("\"id\":\"w\",\"ts\":\"1764288000123\",\"type\":\"sms\",\"text\":\"a\""),
      FZ_REASON_WRONG_TYPE, "'ts'", "w"},
-    {"ts float", E("\"id\":\"w\",\"ts\":1.5,\"type\":\"sms\",\"text\":\"a\""),
-     FZ_REASON_WRONG_TYPE, "'ts'", "w"},
+    {"ts float", E("\"id\":\"w\",\"ts\":1.5,\"type\":\"sms\",\"text\":\"a\""), FZ_REASON_WRONG_TYPE,
+     "'ts'", "w"},
     {"ts exponent", E("\"id\":\"w\",\"ts\":1e3,\"type\":\"sms\",\"text\":\"a\""),
      FZ_REASON_WRONG_TYPE, "'ts'", "w"},
-    {"ts bool", E("\"id\":\"w\",\"ts\":true,\"type\":\"sms\",\"text\":\"a\""),
-     FZ_REASON_WRONG_TYPE, "'ts'", "w"},
+    {"ts bool", E("\"id\":\"w\",\"ts\":true,\"type\":\"sms\",\"text\":\"a\""), FZ_REASON_WRONG_TYPE,
+     "'ts'", "w"},
     {"type number", E("\"id\":\"w\",\"ts\":1,\"type\":1,\"text\":\"a\""), FZ_REASON_WRONG_TYPE,
      "'type'", "w"},
     {"text number", E("\"id\":\"w\"," SMS ",\"text\":5"), FZ_REASON_WRONG_TYPE, "'text'", "w"},
@@ -173,11 +171,13 @@ static const golden cases[] = {
      FZ_REASON_WRONG_TYPE, "'from'", "w"},
     {"currency array", E("\"id\":\"w\"," SMS ",\"text\":\"a\",\"currency\":[\"CNY\"]"),
      FZ_REASON_WRONG_TYPE, "'currency'", "w"},
-    {"amount bool", E("\"id\":\"w\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\",\"to\":\"b\","
-                      "\"amount\":true"),
+    {"amount bool",
+     E("\"id\":\"w\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\",\"to\":\"b\","
+       "\"amount\":true"),
      FZ_REASON_WRONG_TYPE, "'amount'", "w"},
-    {"amount array", E("\"id\":\"w\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\",\"to\":\"b\","
-                       "\"amount\":[1]"),
+    {"amount array",
+     E("\"id\":\"w\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\",\"to\":\"b\","
+       "\"amount\":[1]"),
      FZ_REASON_WRONG_TYPE, "'amount'", "w"},
     {"duration string",
      E("\"id\":\"w\",\"ts\":1,\"type\":\"call\",\"from\":\"a\",\"to\":\"b\",\"duration_s\":\"5\""),
@@ -196,35 +196,45 @@ static const golden cases[] = {
     {"ts overflow", E("\"id\":\"b\",\"ts\":99999999999999999999,\"type\":\"sms\",\"text\":\"a\""),
      FZ_REASON_BAD_VALUE, "'ts'", "b"},
     {"empty id", E("\"id\":\"\"," SMS ",\"text\":\"a\""), FZ_REASON_BAD_VALUE, "'id'", NULL},
-    {"amount 3 decimals CNY", E("\"id\":\"b\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\","
-                                "\"to\":\"b\",\"amount\":\"12.345\""),
+    {"amount 3 decimals CNY",
+     E("\"id\":\"b\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\","
+       "\"to\":\"b\",\"amount\":\"12.345\""),
      FZ_REASON_BAD_VALUE, "'amount'", "b"},
-    {"amount 3 decimals number", E("\"id\":\"b\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\","
-                                   "\"to\":\"b\",\"amount\":12.345"),
+    {"amount 3 decimals number",
+     E("\"id\":\"b\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\","
+       "\"to\":\"b\",\"amount\":12.345"),
      FZ_REASON_BAD_VALUE, "'amount'", "b"},
-    {"amount negative string", E("\"id\":\"b\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\","
-                                 "\"to\":\"b\",\"amount\":\"-5\""),
+    {"amount negative string",
+     E("\"id\":\"b\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\","
+       "\"to\":\"b\",\"amount\":\"-5\""),
      FZ_REASON_BAD_VALUE, "'amount'", "b"},
-    {"amount negative number", E("\"id\":\"b\",\"ts\":1,\"type\":\"report\",\"from\":\"a\","
-                                 "\"amount\":-5"),
+    {"amount negative number",
+     E("\"id\":\"b\",\"ts\":1,\"type\":\"report\",\"from\":\"a\","
+       "\"amount\":-5"),
      FZ_REASON_BAD_VALUE, "'amount'", "b"},
-    {"amount exponent", E("\"id\":\"b\",\"ts\":1,\"type\":\"report\",\"from\":\"a\","
-                          "\"amount\":1e3"),
+    {"amount exponent",
+     E("\"id\":\"b\",\"ts\":1,\"type\":\"report\",\"from\":\"a\","
+       "\"amount\":1e3"),
      FZ_REASON_BAD_VALUE, "'amount'", "b"},
-    {"amount words", E("\"id\":\"b\",\"ts\":1,\"type\":\"report\",\"from\":\"a\","
-                       "\"amount\":\"ten\""),
+    {"amount words",
+     E("\"id\":\"b\",\"ts\":1,\"type\":\"report\",\"from\":\"a\","
+       "\"amount\":\"ten\""),
      FZ_REASON_BAD_VALUE, "'amount'", "b"},
-    {"amount JPY fraction", E("\"id\":\"b\",\"ts\":1,\"type\":\"report\",\"from\":\"a\","
-                              "\"amount\":\"12.5\",\"currency\":\"JPY\""),
+    {"amount JPY fraction",
+     E("\"id\":\"b\",\"ts\":1,\"type\":\"report\",\"from\":\"a\","
+       "\"amount\":\"12.5\",\"currency\":\"JPY\""),
      FZ_REASON_BAD_VALUE, "'amount'", "b"},
-    {"currency lower case", E("\"id\":\"b\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\","
-                              "\"to\":\"b\",\"amount\":1,\"currency\":\"cny\""),
+    {"currency lower case",
+     E("\"id\":\"b\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\","
+       "\"to\":\"b\",\"amount\":1,\"currency\":\"cny\""),
      FZ_REASON_BAD_VALUE, "'currency'", "b"},
-    {"currency 4 letters", E("\"id\":\"b\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\","
-                             "\"to\":\"b\",\"amount\":1,\"currency\":\"CNYX\""),
+    {"currency 4 letters",
+     E("\"id\":\"b\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\","
+       "\"to\":\"b\",\"amount\":1,\"currency\":\"CNYX\""),
      FZ_REASON_BAD_VALUE, "'currency'", "b"},
-    {"currency digit", E("\"id\":\"b\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\","
-                         "\"to\":\"b\",\"amount\":1,\"currency\":\"C1Y\""),
+    {"currency digit",
+     E("\"id\":\"b\",\"ts\":1,\"type\":\"transfer\",\"from\":\"a\","
+       "\"to\":\"b\",\"amount\":1,\"currency\":\"C1Y\""),
      FZ_REASON_BAD_VALUE, "'currency'", "b"},
     {"negative duration",
      E("\"id\":\"b\",\"ts\":1,\"type\":\"call\",\"from\":\"a\",\"to\":\"b\",\"duration_s\":-1"),
@@ -289,8 +299,8 @@ TEST_IMPL(event_golden) {
     for (int k = 0; k < MAX_TOKENS; k++)
         n += snprintf(many + n, sizeof(many) - (size_t)n, "%s[]", k ? "," : "");
     n += snprintf(many + n, sizeof(many) - (size_t)n, "]}");
-    bad += check(d, "too many nested tokens", many, (size_t)n, FZ_REASON_TOO_COMPLEX, "tokens",
-                 NULL);
+    bad +=
+        check(d, "too many nested tokens", many, (size_t)n, FZ_REASON_TOO_COMPLEX, "tokens", NULL);
 
     fz_decoder_destroy(d);
     if (bad) fz_test_fail(__FILE__, __LINE__, "%d golden case(s) mismatched (listed above)", bad);
@@ -355,9 +365,9 @@ TEST_IMPL(event_fields) {
     ASSERT(ev.fields[FZ_FIELD_FROM].p == NULL);
 
     /* a repeated key: the last one wins */
-    ASSERT_EQ_I64(decode(d, E("\"id\":\"r\"," SMS ",\"text\":\"first\",\"text\":\"second\""), &ev,
-                         detail),
-                  FZ_REASON_NONE);
+    ASSERT_EQ_I64(
+        decode(d, E("\"id\":\"r\"," SMS ",\"text\":\"first\",\"text\":\"second\""), &ev, detail),
+        FZ_REASON_NONE);
     ASSERT_VIEW_EQ(ev.fields[FZ_FIELD_TEXT].p, ev.fields[FZ_FIELD_TEXT].n, "second");
     fz_decoder_destroy(d);
 }
@@ -380,10 +390,11 @@ TEST_IMPL(event_escapes) {
                   FZ_REASON_NONE);
     ASSERT_VIEW_EQ(text->p, text->n, "\xf0\x9f\x98\x80"); /* upper-case hex */
 
-    ASSERT_EQ_I64(decode(d, E("\"id\":\"e\"," SMS
-                              ",\"text\":\"q\\\"b\\\\s\\/n\\nt\\tr\\rb\\bf\\fz\\u0000.\""),
-                         &ev, detail),
-                  FZ_REASON_NONE);
+    ASSERT_EQ_I64(
+        decode(d,
+               E("\"id\":\"e\"," SMS ",\"text\":\"q\\\"b\\\\s\\/n\\nt\\tr\\rb\\bf\\fz\\u0000.\""),
+               &ev, detail),
+        FZ_REASON_NONE);
     ASSERT_EQ_U64(text->n, 19);
     ASSERT(memcmp(text->p, "q\"b\\s/n\nt\tr\rb\bf\fz\0.", 19) == 0);
 
@@ -393,9 +404,9 @@ TEST_IMPL(event_escapes) {
     ASSERT_VIEW_EQ(ev.id.p, ev.id.n, "A-\xc3\xa9");
 
     /* plain text next to escapes */
-    ASSERT_EQ_I64(decode(d, E("\"id\":\"e\"," SMS ",\"text\":\"您的\\u8d26\\u6237已冻结\""), &ev,
-                         detail),
-                  FZ_REASON_NONE);
+    ASSERT_EQ_I64(
+        decode(d, E("\"id\":\"e\"," SMS ",\"text\":\"您的\\u8d26\\u6237已冻结\""), &ev, detail),
+        FZ_REASON_NONE);
     ASSERT_VIEW_EQ(text->p, text->n, "您的账户已冻结");
 
     /* lone surrogate: invalid_utf8 naming the field, id kept */
@@ -403,9 +414,9 @@ TEST_IMPL(event_escapes) {
                   FZ_REASON_INVALID_UTF8);
     ASSERT_CONTAINS(detail, "'text'");
     ASSERT_VIEW_EQ(ev.id.p, ev.id.n, "ls");
-    ASSERT_EQ_I64(decode(d, E("\"id\":\"ls\"," SMS ",\"text\":\"x\",\"from\":\"\\udfff\""), &ev,
-                         detail),
-                  FZ_REASON_INVALID_UTF8);
+    ASSERT_EQ_I64(
+        decode(d, E("\"id\":\"ls\"," SMS ",\"text\":\"x\",\"from\":\"\\udfff\""), &ev, detail),
+        FZ_REASON_INVALID_UTF8);
     ASSERT_CONTAINS(detail, "'from'");
     fz_decoder_destroy(d);
 }
@@ -497,14 +508,14 @@ TEST_IMPL(event_skip_unknown) {
  */
 TEST_IMPL(event_strict_json) {
     static const golden strict[] = {
-        {"trailing comma", E("\"id\":\"x\"," SMS ",\"text\":\"a\","), FZ_REASON_INVALID_JSON,
-         NULL, NULL},
-        {"leading comma", E(",\"id\":\"x\"," SMS ",\"text\":\"a\""), FZ_REASON_INVALID_JSON,
-         NULL, NULL},
-        {"double comma", E("\"id\":\"x\",," SMS ",\"text\":\"a\""), FZ_REASON_INVALID_JSON,
-         NULL, NULL},
-        {"missing comma", E("\"id\":\"x\" " SMS ",\"text\":\"a\""), FZ_REASON_INVALID_JSON,
-         NULL, NULL},
+        {"trailing comma", E("\"id\":\"x\"," SMS ",\"text\":\"a\","), FZ_REASON_INVALID_JSON, NULL,
+         NULL},
+        {"leading comma", E(",\"id\":\"x\"," SMS ",\"text\":\"a\""), FZ_REASON_INVALID_JSON, NULL,
+         NULL},
+        {"double comma", E("\"id\":\"x\",," SMS ",\"text\":\"a\""), FZ_REASON_INVALID_JSON, NULL,
+         NULL},
+        {"missing comma", E("\"id\":\"x\" " SMS ",\"text\":\"a\""), FZ_REASON_INVALID_JSON, NULL,
+         NULL},
         {"array missing comma", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":[1 2]"),
          FZ_REASON_INVALID_JSON, NULL, NULL},
         {"array trailing comma", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":[1,]"),
@@ -515,8 +526,8 @@ TEST_IMPL(event_strict_json) {
          FZ_REASON_INVALID_JSON, NULL, NULL},
         {"colon in array", E("\"id\":\"x\"," SMS ",\"text\":\"a\",\"z\":[\"k\":1]"),
          FZ_REASON_INVALID_JSON, NULL, NULL},
-        {"raw tab in string", E("\"id\":\"x\"," SMS ",\"text\":\"a\tb\""),
-         FZ_REASON_INVALID_JSON, NULL, NULL},
+        {"raw tab in string", E("\"id\":\"x\"," SMS ",\"text\":\"a\tb\""), FZ_REASON_INVALID_JSON,
+         NULL, NULL},
         {"raw newline in string", E("\"id\":\"x\"," SMS ",\"text\":\"a\nb\""),
          FZ_REASON_INVALID_JSON, NULL, NULL},
     };
@@ -542,9 +553,9 @@ TEST_IMPL(event_type_escaped) {
     fz_decoder *d = new_decoder(MAX_BYTES, 4 * MAX_BYTES, MAX_TOKENS);
     fz_event ev;
     char detail[256];
-    ASSERT_EQ_I64(decode(d, E("\"id\":\"x\",\"ts\":1,\"type\":\"s\\u006ds\",\"text\":\"a\""), &ev,
-                         detail),
-                  FZ_REASON_BAD_VALUE);
+    ASSERT_EQ_I64(
+        decode(d, E("\"id\":\"x\",\"ts\":1,\"type\":\"s\\u006ds\",\"text\":\"a\""), &ev, detail),
+        FZ_REASON_BAD_VALUE);
     ASSERT_CONTAINS(detail, "'type'");
     ASSERT_EQ_I64(decode(d, E("\"id\":\"x\"," SMS ",\"t\\u0065xt\":\"a\""), &ev, detail),
                   FZ_REASON_MISSING_FIELD);
@@ -582,7 +593,8 @@ TEST_IMPL(event_json_syntax_oracle) {
         E("\"id\":\"s3\",\"ts\":0,\"type\":\"call\",\"from\":\"1\",\"to\":\"2\","
           "\"duration_s\":30,\"x\":[[[\"deep\"]]]"),
     };
-    static const char inserts[] = "{}[]:,\" \\/0123456789-+.eEtrufalsn\t\n\x01" "abc";
+    static const char inserts[] = "{}[]:,\" \\/0123456789-+.eEtrufalsn\t\n\x01"
+                                  "abc";
     fz_decoder *d = new_decoder(MAX_BYTES, 64 * MAX_BYTES, 256);
     tj_allow_duplicate_keys = 1;
     int json_ok = 0, json_bad = 0;
@@ -605,9 +617,7 @@ TEST_IMPL(event_json_syntax_oracle) {
                 m[at] = c;
                 n++;
                 break;
-            default: /* replace */
-                m[at] = c;
-                break;
+            default: /* replace */ m[at] = c; break;
             }
         }
         if (!tu_valid((const unsigned char *)m, n, NULL)) continue; /* invalid_utf8 decides first */
@@ -679,8 +689,8 @@ TEST_IMPL(event_amount_parse) {
         fz_test_context("amount \"%s\" with %d decimals", t[i].s, t[i].decimals);
         int64_t out = -42;
         char detail[128] = "";
-        int rc = fz_amount_parse(t[i].s, strlen(t[i].s), t[i].decimals, &out, detail,
-                                 sizeof(detail));
+        int rc =
+            fz_amount_parse(t[i].s, strlen(t[i].s), t[i].decimals, &out, detail, sizeof(detail));
         if (t[i].ok) {
             ASSERT_EQ_I64(rc, 0);
             ASSERT_EQ_I64(out, t[i].want);

@@ -43,9 +43,9 @@ static fz_event text_event(const char *text, const char *from, const char *to) {
 }
 
 /* Symbols: ASCII letters of both cases, regex metacharacters, CJK. */
-static const char *const alphabet[] = {"a",  "b",  "A",  "B",  "c",  ".",  "+",  "(",
-                                       ")",  "[",  "*",  "?",  "|",  "$",  "^",  "{",
-                                       " ",  "账", "户", "冻", "结", "银", "行", "卡"};
+static const char *const alphabet[] = {"a", "b",  "A",  "B",  "c",  ".",  "+",  "(",
+                                       ")", "[",  "*",  "?",  "|",  "$",  "^",  "{",
+                                       " ", "账", "户", "冻", "结", "银", "行", "卡"};
 #define NSYM (sizeof(alphabet) / sizeof(alphabet[0]))
 
 static size_t random_symbols(char *out, size_t nsym) {
@@ -186,8 +186,8 @@ TEST_IMPL(matcher_oracle) {
         total_matches += nwant;
     }
     fz_test_context("%s", "");
-    ASSERT(total_matches > NTEXT);          /* the texts do match things */
-    ASSERT(truncated_seen < NTEXT / 10);    /* and mostly stay under the cap */
+    ASSERT(total_matches > NTEXT);       /* the texts do match things */
+    ASSERT(truncated_seen < NTEXT / 10); /* and mostly stay under the cap */
     fz_matcher_destroy(m);
     fz_ruleset_unref(rs);
 }
@@ -250,9 +250,14 @@ TEST_IMPL(matcher_truncated) {
     fprintf(fp, "rules:\n");
     /* rules 0..NR-1 match "key" ('k' or 'ke'); the last one is critical */
     for (int i = 0; i < NR; i++)
-        fprintf(fp, "  - {id: t.%03d, category: c, severity: %s, fields: [text], "
-                    "pattern: 'k%s'}\n",
-                i, i == NR - 1 ? "critical" : i == 5 ? "high" : "low", i % 2 ? "e" : "");
+        fprintf(fp,
+                "  - {id: t.%03d, category: c, severity: %s, fields: [text], "
+                "pattern: 'k%s'}\n",
+                i,
+                i == NR - 1 ? "critical"
+                : i == 5    ? "high"
+                            : "low",
+                i % 2 ? "e" : "");
     fprintf(fp, "  - {id: t.other, category: c, severity: low, fields: [text], pattern: 'zz'}\n");
     fclose(fp);
     fz_test_write(dir, "t.yaml", yaml, ylen);

@@ -37,10 +37,12 @@ TEST_IMPL(pipeline_key_sms_normalised) {
         "您的账户已冻结请致电BANK",
         " 您的 账户 已冻结\t请致电\nBaNk \r",
         "您的\xe3\x80\x80账户已冻结\xe3\x80\x80请致电 bank", /* U+3000 ideographic space */
-        "您的\xc2\xa0账户已冻结请致电\xc2\xa0" "bank",      /* U+00A0 no-break space */
-        "您的账户\xe2\x80\x83已冻结请致电bank\xe2\x80\x8b",  /* em space, zero-width space */
-        "\xef\xbb\xbf您的账户已冻结请致电bank",              /* BOM */
-        "您的账户已冻结\xe2\x80\xaf请致电\xe2\x81\x9f" "bank", /* U+202F, U+205F */
+        "您的\xc2\xa0账户已冻结请致电\xc2\xa0"
+        "bank",                                             /* U+00A0 no-break space */
+        "您的账户\xe2\x80\x83已冻结请致电bank\xe2\x80\x8b", /* em space, zero-width space */
+        "\xef\xbb\xbf您的账户已冻结请致电bank",             /* BOM */
+        "您的账户已冻结\xe2\x80\xaf请致电\xe2\x81\x9f"
+        "bank", /* U+202F, U+205F */
         "您的账户已冻结\f请致电\vbank",
     };
     uint64_t k0 = sms_key(same[0]);
@@ -51,11 +53,10 @@ TEST_IMPL(pipeline_key_sms_normalised) {
     fz_test_context("%s", "");
 
     const char *different[] = {
-        "您的账户已冻结请致电bank!",    /* punctuation counts */
-        "您的账户已冻结请致电banc",     /* a letter */
-        "您的帐户已冻结请致电bank",     /* a different CJK character (帐 vs 账) */
-        "您的账户已冻结请致电bank2",
-        "",
+        "您的账户已冻结请致电bank!", /* punctuation counts */
+        "您的账户已冻结请致电banc",  /* a letter */
+        "您的帐户已冻结请致电bank",  /* a different CJK character (帐 vs 账) */
+        "您的账户已冻结请致电bank2", "",
     };
     for (size_t i = 0; i < FZ_ARRAY_LEN(different); i++) {
         fz_test_context("different %zu: %s", i, different[i]);
@@ -124,7 +125,10 @@ TEST_IMPL(pipeline_key_transfer_report) {
  * different keys. */
 TEST_IMPL(pipeline_key_types_separated) {
     /* an sms whose folded text is byte-for-byte the call's from\x1f to\x1f */
-    uint64_t sms = key_of(ev_of(FZ_EV_SMS, "a\x1f" "b\x1f", NULL, NULL));
+    uint64_t sms = key_of(ev_of(FZ_EV_SMS,
+                                "a\x1f"
+                                "b\x1f",
+                                NULL, NULL));
     uint64_t call = key_of(ev_of(FZ_EV_CALL, NULL, "a", "b"));
     ASSERT(sms != call);
     /* the same strings in every type: all keys distinct */

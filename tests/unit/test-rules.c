@@ -12,24 +12,23 @@
 #include "rules.h"
 #include "test.h"
 
-static const char valid_yaml[] =
-    "# fraud rules\n"                                     /* 1 */
-    "rules:\n"                                            /* 2 */
-    "  - id: zh.bank.card-frozen\n"                       /* 3 */
-    "    rev: 3\n"                                        /* 4 */
-    "    category: impersonate_bank\n"                    /* 5 */
-    "    severity: high\n"                                /* 6 */
-    "    fields: [text]\n"                                /* 7 */
-    "    flags: [caseless]\n"                             /* 8 */
-    "    pattern: '(银行卡|账户).{0,12}(冻结|异常)'\n"    /* 9 */
-    "    description: bank card frozen\n"                 /* 10 */
-    "  - id: phone.blacklist\n"                           /* 11 */
-    "    category: blacklist\n"                           /* 12 */
-    "    severity: critical\n"                            /* 13 */
-    "    fields: [from, to]\n"                            /* 14 */
-    "    patterns:\n"                                     /* 15 */
-    "      - '^\\+8617000000001$'\n"                      /* 16 */
-    "      - '^\\+8617000000002$'\n";                     /* 17 */
+static const char valid_yaml[] = "# fraud rules\n"                                  /* 1 */
+                                 "rules:\n"                                         /* 2 */
+                                 "  - id: zh.bank.card-frozen\n"                    /* 3 */
+                                 "    rev: 3\n"                                     /* 4 */
+                                 "    category: impersonate_bank\n"                 /* 5 */
+                                 "    severity: high\n"                             /* 6 */
+                                 "    fields: [text]\n"                             /* 7 */
+                                 "    flags: [caseless]\n"                          /* 8 */
+                                 "    pattern: '(银行卡|账户).{0,12}(冻结|异常)'\n" /* 9 */
+                                 "    description: bank card frozen\n"              /* 10 */
+                                 "  - id: phone.blacklist\n"                        /* 11 */
+                                 "    category: blacklist\n"                        /* 12 */
+                                 "    severity: critical\n"                         /* 13 */
+                                 "    fields: [from, to]\n"                         /* 14 */
+                                 "    patterns:\n"                                  /* 15 */
+                                 "      - '^\\+8617000000001$'\n"                   /* 16 */
+                                 "      - '^\\+8617000000002$'\n";                  /* 17 */
 
 static const char other_yaml[] = "rules:\n"
                                  "  - id: a.low\n"
@@ -184,57 +183,99 @@ static void run_err_case(const err_case *c) {
 static const err_case err_cases[] = {
 #define C_UNKNOWN_KEY 0
     {{{"a.yaml", RULE_HEAD("x.one") "    fields: [text]\n    patern: 'x'\n"}},
-     "a.yaml", 6, "unknown key 'patern'", NULL},
+     "a.yaml",
+     6,
+     "unknown key 'patern'",
+     NULL},
 #define C_UNKNOWN_FIELD 1
     {{{"a.yaml", RULE_HEAD("x.one") "    pattern: 'x'\n    fields:\n      - text\n      - body\n"}},
-     "a.yaml", 8, "unknown field 'body'", NULL},
+     "a.yaml",
+     8,
+     "unknown field 'body'",
+     NULL},
 #define C_UNKNOWN_FLAG 2
     {{{"a.yaml", RULE_HEAD("x.one") "    fields: [text]\n    flags: [caseless, greedy]\n"
                                     "    pattern: 'x'\n"}},
-     "a.yaml", 6, "unknown flag 'greedy'", NULL},
+     "a.yaml",
+     6,
+     "unknown flag 'greedy'",
+     NULL},
 #define C_BAD_SEVERITY 3
     {{{"a.yaml", "rules:\n  - id: x.one\n    category: misc\n    severity: urgent\n"
                  "    fields: [text]\n    pattern: 'x'\n"}},
-     "a.yaml", 4, "severity", "'urgent'"},
+     "a.yaml",
+     4,
+     "severity",
+     "'urgent'"},
 #define C_MISSING_ID 4
     {{{"a.yaml", RULE_HEAD("x.ok") "    fields: [text]\n    pattern: 'x'\n"
-                 "  - category: misc\n    severity: low\n    fields: [text]\n"
-                 "    pattern: 'y'\n"}},
-     "a.yaml", 7, "missing 'id'", NULL},
+                                   "  - category: misc\n    severity: low\n    fields: [text]\n"
+                                   "    pattern: 'y'\n"}},
+     "a.yaml",
+     7,
+     "missing 'id'",
+     NULL},
 #define C_DUPLICATE 5
     {{{"a.yaml", RULE_HEAD("x.first") "    fields: [text]\n    pattern: 'x'\n"},
       {"b.yaml", "\n\n" RULE_HEAD("x.first") "    fields: [text]\n    pattern: 'y'\n"}},
-     "b.yaml", 4, "duplicate rule id 'x.first'", "first at %s/a.yaml:2"},
+     "b.yaml",
+     4,
+     "duplicate rule id 'x.first'",
+     "first at %s/a.yaml:2"},
 #define C_BACKREF 6
     {{{"a.yaml", RULE_HEAD("x.one") "    fields: [text]\n    pattern: '(a)\\1'\n"}},
-     "a.yaml", 6, "x.one", "ack-reference"},
+     "a.yaml",
+     6,
+     "x.one",
+     "ack-reference"},
 #define C_LOOKAHEAD 7
     {{{"a.yaml", RULE_HEAD("x.one") "    fields: [text]\n    patterns:\n      - 'fine'\n"
                                     "      - 'foo(?=x)'\n      - 'also fine'\n"}},
-     "a.yaml", 8, "x.one", "pattern rejected"},
+     "a.yaml",
+     8,
+     "x.one",
+     "pattern rejected"},
 #define C_BAD_UTF8 8
     {{{"a.yaml", RULE_HEAD("x.one") "    fields: [text]\n    pattern: '\xe8\xb4'\n"}},
-     "a.yaml", 6, "invalid UTF-8", NULL},
+     "a.yaml",
+     6,
+     "invalid UTF-8",
+     NULL},
 #define C_YAML_SYNTAX 9
     {{{"a.yaml", RULE_HEAD("x.one") "    fields: [text]\n    pattern: 'x'\n"
                                     "    description: a: b\n"}},
-     "a.yaml", 7, "YAML", NULL},
+     "a.yaml",
+     7,
+     "YAML",
+     NULL},
 #define C_YAML_INDENT 10
     {{{"a.yaml", "rules:\n  - id: a\n    category: x\n   severity: high\n"}},
-     "a.yaml", 4, "YAML", NULL},
+     "a.yaml",
+     4,
+     "YAML",
+     NULL},
 #define C_EMPTY_DIR 11
     {{{"notes.txt", "nothing here"}}, "", 0, "no *.yaml rule files found", NULL},
 #define C_BAD_ID 12
     {{{"a.yaml", "rules:\n  - category: misc\n    id: Bad Id\n    severity: low\n"
                  "    fields: [text]\n    pattern: 'x'\n"}},
-     "a.yaml", 3, "invalid id 'Bad Id'", NULL},
+     "a.yaml",
+     3,
+     "invalid id 'Bad Id'",
+     NULL},
 #define C_EMPTY_MATCH 13
     {{{"a.yaml", RULE_HEAD("x.one") "    fields: [text]\n    pattern: 'a*'\n"}},
-     "a.yaml", 6, "empty string", NULL},
+     "a.yaml",
+     6,
+     "empty string",
+     NULL},
 #define C_EMPTY_ID 14
     {{{"a.yaml", "rules:\n  - category: misc\n    severity: low\n    id: ''\n"
                  "    fields: [text]\n    pattern: 'x'\n"}},
-     "a.yaml", 4, "invalid id ''", NULL},
+     "a.yaml",
+     4,
+     "invalid id ''",
+     NULL},
 };
 
 TEST_IMPL(rules_err_unknown_key) { run_err_case(&err_cases[C_UNKNOWN_KEY]); }
@@ -268,12 +309,13 @@ TEST_IMPL(rules_err_empty_match) { run_err_case(&err_cases[C_EMPTY_MATCH]); }
 /* Every error of a file is reported, in line order, not just the first. */
 TEST_IMPL(rules_err_all_reported) {
     const char *dir = fz_test_tmpdir();
-    fz_test_write_str(dir, "z.yaml",
-                      RULE_HEAD("x.a") "    fields: [text]\n    pattern: '(a)\\1'\n" /* 6 */
-                      "  - id: x.b\n    category: misc\n    severity: huge\n"     /* 9 */
-                      "    fields: [text]\n    pattern: 'x'\n"
-                      "  - id: x.c\n    category: misc\n    severity: low\n"
-                      "    fields: [texts]\n    pattern: 'x'\n"); /* 15 */
+    fz_test_write_str(
+        dir, "z.yaml",
+        RULE_HEAD("x.a") "    fields: [text]\n    pattern: '(a)\\1'\n"           /* 6 */
+                         "  - id: x.b\n    category: misc\n    severity: huge\n" /* 9 */
+                         "    fields: [text]\n    pattern: 'x'\n"
+                         "  - id: x.c\n    category: misc\n    severity: low\n"
+                         "    fields: [texts]\n    pattern: 'x'\n"); /* 15 */
     fz_test_write_str(dir, "a.yaml", RULE_HEAD("x.d") "    fields: [text]\n    pattern: '('\n");
     fz_rule_diags diags;
     ASSERT(load(dir, &diags) == NULL);
@@ -316,12 +358,14 @@ TEST_IMPL(rules_version) {
     ASSERT_STR_EQ(fz_ruleset_version(rs2), v1);
 
     /* same rules, one byte of a comment changed: a new version */
-    fz_test_write_str(dir, "b.yaml", "# edited\n" "rules:\n"
-                                     "  - id: a.low\n"
-                                     "    category: misc\n"
-                                     "    severity: low\n"
-                                     "    fields: text\n"
-                                     "    pattern: 'lottery'\n");
+    fz_test_write_str(dir, "b.yaml",
+                      "# edited\n"
+                      "rules:\n"
+                      "  - id: a.low\n"
+                      "    category: misc\n"
+                      "    severity: low\n"
+                      "    fields: text\n"
+                      "    pattern: 'lottery'\n");
     fz_ruleset *rs3 = load(dir, &diags);
     ASSERT(rs3 != NULL);
     fz_rule_diags_free(&diags);
@@ -362,10 +406,11 @@ TEST_IMPL(rules_version) {
 
 TEST_IMPL(rules_warning_only) {
     const char *dir = fz_test_tmpdir();
-    fz_test_write_str(dir, "w.yaml", RULE_HEAD("x.cjk") "    fields: [text]\n"
-                                                        "    pattern: '\\b冻结\\b'\n"
-                                     "  - id: x.ascii\n    category: misc\n    severity: low\n"
-                                     "    fields: [text]\n    pattern: '\\bfrozen\\b'\n");
+    fz_test_write_str(dir, "w.yaml",
+                      RULE_HEAD("x.cjk") "    fields: [text]\n"
+                                         "    pattern: '\\b冻结\\b'\n"
+                                         "  - id: x.ascii\n    category: misc\n    severity: low\n"
+                                         "    fields: [text]\n    pattern: '\\bfrozen\\b'\n");
     fz_rule_diags diags;
     fz_ruleset *rs = load(dir, &diags);
     if (!rs) print_diags(&diags);

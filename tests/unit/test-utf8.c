@@ -108,8 +108,7 @@ TEST_IMPL(utf8_roundtrip_all) {
     for (uint32_t cp = 0; cp <= 0x10FFFF; cp++) {
         if (cp >= 0xD800 && cp <= 0xDFFF) {
             /* the 3-byte form of a surrogate must never decode */
-            char s[3] = {(char)0xED, (char)(0x80 | ((cp >> 6) & 0x3F)),
-                         (char)(0x80 | (cp & 0x3F))};
+            char s[3] = {(char)0xED, (char)(0x80 | ((cp >> 6) & 0x3F)), (char)(0x80 | (cp & 0x3F))};
             uint32_t x;
             if (fz_utf8_decode(s, 3, &x) != 0)
                 fz_test_fail(__FILE__, __LINE__, "surrogate U+%04X decoded", cp);
@@ -121,12 +120,10 @@ TEST_IMPL(utf8_roundtrip_all) {
         if (n != want) fz_test_fail(__FILE__, __LINE__, "U+%04X encoded in %zu bytes", cp, n);
         unsigned char ref[4];
         if (tu_encode(cp, ref) != n || memcmp(ref, out, n) != 0)
-            fz_test_fail(__FILE__, __LINE__, "U+%04X encodes differently from the reference",
-                         cp);
+            fz_test_fail(__FILE__, __LINE__, "U+%04X encodes differently from the reference", cp);
         uint32_t back = 0xFFFFFFFF;
         if (fz_utf8_decode(out, n, &back) != n || back != cp)
-            fz_test_fail(__FILE__, __LINE__, "U+%04X does not round-trip (got U+%04X)", cp,
-                         back);
+            fz_test_fail(__FILE__, __LINE__, "U+%04X does not round-trip (got U+%04X)", cp, back);
         if (n > 1 && fz_utf8_decode(out, n - 1, &back) != 0)
             fz_test_fail(__FILE__, __LINE__, "U+%04X truncated still decodes", cp);
     }

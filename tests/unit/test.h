@@ -26,52 +26,52 @@ void fz_test_fail(const char *file, int line, const char *fmt, ...)
 /* Context printed with a failure (case name, iteration); "" clears it. */
 void fz_test_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#define ASSERT(expr)                                                                          \
-    do {                                                                                      \
-        if (!(expr)) fz_test_fail(__FILE__, __LINE__, "assertion failed: %s", #expr);         \
+#define ASSERT(expr)                                                                               \
+    do {                                                                                           \
+        if (!(expr)) fz_test_fail(__FILE__, __LINE__, "assertion failed: %s", #expr);              \
     } while (0)
 
-#define ASSERT_EQ_I64(a, b)                                                                   \
-    do {                                                                                      \
-        long long a_ = (long long)(a), b_ = (long long)(b);                                   \
-        if (a_ != b_)                                                                         \
-            fz_test_fail(__FILE__, __LINE__, "assertion failed: %s == %s (%lld != %lld)", #a, \
-                         #b, a_, b_);                                                         \
+#define ASSERT_EQ_I64(a, b)                                                                        \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ != b_)                                                                              \
+            fz_test_fail(__FILE__, __LINE__, "assertion failed: %s == %s (%lld != %lld)", #a, #b,  \
+                         a_, b_);                                                                  \
     } while (0)
 
-#define ASSERT_EQ_U64(a, b)                                                                   \
-    do {                                                                                      \
-        unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);        \
-        if (a_ != b_)                                                                         \
-            fz_test_fail(__FILE__, __LINE__, "assertion failed: %s == %s (%llu != %llu)", #a, \
-                         #b, a_, b_);                                                         \
+#define ASSERT_EQ_U64(a, b)                                                                        \
+    do {                                                                                           \
+        unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);             \
+        if (a_ != b_)                                                                              \
+            fz_test_fail(__FILE__, __LINE__, "assertion failed: %s == %s (%llu != %llu)", #a, #b,  \
+                         a_, b_);                                                                  \
     } while (0)
 
-#define ASSERT_STR_EQ(a, b)                                                                   \
-    do {                                                                                      \
-        const char *a_ = (a), *b_ = (b);                                                      \
-        if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                \
-            fz_test_fail(__FILE__, __LINE__, "assertion failed: %s == %s (\"%s\" != \"%s\")", \
-                         #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");                     \
+#define ASSERT_STR_EQ(a, b)                                                                        \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                     \
+            fz_test_fail(__FILE__, __LINE__, "assertion failed: %s == %s (\"%s\" != \"%s\")", #a,  \
+                         #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");                              \
     } while (0)
 
 /* A (pointer, length) view equals a NUL-terminated string (an empty view
  * may have a NULL pointer). */
-#define ASSERT_VIEW_EQ(p, n, s)                                                               \
-    do {                                                                                      \
-        const char *p_ = (p), *s_ = (s);                                                      \
-        size_t n_ = (n);                                                                      \
-        if ((!p_ && n_) || n_ != strlen(s_) || (n_ && memcmp(p_, s_, n_) != 0))               \
-            fz_test_fail(__FILE__, __LINE__, "assertion failed: %s == \"%s\" (got \"%.*s\")", \
-                         #p, s_, p_ ? (int)n_ : 6, p_ ? p_ : "(null)");                       \
+#define ASSERT_VIEW_EQ(p, n, s)                                                                    \
+    do {                                                                                           \
+        const char *p_ = (p), *s_ = (s);                                                           \
+        size_t n_ = (n);                                                                           \
+        if ((!p_ && n_) || n_ != strlen(s_) || (n_ && memcmp(p_, s_, n_) != 0))                    \
+            fz_test_fail(__FILE__, __LINE__, "assertion failed: %s == \"%s\" (got \"%.*s\")", #p,  \
+                         s_, p_ ? (int)n_ : 6, p_ ? p_ : "(null)");                                \
     } while (0)
 
-#define ASSERT_CONTAINS(hay, needle)                                                          \
-    do {                                                                                      \
-        const char *h_ = (hay), *n_ = (needle);                                               \
-        if (!h_ || !strstr(h_, n_))                                                           \
-            fz_test_fail(__FILE__, __LINE__, "assertion failed: %s contains \"%s\" (got \"%s\")", \
-                         #hay, n_, h_ ? h_ : "(null)");                                       \
+#define ASSERT_CONTAINS(hay, needle)                                                               \
+    do {                                                                                           \
+        const char *h_ = (hay), *n_ = (needle);                                                    \
+        if (!h_ || !strstr(h_, n_))                                                                \
+            fz_test_fail(__FILE__, __LINE__, "assertion failed: %s contains \"%s\" (got \"%s\")",  \
+                         #hay, n_, h_ ? h_ : "(null)");                                            \
     } while (0)
 
 /* ---- randomness (splitmix64, seeded from FZ_TEST_SEED) ---- */
@@ -128,13 +128,12 @@ int tj_is_str(const tj *v, const char *s);
 int tj_int(const tj *v, int64_t *out);
 
 /* Parse s as JSON or fail the test, printing s and the parser's reason. */
-#define ASSERT_JSON(var, s, n)                                                                \
-    do {                                                                                      \
-        char jerr_[256];                                                                      \
-        (var) = tj_parse((s), (n), jerr_, sizeof(jerr_));                                     \
-        if (!(var))                                                                           \
-            fz_test_fail(__FILE__, __LINE__, "not valid JSON (%s): %.*s", jerr_, (int)(n),     \
-                         (s));                                                                \
+#define ASSERT_JSON(var, s, n)                                                                     \
+    do {                                                                                           \
+        char jerr_[256];                                                                           \
+        (var) = tj_parse((s), (n), jerr_, sizeof(jerr_));                                          \
+        if (!(var))                                                                                \
+            fz_test_fail(__FILE__, __LINE__, "not valid JSON (%s): %.*s", jerr_, (int)(n), (s));   \
     } while (0)
 
 #endif
