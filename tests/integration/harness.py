@@ -92,11 +92,11 @@ class Events:
                 continue
             r = rng.random()
             if r < fraud_rate / 3:
-                ev = {"type": "sms", "text": f"【某银行】您的账户已被冻结，请联系客服处理 单号{i}"}
+                ev = {"type": "sms", "text": f"【某银行】您的账户已被冻结，请联系客服处理 单号{seed}-{i}"}
             elif r < 2 * fraud_rate / 3:
-                ev = {"type": "sms", "text": f"URGENT! Call now to claim your prize, ref {i}"}
+                ev = {"type": "sms", "text": f"URGENT! Call now to claim your prize, ref {seed}-{i}"}
             elif r < fraud_rate:
-                ev = {"type": "call", "from": f"+8617000{i:06d}", "to": sub, "duration_s": 42}
+                ev = {"type": "call", "from": f"+8617000{seed:02d}{i:06d}", "to": sub, "duration_s": 42}
             else:
                 ev = rng.choice([
                     {"type": "sms", "text": f"今晚七点老地方吃饭，别迟到 {i}"},
