@@ -52,7 +52,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "alert.h"
 #include "log.h"
@@ -407,7 +406,8 @@ static int flush_held(daemon_s *d, int wait) {
                 }
                 it->slot = fz_track_push(t, m->offset);
                 if (!it->slot) {
-                    if (!wait) {
+                    /* after a fatal error slots may never finish: don't wait */
+                    if (!wait || atomic_load(&d->fatal)) {
                         all = 0;
                         break;
                     }
@@ -417,7 +417,7 @@ static int flush_held(daemon_s *d, int wait) {
                 }
             }
             if (wait ? fz_queue_push_wait(w->q, it, 100) != 0 : fz_queue_push(w->q, it) != 0) {
-                if (!wait) {
+                if (!wait || atomic_load(&d->fatal)) {
                     all = 0;
                     break;
                 }
@@ -495,9 +495,27 @@ static void free_retired(daemon_s *d, int force) {
     }
 }
 
+/*
+ * Pick the worker for a newly assigned partition: the one that owns the
+ * fewest partitions, so work spreads evenly whatever the partition numbers.
+ * A partition whose earlier incarnation is still retired (deliveries, or
+ * even queued messages after a drain timeout, outstanding) goes back to
+ * the same worker, so its events can never be processed out of order.
+ */
 static int worker_for(daemon_s *d, const char *topic, int32_t partition) {
-    uint64_t h = XXH3_64bits(topic, strlen(topic)) ^ ((uint64_t)partition * 0x9E3779B97F4A7C15ULL);
-    return (int)(h % (uint64_t)d->nworkers);
+    for (fz_track *t = d->retired; t; t = t->next)
+        if (t->partition == partition && strcmp(t->topic, topic) == 0) return t->worker;
+    int best = 0;
+    size_t best_n = SIZE_MAX;
+    for (int w = 0; w < d->nworkers; w++) {
+        size_t n = 0;
+        for (fz_track *t = d->tracks; t; t = t->next) n += t->worker == w;
+        if (n < best_n) {
+            best = w;
+            best_n = n;
+        }
+    }
+    return best;
 }
 
 static void partitions_assigned(daemon_s *d, rd_kafka_topic_partition_list_t *parts) {
@@ -530,7 +548,7 @@ static void partitions_revoked(daemon_s *d, rd_kafka_topic_partition_list_t *par
         fz_warn("revocation: in-flight work of %d partition(s) not finished after %lld ms; "
                 "committing what is done (the rest will be re-processed)",
                 n, (long long)(fz_mono_ms() - t0));
-    if (!atomic_load(&d->fatal) || rc == 0) commit_tracks(d, v, n, 1);
+    commit_tracks(d, v, n, 1); /* the finished prefix is always safe to commit */
     for (int i = 0; i < n; i++) {
         fz_track **pp = &d->tracks;
         while (*pp != v[i]) pp = &(*pp)->next;
