@@ -2,14 +2,15 @@
  * replay.c - see replay.h.
  *
  * DESIGN. Input is read in batches of up to batch_events lines into one
- * buffer. The batch is cut into contiguous slices, one per thread; each
- * thread runs fz_pipeline_scan() (decode, match, key) on its slice - the
- * expensive, share-nothing part. Then the calling thread walks the batch
+ * buffer. Thread t of T scans lines t, t+T, t+2T, ... of the batch with
+ * fz_pipeline_scan() (decode, match, key) - the expensive, share-nothing
+ * part; interleaving keeps threads evenly loaded when expensive and cheap
+ * events come in runs. Then the calling thread walks the batch
  * in input order, consults the dedup table and encodes alerts and
  * verdicts. Deciding in input order makes the output identical for any
  * --threads value, which is what an analyst comparing runs expects.
  *
- * Threads: the caller is slice 0; threads-1 helpers take the others. Two
+ * Threads: the caller scans slice 0; threads-1 helpers take the others. Two
  * barriers per batch (start, done) hand the batch over; between them the
  * helpers own their slice's results and pipelines, outside them the
  * caller owns everything.
@@ -36,7 +37,7 @@ typedef struct replay replay;
 
 typedef struct slice {
     replay *rp;
-    size_t begin, end;
+    size_t first; /* this thread scans lines first, first + T, first + 2T, ... */
     fz_pipeline *pipe;
     pthread_t tid;
     int started;
@@ -66,7 +67,7 @@ struct replay {
 static void scan_slice(slice *s) {
     replay *rp = s->rp;
     fz_pipeline_reset_arena(s->pipe);
-    for (size_t i = s->begin; i < s->end; i++) {
+    for (size_t i = s->first; i < rp->nlines; i += (size_t)rp->nthreads) {
         line_ref *l = &rp->lines[i];
         const char *p = l->off == SIZE_MAX ? rp->buf : rp->buf + l->off;
         fz_pipeline_scan(s->pipe, rp->rs, p, l->len, &rp->results[i]);
@@ -255,6 +256,7 @@ int fz_replay_main(const fz_config *cfg) {
     for (int t = 0; t < rp->nthreads; t++) {
         slice *s = &rp->slices[t];
         s->rp = rp;
+        s->first = (size_t)t;
         s->pipe = fz_pipeline_new((size_t)cfg->max_event_bytes, rp->cap, errstr, sizeof(errstr));
         if (!s->pipe || fz_pipeline_bind(s->pipe, rp->rs, errstr, sizeof(errstr))) goto out_err;
     }
@@ -273,32 +275,23 @@ int fz_replay_main(const fz_config *cfg) {
     int64_t window = fz_dedup_window_ms(rp->dedup);
     size_t n;
     while ((n = read_batch(rp, &err)) > 0) {
-        size_t per = (n + (size_t)rp->nthreads - 1) / (size_t)rp->nthreads;
-        for (int t = 0; t < rp->nthreads; t++) {
-            size_t b = (size_t)t * per;
-            rp->slices[t].begin = b < n ? b : n;
-            rp->slices[t].end = b + per < n ? b + per : n;
-        }
         if (rp->nthreads > 1) pthread_barrier_wait(&rp->start);
         scan_slice(&rp->slices[0]);
         if (rp->nthreads > 1) pthread_barrier_wait(&rp->done);
 
         fz_buf_reset(&ob);
         fz_buf_reset(&vb);
-        for (int t = 0; t < rp->nthreads; t++) {
-            slice *s = &rp->slices[t];
-            for (size_t i = s->begin; i < s->end; i++) {
-                fz_result *r = &rp->results[i];
-                fz_source src = {.file = rp->lines[i].file, .line = rp->lines[i].lineno};
-                fz_pipeline_dedup(s->pipe, rp->dedup, r);
-                if (r->verdict == FZ_VERDICT_ALERT) {
-                    fz_alert_encode(&ob, rp->rs, r, window, &src);
-                    fz_buf_putc(&ob, '\n');
-                }
-                if (vout) {
-                    fz_verdict_encode(&vb, rp->rs, r, &src);
-                    fz_buf_putc(&vb, '\n');
-                }
+        for (size_t i = 0; i < n; i++) {
+            fz_result *r = &rp->results[i];
+            fz_source src = {.file = rp->lines[i].file, .line = rp->lines[i].lineno};
+            fz_pipeline_dedup(rp->slices[i % (size_t)rp->nthreads].pipe, rp->dedup, r);
+            if (r->verdict == FZ_VERDICT_ALERT) {
+                fz_alert_encode(&ob, rp->rs, r, window, &src);
+                fz_buf_putc(&ob, '\n');
+            }
+            if (vout) {
+                fz_verdict_encode(&vb, rp->rs, r, &src);
+                fz_buf_putc(&vb, '\n');
             }
         }
         if (ob.failed || vb.failed) {
