@@ -137,7 +137,7 @@ static void set_fatal(daemon_s *d, const char *fmt, ...) {
 static int rules_reload(daemon_s *d) {
     fz_rule_diags diags = {0};
     int64_t t0 = fz_mono_ms();
-    fz_ruleset *rs = fz_ruleset_load(d->cfg->rules_dir, &diags);
+    fz_ruleset *rs = fz_ruleset_load(d->cfg->rules_dir, NULL, &diags);
     for (size_t i = 0; i < diags.n; i++) {
         fz_rule_diag *g = &diags.v[i];
         fz_log(g->warning ? FZ_LOG_WARN : FZ_LOG_ERROR, "%s:%u: %s", g->file, g->line, g->msg);
@@ -216,7 +216,7 @@ static void process(worker *w, rd_kafka_message_t *m, fz_slot *slot) {
     fz_source src = {
         .topic = rd_kafka_topic_name(m->rkt), .partition = m->partition, .offset = m->offset};
     fz_pipeline_reset_arena(w->pipe);
-    fz_pipeline_scan(w->pipe, w->rs, m->payload ? m->payload : "", m->len, &r);
+    fz_pipeline_scan(w->pipe, m->payload ? m->payload : "", m->len, &r);
     fz_pipeline_dedup(w->pipe, d->dedup, &r);
     const void *key = m->key;
     size_t key_len = m->key_len;

@@ -39,7 +39,7 @@ static int cmd_rules(int argc, char **argv) {
     }
     fz_rule_diags diags = {0};
     int64_t t0 = fz_mono_ns();
-    fz_ruleset *rs = fz_ruleset_load(argv[1], &diags);
+    fz_ruleset *rs = fz_ruleset_load(argv[1], NULL, &diags);
     double secs = (double)(fz_mono_ns() - t0) / 1e9;
     fz_rule_diags_print(&diags, stderr);
     size_t nerr = diags.errors, nwarn = diags.n - diags.errors;

@@ -1,120 +1,185 @@
 /*
  * matcher.c - see matcher.h.
  *
- * Each field is scanned with hs_scan() against its own database. The match
- * callback marks the rule with the current scan's stamp so a rule matched
- * by several patterns or fields is reported once; no clearing is needed
- * between events because the stamp changes.
+ * Each database is scanned with hs_scan() over the view of the field it
+ * was built for. The match callback records, per rule, which of its terms
+ * matched in this event; rules are stamped with the scan number, so
+ * nothing is cleared between events. Literal atoms that must sit at a
+ * word boundary, the start or the end of the field are checked here. After
+ * the scans, each touched rule's condition decides whether it matched.
  */
 #include "matcher.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cond.h"
+
+typedef struct rule_state {
+    uint32_t stamp; /* scan that last touched the rule */
+    uint64_t terms; /* terms matched in that scan */
+} rule_state;
+
 struct fz_matcher {
     hs_scratch_t *scratch;
-    const fz_ruleset *rs; /* during a scan */
-    uint32_t primary;     /* highest severity matched; lowest index on ties */
-    uint32_t *stamp;      /* per rule: last scan that matched it */
-    size_t nstamp;
+    const fz_ruleset *rs;
+    const fz_atom *atoms;
+    rule_state *st;
+    uint32_t *touched; /* rules touched in this scan */
+    size_t ntouched;
+    size_t nrules;
     uint32_t cur;
-    uint32_t out[FZ_MAX_MATCHES];
-    int n;
-    int truncated;
+    fz_str field; /* the view being scanned, for literal checks */
+    fz_rule_counters *ctr;
 };
 
-fz_matcher *fz_matcher_new(char *errstr, size_t errstr_size) {
+fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_size) {
     fz_matcher *m = calloc(1, sizeof(*m));
-    if (!m) snprintf(errstr, errstr_size, "matcher: out of memory");
+    if (!m) goto nomem;
+    m->rs = rs;
+    m->atoms = fz_ruleset_atoms(rs);
+    m->nrules = fz_ruleset_count(rs);
+    size_t n = m->nrules ? m->nrules : 1;
+    m->st = calloc(n, sizeof(rule_state));
+    m->touched = malloc(n * sizeof(uint32_t));
+    m->ctr = calloc(n, sizeof(fz_rule_counters));
+    if (!m->st || !m->touched || !m->ctr) goto nomem;
+    for (size_t i = 0; i < fz_ruleset_db_count(rs); i++) {
+        if (hs_alloc_scratch(fz_ruleset_db_at(rs, i)->db, &m->scratch) != HS_SUCCESS) {
+            snprintf(errstr, errstr_size, "matcher: hs_alloc_scratch failed");
+            fz_matcher_destroy(m);
+            return NULL;
+        }
+    }
     return m;
+nomem:
+    snprintf(errstr, errstr_size, "matcher: out of memory");
+    fz_matcher_destroy(m);
+    return NULL;
 }
 
 void fz_matcher_destroy(fz_matcher *m) {
     if (!m) return;
     hs_free_scratch(m->scratch);
-    free(m->stamp);
+    free(m->st);
+    free(m->touched);
+    free(m->ctr);
     free(m);
 }
 
-int fz_matcher_bind(fz_matcher *m, const fz_ruleset *rs, char *errstr, size_t errstr_size) {
-    for (int f = 0; f < FZ_FIELD_COUNT; f++) {
-        const hs_database_t *db = fz_ruleset_db(rs, (fz_field)f);
-        if (!db) continue;
-        if (hs_alloc_scratch(db, &m->scratch) != HS_SUCCESS) {
-            snprintf(errstr, errstr_size, "matcher: hs_alloc_scratch failed");
-            return -1;
-        }
-    }
-    size_t n = fz_ruleset_count(rs);
-    if (n > m->nstamp) {
-        uint32_t *ns = realloc(m->stamp, n * sizeof(uint32_t));
-        if (!ns) {
-            snprintf(errstr, errstr_size, "matcher: out of memory");
-            return -1;
-        }
-        m->stamp = ns;
-        m->nstamp = n;
-    }
-    memset(m->stamp, 0, m->nstamp * sizeof(uint32_t));
-    m->cur = 0;
-    return 0;
+const fz_ruleset *fz_matcher_ruleset(const fz_matcher *m) { return m->rs; }
+const fz_rule_counters *fz_matcher_counters(const fz_matcher *m) { return m->ctr; }
+
+static inline void bump(_Atomic uint64_t *c) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+static inline int word_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
                     unsigned int flags, void *ctx) {
     (void)from;
-    (void)to;
     (void)flags;
     fz_matcher *m = ctx;
-    if (m->stamp[id] == m->cur) return 0;
-    m->stamp[id] = m->cur;
-    if (m->n == 0) {
-        m->primary = id;
-    } else {
-        fz_severity s = fz_ruleset_rule(m->rs, id)->severity;
-        fz_severity ps = fz_ruleset_rule(m->rs, m->primary)->severity;
-        if (s > ps || (s == ps && id < m->primary)) m->primary = id;
+    const fz_atom *a = &m->atoms[id];
+    if (a->mode != FZ_LIT_CONTAINS) {
+        size_t end = (size_t)to, start = end - a->len;
+        const unsigned char *p = (const unsigned char *)m->field.p;
+        switch (a->mode) {
+        case FZ_LIT_WORD:
+            if ((start > 0 && word_char(p[start - 1])) || (end < m->field.n && word_char(p[end])))
+                return 0;
+            break;
+        case FZ_LIT_EQUALS:
+            if (start != 0 || end != m->field.n) return 0;
+            break;
+        case FZ_LIT_PREFIX:
+            if (start != 0) return 0;
+            break;
+        case FZ_LIT_SUFFIX:
+            if (end != m->field.n) return 0;
+            break;
+        default: break;
+        }
     }
-    if (m->n < FZ_MAX_MATCHES) {
-        m->out[m->n++] = id;
-        return 0;
+    rule_state *s = &m->st[a->rule];
+    bump(&m->ctr[a->rule].hits);
+    if (s->stamp != m->cur) {
+        s->stamp = m->cur;
+        s->terms = 0;
+        m->touched[m->ntouched++] = a->rule;
     }
-    /* full: keep the FZ_MAX_MATCHES lowest rule indexes */
-    m->truncated = 1;
-    int hi = 0;
-    for (int i = 1; i < m->n; i++)
-        if (m->out[i] > m->out[hi]) hi = i;
-    if (id < m->out[hi]) m->out[hi] = id;
+    s->terms |= 1ull << a->term;
     return 0;
 }
 
-int fz_matcher_scan(fz_matcher *m, const fz_ruleset *rs, const fz_event *ev, uint32_t *out,
-                    int *truncated, uint32_t *primary) {
-    if (++m->cur == 0) { /* stamp wrapped: forget old stamps */
-        memset(m->stamp, 0, m->nstamp * sizeof(uint32_t));
-        m->cur = 1;
-    }
-    m->n = 0;
-    m->truncated = 0;
-    m->rs = rs;
-    for (int f = 0; f < FZ_FIELD_COUNT; f++) {
-        const hs_database_t *db = fz_ruleset_db(rs, (fz_field)f);
-        fz_str v = ev->fields[f];
-        if (!db || !v.p || v.n == 0) continue;
-        if (hs_scan(db, v.p, (unsigned)v.n, 0, m->scratch, on_match, m) != HS_SUCCESS) return -1;
-    }
-    /* insertion sort: n is small */
-    for (int i = 1; i < m->n; i++) {
-        uint32_t x = m->out[i];
+static void sort_u32(uint32_t *v, int n) {
+    for (int i = 1; i < n; i++) { /* insertion sort: n is small */
+        uint32_t x = v[i];
         int j = i - 1;
-        while (j >= 0 && m->out[j] > x) {
-            m->out[j + 1] = m->out[j];
+        while (j >= 0 && v[j] > x) {
+            v[j + 1] = v[j];
             j--;
         }
-        m->out[j + 1] = x;
+        v[j + 1] = x;
     }
-    memcpy(out, m->out, (size_t)m->n * sizeof(uint32_t));
-    *truncated = m->truncated;
-    *primary = m->primary;
-    return m->n;
+}
+
+int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
+    if (++m->cur == 0) { /* stamp wrapped: forget old stamps */
+        for (size_t i = 0; i < m->nrules; i++) m->st[i].stamp = 0;
+        m->cur = 1;
+    }
+    m->ntouched = 0;
+    out->n = 0;
+    out->truncated = 0;
+    out->nshadow = 0;
+    const fz_ruleset *rs = m->rs;
+    for (size_t i = 0; i < fz_ruleset_db_count(rs); i++) {
+        const fz_db *d = fz_ruleset_db_at(rs, i);
+        fz_str v = (*views)[d->field][d->view];
+        if (!v.p || v.n == 0) continue;
+        m->field = v;
+        if (hs_scan(d->db, v.p, (unsigned)v.n, 0, m->scratch, on_match, m) != HS_SUCCESS) return -1;
+    }
+    for (size_t i = 0; i < m->ntouched; i++) {
+        uint32_t id = m->touched[i];
+        const fz_rule *r = fz_ruleset_rule(rs, id);
+        if (!fz_rule_eval(r, m->st[id].terms)) continue;
+        bump(&m->ctr[id].matches);
+        if (r->status == FZ_STATUS_SHADOW) {
+            if (out->nshadow < FZ_MAX_SHADOW) out->shadow[out->nshadow] = id;
+            out->nshadow++;
+            continue;
+        }
+        if (out->n == 0) {
+            out->primary = id;
+        } else {
+            fz_severity ps = fz_ruleset_rule(rs, out->primary)->severity;
+            if (r->severity > ps || (r->severity == ps && id < out->primary)) out->primary = id;
+        }
+        if (out->n < FZ_MAX_MATCHES) {
+            out->rules[out->n++] = id;
+            continue;
+        }
+        /* full: keep the FZ_MAX_MATCHES lowest rule indexes */
+        out->truncated = 1;
+        int hi = 0;
+        for (int k = 1; k < out->n; k++)
+            if (out->rules[k] > out->rules[hi]) hi = k;
+        if (id < out->rules[hi]) out->rules[hi] = id;
+    }
+    if (out->nshadow > FZ_MAX_SHADOW) out->nshadow = FZ_MAX_SHADOW;
+    sort_u32(out->rules, out->n);
+    sort_u32(out->shadow, out->nshadow);
+    return out->n;
+}
+
+int fz_matcher_matched(const fz_matcher *m, uint32_t idx) {
+    if (idx >= m->nrules || m->st[idx].stamp != m->cur) return 0;
+    return fz_rule_eval(fz_ruleset_rule(m->rs, idx), m->st[idx].terms);
 }

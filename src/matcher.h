@@ -1,14 +1,17 @@
 /*
  * matcher.h - per-worker matching of an event's fields against a ruleset.
  *
- * A matcher owns one Hyperscan scratch and a "seen" stamp per rule, and is
- * used by exactly one thread. The ruleset it scans is shared read-only.
- * Binding to a new ruleset (start-up, reload) may allocate; scanning never
- * does.
+ * A matcher owns one Hyperscan scratch, per-rule state for the event being
+ * scanned (which terms matched) and per-rule counters, and is used by
+ * exactly one thread; its counters may be read by others. The ruleset it
+ * scans is shared read-only. fz_matcher_new() allocates everything for one
+ * ruleset, so a reload can prepare matchers off the hot path and a worker
+ * swaps them in with a pointer exchange; scanning never allocates.
  */
 #ifndef FZ_MATCHER_H
 #define FZ_MATCHER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,26 +20,45 @@
 
 /* Most rules reported for one event; more matches are counted, not kept. */
 #define FZ_MAX_MATCHES 64
+#define FZ_MAX_SHADOW 16
+
+/* The views of an event's fields, indexed [field][view]; .p == NULL when
+ * absent or not needed. */
+typedef fz_str fz_views[FZ_FIELD_COUNT][FZ_VIEW_COUNT];
+
+typedef struct fz_matches {
+    int n;            /* enabled rules that matched (in rules[], ascending) */
+    int truncated;    /* more than FZ_MAX_MATCHES: rules[] keeps the lowest */
+    uint32_t primary; /* highest severity matched, lowest index on ties (n > 0) */
+    uint32_t rules[FZ_MAX_MATCHES];
+    int nshadow; /* shadow rules that matched (first FZ_MAX_SHADOW kept) */
+    uint32_t shadow[FZ_MAX_SHADOW];
+} fz_matches;
+
+/* Per-rule counters: written by the owning thread, read by anyone. */
+typedef struct fz_rule_counters {
+    _Atomic uint64_t matches; /* events the rule matched (shadow rules too) */
+    _Atomic uint64_t hits;    /* Hyperscan callbacks for its patterns: the cost indicator */
+} fz_rule_counters;
 
 typedef struct fz_matcher fz_matcher;
 
-fz_matcher *fz_matcher_new(char *errstr, size_t errstr_size);
+/* A matcher for rs: scratch, state and counters. It does not keep a
+ * reference; the caller keeps rs alive while the matcher is used. */
+fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_size);
 void fz_matcher_destroy(fz_matcher *m);
-
-/* Prepare scratch and per-rule state for rs. The matcher does not keep a
- * reference: the caller keeps rs alive while it scans with it. */
-int fz_matcher_bind(fz_matcher *m, const fz_ruleset *rs, char *errstr, size_t errstr_size);
+const fz_ruleset *fz_matcher_ruleset(const fz_matcher *m);
 
 /*
- * Scan every field of ev that some rule applies to. Writes the indexes of
- * the matching rules, ascending and each once, into out and returns how
- * many. If more than FZ_MAX_MATCHES rules matched, out keeps the
- * FZ_MAX_MATCHES lowest indexes and *truncated is set. *primary gets the
- * matched rule with the highest severity (lowest index among equals),
- * whether or not it is in out; it is set only when the result is > 0.
- * Returns -1 on a Hyperscan runtime error.
+ * Scan every view of every field that some database needs. Fills out and
+ * returns out->n, or -1 on a Hyperscan runtime error.
  */
-int fz_matcher_scan(fz_matcher *m, const fz_ruleset *rs, const fz_event *ev, uint32_t *out,
-                    int *truncated, uint32_t *primary);
+int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out);
+
+/* After a scan: did rule idx match (enabled or shadow)? For rule tests. */
+int fz_matcher_matched(const fz_matcher *m, uint32_t idx);
+
+/* Counters of rule idx (array of fz_ruleset_count() entries). */
+const fz_rule_counters *fz_matcher_counters(const fz_matcher *m);
 
 #endif

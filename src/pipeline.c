@@ -7,13 +7,16 @@
 #include <stdlib.h>
 #include <xxhash.h>
 
+#include "norm.h"
 #include "utf8.h"
 
 struct fz_pipeline {
     fz_counters counters; /* first: its own cache line */
     fz_decoder *dec;
     fz_matcher *matcher;
-    fz_buf norm;
+    fz_buf norm;                    /* dedup key scratch */
+    char *view_buf[FZ_FIELD_COUNT]; /* normalised views, max_event_bytes each */
+    size_t max_event_bytes;
 };
 
 static const char *const verdict_names[] = {"clean", "alert", "suppressed", "invalid"};
@@ -31,17 +34,15 @@ fz_pipeline *fz_pipeline_new(size_t max_event_bytes, size_t arena_bytes, char *e
     memset(p, 0, sizeof(*p));
     p->dec = fz_decoder_new(max_event_bytes, arena_bytes, 1024, errstr, errstr_size);
     if (!p->dec) goto fail;
-    p->matcher = fz_matcher_new(errstr, errstr_size);
-    if (!p->matcher) goto fail_dec;
+    p->max_event_bytes = max_event_bytes;
+    for (int f = 0; f < FZ_FIELD_COUNT; f++)
+        if (!(p->view_buf[f] = malloc(max_event_bytes + 1))) goto fail_nomem;
     fz_buf_init(&p->norm, max_event_bytes + 64);
-    if (fz_buf_reserve(&p->norm, max_event_bytes + 64) != FZ_OK) {
-        snprintf(errstr, errstr_size, "pipeline: out of memory");
-        goto fail_matcher;
-    }
+    if (fz_buf_reserve(&p->norm, max_event_bytes + 64) != FZ_OK) goto fail_nomem;
     return p;
-fail_matcher:
-    fz_matcher_destroy(p->matcher);
-fail_dec:
+fail_nomem:
+    snprintf(errstr, errstr_size, "pipeline: out of memory");
+    for (int f = 0; f < FZ_FIELD_COUNT; f++) free(p->view_buf[f]);
     fz_decoder_destroy(p->dec);
 fail:
     free(p);
@@ -53,11 +54,38 @@ void fz_pipeline_destroy(fz_pipeline *p) {
     fz_decoder_destroy(p->dec);
     fz_matcher_destroy(p->matcher);
     fz_buf_free(&p->norm);
+    for (int f = 0; f < FZ_FIELD_COUNT; f++) free(p->view_buf[f]);
     free(p);
 }
 
 int fz_pipeline_bind(fz_pipeline *p, const fz_ruleset *rs, char *errstr, size_t errstr_size) {
-    return fz_matcher_bind(p->matcher, rs, errstr, errstr_size);
+    fz_matcher *m = fz_matcher_new(rs, errstr, errstr_size);
+    if (!m) return -1;
+    fz_matcher_destroy(fz_pipeline_swap(p, m));
+    return 0;
+}
+
+fz_matcher *fz_pipeline_swap(fz_pipeline *p, fz_matcher *m) {
+    fz_matcher *old = p->matcher;
+    p->matcher = m;
+    return old;
+}
+
+fz_matcher *fz_pipeline_matcher(fz_pipeline *p) { return p->matcher; }
+const fz_ruleset *fz_pipeline_ruleset(fz_pipeline *p) { return fz_matcher_ruleset(p->matcher); }
+
+void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out) {
+    const fz_ruleset *rs = fz_matcher_ruleset(p->matcher);
+    for (int f = 0; f < FZ_FIELD_COUNT; f++) {
+        fz_str raw = ev->fields[f];
+        (*out)[f][FZ_VIEW_RAW] = raw;
+        (*out)[f][FZ_VIEW_NORM] = FZ_STR_NULL;
+        if (!raw.p || !fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_NORM)) continue;
+        size_t n = raw.n <= p->max_event_bytes ? raw.n : p->max_event_bytes;
+        size_t k = f == FZ_FIELD_TEXT ? fz_norm_text(raw.p, n, p->view_buf[f])
+                                      : fz_norm_number(raw.p, n, p->view_buf[f]);
+        (*out)[f][FZ_VIEW_NORM] = (fz_str){p->view_buf[f], k};
+    }
 }
 
 void fz_pipeline_reset_arena(fz_pipeline *p) { fz_decoder_reset_arena(p->dec); }
@@ -116,10 +144,10 @@ uint64_t fz_pipeline_key(fz_buf *b, const fz_event *ev) {
     return XXH3_64bits_withSeed(b->p, b->len, (XXH64_hash_t)ev->type + 1);
 }
 
-void fz_pipeline_scan(fz_pipeline *p, const fz_ruleset *rs, const char *msg, size_t len,
-                      fz_result *r) {
+void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r) {
     fz_counter_inc(&p->counters.events);
     r->nrules = 0;
+    r->nshadow = 0;
     r->truncated = 0;
     r->dedup_key = 0;
     r->dedup_count = 0;
@@ -130,7 +158,10 @@ void fz_pipeline_scan(fz_pipeline *p, const fz_ruleset *rs, const char *msg, siz
         fz_counter_inc(&p->counters.invalid_by_reason[r->reason]);
         return;
     }
-    int n = fz_matcher_scan(p->matcher, rs, &r->ev, r->rules, &r->truncated, &r->primary);
+    fz_views views;
+    fz_matches mt;
+    fz_pipeline_views(p, &r->ev, &views);
+    int n = fz_matcher_scan(p->matcher, &views, &mt);
     if (n < 0) {
         /* a Hyperscan runtime error (a bug, not bad input): the event cannot
          * be judged, so it goes where invalid events go - the dead-letter
@@ -144,6 +175,11 @@ void fz_pipeline_scan(fz_pipeline *p, const fz_ruleset *rs, const char *msg, siz
         return;
     }
     r->nrules = n;
+    r->truncated = mt.truncated;
+    r->primary = mt.primary;
+    memcpy(r->rules, mt.rules, (size_t)n * sizeof(uint32_t));
+    r->nshadow = mt.nshadow;
+    memcpy(r->shadow, mt.shadow, (size_t)mt.nshadow * sizeof(uint32_t));
     if (r->truncated) fz_counter_inc(&p->counters.truncated);
     if (n == 0) {
         r->verdict = FZ_VERDICT_CLEAN;

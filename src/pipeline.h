@@ -44,6 +44,8 @@ typedef struct fz_result {
     int truncated;    /* more than FZ_MAX_MATCHES rules matched */
     uint32_t primary; /* highest-severity matched rule (valid if nrules > 0) */
     uint32_t rules[FZ_MAX_MATCHES];
+    int nshadow; /* shadow rules that matched: counted, never alerted */
+    uint32_t shadow[FZ_MAX_SHADOW];
     uint64_t dedup_key;
     uint32_t dedup_count;
     char detail[192];
@@ -73,16 +75,25 @@ typedef struct fz_pipeline fz_pipeline;
 fz_pipeline *fz_pipeline_new(size_t max_event_bytes, size_t arena_bytes, char *errstr,
                              size_t errstr_size);
 void fz_pipeline_destroy(fz_pipeline *p);
-/* (Re)bind to a ruleset before scanning with it. May allocate. */
+/* (Re)bind to a ruleset before scanning with it: builds a new matcher.
+ * May allocate; the caller keeps rs alive while p scans with it. */
 int fz_pipeline_bind(fz_pipeline *p, const fz_ruleset *rs, char *errstr, size_t errstr_size);
+/* Install a matcher prepared elsewhere (fz_matcher_new) and return the
+ * previous one, which the caller now owns. O(1): this is how a worker
+ * moves to a reloaded ruleset without stalling. */
+fz_matcher *fz_pipeline_swap(fz_pipeline *p, fz_matcher *m);
+fz_matcher *fz_pipeline_matcher(fz_pipeline *p);
+const fz_ruleset *fz_pipeline_ruleset(fz_pipeline *p);
+/* Fill the views of ev's fields that the bound ruleset scans (normalised
+ * views go to p's buffers, valid until the next call). */
+void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out);
 /* Start a new batch: previously decoded views become invalid. */
 void fz_pipeline_reset_arena(fz_pipeline *p);
 fz_counters *fz_pipeline_counters(fz_pipeline *p);
 
 /* Decode, match and compute the dedup key of msg. Sets r->verdict to
  * INVALID or CLEAN, or leaves ALERT pending fz_pipeline_dedup(). */
-void fz_pipeline_scan(fz_pipeline *p, const fz_ruleset *rs, const char *msg, size_t len,
-                      fz_result *r);
+void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r);
 /* Decide ALERT vs SUPPRESSED for a matched result and count the verdict
  * in p's counters. Any thread; d is shared. */
 void fz_pipeline_dedup(fz_pipeline *p, fz_dedup *d, fz_result *r);

@@ -3,7 +3,7 @@
  *
  * DESIGN. Input is read in batches of up to batch_events lines into one
  * buffer. Thread t of T scans lines t, t+T, t+2T, ... of the batch with
- * fz_pipeline_scan() (decode, match, key) - the expensive, share-nothing
+ * fz_pipeline_scan() (decode, key) - the expensive, share-nothing
  * part; interleaving keeps threads evenly loaded when expensive and cheap
  * events come in runs. Then the calling thread walks the batch
  * in input order, consults the dedup table and encodes alerts and
@@ -70,7 +70,7 @@ static void scan_slice(slice *s) {
     for (size_t i = s->first; i < rp->nlines; i += (size_t)rp->nthreads) {
         line_ref *l = &rp->lines[i];
         const char *p = l->off == SIZE_MAX ? rp->buf : rp->buf + l->off;
-        fz_pipeline_scan(s->pipe, rp->rs, p, l->len, &rp->results[i]);
+        fz_pipeline_scan(s->pipe, p, l->len, &rp->results[i]);
     }
 }
 
@@ -218,7 +218,7 @@ int fz_replay_main(const fz_config *cfg) {
     fz_buf_init(&vb, out_cap * 64);
 
     fz_rule_diags diags = {0};
-    rp->rs = fz_ruleset_load(cfg->rules_dir, &diags);
+    rp->rs = fz_ruleset_load(cfg->rules_dir, NULL, &diags);
     fz_rule_diags_print(&diags, stderr);
     fz_rule_diags_free(&diags);
     if (!rp->rs) {

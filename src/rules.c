@@ -1,13 +1,19 @@
 /*
  * rules.c - see rules.h.
  *
- * Loading happens off the hot path: parse each YAML file with libyaml's
- * document API (which keeps line numbers on every node), validate every
- * rule, check every pattern on its own with hs_expression_info() so that
- * all syntax errors are reported with file:line (not just Hyperscan's
- * first), then compile one database per event field with
- * hs_compile_multi(). The Hyperscan id of an expression is the index of
- * its rule, so a match maps straight back to the rule.
+ * Loading happens off the hot path, in four steps:
+ *   1. sources: the *.yaml files of the directory (or of a compiled file)
+ *      and, as rules name them, the list files; the version hashes them all;
+ *   2. parse: libyaml's document API keeps a line on every node, so every
+ *      problem is reported as file:line, all of them, sorted;
+ *   3. atoms: every regex term on every field it names, and every literal
+ *      of every list term, becomes one Hyperscan expression, grouped into
+ *      one database per (field, view, regex|literal);
+ *   4. compile (hs_compile_multi / hs_compile_lit_multi), or deserialise
+ *      the databases of a compiled file.
+ * If a database fails to compile, or when asked to (`rules check`), every
+ * regex is analysed on its own with hs_expression_info() so that all bad
+ * patterns are named, not just Hyperscan's first.
  */
 #define _GNU_SOURCE
 #include "rules.h"
@@ -19,25 +25,61 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 #include <yaml.h>
 
 #include "buf.h"
+#include "cond.h"
+#include "log.h"
+#include "norm.h"
 #include "utf8.h"
+
+/* one input file of the ruleset, as read */
+typedef struct source {
+    char *rel; /* path relative to the rules directory */
+    char *text;
+    size_t len;
+    int is_list;
+    /* lists, once parsed: literals as offsets into text (NUL-terminated in
+     * place), and the normalised copies */
+    size_t nlit;
+    char **lit;
+    size_t *litlen;
+    char *litbuf; /* a copy of text, split into literals in place */
+    int parsed;   /* 0 = not yet, 1 = ok, -1 = had errors */
+} source;
 
 struct fz_ruleset {
     _Atomic long refs;
     fz_rule *rules;
     size_t nrules;
-    size_t npatterns;
-    hs_database_t *db[FZ_FIELD_COUNT];
+    source *src;
+    size_t nsrc;
+    fz_atom *atoms;
+    size_t natoms;
+    size_t nliterals;
+    fz_db dbs[FZ_FIELD_COUNT * FZ_VIEW_COUNT * 2];
+    size_t ndbs;
+    uint8_t uses[FZ_FIELD_COUNT][FZ_VIEW_COUNT];
+    double compile_secs;
+    char *dir;
     char version[24];
 };
 
 static const char *const sev_names[] = {"", "low", "medium", "high", "critical"};
+static const char *const status_names[] = {"enabled", "shadow", "disabled"};
+static const char *const view_names[] = {"raw", "normalized"};
+static const char *const mode_names[] = {"contains", "word", "equals", "prefix", "suffix"};
 
 const char *fz_severity_name(fz_severity s) {
     return (s >= FZ_SEV_LOW && s <= FZ_SEV_CRITICAL) ? sev_names[s] : "unknown";
+}
+const char *fz_rule_status_name(fz_rule_status s) {
+    return (unsigned)s < FZ_ARRAY_LEN(status_names) ? status_names[s] : "unknown";
+}
+const char *fz_view_name(fz_view v) {
+    return (unsigned)v < FZ_ARRAY_LEN(view_names) ? view_names[v] : "unknown";
 }
 
 /* ---- diagnostics ---- */
@@ -88,23 +130,60 @@ void fz_rule_diags_print(const fz_rule_diags *d, void *fpv) {
     }
 }
 
+void fz_rule_diags_first_error(const fz_rule_diags *d, char *buf, size_t size) {
+    buf[0] = '\0';
+    for (size_t i = 0; i < d->n; i++) {
+        const fz_rule_diag *g = &d->v[i];
+        if (g->warning) continue;
+        if (g->line)
+            snprintf(buf, size, "%s:%u: %s", g->file, g->line, g->msg);
+        else
+            snprintf(buf, size, "%s: %s", g->file, g->msg);
+        return;
+    }
+}
+
 /* ---- ruleset lifetime ---- */
+
+static void term_free(fz_term *t) {
+    free(t->name);
+    free(t->pattern);
+    free(t->list);
+}
 
 static void rule_free(fz_rule *r) {
     free(r->id);
     free(r->category);
     free(r->description);
     free(r->file);
-    for (size_t i = 0; i < r->npatterns; i++) free(r->patterns[i]);
-    free(r->patterns);
-    free(r->pattern_lines);
+    for (size_t i = 0; i < r->nreferences; i++) free(r->references[i]);
+    free(r->references);
+    for (size_t i = 0; i < r->nterms; i++) term_free(&r->terms[i]);
+    free(r->terms);
+    free(r->cond);
+    free(r->cond_src);
+    for (size_t i = 0; i < r->ntests; i++)
+        for (int f = 0; f < FZ_FIELD_COUNT; f++) free(r->tests[i].fields[f]);
+    free(r->tests);
     free(r->json);
+}
+
+static void source_free(source *s) {
+    free(s->rel);
+    free(s->text);
+    free(s->lit); /* the literals point into litbuf */
+    free(s->litbuf);
+    free(s->litlen);
 }
 
 static void ruleset_free(fz_ruleset *rs) {
     for (size_t i = 0; i < rs->nrules; i++) rule_free(&rs->rules[i]);
     free(rs->rules);
-    for (int f = 0; f < FZ_FIELD_COUNT; f++) hs_free_database(rs->db[f]);
+    for (size_t i = 0; i < rs->nsrc; i++) source_free(&rs->src[i]);
+    free(rs->src);
+    for (size_t i = 0; i < rs->ndbs; i++) hs_free_database(rs->dbs[i].db);
+    free(rs->atoms);
+    free(rs->dir);
     free(rs);
 }
 
@@ -118,10 +197,44 @@ void fz_ruleset_unref(fz_ruleset *rs) {
 }
 
 size_t fz_ruleset_count(const fz_ruleset *rs) { return rs->nrules; }
-size_t fz_ruleset_pattern_count(const fz_ruleset *rs) { return rs->npatterns; }
+size_t fz_ruleset_pattern_count(const fz_ruleset *rs) { return rs->natoms; }
+size_t fz_ruleset_literal_count(const fz_ruleset *rs) { return rs->nliterals; }
 const fz_rule *fz_ruleset_rule(const fz_ruleset *rs, size_t i) { return &rs->rules[i]; }
 const char *fz_ruleset_version(const fz_ruleset *rs) { return rs->version; }
-const hs_database_t *fz_ruleset_db(const fz_ruleset *rs, fz_field f) { return rs->db[f]; }
+const fz_atom *fz_ruleset_atoms(const fz_ruleset *rs) { return rs->atoms; }
+size_t fz_ruleset_db_count(const fz_ruleset *rs) { return rs->ndbs; }
+const fz_db *fz_ruleset_db_at(const fz_ruleset *rs, size_t i) { return &rs->dbs[i]; }
+int fz_ruleset_uses(const fz_ruleset *rs, fz_field f, fz_view v) { return rs->uses[f][v]; }
+double fz_ruleset_compile_secs(const fz_ruleset *rs) { return rs->compile_secs; }
+
+size_t fz_ruleset_db_bytes(const fz_ruleset *rs) {
+    size_t total = 0;
+    for (size_t i = 0; i < rs->ndbs; i++) {
+        size_t n = 0;
+        if (hs_database_size(rs->dbs[i].db, &n) == HS_SUCCESS) total += n;
+    }
+    return total;
+}
+
+int fz_rule_eval(const fz_rule *r, uint64_t terms) {
+    if (!r->cond) return terms != 0;
+    return fz_cond_eval(r->cond, r->ncond, terms);
+}
+
+/* ---- sources ---- */
+
+static source *source_add(fz_ruleset *rs, const char *rel, char *text, size_t len, int is_list) {
+    source *ns = realloc(rs->src, (rs->nsrc + 1) * sizeof(source));
+    if (!ns) return NULL;
+    rs->src = ns;
+    source *s = &rs->src[rs->nsrc++];
+    memset(s, 0, sizeof(*s));
+    s->rel = strdup(rel);
+    s->text = text;
+    s->len = len;
+    s->is_list = is_list;
+    return s;
+}
 
 /* ---- file discovery ---- */
 
@@ -200,15 +313,159 @@ static char *read_file(const char *path, size_t *len, fz_rule_diags *diags) {
     return buf;
 }
 
+/* ---- loading context ---- */
+
+typedef struct load_ctx {
+    fz_ruleset *rs;
+    const char *dir; /* NULL when the sources come from a compiled file */
+    fz_rule_diags *diags;
+} load_ctx;
+
+static int valid_rel_path(const char *p) {
+    if (!*p || p[0] == '/' || strlen(p) > 1024) return 0;
+    for (const char *q = p; *q; q++) {
+        if ((q == p || q[-1] == '/') && q[0] == '.' && q[1] == '.' && (q[2] == '/' || !q[2]))
+            return 0;
+    }
+    return 1;
+}
+
+static int cmp_lit(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Split a list file into literals (in place). Reports problems against the
+ * list file itself. Returns 0 if usable. */
+static int list_parse(load_ctx *lc, source *s, const char *shown) {
+    size_t bad;
+    if (!fz_utf8_valid(s->text, s->len, &bad)) {
+        unsigned line = 1;
+        for (size_t i = 0; i < bad; i++) line += s->text[i] == '\n';
+        diag_add(lc->diags, shown, line, 0, "invalid UTF-8 at byte %zu", bad);
+        return -1;
+    }
+    size_t cap = 0, n = 0;
+    char **lit = NULL;
+    unsigned line = 0;
+    int rc = 0;
+    s->litbuf = malloc(s->len + 1);
+    if (!s->litbuf) return -1;
+    memcpy(s->litbuf, s->text, s->len + 1);
+    char *p = s->litbuf, *end = s->litbuf + s->len;
+    while (p < end) {
+        line++;
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *e = nl ? nl : end;
+        char *b = p;
+        p = nl ? nl + 1 : end;
+        while (b < e && (*b == ' ' || *b == '\t')) b++;
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) e--;
+        if (b == e || *b == '#') continue;
+        if ((size_t)(e - b) > FZ_LITERAL_MAX_BYTES) {
+            diag_add(lc->diags, shown, line, 0, "entry longer than %u bytes", FZ_LITERAL_MAX_BYTES);
+            rc = -1;
+            continue;
+        }
+        if (n == FZ_LIST_MAX_LITERALS) {
+            diag_add(lc->diags, shown, line, 0, "more than %u entries; split the list",
+                     FZ_LIST_MAX_LITERALS);
+            rc = -1;
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            char **nv = realloc(lit, cap * sizeof(char *));
+            if (!nv) {
+                rc = -1;
+                break;
+            }
+            lit = nv;
+        }
+        *e = '\0';
+        lit[n++] = b;
+    }
+    if (rc == 0 && n == 0) {
+        diag_add(lc->diags, shown, 0, 0, "list has no entries");
+        rc = -1;
+    }
+    if (n > 1) { /* sorted and unique: duplicates would only cost matches */
+        qsort(lit, n, sizeof(char *), cmp_lit);
+        size_t k = 1;
+        for (size_t i = 1; i < n; i++)
+            if (strcmp(lit[i], lit[k - 1]) != 0) lit[k++] = lit[i];
+        n = k;
+    }
+    s->lit = lit;
+    s->nlit = n;
+    s->litlen = malloc((n ? n : 1) * sizeof(size_t));
+    for (size_t i = 0; s->litlen && i < n; i++) s->litlen[i] = strlen(lit[i]);
+    return s->litlen ? rc : -1;
+}
+
+/* The list at rel (relative to the rules directory), loaded once. Problems
+ * are reported at the referencing place (file:line). */
+static source *list_get(load_ctx *lc, const char *rel, const char *file, unsigned line) {
+    fz_ruleset *rs = lc->rs;
+    for (size_t i = 0; i < rs->nsrc; i++)
+        if (rs->src[i].is_list && strcmp(rs->src[i].rel, rel) == 0)
+            return rs->src[i].parsed > 0 ? &rs->src[i] : NULL;
+    if (!valid_rel_path(rel)) {
+        diag_add(lc->diags, file, line, 0,
+                 "list '%s': give a path inside the rules directory (relative, no '..')", rel);
+        return NULL;
+    }
+    if (!lc->dir) {
+        diag_add(lc->diags, file, line, 0, "list '%s' is not in the compiled file", rel);
+        return NULL;
+    }
+    char *path;
+    if (asprintf(&path, "%s/%s", lc->dir, rel) < 0) return NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        diag_add(lc->diags, file, line, 0, "list '%s': cannot open %s: %s", rel, path,
+                 strerror(errno));
+        free(path);
+        return NULL;
+    }
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *text = NULL;
+    if (n < 0 || (unsigned long)n > FZ_LIST_MAX_BYTES) {
+        diag_add(lc->diags, file, line, 0, "list '%s' is larger than %u MiB", rel,
+                 FZ_LIST_MAX_BYTES >> 20);
+    } else if ((text = malloc((size_t)n + 1)) && fread(text, 1, (size_t)n, fp) != (size_t)n) {
+        diag_add(lc->diags, file, line, 0, "list '%s': read error", rel);
+        free(text);
+        text = NULL;
+    }
+    fclose(fp);
+    if (!text) {
+        free(path);
+        return NULL;
+    }
+    text[n] = '\0';
+    source *s = source_add(rs, rel, text, (size_t)n, 1);
+    if (!s) {
+        free(text);
+        free(path);
+        return NULL;
+    }
+    s->parsed = list_parse(lc, s, path) == 0 ? 1 : -1;
+    free(path);
+    return s->parsed > 0 ? s : NULL;
+}
+
 /* ---- YAML helpers ---- */
 
 typedef struct parse_ctx {
+    load_ctx *lc;
     const char *file;
     yaml_document_t *doc;
     fz_rule_diags *diags;
 } parse_ctx;
 
-static unsigned node_line(yaml_node_t *n) { return (unsigned)n->start_mark.line + 1; }
+static unsigned node_line(yaml_node_t *n) { return n ? (unsigned)n->start_mark.line + 1 : 0; }
 
 static const char *scalar(yaml_node_t *n) {
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
@@ -220,6 +477,14 @@ static int valid_id(const char *s) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
               *p == '-'))
             return 0;
+    return 1;
+}
+
+static int valid_name(const char *s) {
+    if (!*s || strlen(s) > 64 || (*s >= '0' && *s <= '9')) return 0;
+    if (!strcmp(s, "and") || !strcmp(s, "or") || !strcmp(s, "not")) return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) return 0;
     return 1;
 }
 
@@ -239,11 +504,11 @@ static int parse_uint(const char *s, unsigned *out) {
     return 0;
 }
 
-/* Apply a list-or-scalar node: calls fn for each scalar item. */
-typedef int (*item_fn)(parse_ctx *c, fz_rule *r, yaml_node_t *item, const char *key);
+/* Calls fn for each scalar of a scalar-or-list node. */
+typedef int (*item_fn)(parse_ctx *c, void *obj, yaml_node_t *item, const char *key);
 
-static int for_each_item(parse_ctx *c, fz_rule *r, yaml_node_t *v, const char *key, item_fn fn) {
-    if (v->type == YAML_SCALAR_NODE) return fn(c, r, v, key);
+static int for_each_item(parse_ctx *c, void *obj, yaml_node_t *v, const char *key, item_fn fn) {
+    if (v->type == YAML_SCALAR_NODE) return fn(c, obj, v, key);
     if (v->type != YAML_SEQUENCE_NODE) {
         diag_add(c->diags, c->file, node_line(v), 0, "'%s' must be a list", key);
         return -1;
@@ -258,12 +523,13 @@ static int for_each_item(parse_ctx *c, fz_rule *r, yaml_node_t *v, const char *k
             rc = -1;
             continue;
         }
-        if (fn(c, r, item, key)) rc = -1;
+        if (fn(c, obj, item, key)) rc = -1;
     }
     return rc;
 }
 
-static int add_field(parse_ctx *c, fz_rule *r, yaml_node_t *item, const char *key) {
+static int add_field(parse_ctx *c, void *obj, yaml_node_t *item, const char *key) {
+    uint32_t *fields = obj;
     const char *s = scalar(item);
     int f = fz_field_parse(s, strlen(s));
     if (f < 0) {
@@ -271,21 +537,24 @@ static int add_field(parse_ctx *c, fz_rule *r, yaml_node_t *item, const char *ke
                  "unknown field '%s' in '%s' (known: text, from, to)", s, key);
         return -1;
     }
-    r->fields |= 1u << f;
+    *fields |= 1u << f;
     return 0;
 }
 
-static int add_flag(parse_ctx *c, fz_rule *r, yaml_node_t *item, const char *key) {
+#define FLAGS_SET 0x80000000u /* marks "flags given" on a term */
+
+static int add_flag(parse_ctx *c, void *obj, yaml_node_t *item, const char *key) {
     static const struct {
         const char *name;
         unsigned flag;
     } flags[] = {{"caseless", HS_FLAG_CASELESS},   {"dotall", HS_FLAG_DOTALL},
                  {"multiline", HS_FLAG_MULTILINE}, {"ucp", HS_FLAG_UCP},
                  {"utf8", HS_FLAG_UTF8},           {"singlematch", HS_FLAG_SINGLEMATCH}};
+    unsigned *out = obj;
     const char *s = scalar(item);
     for (size_t i = 0; i < FZ_ARRAY_LEN(flags); i++)
         if (strcmp(s, flags[i].name) == 0) {
-            r->hs_flags |= flags[i].flag;
+            *out |= flags[i].flag | FLAGS_SET;
             return 0;
         }
     diag_add(c->diags, c->file, node_line(item), 0,
@@ -293,22 +562,228 @@ static int add_flag(parse_ctx *c, fz_rule *r, yaml_node_t *item, const char *key
     return -1;
 }
 
-static int add_pattern(parse_ctx *c, fz_rule *r, yaml_node_t *item, const char *key) {
+static int add_reference(parse_ctx *c, void *obj, yaml_node_t *item, const char *key) {
+    (void)c;
     (void)key;
-    const char *s = scalar(item);
-    if (!*s) {
-        diag_add(c->diags, c->file, node_line(item), 0, "empty pattern");
+    fz_rule *r = obj;
+    char **nv = realloc(r->references, (r->nreferences + 1) * sizeof(char *));
+    if (!nv) return -1;
+    r->references = nv;
+    r->references[r->nreferences++] = strdup(scalar(item));
+    return 0;
+}
+
+static int parse_enum(parse_ctx *c, yaml_node_t *n, const char *key, const char *const *names,
+                      size_t count, int *out) {
+    const char *v = scalar(n);
+    for (size_t i = 0; v && i < count; i++)
+        if (names[i][0] && strcmp(v, names[i]) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    char known[256] = "";
+    for (size_t i = 0; i < count; i++)
+        if (names[i][0])
+            snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+                     known[0] ? ", " : "", names[i]);
+    diag_add(c->diags, c->file, node_line(n), 0, "'%s' must be one of %s, not '%s'", key, known,
+             v ? v : "(not a scalar)");
+    return -1;
+}
+
+static fz_term *term_new(fz_rule *r) {
+    fz_term *nt = realloc(r->terms, (r->nterms + 1) * sizeof(fz_term));
+    if (!nt) return NULL;
+    r->terms = nt;
+    fz_term *t = &r->terms[r->nterms++];
+    memset(t, 0, sizeof(*t));
+    t->view = (fz_view)-1;
+    t->mode = (fz_lit_mode)-1;
+    return t;
+}
+
+static int set_pattern(parse_ctx *c, fz_term *t, yaml_node_t *n) {
+    const char *s = scalar(n);
+    if (!s) {
+        diag_add(c->diags, c->file, node_line(n), 0, "'pattern' must be a string");
         return -1;
     }
-    char **np = realloc(r->patterns, (r->npatterns + 1) * sizeof(char *));
-    unsigned *nl = realloc(r->pattern_lines, (r->npatterns + 1) * sizeof(unsigned));
-    if (np) r->patterns = np;
-    if (nl) r->pattern_lines = nl;
-    if (!np || !nl) return -1;
-    r->patterns[r->npatterns] = strdup(s);
-    r->pattern_lines[r->npatterns] = node_line(item);
-    r->npatterns++;
+    if (!*s) {
+        diag_add(c->diags, c->file, node_line(n), 0, "empty pattern");
+        return -1;
+    }
+    t->pattern = strdup(s);
+    t->line = node_line(n);
     return 0;
+}
+
+static int set_list(parse_ctx *c, fz_term *t, yaml_node_t *n) {
+    const char *s = scalar(n);
+    if (!s || !*s) {
+        diag_add(c->diags, c->file, node_line(n), 0, "'list' must be a path");
+        return -1;
+    }
+    t->list = strdup(s);
+    t->line = node_line(n);
+    return 0;
+}
+
+/* A term written as a mapping: {name, pattern | list, fields, view, flags, list_match}. */
+static int parse_term_map(parse_ctx *c, fz_rule *r, yaml_node_t *m) {
+    fz_term *t = term_new(r);
+    if (!t) return -1;
+    t->line = node_line(m);
+    int rc = 0;
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(c->doc, p->value);
+        const char *k = scalar(kn);
+        if (!k || !vn) {
+            rc = -1;
+            continue;
+        }
+        if (!strcmp(k, "name")) {
+            const char *v = scalar(vn);
+            if (!v || !valid_name(v)) {
+                diag_add(c->diags, c->file, node_line(vn), 0,
+                         "invalid term name '%s': use a-z 0-9 _ (not starting with a digit; "
+                         "not and/or/not)",
+                         v ? v : "");
+                rc = -1;
+            } else {
+                free(t->name);
+                t->name = strdup(v);
+            }
+        } else if (!strcmp(k, "pattern")) {
+            rc |= set_pattern(c, t, vn);
+        } else if (!strcmp(k, "list")) {
+            rc |= set_list(c, t, vn);
+        } else if (!strcmp(k, "fields") || !strcmp(k, "field")) {
+            rc |= for_each_item(c, &t->fields, vn, k, add_field);
+        } else if (!strcmp(k, "flags")) {
+            rc |= for_each_item(c, &t->hs_flags, vn, k, add_flag);
+        } else if (!strcmp(k, "view")) {
+            int v;
+            if (parse_enum(c, vn, k, view_names, FZ_VIEW_COUNT, &v))
+                rc = -1;
+            else
+                t->view = (fz_view)v;
+        } else if (!strcmp(k, "list_match")) {
+            int v;
+            if (parse_enum(c, vn, k, mode_names, FZ_ARRAY_LEN(mode_names), &v))
+                rc = -1;
+            else
+                t->mode = (fz_lit_mode)v;
+        } else {
+            diag_add(c->diags, c->file, node_line(kn), 0,
+                     "unknown term key '%s' (known: name, pattern, list, list_match, fields, "
+                     "view, flags)",
+                     k);
+            rc = -1;
+        }
+    }
+    if (!!t->pattern == !!t->list) {
+        diag_add(c->diags, c->file, t->line, 0, "a term needs exactly one of 'pattern' or 'list'");
+        rc = -1;
+    }
+    return rc;
+}
+
+static int parse_patterns(parse_ctx *c, fz_rule *r, yaml_node_t *v) {
+    if (v->type == YAML_SCALAR_NODE) {
+        fz_term *t = term_new(r);
+        return t ? set_pattern(c, t, v) : -1;
+    }
+    if (v->type != YAML_SEQUENCE_NODE) {
+        diag_add(c->diags, c->file, node_line(v), 0, "'patterns' must be a list");
+        return -1;
+    }
+    int rc = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = yaml_document_get_node(c->doc, *it);
+        if (item && item->type == YAML_SCALAR_NODE) {
+            fz_term *t = term_new(r);
+            rc |= t ? set_pattern(c, t, item) : -1;
+        } else if (item && item->type == YAML_MAPPING_NODE) {
+            rc |= parse_term_map(c, r, item);
+        } else {
+            diag_add(c->diags, c->file, node_line(item ? item : v), 0,
+                     "items of 'patterns' must be patterns or {name:, pattern:|list:} mappings");
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+/* tests: {should_match: [...], should_not_match: [...]}; an example is a
+ * string (the text) or a mapping of fields. */
+static int parse_tests(parse_ctx *c, fz_rule *r, yaml_node_t *v) {
+    if (v->type != YAML_MAPPING_NODE) {
+        diag_add(c->diags, c->file, node_line(v), 0,
+                 "'tests' must be a mapping with should_match / should_not_match lists");
+        return -1;
+    }
+    int rc = 0;
+    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(c->doc, p->value);
+        const char *k = scalar(kn);
+        int should;
+        if (k && !strcmp(k, "should_match"))
+            should = 1;
+        else if (k && !strcmp(k, "should_not_match"))
+            should = 0;
+        else {
+            diag_add(c->diags, c->file, node_line(kn), 0,
+                     "unknown key '%s' in 'tests' (known: should_match, should_not_match)",
+                     k ? k : "?");
+            rc = -1;
+            continue;
+        }
+        if (!vn || vn->type != YAML_SEQUENCE_NODE) {
+            diag_add(c->diags, c->file, node_line(vn ? vn : kn), 0, "'%s' must be a list", k);
+            rc = -1;
+            continue;
+        }
+        for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top;
+             it++) {
+            yaml_node_t *ex = yaml_document_get_node(c->doc, *it);
+            fz_rule_test *nt = realloc(r->tests, (r->ntests + 1) * sizeof(fz_rule_test));
+            if (!nt || !ex) return -1;
+            r->tests = nt;
+            fz_rule_test *t = &r->tests[r->ntests++];
+            memset(t, 0, sizeof(*t));
+            t->line = node_line(ex);
+            t->should_match = should;
+            if (ex->type == YAML_SCALAR_NODE) {
+                t->fields[FZ_FIELD_TEXT] = strdup(scalar(ex));
+                continue;
+            }
+            if (ex->type != YAML_MAPPING_NODE) {
+                diag_add(c->diags, c->file, t->line, 0,
+                         "a test example is a text or a mapping of fields (text, from, to)");
+                rc = -1;
+                continue;
+            }
+            for (yaml_node_pair_t *q = ex->data.mapping.pairs.start; q < ex->data.mapping.pairs.top;
+                 q++) {
+                const char *fk = scalar(yaml_document_get_node(c->doc, q->key));
+                const char *fv = scalar(yaml_document_get_node(c->doc, q->value));
+                int f = fk ? fz_field_parse(fk, strlen(fk)) : -1;
+                if (f < 0 || !fv) {
+                    diag_add(c->diags, c->file, t->line, 0,
+                             "test example: unknown field '%s' (known: text, from, to)",
+                             fk ? fk : "?");
+                    rc = -1;
+                    continue;
+                }
+                free(t->fields[f]);
+                t->fields[f] = strdup(fv);
+            }
+        }
+    }
+    return rc;
 }
 
 static char *rule_json(const fz_rule *r, size_t *len) {
@@ -330,18 +805,21 @@ static char *rule_json(const fz_rule *r, size_t *len) {
 
 /* Parse one rule mapping into r. Returns 0 if valid. */
 static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
-    static const char *const known[] = {"id",    "rev",     "category", "severity",   "fields",
-                                        "flags", "pattern", "patterns", "description"};
+    static const char *const known =
+        "id, rev, category, severity, status, description, references, fields, view, flags, "
+        "pattern, patterns, list, list_match, condition, tests";
     int rc = 0;
     unsigned line = node_line(m);
     r->line = line;
     r->file = strdup(c->file);
-    r->hs_flags = HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH;
     if (m->type != YAML_MAPPING_NODE) {
         diag_add(c->diags, c->file, line, 0, "a rule must be a mapping (id: ..., pattern: ...)");
         return -1;
     }
-    int have_pattern = 0;
+    uint32_t fields = 0;
+    unsigned flags = 0;
+    int view = -1, mode = -1;
+    unsigned cond_line = 0;
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
         yaml_node_t *vn = yaml_document_get_node(c->doc, p->value);
@@ -351,34 +829,41 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
             rc = -1;
             continue;
         }
-        size_t ki;
-        for (ki = 0; ki < FZ_ARRAY_LEN(known); ki++)
-            if (strcmp(k, known[ki]) == 0) break;
-        if (ki == FZ_ARRAY_LEN(known)) {
-            diag_add(c->diags, c->file, node_line(kn), 0,
-                     "unknown key '%s' (known: id, rev, category, severity, fields, flags, "
-                     "pattern, patterns, description)",
-                     k);
-            rc = -1;
-            continue;
-        }
         const char *v = scalar(vn);
         unsigned vl = node_line(vn);
-        if (strcmp(k, "fields") == 0) {
-            rc |= for_each_item(c, r, vn, k, add_field);
-        } else if (strcmp(k, "flags") == 0) {
-            rc |= for_each_item(c, r, vn, k, add_flag);
-        } else if (strcmp(k, "pattern") == 0 || strcmp(k, "patterns") == 0) {
-            if (have_pattern) {
-                diag_add(c->diags, c->file, vl, 0, "give either 'pattern' or 'patterns', once");
-                rc = -1;
-            }
-            have_pattern = 1;
-            rc |= for_each_item(c, r, vn, k, add_pattern);
+        if (!strcmp(k, "fields")) {
+            rc |= for_each_item(c, &fields, vn, k, add_field);
+        } else if (!strcmp(k, "flags")) {
+            rc |= for_each_item(c, &flags, vn, k, add_flag);
+        } else if (!strcmp(k, "references")) {
+            rc |= for_each_item(c, r, vn, k, add_reference);
+        } else if (!strcmp(k, "pattern") || !strcmp(k, "patterns")) {
+            rc |= parse_patterns(c, r, vn);
+        } else if (!strcmp(k, "list")) {
+            fz_term *t = term_new(r);
+            rc |= t ? set_list(c, t, vn) : -1;
+        } else if (!strcmp(k, "tests")) {
+            rc |= parse_tests(c, r, vn);
+        } else if (!strcmp(k, "view")) {
+            rc |= parse_enum(c, vn, k, view_names, FZ_VIEW_COUNT, &view);
+        } else if (!strcmp(k, "list_match")) {
+            rc |= parse_enum(c, vn, k, mode_names, FZ_ARRAY_LEN(mode_names), &mode);
+        } else if (!strcmp(k, "status")) {
+            int s = 0;
+            rc |= parse_enum(c, vn, k, status_names, FZ_ARRAY_LEN(status_names), &s);
+            r->status = (fz_rule_status)s;
+        } else if (!strcmp(k, "severity")) {
+            int s = 0;
+            rc |= parse_enum(c, vn, k, sev_names, FZ_ARRAY_LEN(sev_names), &s);
+            r->severity = (fz_severity)s;
         } else if (!v) {
-            diag_add(c->diags, c->file, vl, 0, "'%s' must be a scalar", k);
+            if (strstr(known, k))
+                diag_add(c->diags, c->file, vl, 0, "'%s' must be a scalar", k);
+            else
+                diag_add(c->diags, c->file, node_line(kn), 0, "unknown key '%s' (known: %s)", k,
+                         known);
             rc = -1;
-        } else if (strcmp(k, "id") == 0) {
+        } else if (!strcmp(k, "id")) {
             r->line = vl;
             if (!valid_id(v)) {
                 diag_add(c->diags, c->file, vl, 0, "invalid id '%s': use 1-128 of a-z 0-9 . _ -",
@@ -387,12 +872,12 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
             }
             free(r->id);
             r->id = strdup(v);
-        } else if (strcmp(k, "rev") == 0) {
+        } else if (!strcmp(k, "rev")) {
             if (parse_uint(v, &r->rev) || r->rev == 0) {
                 diag_add(c->diags, c->file, vl, 0, "'rev' must be an integer >= 1, not '%s'", v);
                 rc = -1;
             }
-        } else if (strcmp(k, "category") == 0) {
+        } else if (!strcmp(k, "category")) {
             if (!valid_category(v)) {
                 diag_add(c->diags, c->file, vl, 0, "invalid category '%s': use 1-64 of a-z 0-9 _",
                          v);
@@ -400,38 +885,89 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
             }
             free(r->category);
             r->category = strdup(v);
-        } else if (strcmp(k, "severity") == 0) {
-            r->severity = 0;
-            for (int s = FZ_SEV_LOW; s <= FZ_SEV_CRITICAL; s++)
-                if (strcmp(v, sev_names[s]) == 0) r->severity = (fz_severity)s;
-            if (!r->severity) {
-                diag_add(c->diags, c->file, vl, 0,
-                         "severity must be low, medium, high or critical, not '%s'", v);
-                rc = -1;
-            }
-        } else if (strcmp(k, "description") == 0) {
+        } else if (!strcmp(k, "description")) {
             free(r->description);
             r->description = strdup(v);
+        } else if (!strcmp(k, "condition")) {
+            free(r->cond_src);
+            r->cond_src = strdup(v);
+            cond_line = vl;
+        } else {
+            diag_add(c->diags, c->file, node_line(kn), 0, "unknown key '%s' (known: %s)", k, known);
+            rc = -1;
         }
     }
-    static const char *const required[] = {"id", "category", "severity", "fields"};
-    const int missing[] = {r->id == NULL, r->category == NULL, r->severity == 0, r->fields == 0};
+    static const char *const required[] = {"id", "category", "severity"};
+    const int missing[] = {r->id == NULL, r->category == NULL, r->severity == 0};
     for (size_t i = 0; i < FZ_ARRAY_LEN(required); i++)
         if (missing[i] && rc == 0) {
             diag_add(c->diags, c->file, line, 0, "rule is missing '%s'", required[i]);
             rc = -1;
         }
-    if (!have_pattern && rc == 0) {
-        diag_add(c->diags, c->file, line, 0, "rule is missing 'pattern' or 'patterns'");
+    if (r->nterms == 0 && rc == 0) {
+        diag_add(c->diags, c->file, line, 0, "rule has no 'pattern', 'patterns' or 'list'");
         rc = -1;
     }
-    if (r->rev == 0) r->rev = 1; /* rev defaults to 1 */
+    if (r->nterms > FZ_MAX_TERMS) {
+        diag_add(c->diags, c->file, line, 0, "rule has %zu terms; at most %d", r->nterms,
+                 FZ_MAX_TERMS);
+        rc = -1;
+    }
+    if (r->rev == 0) r->rev = 1;
+    if (!fields) fields = 1u << FZ_FIELD_TEXT;
+    /* rule-level settings fill what a term does not say itself */
+    const char *names[FZ_MAX_TERMS];
+    for (size_t i = 0; i < r->nterms && i < FZ_MAX_TERMS; i++) {
+        fz_term *t = &r->terms[i];
+        if (!t->fields) t->fields = fields;
+        if (!(t->hs_flags & FLAGS_SET)) t->hs_flags |= flags;
+        t->hs_flags &= ~FLAGS_SET;
+        if ((int)t->view < 0) t->view = (fz_view)view; /* still -1 = by field */
+        if ((int)t->mode < 0) t->mode = mode >= 0 ? (fz_lit_mode)mode : FZ_LIT_CONTAINS;
+        if (!t->name && asprintf(&t->name, "p%zu", i + 1) < 0) return -1;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(names[j], t->name)) {
+                diag_add(c->diags, c->file, t->line, 0, "term name '%s' used twice in rule",
+                         t->name);
+                rc = -1;
+            }
+        names[i] = t->name;
+        if (t->list && t->pattern == NULL) {
+            source *s = list_get(c->lc, t->list, c->file, t->line);
+            if (!s)
+                rc = -1;
+            else
+                t->nliterals = s->nlit;
+        }
+    }
+    if (r->cond_src && rc == 0) {
+        char err[512];
+        r->cond = fz_cond_compile(r->cond_src, names, r->nterms, &r->ncond, err, sizeof(err));
+        if (!r->cond) {
+            diag_add(c->diags, c->file, cond_line, 0, "%s", err);
+            rc = -1;
+        } else if (fz_cond_eval(r->cond, r->ncond, 0)) {
+            diag_add(c->diags, c->file, cond_line, 0,
+                     "condition '%s' is true when no term matches, so it would fire on every "
+                     "event; require at least one term",
+                     r->cond_src);
+            rc = -1;
+        } else {
+            uint64_t used = fz_cond_terms_used(r->cond, r->ncond);
+            for (size_t i = 0; i < r->nterms; i++)
+                if (!(used & (1ull << i)))
+                    diag_add(c->diags, c->file, r->terms[i].line, 1,
+                             "rule '%s': term '%s' is not used in the condition", r->id,
+                             r->terms[i].name);
+        }
+    }
     return rc;
 }
 
-/* Parse a file's rules, appending valid ones to *rules. */
-static void parse_file(const char *file, const char *text, size_t len, fz_rule **rules,
-                       size_t *nrules, size_t *cap, fz_rule_diags *diags) {
+/* Parse a file's rules, appending valid ones to rs->rules. */
+static void parse_file(load_ctx *lc, const char *file, const char *text, size_t len, size_t *cap) {
+    fz_ruleset *rs = lc->rs;
+    fz_rule_diags *diags = lc->diags;
     size_t bad;
     if (!fz_utf8_valid(text, len, &bad)) {
         unsigned line = 1;
@@ -450,7 +986,7 @@ static void parse_file(const char *file, const char *text, size_t len, fz_rule *
         yaml_parser_delete(&parser);
         return;
     }
-    parse_ctx c = {file, &doc, diags};
+    parse_ctx c = {lc, file, &doc, diags};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) goto done; /* empty file: no rules */
     if (root->type != YAML_MAPPING_NODE) {
@@ -474,14 +1010,14 @@ static void parse_file(const char *file, const char *text, size_t len, fz_rule *
         }
         for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top;
              it++) {
-            if (*nrules == *cap) {
+            if (rs->nrules == *cap) {
                 *cap = *cap ? *cap * 2 : 64;
-                *rules = realloc(*rules, *cap * sizeof(fz_rule));
+                rs->rules = realloc(rs->rules, *cap * sizeof(fz_rule));
             }
-            fz_rule *r = &(*rules)[*nrules];
+            fz_rule *r = &rs->rules[rs->nrules];
             memset(r, 0, sizeof(*r));
             if (parse_rule(&c, yaml_document_get_node(&doc, *it), r) == 0)
-                (*nrules)++;
+                rs->nrules++;
             else
                 rule_free(r);
         }
@@ -498,7 +1034,7 @@ static int cmp_str_idx(const void *a, const void *b, void *arg) {
 
 /* Report duplicate ids (both places). */
 static void check_duplicates(fz_rule *rules, size_t n, fz_rule_diags *diags) {
-    size_t *ix = malloc(n * sizeof(size_t));
+    size_t *ix = malloc((n ? n : 1) * sizeof(size_t));
     if (!ix) return;
     for (size_t i = 0; i < n; i++) ix[i] = i;
     qsort_r(ix, n, sizeof(size_t), cmp_str_idx, rules);
@@ -523,94 +1059,215 @@ static int cjk_boundary(const char *pat) {
     return 0;
 }
 
-/* Check each pattern on its own so every bad one is named. */
-static void check_patterns(fz_rule *rules, size_t n, fz_rule_diags *diags) {
-    for (size_t i = 0; i < n; i++) {
-        fz_rule *r = &rules[i];
-        for (size_t p = 0; p < r->npatterns; p++) {
-            hs_expr_info_t *info = NULL;
-            hs_compile_error_t *err = NULL;
-            if (hs_expression_info(r->patterns[p], r->hs_flags, &info, &err) != HS_SUCCESS) {
-                diag_add(diags, r->file, r->pattern_lines[p], 0, "rule '%s': pattern rejected: %s",
-                         r->id, err ? err->message : "unknown error");
-                hs_free_compile_error(err);
-                continue;
-            }
-            if (info->min_width == 0) {
-                diag_add(diags, r->file, r->pattern_lines[p], 0,
-                         "rule '%s': pattern can match the empty string, so it would fire on "
-                         "every event",
-                         r->id);
-            }
-            if (!(r->hs_flags & HS_FLAG_UCP) && cjk_boundary(r->patterns[p]))
-                diag_add(diags, r->file, r->pattern_lines[p], 1,
+/* The view a term sees on field f. */
+static fz_view term_view(const fz_term *t, fz_field f) {
+    if ((int)t->view >= 0) return t->view;
+    return f == FZ_FIELD_TEXT ? FZ_VIEW_NORM : FZ_VIEW_RAW;
+}
+
+static unsigned regex_flags(const fz_term *t, fz_view v) {
+    unsigned fl = t->hs_flags | HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH;
+    if (v == FZ_VIEW_NORM) fl |= HS_FLAG_CASELESS; /* the view is lower-cased */
+    return fl;
+}
+
+/* Per-pattern checks that need no compile (always) and with compile
+ * (analyze: every error named, slow patterns warned about). */
+static void check_patterns(fz_ruleset *rs, int analyze, double slow_ms, fz_rule_diags *diags) {
+    for (size_t i = 0; i < rs->nrules; i++) {
+        fz_rule *r = &rs->rules[i];
+        for (size_t k = 0; k < r->nterms; k++) {
+            fz_term *t = &r->terms[k];
+            if (!t->pattern) continue;
+            if (!(t->hs_flags & HS_FLAG_UCP) && cjk_boundary(t->pattern))
+                diag_add(diags, r->file, t->line, 1,
                          "rule '%s': \\b next to a CJK character is not a word boundary there: "
                          "without 'ucp' CJK is not \\w, so \\b only matches beside an ASCII "
                          "letter, digit or '_'",
                          r->id);
+            if (!analyze) continue;
+            hs_expr_info_t *info = NULL;
+            hs_compile_error_t *err = NULL;
+            int64_t t0 = fz_mono_ns();
+            hs_error_t e = hs_expression_info(t->pattern, regex_flags(t, FZ_VIEW_RAW), &info, &err);
+            double ms = (double)(fz_mono_ns() - t0) / 1e6;
+            if (e != HS_SUCCESS) {
+                diag_add(diags, r->file, t->line, 0, "rule '%s': pattern rejected: %s", r->id,
+                         err ? err->message : "unknown error");
+                hs_free_compile_error(err);
+                continue;
+            }
+            if (info->min_width == 0)
+                diag_add(diags, r->file, t->line, 0,
+                         "rule '%s': pattern can match the empty string, so it would fire on "
+                         "every event",
+                         r->id);
+            if (ms > slow_ms)
+                diag_add(diags, r->file, t->line, 1,
+                         "rule '%s': pattern is slow to compile (%.0f ms to analyse); bound its "
+                         "repeats or split it",
+                         r->id, ms);
             free(info);
         }
     }
 }
 
-/* Find the rule/pattern behind the idx-th expression compiled for field f. */
-static void locate_expr(fz_rule *rules, size_t n, fz_field f, unsigned idx, fz_rule **rr,
-                        size_t *pp) {
-    unsigned k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!(rules[i].fields & (1u << f))) continue;
-        for (size_t p = 0; p < rules[i].npatterns; p++, k++)
-            if (k == idx) {
-                *rr = &rules[i];
-                *pp = p;
-                return;
-            }
-    }
-    *rr = NULL;
+/* ---- atoms and databases ---- */
+
+static size_t db_key(fz_field f, fz_view v, int literal) {
+    return ((size_t)f * FZ_VIEW_COUNT + (size_t)v) * 2 + (size_t)literal;
 }
 
-static int compile_field(fz_ruleset *rs, fz_field f, fz_rule_diags *diags) {
-    size_t cnt = 0;
-    for (size_t i = 0; i < rs->nrules; i++)
-        if (rs->rules[i].fields & (1u << f)) cnt += rs->rules[i].npatterns;
-    if (cnt == 0) return 0;
-    const char **exprs = malloc(cnt * sizeof(char *));
-    unsigned *flags = malloc(cnt * sizeof(unsigned));
-    unsigned *ids = malloc(cnt * sizeof(unsigned));
-    int rc = -1;
-    if (!exprs || !flags || !ids) goto out;
-    size_t k = 0;
+typedef struct db_build {
+    const char **ex;
+    unsigned *flags;
+    unsigned *ids;
+    size_t *lens;
+    size_t n, cap;
+} db_build;
+
+static int db_build_add(db_build *b, const char *ex, size_t len, unsigned flags, unsigned id) {
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 64;
+        const char **ne = realloc(b->ex, nc * sizeof(char *));
+        if (ne) b->ex = ne;
+        unsigned *nf = realloc(b->flags, nc * sizeof(unsigned));
+        if (nf) b->flags = nf;
+        unsigned *ni = realloc(b->ids, nc * sizeof(unsigned));
+        if (ni) b->ids = ni;
+        size_t *nl = realloc(b->lens, nc * sizeof(size_t));
+        if (nl) b->lens = nl;
+        if (!ne || !nf || !ni || !nl) return -1;
+        b->cap = nc;
+    }
+    b->ex[b->n] = ex;
+    b->lens[b->n] = len;
+    b->flags[b->n] = flags;
+    b->ids[b->n] = id;
+    b->n++;
+    return 0;
+}
+
+static source *find_list(fz_ruleset *rs, const char *rel) {
+    for (size_t i = 0; i < rs->nsrc; i++)
+        if (rs->src[i].is_list && !strcmp(rs->src[i].rel, rel)) return &rs->src[i];
+    return NULL;
+}
+
+/* Build every atom. Literal expressions for the normalised view are
+ * normalised copies kept in *arena (freed by the caller after compiling). */
+static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *narena) {
+    size_t cap = 0;
     for (size_t i = 0; i < rs->nrules; i++) {
         fz_rule *r = &rs->rules[i];
-        if (!(r->fields & (1u << f))) continue;
-        for (size_t p = 0; p < r->npatterns; p++, k++) {
-            exprs[k] = r->patterns[p];
-            flags[k] = r->hs_flags;
-            ids[k] = (unsigned)i;
+        if (r->status == FZ_STATUS_DISABLED) continue;
+        for (size_t k = 0; k < r->nterms; k++) {
+            fz_term *t = &r->terms[k];
+            for (int f = 0; f < FZ_FIELD_COUNT; f++) {
+                if (!(t->fields & (1u << f))) continue;
+                fz_view v = term_view(t, (fz_field)f);
+                source *s = t->list ? find_list(rs, t->list) : NULL;
+                size_t count = t->list ? (s ? s->nlit : 0) : 1;
+                for (size_t j = 0; j < count; j++) {
+                    if (rs->natoms == cap) {
+                        cap = cap ? cap * 2 : 1024;
+                        fz_atom *na = realloc(rs->atoms, cap * sizeof(fz_atom));
+                        if (!na) return -1;
+                        rs->atoms = na;
+                    }
+                    fz_atom *a = &rs->atoms[rs->natoms];
+                    a->rule = (uint32_t)i;
+                    a->term = (uint8_t)k;
+                    a->field = (uint16_t)f;
+                    unsigned id = (unsigned)rs->natoms;
+                    int rc;
+                    if (!t->list) {
+                        a->mode = FZ_LIT_CONTAINS;
+                        a->len = 0;
+                        rc = db_build_add(&bb[db_key(f, v, 0)], t->pattern, 0, regex_flags(t, v),
+                                          id);
+                    } else {
+                        const char *lit = s->lit[j];
+                        size_t len = s->litlen[j];
+                        if (v == FZ_VIEW_NORM) {
+                            char *nv = malloc(len + 1);
+                            if (!nv) return -1;
+                            len = f == FZ_FIELD_TEXT ? fz_norm_text(lit, len, nv)
+                                                     : fz_norm_number(lit, len, nv);
+                            nv[len] = '\0';
+                            if ((*narena & (*narena - 1)) == 0) {
+                                char **na =
+                                    realloc(*arena, (*narena ? *narena * 2 : 1) * sizeof(char *));
+                                if (!na) {
+                                    free(nv);
+                                    return -1;
+                                }
+                                *arena = na;
+                            }
+                            (*arena)[(*narena)++] = nv;
+                            lit = nv;
+                            if (len == 0) continue; /* nothing left to match */
+                        }
+                        a->mode = (uint8_t)t->mode;
+                        a->len = (uint32_t)len;
+                        unsigned fl = 0;
+                        if ((t->hs_flags & HS_FLAG_CASELESS) ||
+                            (v == FZ_VIEW_NORM && f == FZ_FIELD_TEXT))
+                            fl |= HS_FLAG_CASELESS;
+                        if (t->mode == FZ_LIT_CONTAINS) fl |= HS_FLAG_SINGLEMATCH;
+                        rc = db_build_add(&bb[db_key(f, v, 1)], lit, len, fl, id);
+                        rs->nliterals++;
+                    }
+                    if (rc) return -1;
+                    rs->natoms++;
+                    rs->uses[f][v] = 1;
+                }
+            }
         }
     }
-    hs_compile_error_t *err = NULL;
-    if (hs_compile_multi(exprs, flags, ids, (unsigned)cnt, HS_MODE_BLOCK, NULL, &rs->db[f], &err) !=
-        HS_SUCCESS) {
-        fz_rule *r = NULL;
-        size_t p = 0;
-        if (err && err->expression >= 0)
-            locate_expr(rs->rules, rs->nrules, f, (unsigned)err->expression, &r, &p);
-        if (r)
-            diag_add(diags, r->file, r->pattern_lines[p], 0, "rule '%s': Hyperscan: %s", r->id,
-                     err->message);
-        else
-            diag_add(diags, "", 0, 0, "Hyperscan compile of field '%s' failed: %s",
-                     fz_field_name(f), err ? err->message : "unknown error");
-        hs_free_compile_error(err);
-        goto out;
-    }
-    rc = 0;
-out:
-    free(exprs);
-    free(flags);
-    free(ids);
-    return rc;
+    return 0;
+}
+
+/* Name the rule and term behind atom id in a diagnostic. */
+static void diag_atom(fz_ruleset *rs, fz_rule_diags *diags, unsigned id, const char *what,
+                      const char *msg) {
+    const fz_atom *a = &rs->atoms[id];
+    const fz_rule *r = &rs->rules[a->rule];
+    const fz_term *t = &r->terms[a->term];
+    diag_add(diags, r->file, t->line, 0, "rule '%s': %s: %s", r->id, what, msg);
+}
+
+static int compile_dbs(fz_ruleset *rs, db_build *bb, fz_rule_diags *diags) {
+    for (int f = 0; f < FZ_FIELD_COUNT; f++)
+        for (int v = 0; v < FZ_VIEW_COUNT; v++)
+            for (int lit = 0; lit < 2; lit++) {
+                db_build *b = &bb[db_key(f, v, lit)];
+                if (!b->n) continue;
+                fz_db *d = &rs->dbs[rs->ndbs];
+                d->field = (fz_field)f;
+                d->view = (fz_view)v;
+                d->literal = lit;
+                d->natoms = b->n;
+                hs_compile_error_t *err = NULL;
+                hs_error_t e =
+                    lit ? hs_compile_lit_multi(b->ex, b->flags, b->ids, b->lens, (unsigned)b->n,
+                                               HS_MODE_BLOCK, NULL, &d->db, &err)
+                        : hs_compile_multi(b->ex, b->flags, b->ids, (unsigned)b->n, HS_MODE_BLOCK,
+                                           NULL, &d->db, &err);
+                if (e != HS_SUCCESS) {
+                    if (err && err->expression >= 0 && (size_t)err->expression < b->n)
+                        diag_atom(rs, diags, b->ids[err->expression], "Hyperscan", err->message);
+                    else
+                        diag_add(diags, rs->dir ? rs->dir : "", 0, 0,
+                                 "Hyperscan compile of field '%s' (%s) failed: %s",
+                                 fz_field_name((fz_field)f), fz_view_name((fz_view)v),
+                                 err ? err->message : "unknown error");
+                    hs_free_compile_error(err);
+                    return -1;
+                }
+                rs->ndbs++;
+            }
+    return 0;
 }
 
 static int diag_cmp(const void *a, const void *b) {
@@ -625,63 +1282,377 @@ static void diags_sort(fz_rule_diags *d, size_t from) {
     if (d->n > from) qsort(d->v + from, d->n - from, sizeof(fz_rule_diag), diag_cmp);
 }
 
-static fz_ruleset *ruleset_load(const char *dir, fz_rule_diags *diags);
-
-fz_ruleset *fz_ruleset_load(const char *dir, fz_rule_diags *diags) {
-    size_t from = diags->n;
-    fz_ruleset *rs = ruleset_load(dir, diags);
-    diags_sort(diags, from);
-    return rs;
+static int cmp_src(const void *a, const void *b) {
+    const source *x = a, *y = b;
+    if (x->is_list != y->is_list) return x->is_list - y->is_list;
+    return strcmp(x->rel, y->rel);
 }
 
-static fz_ruleset *ruleset_load(const char *dir, fz_rule_diags *diags) {
-    fz_ruleset *rs = calloc(1, sizeof(*rs));
-    path_list files = {0};
-    size_t cap = 0;
-    size_t errors_before = diags->errors;
-    if (!rs) return NULL;
-    atomic_init(&rs->refs, 1);
-    if (collect_files(dir, &files, diags) != 0) goto fail;
-    if (files.n) qsort(files.v, files.n, sizeof(char *), path_cmp);
-    if (files.n == 0) diag_add(diags, dir, 0, 0, "no *.yaml rule files found");
-
+/* Parse the rule sources already in rs->src, check, hash. Returns 0 if
+ * there was no error. */
+static int ruleset_parse(load_ctx *lc, const char *shown_prefix) {
+    fz_ruleset *rs = lc->rs;
+    size_t cap = 0, errors_before = lc->diags->errors;
+    char errstr[256];
+    if (fz_norm_init(errstr, sizeof(errstr)) != 0) {
+        diag_add(lc->diags, rs->dir ? rs->dir : "", 0, 0, "%s", errstr);
+        return -1;
+    }
+    size_t nyaml = rs->nsrc; /* lists get appended while parsing */
+    for (size_t i = 0; i < nyaml; i++) {
+        if (rs->src[i].is_list) continue;
+        char *shown;
+        if (asprintf(&shown, "%s%s", shown_prefix, rs->src[i].rel) < 0) return -1;
+        /* copy out: parsing may grow rs->src and move it */
+        char *text = rs->src[i].text;
+        size_t len = rs->src[i].len;
+        parse_file(lc, shown, text, len, &cap);
+        free(shown);
+    }
+    qsort(rs->src, rs->nsrc, sizeof(source), cmp_src);
     XXH3_state_t *h = XXH3_createState();
+    if (!h) return -1;
     XXH3_64bits_reset(h);
-    size_t dlen = strlen(dir);
-    for (size_t i = 0; i < files.n; i++) {
-        size_t len = 0;
-        char *text = read_file(files.v[i], &len, diags);
-        if (!text) continue;
-        const char *rel = files.v[i] + dlen;
-        XXH3_64bits_update(h, rel, strlen(rel) + 1);
-        XXH3_64bits_update(h, text, len);
-        parse_file(files.v[i], text, len, &rs->rules, &rs->nrules, &cap, diags);
-        free(text);
+    for (size_t i = 0; i < rs->nsrc; i++) {
+        source *s = &rs->src[i];
+        XXH3_64bits_update(h, s->rel, strlen(s->rel) + 1);
+        XXH3_64bits_update(h, s->is_list ? "L" : "R", 1);
+        uint64_t len = s->len;
+        XXH3_64bits_update(h, &len, sizeof(len));
+        XXH3_64bits_update(h, s->text, s->len);
     }
     snprintf(rs->version, sizeof(rs->version), "rs-%016llx",
              (unsigned long long)XXH3_64bits_digest(h));
     XXH3_freeState(h);
-
-    if (rs->nrules == 0 && diags->errors == errors_before)
-        diag_add(diags, dir, 0, 0, "no rules defined");
-    check_duplicates(rs->rules, rs->nrules, diags);
-    check_patterns(rs->rules, rs->nrules, diags);
-    if (diags->errors != errors_before) goto fail;
+    if (nyaml > 0 && rs->nrules == 0 && lc->diags->errors == errors_before)
+        diag_add(lc->diags, rs->dir ? rs->dir : "", 0, 0, "no rules defined");
+    check_duplicates(rs->rules, rs->nrules, lc->diags);
     for (size_t i = 0; i < rs->nrules; i++) {
         fz_rule *r = &rs->rules[i];
         r->json = rule_json(r, &r->json_len);
-        rs->npatterns += r->npatterns * (size_t)__builtin_popcount(r->fields);
-        if (!r->json) goto fail;
+        if (!r->json) return -1;
     }
-    for (int f = 0; f < FZ_FIELD_COUNT; f++)
-        if (compile_field(rs, (fz_field)f, diags) != 0) goto fail;
-    for (size_t i = 0; i < files.n; i++) free(files.v[i]);
-    free(files.v);
-    return rs;
+    return lc->diags->errors == errors_before ? 0 : -1;
+}
 
-fail:
+static void db_builds_free(db_build *bb, char **arena, size_t narena) {
+    for (size_t i = 0; i < FZ_FIELD_COUNT * FZ_VIEW_COUNT * 2; i++) {
+        free(bb[i].ex);
+        free(bb[i].flags);
+        free(bb[i].ids);
+        free(bb[i].lens);
+    }
+    for (size_t i = 0; i < narena; i++) free(arena[i]);
+    free(arena);
+}
+
+static fz_ruleset *ruleset_new(const char *dir) {
+    fz_ruleset *rs = calloc(1, sizeof(*rs));
+    if (!rs) return NULL;
+    atomic_init(&rs->refs, 1);
+    rs->dir = strdup(dir);
+    return rs;
+}
+
+static fz_ruleset *load_dir(const char *dir_in, const fz_rules_opts *o, fz_rule_diags *diags) {
+    char *dir = strdup(dir_in);
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/') dir[--dl] = '\0';
+    fz_ruleset *rs = ruleset_new(dir);
+    path_list files = {0};
+    db_build bb[FZ_FIELD_COUNT * FZ_VIEW_COUNT * 2];
+    char **arena = NULL;
+    size_t narena = 0;
+    memset(bb, 0, sizeof(bb));
+    load_ctx lc = {rs, dir, diags};
+    size_t errors_before = diags->errors;
+    if (!rs) goto fail;
+    if (collect_files(dir, &files, diags) != 0) goto fail;
+    if (files.n) qsort(files.v, files.n, sizeof(char *), path_cmp);
+    if (files.n == 0) diag_add(diags, dir, 0, 0, "no *.yaml rule files found");
+    for (size_t i = 0; i < files.n; i++) {
+        size_t len = 0;
+        char *text = read_file(files.v[i], &len, diags);
+        if (!text) continue;
+        if (!source_add(rs, files.v[i] + dl + 1, text, len, 0)) free(text);
+    }
+    char *prefix;
+    if (asprintf(&prefix, "%s/", dir) < 0) goto fail;
+    int prc = ruleset_parse(&lc, prefix);
+    free(prefix);
+    /* pattern problems are worth reporting even when other rules failed */
+    check_patterns(rs, o->analyze || prc != 0, o->slow_ms > 0 ? o->slow_ms : 200, diags);
+    if (prc != 0 || diags->errors != errors_before) goto fail;
+    if (!o->compile) goto done;
+    if (build_atoms(rs, bb, &arena, &narena) != 0) {
+        diag_add(diags, dir, 0, 0, "out of memory");
+        goto fail;
+    }
+    int64_t t0 = fz_mono_ns();
+    fz_rule_diags cdiags = {0};
+    if (compile_dbs(rs, bb, &cdiags) != 0) {
+        /* name every bad pattern, not just Hyperscan's first; fall back to
+         * Hyperscan's own message when no single pattern is at fault */
+        size_t before = diags->errors;
+        if (!o->analyze) check_patterns(rs, 1, 1e9, diags);
+        for (size_t i = 0; diags->errors == before && i < cdiags.n; i++)
+            diag_add(diags, cdiags.v[i].file, cdiags.v[i].line, 0, "%s", cdiags.v[i].msg);
+        fz_rule_diags_free(&cdiags);
+        goto fail;
+    }
+    fz_rule_diags_free(&cdiags);
+    rs->compile_secs = (double)(fz_mono_ns() - t0) / 1e9;
+done:
+    db_builds_free(bb, arena, narena);
     for (size_t i = 0; i < files.n; i++) free(files.v[i]);
     free(files.v);
-    ruleset_free(rs);
+    free(dir);
+    return rs;
+fail:
+    db_builds_free(bb, arena, narena);
+    for (size_t i = 0; i < files.n; i++) free(files.v[i]);
+    free(files.v);
+    free(dir);
+    if (rs) ruleset_free(rs);
     return NULL;
+}
+
+fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_diags *diags) {
+    static const fz_rules_opts defaults = {0, 0, 1};
+    size_t from = diags->n;
+    fz_ruleset *rs = load_dir(dir, opts ? opts : &defaults, diags);
+    diags_sort(diags, from);
+    return rs;
+}
+
+/* ---- compiled files ----
+ *
+ * Layout (host byte order; a compiled file is for the machine type that
+ * wrote it, as Hyperscan's databases are):
+ *   "FZRULES\0"  u32 format  str hs_version  str ruleset_version
+ *   u32 nsources, then per source: str rel, u8 is_list, blob text
+ *   u32 ndbs, then per database: u32 field, u32 view, u32 literal,
+ *                                u64 natoms, blob hs_serialize_database()
+ * str and blob are u64 length + bytes. The sources travel with the
+ * databases so that the loader rebuilds exactly the same rules and atoms
+ * (and can show them) without compiling anything.
+ */
+
+#define FILE_MAGIC "FZRULES"
+#define FILE_FORMAT 1u
+
+static int put_raw(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n ? 0 : -1; }
+static int put_u32(FILE *fp, uint32_t v) { return put_raw(fp, &v, 4); }
+static int put_u64(FILE *fp, uint64_t v) { return put_raw(fp, &v, 8); }
+static int put_blob(FILE *fp, const void *p, size_t n) {
+    return put_u64(fp, n) || put_raw(fp, p, n) ? -1 : 0;
+}
+
+int fz_ruleset_save(const fz_ruleset *rs, const char *path, char *errstr, size_t errstr_size) {
+    char *tmp;
+    if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) return -1;
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) {
+        snprintf(errstr, errstr_size, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    int rc = put_raw(fp, FILE_MAGIC, 8) | put_u32(fp, FILE_FORMAT);
+    rc |= put_blob(fp, hs_version(), strlen(hs_version()));
+    rc |= put_blob(fp, rs->version, strlen(rs->version));
+    rc |= put_u32(fp, (uint32_t)rs->nsrc);
+    for (size_t i = 0; i < rs->nsrc && !rc; i++) {
+        const source *s = &rs->src[i];
+        uint8_t is_list = (uint8_t)s->is_list;
+        rc |= put_blob(fp, s->rel, strlen(s->rel)) | put_raw(fp, &is_list, 1);
+        rc |= put_blob(fp, s->text, s->len);
+    }
+    rc |= put_u32(fp, (uint32_t)rs->ndbs);
+    for (size_t i = 0; i < rs->ndbs && !rc; i++) {
+        const fz_db *d = &rs->dbs[i];
+        char *bytes = NULL;
+        size_t n = 0;
+        if (hs_serialize_database(d->db, &bytes, &n) != HS_SUCCESS) {
+            rc = -1;
+            break;
+        }
+        rc |= put_u32(fp, (uint32_t)d->field) | put_u32(fp, (uint32_t)d->view) |
+              put_u32(fp, (uint32_t)d->literal) | put_u64(fp, d->natoms) | put_blob(fp, bytes, n);
+        free(bytes);
+    }
+    if (fclose(fp) != 0) rc = -1;
+    if (rc == 0 && rename(tmp, path) != 0) rc = -1;
+    if (rc != 0) {
+        snprintf(errstr, errstr_size, "%s: write failed: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+typedef struct reader {
+    const char *p, *end;
+    int bad;
+} reader;
+
+static const void *get_raw(reader *r, size_t n) {
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    const void *p = r->p;
+    r->p += n;
+    return p;
+}
+static uint32_t get_u32(reader *r) {
+    uint32_t v = 0;
+    const void *p = get_raw(r, 4);
+    if (p) memcpy(&v, p, 4);
+    return v;
+}
+static uint64_t get_u64(reader *r) {
+    uint64_t v = 0;
+    const void *p = get_raw(r, 8);
+    if (p) memcpy(&v, p, 8);
+    return v;
+}
+static const char *get_blob(reader *r, size_t *n) {
+    *n = get_u64(r);
+    return get_raw(r, *n);
+}
+
+fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_version,
+                                     fz_rule_diags *diags) {
+    size_t from = diags->n, flen = 0;
+    char *file = read_file(path, &flen, diags);
+    fz_ruleset *rs = NULL;
+    if (!file) goto out;
+    reader r = {file, file + flen, 0};
+    const char *magic = get_raw(&r, 8);
+    if (!magic || memcmp(magic, FILE_MAGIC, 8) != 0) {
+        diag_add(diags, path, 0, 0,
+                 "not a compiled ruleset (write one with 'fanzha rules compile')");
+        goto out;
+    }
+    uint32_t format = get_u32(&r);
+    if (format != FILE_FORMAT) {
+        diag_add(diags, path, 0, 0,
+                 "compiled-ruleset format %u; this fanzha reads format %u: recompile it with "
+                 "'fanzha rules compile'",
+                 format, FILE_FORMAT);
+        goto out;
+    }
+    size_t n;
+    const char *hv = get_blob(&r, &n);
+    if (hv && (n != strlen(hs_version()) || memcmp(hv, hs_version(), n) != 0)) {
+        diag_add(diags, path, 0, 0,
+                 "compiled with Hyperscan %.*s; this fanzha uses Hyperscan %s: recompile it",
+                 (int)n, hv, hs_version());
+        goto out;
+    }
+    const char *ver = get_blob(&r, &n);
+    char version[64] = "";
+    if (ver) snprintf(version, sizeof(version), "%.*s", (int)n, ver);
+    if (expect_version && strcmp(version, expect_version) != 0) {
+        diag_add(diags, path, 0, 0,
+                 "holds ruleset %s, but %s was expected (the rules changed since it was "
+                 "compiled): recompile it with 'fanzha rules compile'",
+                 version, expect_version);
+        goto out;
+    }
+    rs = ruleset_new(path);
+    if (!rs) goto out;
+    uint32_t nsrc = get_u32(&r);
+    for (uint32_t i = 0; i < nsrc && !r.bad; i++) {
+        size_t rl, tl;
+        const char *rel = get_blob(&r, &rl);
+        const uint8_t *is_list = get_raw(&r, 1);
+        const char *text = get_blob(&r, &tl);
+        if (r.bad) break;
+        char *relz = strndup(rel, rl), *textz = malloc(tl + 1);
+        if (!relz || !textz) {
+            free(relz);
+            free(textz);
+            r.bad = 1;
+            break;
+        }
+        memcpy(textz, text, tl);
+        textz[tl] = '\0';
+        source *s = source_add(rs, relz, textz, tl, *is_list);
+        free(relz);
+        if (!s) {
+            free(textz);
+            r.bad = 1;
+            break;
+        }
+        if (s->is_list) {
+            load_ctx lc0 = {rs, NULL, diags};
+            s->parsed = list_parse(&lc0, s, s->rel) == 0 ? 1 : -1;
+        }
+    }
+    if (r.bad) {
+        diag_add(diags, path, 0, 0, "truncated or damaged compiled ruleset");
+        goto fail;
+    }
+    load_ctx lc = {rs, NULL, diags};
+    char *prefix;
+    if (asprintf(&prefix, "%s:", path) < 0) goto fail;
+    int prc = ruleset_parse(&lc, prefix);
+    free(prefix);
+    if (prc != 0) goto fail;
+    if (strcmp(rs->version, version) != 0) {
+        diag_add(diags, path, 0, 0, "damaged: its sources hash to %s, not %s", rs->version,
+                 version);
+        goto fail;
+    }
+    db_build bb[FZ_FIELD_COUNT * FZ_VIEW_COUNT * 2];
+    char **arena = NULL;
+    size_t narena = 0;
+    memset(bb, 0, sizeof(bb));
+    int brc = build_atoms(rs, bb, &arena, &narena);
+    size_t want = 0;
+    for (size_t i = 0; i < FZ_ARRAY_LEN(bb); i++) want += bb[i].n != 0;
+    int64_t t0 = fz_mono_ns();
+    uint32_t ndbs = get_u32(&r);
+    if (brc != 0 || ndbs != want) r.bad = 1;
+    for (uint32_t i = 0; i < ndbs && !r.bad; i++) {
+        fz_db *d = &rs->dbs[rs->ndbs];
+        d->field = (fz_field)get_u32(&r);
+        d->view = (fz_view)get_u32(&r);
+        d->literal = (int)get_u32(&r);
+        d->natoms = get_u64(&r);
+        size_t bl;
+        const char *bytes = get_blob(&r, &bl);
+        if (r.bad || (unsigned)d->field >= FZ_FIELD_COUNT || (unsigned)d->view >= FZ_VIEW_COUNT ||
+            (unsigned)d->literal > 1 || bb[db_key(d->field, d->view, d->literal)].n != d->natoms) {
+            r.bad = 1;
+            break;
+        }
+        hs_error_t e = hs_deserialize_database(bytes, bl, &d->db);
+        if (e != HS_SUCCESS) {
+            diag_add(diags, path, 0, 0, "%s",
+                     e == HS_DB_PLATFORM_ERROR
+                         ? "compiled for a CPU with instructions this one lacks: recompile it "
+                           "on (or for) this machine"
+                     : e == HS_DB_VERSION_ERROR ? "compiled with another Hyperscan version"
+                                                : "a database in it is damaged");
+            db_builds_free(bb, arena, narena);
+            goto fail;
+        }
+        rs->ndbs++;
+    }
+    rs->compile_secs = (double)(fz_mono_ns() - t0) / 1e9;
+    db_builds_free(bb, arena, narena);
+    if (r.bad) {
+        diag_add(diags, path, 0, 0, "truncated or damaged compiled ruleset");
+        goto fail;
+    }
+    goto out;
+fail:
+    ruleset_free(rs);
+    rs = NULL;
+out:
+    free(file);
+    diags_sort(diags, from);
+    return rs;
 }

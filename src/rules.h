@@ -1,23 +1,24 @@
 /*
- * rules.h - a ruleset: the rule files of one directory, parsed, validated
- * and compiled into one Hyperscan database per event field.
+ * rules.h - a ruleset: the rule files (and the list files they name) of one
+ * directory, parsed, validated and compiled into Hyperscan databases.
  *
- * A ruleset is an immutable snapshot. Once fz_ruleset_load() returns it,
- * any number of threads may read it and scan its databases concurrently
- * (each with its own scratch, see matcher.h). It is reference counted so
- * that a reload can publish a new one while workers finish with the old:
- * whoever drops the last reference frees it.
+ * A ruleset is an immutable snapshot. Once a loader returns it, any number
+ * of threads may read it and scan its databases concurrently (each with
+ * its own scratch, see matcher.h). It is reference counted so that a
+ * reload can publish a new one while workers finish with the old: whoever
+ * drops the last reference frees it.
  *
- * File format (YAML; docs/rules.md):
- *   rules:
- *     - id: zh.bank.card-frozen
- *       rev: 1
- *       category: impersonate_bank
- *       severity: high
- *       fields: [text]
- *       flags: [caseless]
- *       pattern: '(银行卡|账户).{0,12}(冻结|异常)'
- *       description: ...
+ * Model (docs/rules.md has the user's view):
+ *   rule  = metadata + up to 64 terms + an optional boolean condition over
+ *           the terms' names (default: any term);
+ *   term  = a regex or a list of literals, applied to one or more fields
+ *           (text, from, to) in one view (raw or normalized, see norm.h);
+ *   atom  = one Hyperscan expression: a regex term on one field, or one
+ *           literal of a list term on one field. The Hyperscan id of an
+ *           atom is its index in fz_ruleset_atoms(), which maps it back to
+ *           (rule, term) and says how a literal match is to be checked.
+ * Atoms are grouped into one database per (field, view, regex|literal).
+ * Disabled rules are validated but not compiled.
  */
 #ifndef FZ_RULES_H
 #define FZ_RULES_H
@@ -38,22 +39,90 @@ typedef enum fz_severity {
 
 const char *fz_severity_name(fz_severity s);
 
+typedef enum fz_rule_status {
+    FZ_STATUS_ENABLED = 0, /* matches alert */
+    FZ_STATUS_SHADOW,      /* evaluated and counted, never alerts */
+    FZ_STATUS_DISABLED,    /* validated, not compiled */
+} fz_rule_status;
+
+const char *fz_rule_status_name(fz_rule_status s);
+
+typedef enum fz_view { FZ_VIEW_RAW = 0, FZ_VIEW_NORM, FZ_VIEW_COUNT } fz_view;
+
+const char *fz_view_name(fz_view v);
+
+/* How a list literal must sit in the field to count. */
+typedef enum fz_lit_mode {
+    FZ_LIT_CONTAINS = 0, /* anywhere */
+    FZ_LIT_WORD,         /* not touching [A-Za-z0-9_-] on either side */
+    FZ_LIT_EQUALS,       /* the whole field */
+    FZ_LIT_PREFIX,       /* at the start */
+    FZ_LIT_SUFFIX,       /* at the end */
+} fz_lit_mode;
+
+#define FZ_MAX_TERMS 64
+#define FZ_LIST_MAX_LITERALS 1000000
+#define FZ_LIST_MAX_BYTES (64u << 20)
+#define FZ_LITERAL_MAX_BYTES 1024
+
+typedef struct fz_term {
+    char *name;
+    unsigned line;
+    uint32_t fields; /* bit (1u << fz_field) per scanned field */
+    fz_view view;
+    unsigned hs_flags; /* flags as written (caseless, dotall, ...) */
+    char *pattern;     /* a regex term, or NULL */
+    char *list;        /* a list term: path relative to the rules directory */
+    fz_lit_mode mode;  /* list terms */
+    size_t nliterals;  /* list terms: distinct literals used */
+} fz_term;
+
+/* One embedded example: the fields of an event and whether it must match. */
+typedef struct fz_rule_test {
+    unsigned line;
+    int should_match;
+    char *fields[FZ_FIELD_COUNT]; /* NULL if not given */
+} fz_rule_test;
+
 typedef struct fz_rule {
     char *id;
     unsigned rev;
     char *category;
     fz_severity severity;
+    fz_rule_status status;
     char *description;
-    uint32_t fields;   /* bit (1u << fz_field) per scanned field */
-    unsigned hs_flags; /* HS_FLAG_* applied to every pattern */
-    char *file;        /* path as given to the loader + relative path */
-    unsigned line;     /* line of the rule's "id" */
-    size_t npatterns;
-    char **patterns;
-    unsigned *pattern_lines;
+    char **references;
+    size_t nreferences;
+    char *file;    /* path of the rule file */
+    unsigned line; /* line of the rule's "id" */
+    fz_term *terms;
+    size_t nterms;
+    int16_t *cond; /* postfix program over term indexes, or NULL = any term */
+    size_t ncond;
+    char *cond_src;
+    fz_rule_test *tests;
+    size_t ntests;
     char *json; /* {"id":..,"rev":..,"category":..,"severity":..} for alerts */
     size_t json_len;
 } fz_rule;
+
+/* What a Hyperscan match id means. */
+typedef struct fz_atom {
+    uint32_t rule;
+    uint8_t term;
+    uint8_t mode; /* fz_lit_mode; FZ_LIT_CONTAINS for regexes */
+    uint16_t field;
+    uint32_t len; /* literal length in bytes (0 for regexes) */
+} fz_atom;
+
+/* One compiled database. */
+typedef struct fz_db {
+    fz_field field;
+    fz_view view;
+    int literal; /* compiled with hs_compile_lit_multi */
+    size_t natoms;
+    hs_database_t *db;
+} fz_db;
 
 typedef struct fz_ruleset fz_ruleset;
 
@@ -74,15 +143,43 @@ typedef struct fz_rule_diags {
 void fz_rule_diags_free(fz_rule_diags *d);
 /* Print every diagnostic as "file:line: error: msg" to fp. */
 void fz_rule_diags_print(const fz_rule_diags *d, void *fp);
+/* The first error as "file:line: msg" into buf (for logs and counters). */
+void fz_rule_diags_first_error(const fz_rule_diags *d, char *buf, size_t size);
+
+typedef struct fz_rules_opts {
+    /* Analyse every regex on its own (hs_expression_info), so that every
+     * bad pattern is named and slow ones are warned about. Without it the
+     * analysis runs only when a database fails to compile. */
+    int analyze;
+    double slow_ms; /* analyze: warn when one pattern takes longer (0 = 200) */
+    int compile;    /* 0: parse and validate only (version, tests listing) */
+} fz_rules_opts;
 
 /*
  * Load every *.yaml / *.yml file under dir (recursively, in sorted path
- * order), validate each rule and compile. Returns NULL if there was any
- * error; every problem is appended to diags (which the caller frees).
- * Warnings alone do not fail the load.
+ * order) and the list files they name, validate each rule and compile.
+ * Returns NULL if there was any error; every problem is appended to diags
+ * (which the caller frees). Warnings alone do not fail the load. opts may
+ * be NULL (compile, no per-pattern analysis).
  * Called from the main or reload thread; never from a worker.
  */
-fz_ruleset *fz_ruleset_load(const char *dir, fz_rule_diags *diags);
+fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_diags *diags);
+
+/*
+ * Write rs (its sources and serialised databases) to path, atomically
+ * (temporary file + rename). Returns 0 or -1 with errstr filled.
+ */
+int fz_ruleset_save(const fz_ruleset *rs, const char *path, char *errstr, size_t errstr_size);
+
+/*
+ * Load a file written by fz_ruleset_save(): the databases are
+ * deserialised, not recompiled. Refused (NULL, with a diagnostic saying
+ * why) when the file is not a compiled ruleset, was written by another
+ * format version, was compiled for another Hyperscan version or CPU, or -
+ * when expect_version is not NULL - holds another ruleset version.
+ */
+fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_version,
+                                     fz_rule_diags *diags);
 
 /* Reference counting; any thread. unref(NULL) is a no-op. */
 fz_ruleset *fz_ruleset_ref(fz_ruleset *rs);
@@ -90,11 +187,24 @@ void fz_ruleset_unref(fz_ruleset *rs);
 
 size_t fz_ruleset_count(const fz_ruleset *rs);
 const fz_rule *fz_ruleset_rule(const fz_ruleset *rs, size_t idx);
-/* Number of pattern expressions compiled (over all fields). */
+/* Number of Hyperscan expressions compiled (regexes and literals). */
 size_t fz_ruleset_pattern_count(const fz_ruleset *rs);
-/* "rs-" + 16 hex digits of XXH3 over every file's path and content. */
+size_t fz_ruleset_literal_count(const fz_ruleset *rs);
+/* "rs-" + 16 hex digits of XXH3 over every rule and list file's path and
+ * content. */
 const char *fz_ruleset_version(const fz_ruleset *rs);
-/* Database for a field, or NULL if no rule scans it. */
-const hs_database_t *fz_ruleset_db(const fz_ruleset *rs, fz_field f);
+const fz_atom *fz_ruleset_atoms(const fz_ruleset *rs);
+size_t fz_ruleset_db_count(const fz_ruleset *rs);
+const fz_db *fz_ruleset_db_at(const fz_ruleset *rs, size_t i);
+/* 1 if some database scans this field in this view. */
+int fz_ruleset_uses(const fz_ruleset *rs, fz_field f, fz_view v);
+/* Bytes of all compiled databases. */
+size_t fz_ruleset_db_bytes(const fz_ruleset *rs);
+/* Seconds spent compiling (or deserialising) the databases. */
+double fz_ruleset_compile_secs(const fz_ruleset *rs);
+
+/* Evaluate rule r's condition over the set of its terms that matched
+ * (bit i = term i). Thread-safe. */
+int fz_rule_eval(const fz_rule *r, uint64_t terms);
 
 #endif

@@ -58,7 +58,7 @@ int main(int argc, char **argv) {
     }
     char err[256];
     fz_rule_diags diags = {0};
-    fz_ruleset *rs = fz_ruleset_load(argv[1], &diags);
+    fz_ruleset *rs = fz_ruleset_load(argv[1], NULL, &diags);
     fz_rule_diags_free(&diags);
     fz_pipeline *p = fz_pipeline_new(65536, 0, err, sizeof(err));
     fz_dedup *d = fz_dedup_new(1024, 600000, err, sizeof(err));
@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
             const char *msg = events[i % (sizeof(events) / sizeof(events[0]))];
             fz_source src = {.topic = "events", .partition = 1, .offset = i};
             fz_pipeline_reset_arena(p);
-            fz_pipeline_scan(p, rs, msg, strlen(msg), &r);
+            fz_pipeline_scan(p, msg, strlen(msg), &r);
             r.ev.ts_ms += ((int64_t)round * 20000 + i) * 1000; /* through dedup windows */
             fz_pipeline_dedup(p, d, &r);
             fz_buf_reset(&out);

@@ -24,7 +24,7 @@ static void init(void) {
     char err[256];
     const char *dir = getenv("FANZHA_FUZZ_RULES");
     fz_rule_diags diags = {0};
-    g_rs = fz_ruleset_load(dir ? dir : "tests/integration/rules", &diags);
+    g_rs = fz_ruleset_load(dir ? dir : "tests/integration/rules", NULL, &diags);
     fz_rule_diags_free(&diags);
     g_pipe = fz_pipeline_new(4096, 0, err, sizeof(err));
     g_dedup = fz_dedup_new(1024, 600000, err, sizeof(err));
@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_result r;
     const char *msg = (const char *)data;
     fz_pipeline_reset_arena(g_pipe);
-    fz_pipeline_scan(g_pipe, g_rs, msg, size, &r);
+    fz_pipeline_scan(g_pipe, msg, size, &r);
     fz_pipeline_dedup(g_pipe, g_dedup, &r);
     if (r.verdict != FZ_VERDICT_INVALID) {
         check_view(r.ev.id);

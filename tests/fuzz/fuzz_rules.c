@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fwrite(data, 1, size, fp);
     fclose(fp);
     fz_rule_diags diags = {0};
-    fz_ruleset *rs = fz_ruleset_load(g_dir, &diags);
+    fz_ruleset *rs = fz_ruleset_load(g_dir, NULL, &diags);
     if (!rs && diags.errors == 0) abort(); /* a failed load must say why */
     for (size_t i = 0; i < diags.n; i++)
         if (!diags.v[i].file || !diags.v[i].msg) abort();

@@ -29,7 +29,7 @@ static void setup(fixture *f) {
     const char *dir = fz_test_tmpdir();
     fz_test_write_str(dir, "r.yaml", rules_yaml);
     fz_rule_diags diags = {0};
-    f->rs = fz_ruleset_load(dir, &diags);
+    f->rs = fz_ruleset_load(dir, NULL, &diags);
     if (!f->rs) fz_rule_diags_print(&diags, stderr);
     ASSERT(f->rs != NULL);
     fz_rule_diags_free(&diags);
@@ -51,7 +51,7 @@ static void teardown(fixture *f) {
 
 static void process(fixture *f, const char *msg, fz_result *r) {
     fz_pipeline_reset_arena(f->p);
-    fz_pipeline_scan(f->p, f->rs, msg, strlen(msg), r);
+    fz_pipeline_scan(f->p, msg, strlen(msg), r);
     fz_pipeline_dedup(f->p, f->d, r);
 }
 
@@ -245,7 +245,7 @@ TEST_IMPL(alert_deadletter_encode) {
     /* not UTF-8: the exact bytes travel as payload_base64 */
     const char payload[] = "{\"id\":\"x\",\"text\":\"\xff\xfe\xe8\xb4\"}\x01";
     const size_t plen = sizeof(payload) - 1;
-    fz_pipeline_scan(f.p, f.rs, payload, plen, &r);
+    fz_pipeline_scan(f.p, payload, plen, &r);
     ASSERT_EQ_I64(r.verdict, FZ_VERDICT_INVALID);
     fz_source src = {.topic = "events", .partition = 0, .offset = 9};
     ASSERT_EQ_I64(fz_deadletter_encode(&f.b, &r, payload, plen, &src, 1700000000000LL), FZ_OK);
@@ -270,7 +270,7 @@ TEST_IMPL(alert_deadletter_encode) {
 
     /* UTF-8 text travels as a JSON string; the id read before the failure stays */
     const char *m2 = "{\"id\":\"e-9\",\"ts\":1,\"type\":\"fax\",\"text\":\"账户\\n\"}";
-    fz_pipeline_scan(f.p, f.rs, m2, strlen(m2), &r);
+    fz_pipeline_scan(f.p, m2, strlen(m2), &r);
     ASSERT_EQ_I64(r.verdict, FZ_VERDICT_INVALID);
     fz_buf_reset(&f.b);
     ASSERT_EQ_I64(fz_deadletter_encode(&f.b, &r, m2, strlen(m2), NULL, 1), FZ_OK);
@@ -291,7 +291,7 @@ TEST_IMPL(alert_deadletter_encode) {
     ASSERT(p);
     memset(p, 'x', big);
     memcpy(p + max - 1, "\xe8\xb4\xa6", 3); /* 账 straddles the cut */
-    fz_pipeline_scan(f.p, f.rs, p, big, &r);
+    fz_pipeline_scan(f.p, p, big, &r);
     ASSERT_EQ_I64(r.verdict, FZ_VERDICT_INVALID);
     ASSERT_EQ_I64(fz_deadletter_encode(&f.b, &r, p, big, NULL, 1), FZ_OK);
     v = parse_line(&f.b);
@@ -305,7 +305,7 @@ TEST_IMPL(alert_deadletter_encode) {
 
     /* not text and over the cap: the first bytes, exactly, in base64 */
     p[10] = (char)0xff;
-    fz_pipeline_scan(f.p, f.rs, p, big, &r);
+    fz_pipeline_scan(f.p, p, big, &r);
     fz_buf_reset(&f.b);
     ASSERT_EQ_I64(fz_deadletter_encode(&f.b, &r, p, big, NULL, 1), FZ_OK);
     v = parse_line(&f.b);
@@ -358,7 +358,7 @@ TEST_IMPL(alert_primary_truncated) {
     fz_test_write(dir, "r.yaml", yaml, ylen);
     free(yaml);
     fz_rule_diags diags = {0};
-    fz_ruleset *rs = fz_ruleset_load(dir, &diags);
+    fz_ruleset *rs = fz_ruleset_load(dir, NULL, &diags);
     ASSERT(rs != NULL);
     fz_rule_diags_free(&diags);
     char err[256];
@@ -368,7 +368,7 @@ TEST_IMPL(alert_primary_truncated) {
     ASSERT(d);
     fz_result r;
     const char *msg = "{\"id\":\"k1\",\"ts\":1,\"type\":\"sms\",\"text\":\"k\"}";
-    fz_pipeline_scan(p, rs, msg, strlen(msg), &r);
+    fz_pipeline_scan(p, msg, strlen(msg), &r);
     fz_pipeline_dedup(p, d, &r);
     ASSERT_EQ_I64(r.verdict, FZ_VERDICT_ALERT);
     ASSERT(r.truncated);

@@ -9,12 +9,13 @@
 #include <stdlib.h>
 
 #include "matcher.h"
+#include "norm.h"
 #include "rules.h"
 #include "test.h"
 
 static fz_ruleset *load_or_fail(const char *dir) {
     fz_rule_diags diags = {0};
-    fz_ruleset *rs = fz_ruleset_load(dir, &diags);
+    fz_ruleset *rs = fz_ruleset_load(dir, NULL, &diags);
     if (!rs) {
         fz_rule_diags_print(&diags, stderr);
         fz_test_fail(__FILE__, __LINE__, "rules in %s did not load", dir);
@@ -25,11 +26,32 @@ static fz_ruleset *load_or_fail(const char *dir) {
 
 static fz_matcher *bound_matcher(const fz_ruleset *rs) {
     char err[256];
-    fz_matcher *m = fz_matcher_new(err, sizeof(err));
+    fz_matcher *m = fz_matcher_new(rs, err, sizeof(err));
     if (!m) fz_test_fail(__FILE__, __LINE__, "fz_matcher_new: %s", err);
-    if (fz_matcher_bind(m, rs, err, sizeof(err)) != 0)
-        fz_test_fail(__FILE__, __LINE__, "fz_matcher_bind: %s", err);
     return m;
+}
+
+/* Scan ev's raw and normalised views. */
+static int scan_event(fz_matcher *m, const fz_event *ev, uint32_t *out, int *trunc,
+                      uint32_t *primary) {
+    static char nbuf[FZ_FIELD_COUNT][4096];
+    fz_views v;
+    memset(&v, 0, sizeof(v));
+    for (int f = 0; f < FZ_FIELD_COUNT; f++) {
+        fz_str raw = ev->fields[f];
+        v[f][FZ_VIEW_RAW] = raw;
+        if (!raw.p || raw.n > sizeof(nbuf[f])) continue;
+        size_t k = f == FZ_FIELD_TEXT ? fz_norm_text(raw.p, raw.n, nbuf[f])
+                                      : fz_norm_number(raw.p, raw.n, nbuf[f]);
+        v[f][FZ_VIEW_NORM] = (fz_str){nbuf[f], k};
+    }
+    fz_matches mt;
+    int n = fz_matcher_scan(m, &v, &mt);
+    if (n < 0) return n;
+    memcpy(out, mt.rules, (size_t)n * sizeof(uint32_t));
+    *trunc = mt.truncated;
+    if (n > 0) *primary = mt.primary;
+    return n;
 }
 
 static fz_event text_event(const char *text, const char *from, const char *to) {
@@ -118,6 +140,7 @@ TEST_IMPL(matcher_oracle) {
         regex_escape(pats[i].lit, re);
         fprintf(fp[i % 2],
                 "  - id: m.%03d\n    category: oracle\n    severity: %s\n    fields: [text]\n"
+                "    view: raw\n"
                 "%s    pattern: '%s'\n",
                 i, sev_name[pats[i].severity], pats[i].caseless ? "    flags: [caseless]\n" : "",
                 re);
@@ -159,7 +182,7 @@ TEST_IMPL(matcher_oracle) {
         fz_event ev = text_event(text, NULL, NULL);
         uint32_t out[FZ_MAX_MATCHES], primary = UINT32_MAX;
         int trunc = -1;
-        int got = fz_matcher_scan(m, rs, &ev, out, &trunc, &primary);
+        int got = scan_event(m, &ev, out, &trunc, &primary);
         ASSERT(got >= 0);
         for (int k = 1; k < got; k++) ASSERT(out[k - 1] < out[k]); /* ascending, unique */
         if (nwant > 0) ASSERT_EQ_U64(primary, want_primary);
@@ -194,17 +217,19 @@ TEST_IMPL(matcher_oracle) {
 
 static const char scope_yaml[] =
     "rules:\n"
-    "  - {id: r.from, category: c, severity: low, fields: [from], pattern: 'x'}\n"
-    "  - {id: r.text, category: c, severity: low, fields: [text], pattern: 'y'}\n"
-    "  - {id: r.to-text, category: c, severity: low, fields: [to, text], pattern: 'z'}\n"
-    "  - {id: r.two, category: c, severity: low, fields: [text], patterns: ['q', 'w']}\n";
+    "  - {id: r.from, category: c, severity: low, fields: [from], pattern: 'x', view: raw}\n"
+    "  - {id: r.text, category: c, severity: low, fields: [text], pattern: 'y', view: raw}\n"
+    "  - {id: r.to-text, category: c, severity: low, fields: [to, text], pattern: 'z', view: raw}\n"
+    "  - {id: r.two, category: c, severity: low, fields: [text], patterns: ['q', 'w'], view: "
+    "raw}\n";
 
 static int scan(fz_matcher *m, const fz_ruleset *rs, const char *text, const char *from,
                 const char *to, uint32_t *out) {
+    (void)rs;
     fz_event ev = text_event(text, from, to);
     int trunc = -1;
     uint32_t primary;
-    int n = fz_matcher_scan(m, rs, &ev, out, &trunc, &primary);
+    int n = scan_event(m, &ev, out, &trunc, &primary);
     ASSERT_EQ_I64(trunc, 0);
     return n;
 }
@@ -251,14 +276,15 @@ TEST_IMPL(matcher_truncated) {
     /* rules 0..NR-1 match "key" ('k' or 'ke'); the last one is critical */
     for (int i = 0; i < NR; i++)
         fprintf(fp,
-                "  - {id: t.%03d, category: c, severity: %s, fields: [text], "
+                "  - {id: t.%03d, category: c, severity: %s, fields: [text], view: raw, "
                 "pattern: 'k%s'}\n",
                 i,
                 i == NR - 1 ? "critical"
                 : i == 5    ? "high"
                             : "low",
                 i % 2 ? "e" : "");
-    fprintf(fp, "  - {id: t.other, category: c, severity: low, fields: [text], pattern: 'zz'}\n");
+    fprintf(fp, "  - {id: t.other, category: c, severity: low, fields: [text], view: raw, "
+                "pattern: 'zz'}\n");
     fclose(fp);
     fz_test_write(dir, "t.yaml", yaml, ylen);
     free(yaml);
@@ -269,7 +295,7 @@ TEST_IMPL(matcher_truncated) {
     uint32_t out[FZ_MAX_MATCHES + 8], primary = UINT32_MAX;
     for (size_t k = 0; k < FZ_ARRAY_LEN(out); k++) out[k] = 0xDEADBEEF;
     int trunc = 0;
-    int n = fz_matcher_scan(m, rs, &ev, out, &trunc, &primary);
+    int n = scan_event(m, &ev, out, &trunc, &primary);
     ASSERT_EQ_I64(n, FZ_MAX_MATCHES);
     ASSERT_EQ_I64(trunc, 1);
     for (int k = 0; k < n; k++) ASSERT_EQ_U64(out[k], k); /* the lowest indexes */
@@ -278,14 +304,14 @@ TEST_IMPL(matcher_truncated) {
 
     /* exactly at the cap is not truncated; the primary is the high one */
     ev = text_event("k", NULL, NULL); /* only the NR/2 rules with pattern 'k' */
-    n = fz_matcher_scan(m, rs, &ev, out, &trunc, &primary);
+    n = scan_event(m, &ev, out, &trunc, &primary);
     ASSERT_EQ_I64(n, NR / 2);
     ASSERT_EQ_I64(trunc, 0);
     for (int k = 0; k < n; k++) ASSERT_EQ_U64(out[k], 2 * k);
     ASSERT_EQ_U64(primary, 0); /* all even rules are low: the lowest index */
 
     ev = text_event("zz", NULL, NULL);
-    n = fz_matcher_scan(m, rs, &ev, out, &trunc, &primary);
+    n = scan_event(m, &ev, out, &trunc, &primary);
     ASSERT_EQ_I64(n, 1);
     ASSERT_EQ_I64(trunc, 0);
     ASSERT_EQ_U64(out[0], NR);
@@ -311,13 +337,14 @@ TEST_IMPL(matcher_rebind) {
     fz_matcher *m = bound_matcher(small);
     uint32_t out[FZ_MAX_MATCHES];
     ASSERT_EQ_I64(scan(m, small, "y", NULL, NULL, out), 1);
-    char err[256];
-    ASSERT(fz_matcher_bind(m, big, err, sizeof(err)) == 0);
+    fz_matcher_destroy(m);
+    m = bound_matcher(big);
     ASSERT_EQ_I64(scan(m, big, "n4 n0 abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefgh",
                        NULL, NULL, out),
                   3);
     ASSERT(out[0] == 0 && out[1] == 4 && out[2] == 5);
-    ASSERT(fz_matcher_bind(m, small, err, sizeof(err)) == 0);
+    fz_matcher_destroy(m);
+    m = bound_matcher(small);
     ASSERT_EQ_I64(scan(m, small, "y", "x", NULL, out), 2);
     fz_matcher_destroy(m);
     fz_matcher_destroy(NULL);

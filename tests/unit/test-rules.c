@@ -39,7 +39,7 @@ static const char other_yaml[] = "rules:\n"
 
 static fz_ruleset *load(const char *dir, fz_rule_diags *diags) {
     memset(diags, 0, sizeof(*diags));
-    return fz_ruleset_load(dir, diags);
+    return fz_ruleset_load(dir, NULL, diags);
 }
 
 static void print_diags(const fz_rule_diags *d) { fz_rule_diags_print(d, stderr); }
@@ -78,34 +78,38 @@ TEST_IMPL(rules_valid) {
     ASSERT_STR_EQ(r->category, "impersonate_bank");
     ASSERT_EQ_I64(r->severity, FZ_SEV_HIGH);
     ASSERT_STR_EQ(fz_severity_name(r->severity), "high");
-    ASSERT_EQ_U64(r->fields, 1u << FZ_FIELD_TEXT);
-    ASSERT(r->hs_flags & HS_FLAG_CASELESS);
-    ASSERT(r->hs_flags & HS_FLAG_UTF8);
+    ASSERT_EQ_I64(r->status, FZ_STATUS_ENABLED);
+    ASSERT_EQ_U64(r->nterms, 1);
+    ASSERT_EQ_U64(r->terms[0].fields, 1u << FZ_FIELD_TEXT);
+    ASSERT(r->terms[0].hs_flags & HS_FLAG_CASELESS);
     ASSERT_STR_EQ(r->description, "bank card frozen");
-    ASSERT_EQ_U64(r->npatterns, 1);
-    ASSERT_STR_EQ(r->patterns[0], "(银行卡|账户).{0,12}(冻结|异常)");
-    ASSERT_EQ_U64(r->pattern_lines[0], 9);
+    ASSERT_STR_EQ(r->terms[0].pattern, "(银行卡|账户).{0,12}(冻结|异常)");
+    ASSERT_STR_EQ(r->terms[0].name, "p1");
+    ASSERT_EQ_U64(r->terms[0].line, 9);
     ASSERT_EQ_U64(r->line, 3);
     ASSERT(ends_with(r->file, "/bank.yaml"));
 
     r = fz_ruleset_rule(rs, 1);
     ASSERT_EQ_U64(r->rev, 1); /* default */
     ASSERT_EQ_I64(r->severity, FZ_SEV_CRITICAL);
-    ASSERT_EQ_U64(r->fields, (1u << FZ_FIELD_FROM) | (1u << FZ_FIELD_TO));
-    ASSERT(!(r->hs_flags & HS_FLAG_CASELESS));
-    ASSERT_EQ_U64(r->npatterns, 2);
-    ASSERT_EQ_U64(r->pattern_lines[0], 16);
-    ASSERT_EQ_U64(r->pattern_lines[1], 17);
-    ASSERT_STR_EQ(r->patterns[1], "^\\+8617000000002$");
+    ASSERT_EQ_U64(r->terms[0].fields, (1u << FZ_FIELD_FROM) | (1u << FZ_FIELD_TO));
+    ASSERT(!(r->terms[0].hs_flags & HS_FLAG_CASELESS));
+    ASSERT_EQ_U64(r->nterms, 2);
+    ASSERT_EQ_U64(r->terms[0].line, 16);
+    ASSERT_EQ_U64(r->terms[1].line, 17);
+    ASSERT_STR_EQ(r->terms[1].pattern, "^\\+8617000000002$");
 
     r = fz_ruleset_rule(rs, 2);
     ASSERT_EQ_I64(r->severity, FZ_SEV_LOW);
-    ASSERT_EQ_U64(r->fields, 1u << FZ_FIELD_TEXT); /* a scalar works like a one-item list */
+    ASSERT_EQ_U64(r->terms[0].fields, 1u << FZ_FIELD_TEXT); /* a scalar works like a list */
     ASSERT(ends_with(r->file, "/sub/other.yml"));
 
     /* expressions compiled per field: 1 + 2*2 + 1 */
     ASSERT_EQ_U64(fz_ruleset_pattern_count(rs), 6);
-    for (int f = 0; f < FZ_FIELD_COUNT; f++) ASSERT(fz_ruleset_db(rs, (fz_field)f) != NULL);
+    ASSERT(fz_ruleset_uses(rs, FZ_FIELD_TEXT, FZ_VIEW_NORM));
+    ASSERT(fz_ruleset_uses(rs, FZ_FIELD_FROM, FZ_VIEW_RAW));
+    ASSERT(fz_ruleset_uses(rs, FZ_FIELD_TO, FZ_VIEW_RAW));
+    ASSERT(!fz_ruleset_uses(rs, FZ_FIELD_TEXT, FZ_VIEW_RAW));
 
     /* the pre-encoded rule object used by alerts */
     r = fz_ruleset_rule(rs, 0);
@@ -135,9 +139,10 @@ TEST_IMPL(rules_db_per_field) {
     fz_rule_diags diags;
     fz_ruleset *rs = load(dir, &diags);
     ASSERT(rs != NULL);
-    ASSERT(fz_ruleset_db(rs, FZ_FIELD_TEXT) != NULL);
-    ASSERT(fz_ruleset_db(rs, FZ_FIELD_FROM) == NULL);
-    ASSERT(fz_ruleset_db(rs, FZ_FIELD_TO) == NULL);
+    ASSERT_EQ_U64(fz_ruleset_db_count(rs), 1);
+    ASSERT(fz_ruleset_uses(rs, FZ_FIELD_TEXT, FZ_VIEW_NORM));
+    ASSERT(!fz_ruleset_uses(rs, FZ_FIELD_FROM, FZ_VIEW_RAW));
+    ASSERT(!fz_ruleset_uses(rs, FZ_FIELD_TO, FZ_VIEW_RAW));
     fz_ruleset_unref(rs);
     fz_rule_diags_free(&diags);
 }
