@@ -112,6 +112,15 @@ fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r,
         fz_buf_put_json_str(b, cat, strlen(cat));
     }
     fz_buf_putc(b, ']');
+    if (r->nshadow > 0) { /* shadow rules that matched: they never alert */
+        fz_buf_puts(b, ",\"shadow_rules\":[");
+        for (int i = 0; i < r->nshadow; i++) {
+            if (i) fz_buf_putc(b, ',');
+            const char *id = fz_ruleset_rule(rs, r->shadow[i])->id;
+            fz_buf_put_json_str(b, id, strlen(id));
+        }
+        fz_buf_putc(b, ']');
+    }
     if (r->verdict == FZ_VERDICT_ALERT || r->verdict == FZ_VERDICT_SUPPRESSED) {
         fz_buf_puts(b, ",\"dedup_count\":");
         fz_buf_put_u64(b, r->dedup_count);
@@ -157,4 +166,24 @@ fz_err fz_deadletter_encode(fz_buf *b, const fz_result *r, const char *payload, 
         fz_buf_putc(b, '"');
     }
     return fz_buf_putc(b, '}');
+}
+
+void fz_rule_stats_encode(fz_buf *b, const fz_ruleset *rs, const fz_rule_counters *const *ctr,
+                          int n) {
+    for (size_t i = 0; i < fz_ruleset_count(rs); i++) {
+        const fz_rule *r = fz_ruleset_rule(rs, i);
+        uint64_t matches = 0, hits = 0;
+        for (int k = 0; k < n; k++) {
+            matches += atomic_load_explicit(&ctr[k][i].matches, memory_order_relaxed);
+            hits += atomic_load_explicit(&ctr[k][i].hits, memory_order_relaxed);
+        }
+        fz_buf_printf(b, "{\"ruleset\":\"%s\",\"id\":", fz_ruleset_version(rs));
+        fz_buf_put_json_str(b, r->id, strlen(r->id));
+        fz_buf_printf(b, ",\"rev\":%u,\"status\":\"%s\",\"category\":", r->rev,
+                      fz_rule_status_name(r->status));
+        fz_buf_put_json_str(b, r->category, strlen(r->category));
+        fz_buf_printf(b, ",\"severity\":\"%s\",\"matches\":%llu,\"hits\":%llu}\n",
+                      fz_severity_name(r->severity), (unsigned long long)matches,
+                      (unsigned long long)hits);
+    }
 }

@@ -35,4 +35,10 @@ fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, co
 fz_err fz_deadletter_encode(fz_buf *b, const fz_result *r, const char *payload, size_t len,
                             const fz_source *src, int64_t now_ms);
 
+/* One JSON line per rule of rs with its counters summed over ctr[0..n)
+ * (each an array of fz_ruleset_count(rs) entries, see matcher.h):
+ * {"ruleset","id","rev","status","category","severity","matches","hits"}. */
+void fz_rule_stats_encode(fz_buf *b, const fz_ruleset *rs, const fz_rule_counters *const *ctr,
+                          int n);
+
 #endif

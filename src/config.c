@@ -42,6 +42,17 @@ static const option options[] = {
      "and logged at a limited rate)"},
     {"rules_dir", OPT_STR, FZ_SCOPE_BOTH, OFF(rules_dir), "rules", 0, 0,
      "directory of *.yaml rule files (searched recursively); CLI also --rules"},
+    {"rules_compiled", OPT_STR, FZ_SCOPE_BOTH, OFF(rules_compiled), NULL, 0, 0,
+     "load this compiled ruleset (fanzha rules compile) instead of compiling rules_dir; "
+     "when rules_dir exists too, the file must hold the same ruleset version"},
+    {"rules_require_tests", OPT_INT, FZ_SCOPE_BOTH, OFF(rules_require_tests), "1", 0, 1,
+     "1 = refuse a ruleset (at start-up and on reload) whose embedded test examples fail"},
+    {"rules_watch", OPT_INT, FZ_SCOPE_RUN, OFF(rules_watch), "1", 0, 1,
+     "1 = reload when a file under rules_dir (or the rules_compiled file) changes (inotify)"},
+    {"rules_watch_debounce_ms", OPT_INT, FZ_SCOPE_RUN, OFF(rules_watch_debounce_ms), "500", 0,
+     600000, "after a change, wait this long for the next one before reloading"},
+    {"admin_socket", OPT_STR, FZ_SCOPE_RUN, OFF(admin_socket), NULL, 0, 0,
+     "Unix socket for admin commands (fanzha admin reload|status|rule-stats); unset = none"},
     {"threads", OPT_INT, FZ_SCOPE_BOTH, OFF(threads), "0", 0, 1024,
      "worker threads; 0 = one per online CPU core"},
     {"dedup_window_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(dedup_window_ms), "600000", 0,
@@ -74,6 +85,9 @@ static const option options[] = {
      "where alerts go, one JSON line each; '-' = stdout (CLI: -o FILE)"},
     {"verdicts", OPT_STR, FZ_SCOPE_REPLAY, OFF(verdicts), NULL, 0, 0,
      "also write one verdict line per input event to this file"},
+    {"rule_stats", OPT_STR, FZ_SCOPE_REPLAY, OFF(rule_stats), NULL, 0, 0,
+     "at the end, write per-rule counters (matches, shadow matches, cost) as JSON lines to "
+     "this file"},
     {"batch_events", OPT_INT, FZ_SCOPE_REPLAY, OFF(batch_events), "8192", 1, 1 << 22,
      "events read per batch (batches are scanned in parallel, decided in input order)"},
 };

@@ -49,14 +49,20 @@ typedef struct fz_config {
     fz_kvlist kafka, kafka_consumer, kafka_producer;
     /* both */
     char *rules_dir;
+    char *rules_compiled; /* NULL = compile rules_dir */
+    int64_t rules_require_tests;
+    int64_t rules_watch;
+    int64_t rules_watch_debounce_ms;
+    char *admin_socket;
     int64_t threads; /* 0 = one per online core */
     int64_t dedup_window_ms;
     int64_t dedup_capacity;
     int64_t max_event_bytes;
     char *log_level;
     /* replay */
-    char *output;   /* "-" = stdout */
-    char *verdicts; /* NULL = none */
+    char *output;     /* "-" = stdout */
+    char *verdicts;   /* NULL = none */
+    char *rule_stats; /* NULL = none */
     int64_t batch_events;
     char **inputs; /* positional files; none = stdin */
     size_t n_inputs;

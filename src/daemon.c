@@ -58,6 +58,7 @@
 #include "offsets.h"
 #include "pipeline.h"
 #include "queue.h"
+#include "reload.h"
 
 #define POP_BATCH 64
 #define HELD_CAP 1024
@@ -73,8 +74,12 @@ typedef struct worker {
     fz_queue *q;
     fz_pipeline *pipe;
     fz_buf out;
-    fz_ruleset *rs; /* this worker's reference */
-    uint64_t rs_gen;
+    fz_ruleset *rs;                    /* this worker's reference */
+    _Atomic uint64_t rs_gen;           /* generation in use; read by the reload thread */
+    _Atomic(fz_matcher *) cur_matcher; /* the pipeline's matcher, for rule-stats */
+    fz_matcher *retired;               /* replaced by the last swap; freed by the reloader */
+    fz_ruleset *retired_rs;
+    _Atomic uint64_t swap_max_ns;
     _Atomic uint64_t produced, dead_letters, produce_waits;
     /* held messages (consumer thread only): FIFO of items not yet queued */
     fz_work held[HELD_CAP];
@@ -94,11 +99,13 @@ struct daemon_s {
     _Atomic int dr_stop;
     _Atomic int fatal; /* a delivery or client failed for good */
     char fatal_msg[512];
-    /* ruleset publication: guarded by rs_lock */
+    /* ruleset publication: rs and pending[] guarded by rs_lock; rs_gen
+     * bumped (release) after they are set */
     pthread_mutex_t rs_lock;
     fz_ruleset *rs;
+    fz_matcher **pending; /* per worker: prepared for rs, not yet taken */
     _Atomic uint64_t rs_gen;
-    _Atomic uint64_t reloads_ok, reloads_failed;
+    fz_reloader *reloader;
     /* consumer-thread state */
     fz_track *tracks;  /* assigned partitions */
     fz_track *retired; /* released partitions with deliveries outstanding */
@@ -111,7 +118,7 @@ struct daemon_s {
 };
 
 static volatile sig_atomic_t g_stop;
-static volatile sig_atomic_t g_reload;
+static volatile sig_atomic_t g_reload; /* SIGHUP; the reload thread polls it */
 
 static void on_signal(int sig) {
     if (sig == SIGHUP)
@@ -131,56 +138,132 @@ static void set_fatal(daemon_s *d, const char *fmt, ...) {
     fz_error("fatal: %s", d->fatal_msg);
 }
 
-/* ---- rules ---- */
+/* ---- rules ----
+ *
+ * A reload prepares one matcher per worker on the reload thread, then
+ * publishes them with the ruleset under rs_lock and bumps rs_gen. Each
+ * worker, between batches, notices the new generation, swaps its matcher
+ * in (a pointer exchange: the stall is measured) and parks the old one in
+ * w->retired. The reload thread waits until every worker is on the new
+ * generation, then frees what they parked: no event is scanned twice or
+ * with a half-built ruleset, and the old rules live until nobody uses them.
+ */
 
-/* Load rules_dir; on success publish it. Consumer thread. */
-static int rules_reload(daemon_s *d) {
-    fz_rule_diags diags = {0};
-    int64_t t0 = fz_mono_ms();
-    fz_ruleset *rs = fz_ruleset_load(d->cfg->rules_dir, NULL, &diags);
-    for (size_t i = 0; i < diags.n; i++) {
-        fz_rule_diag *g = &diags.v[i];
-        fz_log(g->warning ? FZ_LOG_WARN : FZ_LOG_ERROR, "%s:%u: %s", g->file, g->line, g->msg);
-    }
-    fz_rule_diags_free(&diags);
-    if (!rs) {
-        atomic_fetch_add(&d->reloads_failed, 1);
-        fz_error("rules in %s rejected; %s", d->cfg->rules_dir,
-                 d->rs ? "the previous ruleset keeps serving" : "cannot start");
+/* Reload thread (and start-up): publish rs, a reference handed over. */
+static int rules_publish(void *ctx, fz_ruleset *rs, char *errstr, size_t errstr_size) {
+    daemon_s *d = ctx;
+    fz_matcher **ms = calloc((size_t)d->nworkers, sizeof(*ms));
+    if (!ms) {
+        snprintf(errstr, errstr_size, "out of memory");
+        fz_ruleset_unref(rs);
         return -1;
     }
+    for (int i = 0; i < d->nworkers; i++)
+        if (!(ms[i] = fz_matcher_new(rs, errstr, errstr_size))) {
+            for (int k = 0; k < i; k++) fz_matcher_destroy(ms[k]);
+            free(ms);
+            fz_ruleset_unref(rs);
+            return -1;
+        }
     pthread_mutex_lock(&d->rs_lock);
     fz_ruleset *old = d->rs;
     d->rs = rs;
-    atomic_fetch_add(&d->rs_gen, 1);
+    for (int i = 0; i < d->nworkers; i++) {
+        fz_matcher_destroy(d->pending[i]); /* not taken yet: superseded */
+        d->pending[i] = ms[i];
+    }
+    uint64_t gen = atomic_fetch_add_explicit(&d->rs_gen, 1, memory_order_release) + 1;
     pthread_mutex_unlock(&d->rs_lock);
+    free(ms);
+    /* wait for every worker to move; they look at least every 200 ms */
+    for (int i = 0; i < d->nworkers; i++) {
+        worker *w = &d->workers[i];
+        while (atomic_load_explicit(&w->rs_gen, memory_order_acquire) < gen) {
+            if (g_stop || atomic_load(&d->fatal)) goto out; /* teardown frees the rest */
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    uint64_t max_ns = 0;
+    for (int i = 0; i < d->nworkers; i++) {
+        worker *w = &d->workers[i];
+        fz_matcher_destroy(w->retired);
+        fz_ruleset_unref(w->retired_rs);
+        w->retired = NULL;
+        w->retired_rs = NULL;
+        uint64_t ns = atomic_exchange(&w->swap_max_ns, 0);
+        if (ns > max_ns) max_ns = ns;
+    }
+    fz_info("ruleset %s: all %d worker(s) moved; longest worker stall %.1f us",
+            fz_ruleset_version(rs), d->nworkers, (double)max_ns / 1e3);
+out:
     fz_ruleset_unref(old);
-    atomic_fetch_add(&d->reloads_ok, 1);
-    fz_info("ruleset %s active: %zu rules, %zu patterns (loaded in %lld ms)",
-            fz_ruleset_version(rs), fz_ruleset_count(rs), fz_ruleset_pattern_count(rs),
-            (long long)(fz_mono_ms() - t0));
     return 0;
 }
 
 /* Worker: move to the published ruleset if it changed. */
 static void worker_sync_rules(worker *w) {
     daemon_s *d = w->d;
-    if (atomic_load(&d->rs_gen) == w->rs_gen) return;
+    uint64_t gen = atomic_load_explicit(&d->rs_gen, memory_order_acquire);
+    if (gen == atomic_load_explicit(&w->rs_gen, memory_order_relaxed)) return;
+    int64_t t0 = fz_mono_ns();
+    pthread_mutex_lock(&d->rs_lock);
+    fz_matcher *nm = d->pending[w->idx];
+    d->pending[w->idx] = NULL;
+    fz_ruleset *rs = fz_ruleset_ref(d->rs);
+    gen = atomic_load_explicit(&d->rs_gen, memory_order_relaxed);
+    pthread_mutex_unlock(&d->rs_lock);
+    if (nm) {
+        /* the previous swap's leftovers were freed before this publish */
+        w->retired = fz_pipeline_swap(w->pipe, nm);
+        w->retired_rs = w->rs;
+        w->rs = rs;
+        atomic_store(&w->cur_matcher, nm);
+    } else {
+        fz_ruleset_unref(rs); /* nothing prepared for us: keep what we have */
+    }
+    uint64_t ns = (uint64_t)(fz_mono_ns() - t0);
+    if (ns > atomic_load_explicit(&w->swap_max_ns, memory_order_relaxed))
+        atomic_store_explicit(&w->swap_max_ns, ns, memory_order_relaxed);
+    atomic_store_explicit(&w->rs_gen, gen, memory_order_release);
+}
+
+static void rules_status(void *ctx, fz_buf *b) {
+    daemon_s *d = ctx;
+    uint64_t ev = 0, al = 0, su = 0, inv = 0;
+    for (int i = 0; i < d->nworkers; i++) {
+        fz_counters *c = fz_pipeline_counters(d->workers[i].pipe);
+        ev += atomic_load_explicit(&c->events, memory_order_relaxed);
+        al += atomic_load_explicit(&c->alerts, memory_order_relaxed);
+        su += atomic_load_explicit(&c->suppressed, memory_order_relaxed);
+        inv += atomic_load_explicit(&c->invalid, memory_order_relaxed);
+    }
+    pthread_mutex_lock(&d->rs_lock);
+    fz_buf_printf(b, "\"rules\":%zu,\"patterns\":%zu,\"workers\":%d,", fz_ruleset_count(d->rs),
+                  fz_ruleset_pattern_count(d->rs), d->nworkers);
+    pthread_mutex_unlock(&d->rs_lock);
+    fz_buf_printf(b,
+                  "\"events\":%llu,\"alerts\":%llu,\"suppressed\":%llu,\"invalid\":%llu,"
+                  "\"delivered\":%llu",
+                  (unsigned long long)ev, (unsigned long long)al, (unsigned long long)su,
+                  (unsigned long long)inv, (unsigned long long)atomic_load(&d->delivered));
+}
+
+/* Reload thread: the only thread that frees matchers, so reading the
+ * workers' current matchers here is safe. */
+static void rules_stats(void *ctx, fz_buf *b) {
+    daemon_s *d = ctx;
     pthread_mutex_lock(&d->rs_lock);
     fz_ruleset *rs = fz_ruleset_ref(d->rs);
-    uint64_t gen = atomic_load(&d->rs_gen);
     pthread_mutex_unlock(&d->rs_lock);
-    char err[256];
-    if (fz_pipeline_bind(w->pipe, rs, err, sizeof(err)) != 0) {
-        /* cannot scan with it: keep the old one */
-        fz_error("worker %d: %s; keeping ruleset %s", w->idx, err, fz_ruleset_version(w->rs));
-        fz_ruleset_unref(rs);
-        w->rs_gen = gen;
-        return;
+    const fz_rule_counters *ctr[1024];
+    int n = 0;
+    for (int i = 0; i < d->nworkers && n < 1024; i++) {
+        fz_matcher *m = atomic_load(&d->workers[i].cur_matcher);
+        if (m && fz_matcher_ruleset(m) == rs) ctr[n++] = fz_matcher_counters(m);
     }
-    fz_ruleset_unref(w->rs);
-    w->rs = rs;
-    w->rs_gen = gen;
+    fz_rule_stats_encode(b, rs, ctr, n);
+    fz_ruleset_unref(rs);
 }
 
 /* ---- producing ---- */
@@ -714,10 +797,24 @@ int fz_daemon_main(const fz_config *cfg) {
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (rules_reload(d) != 0) {
-        rc = 2;
-        goto out;
+    {
+        fz_rule_diags diags = {0};
+        int64_t t0 = fz_mono_ms();
+        d->rs = fz_rules_build(cfg, &diags);
+        fz_rules_log_diags(&diags);
+        fz_rule_diags_free(&diags);
+        if (!d->rs) {
+            fz_error("rules in %s rejected; cannot start",
+                     cfg->rules_compiled ? cfg->rules_compiled : cfg->rules_dir);
+            rc = 2;
+            goto out;
+        }
+        fz_info("ruleset %s active: %zu rules, %zu patterns (loaded in %lld ms)",
+                fz_ruleset_version(d->rs), fz_ruleset_count(d->rs), fz_ruleset_pattern_count(d->rs),
+                (long long)(fz_mono_ms() - t0));
     }
+    d->pending = calloc((size_t)d->nworkers, sizeof(fz_matcher *));
+    if (!d->pending) goto out;
     d->dedup = fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, err, sizeof(err));
     if (!d->dedup) goto out_err;
     if (!(d->producer = make_producer(d, err, sizeof(err)))) {
@@ -742,12 +839,9 @@ int fz_daemon_main(const fz_config *cfg) {
         w->pipe = fz_pipeline_new((size_t)cfg->max_event_bytes, 0, err, sizeof(err));
         fz_buf_init(&w->out, (size_t)cfg->max_event_bytes * 8 + (1u << 20));
         if (!w->q || !w->pipe) goto out_err;
-        w->rs_gen = (uint64_t)-1;
-        worker_sync_rules(w);
-        if (!w->rs) {
-            snprintf(err, sizeof(err), "worker %d cannot bind the ruleset", i);
-            goto out_err;
-        }
+        if (fz_pipeline_bind(w->pipe, d->rs, err, sizeof(err)) != 0) goto out_err;
+        w->rs = fz_ruleset_ref(d->rs);
+        atomic_store(&w->cur_matcher, fz_pipeline_matcher(w->pipe));
     }
     for (int i = 0; i < d->nworkers; i++) {
         if (pthread_create(&d->workers[i].tid, NULL, worker_main, &d->workers[i]) != 0) {
@@ -761,6 +855,16 @@ int fz_daemon_main(const fz_config *cfg) {
         goto out_err;
     }
     dr_started = 1;
+    {
+        static const fz_reload_ops ops_tmpl = {NULL, rules_publish, rules_status, rules_stats};
+        fz_reload_ops ops = ops_tmpl;
+        ops.ctx = d;
+        d->reloader = fz_reloader_start(cfg, &ops, d->rs, &g_reload, err, sizeof(err));
+        if (!d->reloader) {
+            rc = 2;
+            goto out_err;
+        }
+    }
 
     rd_kafka_topic_partition_list_t *topics =
         rd_kafka_topic_partition_list_new((int)cfg->n_input_topics);
@@ -780,11 +884,6 @@ int fz_daemon_main(const fz_config *cfg) {
     int64_t next_commit = fz_mono_ms() + cfg->commit_interval_ms;
     int64_t next_stats = cfg->stats_interval_ms ? fz_mono_ms() + cfg->stats_interval_ms : INT64_MAX;
     while (!g_stop && !atomic_load(&d->fatal)) {
-        if (g_reload) {
-            g_reload = 0;
-            fz_info("SIGHUP: reloading rules from %s", cfg->rules_dir);
-            rules_reload(d);
-        }
         int all_queued = flush_held(d, 0);
         if (d->paused && all_queued && queues_below_half(d)) set_paused(d, 0);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, d->paused    ? 20
@@ -814,7 +913,9 @@ int fz_daemon_main(const fz_config *cfg) {
         }
     }
 
-    /* ordered shutdown */
+    /* ordered shutdown: no reloads from here on */
+    fz_reloader_stop(d->reloader);
+    d->reloader = NULL;
     fz_info("%s: finishing in-flight work", atomic_load(&d->fatal) ? "stopping after a fatal "
                                                                      "error"
                                                                    : "shutting down");
@@ -859,13 +960,18 @@ out:
     if (d->alerts_rkt) rd_kafka_topic_destroy(d->alerts_rkt);
     if (d->dlq_rkt) rd_kafka_topic_destroy(d->dlq_rkt);
     if (d->producer) rd_kafka_destroy(d->producer);
+    fz_reloader_stop(d->reloader); /* when we got here by an error */
     for (int i = 0; d->workers && i < d->nworkers; i++) {
         worker *w = &d->workers[i];
         fz_queue_destroy(w->q);
         fz_pipeline_destroy(w->pipe);
         fz_buf_free(&w->out);
         fz_ruleset_unref(w->rs);
+        fz_matcher_destroy(w->retired);
+        fz_ruleset_unref(w->retired_rs);
+        if (d->pending) fz_matcher_destroy(d->pending[i]);
     }
+    free(d->pending);
     while (d->tracks) {
         fz_track *t = d->tracks;
         d->tracks = t->next;

@@ -1,16 +1,21 @@
 /*
  * main.c - the fanzha command line: dispatches to run, replay and rules.
  */
+#define _GNU_SOURCE
 #include <hs/hs.h>
 #include <librdkafka/rdkafka.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "reload.h"
 #include "replay.h"
+#include "ruletest.h"
 #include "rules.h"
 
 #ifndef FZ_VERSION
@@ -24,7 +29,13 @@ static void usage(FILE *fp) {
             "Usage:\n"
             "  fanzha run [OPTIONS]            consume events from Kafka, produce alerts\n"
             "  fanzha replay [OPTIONS] [FILE]  same pipeline over NDJSON files or stdin\n"
-            "  fanzha rules check DIR          parse and compile a rules directory\n"
+            "  fanzha rules check DIR          parse and compile a rules directory; every\n"
+            "                                  problem as file:line\n"
+            "  fanzha rules test DIR           run the rules' embedded examples\n"
+            "  fanzha rules compile DIR -o F   write a compiled ruleset (fast start-up)\n"
+            "  fanzha rules stats FILE         per-rule matches and cost (replay --rule-stats,\n"
+            "                                  or --admin SOCKET for a running daemon)\n"
+            "  fanzha admin CMD                reload | status | rule-stats of a running daemon\n"
             "  fanzha version                  versions of fanzha and its libraries\n"
             "\n"
             "Run 'fanzha run --help' or 'fanzha replay --help' for every option.\n"
@@ -32,27 +43,255 @@ static void usage(FILE *fp) {
             FZ_VERSION);
 }
 
-static int cmd_rules(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[0], "check") != 0) {
-        fprintf(stderr, "usage: fanzha rules check DIR\n");
-        return 2;
-    }
+static int rules_usage(void) {
+    fprintf(
+        stderr,
+        "usage: fanzha rules check DIR [--fast] [--slow-ms N]\n"
+        "       fanzha rules test DIR\n"
+        "       fanzha rules compile DIR -o FILE\n"
+        "       fanzha rules stats FILE|- [--top N]      (JSON lines from replay --rule-stats)\n"
+        "       fanzha rules stats --admin SOCKET [--top N]\n");
+    return 2;
+}
+
+static fz_ruleset *rules_load_report(const char *dir, const fz_rules_opts *o, size_t *nwarn) {
     fz_rule_diags diags = {0};
-    int64_t t0 = fz_mono_ns();
-    fz_ruleset *rs = fz_ruleset_load(argv[1], NULL, &diags);
-    double secs = (double)(fz_mono_ns() - t0) / 1e9;
+    fz_ruleset *rs = fz_ruleset_load(dir, o, &diags);
     fz_rule_diags_print(&diags, stderr);
-    size_t nerr = diags.errors, nwarn = diags.n - diags.errors;
+    *nwarn = diags.n - diags.errors;
+    if (!rs)
+        fprintf(stderr, "%s: %zu error(s), %zu warning(s); rules NOT usable\n", dir, diags.errors,
+                *nwarn);
     fz_rule_diags_free(&diags);
-    if (!rs) {
-        fprintf(stderr, "%s: %zu error(s), %zu warning(s); rules NOT usable\n", argv[1], nerr,
-                nwarn);
-        return 1;
+    return rs;
+}
+
+static void rules_summary(const char *dir, const fz_ruleset *rs, double secs, size_t nwarn) {
+    size_t shadow = 0, disabled = 0;
+    for (size_t i = 0; i < fz_ruleset_count(rs); i++) {
+        fz_rule_status st = fz_ruleset_rule(rs, i)->status;
+        shadow += st == FZ_STATUS_SHADOW;
+        disabled += st == FZ_STATUS_DISABLED;
     }
-    printf("%s: %zu rules, %zu patterns, ruleset %s, compiled in %.2f s, %zu warning(s)\n", argv[1],
-           fz_ruleset_count(rs), fz_ruleset_pattern_count(rs), fz_ruleset_version(rs), secs, nwarn);
+    printf("%s: %zu rules (%zu shadow, %zu disabled), %zu patterns (%zu list literals) in %zu "
+           "database(s) of %.1f MiB, ruleset %s; loaded in %.2f s (compile %.2f s), %zu "
+           "warning(s)\n",
+           dir, fz_ruleset_count(rs), shadow, disabled, fz_ruleset_pattern_count(rs),
+           fz_ruleset_literal_count(rs), fz_ruleset_db_count(rs),
+           (double)fz_ruleset_db_bytes(rs) / 1048576.0, fz_ruleset_version(rs), secs,
+           fz_ruleset_compile_secs(rs), nwarn);
+}
+
+static int rules_check(int argc, char **argv) {
+    fz_rules_opts o = {1, 200, 1};
+    const char *dir = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--fast"))
+            o.analyze = 0;
+        else if (!strcmp(argv[i], "--slow-ms") && i + 1 < argc)
+            o.slow_ms = atof(argv[++i]);
+        else if (argv[i][0] != '-' && !dir)
+            dir = argv[i];
+        else
+            return rules_usage();
+    }
+    if (!dir) return rules_usage();
+    size_t nwarn;
+    int64_t t0 = fz_mono_ns();
+    fz_ruleset *rs = rules_load_report(dir, &o, &nwarn);
+    if (!rs) return 1;
+    rules_summary(dir, rs, (double)(fz_mono_ns() - t0) / 1e9, nwarn);
     fz_ruleset_unref(rs);
     return 0;
+}
+
+static int rules_test(int argc, char **argv) {
+    if (argc != 1) return rules_usage();
+    size_t nwarn;
+    fz_ruleset *rs = rules_load_report(argv[0], NULL, &nwarn);
+    if (!rs) return 1;
+    fz_rule_diags diags = {0};
+    fz_ruletest_summary sum;
+    char err[256];
+    int rc = fz_ruletest_run(rs, &diags, &sum, err, sizeof(err));
+    fz_rule_diags_print(&diags, stdout);
+    fz_rule_diags_free(&diags);
+    if (rc < 0) {
+        fprintf(stderr, "%s: tests could not run: %s\n", argv[0], err);
+        fz_ruleset_unref(rs);
+        return 1;
+    }
+    printf("%s: %zu example(s) in %zu rule(s): %zu passed, %zu FAILED; %zu enabled rule(s) have "
+           "no examples; %zu example(s) of disabled rules skipped\n",
+           argv[0], sum.examples, sum.rules_with_tests, sum.examples - sum.failed, sum.failed,
+           sum.rules_without_tests, sum.skipped);
+    fz_ruleset_unref(rs);
+    return rc == 0 ? 0 : 1;
+}
+
+static int rules_compile(int argc, char **argv) {
+    const char *dir = NULL, *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") && i + 1 < argc)
+            out = argv[++i];
+        else if (argv[i][0] != '-' && !dir)
+            dir = argv[i];
+        else
+            return rules_usage();
+    }
+    if (!dir || !out) return rules_usage();
+    size_t nwarn;
+    int64_t t0 = fz_mono_ns();
+    fz_ruleset *rs = rules_load_report(dir, NULL, &nwarn);
+    if (!rs) return 1;
+    char err[512];
+    int rc = fz_ruleset_save(rs, out, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err);
+    } else {
+        rules_summary(dir, rs, (double)(fz_mono_ns() - t0) / 1e9, nwarn);
+        printf("wrote %s (load it with --rules-compiled %s)\n", out, out);
+    }
+    fz_ruleset_unref(rs);
+    return rc ? 1 : 0;
+}
+
+/* The value of "key": in a flat JSON line we wrote ourselves. */
+static int json_field(const char *line, const char *key, char *out, size_t size) {
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(line, pat);
+    if (!p) return -1;
+    p += strlen(pat);
+    size_t n = 0;
+    if (*p == '"') {
+        p++;
+        while (*p && *p != '"' && n + 1 < size) {
+            if (*p == '\\' && p[1]) p++;
+            out[n++] = *p++;
+        }
+    } else {
+        while (*p && *p != ',' && *p != '}' && n + 1 < size) out[n++] = *p++;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+typedef struct stat_row {
+    char id[132], status[16], category[68];
+    unsigned long long matches, hits;
+} stat_row;
+
+static int row_cmp(const void *a, const void *b) {
+    const stat_row *x = a, *y = b;
+    if (x->matches != y->matches) return x->matches < y->matches ? 1 : -1;
+    if (x->hits != y->hits) return x->hits < y->hits ? 1 : -1;
+    return strcmp(x->id, y->id);
+}
+
+static int rules_stats(int argc, char **argv) {
+    const char *admin = NULL, *file = NULL;
+    long top = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--admin") && i + 1 < argc)
+            admin = argv[++i];
+        else if (!strcmp(argv[i], "--top") && i + 1 < argc)
+            top = atol(argv[++i]);
+        else if (!file && (argv[i][0] != '-' || !strcmp(argv[i], "-")))
+            file = argv[i];
+        else
+            return rules_usage();
+    }
+    if (!!admin == !!file) return rules_usage();
+    FILE *in;
+    char *mem = NULL;
+    size_t memlen = 0;
+    if (admin) {
+        FILE *ms = open_memstream(&mem, &memlen);
+        int rc = fz_admin_request(admin, "rule-stats", ms);
+        fclose(ms);
+        if (rc != 0) {
+            free(mem);
+            return 1;
+        }
+        in = fmemopen(mem, memlen ? memlen : 1, "r");
+    } else {
+        in = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+        if (!in) {
+            fprintf(stderr, "fanzha rules stats: %s: %s\n", file, strerror(errno));
+            return 1;
+        }
+    }
+    stat_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    char line[4096], ruleset[32] = "", v[64];
+    unsigned long long total_m = 0, total_s = 0, total_h = 0;
+    while (fgets(line, sizeof(line), in)) {
+        stat_row r;
+        memset(&r, 0, sizeof(r));
+        if (json_field(line, "id", r.id, sizeof(r.id)) != 0) continue;
+        json_field(line, "status", r.status, sizeof(r.status));
+        json_field(line, "category", r.category, sizeof(r.category));
+        json_field(line, "ruleset", ruleset, sizeof(ruleset));
+        if (json_field(line, "matches", v, sizeof(v)) == 0) r.matches = strtoull(v, NULL, 10);
+        if (json_field(line, "hits", v, sizeof(v)) == 0) r.hits = strtoull(v, NULL, 10);
+        if (!strcmp(r.status, "shadow"))
+            total_s += r.matches;
+        else
+            total_m += r.matches;
+        total_h += r.hits;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            stat_row *nr = realloc(rows, cap * sizeof(stat_row));
+            if (!nr) break;
+            rows = nr;
+        }
+        rows[n++] = r;
+    }
+    if (in != stdin) fclose(in);
+    free(mem);
+    qsort(rows, n, sizeof(stat_row), row_cmp);
+    printf("ruleset %s: %zu rules; %llu matches, %llu shadow matches, %llu Hyperscan callbacks\n",
+           ruleset, n, total_m, total_s, total_h);
+    printf("%-44s %-8s %-28s %10s %10s %9s\n", "rule", "status", "category", "matches", "hits",
+           "hits/match");
+    for (size_t i = 0; i < n && (top <= 0 || (long)i < top); i++) {
+        const stat_row *r = &rows[i];
+        printf("%-44s %-8s %-28s %10llu %10llu %9.1f\n", r->id, r->status, r->category, r->matches,
+               r->hits, r->matches ? (double)r->hits / (double)r->matches : 0.0);
+    }
+    free(rows);
+    return 0;
+}
+
+static int cmd_rules(int argc, char **argv) {
+    if (argc < 1) return rules_usage();
+    if (!strcmp(argv[0], "check")) return rules_check(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "test")) return rules_test(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "compile")) return rules_compile(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "stats")) return rules_stats(argc - 1, argv + 1);
+    return rules_usage();
+}
+
+static int cmd_admin(int argc, char **argv) {
+    const char *sock = getenv("FANZHA_ADMIN_SOCKET");
+    const char *cmd = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--socket") && i + 1 < argc)
+            sock = argv[++i];
+        else if (!cmd && argv[i][0] != '-')
+            cmd = argv[i];
+        else
+            cmd = NULL, i = argc;
+    }
+    if (!cmd || !sock ||
+        (strcmp(cmd, "reload") && strcmp(cmd, "status") && strcmp(cmd, "rule-stats"))) {
+        fprintf(stderr, "usage: fanzha admin --socket PATH reload|status|rule-stats\n"
+                        "       (or set FANZHA_ADMIN_SOCKET)\n");
+        return 2;
+    }
+    int rc = fz_admin_request(sock, cmd, stdout);
+    return rc < 0 ? 1 : rc;
 }
 
 int main(int argc, char **argv) {
@@ -68,6 +307,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(cmd, "rules") == 0) return cmd_rules(argc - 2, argv + 2);
+    if (strcmp(cmd, "admin") == 0) return cmd_admin(argc - 2, argv + 2);
     unsigned scope;
     if (strcmp(cmd, "run") == 0)
         scope = FZ_SCOPE_RUN;

@@ -25,6 +25,7 @@
 #include "alert.h"
 #include "log.h"
 #include "pipeline.h"
+#include "reload.h"
 
 typedef struct line_ref {
     size_t off; /* SIZE_MAX: oversized line, bytes not kept */
@@ -205,6 +206,23 @@ static void print_summary(replay *rp, double secs) {
             fz_ruleset_count(rp->rs));
 }
 
+/* Per-rule counters summed over every slice, as JSON lines. */
+static int write_rule_stats(replay *rp, const char *path) {
+    const fz_rule_counters *ctr[256];
+    int n = 0;
+    for (int t = 0; t < rp->nthreads && n < 256; t++)
+        ctr[n++] = fz_matcher_counters(fz_pipeline_matcher(rp->slices[t].pipe));
+    fz_buf b;
+    fz_buf_init(&b, (size_t)1 << 30);
+    fz_rule_stats_encode(&b, rp->rs, ctr, n);
+    FILE *fp = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
+    int rc = fp && !b.failed && fwrite(b.p, 1, b.len, fp) == b.len ? 0 : -1;
+    if (fp && fp != stdout && fclose(fp) != 0) rc = -1;
+    if (rc) fz_error("%s: cannot write rule statistics: %s", path, strerror(errno));
+    fz_buf_free(&b);
+    return rc;
+}
+
 int fz_replay_main(const fz_config *cfg) {
     replay rp_, *rp = &rp_;
     memset(rp, 0, sizeof(*rp));
@@ -218,11 +236,12 @@ int fz_replay_main(const fz_config *cfg) {
     fz_buf_init(&vb, out_cap * 64);
 
     fz_rule_diags diags = {0};
-    rp->rs = fz_ruleset_load(cfg->rules_dir, NULL, &diags);
+    rp->rs = fz_rules_build(cfg, &diags);
     fz_rule_diags_print(&diags, stderr);
     fz_rule_diags_free(&diags);
     if (!rp->rs) {
-        fz_error("rules in %s failed to load; nothing replayed", cfg->rules_dir);
+        fz_error("rules in %s failed to load; nothing replayed",
+                 cfg->rules_compiled ? cfg->rules_compiled : cfg->rules_dir);
         return 1;
     }
     rp->dedup =
@@ -307,6 +326,7 @@ int fz_replay_main(const fz_config *cfg) {
         goto out;
     }
     print_summary(rp, secs);
+    if (cfg->rule_stats && write_rule_stats(rp, cfg->rule_stats) != 0) goto out;
     rc = err ? 1 : 0;
     goto out;
 

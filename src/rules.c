@@ -84,11 +84,10 @@ const char *fz_view_name(fz_view v) {
 
 /* ---- diagnostics ---- */
 
-static void diag_add(fz_rule_diags *d, const char *file, unsigned line, int warning,
-                     const char *fmt, ...) FZ_PRINTF(5, 6);
+#define diag_add fz_rule_diags_add
 
-static void diag_add(fz_rule_diags *d, const char *file, unsigned line, int warning,
-                     const char *fmt, ...) {
+void fz_rule_diags_add(fz_rule_diags *d, const char *file, unsigned line, int warning,
+                       const char *fmt, ...) {
     if (d->n == d->cap) {
         size_t nc = d->cap ? d->cap * 2 : 16;
         fz_rule_diag *nv = realloc(d->v, nc * sizeof(*nv));

@@ -141,6 +141,9 @@ typedef struct fz_rule_diags {
 } fz_rule_diags;
 
 void fz_rule_diags_free(fz_rule_diags *d);
+/* Append a diagnostic (warning = 1 for a warning). */
+void fz_rule_diags_add(fz_rule_diags *d, const char *file, unsigned line, int warning,
+                       const char *fmt, ...) FZ_PRINTF(5, 6);
 /* Print every diagnostic as "file:line: error: msg" to fp. */
 void fz_rule_diags_print(const fz_rule_diags *d, void *fp);
 /* The first error as "file:line: msg" into buf (for logs and counters). */

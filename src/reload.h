@@ -1,0 +1,72 @@
+/*
+ * reload.h - getting a ruleset from the configuration, at start-up and on
+ * every reload, and the reload thread of `fanzha run`.
+ *
+ * fz_rules_build() is the one policy: compile rules_dir (or load the
+ * rules_compiled file, checking it against rules_dir when that exists),
+ * then - unless rules_require_tests is 0 - run the rules' embedded
+ * examples. Any error leaves the caller with NULL and every problem in
+ * diags as file:line, so a bad push never replaces working rules.
+ *
+ * The reload thread owns the slow, blocking side of rule management so the
+ * consumer and workers never wait on it: it watches rules_dir (inotify,
+ * debounced), notices SIGHUP (through a flag), serves the admin socket,
+ * builds the new ruleset, hands it to the daemon's publish callback (which
+ * prepares one matcher per worker, publishes them, and waits until every
+ * worker has moved on before freeing the old ruleset), and keeps the
+ * reload counters.
+ */
+#ifndef FZ_RELOAD_H
+#define FZ_RELOAD_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "rules.h"
+
+fz_ruleset *fz_rules_build(const fz_config *cfg, fz_rule_diags *diags);
+/* Log every diagnostic (errors as errors, warnings as warnings). */
+void fz_rules_log_diags(const fz_rule_diags *diags);
+
+typedef struct fz_reload_ops {
+    void *ctx;
+    /* Make rs (a reference passed in) the ruleset every worker uses; wait
+     * until they all have, then release the previous one. 0 or -1 with
+     * errstr (then rs has been released). Called on the reload thread. */
+    int (*publish)(void *ctx, fz_ruleset *rs, char *errstr, size_t errstr_size);
+    /* Append the daemon's status as JSON members (no braces) to out. */
+    void (*status)(void *ctx, fz_buf *out);
+    /* Append one JSON line per rule with its counters to out. */
+    void (*rule_stats)(void *ctx, fz_buf *out);
+} fz_reload_ops;
+
+typedef struct fz_reloader fz_reloader;
+
+/*
+ * Start the reload thread. active is the ruleset already published (its
+ * version is reported until the first reload). *hup is polled: SIGHUP's
+ * handler sets it. Returns NULL with errstr (admin socket or inotify set-up
+ * failed).
+ */
+fz_reloader *fz_reloader_start(const fz_config *cfg, const fz_reload_ops *ops,
+                               const fz_ruleset *active, volatile sig_atomic_t *hup, char *errstr,
+                               size_t errstr_size);
+/* Stop and join the thread; removes the admin socket. NULL is a no-op. */
+void fz_reloader_stop(fz_reloader *r);
+
+/* Counters for the statistics line; any thread. */
+uint64_t fz_reloader_ok(const fz_reloader *r);
+uint64_t fz_reloader_failed(const fz_reloader *r);
+
+/*
+ * Client side of the admin socket: send cmd ("reload", "status",
+ * "rule-stats") and copy the reply to fp. Returns 0 when the daemon
+ * answered and did not report a failure, 1 when it reported one, -1 when
+ * it could not be reached (message on stderr).
+ */
+int fz_admin_request(const char *socket_path, const char *cmd, void *fp);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * ruletest.c - see ruletest.h.
+ */
+#include "ruletest.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "matcher.h"
+#include "norm.h"
+
+#define EXAMPLE_MAX 65536
+
+int fz_ruletest_run(const fz_ruleset *rs, fz_rule_diags *diags, fz_ruletest_summary *sum,
+                    char *errstr, size_t errstr_size) {
+    memset(sum, 0, sizeof(*sum));
+    if (fz_norm_init(errstr, errstr_size) != 0) return -1;
+    fz_matcher *m = fz_matcher_new(rs, errstr, errstr_size);
+    if (!m) return -1;
+    static char nbuf[FZ_FIELD_COUNT][EXAMPLE_MAX];
+    int rc = 0;
+    for (size_t i = 0; i < fz_ruleset_count(rs); i++) {
+        const fz_rule *r = fz_ruleset_rule(rs, i);
+        if (r->status == FZ_STATUS_DISABLED) {
+            sum->skipped += r->ntests;
+            continue;
+        }
+        if (r->ntests == 0) {
+            sum->rules_without_tests++;
+            continue;
+        }
+        sum->rules_with_tests++;
+        for (size_t k = 0; k < r->ntests; k++) {
+            const fz_rule_test *t = &r->tests[k];
+            fz_views v;
+            memset(&v, 0, sizeof(v));
+            for (int f = 0; f < FZ_FIELD_COUNT; f++) {
+                const char *s = t->fields[f];
+                if (!s) continue;
+                size_t n = strlen(s);
+                if (n > EXAMPLE_MAX) n = EXAMPLE_MAX;
+                v[f][FZ_VIEW_RAW] = (fz_str){s, n};
+                size_t k2 = f == FZ_FIELD_TEXT ? fz_norm_text(s, n, nbuf[f])
+                                               : fz_norm_number(s, n, nbuf[f]);
+                v[f][FZ_VIEW_NORM] = (fz_str){nbuf[f], k2};
+            }
+            fz_matches mt;
+            sum->examples++;
+            if (fz_matcher_scan(m, &v, &mt) < 0) {
+                snprintf(errstr, errstr_size, "Hyperscan scan failed");
+                rc = -1;
+                goto out;
+            }
+            int got = fz_matcher_matched(m, (uint32_t)i);
+            if (got != t->should_match) {
+                const char *text = t->fields[FZ_FIELD_TEXT];
+                fz_rule_diags_add(diags, r->file, t->line, 0,
+                                  "rule '%s': %s example %s: \"%.80s%s\"", r->id,
+                                  t->should_match ? "should_match" : "should_not_match",
+                                  t->should_match ? "did not match" : "matched",
+                                  text ? text : "(fields)", text && strlen(text) > 80 ? "..." : "");
+                sum->failed++;
+                rc = 1;
+            }
+        }
+    }
+out:
+    fz_matcher_destroy(m);
+    return rc;
+}
