@@ -52,6 +52,24 @@ TEST_ENTRY(rules_err_empty_match)
 TEST_ENTRY(rules_err_all_reported)
 TEST_ENTRY(rules_version)
 TEST_ENTRY(rules_warning_only)
+TEST_ENTRY(rules_err_language)
+TEST_ENTRY(rules_list_parsing)
+
+/* norm */
+TEST_ENTRY(norm_golden)
+TEST_ENTRY(norm_number)
+TEST_ENTRY(norm_properties)
+
+/* cond */
+TEST_ENTRY(cond_truth_tables)
+TEST_ENTRY(cond_errors)
+
+/* rule language */
+TEST_ENTRY(rulelang_condition)
+TEST_ENTRY(rulelang_list_modes_oracle)
+TEST_ENTRY(rulelang_status_and_views)
+TEST_ENTRY(rulelang_compiled_roundtrip)
+TEST_ENTRY(rulelang_examples)
 
 /* matcher */
 TEST_ENTRY(matcher_oracle)

@@ -283,6 +283,103 @@ static const err_case err_cases[] = {
      NULL},
 };
 
+/* The rule language's own mistakes: each one error, at its line. */
+static const err_case lang_cases[] = {
+    {{{"a.yaml", RULE_HEAD("x.one") "    patterns: [{name: a, pattern: x}]\n"
+                                    "    condition: a and zz\n"}},
+     "a.yaml",
+     6,
+     "unknown term 'zz'",
+     NULL},
+    {{{"a.yaml", RULE_HEAD("x.one") "    patterns: [{name: a, pattern: x}]\n"
+                                    "    condition: not a\n"}},
+     "a.yaml",
+     6,
+     "true when no term matches",
+     NULL},
+    {{{"a.yaml", RULE_HEAD("x.one") "    list: lists/missing.txt\n"}},
+     "a.yaml",
+     5,
+     "cannot open",
+     NULL},
+    {{{"a.yaml", RULE_HEAD("x.one") "    list: ../outside.txt\n"}},
+     "a.yaml",
+     5,
+     "inside the rules directory",
+     NULL},
+    {{{"a.yaml", RULE_HEAD("x.one") "    list: l.txt\n"}, {"l.txt", "ok\nbad\xff\n"}},
+     "l.txt",
+     2,
+     "invalid UTF-8",
+     NULL},
+    {{{"a.yaml", RULE_HEAD("x.one") "    list: l.txt\n"}, {"l.txt", "# only a comment\n\n"}},
+     "l.txt",
+     0,
+     "no entries",
+     NULL},
+    {{{"a.yaml", RULE_HEAD("x.one") "    pattern: x\n    status: maybe\n"}},
+     "a.yaml",
+     6,
+     "'status' must be one of enabled, shadow, disabled",
+     NULL},
+    {{{"a.yaml", RULE_HEAD("x.one") "    pattern: x\n    view: cooked\n"}},
+     "a.yaml",
+     6,
+     "'view' must be one of raw, normalized",
+     NULL},
+    {{{"a.yaml", RULE_HEAD("x.one") "    list: l.txt\n    list_match: fuzzy\n"}, {"l.txt", "a\n"}},
+     "a.yaml",
+     6,
+     "'list_match' must be one of",
+     NULL},
+    {{{"a.yaml", RULE_HEAD("x.one") "    patterns: [{pattern: x, list: l.txt}]\n"},
+      {"l.txt", "a\n"}},
+     "a.yaml",
+     5,
+     "exactly one of 'pattern' or 'list'",
+     NULL},
+    {{{"a.yaml", RULE_HEAD("x.one") "    pattern: x\n    tests: {should_alert: [x]}\n"}},
+     "a.yaml",
+     6,
+     "unknown key 'should_alert' in 'tests'",
+     NULL},
+    {{{"a.yaml",
+       RULE_HEAD("x.one") "    patterns: [{name: a, pattern: x}, {name: a, pattern: y}]\n"}},
+     "a.yaml",
+     5,
+     "term name 'a' used twice",
+     NULL},
+};
+
+TEST_IMPL(rules_err_language) {
+    for (size_t i = 0; i < FZ_ARRAY_LEN(lang_cases); i++) {
+        fz_test_context("language case %zu", i);
+        run_err_case(&lang_cases[i]);
+    }
+}
+
+TEST_IMPL(rules_list_parsing) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "a.yaml", RULE_HEAD("x.one") "    list: sub/l.txt\n");
+    fz_test_write_str(dir, "sub/l.txt", "# comment\n  b.example  \r\n\na.example\nb.example\n");
+    fz_rule_diags diags;
+    fz_ruleset *rs = load(dir, &diags);
+    ASSERT(rs != NULL);
+    /* trimmed, comments and blanks skipped, duplicates removed */
+    ASSERT_EQ_U64(fz_ruleset_rule(rs, 0)->terms[0].nliterals, 2);
+    ASSERT_EQ_U64(fz_ruleset_literal_count(rs), 2);
+    char v1[32];
+    snprintf(v1, sizeof(v1), "%s", fz_ruleset_version(rs));
+    fz_ruleset_unref(rs);
+    /* the version covers list contents */
+    fz_test_write_str(dir, "sub/l.txt", "a.example\nc.example\n");
+    rs = load(dir, &diags);
+    ASSERT(rs != NULL);
+    ASSERT(strcmp(v1, fz_ruleset_version(rs)) != 0);
+    fz_ruleset_unref(rs);
+    fz_rule_diags_free(&diags);
+}
+
 TEST_IMPL(rules_err_unknown_key) { run_err_case(&err_cases[C_UNKNOWN_KEY]); }
 TEST_IMPL(rules_err_unknown_field) { run_err_case(&err_cases[C_UNKNOWN_FIELD]); }
 TEST_IMPL(rules_err_unknown_flag) { run_err_case(&err_cases[C_UNKNOWN_FLAG]); }
