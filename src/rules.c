@@ -20,6 +20,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,6 +35,16 @@
 #include "log.h"
 #include "norm.h"
 #include "utf8.h"
+
+/* Regex sets larger than this are split into several databases compiled
+ * in parallel: Hyperscan compiles one database on one thread, and UTF-8
+ * patterns with bounded gaps cost milliseconds each (a 10,000-rule set is
+ * ~50 s on one core). Each extra database costs one more scan pass, so
+ * the split is kept coarse. Fixed, so a compiled file's layout depends only
+ * on its rules. */
+#define REGEX_CHUNK 2500
+#define MAX_CHUNKS 8
+#define FZ_DB_MAX (FZ_FIELD_COUNT * FZ_VIEW_COUNT * (MAX_CHUNKS + 1))
 
 /* one input file of the ruleset, as read */
 typedef struct source {
@@ -59,7 +70,7 @@ struct fz_ruleset {
     fz_atom *atoms;
     size_t natoms;
     size_t nliterals;
-    fz_db dbs[FZ_FIELD_COUNT * FZ_VIEW_COUNT * 2];
+    fz_db dbs[FZ_DB_MAX];
     size_t ndbs;
     uint8_t uses[FZ_FIELD_COUNT][FZ_VIEW_COUNT];
     double compile_secs;
@@ -286,7 +297,7 @@ static int collect_files(const char *dir, path_list *out, fz_rule_diags *diags) 
     return 0;
 }
 
-static char *read_file(const char *path, size_t *len, fz_rule_diags *diags) {
+static char *read_file_max(const char *path, size_t *len, long max, fz_rule_diags *diags) {
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         diag_add(diags, path, 0, 0, "cannot open: %s", strerror(errno));
@@ -295,8 +306,8 @@ static char *read_file(const char *path, size_t *len, fz_rule_diags *diags) {
     fseek(fp, 0, SEEK_END);
     long n = ftell(fp);
     fseek(fp, 0, SEEK_SET);
-    if (n < 0 || n > 64L * 1024 * 1024) {
-        diag_add(diags, path, 0, 0, "file too large (limit 64 MiB)");
+    if (n < 0 || n > max) {
+        diag_add(diags, path, 0, 0, "file too large (limit %ld MiB)", max >> 20);
         fclose(fp);
         return NULL;
     }
@@ -310,6 +321,10 @@ static char *read_file(const char *path, size_t *len, fz_rule_diags *diags) {
     if (buf) buf[n] = '\0';
     *len = (size_t)n;
     return buf;
+}
+
+static char *read_file(const char *path, size_t *len, fz_rule_diags *diags) {
+    return read_file_max(path, len, 64L << 20, diags);
 }
 
 /* ---- loading context ---- */
@@ -1236,37 +1251,102 @@ static void diag_atom(fz_ruleset *rs, fz_rule_diags *diags, unsigned id, const c
     diag_add(diags, r->file, t->line, 0, "rule '%s': %s: %s", r->id, what, msg);
 }
 
-static int compile_dbs(fz_ruleset *rs, db_build *bb, fz_rule_diags *diags) {
+/* One database to build: a slice of one key's atoms. */
+typedef struct db_job {
+    size_t key, start, count;
+    fz_field field;
+    fz_view view;
+    int literal;
+} db_job;
+
+/* The databases a set of atoms makes, in a fixed order. */
+static size_t plan_dbs(const db_build *bb, db_job *jobs) {
+    size_t n = 0;
     for (int f = 0; f < FZ_FIELD_COUNT; f++)
         for (int v = 0; v < FZ_VIEW_COUNT; v++)
             for (int lit = 0; lit < 2; lit++) {
-                db_build *b = &bb[db_key(f, v, lit)];
-                if (!b->n) continue;
-                fz_db *d = &rs->dbs[rs->ndbs];
-                d->field = (fz_field)f;
-                d->view = (fz_view)v;
-                d->literal = lit;
-                d->natoms = b->n;
-                hs_compile_error_t *err = NULL;
-                hs_error_t e =
-                    lit ? hs_compile_lit_multi(b->ex, b->flags, b->ids, b->lens, (unsigned)b->n,
-                                               HS_MODE_BLOCK, NULL, &d->db, &err)
-                        : hs_compile_multi(b->ex, b->flags, b->ids, (unsigned)b->n, HS_MODE_BLOCK,
-                                           NULL, &d->db, &err);
-                if (e != HS_SUCCESS) {
-                    if (err && err->expression >= 0 && (size_t)err->expression < b->n)
-                        diag_atom(rs, diags, b->ids[err->expression], "Hyperscan", err->message);
-                    else
-                        diag_add(diags, rs->dir ? rs->dir : "", 0, 0,
-                                 "Hyperscan compile of field '%s' (%s) failed: %s",
-                                 fz_field_name((fz_field)f), fz_view_name((fz_view)v),
-                                 err ? err->message : "unknown error");
-                    hs_free_compile_error(err);
-                    return -1;
+                size_t key = db_key((fz_field)f, (fz_view)v, lit), total = bb[key].n;
+                if (!total) continue;
+                size_t chunks = lit ? 1 : (total + REGEX_CHUNK - 1) / REGEX_CHUNK;
+                if (chunks > MAX_CHUNKS) chunks = MAX_CHUNKS;
+                for (size_t c = 0; c < chunks; c++) {
+                    size_t a = total * c / chunks, b = total * (c + 1) / chunks;
+                    jobs[n++] = (db_job){key, a, b - a, (fz_field)f, (fz_view)v, lit};
                 }
-                rs->ndbs++;
             }
-    return 0;
+    return n;
+}
+
+typedef struct compile_ctx {
+    fz_ruleset *rs;
+    db_build *bb;
+    db_job *jobs;
+    size_t njobs;
+    _Atomic size_t next;
+    hs_compile_error_t **errs; /* per job */
+    hs_error_t *rc;
+} compile_ctx;
+
+static void *compile_worker(void *arg) {
+    compile_ctx *cc = arg;
+    for (;;) {
+        size_t j = atomic_fetch_add(&cc->next, 1);
+        if (j >= cc->njobs) return NULL;
+        db_job *jb = &cc->jobs[j];
+        db_build *b = &cc->bb[jb->key];
+        fz_db *d = &cc->rs->dbs[j];
+        cc->rc[j] =
+            jb->literal
+                ? hs_compile_lit_multi(b->ex + jb->start, b->flags + jb->start, b->ids + jb->start,
+                                       b->lens + jb->start, (unsigned)jb->count, HS_MODE_BLOCK,
+                                       NULL, &d->db, &cc->errs[j])
+                : hs_compile_multi(b->ex + jb->start, b->flags + jb->start, b->ids + jb->start,
+                                   (unsigned)jb->count, HS_MODE_BLOCK, NULL, &d->db, &cc->errs[j]);
+    }
+}
+
+static int compile_dbs(fz_ruleset *rs, db_build *bb, fz_rule_diags *diags) {
+    db_job jobs[FZ_DB_MAX];
+    hs_compile_error_t *errs[FZ_DB_MAX] = {0};
+    hs_error_t rcs[FZ_DB_MAX];
+    size_t njobs = plan_dbs(bb, jobs);
+    for (size_t j = 0; j < njobs; j++) {
+        fz_db *d = &rs->dbs[j];
+        d->field = jobs[j].field;
+        d->view = jobs[j].view;
+        d->literal = jobs[j].literal;
+        d->natoms = jobs[j].count;
+        d->db = NULL;
+    }
+    compile_ctx cc = {rs, bb, jobs, njobs, 0, errs, rcs};
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = njobs < (size_t)(ncpu > 0 ? ncpu : 1) ? njobs : (size_t)(ncpu > 0 ? ncpu : 1);
+    pthread_t tids[FZ_DB_MAX];
+    size_t started = 0;
+    for (size_t t = 1; t < nthreads; t++)
+        if (pthread_create(&tids[t], NULL, compile_worker, &cc) == 0) started = t;
+    compile_worker(&cc);
+    for (size_t t = 1; t <= started; t++) pthread_join(tids[t], NULL);
+    rs->ndbs = njobs;
+    int rc = 0;
+    for (size_t j = 0; j < njobs; j++) {
+        if (rcs[j] == HS_SUCCESS) continue;
+        hs_compile_error_t *err = errs[j];
+        db_build *b = &bb[jobs[j].key];
+        if (rc == 0) { /* report the first failing database's error */
+            if (err && err->expression >= 0 && (size_t)err->expression < jobs[j].count)
+                diag_atom(rs, diags, b->ids[jobs[j].start + (size_t)err->expression], "Hyperscan",
+                          err->message);
+            else
+                diag_add(diags, rs->dir ? rs->dir : "", 0, 0,
+                         "Hyperscan compile of field '%s' (%s) failed: %s",
+                         fz_field_name(jobs[j].field), fz_view_name(jobs[j].view),
+                         err ? err->message : "unknown error");
+        }
+        hs_free_compile_error(err);
+        rc = -1;
+    }
+    return rc;
 }
 
 static int diag_cmp(const void *a, const void *b) {
@@ -1523,7 +1603,7 @@ static const char *get_blob(reader *r, size_t *n) {
 fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_version,
                                      fz_rule_diags *diags) {
     size_t from = diags->n, flen = 0;
-    char *file = read_file(path, &flen, diags);
+    char *file = read_file_max(path, &flen, 4L << 30, diags);
     fz_ruleset *rs = NULL;
     if (!file) goto out;
     reader r = {file, file + flen, 0};
@@ -1609,8 +1689,8 @@ fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_versio
     size_t narena = 0;
     memset(bb, 0, sizeof(bb));
     int brc = build_atoms(rs, bb, &arena, &narena);
-    size_t want = 0;
-    for (size_t i = 0; i < FZ_ARRAY_LEN(bb); i++) want += bb[i].n != 0;
+    db_job jobs[FZ_DB_MAX];
+    size_t want = brc == 0 ? plan_dbs(bb, jobs) : 0;
     int64_t t0 = fz_mono_ns();
     uint32_t ndbs = get_u32(&r);
     if (brc != 0 || ndbs != want) r.bad = 1;
@@ -1623,7 +1703,8 @@ fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_versio
         size_t bl;
         const char *bytes = get_blob(&r, &bl);
         if (r.bad || (unsigned)d->field >= FZ_FIELD_COUNT || (unsigned)d->view >= FZ_VIEW_COUNT ||
-            (unsigned)d->literal > 1 || bb[db_key(d->field, d->view, d->literal)].n != d->natoms) {
+            d->field != jobs[i].field || d->view != jobs[i].view || d->literal != jobs[i].literal ||
+            d->natoms != jobs[i].count) {
             r.bad = 1;
             break;
         }
