@@ -9,7 +9,8 @@ Turns the corpora into events (bench/corpus_events.py), runs
 flagged (verdict alert or suppressed): recall for fraud classes, the
 false-positive rate for advertising and ham, and the target each must meet.
 Suppressed counts as flagged: it means a rule matched and the event was a
-repeat of one that alerted.
+repeat of one that alerted. The "+shadow" column shows the same rate if the
+shadow rules (status: shadow, counted but never alerting) were enabled.
 
 --part splits every class deterministically by a hash of the event id:
 "tune" is two thirds of each class, "check" the remaining third. Write and
@@ -132,10 +133,12 @@ def main():
     for eid, text in items:
         v = verdicts.get(eid, {})
         flagged = v.get("verdict") in ("alert", "suppressed")
+        shadow = flagged or bool(v.get("shadow_rules"))
         for cls in classes_of(eid, text):
-            s = stats.setdefault(cls, [0, 0])
+            s = stats.setdefault(cls, [0, 0, 0])
             s[0] += 1
             s[1] += flagged
+            s[2] += shadow
             if shown < a.limit and ((cls == a.show_misses and not flagged) or
                                     (cls == a.show_hits and flagged)):
                 shown += 1
@@ -148,8 +151,9 @@ def main():
     for cls, (kind, target) in TARGETS.items():
         if cls not in stats:
             continue
-        n, k = stats[cls]
+        n, k, ks = stats[cls]
         rate = k / n if n else 0.0
+        srate = ks / n if n else 0.0
         if kind == "fraud":
             what, goal, met = "recall", f">= {target:.2f}", rate >= target
         elif kind in ("ad", "ham"):
@@ -158,19 +162,19 @@ def main():
             what, goal, met = "flagged", "-", None
         if met is False:
             ok = False
-        shown_rate = f"{rate:.3f}" if kind == "fraud" else f"{rate * 100:.2f}%"
-        rows.append((cls, kind, n, k, what, shown_rate, goal,
-                     "-" if met is None else ("yes" if met else "NO")))
+        fmt = (lambda x: f"{x:.3f}") if kind == "fraud" else (lambda x: f"{x * 100:.2f}%")
+        rows.append((cls, kind, n, k, what, fmt(rate), goal,
+                     "-" if met is None else ("yes" if met else "NO"), fmt(srate)))
     if a.markdown:
-        print("| class | kind | messages | flagged | measure | value | target | met |")
-        print("|---|---|---:|---:|---|---:|---|---|")
+        print("| class | kind | messages | flagged | measure | value | target | met | +shadow |")
+        print("|---|---|---:|---:|---|---:|---|---|---:|")
         for row in rows:
             print("| " + " | ".join(str(x) for x in row) + " |")
     else:
         print(f"{'class':36} {'kind':5} {'n':>6} {'flagged':>7}  {'measure':15} {'value':>7}"
-              f"  {'target':9} met")
-        for cls, kind, n, k, what, val, goal, met in rows:
-            print(f"{cls:36} {kind:5} {n:6} {k:7}  {what:15} {val:>7}  {goal:9} {met}")
+              f"  {'target':9} {'met':4} {'+shadow':>8}")
+        for cls, kind, n, k, what, val, goal, met, sval in rows:
+            print(f"{cls:36} {kind:5} {n:6} {k:7}  {what:15} {val:>7}  {goal:9} {met:4} {sval:>8}")
     print(f"quality: part={a.part} rules={a.rules} -> {'all targets met' if ok else 'TARGETS MISSED'}")
     return 0 if ok else 1
 
