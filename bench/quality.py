@@ -98,6 +98,7 @@ def main():
     ap.add_argument("--show-misses", metavar="CLASS", help="print missed fraud messages of CLASS")
     ap.add_argument("--show-hits", metavar="CLASS", help="print flagged messages of CLASS + rules")
     ap.add_argument("--limit", type=int, default=50)
+    ap.add_argument("--json", metavar="FILE", help="also write the per-class figures as JSON")
     a = ap.parse_args()
 
     d = corpus_events.data_dir(a.data)
@@ -165,6 +166,12 @@ def main():
         fmt = (lambda x: f"{x:.3f}") if kind == "fraud" else (lambda x: f"{x * 100:.2f}%")
         rows.append((cls, kind, n, k, what, fmt(rate), goal,
                      "-" if met is None else ("yes" if met else "NO"), fmt(srate)))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"part": a.part, "rules": a.rules,
+                       "classes": {cls: {"kind": TARGETS[cls][0], "messages": st[0],
+                                         "flagged": st[1], "rate": st[1] / st[0] if st[0] else 0}
+                                   for cls, st in stats.items() if cls in TARGETS}}, f, indent=1)
     if a.markdown:
         print("| class | kind | messages | flagged | measure | value | target | met | +shadow |")
         print("|---|---|---:|---:|---|---:|---|---|---:|")

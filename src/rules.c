@@ -1085,9 +1085,48 @@ static unsigned regex_flags(const fz_term *t, fz_view v) {
     return fl;
 }
 
+/* One regex analysed on its own (hs_expression_info), on any thread. */
+typedef struct analysis {
+    const fz_rule *r;
+    const fz_term *t;
+    hs_error_t rc;
+    int empty;
+    double ms;
+    char msg[256];
+} analysis;
+
+typedef struct analysis_ctx {
+    analysis *v;
+    size_t n;
+    _Atomic size_t next;
+} analysis_ctx;
+
+static void *analysis_worker(void *arg) {
+    analysis_ctx *ac = arg;
+    for (;;) {
+        size_t j = atomic_fetch_add(&ac->next, 1);
+        if (j >= ac->n) return NULL;
+        analysis *an = &ac->v[j];
+        hs_expr_info_t *info = NULL;
+        hs_compile_error_t *err = NULL;
+        int64_t t0 = fz_mono_ns();
+        an->rc = hs_expression_info(an->t->pattern, regex_flags(an->t, FZ_VIEW_RAW), &info, &err);
+        an->ms = (double)(fz_mono_ns() - t0) / 1e6;
+        if (an->rc != HS_SUCCESS)
+            snprintf(an->msg, sizeof(an->msg), "%s", err ? err->message : "unknown error");
+        else
+            an->empty = info->min_width == 0;
+        hs_free_compile_error(err);
+        free(info);
+    }
+}
+
 /* Per-pattern checks that need no compile (always) and with compile
- * (analyze: every error named, slow patterns warned about). */
+ * (analyze: every error named, slow patterns warned about). The analyses
+ * are independent, so they run on every core. */
 static void check_patterns(fz_ruleset *rs, int analyze, double slow_ms, fz_rule_diags *diags) {
+    analysis_ctx ac = {NULL, 0, 0};
+    size_t cap = 0;
     for (size_t i = 0; i < rs->nrules; i++) {
         fz_rule *r = &rs->rules[i];
         for (size_t k = 0; k < r->nterms; k++) {
@@ -1100,30 +1139,48 @@ static void check_patterns(fz_ruleset *rs, int analyze, double slow_ms, fz_rule_
                          "letter, digit or '_'",
                          r->id);
             if (!analyze) continue;
-            hs_expr_info_t *info = NULL;
-            hs_compile_error_t *err = NULL;
-            int64_t t0 = fz_mono_ns();
-            hs_error_t e = hs_expression_info(t->pattern, regex_flags(t, FZ_VIEW_RAW), &info, &err);
-            double ms = (double)(fz_mono_ns() - t0) / 1e6;
-            if (e != HS_SUCCESS) {
-                diag_add(diags, r->file, t->line, 0, "rule '%s': pattern rejected: %s", r->id,
-                         err ? err->message : "unknown error");
-                hs_free_compile_error(err);
-                continue;
+            if (ac.n == cap) {
+                cap = cap ? cap * 2 : 256;
+                analysis *nv = realloc(ac.v, cap * sizeof(analysis));
+                if (!nv) {
+                    free(ac.v);
+                    return;
+                }
+                ac.v = nv;
             }
-            if (info->min_width == 0)
-                diag_add(diags, r->file, t->line, 0,
-                         "rule '%s': pattern can match the empty string, so it would fire on "
-                         "every event",
-                         r->id);
-            if (ms > slow_ms)
-                diag_add(diags, r->file, t->line, 1,
-                         "rule '%s': pattern is slow to compile (%.0f ms to analyse); bound its "
-                         "repeats or split it",
-                         r->id, ms);
-            free(info);
+            memset(&ac.v[ac.n], 0, sizeof(analysis));
+            ac.v[ac.n].r = r;
+            ac.v[ac.n++].t = t;
         }
     }
+    if (!ac.n) return;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = ncpu > 1 ? (size_t)ncpu : 1;
+    if (nthreads > 64) nthreads = 64;
+    if (nthreads > ac.n) nthreads = ac.n;
+    pthread_t tids[64];
+    size_t started = 0;
+    for (size_t t = 1; t < nthreads; t++)
+        if (pthread_create(&tids[t], NULL, analysis_worker, &ac) == 0) started = t;
+    analysis_worker(&ac);
+    for (size_t t = 1; t <= started; t++) pthread_join(tids[t], NULL);
+    for (size_t j = 0; j < ac.n; j++) {
+        const analysis *an = &ac.v[j];
+        if (an->rc != HS_SUCCESS)
+            diag_add(diags, an->r->file, an->t->line, 0, "rule '%s': pattern rejected: %s",
+                     an->r->id, an->msg);
+        else if (an->empty)
+            diag_add(diags, an->r->file, an->t->line, 0,
+                     "rule '%s': pattern can match the empty string, so it would fire on "
+                     "every event",
+                     an->r->id);
+        if (an->rc == HS_SUCCESS && an->ms > slow_ms)
+            diag_add(diags, an->r->file, an->t->line, 1,
+                     "rule '%s': pattern is slow to compile (%.0f ms to analyse); bound its "
+                     "repeats or split it",
+                     an->r->id, an->ms);
+    }
+    free(ac.v);
 }
 
 /* ---- atoms and databases ---- */
