@@ -82,11 +82,29 @@ static void rules_summary(const char *dir, const fz_ruleset *rs, double secs, si
            fz_ruleset_compile_secs(rs), nwarn);
 }
 
+static void rules_profile(const fz_ruleset *rs, long top) {
+    fz_pattern_cost *c = NULL;
+    size_t n = fz_ruleset_profile(rs, &c);
+    double total = 0;
+    for (size_t i = 0; i < n; i++) total += c[i].compile_ms;
+    printf("compile cost of each regex alone (%zu patterns, %.1f s in total), most expensive "
+           "first:\n",
+           n, total / 1000);
+    for (size_t i = 0; i < n && (long)i < top; i++)
+        printf("%8.1f ms  %5.1f%%  %s:%u: %s\n", c[i].compile_ms,
+               total > 0 ? 100 * c[i].compile_ms / total : 0.0, c[i].rule->file, c[i].term->line,
+               c[i].rule->id);
+    free(c);
+}
+
 static int rules_check(int argc, char **argv) {
     fz_rules_opts o = {1, 200, 1};
     const char *dir = NULL;
+    long profile = 0;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--fast"))
+        if (!strcmp(argv[i], "--profile"))
+            profile = 20;
+        else if (!strcmp(argv[i], "--fast"))
             o.analyze = 0;
         else if (!strcmp(argv[i], "--slow-ms") && i + 1 < argc)
             o.slow_ms = atof(argv[++i]);
@@ -101,6 +119,7 @@ static int rules_check(int argc, char **argv) {
     fz_ruleset *rs = rules_load_report(dir, &o, &nwarn);
     if (!rs) return 1;
     rules_summary(dir, rs, (double)(fz_mono_ns() - t0) / 1e9, nwarn);
+    if (profile) rules_profile(rs, profile);
     fz_ruleset_unref(rs);
     return 0;
 }

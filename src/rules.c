@@ -42,7 +42,7 @@
  * ~50 s on one core). Each extra database costs one more scan pass, so
  * the split is kept coarse. Fixed, so a compiled file's layout depends only
  * on its rules. */
-#define REGEX_CHUNK 2500
+#define REGEX_CHUNK 250
 #define MAX_CHUNKS 8
 #define FZ_DB_MAX (FZ_FIELD_COUNT * FZ_VIEW_COUNT * (MAX_CHUNKS + 1))
 
@@ -1099,6 +1099,7 @@ typedef struct analysis_ctx {
     analysis *v;
     size_t n;
     _Atomic size_t next;
+    int compile; /* profile: time a full compile of the pattern alone */
 } analysis_ctx;
 
 static void *analysis_worker(void *arg) {
@@ -1110,11 +1111,19 @@ static void *analysis_worker(void *arg) {
         hs_expr_info_t *info = NULL;
         hs_compile_error_t *err = NULL;
         int64_t t0 = fz_mono_ns();
-        an->rc = hs_expression_info(an->t->pattern, regex_flags(an->t, FZ_VIEW_RAW), &info, &err);
+        if (ac->compile) {
+            hs_database_t *db = NULL;
+            an->rc = hs_compile(an->t->pattern, regex_flags(an->t, FZ_VIEW_NORM), HS_MODE_BLOCK,
+                                NULL, &db, &err);
+            hs_free_database(db);
+        } else {
+            an->rc =
+                hs_expression_info(an->t->pattern, regex_flags(an->t, FZ_VIEW_RAW), &info, &err);
+        }
         an->ms = (double)(fz_mono_ns() - t0) / 1e6;
         if (an->rc != HS_SUCCESS)
             snprintf(an->msg, sizeof(an->msg), "%s", err ? err->message : "unknown error");
-        else
+        else if (info)
             an->empty = info->min_width == 0;
         hs_free_compile_error(err);
         free(info);
@@ -1124,8 +1133,55 @@ static void *analysis_worker(void *arg) {
 /* Per-pattern checks that need no compile (always) and with compile
  * (analyze: every error named, slow patterns warned about). The analyses
  * are independent, so they run on every core. */
+static void run_analyses(analysis_ctx *ac) {
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = ncpu > 1 ? (size_t)ncpu : 1;
+    if (nthreads > 64) nthreads = 64;
+    if (nthreads > ac->n) nthreads = ac->n;
+    pthread_t tids[64];
+    size_t started = 0;
+    for (size_t t = 1; t < nthreads; t++)
+        if (pthread_create(&tids[t], NULL, analysis_worker, ac) == 0) started = t;
+    analysis_worker(ac);
+    for (size_t t = 1; t <= started; t++) pthread_join(tids[t], NULL);
+}
+
+static int cmp_cost(const void *a, const void *b) {
+    const fz_pattern_cost *x = a, *y = b;
+    return (x->compile_ms < y->compile_ms) - (x->compile_ms > y->compile_ms);
+}
+
+size_t fz_ruleset_profile(const fz_ruleset *rs, fz_pattern_cost **out) {
+    analysis_ctx ac = {NULL, 0, 0, 1};
+    size_t cap = 0;
+    *out = NULL;
+    for (size_t i = 0; i < rs->nrules; i++)
+        for (size_t k = 0; k < rs->rules[i].nterms; k++) {
+            if (!rs->rules[i].terms[k].pattern) continue;
+            if (ac.n == cap) {
+                cap = cap ? cap * 2 : 256;
+                analysis *nv = realloc(ac.v, cap * sizeof(analysis));
+                if (!nv) goto out;
+                ac.v = nv;
+            }
+            memset(&ac.v[ac.n], 0, sizeof(analysis));
+            ac.v[ac.n].r = &rs->rules[i];
+            ac.v[ac.n++].t = &rs->rules[i].terms[k];
+        }
+    if (!ac.n) goto out;
+    run_analyses(&ac);
+    *out = calloc(ac.n, sizeof(fz_pattern_cost));
+    if (!*out) goto out;
+    for (size_t j = 0; j < ac.n; j++)
+        (*out)[j] = (fz_pattern_cost){ac.v[j].r, ac.v[j].t, ac.v[j].ms};
+    qsort(*out, ac.n, sizeof(fz_pattern_cost), cmp_cost);
+out:
+    free(ac.v);
+    return *out ? ac.n : 0;
+}
+
 static void check_patterns(fz_ruleset *rs, int analyze, double slow_ms, fz_rule_diags *diags) {
-    analysis_ctx ac = {NULL, 0, 0};
+    analysis_ctx ac = {NULL, 0, 0, 0};
     size_t cap = 0;
     for (size_t i = 0; i < rs->nrules; i++) {
         fz_rule *r = &rs->rules[i];
@@ -1154,16 +1210,7 @@ static void check_patterns(fz_ruleset *rs, int analyze, double slow_ms, fz_rule_
         }
     }
     if (!ac.n) return;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nthreads = ncpu > 1 ? (size_t)ncpu : 1;
-    if (nthreads > 64) nthreads = 64;
-    if (nthreads > ac.n) nthreads = ac.n;
-    pthread_t tids[64];
-    size_t started = 0;
-    for (size_t t = 1; t < nthreads; t++)
-        if (pthread_create(&tids[t], NULL, analysis_worker, &ac) == 0) started = t;
-    analysis_worker(&ac);
-    for (size_t t = 1; t <= started; t++) pthread_join(tids[t], NULL);
+    run_analyses(&ac);
     for (size_t j = 0; j < ac.n; j++) {
         const analysis *an = &ac.v[j];
         if (an->rc != HS_SUCCESS)

@@ -206,6 +206,19 @@ size_t fz_ruleset_db_bytes(const fz_ruleset *rs);
 /* Seconds spent compiling (or deserialising) the databases. */
 double fz_ruleset_compile_secs(const fz_ruleset *rs);
 
+/* Compile cost of one regex term on its own. */
+typedef struct fz_pattern_cost {
+    const fz_rule *rule;
+    const fz_term *term;
+    double compile_ms;
+} fz_pattern_cost;
+
+/* Compile every regex term alone (on all cores) and return their costs,
+ * most expensive first, in a malloc'd array (*out; count returned). For
+ * `rules check --profile`: finds the patterns that make a ruleset slow to
+ * compile. */
+size_t fz_ruleset_profile(const fz_ruleset *rs, fz_pattern_cost **out);
+
 /* Evaluate rule r's condition over the set of its terms that matched
  * (bit i = term i). Thread-safe. */
 int fz_rule_eval(const fz_rule *r, uint64_t terms);
