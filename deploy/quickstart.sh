@@ -28,14 +28,15 @@ step "fanzha run"
 mkdir -p build
 LOG=build/quickstart-fanzha.log
 ./build/fanzha run --config deploy/fanzha.yaml --rules-dir rules --brokers "$BROKER" \
-  --group-id fanzha-quickstart --stats-interval-ms 2000 >"$LOG" 2>&1 &
+  --group-id fanzha-quickstart --stats-interval-ms 2000 \
+  --admin-socket build/quickstart-admin.sock >"$LOG" 2>&1 &
 FZ=$!
 cleanup() {
   kill -TERM "$FZ" 2>/dev/null && wait "$FZ" 2>/dev/null || true
   [ -n "${FANZHA_KEEP_KAFKA:-}" ] || bash "$ROOT/deploy/kafka-local.sh" stop || true
 }
 trap cleanup EXIT
-for _ in $(seq 1 150); do
+for _ in $(seq 1 600); do # compiling the shipped rules takes a while
   grep -q "assigned" "$LOG" && break
   kill -0 "$FZ" 2>/dev/null || { cat "$LOG"; echo "fanzha exited"; exit 1; }
   sleep 0.2
@@ -44,6 +45,9 @@ sed 's/^/    fanzha: /' "$LOG"
 
 step "feed sample events and watch the alerts topic"
 /usr/bin/python3 deploy/sample/feed_and_watch.py --brokers "$BROKER"
+
+step "ask the running daemon for its status (admin socket)"
+./build/fanzha admin --socket build/quickstart-admin.sock status || true
 
 step "stop fanzha (SIGTERM: drain, commit, exit)"
 kill -TERM "$FZ"
