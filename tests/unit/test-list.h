@@ -54,6 +54,7 @@ TEST_ENTRY(rules_version)
 TEST_ENTRY(rules_warning_only)
 TEST_ENTRY(rules_err_language)
 TEST_ENTRY(rules_list_parsing)
+TEST_ENTRY(rules_err_huge_list)
 
 /* norm */
 TEST_ENTRY(norm_golden)

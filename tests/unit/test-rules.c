@@ -8,6 +8,7 @@
  * message fragment of the one error expected.
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "rules.h"
 #include "test.h"
@@ -356,6 +357,34 @@ TEST_IMPL(rules_err_language) {
         fz_test_context("language case %zu", i);
         run_err_case(&lang_cases[i]);
     }
+}
+
+/* A list over the size cap is refused before it is read (a sparse file, so
+ * the test costs no disk), and so is one entry over the entry cap. */
+TEST_IMPL(rules_err_huge_list) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "a.yaml", RULE_HEAD("x.one") "    list: big.txt\n");
+    const char *big = fz_test_write_str(dir, "big.txt", "a\n");
+    ASSERT(truncate(big, (off_t)FZ_LIST_MAX_BYTES + 1) == 0);
+    fz_rule_diags diags;
+    fz_ruleset *rs = load(dir, &diags);
+    ASSERT(rs == NULL);
+    ASSERT_EQ_U64(diags.errors, 1);
+    ASSERT_EQ_U64(diags.v[0].line, 5);
+    ASSERT_CONTAINS(diags.v[0].msg, "larger than 64 MiB");
+    fz_rule_diags_free(&diags);
+
+    char entry[FZ_LITERAL_MAX_BYTES + 3];
+    memset(entry, 'a', sizeof(entry) - 2);
+    entry[sizeof(entry) - 2] = '\n';
+    entry[sizeof(entry) - 1] = '\0';
+    fz_test_write_str(dir, "big.txt", entry);
+    rs = load(dir, &diags);
+    ASSERT(rs == NULL);
+    ASSERT_EQ_U64(diags.errors, 1);
+    ASSERT_CONTAINS(diags.v[0].msg, "longer than 1024 bytes");
+    ASSERT_EQ_U64(diags.v[0].line, 1);
+    fz_rule_diags_free(&diags);
 }
 
 TEST_IMPL(rules_list_parsing) {
