@@ -1492,7 +1492,7 @@ static int ruleset_parse(load_ctx *lc, const char *shown_prefix) {
         parse_file(lc, shown, text, len, &cap);
         free(shown);
     }
-    qsort(rs->src, rs->nsrc, sizeof(source), cmp_src);
+    if (rs->nsrc > 1) qsort(rs->src, rs->nsrc, sizeof(source), cmp_src);
     XXH3_state_t *h = XXH3_createState();
     if (!h) return -1;
     XXH3_64bits_reset(h);
