@@ -269,7 +269,7 @@ static int rules_stats(int argc, char **argv) {
     }
     if (in != stdin) fclose(in);
     free(mem);
-    qsort(rows, n, sizeof(stat_row), row_cmp);
+    if (n > 1) qsort(rows, n, sizeof(stat_row), row_cmp);
     printf("ruleset %s: %zu rules; %llu matches, %llu shadow matches, %llu Hyperscan callbacks\n",
            ruleset, n, total_m, total_s, total_h);
     printf("%-44s %-8s %-28s %10s %10s %9s\n", "rule", "status", "category", "matches", "hits",
