@@ -375,6 +375,11 @@ static int list_parse(load_ctx *lc, source *s, const char *shown) {
         while (b < e && (*b == ' ' || *b == '\t')) b++;
         while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) e--;
         if (b == e || *b == '#') continue;
+        if (memchr(b, '\0', (size_t)(e - b))) {
+            diag_add(lc->diags, shown, line, 0, "NUL byte in entry");
+            rc = -1;
+            continue;
+        }
         if ((size_t)(e - b) > FZ_LITERAL_MAX_BYTES) {
             diag_add(lc->diags, shown, line, 0, "entry longer than %u bytes", FZ_LITERAL_MAX_BYTES);
             rc = -1;
@@ -1307,6 +1312,7 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                     } else {
                         const char *lit = s->lit[j];
                         size_t len = s->litlen[j];
+                        if (len == 0) continue; /* Hyperscan rejects (or worse) empty literals */
                         if (v == FZ_VIEW_NORM) {
                             char *nv = malloc(len + 1);
                             if (!nv) return -1;

@@ -385,6 +385,16 @@ TEST_IMPL(rules_err_huge_list) {
     ASSERT_CONTAINS(diags.v[0].msg, "longer than 1024 bytes");
     ASSERT_EQ_U64(diags.v[0].line, 1);
     fz_rule_diags_free(&diags);
+
+    /* a NUL byte would make an empty literal (found by fuzzing: Hyperscan
+     * crashed compiling it) */
+    fz_test_write(dir, "big.txt", "ok\n\0 tail\n", 10);
+    rs = load(dir, &diags);
+    ASSERT(rs == NULL);
+    ASSERT_EQ_U64(diags.errors, 1);
+    ASSERT_CONTAINS(diags.v[0].msg, "NUL byte");
+    ASSERT_EQ_U64(diags.v[0].line, 2);
+    fz_rule_diags_free(&diags);
 }
 
 TEST_IMPL(rules_list_parsing) {
