@@ -84,6 +84,11 @@ TEST_ENTRY(pipeline_key_call)
 TEST_ENTRY(pipeline_key_transfer_report)
 TEST_ENTRY(pipeline_key_types_separated)
 
+/* campaign */
+TEST_ENTRY(campaign_key_variants)
+TEST_ENTRY(hll_accuracy)
+TEST_ENTRY(hll_merge)
+
 /* dedup */
 TEST_ENTRY(dedup_oracle)
 TEST_ENTRY(dedup_window_zero)
