@@ -4,9 +4,14 @@
  */
 #include "campaign.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
+#include "hll.h"
 #include "norm.h"
 
 static int lower_alpha(unsigned char c) { return c >= 'a' && c <= 'z'; }
@@ -118,4 +123,166 @@ int fz_campaign_mask_parse(const char *w) {
     if (!strcmp(w, "all")) return (int)FZ_MASK_ALL;
     if (!strcmp(w, "none")) return 0;
     return -1;
+}
+
+/* ---- the campaign table ---- */
+
+#define WAYS 8
+#define STRIPES 1024
+
+struct fz_campaigns {
+    fz_campaign *slots; /* nsets * WAYS */
+    uint64_t nsets;
+    uint64_t *ids;    /* event id hashes: nidsets sets of WAYS, oldest replaced first */
+    uint8_t *id_next; /* per id set: the way to replace next when full */
+    uint64_t nidsets;
+    pthread_mutex_t set_locks[STRIPES];
+    pthread_mutex_t id_locks[STRIPES];
+    _Atomic uint64_t live, evictions, redeliveries;
+    size_t bytes;
+};
+
+fz_campaigns *fz_campaigns_new(size_t max_campaigns, size_t max_ids, char *errstr,
+                               size_t errstr_size) {
+    fz_campaigns *c = calloc(1, sizeof(*c));
+    if (!c) goto nomem;
+    if (max_campaigns < WAYS) max_campaigns = WAYS;
+    c->nsets = (max_campaigns + WAYS - 1) / WAYS;
+    if (max_ids < WAYS) max_ids = WAYS;
+    c->nidsets = (max_ids + WAYS - 1) / WAYS;
+    c->slots = calloc(c->nsets * WAYS, sizeof(fz_campaign));
+    c->ids = calloc(c->nidsets * WAYS, sizeof(uint64_t));
+    c->id_next = calloc(c->nidsets, 1);
+    if (!c->slots || !c->ids || !c->id_next) goto nomem_c;
+    c->bytes = c->nsets * WAYS * sizeof(fz_campaign) + c->nidsets * (WAYS * sizeof(uint64_t) + 1);
+    for (int i = 0; i < STRIPES; i++) {
+        pthread_mutex_init(&c->set_locks[i], NULL);
+        pthread_mutex_init(&c->id_locks[i], NULL);
+    }
+    return c;
+nomem_c:
+    free(c->slots);
+    free(c->ids);
+    free(c->id_next);
+    free(c);
+nomem:
+    snprintf(errstr, errstr_size, "campaigns: cannot allocate %zu campaigns and %zu ids",
+             max_campaigns, max_ids);
+    return NULL;
+}
+
+void fz_campaigns_destroy(fz_campaigns *c) {
+    if (!c) return;
+    for (int i = 0; i < STRIPES; i++) {
+        pthread_mutex_destroy(&c->set_locks[i]);
+        pthread_mutex_destroy(&c->id_locks[i]);
+    }
+    free(c->slots);
+    free(c->ids);
+    free(c->id_next);
+    free(c);
+}
+
+/* 1 if id_hash was already recorded; records it otherwise. A full set
+ * forgets its oldest id, so the table remembers the last ~max_ids ids. */
+static int seen_id(fz_campaigns *c, uint64_t id_hash) {
+    if (id_hash == 0) id_hash = 1;
+    uint64_t set = (uint64_t)(((unsigned __int128)id_hash * c->nidsets) >> 64);
+    uint64_t *ways = &c->ids[set * WAYS];
+    pthread_mutex_t *l = &c->id_locks[set % STRIPES];
+    pthread_mutex_lock(l);
+    int seen = 0, empty = -1;
+    for (int w = 0; w < WAYS; w++) {
+        if (ways[w] == id_hash) seen = 1;
+        if (!ways[w] && empty < 0) empty = w;
+    }
+    if (!seen) {
+        if (empty >= 0) {
+            ways[empty] = id_hash;
+        } else {
+            ways[c->id_next[set]] = id_hash;
+            c->id_next[set] = (uint8_t)((c->id_next[set] + 1) % WAYS);
+        }
+    }
+    pthread_mutex_unlock(l);
+    return seen;
+}
+
+fz_campaign_outcome fz_campaigns_hit(fz_campaigns *c, uint64_t key, uint64_t id_hash, int64_t ts_ms,
+                                     uint64_t recipient_hash, uint64_t sender_hash,
+                                     const uint32_t *rules, int nrules, const char *sample,
+                                     size_t sample_len, fz_campaign *evicted, int *did_evict) {
+    if (did_evict) *did_evict = 0;
+    if (seen_id(c, id_hash)) {
+        atomic_fetch_add_explicit(&c->redeliveries, 1, memory_order_relaxed);
+        return FZ_CAMPAIGN_REDELIVERY;
+    }
+    if (key == 0) key = 1;
+    uint64_t set = (uint64_t)(((unsigned __int128)key * c->nsets) >> 64);
+    pthread_mutex_t *l = &c->set_locks[set % STRIPES];
+    fz_campaign *ways = &c->slots[set * WAYS];
+    pthread_mutex_lock(l);
+    fz_campaign *hit = NULL, *free_slot = NULL, *oldest = &ways[0];
+    for (int w = 0; w < WAYS; w++) {
+        if (ways[w].key == key) {
+            hit = &ways[w];
+            break;
+        }
+        if (!ways[w].key && !free_slot) free_slot = &ways[w];
+        if (ways[w].last_ms < oldest->last_ms) oldest = &ways[w];
+    }
+    fz_campaign_outcome out = FZ_CAMPAIGN_REPEAT;
+    if (!hit) {
+        out = FZ_CAMPAIGN_NEW;
+        hit = free_slot;
+        if (!hit) { /* full set: the least recently seen campaign closes */
+            hit = oldest;
+            if (evicted) *evicted = *hit;
+            if (did_evict) *did_evict = 1;
+            atomic_fetch_add_explicit(&c->evictions, 1, memory_order_relaxed);
+        } else {
+            atomic_fetch_add_explicit(&c->live, 1, memory_order_relaxed);
+        }
+        memset(hit, 0, sizeof(*hit));
+        hit->key = key;
+        hit->first_ms = hit->last_ms = ts_ms;
+        hit->nrules =
+            (uint8_t)(nrules < FZ_CAMPAIGN_RULES ? (nrules > 0 ? nrules : 0) : FZ_CAMPAIGN_RULES);
+        if (hit->nrules) memcpy(hit->rules, rules, hit->nrules * sizeof(uint32_t));
+        size_t sl = sample_len < FZ_CAMPAIGN_SAMPLE ? sample_len : FZ_CAMPAIGN_SAMPLE;
+        /* never cut a UTF-8 character in half */
+        while (sl > 0 && sl < sample_len && ((unsigned char)sample[sl] & 0xC0) == 0x80) sl--;
+        if (sl) memcpy(hit->sample, sample, sl);
+        hit->sample_len = (uint16_t)sl;
+    }
+    hit->count++;
+    if (ts_ms < hit->first_ms) hit->first_ms = ts_ms;
+    if (ts_ms > hit->last_ms) hit->last_ms = ts_ms;
+    if (recipient_hash) fz_hll_add(hit->recipients, FZ_CAMPAIGN_P_RECIPIENTS, recipient_hash);
+    if (sender_hash) fz_hll_add(hit->senders, FZ_CAMPAIGN_P_SENDERS, sender_hash);
+    pthread_mutex_unlock(l);
+    return out;
+}
+
+int fz_campaigns_get(fz_campaigns *c, uint64_t key, fz_campaign *out) {
+    if (key == 0) key = 1;
+    uint64_t set = (uint64_t)(((unsigned __int128)key * c->nsets) >> 64);
+    pthread_mutex_t *l = &c->set_locks[set % STRIPES];
+    int rc = -1;
+    pthread_mutex_lock(l);
+    for (int w = 0; w < WAYS; w++)
+        if (c->slots[set * WAYS + w].key == key) {
+            *out = c->slots[set * WAYS + w];
+            rc = 0;
+            break;
+        }
+    pthread_mutex_unlock(l);
+    return rc;
+}
+
+void fz_campaigns_stats_get(fz_campaigns *c, fz_campaigns_stats *out) {
+    out->campaigns = atomic_load(&c->live);
+    out->evictions = atomic_load(&c->evictions);
+    out->redeliveries = atomic_load(&c->redeliveries);
+    out->bytes = c->bytes;
 }

@@ -43,4 +43,70 @@ uint64_t fz_campaign_key(const char *text, size_t n, unsigned masks, char *scrat
  * returns the bits or -1. */
 int fz_campaign_mask_parse(const char *word);
 
+/* ---- the campaign table ----
+ *
+ * Every campaign seen recently, keyed by campaign key: when it started and
+ * was last seen, how many events it had, distinct recipients and senders
+ * (HyperLogLog), up to four rules and one sample text. Hard cap on
+ * campaigns (8-way sets; a full set evicts its least recently seen
+ * campaign, counted and handed back so its closing summary can be sent).
+ * Events are also remembered by id (a fixed table of id hashes), so an
+ * event that Kafka redelivers is recognised and counts nothing twice.
+ * Shared by all workers: striped mutexes, one lock per call.
+ */
+#define FZ_CAMPAIGN_RULES 4
+#define FZ_CAMPAIGN_SAMPLE 192
+#define FZ_CAMPAIGN_P_RECIPIENTS 10 /* 1 KiB, 3.25 % standard error */
+#define FZ_CAMPAIGN_P_SENDERS 6     /* 64 B, 13 % */
+
+typedef struct fz_campaign {
+    uint64_t key; /* 0 = empty slot */
+    int64_t first_ms, last_ms;
+    uint64_t count;
+    uint32_t rules[FZ_CAMPAIGN_RULES];
+    uint8_t nrules;
+    uint16_t sample_len;
+    char sample[FZ_CAMPAIGN_SAMPLE];
+    uint8_t recipients[1u << FZ_CAMPAIGN_P_RECIPIENTS];
+    uint8_t senders[1u << FZ_CAMPAIGN_P_SENDERS];
+} fz_campaign;
+
+typedef enum fz_campaign_outcome {
+    FZ_CAMPAIGN_NEW = 0,   /* first event of the campaign: alert now */
+    FZ_CAMPAIGN_REPEAT,    /* counted into an existing campaign */
+    FZ_CAMPAIGN_REDELIVERY /* this event id was already counted: nothing changed */
+} fz_campaign_outcome;
+
+typedef struct fz_campaigns fz_campaigns;
+
+typedef struct fz_campaigns_stats {
+    uint64_t campaigns; /* live */
+    uint64_t evictions;
+    uint64_t redeliveries;
+    size_t bytes; /* memory held, fixed at creation */
+} fz_campaigns_stats;
+
+/* A table for at most max_campaigns campaigns and the last max_ids event
+ * ids (both rounded up). NULL with errstr on failure. */
+fz_campaigns *fz_campaigns_new(size_t max_campaigns, size_t max_ids, char *errstr,
+                               size_t errstr_size);
+void fz_campaigns_destroy(fz_campaigns *c);
+
+/*
+ * Count one matched event into campaign key. id_hash identifies the event
+ * (XXH3 of its id); recipient/sender hashes feed the sketches (0 = absent).
+ * rules/sample describe the campaign when it is new. If a campaign had to
+ * be evicted to make room, it is copied to *evicted (when not NULL) and
+ * *did_evict set. Any thread.
+ */
+fz_campaign_outcome fz_campaigns_hit(fz_campaigns *c, uint64_t key, uint64_t id_hash, int64_t ts_ms,
+                                     uint64_t recipient_hash, uint64_t sender_hash,
+                                     const uint32_t *rules, int nrules, const char *sample,
+                                     size_t sample_len, fz_campaign *evicted, int *did_evict);
+
+/* Copy campaign key into *out; 0, or -1 if it is not in the table. */
+int fz_campaigns_get(fz_campaigns *c, uint64_t key, fz_campaign *out);
+
+void fz_campaigns_stats_get(fz_campaigns *c, fz_campaigns_stats *out);
+
 #endif

@@ -97,7 +97,8 @@ struct daemon_s {
     worker *workers;
     pthread_t dr_tid;
     _Atomic int dr_stop;
-    _Atomic int fatal; /* a delivery or client failed for good */
+    _Atomic int fatal;    /* a delivery or client failed for good */
+    _Atomic int stopping; /* workers are being stopped: no reload may wait on them */
     char fatal_msg[512];
     /* ruleset publication: rs and pending[] guarded by rs_lock; rs_gen
      * bumped (release) after they are set */
@@ -179,7 +180,8 @@ static int rules_publish(void *ctx, fz_ruleset *rs, char *errstr, size_t errstr_
     for (int i = 0; i < d->nworkers; i++) {
         worker *w = &d->workers[i];
         while (atomic_load_explicit(&w->rs_gen, memory_order_acquire) < gen) {
-            if (g_stop || atomic_load(&d->fatal)) goto out; /* teardown frees the rest */
+            if (g_stop || atomic_load(&d->fatal) || atomic_load(&d->stopping))
+                goto out; /* teardown frees the rest */
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
         }
@@ -938,6 +940,7 @@ int fz_daemon_main(const fz_config *cfg) {
 out_err:
     fz_error("%s", err);
 out:
+    atomic_store(&d->stopping, 1);
     for (int i = 0; d->workers && i < d->nworkers; i++)
         if (d->workers[i].q) fz_queue_close(d->workers[i].q);
     for (int i = 0; i < started; i++) pthread_join(d->workers[i].tid, NULL);

@@ -8,6 +8,7 @@
  * do not move the estimate, and merging equals adding the union.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <xxhash.h>
@@ -112,4 +113,160 @@ TEST_IMPL(hll_merge) {
     ASSERT(memcmp(a, u, sizeof(a)) == 0);
     fz_hll_init(a, P);
     ASSERT(fz_hll_estimate(a, P) == 0.0);
+}
+
+static uint64_t h64(uint64_t x) { return XXH3_64bits(&x, sizeof(x)); }
+
+static fz_campaigns *table(size_t n, size_t ids) {
+    char err[256];
+    fz_campaigns *c = fz_campaigns_new(n, ids, err, sizeof(err));
+    if (!c) fz_test_fail(__FILE__, __LINE__, "%s", err);
+    return c;
+}
+
+/* Against a naive per-key record, with room for every key. */
+TEST_IMPL(campaigns_oracle) {
+    enum { K = 500, N = 50000 };
+    static struct {
+        uint64_t count;
+        int64_t first, last;
+        int seen;
+    } want[K];
+    memset(want, 0, sizeof(want));
+    fz_campaigns *c = table(1 << 16, 1 << 20);
+    uint32_t rules[2] = {7, 9};
+    for (uint64_t i = 0; i < N; i++) {
+        unsigned k = (unsigned)fz_test_rand_below(K);
+        int64_t ts = 1764288000000 + (int64_t)fz_test_rand_below(3600000);
+        fz_campaign_outcome o = fz_campaigns_hit(c, h64(k), h64(1000000 + i), ts, h64(i), h64(k),
+                                                 rules, 2, "sample", 6, NULL, NULL);
+        ASSERT_EQ_I64(o, want[k].seen ? FZ_CAMPAIGN_REPEAT : FZ_CAMPAIGN_NEW);
+        if (!want[k].seen || ts < want[k].first) want[k].first = ts;
+        if (!want[k].seen || ts > want[k].last) want[k].last = ts;
+        want[k].seen = 1;
+        want[k].count++;
+    }
+    fz_campaign got;
+    for (unsigned k = 0; k < K; k++) {
+        if (!want[k].seen) continue;
+        ASSERT(fz_campaigns_get(c, h64(k), &got) == 0);
+        ASSERT_EQ_U64(got.count, want[k].count);
+        ASSERT_EQ_I64(got.first_ms, want[k].first);
+        ASSERT_EQ_I64(got.last_ms, want[k].last);
+        ASSERT_EQ_U64(got.nrules, 2);
+        ASSERT_VIEW_EQ(got.sample, got.sample_len, "sample");
+    }
+    fz_campaigns_stats st;
+    fz_campaigns_stats_get(c, &st);
+    ASSERT_EQ_U64(st.evictions, 0);
+    ASSERT_EQ_U64(st.redeliveries, 0);
+    fz_campaigns_destroy(c);
+}
+
+/* 5,000 per-recipient variants of one template: one campaign, count 5,000,
+ * recipients within the sketch's error, and redelivered ids count nothing. */
+TEST_IMPL(campaigns_one_template) {
+    fz_campaigns *c = table(4096, 1 << 16);
+    char a[512], b[512], text[256];
+    key("", FZ_MASK_ALL); /* norm init */
+    uint64_t k0 = 0;
+    int news = 0;
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(
+            text, sizeof(text),
+            "【顺丰】您的快递%08d因地址不详被退回，请联系 400-%03d-%04d 或访问 sf-%d.top 办理",
+            i * 7919, i % 1000, i, i);
+        uint64_t k = fz_campaign_key(text, (size_t)n, FZ_MASK_ALL, a, b);
+        if (i == 0) k0 = k;
+        ASSERT_EQ_U64(k, k0);
+        news += fz_campaigns_hit(c, k, h64((uint64_t)i), 1764288000000 + i,
+                                 h64(8613900000000ull + (uint64_t)i),
+                                 h64(8617000000000ull + (uint64_t)(i % 50)), NULL, 0, text,
+                                 (size_t)n, NULL, NULL) == FZ_CAMPAIGN_NEW;
+    }
+    for (int i = 0; i < 300; i++) /* Kafka redelivers part of the stream */
+        ASSERT_EQ_I64(fz_campaigns_hit(c, k0, h64((uint64_t)i), 1764288000000 + i, h64(1), h64(1),
+                                       NULL, 0, "", 0, NULL, NULL),
+                      FZ_CAMPAIGN_REDELIVERY);
+    ASSERT_EQ_I64(news, 1);
+    fz_campaign got;
+    ASSERT(fz_campaigns_get(c, k0, &got) == 0);
+    ASSERT_EQ_U64(got.count, 5000);
+    double r = fz_hll_estimate(got.recipients, FZ_CAMPAIGN_P_RECIPIENTS);
+    double s = fz_hll_estimate(got.senders, FZ_CAMPAIGN_P_SENDERS);
+    fz_test_context("recipients %.0f senders %.1f", r, s);
+    ASSERT(fabs(r - 5000) <= 3 * 0.0325 * 5000);
+    ASSERT(fabs(s - 50) <= 3 * 0.13 * 50);
+    ASSERT_EQ_I64(got.first_ms, 1764288000000);
+    ASSERT_EQ_I64(got.last_ms, 1764288000000 + 4999);
+    fz_campaigns_stats st;
+    fz_campaigns_stats_get(c, &st);
+    ASSERT_EQ_U64(st.redeliveries, 300);
+    fz_campaigns_destroy(c);
+}
+
+/* A full table evicts the least recently seen campaign and says so. */
+TEST_IMPL(campaigns_eviction) {
+    fz_campaigns *c = table(8, 1024); /* one set of 8 */
+    for (uint64_t k = 1; k <= 8; k++)
+        ASSERT_EQ_I64(fz_campaigns_hit(c, h64(k), h64(100 + k), (int64_t)(1000 * k), 0, 0, NULL, 0,
+                                       "", 0, NULL, NULL),
+                      FZ_CAMPAIGN_NEW);
+    /* campaign 1 is seen again: campaign 2 is now the least recent */
+    fz_campaigns_hit(c, h64(1), h64(200), 9000, 0, 0, NULL, 0, "", 0, NULL, NULL);
+    fz_campaign ev;
+    int did = 0;
+    ASSERT_EQ_I64(fz_campaigns_hit(c, h64(9), h64(300), 10000, 0, 0, NULL, 0, "", 0, &ev, &did),
+                  FZ_CAMPAIGN_NEW);
+    ASSERT_EQ_I64(did, 1);
+    ASSERT_EQ_U64(ev.key, h64(2));
+    ASSERT_EQ_U64(ev.count, 1);
+    fz_campaign got;
+    ASSERT(fz_campaigns_get(c, h64(2), &got) == -1);
+    ASSERT(fz_campaigns_get(c, h64(1), &got) == 0 && got.count == 2);
+    fz_campaigns_stats st;
+    fz_campaigns_stats_get(c, &st);
+    ASSERT_EQ_U64(st.evictions, 1);
+    ASSERT_EQ_U64(st.campaigns, 8);
+    fz_campaigns_destroy(c);
+}
+
+typedef struct hit_arg {
+    fz_campaigns *c;
+    int t;
+    int news;
+} hit_arg;
+
+static void *hitter(void *p) {
+    hit_arg *a = p;
+    for (uint64_t i = 0; i < 20000; i++) {
+        uint64_t id = (uint64_t)a->t * 1000000 + i;
+        a->news += fz_campaigns_hit(a->c, h64(i % 100), h64(id), (int64_t)i, h64(id), 0, NULL, 0,
+                                    "", 0, NULL, NULL) == FZ_CAMPAIGN_NEW;
+    }
+    return NULL;
+}
+
+TEST_IMPL(campaigns_threads) {
+    fz_campaigns *c = table(4096, 1 << 20);
+    pthread_t t[4];
+    hit_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (hit_arg){c, i, 0};
+        pthread_create(&t[i], NULL, hitter, &a[i]);
+    }
+    int news = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        news += a[i].news;
+    }
+    ASSERT_EQ_I64(news, 100); /* each campaign starts exactly once */
+    uint64_t total = 0;
+    fz_campaign got;
+    for (uint64_t k = 0; k < 100; k++) {
+        ASSERT(fz_campaigns_get(c, h64(k), &got) == 0);
+        total += got.count;
+    }
+    ASSERT_EQ_U64(total, 80000);
+    fz_campaigns_destroy(c);
 }

@@ -88,6 +88,10 @@ TEST_ENTRY(pipeline_key_types_separated)
 TEST_ENTRY(campaign_key_variants)
 TEST_ENTRY(hll_accuracy)
 TEST_ENTRY(hll_merge)
+TEST_ENTRY(campaigns_oracle)
+TEST_ENTRY(campaigns_one_template)
+TEST_ENTRY(campaigns_eviction)
+TEST_ENTRY(campaigns_threads)
 
 /* dedup */
 TEST_ENTRY(dedup_oracle)
