@@ -125,6 +125,70 @@ int fz_campaign_mask_parse(const char *w) {
     return -1;
 }
 
+static int parse_masks(const char *v, unsigned *out) {
+    char word[32];
+    unsigned m = 0;
+    while (*v) {
+        size_t n = strcspn(v, ", ");
+        if (n == 0) {
+            v++;
+            continue;
+        }
+        if (n >= sizeof(word)) return -1;
+        memcpy(word, v, n);
+        word[n] = '\0';
+        int bits = fz_campaign_mask_parse(word);
+        if (bits < 0) return -1;
+        m |= (unsigned)bits;
+        v += n;
+    }
+    *out = m;
+    return 0;
+}
+
+int fz_mask_config_parse(fz_mask_config *mc, const char *const *keys, const char *const *values,
+                         size_t n, char *errstr, size_t errstr_size) {
+    memset(mc, 0, sizeof(*mc));
+    mc->default_masks = FZ_MASK_ALL;
+    mc->category = calloc(n ? n : 1, sizeof(char *));
+    mc->masks = calloc(n ? n : 1, sizeof(unsigned));
+    if (!mc->category || !mc->masks) {
+        snprintf(errstr, errstr_size, "campaign_masks: out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned m;
+        if (parse_masks(values[i], &m) != 0) {
+            snprintf(errstr, errstr_size,
+                     "campaign_masks.%s: '%s' is not a list of digits, urls, phones, all, none",
+                     keys[i], values[i]);
+            fz_mask_config_free(mc);
+            return -1;
+        }
+        if (!strcmp(keys[i], "default")) {
+            mc->default_masks = m;
+            continue;
+        }
+        mc->category[mc->n] = strdup(keys[i]);
+        mc->masks[mc->n++] = m;
+    }
+    return 0;
+}
+
+unsigned fz_mask_config_lookup(const fz_mask_config *mc, const char *category) {
+    if (!mc) return FZ_MASK_ALL;
+    for (size_t i = 0; i < mc->n; i++)
+        if (!strcmp(mc->category[i], category)) return mc->masks[i];
+    return mc->default_masks;
+}
+
+void fz_mask_config_free(fz_mask_config *mc) {
+    for (size_t i = 0; mc->category && i < mc->n; i++) free(mc->category[i]);
+    free(mc->category);
+    free(mc->masks);
+    memset(mc, 0, sizeof(*mc));
+}
+
 /* ---- the campaign table ---- */
 
 #define WAYS 8

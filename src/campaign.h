@@ -43,6 +43,22 @@ uint64_t fz_campaign_key(const char *text, size_t n, unsigned masks, char *scrat
  * returns the bits or -1. */
 int fz_campaign_mask_parse(const char *word);
 
+/* Masks per rule category, from the configuration's campaign_masks map
+ * ("default" applies to categories not listed). Read-only once parsed. */
+typedef struct fz_mask_config {
+    unsigned default_masks;
+    size_t n;
+    char **category;
+    unsigned *masks;
+} fz_mask_config;
+
+/* Parse pairs like ("impersonate_bank", "digits,phones"), ("default", "all").
+ * Returns 0, or -1 with errstr naming the key and the bad word. */
+int fz_mask_config_parse(fz_mask_config *mc, const char *const *keys, const char *const *values,
+                         size_t n, char *errstr, size_t errstr_size);
+unsigned fz_mask_config_lookup(const fz_mask_config *mc, const char *category);
+void fz_mask_config_free(fz_mask_config *mc);
+
 /* ---- the campaign table ----
  *
  * Every campaign seen recently, keyed by campaign key: when it started and

@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include "campaign.h"
+
 #include "log.h"
 
 #include <errno.h>
@@ -53,6 +55,10 @@ static const option options[] = {
      600000, "after a change, wait this long for the next one before reloading"},
     {"admin_socket", OPT_STR, FZ_SCOPE_RUN, OFF(admin_socket), NULL, 0, 0,
      "Unix socket for admin commands (fanzha admin reload|status|rule-stats); unset = none"},
+    {"campaign_masks", OPT_MAP, FZ_SCOPE_BOTH, OFF(campaign_masks), NULL, 0, 0,
+     "per rule category, what is masked in an sms text before its dedup (campaign) key is "
+     "computed: a comma-separated list of digits, urls, phones, all, none; key 'default' for "
+     "the other categories (default: all) (CLI: -X campaign.CATEGORY=LIST)"},
     {"threads", OPT_INT, FZ_SCOPE_BOTH, OFF(threads), "0", 0, 1024,
      "worker threads; 0 = one per online CPU core"},
     {"dedup_window_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(dedup_window_ms), "600000", 0,
@@ -170,7 +176,7 @@ static int set_value(fz_config *c, const option *o, const char *v, char *err, si
         return 0;
     }
     case OPT_MAP:
-        snprintf(err, errsz, "option '%s' is a map of librdkafka properties", o->name);
+        snprintf(err, errsz, "option '%s' is a map: set it in the config file or with -X", o->name);
         return -1;
     }
     return -1;
@@ -332,7 +338,9 @@ static int apply_x(fz_config *c, const char *arg, char *err, size_t errsz) {
     if (kn >= sizeof(key)) kn = sizeof(key) - 1;
     memcpy(key, arg, kn);
     key[kn] = '\0';
-    if (strncmp(key, "consumer.", 9) == 0)
+    if (strncmp(key, "campaign.", 9) == 0)
+        kv_set(&c->campaign_masks, key + 9, eq + 1);
+    else if (strncmp(key, "consumer.", 9) == 0)
         kv_set(&c->kafka_consumer, key + 9, eq + 1);
     else if (strncmp(key, "producer.", 9) == 0)
         kv_set(&c->kafka_producer, key + 9, eq + 1);
@@ -373,8 +381,10 @@ int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc
                 snprintf(err, errsz, "-X needs key=value");
                 return -1;
             }
-            if (!(scope & FZ_SCOPE_RUN)) {
-                snprintf(err, errsz, "-X applies to 'fanzha run' only");
+            if (!(scope & FZ_SCOPE_RUN) && strncmp(argv[i + 1], "campaign.", 9) != 0) {
+                snprintf(err, errsz,
+                         "-X passes librdkafka properties, for 'fanzha run' only "
+                         "(replay takes -X campaign.CATEGORY=MASKS)");
                 return -1;
             }
             if (apply_x(c, argv[++i], err, errsz)) return -1;
@@ -454,4 +464,24 @@ void fz_config_print_help(unsigned scope, void *fpv) {
         fprintf(fp, "  -X KEY=VALUE\n      set a librdkafka property on both clients; "
                     "-X consumer.KEY=VALUE or -X producer.KEY=VALUE for one\n");
     fprintf(fp, "  -h, --help\n      this help\n");
+}
+
+int fz_config_campaign_masks(const fz_config *c, fz_mask_config *out, char *errstr,
+                             size_t errstr_size) {
+    const fz_kvlist *kv = &c->campaign_masks;
+    const char **keys = calloc(kv->n ? kv->n : 1, sizeof(char *));
+    const char **vals = calloc(kv->n ? kv->n : 1, sizeof(char *));
+    int rc = -1;
+    if (keys && vals) {
+        for (size_t i = 0; i < kv->n; i++) {
+            keys[i] = kv->v[i].key;
+            vals[i] = kv->v[i].value;
+        }
+        rc = fz_mask_config_parse(out, keys, vals, kv->n, errstr, errstr_size);
+    } else {
+        snprintf(errstr, errstr_size, "out of memory");
+    }
+    free(keys);
+    free(vals);
+    return rc;
 }

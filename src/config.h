@@ -54,7 +54,8 @@ typedef struct fz_config {
     int64_t rules_watch;
     int64_t rules_watch_debounce_ms;
     char *admin_socket;
-    int64_t threads; /* 0 = one per online core */
+    fz_kvlist campaign_masks; /* category -> mask list */
+    int64_t threads;          /* 0 = one per online core */
     int64_t dedup_window_ms;
     int64_t dedup_capacity;
     int64_t max_event_bytes;
@@ -88,6 +89,12 @@ int fz_config_load_file(fz_config *c, const char *path, unsigned scope, char *er
 
 /* Print the options of a scope, generated from the table. */
 void fz_config_print_help(unsigned scope, void *fp);
+
+struct fz_mask_config;
+/* Parse campaign_masks into out (freed with fz_mask_config_free); -1 with
+ * errstr naming the bad key. */
+int fz_config_campaign_masks(const fz_config *c, struct fz_mask_config *out, char *errstr,
+                             size_t errstr_size);
 
 /* Resolved worker thread count. */
 int fz_config_threads(const fz_config *c);

@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "campaign.h"
 #include "log.h"
 #include "offsets.h"
 #include "pipeline.h"
@@ -92,6 +93,7 @@ struct daemon_s {
     rd_kafka_t *producer;
     rd_kafka_topic_t *alerts_rkt, *dlq_rkt;
     fz_dedup *dedup;
+    fz_mask_config masks; /* campaign masks per category, read-only */
     int64_t window_ms;
     int nworkers;
     worker *workers;
@@ -817,6 +819,10 @@ int fz_daemon_main(const fz_config *cfg) {
     }
     d->pending = calloc((size_t)d->nworkers, sizeof(fz_matcher *));
     if (!d->pending) goto out;
+    if (fz_config_campaign_masks(cfg, &d->masks, err, sizeof(err)) != 0) {
+        rc = 2;
+        goto out_err;
+    }
     d->dedup = fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, err, sizeof(err));
     if (!d->dedup) goto out_err;
     if (!(d->producer = make_producer(d, err, sizeof(err)))) {
@@ -842,6 +848,7 @@ int fz_daemon_main(const fz_config *cfg) {
         fz_buf_init(&w->out, (size_t)cfg->max_event_bytes * 8 + (1u << 20));
         if (!w->q || !w->pipe) goto out_err;
         if (fz_pipeline_bind(w->pipe, d->rs, err, sizeof(err)) != 0) goto out_err;
+        fz_pipeline_set_masks(w->pipe, &d->masks);
         w->rs = fz_ruleset_ref(d->rs);
         atomic_store(&w->cur_matcher, fz_pipeline_matcher(w->pipe));
     }
@@ -983,6 +990,7 @@ out:
     free_retired(d, 1);
     free(d->workers);
     fz_dedup_destroy(d->dedup);
+    fz_mask_config_free(&d->masks);
     fz_ruleset_unref(d->rs);
     pthread_mutex_destroy(&d->rs_lock);
     free(d);

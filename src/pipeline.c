@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <xxhash.h>
 
+#include "campaign.h"
 #include "norm.h"
 #include "utf8.h"
 
@@ -17,6 +18,7 @@ struct fz_pipeline {
     fz_buf norm;                    /* dedup key scratch */
     char *view_buf[FZ_FIELD_COUNT]; /* normalised views, max_event_bytes each */
     size_t max_event_bytes;
+    const fz_mask_config *masks; /* campaign masks per category; NULL = all */
 };
 
 static const char *const verdict_names[] = {"clean", "alert", "suppressed", "invalid"};
@@ -37,8 +39,8 @@ fz_pipeline *fz_pipeline_new(size_t max_event_bytes, size_t arena_bytes, char *e
     p->max_event_bytes = max_event_bytes;
     for (int f = 0; f < FZ_FIELD_COUNT; f++)
         if (!(p->view_buf[f] = malloc(max_event_bytes + 1))) goto fail_nomem;
-    fz_buf_init(&p->norm, max_event_bytes + 64);
-    if (fz_buf_reserve(&p->norm, max_event_bytes + 64) != FZ_OK) goto fail_nomem;
+    fz_buf_init(&p->norm, 2 * max_event_bytes + 64);
+    if (fz_buf_reserve(&p->norm, 2 * max_event_bytes + 64) != FZ_OK) goto fail_nomem;
     return p;
 fail_nomem:
     snprintf(errstr, errstr_size, "pipeline: out of memory");
@@ -91,41 +93,22 @@ void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out) {
 void fz_pipeline_reset_arena(fz_pipeline *p) { fz_decoder_reset_arena(p->dec); }
 fz_counters *fz_pipeline_counters(fz_pipeline *p) { return &p->counters; }
 
-/* Append text with whitespace dropped and ASCII letters lower-cased. */
-static void put_folded(fz_buf *b, fz_str s) {
-    size_t i = 0;
-    while (i < s.n) {
-        unsigned char c = (unsigned char)s.p[i];
-        if (c < 0x80) {
-            if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
-                i++;
-                continue;
-            }
-            if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
-            fz_buf_putc(b, (char)c);
-            i++;
-            continue;
-        }
-        uint32_t cp;
-        size_t len = fz_utf8_decode(s.p + i, s.n - i, &cp);
-        if (len == 0) len = 1; /* decoder validated; stay safe anyway */
-        /* Unicode spaces: NBSP, en/em spaces..., ideographic space, BOM/ZW */
-        int space = cp == 0xA0 || (cp >= 0x2000 && cp <= 0x200B) || cp == 0x3000 || cp == 0xFEFF ||
-                    cp == 0x202F || cp == 0x205F;
-        if (!space) fz_buf_put(b, s.p + i, len);
-        i += len;
-    }
-}
-
 static void put_field(fz_buf *b, fz_str s) {
     fz_buf_put(b, s.p ? s.p : "", s.n);
     fz_buf_putc(b, '\x1f'); /* unit separator keeps ("ab","c") != ("a","bc") */
 }
 
-uint64_t fz_pipeline_key(fz_buf *b, const fz_event *ev) {
+void fz_pipeline_set_masks(fz_pipeline *p, const fz_mask_config *mc) { p->masks = mc; }
+
+uint64_t fz_pipeline_key(fz_buf *b, const fz_event *ev, unsigned masks) {
     fz_buf_reset(b);
     switch (ev->type) {
-    case FZ_EV_SMS: put_folded(b, ev->fields[FZ_FIELD_TEXT]); break;
+    case FZ_EV_SMS: {
+        /* the campaign key: variants of one template share it */
+        fz_str t = ev->fields[FZ_FIELD_TEXT];
+        if (fz_buf_reserve(b, 2 * t.n + 1) != FZ_OK) break;
+        return fz_campaign_key(t.p ? t.p : "", t.n, masks, b->p, b->p + t.n);
+    }
     case FZ_EV_CALL:
         put_field(b, ev->fields[FZ_FIELD_FROM]);
         put_field(b, ev->fields[FZ_FIELD_TO]);
@@ -187,7 +170,9 @@ void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r)
         return;
     }
     r->verdict = FZ_VERDICT_ALERT;
-    r->dedup_key = fz_pipeline_key(&p->norm, &r->ev);
+    unsigned masks = fz_mask_config_lookup(
+        p->masks, fz_ruleset_rule(fz_matcher_ruleset(p->matcher), r->primary)->category);
+    r->dedup_key = fz_pipeline_key(&p->norm, &r->ev, masks);
 }
 
 void fz_pipeline_dedup(fz_pipeline *p, fz_dedup *d, fz_result *r) {

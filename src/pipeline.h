@@ -98,10 +98,17 @@ void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r)
  * in p's counters. Any thread; d is shared. */
 void fz_pipeline_dedup(fz_pipeline *p, fz_dedup *d, fz_result *r);
 
-/* The dedup key of an event (exposed for tests): XXH3 over the event type
- * and its normalised identity - for sms the text with whitespace removed
- * and ASCII case folded; call: from, to; transfer: from, to, amount,
- * currency; report: from, amount, currency, category. */
-uint64_t fz_pipeline_key(fz_buf *scratch, const fz_event *ev);
+/* The dedup key of an event (exposed for tests). For sms it is the
+ * campaign key (campaign.h): the normalised text without white space, with
+ * the parts named by masks (FZ_MASK_*) masked, so per-recipient variants
+ * of one template share it. Otherwise XXH3 over the event type and its
+ * identity - call: from, to; transfer: from, to, amount, currency; report:
+ * from, amount, currency, category. scratch needs room for twice the text. */
+uint64_t fz_pipeline_key(fz_buf *scratch, const fz_event *ev, unsigned masks);
+
+struct fz_mask_config;
+/* Campaign masks per rule category (shared, read-only; NULL = mask all).
+ * The key of a matched sms uses the masks of its primary rule's category. */
+void fz_pipeline_set_masks(fz_pipeline *p, const struct fz_mask_config *mc);
 
 #endif

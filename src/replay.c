@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include "alert.h"
+#include "campaign.h"
 #include "log.h"
 #include "pipeline.h"
 #include "reload.h"
@@ -48,6 +49,7 @@ struct replay {
     const fz_config *cfg;
     fz_ruleset *rs;
     fz_dedup *dedup;
+    fz_mask_config masks;
     int nthreads;
     slice *slices;
     pthread_barrier_t start, done;
@@ -244,6 +246,7 @@ int fz_replay_main(const fz_config *cfg) {
                  cfg->rules_compiled ? cfg->rules_compiled : cfg->rules_dir);
         return 1;
     }
+    if (fz_config_campaign_masks(cfg, &rp->masks, errstr, sizeof(errstr)) != 0) goto out_err;
     rp->dedup =
         fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, errstr, sizeof(errstr));
     if (!rp->dedup) goto out_err;
@@ -278,6 +281,7 @@ int fz_replay_main(const fz_config *cfg) {
         s->first = (size_t)t;
         s->pipe = fz_pipeline_new((size_t)cfg->max_event_bytes, rp->cap, errstr, sizeof(errstr));
         if (!s->pipe || fz_pipeline_bind(s->pipe, rp->rs, errstr, sizeof(errstr))) goto out_err;
+        fz_pipeline_set_masks(s->pipe, &rp->masks);
     }
     pthread_barrier_init(&rp->start, NULL, (unsigned)rp->nthreads);
     pthread_barrier_init(&rp->done, NULL, (unsigned)rp->nthreads);
@@ -351,6 +355,7 @@ out:
     fz_buf_free(&ob);
     fz_buf_free(&vb);
     fz_dedup_destroy(rp->dedup);
+    fz_mask_config_free(&rp->masks);
     fz_ruleset_unref(rp->rs);
     return rc;
 }

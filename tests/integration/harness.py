@@ -60,6 +60,18 @@ def create_topics(partitions):
     raise RuntimeError("topics did not appear in metadata")
 
 
+def tag(n):
+    """A unique all-letter tag for n: fanzha masks digits, URLs and phone
+    numbers when it keys campaigns, so events meant to be distinct must
+    differ in words, not numbers."""
+    out = ""
+    n += 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        out += "abcdefghijklmnopqrstuvwxyz"[r]
+    return out
+
+
 class Events:
     """A reproducible mix of events with known verdicts."""
 
@@ -92,15 +104,15 @@ class Events:
                 continue
             r = rng.random()
             if r < fraud_rate / 3:
-                ev = {"type": "sms", "text": f"【某银行】您的账户已被冻结，请联系客服处理 单号{seed}-{i}"}
+                ev = {"type": "sms", "text": f"【某银行】您的账户已被冻结，请联系客服处理 单号 {tag(seed * 10**6 + i)}"}
             elif r < 2 * fraud_rate / 3:
-                ev = {"type": "sms", "text": f"URGENT! Call now to claim your prize, ref {seed}-{i}"}
+                ev = {"type": "sms", "text": f"URGENT! Call now to claim your prize, ref {tag(seed * 10**6 + i)}"}
             elif r < fraud_rate:
                 ev = {"type": "call", "from": f"+8617000{seed:02d}{i:06d}", "to": sub, "duration_s": 42}
             else:
                 ev = rng.choice([
-                    {"type": "sms", "text": f"今晚七点老地方吃饭，别迟到 {i}"},
-                    {"type": "sms", "text": f"Your table for two is confirmed, booking {i}"},
+                    {"type": "sms", "text": f"今晚七点老地方吃饭，别迟到 {tag(i)}"},
+                    {"type": "sms", "text": f"Your table for two is confirmed, booking {tag(i)}"},
                     {"type": "call", "from": f"+86138{i:07d}", "to": sub, "duration_s": 5},
                     {"type": "transfer", "from": sub, "to": f"6222{i:012d}", "amount": "88.50",
                      "currency": "CNY"},

@@ -1,9 +1,12 @@
 /*
  * test-pipeline.c - the dedup key (fz_pipeline_key): sms texts that differ
- * only in whitespace (ASCII and Unicode spaces) or ASCII case share a key,
+ * only in whitespace (ASCII and Unicode spaces), case, width, traditional
+ * characters or per-recipient numbers and links share a (campaign) key,
  * real differences do not; call keys follow from+to; transfer and report
  * keys follow their identity fields; event types never share keys.
  */
+#include "campaign.h"
+#include "norm.h"
 #include "pipeline.h"
 #include "test.h"
 
@@ -22,13 +25,17 @@ static fz_event ev_of(fz_event_type type, const char *text, const char *from, co
 static uint64_t key_of(fz_event ev) {
     fz_buf b;
     fz_buf_init(&b, 1 << 16);
-    uint64_t k = fz_pipeline_key(&b, &ev);
+    uint64_t k = fz_pipeline_key(&b, &ev, FZ_MASK_ALL);
     ASSERT(!b.failed);
     fz_buf_free(&b);
     return k;
 }
 
-static uint64_t sms_key(const char *text) { return key_of(ev_of(FZ_EV_SMS, text, NULL, NULL)); }
+static uint64_t sms_key(const char *text) {
+    char err[256];
+    if (fz_norm_init(err, sizeof(err)) != 0) fz_test_fail(__FILE__, __LINE__, "%s", err);
+    return key_of(ev_of(FZ_EV_SMS, text, NULL, NULL));
+}
 
 TEST_IMPL(pipeline_key_sms_normalised) {
     const char *same[] = {
@@ -56,14 +63,20 @@ TEST_IMPL(pipeline_key_sms_normalised) {
         "您的账户已冻结请致电bank!", /* punctuation counts */
         "您的账户已冻结请致电banc",  /* a letter */
         "您的帐户已冻结请致电bank",  /* a different CJK character (帐 vs 账) */
-        "您的账户已冻结请致电bank2", "",
+        "您的账户已冻结请致电bank2", /* a number where there was none */
+        "",
     };
     for (size_t i = 0; i < FZ_ARRAY_LEN(different); i++) {
         fz_test_context("different %zu: %s", i, different[i]);
         ASSERT(sms_key(different[i]) != k0);
     }
-    /* fold is ASCII-only: full-width letters are not ASCII letters */
-    ASSERT(sms_key("ＢＡＮＫ") != sms_key("ｂａｎｋ"));
+    /* the key sees the normalised view: full-width, traditional characters */
+    ASSERT_EQ_U64(sms_key("ＢＡＮＫ"), sms_key("bank"));
+    ASSERT_EQ_U64(sms_key("您的帳戶已凍結"), sms_key("您的帐户已冻结"));
+    /* a campaign: per-recipient numbers, links and phone numbers are masked */
+    ASSERT_EQ_U64(sms_key("您的订单12345已冻结，请致电400-123-4567或访问 a.top"),
+                  sms_key("您的订单98765已冻结，请致电 +86 138 0000 1111 或访问 http://b.cn/x"));
+    ASSERT(sms_key("您的订单12345已冻结") != sms_key("您的订单12345已退款"));
     ASSERT_EQ_U64(sms_key("A"), sms_key("a"));
     ASSERT(sms_key("ab") != sms_key("ba"));
     /* the key is deterministic across buffers */
