@@ -194,22 +194,31 @@ void fz_mask_config_free(fz_mask_config *mc) {
 #define WAYS 8
 #define STRIPES 1024
 
+static const char *const state_names[] = {"open", "closed_window", "closed_evicted", "closed_end"};
+
+const char *fz_campaign_state_name(fz_campaign_state s) {
+    return (unsigned)s < 4 ? state_names[s] : "unknown";
+}
+
 struct fz_campaigns {
     fz_campaign *slots; /* nsets * WAYS */
     uint64_t nsets;
     uint64_t *ids;    /* event id hashes: nidsets sets of WAYS, oldest replaced first */
     uint8_t *id_next; /* per id set: the way to replace next when full */
     uint64_t nidsets;
+    int64_t window_ms, summary_ms;
     pthread_mutex_t set_locks[STRIPES];
     pthread_mutex_t id_locks[STRIPES];
     _Atomic uint64_t live, evictions, redeliveries;
     size_t bytes;
 };
 
-fz_campaigns *fz_campaigns_new(size_t max_campaigns, size_t max_ids, char *errstr,
-                               size_t errstr_size) {
+fz_campaigns *fz_campaigns_new(size_t max_campaigns, size_t max_ids, int64_t window_ms,
+                               int64_t summary_ms, char *errstr, size_t errstr_size) {
     fz_campaigns *c = calloc(1, sizeof(*c));
     if (!c) goto nomem;
+    c->window_ms = window_ms;
+    c->summary_ms = summary_ms;
     if (max_campaigns < WAYS) max_campaigns = WAYS;
     c->nsets = (max_campaigns + WAYS - 1) / WAYS;
     if (max_ids < WAYS) max_ids = WAYS;
@@ -272,16 +281,29 @@ static int seen_id(fz_campaigns *c, uint64_t id_hash) {
     return seen;
 }
 
-fz_campaign_outcome fz_campaigns_hit(fz_campaigns *c, uint64_t key, uint64_t id_hash, int64_t ts_ms,
-                                     uint64_t recipient_hash, uint64_t sender_hash,
-                                     const uint32_t *rules, int nrules, const char *sample,
-                                     size_t sample_len, fz_campaign *evicted, int *did_evict) {
-    if (did_evict) *did_evict = 0;
-    if (seen_id(c, id_hash)) {
+static void campaign_start(fz_campaign *cp, const fz_campaign_event *ev, uint64_t key) {
+    memset(cp, 0, sizeof(*cp));
+    cp->key = key;
+    cp->first_ms = cp->last_ms = cp->summary_ms = ev->ts_ms;
+    int nr = ev->nrules < FZ_CAMPAIGN_RULES ? ev->nrules : FZ_CAMPAIGN_RULES;
+    cp->nrules = (uint8_t)(nr > 0 ? nr : 0);
+    if (cp->nrules) memcpy(cp->rules, ev->rules, cp->nrules * sizeof(uint32_t));
+    size_t sl = ev->sample_len < FZ_CAMPAIGN_SAMPLE ? ev->sample_len : FZ_CAMPAIGN_SAMPLE;
+    /* never cut a UTF-8 character in half */
+    while (sl > 0 && sl < ev->sample_len && ((unsigned char)ev->sample[sl] & 0xC0) == 0x80) sl--;
+    if (sl) memcpy(cp->sample, ev->sample, sl);
+    cp->sample_len = (uint16_t)sl;
+}
+
+void fz_campaigns_hit(fz_campaigns *c, const fz_campaign_event *ev, fz_campaign_result *res,
+                      fz_campaign *closed, fz_campaign *summary) {
+    memset(res, 0, sizeof(*res));
+    if (seen_id(c, ev->id_hash)) {
         atomic_fetch_add_explicit(&c->redeliveries, 1, memory_order_relaxed);
-        return FZ_CAMPAIGN_REDELIVERY;
+        res->outcome = FZ_CAMPAIGN_REDELIVERY;
+        return;
     }
-    if (key == 0) key = 1;
+    uint64_t key = ev->key ? ev->key : 1;
     uint64_t set = (uint64_t)(((unsigned __int128)key * c->nsets) >> 64);
     pthread_mutex_t *l = &c->set_locks[set % STRIPES];
     fz_campaign *ways = &c->slots[set * WAYS];
@@ -295,37 +317,43 @@ fz_campaign_outcome fz_campaigns_hit(fz_campaigns *c, uint64_t key, uint64_t id_
         if (!ways[w].key && !free_slot) free_slot = &ways[w];
         if (ways[w].last_ms < oldest->last_ms) oldest = &ways[w];
     }
-    fz_campaign_outcome out = FZ_CAMPAIGN_REPEAT;
-    if (!hit) {
-        out = FZ_CAMPAIGN_NEW;
+    res->outcome = FZ_CAMPAIGN_REPEAT;
+    if (hit && c->window_ms > 0 && ev->ts_ms - hit->first_ms >= c->window_ms) {
+        /* the campaign's window is over: it closes, this event opens the next */
+        *closed = *hit;
+        res->closed = 1;
+        res->closed_state = FZ_CAMPAIGN_CLOSED_WINDOW;
+        campaign_start(hit, ev, key);
+        res->outcome = FZ_CAMPAIGN_NEW;
+    } else if (!hit) {
+        res->outcome = FZ_CAMPAIGN_NEW;
         hit = free_slot;
         if (!hit) { /* full set: the least recently seen campaign closes */
             hit = oldest;
-            if (evicted) *evicted = *hit;
-            if (did_evict) *did_evict = 1;
+            *closed = *hit;
+            res->closed = 1;
+            res->closed_state = FZ_CAMPAIGN_CLOSED_EVICTED;
             atomic_fetch_add_explicit(&c->evictions, 1, memory_order_relaxed);
         } else {
             atomic_fetch_add_explicit(&c->live, 1, memory_order_relaxed);
         }
-        memset(hit, 0, sizeof(*hit));
-        hit->key = key;
-        hit->first_ms = hit->last_ms = ts_ms;
-        hit->nrules =
-            (uint8_t)(nrules < FZ_CAMPAIGN_RULES ? (nrules > 0 ? nrules : 0) : FZ_CAMPAIGN_RULES);
-        if (hit->nrules) memcpy(hit->rules, rules, hit->nrules * sizeof(uint32_t));
-        size_t sl = sample_len < FZ_CAMPAIGN_SAMPLE ? sample_len : FZ_CAMPAIGN_SAMPLE;
-        /* never cut a UTF-8 character in half */
-        while (sl > 0 && sl < sample_len && ((unsigned char)sample[sl] & 0xC0) == 0x80) sl--;
-        if (sl) memcpy(hit->sample, sample, sl);
-        hit->sample_len = (uint16_t)sl;
+        campaign_start(hit, ev, key);
     }
     hit->count++;
-    if (ts_ms < hit->first_ms) hit->first_ms = ts_ms;
-    if (ts_ms > hit->last_ms) hit->last_ms = ts_ms;
-    if (recipient_hash) fz_hll_add(hit->recipients, FZ_CAMPAIGN_P_RECIPIENTS, recipient_hash);
-    if (sender_hash) fz_hll_add(hit->senders, FZ_CAMPAIGN_P_SENDERS, sender_hash);
+    if (ev->ts_ms < hit->first_ms) hit->first_ms = ev->ts_ms;
+    if (ev->ts_ms > hit->last_ms) hit->last_ms = ev->ts_ms;
+    if (ev->recipient_hash)
+        fz_hll_add(hit->recipients, FZ_CAMPAIGN_P_RECIPIENTS, ev->recipient_hash);
+    if (ev->sender_hash) fz_hll_add(hit->senders, FZ_CAMPAIGN_P_SENDERS, ev->sender_hash);
+    res->count = hit->count;
+    if (c->summary_ms > 0 && res->outcome == FZ_CAMPAIGN_REPEAT &&
+        ev->ts_ms - hit->summary_ms >= c->summary_ms) {
+        hit->summary_ms = ev->ts_ms;
+        hit->summary_count = hit->count;
+        *summary = *hit;
+        res->summary = 1;
+    }
     pthread_mutex_unlock(l);
-    return out;
 }
 
 int fz_campaigns_get(fz_campaigns *c, uint64_t key, fz_campaign *out) {
@@ -342,6 +370,15 @@ int fz_campaigns_get(fz_campaigns *c, uint64_t key, fz_campaign *out) {
         }
     pthread_mutex_unlock(l);
     return rc;
+}
+
+void fz_campaigns_drain(fz_campaigns *c, void (*fn)(void *ctx, const fz_campaign *cp), void *ctx) {
+    for (uint64_t i = 0; i < c->nsets * WAYS; i++) {
+        if (!c->slots[i].key) continue;
+        fn(ctx, &c->slots[i]);
+        c->slots[i].key = 0;
+    }
+    atomic_store(&c->live, 0);
 }
 
 void fz_campaigns_stats_get(fz_campaigns *c, fz_campaigns_stats *out) {

@@ -66,6 +66,8 @@ void fz_mask_config_free(fz_mask_config *mc);
  * (HyperLogLog), up to four rules and one sample text. Hard cap on
  * campaigns (8-way sets; a full set evicts its least recently seen
  * campaign, counted and handed back so its closing summary can be sent).
+ * For sms it replaces the dedup table: a campaign's first event alerts,
+ * the rest are suppressed and counted, and summaries report the counts.
  * Events are also remembered by id (a fixed table of id hashes), so an
  * event that Kafka redelivers is recognised and counts nothing twice.
  * Shared by all workers: striped mutexes, one lock per call.
@@ -79,6 +81,8 @@ typedef struct fz_campaign {
     uint64_t key; /* 0 = empty slot */
     int64_t first_ms, last_ms;
     uint64_t count;
+    int64_t summary_ms;     /* event time of the last summary (first_ms at start) */
+    uint64_t summary_count; /* count at the last summary */
     uint32_t rules[FZ_CAMPAIGN_RULES];
     uint8_t nrules;
     uint16_t sample_len;
@@ -93,6 +97,36 @@ typedef enum fz_campaign_outcome {
     FZ_CAMPAIGN_REDELIVERY /* this event id was already counted: nothing changed */
 } fz_campaign_outcome;
 
+/* Why a campaign summary is written. */
+typedef enum fz_campaign_state {
+    FZ_CAMPAIGN_OPEN = 0,       /* periodic: the campaign goes on */
+    FZ_CAMPAIGN_CLOSED_WINDOW,  /* its window (dedup_window_ms from the first event) ended */
+    FZ_CAMPAIGN_CLOSED_EVICTED, /* pushed out of the full table */
+    FZ_CAMPAIGN_CLOSED_END      /* end of input (replay) */
+} fz_campaign_state;
+
+const char *fz_campaign_state_name(fz_campaign_state s);
+
+/* One matched event, as the table sees it. */
+typedef struct fz_campaign_event {
+    uint64_t key;
+    uint64_t id_hash; /* XXH3 of the event id */
+    int64_t ts_ms;
+    uint64_t recipient_hash, sender_hash; /* 0 = absent */
+    const uint32_t *rules;                /* matched rules, for a new campaign */
+    int nrules;
+    const char *sample; /* the text, for a new campaign */
+    size_t sample_len;
+} fz_campaign_event;
+
+typedef struct fz_campaign_result {
+    fz_campaign_outcome outcome;
+    uint64_t count; /* the campaign's events including this one (0 for a redelivery) */
+    int closed;     /* *closed holds a campaign that ended: window over or evicted */
+    fz_campaign_state closed_state;
+    int summary; /* *summary holds the campaign: a periodic summary is due */
+} fz_campaign_result;
+
 typedef struct fz_campaigns fz_campaigns;
 
 typedef struct fz_campaigns_stats {
@@ -102,26 +136,28 @@ typedef struct fz_campaigns_stats {
     size_t bytes; /* memory held, fixed at creation */
 } fz_campaigns_stats;
 
-/* A table for at most max_campaigns campaigns and the last max_ids event
- * ids (both rounded up). NULL with errstr on failure. */
-fz_campaigns *fz_campaigns_new(size_t max_campaigns, size_t max_ids, char *errstr,
-                               size_t errstr_size);
+/*
+ * A table for at most max_campaigns campaigns and the last max_ids event
+ * ids. A campaign lasts window_ms of event time from its first event (the
+ * dedup window: afterwards the next event starts a new campaign and alerts
+ * again); summary_ms > 0 asks for a periodic summary when an event arrives
+ * that long (event time) after the previous summary. NULL with errstr.
+ */
+fz_campaigns *fz_campaigns_new(size_t max_campaigns, size_t max_ids, int64_t window_ms,
+                               int64_t summary_ms, char *errstr, size_t errstr_size);
 void fz_campaigns_destroy(fz_campaigns *c);
 
-/*
- * Count one matched event into campaign key. id_hash identifies the event
- * (XXH3 of its id); recipient/sender hashes feed the sketches (0 = absent).
- * rules/sample describe the campaign when it is new. If a campaign had to
- * be evicted to make room, it is copied to *evicted (when not NULL) and
- * *did_evict set. Any thread.
- */
-fz_campaign_outcome fz_campaigns_hit(fz_campaigns *c, uint64_t key, uint64_t id_hash, int64_t ts_ms,
-                                     uint64_t recipient_hash, uint64_t sender_hash,
-                                     const uint32_t *rules, int nrules, const char *sample,
-                                     size_t sample_len, fz_campaign *evicted, int *did_evict);
+/* Count one matched event. closed and summary (each sizeof(fz_campaign))
+ * receive copies when res says so. Any thread. */
+void fz_campaigns_hit(fz_campaigns *c, const fz_campaign_event *ev, fz_campaign_result *res,
+                      fz_campaign *closed, fz_campaign *summary);
 
 /* Copy campaign key into *out; 0, or -1 if it is not in the table. */
 int fz_campaigns_get(fz_campaigns *c, uint64_t key, fz_campaign *out);
+
+/* Call fn for every live campaign and empty the table (end of input). Not
+ * concurrently with hits. */
+void fz_campaigns_drain(fz_campaigns *c, void (*fn)(void *ctx, const fz_campaign *cp), void *ctx);
 
 void fz_campaigns_stats_get(fz_campaigns *c, fz_campaigns_stats *out);
 

@@ -117,11 +117,29 @@ TEST_IMPL(hll_merge) {
 
 static uint64_t h64(uint64_t x) { return XXH3_64bits(&x, sizeof(x)); }
 
-static fz_campaigns *table(size_t n, size_t ids) {
+static fz_campaigns *table(size_t n, size_t ids, int64_t window_ms, int64_t summary_ms) {
     char err[256];
-    fz_campaigns *c = fz_campaigns_new(n, ids, err, sizeof(err));
+    fz_campaigns *c = fz_campaigns_new(n, ids, window_ms, summary_ms, err, sizeof(err));
     if (!c) fz_test_fail(__FILE__, __LINE__, "%s", err);
     return c;
+}
+
+static fz_campaign g_closed, g_summary;
+
+static fz_campaign_result hit(fz_campaigns *c, uint64_t key, uint64_t id, int64_t ts, uint64_t rh,
+                              uint64_t sh, const char *sample) {
+    static const uint32_t rules[2] = {7, 9};
+    fz_campaign_event ev = {key, id, ts, rh, sh, rules, 2, sample, strlen(sample)};
+    fz_campaign_result r;
+    fz_campaigns_hit(c, &ev, &r, &g_closed, &g_summary);
+    return r;
+}
+
+#define DAY_MS (24 * 3600 * 1000LL)
+
+static void count_drained(void *ctx, const fz_campaign *cp) {
+    (void)cp;
+    (*(uint64_t *)ctx)++;
 }
 
 /* Against a naive per-key record, with room for every key. */
@@ -133,18 +151,18 @@ TEST_IMPL(campaigns_oracle) {
         int seen;
     } want[K];
     memset(want, 0, sizeof(want));
-    fz_campaigns *c = table(1 << 16, 1 << 20);
-    uint32_t rules[2] = {7, 9};
+    fz_campaigns *c = table(1 << 16, 1 << 20, DAY_MS, 0);
     for (uint64_t i = 0; i < N; i++) {
         unsigned k = (unsigned)fz_test_rand_below(K);
-        int64_t ts = 1764288000000 + (int64_t)fz_test_rand_below(3600000);
-        fz_campaign_outcome o = fz_campaigns_hit(c, h64(k), h64(1000000 + i), ts, h64(i), h64(k),
-                                                 rules, 2, "sample", 6, NULL, NULL);
-        ASSERT_EQ_I64(o, want[k].seen ? FZ_CAMPAIGN_REPEAT : FZ_CAMPAIGN_NEW);
-        if (!want[k].seen || ts < want[k].first) want[k].first = ts;
-        if (!want[k].seen || ts > want[k].last) want[k].last = ts;
+        int64_t ts = 1764288000000 + (int64_t)i * 10; /* in order, within one window */
+        fz_campaign_result r = hit(c, h64(k), h64(1000000 + i), ts, h64(i), h64(k), "sample");
+        ASSERT_EQ_I64(r.outcome, want[k].seen ? FZ_CAMPAIGN_REPEAT : FZ_CAMPAIGN_NEW);
+        ASSERT_EQ_I64(r.closed, 0);
+        if (!want[k].seen) want[k].first = ts;
+        want[k].last = ts;
         want[k].seen = 1;
         want[k].count++;
+        ASSERT_EQ_U64(r.count, want[k].count);
     }
     fz_campaign got;
     for (unsigned k = 0; k < K; k++) {
@@ -166,7 +184,7 @@ TEST_IMPL(campaigns_oracle) {
 /* 5,000 per-recipient variants of one template: one campaign, count 5,000,
  * recipients within the sketch's error, and redelivered ids count nothing. */
 TEST_IMPL(campaigns_one_template) {
-    fz_campaigns *c = table(4096, 1 << 16);
+    fz_campaigns *c = table(4096, 1 << 16, DAY_MS, 0);
     char a[512], b[512], text[256];
     key("", FZ_MASK_ALL); /* norm init */
     uint64_t k0 = 0;
@@ -179,15 +197,14 @@ TEST_IMPL(campaigns_one_template) {
         uint64_t k = fz_campaign_key(text, (size_t)n, FZ_MASK_ALL, a, b);
         if (i == 0) k0 = k;
         ASSERT_EQ_U64(k, k0);
-        news += fz_campaigns_hit(c, k, h64((uint64_t)i), 1764288000000 + i,
-                                 h64(8613900000000ull + (uint64_t)i),
-                                 h64(8617000000000ull + (uint64_t)(i % 50)), NULL, 0, text,
-                                 (size_t)n, NULL, NULL) == FZ_CAMPAIGN_NEW;
+        news += hit(c, k, h64((uint64_t)i), 1764288000000 + i, h64(8613900000000ull + (uint64_t)i),
+                    h64(8617000000000ull + (uint64_t)(i % 50)), text)
+                    .outcome == FZ_CAMPAIGN_NEW;
     }
-    for (int i = 0; i < 300; i++) /* Kafka redelivers part of the stream */
-        ASSERT_EQ_I64(fz_campaigns_hit(c, k0, h64((uint64_t)i), 1764288000000 + i, h64(1), h64(1),
-                                       NULL, 0, "", 0, NULL, NULL),
-                      FZ_CAMPAIGN_REDELIVERY);
+    for (int i = 0; i < 300; i++) { /* Kafka redelivers part of the stream */
+        fz_campaign_result r = hit(c, k0, h64((uint64_t)i), 1764288000000 + i, h64(1), h64(1), "");
+        ASSERT_EQ_I64(r.outcome, FZ_CAMPAIGN_REDELIVERY);
+    }
     ASSERT_EQ_I64(news, 1);
     fz_campaign got;
     ASSERT(fz_campaigns_get(c, k0, &got) == 0);
@@ -205,22 +222,19 @@ TEST_IMPL(campaigns_one_template) {
     fz_campaigns_destroy(c);
 }
 
-/* A full table evicts the least recently seen campaign and says so. */
+/* A full table evicts the least recently seen campaign and hands it back. */
 TEST_IMPL(campaigns_eviction) {
-    fz_campaigns *c = table(8, 1024); /* one set of 8 */
+    fz_campaigns *c = table(8, 1024, DAY_MS, 0); /* one set of 8 */
     for (uint64_t k = 1; k <= 8; k++)
-        ASSERT_EQ_I64(fz_campaigns_hit(c, h64(k), h64(100 + k), (int64_t)(1000 * k), 0, 0, NULL, 0,
-                                       "", 0, NULL, NULL),
+        ASSERT_EQ_I64(hit(c, h64(k), h64(100 + k), (int64_t)(1000 * k), 0, 0, "").outcome,
                       FZ_CAMPAIGN_NEW);
-    /* campaign 1 is seen again: campaign 2 is now the least recent */
-    fz_campaigns_hit(c, h64(1), h64(200), 9000, 0, 0, NULL, 0, "", 0, NULL, NULL);
-    fz_campaign ev;
-    int did = 0;
-    ASSERT_EQ_I64(fz_campaigns_hit(c, h64(9), h64(300), 10000, 0, 0, NULL, 0, "", 0, &ev, &did),
-                  FZ_CAMPAIGN_NEW);
-    ASSERT_EQ_I64(did, 1);
-    ASSERT_EQ_U64(ev.key, h64(2));
-    ASSERT_EQ_U64(ev.count, 1);
+    hit(c, h64(1), h64(200), 9000, 0, 0, ""); /* campaign 2 is now the least recent */
+    fz_campaign_result r = hit(c, h64(9), h64(300), 10000, 0, 0, "");
+    ASSERT_EQ_I64(r.outcome, FZ_CAMPAIGN_NEW);
+    ASSERT_EQ_I64(r.closed, 1);
+    ASSERT_EQ_I64(r.closed_state, FZ_CAMPAIGN_CLOSED_EVICTED);
+    ASSERT_EQ_U64(g_closed.key, h64(2));
+    ASSERT_EQ_U64(g_closed.count, 1);
     fz_campaign got;
     ASSERT(fz_campaigns_get(c, h64(2), &got) == -1);
     ASSERT(fz_campaigns_get(c, h64(1), &got) == 0 && got.count == 2);
@@ -228,6 +242,36 @@ TEST_IMPL(campaigns_eviction) {
     fz_campaigns_stats_get(c, &st);
     ASSERT_EQ_U64(st.evictions, 1);
     ASSERT_EQ_U64(st.campaigns, 8);
+    fz_campaigns_destroy(c);
+}
+
+/* The window closes a campaign (the next event alerts again, the closed
+ * one is handed back); periodic summaries come every summary_ms of event
+ * time; draining hands back what is left. */
+TEST_IMPL(campaigns_window_and_summaries) {
+    fz_campaigns *c = table(4096, 4096, 600000, 60000);
+    uint64_t k = h64(42);
+    ASSERT_EQ_I64(hit(c, k, h64(1), 0, 0, 0, "").outcome, FZ_CAMPAIGN_NEW);
+    fz_campaign_result r = hit(c, k, h64(2), 30000, 0, 0, "");
+    ASSERT(r.outcome == FZ_CAMPAIGN_REPEAT && !r.summary && r.count == 2);
+    r = hit(c, k, h64(3), 60000, 0, 0, ""); /* a minute after the start */
+    ASSERT(r.summary && g_summary.count == 3 && g_summary.summary_count == 3);
+    r = hit(c, k, h64(4), 100000, 0, 0, "");
+    ASSERT(!r.summary);
+    r = hit(c, k, h64(5), 120000, 0, 0, "");
+    ASSERT(r.summary && g_summary.count == 5);
+    r = hit(c, k, h64(6), 600000, 0, 0, ""); /* the window (from the first event) is over */
+    ASSERT_EQ_I64(r.outcome, FZ_CAMPAIGN_NEW);
+    ASSERT(r.closed && r.closed_state == FZ_CAMPAIGN_CLOSED_WINDOW);
+    ASSERT_EQ_U64(g_closed.count, 5);
+    ASSERT_EQ_I64(g_closed.last_ms, 120000);
+    ASSERT_EQ_U64(r.count, 1);
+    hit(c, h64(43), h64(7), 600001, 0, 0, "");
+    uint64_t drained = 0;
+    fz_campaigns_drain(c, count_drained, &drained);
+    ASSERT_EQ_U64(drained, 2);
+    fz_campaign got;
+    ASSERT(fz_campaigns_get(c, k, &got) == -1);
     fz_campaigns_destroy(c);
 }
 
@@ -241,14 +285,17 @@ static void *hitter(void *p) {
     hit_arg *a = p;
     for (uint64_t i = 0; i < 20000; i++) {
         uint64_t id = (uint64_t)a->t * 1000000 + i;
-        a->news += fz_campaigns_hit(a->c, h64(i % 100), h64(id), (int64_t)i, h64(id), 0, NULL, 0,
-                                    "", 0, NULL, NULL) == FZ_CAMPAIGN_NEW;
+        fz_campaign_event ev = {h64(i % 100), h64(id), (int64_t)i, h64(id), 0, NULL, 0, "", 0};
+        fz_campaign_result r;
+        fz_campaign closed, summary;
+        fz_campaigns_hit(a->c, &ev, &r, &closed, &summary);
+        a->news += r.outcome == FZ_CAMPAIGN_NEW;
     }
     return NULL;
 }
 
 TEST_IMPL(campaigns_threads) {
-    fz_campaigns *c = table(4096, 1 << 20);
+    fz_campaigns *c = table(4096, 1 << 20, DAY_MS, 0);
     pthread_t t[4];
     hit_arg a[4];
     for (int i = 0; i < 4; i++) {

@@ -91,6 +91,7 @@ TEST_ENTRY(hll_merge)
 TEST_ENTRY(campaigns_oracle)
 TEST_ENTRY(campaigns_one_template)
 TEST_ENTRY(campaigns_eviction)
+TEST_ENTRY(campaigns_window_and_summaries)
 TEST_ENTRY(campaigns_threads)
 
 /* dedup */
