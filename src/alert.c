@@ -7,6 +7,9 @@
  */
 #include "alert.h"
 
+#include "campaign.h"
+#include "hll.h"
+
 #include "utf8.h"
 
 static void put_source(fz_buf *b, const fz_source *src) {
@@ -186,4 +189,28 @@ void fz_rule_stats_encode(fz_buf *b, const fz_ruleset *rs, const fz_rule_counter
                       fz_severity_name(r->severity), (unsigned long long)matches,
                       (unsigned long long)hits);
     }
+}
+
+fz_err fz_campaign_encode(fz_buf *b, const fz_campaign *cp, int state, int64_t window_ms) {
+    fz_buf_printf(b, "{\"type\":\"campaign\",\"state\":\"%s\",\"key\":\"",
+                  fz_campaign_state_name((fz_campaign_state)state));
+    fz_buf_put_hex64(b, cp->key);
+    fz_buf_puts(b, "\",\"rule\":{\"id\":");
+    fz_buf_put_json_str(b, cp->rule_id, strlen(cp->rule_id));
+    fz_buf_puts(b, ",\"category\":");
+    fz_buf_put_json_str(b, cp->category, strlen(cp->category));
+    fz_buf_printf(b, "},\"ruleset\":\"%s\",\"count\":", cp->ruleset);
+    fz_buf_put_u64(b, cp->count);
+    fz_buf_printf(b, ",\"recipients_estimate\":%.0f,\"senders_estimate\":%.0f,\"first_ts\":",
+                  fz_hll_estimate(cp->recipients, FZ_CAMPAIGN_P_RECIPIENTS),
+                  fz_hll_estimate(cp->senders, FZ_CAMPAIGN_P_SENDERS));
+    fz_buf_put_i64(b, cp->first_ms);
+    fz_buf_puts(b, ",\"last_ts\":");
+    fz_buf_put_i64(b, cp->last_ms);
+    fz_buf_puts(b, ",\"window_ms\":");
+    fz_buf_put_i64(b, window_ms);
+    fz_buf_puts(b, ",\"sample\":");
+    fz_buf_put_json_str(b, cp->sample, cp->sample_len);
+    fz_buf_putc(b, '}');
+    return b->failed ? FZ_ERR_FULL : FZ_OK;
 }

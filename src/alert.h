@@ -35,6 +35,13 @@ fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, co
 fz_err fz_deadletter_encode(fz_buf *b, const fz_result *r, const char *payload, size_t len,
                             const fz_source *src, int64_t now_ms);
 
+struct fz_campaign;
+/* A campaign summary for the alerts topic (one JSON object, no newline):
+ * {"type":"campaign","state":..,"key":..,"rule":{"id","category"},"ruleset":..,
+ *  "count":..,"recipients_estimate":..,"senders_estimate":..,"first_ts":..,
+ *  "last_ts":..,"window_ms":..,"sample":..}. state is a fz_campaign_state. */
+fz_err fz_campaign_encode(fz_buf *b, const struct fz_campaign *cp, int state, int64_t window_ms);
+
 /* One JSON line per rule of rs with its counters summed over ctr[0..n)
  * (each an array of fz_ruleset_count(rs) entries, see matcher.h):
  * {"ruleset","id","rev","status","category","severity","matches","hits"}. */

@@ -285,9 +285,9 @@ static void campaign_start(fz_campaign *cp, const fz_campaign_event *ev, uint64_
     memset(cp, 0, sizeof(*cp));
     cp->key = key;
     cp->first_ms = cp->last_ms = cp->summary_ms = ev->ts_ms;
-    int nr = ev->nrules < FZ_CAMPAIGN_RULES ? ev->nrules : FZ_CAMPAIGN_RULES;
-    cp->nrules = (uint8_t)(nr > 0 ? nr : 0);
-    if (cp->nrules) memcpy(cp->rules, ev->rules, cp->nrules * sizeof(uint32_t));
+    snprintf(cp->rule_id, sizeof(cp->rule_id), "%s", ev->rule_id ? ev->rule_id : "");
+    snprintf(cp->category, sizeof(cp->category), "%s", ev->category ? ev->category : "");
+    snprintf(cp->ruleset, sizeof(cp->ruleset), "%s", ev->ruleset ? ev->ruleset : "");
     size_t sl = ev->sample_len < FZ_CAMPAIGN_SAMPLE ? ev->sample_len : FZ_CAMPAIGN_SAMPLE;
     /* never cut a UTF-8 character in half */
     while (sl > 0 && sl < ev->sample_len && ((unsigned char)ev->sample[sl] & 0xC0) == 0x80) sl--;

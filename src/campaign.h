@@ -63,7 +63,7 @@ void fz_mask_config_free(fz_mask_config *mc);
  *
  * Every campaign seen recently, keyed by campaign key: when it started and
  * was last seen, how many events it had, distinct recipients and senders
- * (HyperLogLog), up to four rules and one sample text. Hard cap on
+ * (HyperLogLog), the first event's primary rule and ruleset, and one sample text. Hard cap on
  * campaigns (8-way sets; a full set evicts its least recently seen
  * campaign, counted and handed back so its closing summary can be sent).
  * For sms it replaces the dedup table: a campaign's first event alerts,
@@ -72,7 +72,6 @@ void fz_mask_config_free(fz_mask_config *mc);
  * event that Kafka redelivers is recognised and counts nothing twice.
  * Shared by all workers: striped mutexes, one lock per call.
  */
-#define FZ_CAMPAIGN_RULES 4
 #define FZ_CAMPAIGN_SAMPLE 192
 #define FZ_CAMPAIGN_P_RECIPIENTS 10 /* 1 KiB, 3.25 % standard error */
 #define FZ_CAMPAIGN_P_SENDERS 6     /* 64 B, 13 % */
@@ -83,8 +82,9 @@ typedef struct fz_campaign {
     uint64_t count;
     int64_t summary_ms;     /* event time of the last summary (first_ms at start) */
     uint64_t summary_count; /* count at the last summary */
-    uint32_t rules[FZ_CAMPAIGN_RULES];
-    uint8_t nrules;
+    char rule_id[129];      /* primary rule of the first event */
+    char category[65];
+    char ruleset[24]; /* ruleset version of the first event */
     uint16_t sample_len;
     char sample[FZ_CAMPAIGN_SAMPLE];
     uint8_t recipients[1u << FZ_CAMPAIGN_P_RECIPIENTS];
@@ -112,10 +112,9 @@ typedef struct fz_campaign_event {
     uint64_t key;
     uint64_t id_hash; /* XXH3 of the event id */
     int64_t ts_ms;
-    uint64_t recipient_hash, sender_hash; /* 0 = absent */
-    const uint32_t *rules;                /* matched rules, for a new campaign */
-    int nrules;
-    const char *sample; /* the text, for a new campaign */
+    uint64_t recipient_hash, sender_hash;     /* 0 = absent */
+    const char *rule_id, *category, *ruleset; /* for a new campaign */
+    const char *sample;                       /* the text, for a new campaign */
     size_t sample_len;
 } fz_campaign_event;
 
@@ -151,6 +150,10 @@ void fz_campaigns_destroy(fz_campaigns *c);
  * receive copies when res says so. Any thread. */
 void fz_campaigns_hit(fz_campaigns *c, const fz_campaign_event *ev, fz_campaign_result *res,
                       fz_campaign *closed, fz_campaign *summary);
+
+/* Is a closing summary worth writing? A one-event campaign's alert has
+ * said everything already. */
+static inline int fz_campaign_worth_closing(const fz_campaign *cp) { return cp->count >= 2; }
 
 /* Copy campaign key into *out; 0, or -1 if it is not in the table. */
 int fz_campaigns_get(fz_campaigns *c, uint64_t key, fz_campaign *out);

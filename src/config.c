@@ -59,6 +59,14 @@ static const option options[] = {
      "per rule category, what is masked in an sms text before its dedup (campaign) key is "
      "computed: a comma-separated list of digits, urls, phones, all, none; key 'default' for "
      "the other categories (default: all) (CLI: -X campaign.CATEGORY=LIST)"},
+    {"campaign_capacity", OPT_INT, FZ_SCOPE_BOTH, OFF(campaign_capacity), "16384", 8,
+     INT64_C(1) << 24,
+     "hard cap on live sms campaigns (about 1.5 KiB each); the least recently seen is closed "
+     "to make room (counted)"},
+    {"campaign_summary_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(campaign_summary_ms), "60000", 0,
+     INT64_C(31536000000),
+     "write a summary of a running campaign when an event arrives this long (event time) "
+     "after its previous summary; 0 = closing summaries only"},
     {"threads", OPT_INT, FZ_SCOPE_BOTH, OFF(threads), "0", 0, 1024,
      "worker threads; 0 = one per online CPU core"},
     {"dedup_window_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(dedup_window_ms), "600000", 0,

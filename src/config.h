@@ -55,7 +55,9 @@ typedef struct fz_config {
     int64_t rules_watch_debounce_ms;
     char *admin_socket;
     fz_kvlist campaign_masks; /* category -> mask list */
-    int64_t threads;          /* 0 = one per online core */
+    int64_t campaign_capacity;
+    int64_t campaign_summary_ms;
+    int64_t threads; /* 0 = one per online core */
     int64_t dedup_window_ms;
     int64_t dedup_capacity;
     int64_t max_event_bytes;

@@ -81,6 +81,8 @@ typedef struct worker {
     fz_matcher *retired;               /* replaced by the last swap; freed by the reloader */
     fz_ruleset *retired_rs;
     _Atomic uint64_t swap_max_ns;
+    _Atomic uint64_t campaign_summaries;
+    fz_campaign closed, summary; /* copies handed back by the campaign table */
     _Atomic uint64_t produced, dead_letters, produce_waits;
     /* held messages (consumer thread only): FIFO of items not yet queued */
     fz_work held[HELD_CAP];
@@ -93,7 +95,8 @@ struct daemon_s {
     rd_kafka_t *producer;
     rd_kafka_topic_t *alerts_rkt, *dlq_rkt;
     fz_dedup *dedup;
-    fz_mask_config masks; /* campaign masks per category, read-only */
+    fz_campaigns *campaigns; /* sms campaigns (shared, locked inside); NULL if dedup is off */
+    fz_mask_config masks;    /* campaign masks per category, read-only */
     int64_t window_ms;
     int nworkers;
     worker *workers;
@@ -297,6 +300,20 @@ static int produce(worker *w, rd_kafka_topic_t *rkt, const void *key, size_t key
     return -1; /* slot keeps the count: the offset is never committed */
 }
 
+/* A campaign summary, produced with the slot of the event that caused it
+ * (so it is delivered before that offset is committed), keyed by the
+ * campaign so one campaign's summaries stay in order. Worker thread. */
+static void produce_campaign(worker *w, const fz_campaign *cp, int state, fz_slot *slot) {
+    daemon_s *d = w->d;
+    char key[17];
+    snprintf(key, sizeof(key), "%016llx", (unsigned long long)cp->key);
+    fz_buf_reset(&w->out);
+    if (fz_campaign_encode(&w->out, cp, state, d->window_ms) != FZ_OK)
+        set_fatal(d, "campaign summary exceeds the output buffer");
+    else if (produce(w, d->alerts_rkt, key, 16, slot) == 0)
+        atomic_fetch_add_explicit(&w->campaign_summaries, 1, memory_order_relaxed);
+}
+
 static void process(worker *w, rd_kafka_message_t *m, fz_slot *slot) {
     daemon_s *d = w->d;
     fz_result r;
@@ -304,7 +321,9 @@ static void process(worker *w, rd_kafka_message_t *m, fz_slot *slot) {
         .topic = rd_kafka_topic_name(m->rkt), .partition = m->partition, .offset = m->offset};
     fz_pipeline_reset_arena(w->pipe);
     fz_pipeline_scan(w->pipe, m->payload ? m->payload : "", m->len, &r);
-    fz_pipeline_dedup(w->pipe, d->dedup, &r);
+    fz_pipeline_dedup(w->pipe, d->dedup, d->campaigns, &r, &w->closed, &w->summary);
+    if (r.campaign_closed && fz_campaign_worth_closing(&w->closed))
+        produce_campaign(w, &w->closed, r.campaign_closed_state, slot);
     const void *key = m->key;
     size_t key_len = m->key_len;
     if (!key && r.ev.id.p) {
@@ -318,7 +337,9 @@ static void process(worker *w, rd_kafka_message_t *m, fz_slot *slot) {
                       src.partition, (long long)src.offset);
         else if (produce(w, d->alerts_rkt, key, key_len, slot) == 0)
             atomic_fetch_add_explicit(&w->produced, 1, memory_order_relaxed);
-    } else if (r.verdict == FZ_VERDICT_INVALID) {
+    }
+    if (r.campaign_summary) produce_campaign(w, &w->summary, FZ_CAMPAIGN_OPEN, slot);
+    if (r.verdict == FZ_VERDICT_INVALID) {
         if (d->dlq_rkt) {
             fz_buf_reset(&w->out);
             fz_deadletter_encode(&w->out, &r, m->payload ? m->payload : "", m->len, &src,
@@ -823,6 +844,12 @@ int fz_daemon_main(const fz_config *cfg) {
         rc = 2;
         goto out_err;
     }
+    if (cfg->dedup_window_ms > 0) {
+        d->campaigns =
+            fz_campaigns_new((size_t)cfg->campaign_capacity, (size_t)cfg->dedup_capacity,
+                             cfg->dedup_window_ms, cfg->campaign_summary_ms, err, sizeof(err));
+        if (!d->campaigns) goto out_err;
+    }
     d->dedup = fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, err, sizeof(err));
     if (!d->dedup) goto out_err;
     if (!(d->producer = make_producer(d, err, sizeof(err)))) {
@@ -990,6 +1017,7 @@ out:
     free_retired(d, 1);
     free(d->workers);
     fz_dedup_destroy(d->dedup);
+    fz_campaigns_destroy(d->campaigns);
     fz_mask_config_free(&d->masks);
     fz_ruleset_unref(d->rs);
     pthread_mutex_destroy(&d->rs_lock);

@@ -175,8 +175,49 @@ void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r)
     r->dedup_key = fz_pipeline_key(&p->norm, &r->ev, masks);
 }
 
-void fz_pipeline_dedup(fz_pipeline *p, fz_dedup *d, fz_result *r) {
+/* XXH3 of a number's digits, so "+86 139-0000-0001" and "+8613900000001"
+ * are the same recipient; 0 when absent. */
+static uint64_t number_hash(fz_str n) {
+    char d[64];
+    size_t k = 0;
+    for (size_t i = 0; i < n.n && k < sizeof(d); i++)
+        if (n.p[i] >= '0' && n.p[i] <= '9') d[k++] = n.p[i];
+    if (!k) return n.n ? XXH3_64bits(n.p, n.n) : 0;
+    return XXH3_64bits(d, k);
+}
+
+void fz_pipeline_dedup(fz_pipeline *p, fz_dedup *d, struct fz_campaigns *cs, fz_result *r,
+                       struct fz_campaign *closed, struct fz_campaign *summary) {
+    r->campaign_summary = r->campaign_closed = 0;
     if (r->verdict != FZ_VERDICT_ALERT) return;
+    if (cs && r->ev.type == FZ_EV_SMS) {
+        const fz_ruleset *rs = fz_matcher_ruleset(p->matcher);
+        const fz_rule *pr = fz_ruleset_rule(rs, r->primary);
+        fz_str text = r->ev.fields[FZ_FIELD_TEXT];
+        fz_campaign_event ce = {r->dedup_key,
+                                XXH3_64bits(r->ev.id.p, r->ev.id.n),
+                                r->ev.ts_ms,
+                                number_hash(r->ev.fields[FZ_FIELD_TO]),
+                                number_hash(r->ev.fields[FZ_FIELD_FROM]),
+                                pr->id,
+                                pr->category,
+                                fz_ruleset_version(rs),
+                                text.p ? text.p : "",
+                                text.n};
+        fz_campaign_result cr;
+        fz_campaigns_hit(cs, &ce, &cr, closed, summary);
+        r->campaign_summary = (uint8_t)cr.summary;
+        r->campaign_closed = (uint8_t)cr.closed;
+        r->campaign_closed_state = (uint8_t)cr.closed_state;
+        r->dedup_count = (uint32_t)(cr.count > UINT32_MAX ? UINT32_MAX : cr.count);
+        if (cr.outcome != FZ_CAMPAIGN_NEW) {
+            r->verdict = FZ_VERDICT_SUPPRESSED;
+            fz_counter_inc(&p->counters.suppressed);
+        } else {
+            fz_counter_inc(&p->counters.alerts);
+        }
+        return;
+    }
     r->dedup_count = fz_dedup_hit(d, r->dedup_key, r->ev.ts_ms);
     if (r->dedup_count > 1) {
         r->verdict = FZ_VERDICT_SUPPRESSED;

@@ -48,6 +48,11 @@ typedef struct fz_result {
     uint32_t shadow[FZ_MAX_SHADOW];
     uint64_t dedup_key;
     uint32_t dedup_count;
+    /* set by fz_pipeline_dedup() when sms go through a campaign table: the
+     * caller writes a summary for each (the copies are in its buffers) */
+    uint8_t campaign_summary; /* periodic summary of this event's campaign */
+    uint8_t campaign_closed;  /* a campaign ended (window over or evicted) */
+    uint8_t campaign_closed_state;
     char detail[192];
 } fz_result;
 
@@ -94,9 +99,16 @@ fz_counters *fz_pipeline_counters(fz_pipeline *p);
 /* Decode, match and compute the dedup key of msg. Sets r->verdict to
  * INVALID or CLEAN, or leaves ALERT pending fz_pipeline_dedup(). */
 void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r);
+struct fz_campaigns;
+struct fz_campaign;
 /* Decide ALERT vs SUPPRESSED for a matched result and count the verdict
- * in p's counters. Any thread; d is shared. */
-void fz_pipeline_dedup(fz_pipeline *p, fz_dedup *d, fz_result *r);
+ * in p's counters. Any thread; d and cs are shared. An sms goes through
+ * the campaign table cs when it is not NULL (first event of a campaign
+ * alerts, the rest are suppressed and counted; a redelivered event id is
+ * suppressed and counts nothing); everything else through d. closed and
+ * summary (caller's buffers) receive the campaigns r->campaign_* name. */
+void fz_pipeline_dedup(fz_pipeline *p, fz_dedup *d, struct fz_campaigns *cs, fz_result *r,
+                       struct fz_campaign *closed, struct fz_campaign *summary);
 
 /* The dedup key of an event (exposed for tests). For sms it is the
  * campaign key (campaign.h): the normalised text without white space, with

@@ -49,6 +49,8 @@ struct replay {
     const fz_config *cfg;
     fz_ruleset *rs;
     fz_dedup *dedup;
+    fz_campaigns *campaigns;     /* sms campaigns; NULL when dedup is off */
+    fz_campaign closed, summary; /* copies handed back by the table */
     fz_mask_config masks;
     int nthreads;
     slice *slices;
@@ -208,6 +210,20 @@ static void print_summary(replay *rp, double secs) {
             fz_ruleset_count(rp->rs));
 }
 
+typedef struct drain_ctx {
+    fz_buf *b;
+    int64_t window_ms;
+} drain_ctx;
+
+/* Closing summary of a campaign still open at the end of the input, in
+ * key order of the table (deterministic for a given input). */
+static void drain_one(void *ctx, const fz_campaign *cp) {
+    drain_ctx *dc = ctx;
+    if (!fz_campaign_worth_closing(cp)) return;
+    fz_campaign_encode(dc->b, cp, FZ_CAMPAIGN_CLOSED_END, dc->window_ms);
+    fz_buf_putc(dc->b, '\n');
+}
+
 /* Per-rule counters summed over every slice, as JSON lines. */
 static int write_rule_stats(replay *rp, const char *path) {
     const fz_rule_counters *ctr[256];
@@ -247,6 +263,12 @@ int fz_replay_main(const fz_config *cfg) {
         return 1;
     }
     if (fz_config_campaign_masks(cfg, &rp->masks, errstr, sizeof(errstr)) != 0) goto out_err;
+    if (cfg->dedup_window_ms > 0) {
+        rp->campaigns = fz_campaigns_new((size_t)cfg->campaign_capacity,
+                                         (size_t)cfg->dedup_capacity, cfg->dedup_window_ms,
+                                         cfg->campaign_summary_ms, errstr, sizeof(errstr));
+        if (!rp->campaigns) goto out_err;
+    }
     rp->dedup =
         fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, errstr, sizeof(errstr));
     if (!rp->dedup) goto out_err;
@@ -307,9 +329,19 @@ int fz_replay_main(const fz_config *cfg) {
         for (size_t i = 0; i < n; i++) {
             fz_result *r = &rp->results[i];
             fz_source src = {.file = rp->lines[i].file, .line = rp->lines[i].lineno};
-            fz_pipeline_dedup(rp->slices[i % (size_t)rp->nthreads].pipe, rp->dedup, r);
+            fz_pipeline_dedup(rp->slices[i % (size_t)rp->nthreads].pipe, rp->dedup, rp->campaigns,
+                              r, &rp->closed, &rp->summary);
+            if (r->campaign_closed && fz_campaign_worth_closing(&rp->closed)) {
+                /* the campaign it replaces ends first */
+                fz_campaign_encode(&ob, &rp->closed, r->campaign_closed_state, window);
+                fz_buf_putc(&ob, '\n');
+            }
             if (r->verdict == FZ_VERDICT_ALERT) {
                 fz_alert_encode(&ob, rp->rs, r, window, &src);
+                fz_buf_putc(&ob, '\n');
+            }
+            if (r->campaign_summary) {
+                fz_campaign_encode(&ob, &rp->summary, FZ_CAMPAIGN_OPEN, window);
                 fz_buf_putc(&ob, '\n');
             }
             if (vout) {
@@ -323,6 +355,16 @@ int fz_replay_main(const fz_config *cfg) {
         }
         if (write_all(out, &ob, cfg->output)) goto out;
         if (vout && write_all(vout, &vb, cfg->verdicts)) goto out;
+    }
+    if (rp->campaigns) { /* end of input: every campaign still open closes */
+        fz_buf_reset(&ob);
+        drain_ctx dc = {&ob, window};
+        fz_campaigns_drain(rp->campaigns, drain_one, &dc);
+        if (ob.failed) {
+            fz_error("output buffer limit reached writing campaign summaries");
+            goto out;
+        }
+        if (write_all(out, &ob, cfg->output)) goto out;
     }
     double secs = (double)(fz_mono_ns() - t0) / 1e9;
     if (fflush(out) != 0 || (vout && fflush(vout) != 0)) {
@@ -355,6 +397,7 @@ out:
     fz_buf_free(&ob);
     fz_buf_free(&vb);
     fz_dedup_destroy(rp->dedup);
+    fz_campaigns_destroy(rp->campaigns);
     fz_mask_config_free(&rp->masks);
     fz_ruleset_unref(rp->rs);
     return rc;

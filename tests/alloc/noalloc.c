@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "alert.h"
+#include "campaign.h"
 #include "pipeline.h"
 
 void *__real_malloc(size_t n);
@@ -62,7 +63,10 @@ int main(int argc, char **argv) {
     fz_rule_diags_free(&diags);
     fz_pipeline *p = fz_pipeline_new(65536, 0, err, sizeof(err));
     fz_dedup *d = fz_dedup_new(1024, 600000, err, sizeof(err));
-    if (!rs || !p || !d || fz_pipeline_bind(p, rs, err, sizeof(err))) {
+    /* small on purpose: campaigns close by window and by eviction too */
+    fz_campaigns *cs = fz_campaigns_new(64, 4096, 600000, 60000, err, sizeof(err));
+    static fz_campaign closed, summary;
+    if (!rs || !p || !d || !cs || fz_pipeline_bind(p, rs, err, sizeof(err))) {
         fprintf(stderr, "FAIL: set-up: %s\n", err);
         return 1;
     }
@@ -78,8 +82,10 @@ int main(int argc, char **argv) {
             fz_pipeline_reset_arena(p);
             fz_pipeline_scan(p, msg, strlen(msg), &r);
             r.ev.ts_ms += ((int64_t)round * 20000 + i) * 1000; /* through dedup windows */
-            fz_pipeline_dedup(p, d, &r);
+            fz_pipeline_dedup(p, d, cs, &r, &closed, &summary);
             fz_buf_reset(&out);
+            if (r.campaign_closed) fz_campaign_encode(&out, &closed, r.campaign_closed_state, 1);
+            if (r.campaign_summary) fz_campaign_encode(&out, &summary, FZ_CAMPAIGN_OPEN, 1);
             if (r.verdict == FZ_VERDICT_ALERT) fz_alert_encode(&out, rs, &r, 600000, &src);
             if (r.verdict == FZ_VERDICT_INVALID)
                 fz_deadletter_encode(&out, &r, msg, strlen(msg), &src, 1);
@@ -93,6 +99,7 @@ int main(int argc, char **argv) {
     int ok = g_allocs == 0 && kinds[0] && kinds[1] && kinds[2] && kinds[3];
     if (!ok) fprintf(stderr, "FAIL: the hot path allocated or a verdict kind was not exercised\n");
     fz_buf_free(&out);
+    fz_campaigns_destroy(cs);
     fz_dedup_destroy(d);
     fz_pipeline_destroy(p);
     fz_ruleset_unref(rs);

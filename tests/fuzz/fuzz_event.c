@@ -12,12 +12,15 @@
 #include <stdlib.h>
 
 #include "alert.h"
+#include "campaign.h"
 #include "pipeline.h"
 #include "utf8.h"
 
 static fz_ruleset *g_rs;
 static fz_pipeline *g_pipe;
 static fz_dedup *g_dedup;
+static fz_campaigns *g_campaigns;
+static fz_campaign g_closed, g_summary;
 static fz_buf g_out;
 
 static void init(void) {
@@ -28,8 +31,10 @@ static void init(void) {
     fz_rule_diags_free(&diags);
     g_pipe = fz_pipeline_new(4096, 0, err, sizeof(err));
     g_dedup = fz_dedup_new(1024, 600000, err, sizeof(err));
+    g_campaigns = fz_campaigns_new(64, 4096, 600000, 60000, err, sizeof(err));
     fz_buf_init(&g_out, 1 << 20);
-    if (!g_rs || !g_pipe || !g_dedup || fz_pipeline_bind(g_pipe, g_rs, err, sizeof(err))) {
+    if (!g_rs || !g_pipe || !g_dedup || !g_campaigns ||
+        fz_pipeline_bind(g_pipe, g_rs, err, sizeof(err))) {
         fprintf(stderr, "fuzz_event: set-up failed (rules dir?)\n");
         abort();
     }
@@ -45,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *msg = (const char *)data;
     fz_pipeline_reset_arena(g_pipe);
     fz_pipeline_scan(g_pipe, msg, size, &r);
-    fz_pipeline_dedup(g_pipe, g_dedup, &r);
+    fz_pipeline_dedup(g_pipe, g_dedup, g_campaigns, &r, &g_closed, &g_summary);
     if (r.verdict != FZ_VERDICT_INVALID) {
         check_view(r.ev.id);
         for (int f = 0; f < FZ_FIELD_COUNT; f++) check_view(r.ev.fields[f]);

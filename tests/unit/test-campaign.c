@@ -128,8 +128,7 @@ static fz_campaign g_closed, g_summary;
 
 static fz_campaign_result hit(fz_campaigns *c, uint64_t key, uint64_t id, int64_t ts, uint64_t rh,
                               uint64_t sh, const char *sample) {
-    static const uint32_t rules[2] = {7, 9};
-    fz_campaign_event ev = {key, id, ts, rh, sh, rules, 2, sample, strlen(sample)};
+    fz_campaign_event ev = {key, id, ts, rh, sh, "r.one", "cat", "rs-1", sample, strlen(sample)};
     fz_campaign_result r;
     fz_campaigns_hit(c, &ev, &r, &g_closed, &g_summary);
     return r;
@@ -171,7 +170,8 @@ TEST_IMPL(campaigns_oracle) {
         ASSERT_EQ_U64(got.count, want[k].count);
         ASSERT_EQ_I64(got.first_ms, want[k].first);
         ASSERT_EQ_I64(got.last_ms, want[k].last);
-        ASSERT_EQ_U64(got.nrules, 2);
+        ASSERT_STR_EQ(got.rule_id, "r.one");
+        ASSERT_STR_EQ(got.category, "cat");
         ASSERT_VIEW_EQ(got.sample, got.sample_len, "sample");
     }
     fz_campaigns_stats st;
@@ -285,7 +285,8 @@ static void *hitter(void *p) {
     hit_arg *a = p;
     for (uint64_t i = 0; i < 20000; i++) {
         uint64_t id = (uint64_t)a->t * 1000000 + i;
-        fz_campaign_event ev = {h64(i % 100), h64(id), (int64_t)i, h64(id), 0, NULL, 0, "", 0};
+        fz_campaign_event ev = {h64(i % 100), h64(id), (int64_t)i, h64(id), 0,
+                                "r",          "c",     "v",        "",      0};
         fz_campaign_result r;
         fz_campaign closed, summary;
         fz_campaigns_hit(a->c, &ev, &r, &closed, &summary);
