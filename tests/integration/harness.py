@@ -259,7 +259,13 @@ def wait_caught_up(group, topic, timeout=120, proc=None):
 
 
 def alerts_of(msgs):
-    return [json.loads(v) for _, _, _, v in msgs]
+    """The alerts among the records of the alerts topic (campaign summaries
+    share the topic; see campaigns_of)."""
+    return [r for r in (json.loads(v) for _, _, _, v in msgs) if r.get("type") == "alert"]
+
+
+def campaigns_of(msgs):
+    return [r for r in (json.loads(v) for _, _, _, v in msgs) if r.get("type") == "campaign"]
 
 
 def main():

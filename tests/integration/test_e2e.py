@@ -11,7 +11,7 @@ import jsonschema
 import harness as h
 
 SCHEMA = {k: json.load(open(f"{h.ROOT}/docs/schema/{k}.schema.json"))
-          for k in ("alert", "dead-letter")}
+          for k in ("alert", "dead-letter", "campaign")}
 
 
 class EndToEnd(unittest.TestCase):
@@ -54,8 +54,10 @@ class EndToEnd(unittest.TestCase):
         # per input partition, alerts come out in input order (same key -> same
         # alerts partition, produced in order by the one worker of that partition)
         by_key = collections.defaultdict(list)
-        for (p, off, key, _), a in zip(msgs, alerts):
-            by_key[(p, key)].append(a["source"]["offset"])
+        for (p, off, key, v) in msgs:
+            a = json.loads(v)
+            if a.get("type") == "alert":
+                by_key[(p, key)].append(a["source"]["offset"])
         for k, offs in by_key.items():
             self.assertEqual(offs, sorted(offs), f"alerts of key {k} out of order")
         # every malformed event is on the dead-letter topic with its reason
@@ -71,6 +73,43 @@ class EndToEnd(unittest.TestCase):
                          sorted(collections.Counter(ev.invalid.values()).items()))
         self.assertEqual(len(dl), len(ev.invalid))
         return alerts
+
+    def test_campaign_of_one_template(self):
+        """300 per-recipient variants of one template (numbers, links and
+        callback numbers differ), one event-second apart: one alert, the rest
+        suppressed into one campaign whose periodic summaries count them and
+        estimate the recipients."""
+        topics = h.create_topics({"events": 1, "alerts": 2, "dlq": 1})
+        group = f"g-campaign-{uuid.uuid4().hex[:6]}"
+        base = 1764288000000
+        recs = []
+        for i in range(300):
+            ev = {"id": f"camp-{i}", "ts": base + i * 1000, "type": "sms",
+                  "from": f"+86170{i % 7:08d}", "to": f"+86139{i:08d}",
+                  "text": f"【某银行】您的账户{6222020000000000 + i * 7919}已被冻结，请致电 "
+                          f"400-{i % 900 + 100}-{i:04d} 或登录 bank-{i}.top 解冻"}
+            recs.append(("same-key", json.dumps(ev, ensure_ascii=False).encode()))
+        h.produce(topics["events"], recs)
+        f = h.Fanzha("campaign", topics, group).start()
+        try:
+            h.wait_caught_up(group, topics["events"], proc=f)
+        finally:
+            f.stop()
+        msgs = h.consume_all(topics["alerts"])
+        alerts = h.alerts_of(msgs)
+        self.assertEqual([a["event_id"] for a in alerts], ["camp-0"])
+        camps = h.campaigns_of(msgs)
+        for c in camps:
+            jsonschema.validate(c, SCHEMA["campaign"])
+            self.assertEqual(c["key"], alerts[0]["dedup"]["key"])
+            self.assertEqual(c["state"], "open")
+        counts = [c["count"] for c in camps]
+        # one summary per minute of event time: after 60, 120, 180, 240 s
+        self.assertEqual(counts, [61, 121, 181, 241])
+        for c in camps:  # HyperLogLog, 1,024 registers: 3 standard errors
+            self.assertLessEqual(abs(c["recipients_estimate"] - c["count"]),
+                                 3 * 0.0325 * c["count"] + 1)
+            self.assertLessEqual(abs(c["senders_estimate"] - 7), 3 * 0.13 * 7 + 1)
 
     def test_exact_alerts_and_dead_letters(self):
         topics, ev, f = self.run_mix("e2e", 3000)
