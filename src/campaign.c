@@ -260,7 +260,8 @@ void fz_campaigns_destroy(fz_campaigns *c) {
  * forgets its oldest id, so the table remembers the last ~max_ids ids. */
 static int seen_id(fz_campaigns *c, uint64_t id_hash) {
     if (id_hash == 0) id_hash = 1;
-    uint64_t set = (uint64_t)(((unsigned __int128)id_hash * c->nidsets) >> 64);
+    uint64_t set =
+        (uint64_t)(((unsigned __int128)(id_hash * 0x9E3779B97F4A7C15ull) * c->nidsets) >> 64);
     uint64_t *ways = &c->ids[set * WAYS];
     pthread_mutex_t *l = &c->id_locks[set % STRIPES];
     pthread_mutex_lock(l);
@@ -304,7 +305,7 @@ void fz_campaigns_hit(fz_campaigns *c, const fz_campaign_event *ev, fz_campaign_
         return;
     }
     uint64_t key = ev->key ? ev->key : 1;
-    uint64_t set = (uint64_t)(((unsigned __int128)key * c->nsets) >> 64);
+    uint64_t set = (uint64_t)(((unsigned __int128)(key * 0x9E3779B97F4A7C15ull) * c->nsets) >> 64);
     pthread_mutex_t *l = &c->set_locks[set % STRIPES];
     fz_campaign *ways = &c->slots[set * WAYS];
     pthread_mutex_lock(l);
@@ -358,7 +359,7 @@ void fz_campaigns_hit(fz_campaigns *c, const fz_campaign_event *ev, fz_campaign_
 
 int fz_campaigns_get(fz_campaigns *c, uint64_t key, fz_campaign *out) {
     if (key == 0) key = 1;
-    uint64_t set = (uint64_t)(((unsigned __int128)key * c->nsets) >> 64);
+    uint64_t set = (uint64_t)(((unsigned __int128)(key * 0x9E3779B97F4A7C15ull) * c->nsets) >> 64);
     pthread_mutex_t *l = &c->set_locks[set % STRIPES];
     int rc = -1;
     pthread_mutex_lock(l);

@@ -631,6 +631,7 @@ static int set_pattern(parse_ctx *c, fz_term *t, yaml_node_t *n) {
         diag_add(c->diags, c->file, node_line(n), 0, "empty pattern");
         return -1;
     }
+    free(t->pattern); /* a key given twice: the last one counts */
     t->pattern = strdup(s);
     t->line = node_line(n);
     return 0;
@@ -642,6 +643,7 @@ static int set_list(parse_ctx *c, fz_term *t, yaml_node_t *n) {
         diag_add(c->diags, c->file, node_line(n), 0, "'list' must be a path");
         return -1;
     }
+    free(t->list);
     t->list = strdup(s);
     t->line = node_line(n);
     return 0;

@@ -94,6 +94,12 @@ TEST_ENTRY(campaigns_eviction)
 TEST_ENTRY(campaigns_window_and_summaries)
 TEST_ENTRY(campaigns_threads)
 
+/* watch */
+TEST_ENTRY(watch_number_key)
+TEST_ENTRY(watch_lookback_and_kinds)
+TEST_ENTRY(watch_numbers_in_text)
+TEST_ENTRY(watch_eviction_and_oracle)
+
 /* dedup */
 TEST_ENTRY(dedup_oracle)
 TEST_ENTRY(dedup_window_zero)
