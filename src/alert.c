@@ -47,10 +47,23 @@ static void put_opt_str(fz_buf *b, const char *key, fz_str s) {
     fz_buf_put_json_fz(b, s);
 }
 
+/* The rule an intercept alert names when no rule of the ruleset matched. */
+static const char intercept_rule_json[] =
+    "{\"id\":\"fanzha.intercept\",\"rev\":1,\"category\":\"intercept\",\"severity\":"
+    "\"critical\"}";
+
+static void put_intercept(fz_buf *b, unsigned bits) {
+    fz_buf_puts(b, ",\"intercept\":{\"payer_warned\":");
+    fz_buf_puts(b, bits & FZ_INTERCEPT_PAYER_WARNED ? "true" : "false");
+    fz_buf_puts(b, ",\"payee_flagged\":");
+    fz_buf_puts(b, bits & FZ_INTERCEPT_PAYEE_FLAGGED ? "true" : "false");
+    fz_buf_putc(b, '}');
+}
+
 fz_err fz_alert_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int64_t window_ms,
                        const fz_source *src) {
     const fz_event *ev = &r->ev;
-    const fz_rule *primary = fz_ruleset_rule(rs, r->primary);
+    const fz_rule *primary = r->nrules > 0 ? fz_ruleset_rule(rs, r->primary) : NULL;
     fz_buf_puts(b, "{\"type\":\"alert\",\"event_id\":");
     fz_buf_put_json_fz(b, ev->id);
     fz_buf_puts(b, ",\"event_type\":\"");
@@ -58,15 +71,20 @@ fz_err fz_alert_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int6
     fz_buf_puts(b, "\",\"ts\":");
     fz_buf_put_i64(b, ev->ts_ms);
     fz_buf_puts(b, ",\"severity\":\"");
-    fz_buf_puts(b, fz_severity_name(primary->severity));
+    /* money about to leave for a fraudster: always critical */
+    fz_buf_puts(b, r->intercept || !primary ? "critical" : fz_severity_name(primary->severity));
     fz_buf_puts(b, "\",\"rule\":");
-    fz_buf_put(b, primary->json, primary->json_len);
+    if (primary)
+        fz_buf_put(b, primary->json, primary->json_len);
+    else
+        fz_buf_puts(b, intercept_rule_json);
     fz_buf_puts(b, ",\"rules\":[");
     for (int i = 0; i < r->nrules; i++) {
         const fz_rule *x = fz_ruleset_rule(rs, r->rules[i]);
         if (i) fz_buf_putc(b, ',');
         fz_buf_put(b, x->json, x->json_len);
     }
+    if (!primary) fz_buf_puts(b, intercept_rule_json);
     fz_buf_putc(b, ']');
     if (r->truncated) fz_buf_puts(b, ",\"rules_truncated\":true");
     fz_buf_puts(b, ",\"ruleset\":\"");
@@ -86,6 +104,7 @@ fz_err fz_alert_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int6
         fz_buf_put_i64(b, ev->amount_minor);
         put_opt_str(b, "currency", ev->currency);
     }
+    if (r->intercept) put_intercept(b, r->intercept);
     put_source(b, src);
     return fz_buf_putc(b, '}');
 }
@@ -102,7 +121,11 @@ fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r,
         const char *id = fz_ruleset_rule(rs, r->rules[i])->id;
         fz_buf_put_json_str(b, id, strlen(id));
     }
+    int intercept_only = r->intercept && r->nrules == 0 &&
+                         (r->verdict == FZ_VERDICT_ALERT || r->verdict == FZ_VERDICT_SUPPRESSED);
+    if (intercept_only) fz_buf_puts(b, "\"fanzha.intercept\"");
     fz_buf_puts(b, "],\"categories\":[");
+    if (intercept_only) fz_buf_puts(b, "\"intercept\"");
     int first = 1;
     for (int i = 0; i < r->nrules; i++) {
         const char *cat = fz_ruleset_rule(rs, r->rules[i])->category;
@@ -127,6 +150,7 @@ fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r,
     if (r->verdict == FZ_VERDICT_ALERT || r->verdict == FZ_VERDICT_SUPPRESSED) {
         fz_buf_puts(b, ",\"dedup_count\":");
         fz_buf_put_u64(b, r->dedup_count);
+        if (r->intercept) put_intercept(b, r->intercept);
     }
     if (r->verdict == FZ_VERDICT_INVALID) {
         fz_buf_puts(b, ",\"reason\":\"");

@@ -67,6 +67,14 @@ static const option options[] = {
      INT64_C(31536000000),
      "write a summary of a running campaign when an event arrives this long (event time) "
      "after its previous summary; 0 = closing summaries only"},
+    {"intercept_capacity", OPT_INT, FZ_SCOPE_BOTH, OFF(intercept_capacity), "1048576", 0,
+     INT64_C(1) << 32,
+     "numbers remembered for interception (recipients warned by fraud, senders and numbers "
+     "named in it; 24 bytes each); 0 disables interception"},
+    {"intercept_lookback_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(intercept_lookback_ms), "259200000", 1,
+     INT64_C(31536000000),
+     "a transfer from a warned payer or to a flagged payee within this long (event time) "
+     "after the fraud raises a critical intercept alert (default 72 h)"},
     {"threads", OPT_INT, FZ_SCOPE_BOTH, OFF(threads), "0", 0, 1024,
      "worker threads; 0 = one per online CPU core"},
     {"dedup_window_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(dedup_window_ms), "600000", 0,

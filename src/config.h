@@ -57,6 +57,8 @@ typedef struct fz_config {
     fz_kvlist campaign_masks; /* category -> mask list */
     int64_t campaign_capacity;
     int64_t campaign_summary_ms;
+    int64_t intercept_capacity; /* 0 = interception off */
+    int64_t intercept_lookback_ms;
     int64_t threads; /* 0 = one per online core */
     int64_t dedup_window_ms;
     int64_t dedup_capacity;

@@ -55,6 +55,7 @@
 
 #include "alert.h"
 #include "campaign.h"
+#include "watch.h"
 #include "log.h"
 #include "offsets.h"
 #include "pipeline.h"
@@ -96,7 +97,9 @@ struct daemon_s {
     rd_kafka_topic_t *alerts_rkt, *dlq_rkt;
     fz_dedup *dedup;
     fz_campaigns *campaigns; /* sms campaigns (shared, locked inside); NULL if dedup is off */
-    fz_mask_config masks;    /* campaign masks per category, read-only */
+    fz_watch *watch;         /* interception (shared, locked inside); NULL if off */
+    fz_shared shared;
+    fz_mask_config masks; /* campaign masks per category, read-only */
     int64_t window_ms;
     int nworkers;
     worker *workers;
@@ -321,7 +324,7 @@ static void process(worker *w, rd_kafka_message_t *m, fz_slot *slot) {
         .topic = rd_kafka_topic_name(m->rkt), .partition = m->partition, .offset = m->offset};
     fz_pipeline_reset_arena(w->pipe);
     fz_pipeline_scan(w->pipe, m->payload ? m->payload : "", m->len, &r);
-    fz_pipeline_dedup(w->pipe, d->dedup, d->campaigns, &r, &w->closed, &w->summary);
+    fz_pipeline_dedup(w->pipe, &d->shared, &r, &w->closed, &w->summary);
     if (r.campaign_closed && fz_campaign_worth_closing(&w->closed))
         produce_campaign(w, &w->closed, r.campaign_closed_state, slot);
     const void *key = m->key;
@@ -850,8 +853,14 @@ int fz_daemon_main(const fz_config *cfg) {
                              cfg->dedup_window_ms, cfg->campaign_summary_ms, err, sizeof(err));
         if (!d->campaigns) goto out_err;
     }
+    if (cfg->intercept_capacity > 0) {
+        d->watch = fz_watch_new((size_t)cfg->intercept_capacity, cfg->intercept_lookback_ms, err,
+                                sizeof(err));
+        if (!d->watch) goto out_err;
+    }
     d->dedup = fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, err, sizeof(err));
     if (!d->dedup) goto out_err;
+    d->shared = (fz_shared){d->dedup, d->campaigns, d->watch};
     if (!(d->producer = make_producer(d, err, sizeof(err)))) {
         rc = 2;
         goto out_err;
@@ -1018,6 +1027,7 @@ out:
     free(d->workers);
     fz_dedup_destroy(d->dedup);
     fz_campaigns_destroy(d->campaigns);
+    fz_watch_destroy(d->watch);
     fz_mask_config_free(&d->masks);
     fz_ruleset_unref(d->rs);
     pthread_mutex_destroy(&d->rs_lock);

@@ -10,6 +10,7 @@
 #include "campaign.h"
 #include "norm.h"
 #include "utf8.h"
+#include "watch.h"
 
 struct fz_pipeline {
     fz_counters counters; /* first: its own cache line */
@@ -186,11 +187,46 @@ static uint64_t number_hash(fz_str n) {
     return XXH3_64bits(d, k);
 }
 
-void fz_pipeline_dedup(fz_pipeline *p, fz_dedup *d, struct fz_campaigns *cs, fz_result *r,
+static void counter_dec(_Atomic uint64_t *c) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
+}
+
+/* Interception: remember who fraud touched; check who a transfer pays. */
+static void intercept_step(fz_pipeline *p, fz_watch *w, fz_result *r) {
+    const fz_event *ev = &r->ev;
+    if (r->verdict == FZ_VERDICT_ALERT && (ev->type == FZ_EV_SMS || ev->type == FZ_EV_CALL)) {
+        fz_watch_mark(w, fz_number_key(ev->fields[FZ_FIELD_TO]), FZ_WATCH_WARNED, ev->ts_ms);
+        fz_watch_mark(w, fz_number_key(ev->fields[FZ_FIELD_FROM]), FZ_WATCH_FLAGGED, ev->ts_ms);
+        if (ev->type == FZ_EV_SMS)
+            fz_watch_mark_numbers_in(w, ev->fields[FZ_FIELD_TEXT], FZ_WATCH_FLAGGED, ev->ts_ms);
+        return;
+    }
+    if (ev->type != FZ_EV_TRANSFER || r->verdict == FZ_VERDICT_INVALID) return;
+    unsigned bits = 0;
+    if (fz_watch_check(w, fz_number_key(ev->fields[FZ_FIELD_FROM]), ev->ts_ms) & FZ_WATCH_WARNED)
+        bits |= FZ_INTERCEPT_PAYER_WARNED;
+    if (fz_watch_check(w, fz_number_key(ev->fields[FZ_FIELD_TO]), ev->ts_ms) & FZ_WATCH_FLAGGED)
+        bits |= FZ_INTERCEPT_PAYEE_FLAGGED;
+    r->intercept = (uint8_t)bits;
+    if (!bits) return;
+    fz_counter_inc(&p->counters.intercepts);
+    if (r->verdict == FZ_VERDICT_CLEAN) { /* no rule matched: the watchlist alone alerts */
+        counter_dec(&p->counters.clean);
+        r->verdict = FZ_VERDICT_ALERT;
+        r->dedup_key = fz_pipeline_key(&p->norm, ev, 0);
+    }
+}
+
+void fz_pipeline_dedup(fz_pipeline *p, const fz_shared *st, fz_result *r,
                        struct fz_campaign *closed, struct fz_campaign *summary) {
+    fz_dedup *d = st->dedup;
+    struct fz_campaigns *cs = st->campaigns;
     r->campaign_summary = r->campaign_closed = 0;
+    r->intercept = 0;
+    if (st->watch) intercept_step(p, st->watch, r);
     if (r->verdict != FZ_VERDICT_ALERT) return;
-    if (cs && r->ev.type == FZ_EV_SMS) {
+    if (cs && r->ev.type == FZ_EV_SMS && r->nrules > 0) {
         const fz_ruleset *rs = fz_matcher_ruleset(p->matcher);
         const fz_rule *pr = fz_ruleset_rule(rs, r->primary);
         fz_str text = r->ev.fields[FZ_FIELD_TEXT];

@@ -36,6 +36,9 @@ const char *fz_verdict_name(fz_verdict v);
 
 /* Everything known about one event after processing. Views in ev are
  * valid while the message and the pipeline's decoder arena are. */
+#define FZ_INTERCEPT_PAYER_WARNED 1u  /* the payer received fraud recently */
+#define FZ_INTERCEPT_PAYEE_FLAGGED 2u /* the payee sent or was named in fraud */
+
 typedef struct fz_result {
     fz_event ev;
     fz_reason reason; /* FZ_REASON_NONE unless invalid */
@@ -53,6 +56,8 @@ typedef struct fz_result {
     uint8_t campaign_summary; /* periodic summary of this event's campaign */
     uint8_t campaign_closed;  /* a campaign ended (window over or evicted) */
     uint8_t campaign_closed_state;
+    /* transfers: FZ_INTERCEPT_* bits when the watchlist says hold it */
+    uint8_t intercept;
     char detail[192];
 } fz_result;
 
@@ -67,6 +72,7 @@ typedef struct fz_counters {
     _Atomic uint64_t invalid_by_reason[FZ_REASON_COUNT];
     _Atomic uint64_t truncated;
     _Atomic uint64_t scan_errors;
+    _Atomic uint64_t intercepts;
 } __attribute__((aligned(FZ_CACHELINE))) fz_counters;
 
 static inline void fz_counter_inc(_Atomic uint64_t *c) {
@@ -101,13 +107,30 @@ fz_counters *fz_pipeline_counters(fz_pipeline *p);
 void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r);
 struct fz_campaigns;
 struct fz_campaign;
-/* Decide ALERT vs SUPPRESSED for a matched result and count the verdict
- * in p's counters. Any thread; d and cs are shared. An sms goes through
- * the campaign table cs when it is not NULL (first event of a campaign
- * alerts, the rest are suppressed and counted; a redelivered event id is
- * suppressed and counts nothing); everything else through d. closed and
- * summary (caller's buffers) receive the campaigns r->campaign_* name. */
-void fz_pipeline_dedup(fz_pipeline *p, fz_dedup *d, struct fz_campaigns *cs, fz_result *r,
+struct fz_watch;
+
+/* The state every worker shares (each locked inside); NULL members are off. */
+typedef struct fz_shared {
+    fz_dedup *dedup;                /* calls, transfers, reports (and sms without campaigns) */
+    struct fz_campaigns *campaigns; /* sms */
+    struct fz_watch *watch;         /* interception */
+} fz_shared;
+
+/*
+ * The stateful half of an event, after fz_pipeline_scan(). Any thread; the
+ * shared state is locked inside. In order:
+ *  - interception: a matched sms or call warns its recipient and flags its
+ *    sender (and, for sms, every number in the text); a transfer from a
+ *    warned payer or to a flagged payee sets r->intercept and alerts even
+ *    when no rule matched;
+ *  - dedup: an sms goes through the campaign table (its first event alerts,
+ *    the rest are suppressed and counted; a redelivered event id is
+ *    suppressed and counts nothing), everything else through the dedup
+ *    table; the verdict is counted in p's counters.
+ * closed and summary (caller's buffers) receive the campaigns that
+ * r->campaign_* name.
+ */
+void fz_pipeline_dedup(fz_pipeline *p, const fz_shared *st, fz_result *r,
                        struct fz_campaign *closed, struct fz_campaign *summary);
 
 /* The dedup key of an event (exposed for tests). For sms it is the

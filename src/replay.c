@@ -24,6 +24,7 @@
 
 #include "alert.h"
 #include "campaign.h"
+#include "watch.h"
 #include "log.h"
 #include "pipeline.h"
 #include "reload.h"
@@ -49,7 +50,9 @@ struct replay {
     const fz_config *cfg;
     fz_ruleset *rs;
     fz_dedup *dedup;
-    fz_campaigns *campaigns;     /* sms campaigns; NULL when dedup is off */
+    fz_campaigns *campaigns; /* sms campaigns; NULL when dedup is off */
+    fz_watch *watch;         /* interception; NULL when off */
+    fz_shared shared;
     fz_campaign closed, summary; /* copies handed back by the table */
     fz_mask_config masks;
     int nthreads;
@@ -269,9 +272,15 @@ int fz_replay_main(const fz_config *cfg) {
                                          cfg->campaign_summary_ms, errstr, sizeof(errstr));
         if (!rp->campaigns) goto out_err;
     }
+    if (cfg->intercept_capacity > 0) {
+        rp->watch = fz_watch_new((size_t)cfg->intercept_capacity, cfg->intercept_lookback_ms,
+                                 errstr, sizeof(errstr));
+        if (!rp->watch) goto out_err;
+    }
     rp->dedup =
         fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, errstr, sizeof(errstr));
     if (!rp->dedup) goto out_err;
+    rp->shared = (fz_shared){rp->dedup, rp->campaigns, rp->watch};
 
     out = strcmp(cfg->output, "-") == 0 ? stdout : fopen(cfg->output, "wb");
     if (!out) {
@@ -329,8 +338,8 @@ int fz_replay_main(const fz_config *cfg) {
         for (size_t i = 0; i < n; i++) {
             fz_result *r = &rp->results[i];
             fz_source src = {.file = rp->lines[i].file, .line = rp->lines[i].lineno};
-            fz_pipeline_dedup(rp->slices[i % (size_t)rp->nthreads].pipe, rp->dedup, rp->campaigns,
-                              r, &rp->closed, &rp->summary);
+            fz_pipeline_dedup(rp->slices[i % (size_t)rp->nthreads].pipe, &rp->shared, r,
+                              &rp->closed, &rp->summary);
             if (r->campaign_closed && fz_campaign_worth_closing(&rp->closed)) {
                 /* the campaign it replaces ends first */
                 fz_campaign_encode(&ob, &rp->closed, r->campaign_closed_state, window);
@@ -398,6 +407,7 @@ out:
     fz_buf_free(&vb);
     fz_dedup_destroy(rp->dedup);
     fz_campaigns_destroy(rp->campaigns);
+    fz_watch_destroy(rp->watch);
     fz_mask_config_free(&rp->masks);
     fz_ruleset_unref(rp->rs);
     return rc;

@@ -15,6 +15,7 @@
 
 #include "alert.h"
 #include "campaign.h"
+#include "watch.h"
 #include "pipeline.h"
 
 void *__real_malloc(size_t n);
@@ -66,7 +67,9 @@ int main(int argc, char **argv) {
     /* small on purpose: campaigns close by window and by eviction too */
     fz_campaigns *cs = fz_campaigns_new(64, 4096, 600000, 60000, err, sizeof(err));
     static fz_campaign closed, summary;
-    if (!rs || !p || !d || !cs || fz_pipeline_bind(p, rs, err, sizeof(err))) {
+    fz_watch *wl = fz_watch_new(4096, 3600000, err, sizeof(err));
+    fz_shared st = {d, cs, wl};
+    if (!rs || !p || !d || !cs || !wl || fz_pipeline_bind(p, rs, err, sizeof(err))) {
         fprintf(stderr, "FAIL: set-up: %s\n", err);
         return 1;
     }
@@ -82,7 +85,7 @@ int main(int argc, char **argv) {
             fz_pipeline_reset_arena(p);
             fz_pipeline_scan(p, msg, strlen(msg), &r);
             r.ev.ts_ms += ((int64_t)round * 20000 + i) * 1000; /* through dedup windows */
-            fz_pipeline_dedup(p, d, cs, &r, &closed, &summary);
+            fz_pipeline_dedup(p, &st, &r, &closed, &summary);
             fz_buf_reset(&out);
             if (r.campaign_closed) fz_campaign_encode(&out, &closed, r.campaign_closed_state, 1);
             if (r.campaign_summary) fz_campaign_encode(&out, &summary, FZ_CAMPAIGN_OPEN, 1);
@@ -100,6 +103,7 @@ int main(int argc, char **argv) {
     if (!ok) fprintf(stderr, "FAIL: the hot path allocated or a verdict kind was not exercised\n");
     fz_buf_free(&out);
     fz_campaigns_destroy(cs);
+    fz_watch_destroy(wl);
     fz_dedup_destroy(d);
     fz_pipeline_destroy(p);
     fz_ruleset_unref(rs);

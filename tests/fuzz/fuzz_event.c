@@ -13,6 +13,7 @@
 
 #include "alert.h"
 #include "campaign.h"
+#include "watch.h"
 #include "pipeline.h"
 #include "utf8.h"
 
@@ -21,6 +22,7 @@ static fz_pipeline *g_pipe;
 static fz_dedup *g_dedup;
 static fz_campaigns *g_campaigns;
 static fz_campaign g_closed, g_summary;
+static fz_watch *g_watch;
 static fz_buf g_out;
 
 static void init(void) {
@@ -32,8 +34,9 @@ static void init(void) {
     g_pipe = fz_pipeline_new(4096, 0, err, sizeof(err));
     g_dedup = fz_dedup_new(1024, 600000, err, sizeof(err));
     g_campaigns = fz_campaigns_new(64, 4096, 600000, 60000, err, sizeof(err));
+    g_watch = fz_watch_new(4096, 3600000, err, sizeof(err));
     fz_buf_init(&g_out, 1 << 20);
-    if (!g_rs || !g_pipe || !g_dedup || !g_campaigns ||
+    if (!g_rs || !g_pipe || !g_dedup || !g_campaigns || !g_watch ||
         fz_pipeline_bind(g_pipe, g_rs, err, sizeof(err))) {
         fprintf(stderr, "fuzz_event: set-up failed (rules dir?)\n");
         abort();
@@ -50,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *msg = (const char *)data;
     fz_pipeline_reset_arena(g_pipe);
     fz_pipeline_scan(g_pipe, msg, size, &r);
-    fz_pipeline_dedup(g_pipe, g_dedup, g_campaigns, &r, &g_closed, &g_summary);
+    fz_shared st = {g_dedup, g_campaigns, g_watch};
+    fz_pipeline_dedup(g_pipe, &st, &r, &g_closed, &g_summary);
     if (r.verdict != FZ_VERDICT_INVALID) {
         check_view(r.ev.id);
         for (int f = 0; f < FZ_FIELD_COUNT; f++) check_view(r.ev.fields[f]);

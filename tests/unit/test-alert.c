@@ -52,7 +52,8 @@ static void teardown(fixture *f) {
 static void process(fixture *f, const char *msg, fz_result *r) {
     fz_pipeline_reset_arena(f->p);
     fz_pipeline_scan(f->p, msg, strlen(msg), r);
-    fz_pipeline_dedup(f->p, f->d, NULL, r, NULL, NULL);
+    fz_shared st = {f->d, NULL, NULL};
+    fz_pipeline_dedup(f->p, &st, r, NULL, NULL);
 }
 
 /* Encoder output is one line of strict JSON. */
@@ -369,7 +370,8 @@ TEST_IMPL(alert_primary_truncated) {
     fz_result r;
     const char *msg = "{\"id\":\"k1\",\"ts\":1,\"type\":\"sms\",\"text\":\"k\"}";
     fz_pipeline_scan(p, msg, strlen(msg), &r);
-    fz_pipeline_dedup(p, d, NULL, &r, NULL, NULL);
+    fz_shared st = {d, NULL, NULL};
+    fz_pipeline_dedup(p, &st, &r, NULL, NULL);
     ASSERT_EQ_I64(r.verdict, FZ_VERDICT_ALERT);
     ASSERT(r.truncated);
     fz_buf b;
