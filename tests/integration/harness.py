@@ -211,7 +211,11 @@ class Fanzha:
                      "--input-topics", topics["events"], "--alerts-topic", topics["alerts"],
                      "--dead-letter-topic", topics.get("dlq", ""), "--rules", RULES,
                      "--threads", "2", "--commit-interval-ms", "200",
-                     "--stats-interval-ms", "1000", *extra]
+                     "--stats-interval-ms", "1000",
+                     # the generator does not model interception (its normal
+                     # transfers may come from subscribers it sent fraud to);
+                     # tests of interception turn it back on
+                     "--intercept-capacity", "0", *extra]
         self.proc = None
 
     def start(self):

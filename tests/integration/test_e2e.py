@@ -111,6 +111,45 @@ class EndToEnd(unittest.TestCase):
                                  3 * 0.0325 * c["count"] + 1)
             self.assertLessEqual(abs(c["senders_estimate"] - 7), 3 * 0.13 * 7 + 1)
 
+    def test_intercepts(self):
+        """40 subscribers receive a fraud SMS; each then pays out (a known
+        total), while 40 others pay the same amounts: exactly the 40 warned
+        payers' transfers are intercepted, with their amounts. Events are
+        keyed by subscriber, so a subscriber's SMS and transfer share a
+        partition and arrive in order."""
+        topics = h.create_topics({"events": 4, "alerts": 2, "dlq": 1})
+        group = f"g-intercept-{uuid.uuid4().hex[:6]}"
+        base = 1764288000000
+        recs, want_total = [], 0
+        for i in range(40):
+            victim, other = f"+86139{i:08d}", f"+86138{i:08d}"
+            sms = {"id": f"sms-{i}", "ts": base + i, "type": "sms", "from": "+8610086",
+                   "to": victim, "text": f"【某银行】您的账户已被冻结，请联系客服处理 单号 {h.tag(i)}"}
+            amount = 1000 + i * 37
+            want_total += amount * 100
+            pay = {"id": f"pay-{i}", "ts": base + 3600000 + i, "type": "transfer",
+                   "from": victim, "to": f"6228{i:012d}", "amount": f"{amount}.00",
+                   "currency": "CNY"}
+            calm = {"id": f"calm-{i}", "ts": base + 3600000 + i, "type": "transfer",
+                    "from": other, "to": f"6229{i:012d}", "amount": f"{amount}.00",
+                    "currency": "CNY"}
+            recs += [(victim, json.dumps(sms, ensure_ascii=False).encode()),
+                     (victim, json.dumps(pay).encode()), (other, json.dumps(calm).encode())]
+        h.produce(topics["events"], recs)
+        f = h.Fanzha("intercept", topics, group, ("--intercept-capacity", "65536")).start()
+        try:
+            h.wait_caught_up(group, topics["events"], proc=f)
+        finally:
+            f.stop()
+        alerts = h.alerts_of(h.consume_all(topics["alerts"]))
+        held = [a for a in alerts if a["event_type"] == "transfer"]
+        for a in held:
+            jsonschema.validate(a, SCHEMA["alert"])
+        self.assertEqual(sorted(a["event_id"] for a in held), sorted(f"pay-{i}" for i in range(40)))
+        self.assertTrue(all(a["severity"] == "critical" and a["intercept"]["payer_warned"] and
+                            a["rule"]["id"] == "fanzha.intercept" for a in held))
+        self.assertEqual(sum(a["amount_minor"] for a in held), want_total)
+
     def test_exact_alerts_and_dead_letters(self):
         topics, ev, f = self.run_mix("e2e", 3000)
         self.check(topics, ev, f)
