@@ -69,7 +69,10 @@ while time.time() < deadline:
         continue
     quiet_since = time.time()
     r = json.loads(m.value())
-    if m.topic() == args.alerts_topic:
+    if m.topic() == args.alerts_topic and r.get("type") == "campaign":
+        print(f"CAMPAIGN {r['state']:<14} {r['rule']['id']:<34} count={r['count']} "
+              f"recipients~{r['recipients_estimate']:.0f}  {r['sample'][:40]}")
+    elif m.topic() == args.alerts_topic:
         alerts += 1
         what = r.get("text") or f"{r['event_type']} {r.get('from', '')} -> {r.get('to', '')}"
         print(f"ALERT  {r['severity']:<8} {r['rule']['category']:<24} {r['rule']['id']:<34} "
