@@ -238,16 +238,27 @@ static void worker_sync_rules(worker *w) {
     atomic_store_explicit(&w->rs_gen, gen, memory_order_release);
 }
 
-static void rules_status(void *ctx, fz_buf *b) {
-    daemon_s *d = ctx;
-    uint64_t ev = 0, al = 0, su = 0, inv = 0;
+/* The workers' verdict counters, summed (relaxed reads; any thread). */
+typedef struct totals {
+    uint64_t events, alerts, suppressed, invalid;
+} totals;
+
+static totals sum_counters(daemon_s *d) {
+    totals t = {0, 0, 0, 0};
     for (int i = 0; i < d->nworkers; i++) {
         fz_counters *c = fz_pipeline_counters(d->workers[i].pipe);
-        ev += atomic_load_explicit(&c->events, memory_order_relaxed);
-        al += atomic_load_explicit(&c->alerts, memory_order_relaxed);
-        su += atomic_load_explicit(&c->suppressed, memory_order_relaxed);
-        inv += atomic_load_explicit(&c->invalid, memory_order_relaxed);
+        t.events += atomic_load_explicit(&c->events, memory_order_relaxed);
+        t.alerts += atomic_load_explicit(&c->alerts, memory_order_relaxed);
+        t.suppressed += atomic_load_explicit(&c->suppressed, memory_order_relaxed);
+        t.invalid += atomic_load_explicit(&c->invalid, memory_order_relaxed);
     }
+    return t;
+}
+
+static void rules_status(void *ctx, fz_buf *b) {
+    daemon_s *d = ctx;
+    totals t = sum_counters(d);
+    uint64_t ev = t.events, al = t.alerts, su = t.suppressed, inv = t.invalid;
     pthread_mutex_lock(&d->rs_lock);
     fz_buf_printf(b, "\"rules\":%zu,\"patterns\":%zu,\"workers\":%d,", fz_ruleset_count(d->rs),
                   fz_ruleset_pattern_count(d->rs), d->nworkers);
@@ -775,14 +786,10 @@ fail:
 }
 
 static void log_stats(daemon_s *d) {
-    uint64_t ev = 0, al = 0, su = 0, inv = 0, dl = 0, waits = 0;
+    totals t = sum_counters(d);
+    uint64_t ev = t.events, al = t.alerts, su = t.suppressed, inv = t.invalid, dl = 0, waits = 0;
     size_t qlen = 0;
     for (int i = 0; i < d->nworkers; i++) {
-        fz_counters *c = fz_pipeline_counters(d->workers[i].pipe);
-        ev += atomic_load_explicit(&c->events, memory_order_relaxed);
-        al += atomic_load_explicit(&c->alerts, memory_order_relaxed);
-        su += atomic_load_explicit(&c->suppressed, memory_order_relaxed);
-        inv += atomic_load_explicit(&c->invalid, memory_order_relaxed);
         dl += atomic_load(&d->workers[i].dead_letters);
         waits += atomic_load(&d->workers[i].produce_waits);
         qlen += fz_queue_len(d->workers[i].q);

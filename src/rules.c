@@ -1092,6 +1092,39 @@ static unsigned regex_flags(const fz_term *t, fz_view v) {
     return fl;
 }
 
+/* Run fn(ctx, i) for every i in [0, n) on all online cores (the calling
+ * thread included); returns when every call has. The calls must be
+ * independent: Hyperscan compiles and analyses are. */
+typedef struct parallel {
+    size_t n;
+    _Atomic size_t next;
+    void (*fn)(void *ctx, size_t i);
+    void *ctx;
+} parallel;
+
+static void *parallel_worker(void *arg) {
+    parallel *pl = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&pl->next, 1);
+        if (i >= pl->n) return NULL;
+        pl->fn(pl->ctx, i);
+    }
+}
+
+static void parallel_for(size_t n, void (*fn)(void *ctx, size_t i), void *ctx) {
+    parallel pl = {n, 0, fn, ctx};
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = ncpu > 1 ? (size_t)ncpu : 1;
+    if (nthreads > 64) nthreads = 64;
+    if (nthreads > n) nthreads = n;
+    pthread_t tids[64];
+    size_t started = 0;
+    for (size_t t = 1; t < nthreads; t++)
+        if (pthread_create(&tids[t], NULL, parallel_worker, &pl) == 0) started = t;
+    parallel_worker(&pl);
+    for (size_t t = 1; t <= started; t++) pthread_join(tids[t], NULL);
+}
+
 /* One regex analysed on its own (hs_expression_info), on any thread. */
 typedef struct analysis {
     const fz_rule *r;
@@ -1105,53 +1138,36 @@ typedef struct analysis {
 typedef struct analysis_ctx {
     analysis *v;
     size_t n;
-    _Atomic size_t next;
     int compile; /* profile: time a full compile of the pattern alone */
 } analysis_ctx;
 
-static void *analysis_worker(void *arg) {
-    analysis_ctx *ac = arg;
-    for (;;) {
-        size_t j = atomic_fetch_add(&ac->next, 1);
-        if (j >= ac->n) return NULL;
-        analysis *an = &ac->v[j];
-        hs_expr_info_t *info = NULL;
-        hs_compile_error_t *err = NULL;
-        int64_t t0 = fz_mono_ns();
-        if (ac->compile) {
-            hs_database_t *db = NULL;
-            an->rc = hs_compile(an->t->pattern, regex_flags(an->t, FZ_VIEW_NORM), HS_MODE_BLOCK,
-                                NULL, &db, &err);
-            hs_free_database(db);
-        } else {
-            an->rc =
-                hs_expression_info(an->t->pattern, regex_flags(an->t, FZ_VIEW_RAW), &info, &err);
-        }
-        an->ms = (double)(fz_mono_ns() - t0) / 1e6;
-        if (an->rc != HS_SUCCESS)
-            snprintf(an->msg, sizeof(an->msg), "%s", err ? err->message : "unknown error");
-        else if (info)
-            an->empty = info->min_width == 0;
-        hs_free_compile_error(err);
-        free(info);
+static void analyse_one(void *ctx, size_t j) {
+    analysis_ctx *ac = ctx;
+    analysis *an = &ac->v[j];
+    hs_expr_info_t *info = NULL;
+    hs_compile_error_t *err = NULL;
+    int64_t t0 = fz_mono_ns();
+    if (ac->compile) {
+        hs_database_t *db = NULL;
+        an->rc = hs_compile(an->t->pattern, regex_flags(an->t, FZ_VIEW_NORM), HS_MODE_BLOCK, NULL,
+                            &db, &err);
+        hs_free_database(db);
+    } else {
+        an->rc = hs_expression_info(an->t->pattern, regex_flags(an->t, FZ_VIEW_RAW), &info, &err);
     }
+    an->ms = (double)(fz_mono_ns() - t0) / 1e6;
+    if (an->rc != HS_SUCCESS)
+        snprintf(an->msg, sizeof(an->msg), "%s", err ? err->message : "unknown error");
+    else if (info)
+        an->empty = info->min_width == 0;
+    hs_free_compile_error(err);
+    free(info);
 }
 
 /* Per-pattern checks that need no compile (always) and with compile
  * (analyze: every error named, slow patterns warned about). The analyses
  * are independent, so they run on every core. */
-static void run_analyses(analysis_ctx *ac) {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nthreads = ncpu > 1 ? (size_t)ncpu : 1;
-    if (nthreads > 64) nthreads = 64;
-    if (nthreads > ac->n) nthreads = ac->n;
-    pthread_t tids[64];
-    size_t started = 0;
-    for (size_t t = 1; t < nthreads; t++)
-        if (pthread_create(&tids[t], NULL, analysis_worker, ac) == 0) started = t;
-    analysis_worker(ac);
-    for (size_t t = 1; t <= started; t++) pthread_join(tids[t], NULL);
-}
+static void run_analyses(analysis_ctx *ac) { parallel_for(ac->n, analyse_one, ac); }
 
 static int cmp_cost(const void *a, const void *b) {
     const fz_pattern_cost *x = a, *y = b;
@@ -1159,7 +1175,7 @@ static int cmp_cost(const void *a, const void *b) {
 }
 
 size_t fz_ruleset_profile(const fz_ruleset *rs, fz_pattern_cost **out) {
-    analysis_ctx ac = {NULL, 0, 0, 1};
+    analysis_ctx ac = {NULL, 0, 1};
     size_t cap = 0;
     *out = NULL;
     for (size_t i = 0; i < rs->nrules; i++)
@@ -1188,7 +1204,7 @@ out:
 }
 
 static void check_patterns(fz_ruleset *rs, int analyze, double slow_ms, fz_rule_diags *diags) {
-    analysis_ctx ac = {NULL, 0, 0, 0};
+    analysis_ctx ac = {NULL, 0, 0};
     size_t cap = 0;
     for (size_t i = 0; i < rs->nrules; i++) {
         fz_rule *r = &rs->rules[i];
@@ -1393,28 +1409,22 @@ typedef struct compile_ctx {
     fz_ruleset *rs;
     db_build *bb;
     db_job *jobs;
-    size_t njobs;
-    _Atomic size_t next;
     hs_compile_error_t **errs; /* per job */
     hs_error_t *rc;
 } compile_ctx;
 
-static void *compile_worker(void *arg) {
-    compile_ctx *cc = arg;
-    for (;;) {
-        size_t j = atomic_fetch_add(&cc->next, 1);
-        if (j >= cc->njobs) return NULL;
-        db_job *jb = &cc->jobs[j];
-        db_build *b = &cc->bb[jb->key];
-        fz_db *d = &cc->rs->dbs[j];
-        cc->rc[j] =
-            jb->literal
-                ? hs_compile_lit_multi(b->ex + jb->start, b->flags + jb->start, b->ids + jb->start,
-                                       b->lens + jb->start, (unsigned)jb->count, HS_MODE_BLOCK,
-                                       NULL, &d->db, &cc->errs[j])
-                : hs_compile_multi(b->ex + jb->start, b->flags + jb->start, b->ids + jb->start,
-                                   (unsigned)jb->count, HS_MODE_BLOCK, NULL, &d->db, &cc->errs[j]);
-    }
+static void compile_one(void *ctx, size_t j) {
+    compile_ctx *cc = ctx;
+    db_job *jb = &cc->jobs[j];
+    db_build *b = &cc->bb[jb->key];
+    fz_db *d = &cc->rs->dbs[j];
+    cc->rc[j] =
+        jb->literal
+            ? hs_compile_lit_multi(b->ex + jb->start, b->flags + jb->start, b->ids + jb->start,
+                                   b->lens + jb->start, (unsigned)jb->count, HS_MODE_BLOCK, NULL,
+                                   &d->db, &cc->errs[j])
+            : hs_compile_multi(b->ex + jb->start, b->flags + jb->start, b->ids + jb->start,
+                               (unsigned)jb->count, HS_MODE_BLOCK, NULL, &d->db, &cc->errs[j]);
 }
 
 static int compile_dbs(fz_ruleset *rs, db_build *bb, fz_rule_diags *diags) {
@@ -1430,15 +1440,8 @@ static int compile_dbs(fz_ruleset *rs, db_build *bb, fz_rule_diags *diags) {
         d->natoms = jobs[j].count;
         d->db = NULL;
     }
-    compile_ctx cc = {rs, bb, jobs, njobs, 0, errs, rcs};
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nthreads = njobs < (size_t)(ncpu > 0 ? ncpu : 1) ? njobs : (size_t)(ncpu > 0 ? ncpu : 1);
-    pthread_t tids[FZ_DB_MAX];
-    size_t started = 0;
-    for (size_t t = 1; t < nthreads; t++)
-        if (pthread_create(&tids[t], NULL, compile_worker, &cc) == 0) started = t;
-    compile_worker(&cc);
-    for (size_t t = 1; t <= started; t++) pthread_join(tids[t], NULL);
+    compile_ctx cc = {rs, bb, jobs, errs, rcs};
+    parallel_for(njobs, compile_one, &cc);
     rs->ndbs = njobs;
     int rc = 0;
     for (size_t j = 0; j < njobs; j++) {

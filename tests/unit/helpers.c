@@ -7,6 +7,7 @@
  * src/utf8.c (decode first, then reject by code-point range), so that the
  * two can serve as each other's oracle.
  */
+#include "rules.h"
 #include "test.h"
 
 #include <errno.h>
@@ -582,4 +583,15 @@ int tj_int(const tj *v, int64_t *out) {
     if (errno) return 0;
     *out = x;
     return 1;
+}
+
+struct fz_ruleset *fz_test_load_rules(const char *dir) {
+    fz_rule_diags diags = {0};
+    fz_ruleset *rs = fz_ruleset_load(dir, NULL, &diags);
+    if (!rs) {
+        fz_rule_diags_print(&diags, stderr);
+        fz_test_fail(__FILE__, __LINE__, "rules in %s did not load", dir);
+    }
+    fz_rule_diags_free(&diags);
+    return rs;
 }

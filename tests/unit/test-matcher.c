@@ -13,17 +13,6 @@
 #include "rules.h"
 #include "test.h"
 
-static fz_ruleset *load_or_fail(const char *dir) {
-    fz_rule_diags diags = {0};
-    fz_ruleset *rs = fz_ruleset_load(dir, NULL, &diags);
-    if (!rs) {
-        fz_rule_diags_print(&diags, stderr);
-        fz_test_fail(__FILE__, __LINE__, "rules in %s did not load", dir);
-    }
-    fz_rule_diags_free(&diags);
-    return rs;
-}
-
 static fz_matcher *bound_matcher(const fz_ruleset *rs) {
     char err[256];
     fz_matcher *m = fz_matcher_new(rs, err, sizeof(err));
@@ -151,7 +140,7 @@ TEST_IMPL(matcher_oracle) {
     free(yaml[0]);
     free(yaml[1]);
 
-    fz_ruleset *rs = load_or_fail(dir);
+    fz_ruleset *rs = fz_test_load_rules(dir);
     ASSERT_EQ_U64(fz_ruleset_count(rs), NPAT);
     /* rule index -> pattern, through the id */
     int pat_of[NPAT];
@@ -237,7 +226,7 @@ static int scan(fz_matcher *m, const fz_ruleset *rs, const char *text, const cha
 TEST_IMPL(matcher_field_scope) {
     const char *dir = fz_test_tmpdir();
     fz_test_write_str(dir, "s.yaml", scope_yaml);
-    fz_ruleset *rs = load_or_fail(dir);
+    fz_ruleset *rs = fz_test_load_rules(dir);
     fz_matcher *m = bound_matcher(rs);
     uint32_t out[FZ_MAX_MATCHES];
 
@@ -288,7 +277,7 @@ TEST_IMPL(matcher_truncated) {
     fclose(fp);
     fz_test_write(dir, "t.yaml", yaml, ylen);
     free(yaml);
-    fz_ruleset *rs = load_or_fail(dir);
+    fz_ruleset *rs = fz_test_load_rules(dir);
     fz_matcher *m = bound_matcher(rs);
 
     fz_event ev = text_event("key", NULL, NULL);
@@ -333,7 +322,7 @@ TEST_IMPL(matcher_rebind) {
                       "  - {id: b.4, category: c, severity: low, fields: [text], pattern: 'n4'}\n"
                       "  - {id: b.5, category: c, severity: low, fields: [text], pattern: "
                       "'[a-z]{60}'}\n");
-    fz_ruleset *small = load_or_fail(d1), *big = load_or_fail(d2);
+    fz_ruleset *small = fz_test_load_rules(d1), *big = fz_test_load_rules(d2);
     fz_matcher *m = bound_matcher(small);
     uint32_t out[FZ_MAX_MATCHES];
     ASSERT_EQ_I64(scan(m, small, "y", NULL, NULL, out), 1);

@@ -15,17 +15,6 @@
 #include "rules.h"
 #include "test.h"
 
-static fz_ruleset *load_ok(const char *dir) {
-    fz_rule_diags diags = {0};
-    fz_ruleset *rs = fz_ruleset_load(dir, NULL, &diags);
-    if (!rs) {
-        fz_rule_diags_print(&diags, stderr);
-        fz_test_fail(__FILE__, __LINE__, "rules in %s did not load", dir);
-    }
-    fz_rule_diags_free(&diags);
-    return rs;
-}
-
 /* Scan text/from/to (NULL = absent); returns the matches. */
 static fz_matches scan(fz_matcher *m, const char *text, const char *from, const char *to) {
     static char nb[FZ_FIELD_COUNT][4096];
@@ -77,7 +66,7 @@ TEST_IMPL(rulelang_condition) {
                       "      - {name: refund, pattern: '退款'}\n"
                       "      - {name: sender, pattern: '^\\+86170', fields: [from], view: raw}\n"
                       "    condition: refund and sender\n");
-    fz_ruleset *rs = load_ok(dir);
+    fz_ruleset *rs = fz_test_load_rules(dir);
     fz_matcher *m = matcher(rs);
     fz_matches mt = scan(m, "【银行】点击 http://x.cn 解冻", NULL, NULL);
     ASSERT(has(&mt, 0));
@@ -140,7 +129,7 @@ TEST_IMPL(rulelang_list_modes_oracle) {
                  "list_match: %s}\n",
                  modes[k], modes[k]);
     fz_test_write_str(dir, "l.yaml", yaml);
-    fz_ruleset *rs = load_ok(dir);
+    fz_ruleset *rs = fz_test_load_rules(dir);
     ASSERT_EQ_U64(fz_ruleset_literal_count(rs), FZ_ARRAY_LEN(modes) * FZ_ARRAY_LEN(lits));
     fz_matcher *m = matcher(rs);
     static const char alpha[] = "abcdxyzq.-_ ";
@@ -174,7 +163,7 @@ TEST_IMPL(rulelang_status_and_views) {
                       "  - {id: s.raw, category: c, severity: low, pattern: '微信', view: raw}\n"
                       "  - {id: s.num, category: c, severity: low, fields: [from], "
                       "view: normalized, pattern: '^86170'}\n");
-    fz_ruleset *rs = load_ok(dir);
+    fz_ruleset *rs = fz_test_load_rules(dir);
     ASSERT_EQ_U64(fz_ruleset_count(rs), 5);
     ASSERT_EQ_U64(fz_ruleset_pattern_count(rs), 4); /* the disabled rule is not compiled */
     fz_matcher *m = matcher(rs);
@@ -208,7 +197,7 @@ TEST_IMPL(rulelang_compiled_roundtrip) {
     const char *dir = fz_test_tmpdir();
     fz_test_write_str(dir, "k.yaml", compiled_yaml);
     fz_test_write_str(dir, "d.txt", "evil.example\nbad.test   \n");
-    fz_ruleset *rs = load_ok(dir);
+    fz_ruleset *rs = fz_test_load_rules(dir);
     char path[4096], err[512];
     snprintf(path, sizeof(path), "%s/out.fzr", fz_test_tmpdir());
     ASSERT(fz_ruleset_save(rs, path, err, sizeof(err)) == 0);
@@ -281,7 +270,7 @@ TEST_IMPL(rulelang_examples) {
                       "      should_match:\n"                             /* 16 */
                       "        - {from: '+8617000000000'}\n"              /* 17 */
                       "        - {from: '+8613900000000', text: 'x'}\n"); /* 18 */
-    fz_ruleset *rs = load_ok(dir);
+    fz_ruleset *rs = fz_test_load_rules(dir);
     fz_rule_diags diags = {0};
     fz_ruletest_summary sum;
     char err[256];

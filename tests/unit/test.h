@@ -83,6 +83,9 @@ uint64_t fz_test_seed(void);
 /* ---- files ---- */
 /* A fresh directory under $TMPDIR (or /tmp), removed at exit. Never NULL. */
 const char *fz_test_tmpdir(void);
+struct fz_ruleset;
+/* Load the rules in dir or fail the test, printing the diagnostics. */
+struct fz_ruleset *fz_test_load_rules(const char *dir);
 /* Write n bytes to dir/name, creating missing parent directories of name.
  * Returns the full path; the string lives until the process exits. */
 const char *fz_test_write(const char *dir, const char *name, const void *data, size_t n);
