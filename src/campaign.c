@@ -74,7 +74,11 @@ static size_t number_len(const char *s, size_t n, size_t *ndigits) {
 }
 
 size_t fz_campaign_form(const char *text, size_t n, unsigned masks, char *scratch, char *out) {
-    size_t m = fz_norm_text(text, n, scratch), o = 0;
+    return fz_campaign_form_normalised(scratch, fz_norm_text(text, n, scratch), masks, out);
+}
+
+size_t fz_campaign_form_normalised(const char *scratch, size_t m, unsigned masks, char *out) {
+    size_t o = 0;
     for (size_t i = 0; i < m;) {
         unsigned char c = (unsigned char)scratch[i];
         int at_word_start = i == 0 || !host_char((unsigned char)scratch[i - 1]);
@@ -113,6 +117,11 @@ size_t fz_campaign_form(const char *text, size_t n, unsigned masks, char *scratc
 
 uint64_t fz_campaign_key(const char *text, size_t n, unsigned masks, char *scratch, char *out) {
     size_t k = fz_campaign_form(text, n, masks, scratch, out);
+    return XXH3_64bits_withSeed(out, k, 0x63616d70u /* "camp" */);
+}
+
+uint64_t fz_campaign_key_normalised(const char *norm, size_t m, unsigned masks, char *out) {
+    size_t k = fz_campaign_form_normalised(norm, m, masks, out);
     return XXH3_64bits_withSeed(out, k, 0x63616d70u /* "camp" */);
 }
 

@@ -39,6 +39,11 @@ size_t fz_campaign_form(const char *text, size_t n, unsigned masks, char *scratc
 /* XXH3 of the campaign form (same buffers as above). */
 uint64_t fz_campaign_key(const char *text, size_t n, unsigned masks, char *scratch, char *out);
 
+/* The same from text that is already normalised (the scanner's view of it),
+ * so the hot path does not normalise twice; out needs room for m bytes. */
+size_t fz_campaign_form_normalised(const char *norm, size_t m, unsigned masks, char *out);
+uint64_t fz_campaign_key_normalised(const char *norm, size_t m, unsigned masks, char *out);
+
 /* Parse a mask list word ("digits", "urls", "phones", "all", "none");
  * returns the bits or -1. */
 int fz_campaign_mask_parse(const char *word);

@@ -173,7 +173,12 @@ void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r)
     r->verdict = FZ_VERDICT_ALERT;
     unsigned masks = fz_mask_config_lookup(
         p->masks, fz_ruleset_rule(fz_matcher_ruleset(p->matcher), r->primary)->category);
-    r->dedup_key = fz_pipeline_key(&p->norm, &r->ev, masks);
+    fz_str norm = views[FZ_FIELD_TEXT][FZ_VIEW_NORM];
+    if (r->ev.type == FZ_EV_SMS && norm.p && fz_buf_reserve(&p->norm, norm.n + 1) == FZ_OK)
+        /* the scanner normalised the text already: reuse it */
+        r->dedup_key = fz_campaign_key_normalised(norm.p, norm.n, masks, p->norm.p);
+    else
+        r->dedup_key = fz_pipeline_key(&p->norm, &r->ev, masks);
 }
 
 /* XXH3 of a number's digits, so "+86 139-0000-0001" and "+8613900000001"

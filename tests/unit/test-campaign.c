@@ -60,6 +60,12 @@ TEST_IMPL(campaign_key_variants) {
         ASSERT_EQ_U64(key(same[i], FZ_MASK_ALL), k0);
     }
     fz_test_context("%s", "");
+    /* from the scanner's normalised view: the same key */
+    for (size_t i = 0; i < FZ_ARRAY_LEN(same); i++) {
+        static char nv[4096], out[4096];
+        size_t m = fz_norm_text(same[i], strlen(same[i]), nv);
+        ASSERT_EQ_U64(fz_campaign_key_normalised(nv, m, FZ_MASK_ALL, out), k0);
+    }
     /* another template is another campaign */
     ASSERT(key("【建设银行】您的积分即将清零，请登录 http://x.top 兑换", FZ_MASK_ALL) != k0);
     /* short numbers are digits, long ones phones */
