@@ -149,15 +149,28 @@ def produce(topic, records):
         raise RuntimeError(f"{left} test events not delivered")
 
 
-def end_offsets(topic):
-    c = Consumer({"bootstrap.servers": BROKER, "group.id": "probe-" + uuid.uuid4().hex})
-    md = c.list_topics(topic, timeout=10)
-    ends = {}
-    for p in md.topics[topic].partitions:
-        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        ends[p] = hi
-    c.close()
-    return ends
+def end_offsets(topic, timeout=60):
+    """High watermarks per partition. Right after a broker restart the broker
+    answers NOT_LEADER_FOR_PARTITION (or times out) for a while: retried."""
+    deadline = time.time() + timeout
+    while True:
+        c = Consumer({"bootstrap.servers": BROKER, "group.id": "probe-" + uuid.uuid4().hex})
+        try:
+            md = c.list_topics(topic, timeout=10)
+            ends = {}
+            for p in md.topics[topic].partitions:
+                lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                ends[p] = hi
+            return ends
+        except KafkaException as e:
+            if time.time() > deadline or e.args[0].code() not in (
+                    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                    KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
+                    KafkaError.UNKNOWN_TOPIC_OR_PART):
+                raise
+            time.sleep(0.5)
+        finally:
+            c.close()
 
 
 def committed(group, topic, partitions, timeout=60):
