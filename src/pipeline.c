@@ -181,17 +181,6 @@ void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r)
         r->dedup_key = fz_pipeline_key(&p->norm, &r->ev, masks);
 }
 
-/* XXH3 of a number's digits, so "+86 139-0000-0001" and "+8613900000001"
- * are the same recipient; 0 when absent. */
-static uint64_t number_hash(fz_str n) {
-    char d[64];
-    size_t k = 0;
-    for (size_t i = 0; i < n.n && k < sizeof(d); i++)
-        if (n.p[i] >= '0' && n.p[i] <= '9') d[k++] = n.p[i];
-    if (!k) return n.n ? XXH3_64bits(n.p, n.n) : 0;
-    return XXH3_64bits(d, k);
-}
-
 static void counter_dec(_Atomic uint64_t *c) {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - 1,
                           memory_order_relaxed);
@@ -238,8 +227,8 @@ void fz_pipeline_dedup(fz_pipeline *p, const fz_shared *st, fz_result *r,
         fz_campaign_event ce = {r->dedup_key,
                                 XXH3_64bits(r->ev.id.p, r->ev.id.n),
                                 r->ev.ts_ms,
-                                number_hash(r->ev.fields[FZ_FIELD_TO]),
-                                number_hash(r->ev.fields[FZ_FIELD_FROM]),
+                                fz_number_key(r->ev.fields[FZ_FIELD_TO]),
+                                fz_number_key(r->ev.fields[FZ_FIELD_FROM]),
                                 pr->id,
                                 pr->category,
                                 fz_ruleset_version(rs),
