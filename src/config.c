@@ -75,6 +75,34 @@ static const option options[] = {
      INT64_C(31536000000),
      "a transfer from a warned payer or to a flagged payee within this long (event time) "
      "after the fraud raises a critical intercept alert (default 72 h)"},
+    {"ledger_window_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(ledger_window_ms), "60000", 0,
+     INT64_C(31536000000),
+     "loss-recovery statistics: length of the tumbling windows (event time); 0 disables"},
+    {"ledger_grace_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(ledger_grace_ms), "5000", 0,
+     INT64_C(31536000000),
+     "a window closes once an event this long (event time) past its end arrives; later "
+     "events for it are counted as late; at most 5 windows"},
+    {"ledger_period_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(ledger_period_ms), "86400000", 0,
+     INT64_C(31536000000),
+     "compare each window with the one this long earlier (default 24 h; 604800000 = 7 d); "
+     "0 = previous window only"},
+    {"stats_topic", OPT_STR, FZ_SCOPE_RUN, OFF(stats_topic), "fanzha.stats", 0, 0,
+     "topic of the per-partition statistics records (latest record per key wins); empty "
+     "disables statistics in run"},
+    {"state_topic", OPT_STR, FZ_SCOPE_RUN, OFF(state_topic), "fanzha.state", 0, 0,
+     "compacted topic of per-partition statistics checkpoints, read back when a partition is "
+     "assigned so restarts never count an event twice; empty disables checkpoints"},
+    {"checkpoint_interval_ms", OPT_INT, FZ_SCOPE_RUN, OFF(checkpoint_interval_ms), "10000", 100,
+     3600000,
+     "how often (per partition, while events flow) open windows are written to stats_topic "
+     "(interim records) and checkpointed to state_topic"},
+    {"state_rebuild_ms", OPT_INT, FZ_SCOPE_RUN, OFF(state_rebuild_ms), "259200000", 0,
+     INT64_C(31536000000),
+     "after a restart from a checkpoint, re-read (without output) the input this long before "
+     "it (by Kafka timestamp) to rebuild dedup, campaign and interception state; default 72 h "
+     "= the interception look-back; 0 = do not rebuild"},
+    {"stats_output", OPT_STR, FZ_SCOPE_REPLAY, OFF(stats_output), NULL, 0, 0,
+     "also write the statistics windows (with their comparisons) as JSON lines to this file"},
     {"threads", OPT_INT, FZ_SCOPE_BOTH, OFF(threads), "0", 0, 1024,
      "worker threads; 0 = one per online CPU core"},
     {"dedup_window_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(dedup_window_ms), "600000", 0,
@@ -445,6 +473,11 @@ int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc
     if (fz_log_level_parse(c->log_level) < 0) {
         snprintf(err, errsz, "option 'log_level': expected error, warn, info or debug, got '%s'",
                  c->log_level);
+        return -1;
+    }
+    if (c->ledger_window_ms > 0 && c->ledger_grace_ms > 5 * c->ledger_window_ms) {
+        snprintf(err, errsz, "option 'ledger_grace_ms': %lld ms is more than 5 windows of %lld ms",
+                 (long long)c->ledger_grace_ms, (long long)c->ledger_window_ms);
         return -1;
     }
     if ((scope & FZ_SCOPE_RUN) && c->n_input_topics == 0) {

@@ -59,7 +59,15 @@ typedef struct fz_config {
     int64_t campaign_summary_ms;
     int64_t intercept_capacity; /* 0 = interception off */
     int64_t intercept_lookback_ms;
-    int64_t threads; /* 0 = one per online core */
+    int64_t ledger_window_ms; /* 0 = statistics off */
+    int64_t ledger_grace_ms;
+    int64_t ledger_period_ms;
+    char *stats_topic; /* "" = no statistics records in run */
+    char *state_topic; /* "" = no checkpoints */
+    int64_t checkpoint_interval_ms;
+    int64_t state_rebuild_ms;
+    char *stats_output; /* replay: NULL = none */
+    int64_t threads;    /* 0 = one per online core */
     int64_t dedup_window_ms;
     int64_t dedup_capacity;
     int64_t max_event_bytes;

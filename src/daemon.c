@@ -55,6 +55,7 @@
 
 #include "alert.h"
 #include "campaign.h"
+#include "ledger.h"
 #include "watch.h"
 #include "log.h"
 #include "offsets.h"
@@ -68,6 +69,25 @@
 #define TRACK_CAP 65536
 
 typedef struct daemon_s daemon_s;
+
+/*
+ * What fanzha keeps per assigned input partition beyond its offsets: the
+ * loss-recovery ledger and where the restored checkpoint stands. Set up by
+ * the consumer thread on assignment before any message of the partition is
+ * queued; then only the partition's worker touches it, until the partition
+ * is revoked and drained (the consumer thread writes the last checkpoint).
+ */
+typedef struct part_state {
+    fz_ledger *ledger;    /* NULL when statistics are off */
+    int64_t count_from;   /* offsets below are in the restored checkpoint: not counted again */
+    int64_t quiet_until;  /* offsets below were committed: their records are out already */
+    int64_t next_ckpt_ms; /* worker: monotonic time of the next checkpoint */
+    int64_t next_offset;  /* one past the last offset counted; -1 none */
+    int64_t last_msg_ts;  /* Kafka timestamp of that message (ms); -1 none */
+    int dirty;            /* counted something since the last checkpoint */
+    char key[320];        /* "<group>|<topic>|<partition>" */
+    const fz_track *track;
+} part_state;
 
 typedef struct worker {
     daemon_s *d;
@@ -84,6 +104,8 @@ typedef struct worker {
     _Atomic uint64_t swap_max_ns;
     _Atomic uint64_t campaign_summaries;
     fz_campaign closed, summary; /* copies handed back by the campaign table */
+    fz_ledger_window win;        /* a window popped from a ledger */
+    _Atomic uint64_t stats_records, checkpoints;
     _Atomic uint64_t produced, dead_letters, produce_waits;
     /* held messages (consumer thread only): FIFO of items not yet queued */
     fz_work held[HELD_CAP];
@@ -95,6 +117,9 @@ struct daemon_s {
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
     rd_kafka_topic_t *alerts_rkt, *dlq_rkt;
+    rd_kafka_topic_t *stats_rkt, *state_rkt; /* NULL when off */
+    fz_buf ckpt_out;                         /* consumer thread's encoding buffer */
+    fz_ledger_window ckpt_win;
     fz_dedup *dedup;
     fz_campaigns *campaigns; /* sms campaigns (shared, locked inside); NULL if dedup is off */
     fz_watch *watch;         /* interception (shared, locked inside); NULL if off */
@@ -291,18 +316,17 @@ static void rules_stats(void *ctx, fz_buf *b) {
 
 /* Produce one record for slot, waiting while the producer queue is full.
  * Returns 0, or -1 after marking the daemon fatal. Worker thread. */
-static int produce(worker *w, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
-                   fz_slot *slot) {
-    daemon_s *d = w->d;
-    fz_slot_add(slot, 1);
+static int produce_buf(daemon_s *d, _Atomic uint64_t *waits, rd_kafka_topic_t *rkt, const fz_buf *b,
+                       const void *key, size_t key_len, fz_slot *slot) {
+    if (slot) fz_slot_add(slot, 1);
     for (;;) {
-        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, w->out.p, w->out.len,
-                             key, key_len, slot) == 0)
+        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, b->p, b->len, key,
+                             key_len, slot) == 0)
             return 0;
         rd_kafka_resp_err_t err = rd_kafka_last_error();
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             /* broker slow or down: wait, never drop (backpressure) */
-            atomic_fetch_add_explicit(&w->produce_waits, 1, memory_order_relaxed);
+            if (waits) atomic_fetch_add_explicit(waits, 1, memory_order_relaxed);
             struct timespec ts = {0, 2000000};
             nanosleep(&ts, NULL);
             if (atomic_load(&d->fatal)) break;
@@ -312,6 +336,77 @@ static int produce(worker *w, rd_kafka_topic_t *rkt, const void *key, size_t key
         break;
     }
     return -1; /* slot keeps the count: the offset is never committed */
+}
+
+static int produce(worker *w, rd_kafka_topic_t *rkt, const void *key, size_t key_len,
+                   fz_slot *slot) {
+    return produce_buf(w->d, &w->produce_waits, rkt, &w->out, key, key_len, slot);
+}
+
+/* ---- statistics records and checkpoints ---- */
+
+/* One window of a partition's ledger to stats_topic, keyed
+ * "<group>|<topic>|<partition>|<window start>" so the latest record of a
+ * key is the current count (interim records are superseded by later ones,
+ * and a window re-counted after a restart has the same key). */
+static int produce_window(daemon_s *d, fz_buf *b, _Atomic uint64_t *waits, const fz_track *t,
+                          const part_state *ps, const fz_ledger_window *win, int final,
+                          fz_slot *slot) {
+    const fz_config *cfg = d->cfg;
+    char key[400];
+    int kn = snprintf(key, sizeof(key), "%s|%lld", ps->key, (long long)win->start_ms);
+    fz_ledger_source src = {cfg->group_id, t->topic, t->partition};
+    fz_buf_reset(b);
+    if (fz_ledger_window_encode(b, win, cfg->ledger_window_ms, final, &src, NULL) != FZ_OK) {
+        set_fatal(d, "statistics record exceeds the output buffer");
+        return -1;
+    }
+    return produce_buf(d, waits, d->stats_rkt, b, key, (size_t)kn, slot);
+}
+
+#define CKPT_MAGIC "FZCKPT01"
+
+/* The open windows as interim records, then the checkpoint: the ledger as
+ * it stands after every offset below ps->next_offset was counted. */
+static int produce_checkpoint(daemon_s *d, fz_buf *b, _Atomic uint64_t *waits, const fz_track *t,
+                              part_state *ps, fz_slot *slot) {
+    for (int i = 0; i < fz_ledger_open_count(ps->ledger); i++)
+        if (produce_window(d, b, waits, t, ps, fz_ledger_open_window(ps->ledger, i), 0, slot))
+            return -1;
+    if (d->state_rkt) {
+        fz_buf_reset(b);
+        fz_buf_put(b, CKPT_MAGIC, 8);
+        fz_buf_put(b, &ps->next_offset, sizeof(ps->next_offset));
+        fz_buf_put(b, &ps->last_msg_ts, sizeof(ps->last_msg_ts));
+        if (fz_ledger_save(ps->ledger, b) != FZ_OK) {
+            set_fatal(d, "statistics checkpoint exceeds the output buffer");
+            return -1;
+        }
+        if (produce_buf(d, waits, d->state_rkt, b, ps->key, strlen(ps->key), slot)) return -1;
+    }
+    ps->dirty = 0;
+    return 0;
+}
+
+/* Count a processed event; produce the windows it closed and, when due,
+ * a checkpoint - all with the event's slot, so they are on the broker
+ * before its offset is committed. Worker thread. */
+static void ledger_step(worker *w, const fz_track *t, part_state *ps, const fz_result *r,
+                        const rd_kafka_message_t *m, fz_slot *slot) {
+    daemon_s *d = w->d;
+    fz_ledger_add(ps->ledger, r, w->rs, m->offset);
+    ps->next_offset = m->offset + 1;
+    ps->last_msg_ts = rd_kafka_message_timestamp(m, NULL);
+    ps->dirty = 1;
+    while (fz_ledger_pop_closed(ps->ledger, &w->win))
+        if (produce_window(d, &w->out, &w->produce_waits, t, ps, &w->win, 1, slot) == 0)
+            atomic_fetch_add_explicit(&w->stats_records, 1, memory_order_relaxed);
+    int64_t now = fz_mono_ms();
+    if (now >= ps->next_ckpt_ms) {
+        if (produce_checkpoint(d, &w->out, &w->produce_waits, t, ps, slot) == 0)
+            atomic_fetch_add_explicit(&w->checkpoints, 1, memory_order_relaxed);
+        ps->next_ckpt_ms = now + d->cfg->checkpoint_interval_ms;
+    }
 }
 
 /* A campaign summary, produced with the slot of the event that caused it
@@ -328,14 +423,19 @@ static void produce_campaign(worker *w, const fz_campaign *cp, int state, fz_slo
         atomic_fetch_add_explicit(&w->campaign_summaries, 1, memory_order_relaxed);
 }
 
-static void process(worker *w, rd_kafka_message_t *m, fz_slot *slot) {
+static void process(worker *w, rd_kafka_message_t *m, fz_slot *slot, part_state *ps,
+                    const fz_track *t) {
     daemon_s *d = w->d;
     fz_result r;
+    /* re-read after a restart to rebuild the ledger: already produced */
+    int quiet = ps && m->offset < ps->quiet_until;
     fz_source src = {
         .topic = rd_kafka_topic_name(m->rkt), .partition = m->partition, .offset = m->offset};
     fz_pipeline_reset_arena(w->pipe);
     fz_pipeline_scan(w->pipe, m->payload ? m->payload : "", m->len, &r);
     fz_pipeline_dedup(w->pipe, &d->shared, &r, &w->closed, &w->summary);
+    if (ps && ps->ledger && m->offset >= ps->count_from) ledger_step(w, t, ps, &r, m, slot);
+    if (quiet) goto done;
     if (r.campaign_closed && fz_campaign_worth_closing(&w->closed))
         produce_campaign(w, &w->closed, r.campaign_closed_state, slot);
     const void *key = m->key;
@@ -371,6 +471,7 @@ static void process(worker *w, rd_kafka_message_t *m, fz_slot *slot) {
                         (unsigned long long)sup);
         }
     }
+done:
     fz_slot_done(slot);
     rd_kafka_message_destroy(m);
 }
@@ -382,7 +483,10 @@ static void *worker_main(void *arg) {
         int n = fz_queue_pop(w->q, items, POP_BATCH, 200);
         if (n < 0) break;
         worker_sync_rules(w);
-        for (int i = 0; i < n; i++) process(w, items[i].msg, items[i].slot);
+        for (int i = 0; i < n; i++) {
+            part_state *ps = items[i].part;
+            process(w, items[i].msg, items[i].slot, ps, ps ? ps->track : NULL);
+        }
     }
     return NULL;
 }
@@ -392,7 +496,7 @@ static void *worker_main(void *arg) {
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     daemon_s *d = opaque;
-    fz_slot *slot = m->_private;
+    fz_slot *slot = m->_private; /* NULL: a checkpoint written on revocation */
     if (m->err) {
         atomic_fetch_add(&d->delivery_failed, 1);
         set_fatal(d, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
@@ -400,7 +504,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         return; /* the slot never finishes: its offset is not committed */
     }
     atomic_fetch_add_explicit(&d->delivered, 1, memory_order_relaxed);
-    fz_slot_done(slot);
+    if (slot) fz_slot_done(slot);
 }
 
 static void *delivery_main(void *arg) {
@@ -467,7 +571,11 @@ static fz_track *track_for_msg(daemon_s *d, rd_kafka_message_t *m) {
 
 static void commit_add(rd_kafka_topic_partition_list_t *l, fz_track *t, int force) {
     fz_track_advance(t);
-    if (t->next_commit < 0 || (t->next_commit == t->committed && !force)) return;
+    /* never below what is committed: after a restart the events before the
+     * committed offset may be re-read to rebuild the ledger */
+    if (t->next_commit < 0 || t->next_commit < t->committed ||
+        (t->next_commit == t->committed && !force))
+        return;
     rd_kafka_topic_partition_list_add(l, t->topic, t->partition)->offset = t->next_commit;
     t->committed = t->next_commit;
 }
@@ -521,6 +629,7 @@ static int flush_held(daemon_s *d, int wait) {
             rd_kafka_message_t *m = it->msg;
             if (!it->slot) { /* register in the tracker now, in order */
                 fz_track *t = track_for_msg(d, m);
+                if (t) it->part = t->ext;
                 if (!t) {
                     /* partition revoked meanwhile: not ours; it will be redelivered */
                     rd_kafka_message_destroy(m);
@@ -563,7 +672,7 @@ static void dispatch(daemon_s *d, rd_kafka_message_t *m) {
     }
     d->consumed++;
     worker *w = &d->workers[t->worker];
-    fz_work it = {m, NULL};
+    fz_work it = {m, NULL, t->ext};
     if (w->held_len == 0) {
         it.slot = fz_track_push(t, m->offset);
         if (it.slot && fz_queue_push(w->q, &it) == 0) return;
@@ -603,6 +712,15 @@ static uint64_t total_inflight(daemon_s *d, fz_track *list) {
     return n;
 }
 
+static void track_free(fz_track *t) {
+    part_state *ps = t->ext;
+    if (ps) {
+        fz_ledger_destroy(ps->ledger);
+        free(ps);
+    }
+    fz_track_destroy(t);
+}
+
 static void free_retired(daemon_s *d, int force) {
     fz_track **pp = &d->retired;
     while (*pp) {
@@ -610,7 +728,7 @@ static void free_retired(daemon_s *d, int force) {
         fz_track_advance(t);
         if (force || fz_track_idle(t)) {
             *pp = t->next;
-            fz_track_destroy(t);
+            track_free(t);
         } else {
             pp = &t->next;
         }
@@ -640,20 +758,232 @@ static int worker_for(daemon_s *d, const char *topic, int32_t partition) {
     return best;
 }
 
+static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t n);
+static int conf_apply(rd_kafka_conf_t *c, const fz_kvlist *l, char *err, size_t n);
+
+/* A checkpoint wanted for a newly assigned partition, and what was found. */
+typedef struct ckpt_want {
+    const char *key;
+    void *val; /* latest value (malloc'd); NULL if none */
+    size_t len;
+} ckpt_want;
+
+/*
+ * Read state_topic from its beginning to its current end with a private,
+ * group-less consumer and keep the latest value of each wanted key (the
+ * topic is compacted, so this is about one record per partition ever
+ * checkpointed). Consumer thread, during assignment. Returns -1 if the
+ * topic cannot be read; the partitions then start without a checkpoint.
+ */
+static int read_checkpoints(daemon_s *d, ckpt_want *want, int n) {
+    const fz_config *cfg = d->cfg;
+    char err[512], gid[300];
+    int rc = -1;
+    rd_kafka_topic_partition_list_t *l = NULL;
+    const struct rd_kafka_metadata *md = NULL;
+    int64_t *hi = NULL;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    snprintf(gid, sizeof(gid), "%s.state-reader", cfg->group_id);
+    if (conf_set(c, "bootstrap.servers", cfg->brokers, err, sizeof(err)) ||
+        conf_set(c, "group.id", gid, err, sizeof(err)) ||
+        conf_set(c, "client.id", "fanzha-state", err, sizeof(err)) ||
+        conf_apply(c, &cfg->kafka, err, sizeof(err)) ||
+        conf_set(c, "enable.auto.commit", "false", err, sizeof(err))) {
+        rd_kafka_conf_destroy(c);
+        fz_warn("state topic reader: %s", err);
+        return -1;
+    }
+    rd_kafka_conf_set_log_cb(c, on_log);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+    if (!rk) {
+        rd_kafka_conf_destroy(c);
+        fz_warn("state topic reader: %s", err);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, cfg->state_topic, NULL);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    if (!e && (md->topic_cnt != 1 || md->topics[0].err)) e = md->topic_cnt ? md->topics[0].err : 1;
+    if (e) {
+        fz_warn("state topic '%s' cannot be read (%s): starting without checkpoints",
+                cfg->state_topic, rd_kafka_err2str(e));
+        goto out;
+    }
+    int np = md->topics[0].partition_cnt;
+    hi = calloc((size_t)np + 1, sizeof(int64_t));
+    l = rd_kafka_topic_partition_list_new(np);
+    int left = 0;
+    for (int i = 0; hi && i < np; i++) {
+        int32_t p = md->topics[0].partitions[i].id;
+        int64_t lo = 0, h = 0;
+        if ((e = rd_kafka_query_watermark_offsets(rk, cfg->state_topic, p, &lo, &h, 10000))) {
+            fz_warn("state topic '%s'[%d]: %s: starting without checkpoints", cfg->state_topic, p,
+                    rd_kafka_err2str(e));
+            goto out;
+        }
+        if (h > lo) {
+            rd_kafka_topic_partition_list_add(l, cfg->state_topic, p)->offset = lo;
+            hi[i] = h;
+            left++;
+        }
+    }
+    rd_kafka_assign(rk, l);
+    int64_t until = fz_mono_ms() + 60000;
+    uint64_t records = 0;
+    while (left > 0 && fz_mono_ms() < until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) continue;
+        if (!m->err) {
+            records++;
+            for (int k = 0; k < n; k++)
+                if (m->key_len == strlen(want[k].key) &&
+                    memcmp(m->key, want[k].key, m->key_len) == 0) {
+                    free(want[k].val);
+                    want[k].val = m->len ? malloc(m->len) : NULL;
+                    want[k].len = want[k].val ? m->len : 0;
+                    if (want[k].val) memcpy(want[k].val, m->payload, m->len);
+                }
+            for (int i = 0; i < np; i++)
+                if (md->topics[0].partitions[i].id == m->partition && hi[i] > 0 &&
+                    m->offset >= hi[i] - 1) {
+                    hi[i] = 0;
+                    left--;
+                }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (left > 0)
+        fz_warn("state topic '%s': not read to its end in 60 s; using what was read",
+                cfg->state_topic);
+    fz_debug("state topic '%s': %llu record(s) read", cfg->state_topic,
+             (unsigned long long)records);
+    rc = 0;
+out:
+    if (md) rd_kafka_metadata_destroy(md);
+    if (l) rd_kafka_topic_partition_list_destroy(l);
+    free(hi);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* The first offset of t whose Kafka timestamp is at least state_rebuild_ms
+ * before ts (the checkpoint's last message), or -1. */
+static int64_t rebuild_from(daemon_s *d, const fz_track *t, int64_t ts) {
+    if (d->cfg->state_rebuild_ms <= 0 || ts < 0) return -1;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    int64_t want = ts - d->cfg->state_rebuild_ms;
+    rd_kafka_topic_partition_list_add(l, t->topic, t->partition)->offset = want < 0 ? 0 : want;
+    int64_t r = -1;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(d->consumer, l, 10000);
+    if (!e && !l->elems[0].err)
+        r = l->elems[0].offset;
+    else
+        fz_warn("%s[%d]: cannot find the offset %lld ms before the checkpoint (%s): state is "
+                "not rebuilt",
+                t->topic, t->partition, (long long)d->cfg->state_rebuild_ms,
+                rd_kafka_err2str(e ? e : l->elems[0].err));
+    rd_kafka_topic_partition_list_destroy(l);
+    return r;
+}
+
+/* Restore the ledgers of newly assigned partitions from their checkpoints
+ * and choose where each starts: at the committed offset K, or earlier at
+ * the checkpoint's offset O when events after it were committed but not
+ * checkpointed. Offsets in [O, K) are re-read quietly: counted, not
+ * produced again. Consumer thread. */
+static void restore_checkpoints(daemon_s *d, rd_kafka_topic_partition_list_t *parts,
+                                fz_track **fresh, int n) {
+    ckpt_want *want = calloc((size_t)n, sizeof(*want));
+    rd_kafka_topic_partition_list_t *cl = rd_kafka_topic_partition_list_new(n);
+    if (!want || !cl) goto out;
+    for (int i = 0; i < n; i++) {
+        want[i].key = ((part_state *)fresh[i]->ext)->key;
+        rd_kafka_topic_partition_list_add(cl, fresh[i]->topic, fresh[i]->partition);
+    }
+    if (read_checkpoints(d, want, n) != 0) goto out;
+    rd_kafka_resp_err_t e = rd_kafka_committed(d->consumer, cl, 10000);
+    if (e) {
+        fz_warn("cannot read committed offsets (%s): starting without checkpoints",
+                rd_kafka_err2str(e));
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        fz_track *t = fresh[i];
+        part_state *ps = t->ext;
+        int64_t k = cl->elems[i].offset >= 0 ? cl->elems[i].offset : -1;
+        if (k >= 0) t->committed = k;
+        if (!want[i].val) continue;
+        char err[256];
+        int64_t o, ts;
+        if (want[i].len < 24 || memcmp(want[i].val, CKPT_MAGIC, 8) != 0) {
+            fz_warn("%s[%d]: checkpoint in '%s' not readable: ignored", t->topic, t->partition,
+                    d->cfg->state_topic);
+            continue;
+        }
+        memcpy(&o, (char *)want[i].val + 8, sizeof(o));
+        memcpy(&ts, (char *)want[i].val + 16, sizeof(ts));
+        if (o < 0 || fz_ledger_load(ps->ledger, (char *)want[i].val + 24, want[i].len - 24, err,
+                                    sizeof(err)) != 0) {
+            fz_warn("%s[%d]: checkpoint ignored: %s", t->topic, t->partition,
+                    o < 0 ? "no offset" : err);
+            continue;
+        }
+        int64_t start = k >= 0 && k < o ? k : o;
+        int64_t r = rebuild_from(d, t, ts);
+        if (r >= 0 && r < start) start = r;
+        ps->count_from = o;
+        ps->quiet_until = k;
+        ps->next_offset = o;
+        for (int j = 0; j < parts->cnt; j++)
+            if (parts->elems[j].partition == t->partition &&
+                strcmp(parts->elems[j].topic, t->topic) == 0)
+                parts->elems[j].offset = start;
+        fz_info("%s[%d]: statistics checkpoint at offset %lld, committed %lld: starting at %lld "
+                "(%lld event(s) re-read without output to rebuild dedup, campaign and "
+                "interception state)",
+                t->topic, t->partition, (long long)o, (long long)k, (long long)start,
+                (long long)(k > start ? k - start : 0));
+    }
+out:
+    for (int i = 0; want && i < n; i++) free(want[i].val);
+    free(want);
+    if (cl) rd_kafka_topic_partition_list_destroy(cl);
+}
+
 static void partitions_assigned(daemon_s *d, rd_kafka_topic_partition_list_t *parts) {
+    const fz_config *cfg = d->cfg;
+    fz_track **fresh = calloc((size_t)parts->cnt + 1, sizeof(*fresh));
+    int nfresh = 0;
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
         if (track_find(d, p->topic, p->partition)) continue;
         fz_track *t =
             fz_track_new(p->topic, p->partition, TRACK_CAP, worker_for(d, p->topic, p->partition));
-        if (!t) {
+        part_state *ps = t ? calloc(1, sizeof(*ps)) : NULL;
+        if (ps && d->stats_rkt)
+            ps->ledger = fz_ledger_new(cfg->ledger_window_ms, cfg->ledger_grace_ms);
+        if (!t || !ps || (d->stats_rkt && !ps->ledger)) {
+            if (ps) fz_ledger_destroy(ps->ledger);
+            free(ps);
+            fz_track_destroy(t);
             set_fatal(d, "out of memory tracking %s[%d]", p->topic, p->partition);
-            return;
+            break;
         }
+        ps->count_from = ps->quiet_until = ps->next_offset = ps->last_msg_ts = -1;
+        ps->next_ckpt_ms = fz_mono_ms() + cfg->checkpoint_interval_ms;
+        snprintf(ps->key, sizeof(ps->key), "%s|%s|%d", cfg->group_id, p->topic, p->partition);
+        ps->track = t;
+        t->ext = ps;
         t->next = d->tracks;
         d->tracks = t;
+        if (fresh) fresh[nfresh++] = t;
         fz_info("assigned %s[%d] -> worker %d", p->topic, p->partition, t->worker);
     }
+    if (fresh && nfresh && d->stats_rkt && d->state_rkt)
+        restore_checkpoints(d, parts, fresh, nfresh);
+    free(fresh);
 }
 
 /* Finish the work of revoked partitions, commit, and forget them. */
@@ -671,6 +1001,14 @@ static void partitions_revoked(daemon_s *d, rd_kafka_topic_partition_list_t *par
                 "committing what is done (the rest will be re-processed)",
                 n, (long long)(fz_mono_ms() - t0));
     commit_tracks(d, v, n, 1); /* the finished prefix is always safe to commit */
+    /* the next owner (or this process after a restart) resumes the ledgers
+     * from here; after a drain timeout a worker may still be counting, so
+     * the last checkpoint it wrote stands instead */
+    for (int i = 0; rc == 0 && i < n; i++) {
+        part_state *ps = v[i]->ext;
+        if (ps && ps->ledger && ps->dirty)
+            produce_checkpoint(d, &d->ckpt_out, NULL, v[i], ps, NULL);
+    }
     for (int i = 0; i < n; i++) {
         fz_track **pp = &d->tracks;
         while (*pp != v[i]) pp = &(*pp)->next;
@@ -873,6 +1211,12 @@ int fz_daemon_main(const fz_config *cfg) {
         goto out_err;
     }
     d->alerts_rkt = rd_kafka_topic_new(d->producer, cfg->alerts_topic, NULL);
+    fz_buf_init(&d->ckpt_out, 4u << 20);
+    if (cfg->ledger_window_ms > 0 && cfg->stats_topic && *cfg->stats_topic) {
+        d->stats_rkt = rd_kafka_topic_new(d->producer, cfg->stats_topic, NULL);
+        if (cfg->state_topic && *cfg->state_topic)
+            d->state_rkt = rd_kafka_topic_new(d->producer, cfg->state_topic, NULL);
+    }
     if (cfg->dead_letter_topic && *cfg->dead_letter_topic)
         d->dlq_rkt = rd_kafka_topic_new(d->producer, cfg->dead_letter_topic, NULL);
     if (!(d->consumer = make_consumer(d, err, sizeof(err)))) {
@@ -1012,6 +1356,9 @@ out:
     if (d->consumer) rd_kafka_destroy(d->consumer);
     if (d->alerts_rkt) rd_kafka_topic_destroy(d->alerts_rkt);
     if (d->dlq_rkt) rd_kafka_topic_destroy(d->dlq_rkt);
+    if (d->stats_rkt) rd_kafka_topic_destroy(d->stats_rkt);
+    if (d->state_rkt) rd_kafka_topic_destroy(d->state_rkt);
+    fz_buf_free(&d->ckpt_out);
     if (d->producer) rd_kafka_destroy(d->producer);
     fz_reloader_stop(d->reloader); /* when we got here by an error */
     for (int i = 0; d->workers && i < d->nworkers; i++) {
@@ -1028,7 +1375,7 @@ out:
     while (d->tracks) {
         fz_track *t = d->tracks;
         d->tracks = t->next;
-        fz_track_destroy(t);
+        track_free(t);
     }
     free_retired(d, 1);
     free(d->workers);

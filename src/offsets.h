@@ -35,7 +35,9 @@ typedef struct fz_track {
     uint32_t mask; /* capacity - 1 (power of two) */
     uint64_t head, tail;
     int64_t next_commit; /* offset to commit (last finished + 1); -1 none yet */
-    int64_t committed;   /* last offset committed; -1 none */
+    int64_t committed;   /* last offset committed (or found committed); -1 none.
+                          * Commits never go below it. */
+    void *ext;           /* the owner's per-partition state (it frees it) */
     struct fz_track *next;
 } fz_track;
 

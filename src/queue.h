@@ -16,6 +16,7 @@
 typedef struct fz_work {
     void *msg;  /* rd_kafka_message_t *, owned by whoever holds the item */
     void *slot; /* fz_slot * */
+    void *part; /* the partition's state (daemon.c) */
 } fz_work;
 
 typedef struct fz_queue fz_queue;

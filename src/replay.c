@@ -24,6 +24,7 @@
 
 #include "alert.h"
 #include "campaign.h"
+#include "ledger.h"
 #include "watch.h"
 #include "log.h"
 #include "pipeline.h"
@@ -53,6 +54,9 @@ struct replay {
     fz_campaigns *campaigns; /* sms campaigns; NULL when dedup is off */
     fz_watch *watch;         /* interception; NULL when off */
     fz_shared shared;
+    fz_ledger *ledger;           /* loss-recovery statistics; NULL when off */
+    fz_ledger_book *book;        /* its closed windows */
+    fz_ledger_window win;        /* scratch: a window popped from the ledger */
     fz_campaign closed, summary; /* copies handed back by the table */
     fz_mask_config masks;
     int nthreads;
@@ -227,6 +231,42 @@ static void drain_one(void *ctx, const fz_campaign *cp) {
     fz_buf_putc(dc->b, '\n');
 }
 
+/* End of input: the open windows close; print the table and write the
+ * windows with their comparisons to stats_output. */
+static int finish_ledger(replay *rp) {
+    const fz_config *cfg = rp->cfg;
+    while (fz_ledger_pop_any(rp->ledger, &rp->win))
+        if (fz_ledger_book_add(rp->book, &rp->win) != 0) {
+            fz_error("out of memory collecting statistics");
+            return -1;
+        }
+    fz_ledger_book_print(rp->book, 10, stderr);
+    if (!cfg->stats_output) return 0;
+    FILE *fp = strcmp(cfg->stats_output, "-") == 0 ? stdout : fopen(cfg->stats_output, "wb");
+    if (!fp) {
+        fz_error("%s: cannot open for writing: %s", cfg->stats_output, strerror(errno));
+        return -1;
+    }
+    fz_buf b;
+    fz_buf_init(&b, 1u << 20);
+    int rc = 0;
+    for (size_t i = 0; i < fz_ledger_book_count(rp->book) && rc == 0; i++) {
+        fz_ledger_compare cmp;
+        const fz_ledger_window *w = fz_ledger_book_window(rp->book, i, &cmp);
+        fz_buf_reset(&b);
+        if (fz_ledger_window_encode(&b, w, cfg->ledger_window_ms, 1, NULL, &cmp) != FZ_OK) {
+            fz_error("statistics window too large to encode");
+            rc = -1;
+            break;
+        }
+        fz_buf_putc(&b, '\n');
+        rc = write_all(fp, &b, cfg->stats_output);
+    }
+    fz_buf_free(&b);
+    if (fp != stdout && fclose(fp) != 0) rc = -1;
+    return rc;
+}
+
 /* Per-rule counters summed over every slice, as JSON lines. */
 static int write_rule_stats(replay *rp, const char *path) {
     const fz_rule_counters *ctr[256];
@@ -281,6 +321,14 @@ int fz_replay_main(const fz_config *cfg) {
         fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, errstr, sizeof(errstr));
     if (!rp->dedup) goto out_err;
     rp->shared = (fz_shared){rp->dedup, rp->campaigns, rp->watch};
+    if (cfg->ledger_window_ms > 0) {
+        rp->ledger = fz_ledger_new(cfg->ledger_window_ms, cfg->ledger_grace_ms);
+        rp->book = fz_ledger_book_new(cfg->ledger_window_ms, cfg->ledger_period_ms);
+        if (!rp->ledger || !rp->book) {
+            snprintf(errstr, sizeof(errstr), "out of memory");
+            goto out_err;
+        }
+    }
 
     out = strcmp(cfg->output, "-") == 0 ? stdout : fopen(cfg->output, "wb");
     if (!out) {
@@ -353,6 +401,14 @@ int fz_replay_main(const fz_config *cfg) {
                 fz_campaign_encode(&ob, &rp->summary, FZ_CAMPAIGN_OPEN, window);
                 fz_buf_putc(&ob, '\n');
             }
+            if (rp->ledger) {
+                fz_ledger_add(rp->ledger, r, rp->rs, -1);
+                while (fz_ledger_pop_closed(rp->ledger, &rp->win))
+                    if (fz_ledger_book_add(rp->book, &rp->win) != 0) {
+                        snprintf(errstr, sizeof(errstr), "out of memory");
+                        goto out_err;
+                    }
+            }
             if (vout) {
                 fz_verdict_encode(&vb, rp->rs, r, &src);
                 fz_buf_putc(&vb, '\n');
@@ -381,6 +437,7 @@ int fz_replay_main(const fz_config *cfg) {
         goto out;
     }
     print_summary(rp, secs);
+    if (rp->ledger && finish_ledger(rp) != 0) goto out;
     if (cfg->rule_stats && write_rule_stats(rp, cfg->rule_stats) != 0) goto out;
     rc = err ? 1 : 0;
     goto out;
@@ -405,6 +462,8 @@ out:
     free(rp->results);
     fz_buf_free(&ob);
     fz_buf_free(&vb);
+    fz_ledger_destroy(rp->ledger);
+    fz_ledger_book_destroy(rp->book);
     fz_dedup_destroy(rp->dedup);
     fz_campaigns_destroy(rp->campaigns);
     fz_watch_destroy(rp->watch);

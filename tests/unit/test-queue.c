@@ -19,7 +19,7 @@ static void *producer(void *arg) {
     uintptr_t i = 0;
     int spins = 0;
     while (i < NITEMS) {
-        fz_work w = {(void *)(i + 1), (void *)(~i)};
+        fz_work w = {(void *)(i + 1), (void *)(~i), NULL};
         if (i % 3 == 0) {
             if (fz_queue_push_wait(q, &w, 1000) == 0) i++;
         } else if (fz_queue_push(q, &w) == 0) {
@@ -61,7 +61,7 @@ TEST_IMPL(queue_spsc_order) {
 TEST_IMPL(queue_full) {
     fz_queue *q = fz_queue_new(4);
     ASSERT(q != NULL);
-    fz_work w = {(void *)1, NULL}, out[8];
+    fz_work w = {(void *)1, NULL, NULL}, out[8];
     for (int i = 0; i < 4; i++) {
         w.msg = (void *)(uintptr_t)(i + 1);
         ASSERT_EQ_I64(fz_queue_push(q, &w), 0);
@@ -99,7 +99,7 @@ static void *late_close(void *arg) {
 TEST_IMPL(queue_close_drains) {
     fz_queue *q = fz_queue_new(8);
     ASSERT(q != NULL);
-    fz_work w = {NULL, NULL}, out[8];
+    fz_work w = {NULL, NULL, NULL}, out[8];
     for (int i = 0; i < 3; i++) {
         w.msg = (void *)(uintptr_t)(i + 1);
         ASSERT_EQ_I64(fz_queue_push(q, &w), 0);

@@ -1,0 +1,640 @@
+/*
+ * ledger.c - see ledger.h.
+ *
+ * Workload: one call per event on the hot path (a handful of integer adds
+ * after a short linear search for the window and the row: a stream has one
+ * or two open windows and tens of categories), one pop per event that
+ * usually finds nothing, and a window record every window_ms. Rows are
+ * looked up by pointer first (a rule's category string is stable within a
+ * ruleset), then by bytes.
+ */
+#include "ledger.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rules.h"
+
+struct fz_ledger {
+    int64_t window_ms, grace_ms;
+    int64_t watermark;     /* highest event time seen; INT64_MIN before any */
+    uint64_t late_pending; /* late events seen while no window was open */
+    int nopen;
+    fz_ledger_window open[FZ_LEDGER_OPEN]; /* sorted by start */
+    /* last row hit, by category pointer (see the file comment) */
+    const char *hint_cat;
+    int64_t hint_start;
+    int hint_row;
+};
+
+static int64_t floor_div(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+fz_ledger *fz_ledger_new(int64_t window_ms, int64_t grace_ms) {
+    if (window_ms <= 0 || grace_ms < 0) return NULL;
+    fz_ledger *l = calloc(1, sizeof(*l));
+    if (!l) return NULL;
+    l->window_ms = window_ms;
+    l->grace_ms = grace_ms;
+    l->watermark = INT64_MIN;
+    l->hint_row = -1;
+    return l;
+}
+
+void fz_ledger_destroy(fz_ledger *l) { free(l); }
+
+int64_t fz_ledger_window_ms(const fz_ledger *l) { return l->window_ms; }
+
+static void window_init(fz_ledger_window *w, int64_t start) {
+    w->start_ms = start;
+    w->first_offset = w->last_offset = -1;
+    w->nrows = 1;
+    memset(&w->rows[0], 0, sizeof(w->rows[0]));
+    memcpy(w->rows[0].category, "all", 4);
+}
+
+static int row_find(fz_ledger_window *w, const char *cat, size_t n) {
+    if (n >= FZ_LEDGER_CATEGORY) n = FZ_LEDGER_CATEGORY - 1;
+    for (uint32_t i = 1; i < w->nrows; i++)
+        if (strncmp(w->rows[i].category, cat, n) == 0 && w->rows[i].category[n] == '\0')
+            return (int)i;
+    if (w->nrows < FZ_LEDGER_ROWS - 1 ||
+        (w->nrows == FZ_LEDGER_ROWS - 1 && n == 5 && memcmp(cat, "other", 5) == 0)) {
+        fz_ledger_row *r = &w->rows[w->nrows];
+        memset(r, 0, sizeof(*r));
+        memcpy(r->category, cat, n);
+        r->category[n] = '\0';
+        return (int)w->nrows++;
+    }
+    /* full: the last row collects every further category */
+    return row_find(w, "other", 5);
+}
+
+static fz_money *money_of(fz_ledger_row *r, const char *cur, size_t n) {
+    if (n == 0) {
+        cur = "CNY";
+        n = 3;
+    }
+    if (n >= sizeof(r->money[0].currency)) n = sizeof(r->money[0].currency) - 1;
+    for (uint32_t i = 0; i < r->nmoney; i++)
+        if (strncmp(r->money[i].currency, cur, n) == 0 && r->money[i].currency[n] == '\0')
+            return &r->money[i];
+    if (r->nmoney == FZ_LEDGER_CURRENCIES) {
+        r->money_overflow++;
+        return NULL;
+    }
+    fz_money *m = &r->money[r->nmoney++];
+    memset(m, 0, sizeof(*m));
+    memcpy(m->currency, cur, n);
+    return m;
+}
+
+/* The window for start, opened if it is not yet closed; NULL if late. */
+static fz_ledger_window *window_for(fz_ledger *l, int64_t start) {
+    int i = 0;
+    while (i < l->nopen && l->open[i].start_ms < start) i++;
+    if (i < l->nopen && l->open[i].start_ms == start) return &l->open[i];
+    if (start + l->window_ms + l->grace_ms <= l->watermark) return NULL; /* closed */
+    if (l->nopen == FZ_LEDGER_OPEN) return NULL; /* cannot happen with grace <= 5 windows */
+    memmove(&l->open[i + 1], &l->open[i], (size_t)(l->nopen - i) * sizeof(l->open[0]));
+    l->nopen++;
+    l->hint_row = -1;
+    window_init(&l->open[i], start);
+    l->open[i].rows[0].late = l->late_pending;
+    l->late_pending = 0;
+    return &l->open[i];
+}
+
+static void row_count(fz_ledger_row *row, const fz_result *r) {
+    switch (r->verdict) {
+    case FZ_VERDICT_ALERT:
+        row->alerts++;
+        if (r->ev.type == FZ_EV_SMS && r->nrules > 0) row->campaigns++;
+        break;
+    case FZ_VERDICT_SUPPRESSED: row->suppressed++; break;
+    default: break;
+    }
+    if (r->ev.type == FZ_EV_REPORT) {
+        row->cases++;
+        fz_money *m = money_of(row, r->ev.currency.p, r->ev.currency.n);
+        if (m && r->ev.has_amount) m->lost_minor += r->ev.amount_minor;
+    }
+    if (r->ev.type == FZ_EV_TRANSFER && r->intercept) {
+        row->intercepts++;
+        fz_money *m = money_of(row, r->ev.currency.p, r->ev.currency.n);
+        if (m && r->ev.has_amount) m->intercepted_minor += r->ev.amount_minor;
+    }
+}
+
+void fz_ledger_add(fz_ledger *l, const fz_result *r, const fz_ruleset *rs, int64_t offset) {
+    if (r->verdict == FZ_VERDICT_INVALID) {
+        /* no trustworthy event time: counted in the newest open window */
+        if (l->nopen) l->open[l->nopen - 1].rows[0].invalid++;
+        return;
+    }
+    int64_t ts = r->ev.ts_ms;
+    if (ts > l->watermark) l->watermark = ts;
+    int64_t start = floor_div(ts, l->window_ms) * l->window_ms;
+    fz_ledger_window *w = window_for(l, start);
+    if (!w) {
+        if (l->nopen)
+            l->open[l->nopen - 1].rows[0].late++;
+        else
+            l->late_pending++;
+        return;
+    }
+    if (offset >= 0) {
+        if (w->first_offset < 0 || offset < w->first_offset) w->first_offset = offset;
+        if (offset > w->last_offset) w->last_offset = offset;
+    }
+    w->rows[0].screened++;
+    row_count(&w->rows[0], r);
+
+    const char *cat = NULL;
+    size_t n = 0;
+    if (r->ev.type == FZ_EV_REPORT) {
+        if (r->ev.category.p && r->ev.category.n) {
+            cat = r->ev.category.p;
+            n = r->ev.category.n;
+        } else {
+            cat = "unspecified";
+            n = 11;
+        }
+    } else if (r->nrules > 0) {
+        cat = fz_ruleset_rule(rs, r->primary)->category;
+    } else if (r->intercept) {
+        cat = "intercept";
+    }
+    if (!cat) return;
+    int ri;
+    if (n == 0 && cat == l->hint_cat && start == l->hint_start && l->hint_row >= 0) {
+        ri = l->hint_row;
+    } else {
+        ri = row_find(w, cat, n ? n : strlen(cat));
+        if (n == 0) {
+            l->hint_cat = cat;
+            l->hint_start = start;
+            l->hint_row = ri;
+        }
+    }
+    w->rows[ri].screened++;
+    row_count(&w->rows[ri], r);
+}
+
+static void pop_front(fz_ledger *l, fz_ledger_window *out) {
+    memcpy(out, &l->open[0],
+           offsetof(fz_ledger_window, rows) + (size_t)l->open[0].nrows * sizeof(fz_ledger_row));
+    l->nopen--;
+    memmove(&l->open[0], &l->open[1], (size_t)l->nopen * sizeof(l->open[0]));
+    l->hint_row = -1;
+}
+
+int fz_ledger_pop_closed(fz_ledger *l, fz_ledger_window *out) {
+    if (l->nopen == 0 || l->open[0].start_ms + l->window_ms + l->grace_ms > l->watermark) return 0;
+    pop_front(l, out);
+    return 1;
+}
+
+int fz_ledger_pop_any(fz_ledger *l, fz_ledger_window *out) {
+    if (l->nopen == 0) return 0;
+    pop_front(l, out);
+    return 1;
+}
+
+int fz_ledger_open_count(const fz_ledger *l) { return l->nopen; }
+
+const fz_ledger_window *fz_ledger_open_window(const fz_ledger *l, int i) {
+    return i >= 0 && i < l->nopen ? &l->open[i] : NULL;
+}
+
+/* ---- checkpoint ---- */
+
+#define CKPT_MAGIC "FZL1"
+
+typedef struct ckpt_head {
+    char magic[4];
+    uint32_t row_size;
+    int64_t window_ms;
+    int64_t watermark;
+    uint64_t late_pending;
+    uint32_t nopen;
+    uint32_t window_head;
+} ckpt_head;
+
+typedef struct ckpt_window {
+    int64_t start_ms, first_offset, last_offset;
+    uint32_t nrows, pad;
+} ckpt_window;
+
+fz_err fz_ledger_save(const fz_ledger *l, fz_buf *b) {
+    ckpt_head h = {CKPT_MAGIC,
+                   (uint32_t)sizeof(fz_ledger_row),
+                   l->window_ms,
+                   l->watermark,
+                   l->late_pending,
+                   (uint32_t)l->nopen,
+                   (uint32_t)sizeof(ckpt_window)};
+    fz_buf_put(b, &h, sizeof(h));
+    for (int i = 0; i < l->nopen; i++) {
+        const fz_ledger_window *w = &l->open[i];
+        ckpt_window cw = {w->start_ms, w->first_offset, w->last_offset, w->nrows, 0};
+        fz_buf_put(b, &cw, sizeof(cw));
+        fz_buf_put(b, w->rows, (size_t)w->nrows * sizeof(fz_ledger_row));
+    }
+    return b->failed ? FZ_ERR_FULL : FZ_OK;
+}
+
+int fz_ledger_load(fz_ledger *l, const void *p, size_t n, char *err, size_t err_size) {
+    const char *c = p, *end = c + n;
+    ckpt_head h;
+    if (n < sizeof(h)) goto bad;
+    memcpy(&h, c, sizeof(h));
+    c += sizeof(h);
+    if (memcmp(h.magic, CKPT_MAGIC, 4) != 0 || h.row_size != sizeof(fz_ledger_row) ||
+        h.window_head != sizeof(ckpt_window))
+        goto bad;
+    if (h.window_ms != l->window_ms) {
+        snprintf(err, err_size, "checkpoint has %lld ms windows, configured %lld ms",
+                 (long long)h.window_ms, (long long)l->window_ms);
+        return -1;
+    }
+    if (h.nopen > FZ_LEDGER_OPEN) goto bad;
+    fz_ledger tmp = *l;
+    tmp.watermark = h.watermark;
+    tmp.late_pending = h.late_pending;
+    tmp.nopen = (int)h.nopen;
+    tmp.hint_row = -1;
+    for (uint32_t i = 0; i < h.nopen; i++) {
+        ckpt_window cw;
+        if ((size_t)(end - c) < sizeof(cw)) goto bad;
+        memcpy(&cw, c, sizeof(cw));
+        c += sizeof(cw);
+        if (cw.nrows < 1 || cw.nrows > FZ_LEDGER_ROWS ||
+            (size_t)(end - c) < cw.nrows * sizeof(fz_ledger_row))
+            goto bad;
+        fz_ledger_window *w = &tmp.open[i];
+        w->start_ms = cw.start_ms;
+        w->first_offset = cw.first_offset;
+        w->last_offset = cw.last_offset;
+        w->nrows = cw.nrows;
+        memcpy(w->rows, c, cw.nrows * sizeof(fz_ledger_row));
+        c += cw.nrows * sizeof(fz_ledger_row);
+        for (uint32_t r = 0; r < cw.nrows; r++) {
+            w->rows[r].category[FZ_LEDGER_CATEGORY - 1] = '\0';
+            if (w->rows[r].nmoney > FZ_LEDGER_CURRENCIES) goto bad;
+            for (uint32_t m = 0; m < w->rows[r].nmoney; m++)
+                w->rows[r].money[m].currency[sizeof(w->rows[r].money[m].currency) - 1] = '\0';
+        }
+    }
+    if (c != end) goto bad;
+    *l = tmp;
+    return 0;
+bad:
+    snprintf(err, err_size, "not a statistics checkpoint of this build (%zu bytes)", n);
+    return -1;
+}
+
+/* ---- merging and encoding ---- */
+
+static const fz_ledger_row *row_get(const fz_ledger_window *w, const char *cat) {
+    for (uint32_t i = 0; w && i < w->nrows; i++)
+        if (strcmp(w->rows[i].category, cat) == 0) return &w->rows[i];
+    return NULL;
+}
+
+static void row_merge(fz_ledger_row *d, const fz_ledger_row *s) {
+    d->screened += s->screened;
+    d->alerts += s->alerts;
+    d->suppressed += s->suppressed;
+    d->campaigns += s->campaigns;
+    d->cases += s->cases;
+    d->intercepts += s->intercepts;
+    d->invalid += s->invalid;
+    d->late += s->late;
+    d->money_overflow += s->money_overflow;
+    for (uint32_t i = 0; i < s->nmoney; i++) {
+        const fz_money *sm = &s->money[i];
+        fz_money *m = money_of(d, sm->currency, strlen(sm->currency));
+        if (!m) continue;
+        m->lost_minor += sm->lost_minor;
+        m->intercepted_minor += sm->intercepted_minor;
+    }
+}
+
+void fz_ledger_window_merge(fz_ledger_window *dst, const fz_ledger_window *src) {
+    if (src->first_offset >= 0 && (dst->first_offset < 0 || src->first_offset < dst->first_offset))
+        dst->first_offset = src->first_offset;
+    if (src->last_offset > dst->last_offset) dst->last_offset = src->last_offset;
+    for (uint32_t i = 0; i < src->nrows; i++) {
+        const char *cat = src->rows[i].category;
+        int ri = i == 0 ? 0 : row_find(dst, cat, strlen(cat));
+        row_merge(&dst->rows[ri], &src->rows[i]);
+    }
+}
+
+static const fz_ledger_row zero_row;
+
+static int64_t money_get(const fz_ledger_row *r, const char *cur, int intercepted) {
+    for (uint32_t i = 0; r && i < r->nmoney; i++)
+        if (strcmp(r->money[i].currency, cur) == 0)
+            return intercepted ? r->money[i].intercepted_minor : r->money[i].lost_minor;
+    return 0;
+}
+
+static void put_counts(fz_buf *b, const fz_ledger_row *r, const fz_ledger_row *base, int all) {
+    /* base: write r - base (the change) instead of r */
+#define FIELD(name, first)                                                                         \
+    do {                                                                                           \
+        fz_buf_put_key(b, #name, first);                                                           \
+        fz_buf_put_i64(b, (int64_t)r->name - (base ? (int64_t)base->name : 0));                    \
+    } while (0)
+    FIELD(screened, 1);
+    FIELD(alerts, 0);
+    FIELD(suppressed, 0);
+    FIELD(campaigns, 0);
+    FIELD(cases, 0);
+    FIELD(intercepts, 0);
+    if (all && !base) {
+        FIELD(invalid, 0);
+        FIELD(late, 0);
+    }
+#undef FIELD
+}
+
+/* Currencies of a and b (union, in order of appearance). */
+static int currencies(const fz_ledger_row *a, const fz_ledger_row *b,
+                      const char *out[2 * FZ_LEDGER_CURRENCIES]) {
+    int n = 0;
+    const fz_ledger_row *v[2] = {a, b};
+    for (int k = 0; k < 2; k++)
+        for (uint32_t i = 0; v[k] && i < v[k]->nmoney; i++) {
+            int seen = 0;
+            for (int j = 0; j < n; j++) seen |= strcmp(out[j], v[k]->money[i].currency) == 0;
+            if (!seen) out[n++] = v[k]->money[i].currency;
+        }
+    return n;
+}
+
+static void put_money(fz_buf *b, const fz_ledger_row *r, const fz_ledger_row *base,
+                      const fz_ledger_row *other, int rate) {
+    const char *cur[2 * FZ_LEDGER_CURRENCIES];
+    int n = currencies(r, other, cur);
+    fz_buf_put_key(b, "money", 0);
+    fz_buf_putc(b, '[');
+    for (int i = 0; i < n; i++) {
+        int64_t lost = money_get(r, cur[i], 0), held = money_get(r, cur[i], 1);
+        if (i) fz_buf_putc(b, ',');
+        fz_buf_puts(b, "{\"currency\":");
+        fz_buf_put_json_str(b, cur[i], strlen(cur[i]));
+        fz_buf_puts(b, ",\"lost\":");
+        fz_buf_put_i64(b, lost - money_get(base, cur[i], 0));
+        fz_buf_puts(b, ",\"intercepted\":");
+        fz_buf_put_i64(b, held - money_get(base, cur[i], 1));
+        if (rate) {
+            fz_buf_puts(b, ",\"recovery_rate\":");
+            if (lost + held > 0)
+                fz_buf_printf(b, "%.4f", (double)held / (double)(lost + held));
+            else
+                fz_buf_puts(b, "null");
+        }
+        fz_buf_putc(b, '}');
+    }
+    fz_buf_putc(b, ']');
+}
+
+static void put_compare(fz_buf *b, const char *name, const fz_ledger_window *cw,
+                        const fz_ledger_row *r, int all) {
+    const fz_ledger_row *base = cw ? row_get(cw, r->category) : NULL;
+    if (!base) base = &zero_row;
+    fz_buf_put_key(b, name, 0);
+    if (!cw) {
+        fz_buf_puts(b, "null");
+        return;
+    }
+    /* the earlier values, then the change from them */
+    fz_buf_puts(b, "{\"window_start\":");
+    fz_buf_put_i64(b, cw->start_ms);
+    fz_buf_puts(b, ",\"values\":{");
+    put_counts(b, base, NULL, 0);
+    put_money(b, base, NULL, r, 0);
+    fz_buf_puts(b, "},\"change\":{");
+    put_counts(b, r, base, all);
+    put_money(b, r, base, base, 0);
+    fz_buf_puts(b, "}}");
+}
+
+static void put_iso(fz_buf *b, int64_t ms) {
+    time_t s = (time_t)floor_div(ms, 1000);
+    struct tm tm;
+    char t[32];
+    gmtime_r(&s, &tm);
+    strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fz_buf_put_json_str(b, t, strlen(t));
+}
+
+fz_err fz_ledger_window_encode(fz_buf *b, const fz_ledger_window *w, int64_t window_ms, int final,
+                               const fz_ledger_source *src, const fz_ledger_compare *cmp) {
+    fz_buf_puts(b, "{\"type\":\"stats\",\"window\":{\"start\":");
+    fz_buf_put_i64(b, w->start_ms);
+    fz_buf_puts(b, ",\"end\":");
+    fz_buf_put_i64(b, w->start_ms + window_ms);
+    fz_buf_puts(b, ",\"start_utc\":");
+    put_iso(b, w->start_ms);
+    fz_buf_puts(b, "},\"final\":");
+    fz_buf_puts(b, final ? "true" : "false");
+    if (src) {
+        fz_buf_puts(b, ",\"source\":{");
+        int first = 1;
+        if (src->group) {
+            fz_buf_put_key(b, "group", first);
+            fz_buf_put_json_str(b, src->group, strlen(src->group));
+            first = 0;
+        }
+        if (src->topic) {
+            fz_buf_put_key(b, "topic", first);
+            fz_buf_put_json_str(b, src->topic, strlen(src->topic));
+            fz_buf_put_key(b, "partition", 0);
+            fz_buf_put_i64(b, src->partition);
+            first = 0;
+        }
+        if (w->first_offset >= 0) {
+            fz_buf_put_key(b, "offsets", first);
+            fz_buf_printf(b, "[%lld,%lld]", (long long)w->first_offset, (long long)w->last_offset);
+        }
+        fz_buf_putc(b, '}');
+    }
+    if (cmp && cmp->period_ms > 0) {
+        fz_buf_puts(b, ",\"period_ms\":");
+        fz_buf_put_i64(b, cmp->period_ms);
+    }
+    fz_buf_puts(b, ",\"rows\":[");
+    for (uint32_t i = 0; i < w->nrows; i++) {
+        const fz_ledger_row *r = &w->rows[i];
+        if (i) fz_buf_putc(b, ',');
+        fz_buf_puts(b, "{\"category\":");
+        fz_buf_put_json_str(b, r->category, strlen(r->category));
+        fz_buf_putc(b, ',');
+        put_counts(b, r, NULL, i == 0);
+        put_money(b, r, NULL, NULL, 1);
+        if (r->money_overflow) {
+            fz_buf_puts(b, ",\"money_overflow\":");
+            fz_buf_put_u64(b, r->money_overflow);
+        }
+        if (cmp) {
+            put_compare(b, "previous", cmp->previous, r, i == 0);
+            put_compare(b, "period_ago", cmp->period, r, i == 0);
+        }
+        fz_buf_putc(b, '}');
+    }
+    fz_buf_puts(b, "]}");
+    return b->failed ? FZ_ERR_FULL : FZ_OK;
+}
+
+/* ---- book ---- */
+
+struct fz_ledger_book {
+    int64_t window_ms, period_ms;
+    fz_ledger_window *w; /* sorted by start */
+    size_t n, cap;
+};
+
+fz_ledger_book *fz_ledger_book_new(int64_t window_ms, int64_t period_ms) {
+    fz_ledger_book *b = calloc(1, sizeof(*b));
+    if (!b) return NULL;
+    b->window_ms = window_ms;
+    b->period_ms = period_ms;
+    return b;
+}
+
+void fz_ledger_book_destroy(fz_ledger_book *b) {
+    if (!b) return;
+    free(b->w);
+    free(b);
+}
+
+/* Index of the first window whose start >= start. */
+static size_t book_lower(const fz_ledger_book *b, int64_t start) {
+    size_t lo = 0, hi = b->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b->w[mid].start_ms < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static const fz_ledger_window *book_find(const fz_ledger_book *b, int64_t start) {
+    size_t i = book_lower(b, start);
+    return i < b->n && b->w[i].start_ms == start ? &b->w[i] : NULL;
+}
+
+int fz_ledger_book_add(fz_ledger_book *b, const fz_ledger_window *w) {
+    size_t i = book_lower(b, w->start_ms);
+    if (i < b->n && b->w[i].start_ms == w->start_ms) {
+        fz_ledger_window_merge(&b->w[i], w);
+        return 0;
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        fz_ledger_window *nw = realloc(b->w, cap * sizeof(*nw));
+        if (!nw) return -1;
+        b->w = nw;
+        b->cap = cap;
+    }
+    memmove(&b->w[i + 1], &b->w[i], (b->n - i) * sizeof(*b->w));
+    b->n++;
+    window_init(&b->w[i], w->start_ms);
+    fz_ledger_window_merge(&b->w[i], w);
+    return 0;
+}
+
+size_t fz_ledger_book_count(const fz_ledger_book *b) { return b->n; }
+
+const fz_ledger_window *fz_ledger_book_window(const fz_ledger_book *b, size_t i,
+                                              fz_ledger_compare *cmp) {
+    if (i >= b->n) return NULL;
+    const fz_ledger_window *w = &b->w[i];
+    if (cmp) {
+        cmp->previous = book_find(b, w->start_ms - b->window_ms);
+        cmp->period = b->period_ms > 0 ? book_find(b, w->start_ms - b->period_ms) : NULL;
+        cmp->period_ms = b->period_ms;
+    }
+    return w;
+}
+
+void fz_ledger_book_total(const fz_ledger_book *b, fz_ledger_window *out) {
+    window_init(out, b->n ? b->w[0].start_ms : 0);
+    for (size_t i = 0; i < b->n; i++) fz_ledger_window_merge(out, &b->w[i]);
+}
+
+static void fmt_money(char *out, size_t n, int64_t minor, const char *cur) {
+    int dec = fz_currency_decimals((fz_str){cur, strlen(cur)});
+    if (dec > 6) dec = 6;
+    int64_t div = 1;
+    for (int i = 0; i < dec; i++) div *= 10;
+    int64_t a = minor < 0 ? -minor : minor;
+    if (dec > 0)
+        snprintf(out, n, "%s%lld.%0*lld %s", minor < 0 ? "-" : "", (long long)(a / div), dec,
+                 (long long)(a % div), cur);
+    else
+        snprintf(out, n, "%s%lld %s", minor < 0 ? "-" : "", (long long)a, cur);
+}
+
+static void print_row(FILE *fp, const char *when, const fz_ledger_row *r, const fz_ledger_row *prev,
+                      const fz_ledger_row *period) {
+    fprintf(fp, "%-20s %-24.24s %9llu %7llu %7llu %5llu %6llu %6llu", when, r->category,
+            (unsigned long long)r->screened, (unsigned long long)r->alerts,
+            (unsigned long long)r->suppressed, (unsigned long long)r->campaigns,
+            (unsigned long long)r->cases, (unsigned long long)r->intercepts);
+    char d1[24] = "-", d2[24] = "-";
+    if (prev) snprintf(d1, sizeof(d1), "%+lld", (long long)r->cases - (long long)prev->cases);
+    if (period) snprintf(d2, sizeof(d2), "%+lld", (long long)r->cases - (long long)period->cases);
+    fprintf(fp, " %7s %7s", d1, d2);
+    for (uint32_t i = 0; i < r->nmoney; i++) {
+        const fz_money *m = &r->money[i];
+        char lost[64], held[64], rate[16] = "-";
+        fmt_money(lost, sizeof(lost), m->lost_minor, m->currency);
+        fmt_money(held, sizeof(held), m->intercepted_minor, m->currency);
+        if (m->lost_minor + m->intercepted_minor > 0)
+            snprintf(rate, sizeof(rate), "%.1f%%",
+                     100.0 * (double)m->intercepted_minor /
+                         (double)(m->lost_minor + m->intercepted_minor));
+        fprintf(fp, "  lost %s, intercepted %s, recovery %s", lost, held, rate);
+    }
+    fputc('\n', fp);
+}
+
+void fz_ledger_book_print(const fz_ledger_book *b, size_t max_windows, void *out) {
+    FILE *fp = out;
+    fprintf(fp,
+            "statistics: %zu window(s) of %lld s%s\n%-20s %-24s %9s %7s %7s %5s %6s %6s %7s %7s "
+            " money (lost = reported losses)\n",
+            b->n, (long long)(b->window_ms / 1000), b->period_ms ? "" : " (no period set)",
+            "window (UTC)", "category", "screened", "alerts", "suppr", "camp", "cases", "interc",
+            "cases±w", "cases±p");
+    size_t from = b->n > max_windows ? b->n - max_windows : 0;
+    if (from) fprintf(fp, "(%zu earlier window(s) not shown)\n", from);
+    for (size_t i = from; i < b->n; i++) {
+        fz_ledger_compare cmp;
+        const fz_ledger_window *w = fz_ledger_book_window(b, i, &cmp);
+        char when[32];
+        time_t s = (time_t)floor_div(w->start_ms, 1000);
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+        for (uint32_t r = 0; r < w->nrows; r++)
+            print_row(fp, r == 0 ? when : "", &w->rows[r],
+                      cmp.previous ? row_get(cmp.previous, w->rows[r].category) : NULL,
+                      cmp.period ? row_get(cmp.period, w->rows[r].category) : NULL);
+    }
+    fz_ledger_window total;
+    fz_ledger_book_total(b, &total);
+    for (uint32_t r = 0; r < total.nrows; r++)
+        print_row(fp, r == 0 ? "total" : "", &total.rows[r], NULL, NULL);
+}

@@ -1,0 +1,146 @@
+/*
+ * ledger.h - loss-recovery statistics: per tumbling window of event time
+ * and per category, the numbers an anti-fraud centre reports - events
+ * screened, alerts, suppressed duplicates, new campaigns, reported cases
+ * (发案) and losses (案损), intercepted transfers and amounts (挽损).
+ *
+ * A ledger counts one stream: one input partition in `fanzha run` (its
+ * records are partial and keyed so that a reader sums them exactly), the
+ * whole input in `fanzha replay`. Windows are [start, start + window_ms)
+ * of event time; a window closes once the ledger's watermark (the highest
+ * event time seen) passes its end by grace_ms. An event for a window that
+ * has closed is late: it is counted in the `late` field of the window it
+ * would have joined if that window is still open, otherwise in the newest
+ * open window's "all" row (never in the closed window, whose record is out).
+ *
+ * Rows: row 0 is "all" (every event); the others are per category - the
+ * primary matched rule's category for alerts and suppressed events, the
+ * event's own category (or "unspecified") for reports, "intercept" for
+ * transfers that only the watchlist flagged. Money is in integer minor
+ * units per currency (ISO 4217 code), never converted.
+ *
+ * A book collects closed windows (summing partial windows with the same
+ * start) and answers the comparisons: the previous window and the window
+ * one period earlier. Replay prints from a book; `fanzha stats` builds
+ * one from records read back.
+ *
+ * Memory: a window is a fixed array of FZ_LEDGER_ROWS rows; a ledger holds
+ * at most FZ_LEDGER_OPEN windows. Adding an event does not allocate.
+ * Not thread-safe: a ledger (and a book) belongs to one thread at a time.
+ */
+#ifndef FZ_LEDGER_H
+#define FZ_LEDGER_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "pipeline.h"
+
+#define FZ_LEDGER_CATEGORY 32  /* bytes with the NUL; longer names are cut */
+#define FZ_LEDGER_ROWS 32      /* rows per window ("all" + 31 categories) */
+#define FZ_LEDGER_CURRENCIES 4 /* per row; more are counted in money_overflow */
+#define FZ_LEDGER_OPEN 8       /* open windows per ledger */
+
+typedef struct fz_money {
+    char currency[8];          /* NUL-terminated ISO 4217 code */
+    int64_t lost_minor;        /* reported losses */
+    int64_t intercepted_minor; /* transfers held on an intercept alert */
+} fz_money;
+
+typedef struct fz_ledger_row {
+    char category[FZ_LEDGER_CATEGORY];
+    uint64_t screened;   /* valid events */
+    uint64_t alerts;     /* alert records produced */
+    uint64_t suppressed; /* duplicates and campaign repeats */
+    uint64_t campaigns;  /* new sms campaigns (their first alert) */
+    uint64_t cases;      /* report events */
+    uint64_t intercepts; /* transfers the watchlist flagged */
+    uint64_t invalid;    /* "all" only: events that went to the dead letters */
+    uint64_t late;       /* "all" only: events for a window already closed */
+    uint32_t nmoney;
+    uint32_t money_overflow; /* amounts in currencies beyond FZ_LEDGER_CURRENCIES */
+    fz_money money[FZ_LEDGER_CURRENCIES];
+} fz_ledger_row;
+
+typedef struct fz_ledger_window {
+    int64_t start_ms;
+    int64_t first_offset; /* input offsets counted (run); -1 when unknown */
+    int64_t last_offset;
+    uint32_t nrows; /* rows[0] is "all" */
+    fz_ledger_row rows[FZ_LEDGER_ROWS];
+} fz_ledger_window;
+
+typedef struct fz_ledger fz_ledger;
+
+/* window_ms > 0. NULL on OOM. */
+fz_ledger *fz_ledger_new(int64_t window_ms, int64_t grace_ms);
+void fz_ledger_destroy(fz_ledger *l);
+int64_t fz_ledger_window_ms(const fz_ledger *l);
+
+/* Count one processed event (after fz_pipeline_dedup()); rs names the
+ * rules in r. offset is the input offset, or -1. */
+void fz_ledger_add(fz_ledger *l, const fz_result *r, const fz_ruleset *rs, int64_t offset);
+
+/* Move the oldest window that has closed into *out; 1 if there was one. */
+int fz_ledger_pop_closed(fz_ledger *l, fz_ledger_window *out);
+/* Move the oldest open window into *out whether closed or not (end of
+ * input); 1 if there was one. */
+int fz_ledger_pop_any(fz_ledger *l, fz_ledger_window *out);
+/* The open windows, oldest first; valid until the next add or pop. */
+int fz_ledger_open_count(const fz_ledger *l);
+const fz_ledger_window *fz_ledger_open_window(const fz_ledger *l, int i);
+
+/*
+ * Checkpoint: the open windows and the watermark, in a binary format of
+ * this build (magic, version and sizes checked on load). load replaces the
+ * ledger's state; -1 with a reason in err if the bytes are not a
+ * checkpoint this build wrote with the same window length.
+ */
+fz_err fz_ledger_save(const fz_ledger *l, fz_buf *b);
+int fz_ledger_load(fz_ledger *l, const void *p, size_t n, char *err, size_t err_size);
+
+/* Where a partial window came from (run); NULL fields are left out. */
+typedef struct fz_ledger_source {
+    const char *group;
+    const char *topic;
+    int32_t partition;
+} fz_ledger_source;
+
+/* The comparisons of a window, from a book; either may be NULL. */
+typedef struct fz_ledger_compare {
+    const fz_ledger_window *previous;
+    const fz_ledger_window *period; /* one period earlier */
+    int64_t period_ms;
+} fz_ledger_compare;
+
+/*
+ * One window as a JSON object (docs/schema/stats.schema.json): type
+ * "stats", the window, "final" (false for an interim record of a window
+ * still open), the source when given, and the rows; with cmp, each row
+ * also carries its values one window and one period earlier and the
+ * differences.
+ */
+fz_err fz_ledger_window_encode(fz_buf *b, const fz_ledger_window *w, int64_t window_ms, int final,
+                               const fz_ledger_source *src, const fz_ledger_compare *cmp);
+
+/* Add the rows of src into dst (same window). */
+void fz_ledger_window_merge(fz_ledger_window *dst, const fz_ledger_window *src);
+
+/* ---- book: closed windows by start, for comparisons and reports ---- */
+
+typedef struct fz_ledger_book fz_ledger_book;
+
+fz_ledger_book *fz_ledger_book_new(int64_t window_ms, int64_t period_ms);
+void fz_ledger_book_destroy(fz_ledger_book *b);
+/* Merge w into the book's window with the same start. -1 on OOM. */
+int fz_ledger_book_add(fz_ledger_book *b, const fz_ledger_window *w);
+size_t fz_ledger_book_count(const fz_ledger_book *b);
+/* Windows in start order; cmp receives the comparisons of window i. */
+const fz_ledger_window *fz_ledger_book_window(const fz_ledger_book *b, size_t i,
+                                              fz_ledger_compare *cmp);
+/* The sum of every window (start = first window's start). */
+void fz_ledger_book_total(const fz_ledger_book *b, fz_ledger_window *out);
+/* A human-readable table of the last max_windows windows to fp. */
+void fz_ledger_book_print(const fz_ledger_book *b, size_t max_windows, void *fp);
+
+#endif
