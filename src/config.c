@@ -28,10 +28,10 @@ typedef struct option {
 #define OFF(f) offsetof(fz_config, f)
 
 static const option options[] = {
-    {"config_file", OPT_STR, FZ_SCOPE_BOTH, OFF(config_file), NULL, 0, 0,
+    {"config_file", OPT_STR, FZ_SCOPE_ALL, OFF(config_file), NULL, 0, 0,
      "YAML config file (CLI: --config FILE or -c FILE); options given on the command line "
      "override it"},
-    {"brokers", OPT_STR, FZ_SCOPE_RUN, OFF(brokers), "127.0.0.1:9092", 0, 0,
+    {"brokers", OPT_STR, FZ_SCOPE_RUN | FZ_SCOPE_STATS, OFF(brokers), "127.0.0.1:9092", 0, 0,
      "Kafka bootstrap servers (bootstrap.servers)"},
     {"group_id", OPT_STR, FZ_SCOPE_RUN, OFF(group_id), "fanzha", 0, 0,
      "consumer group; instances with the same group share the input partitions"},
@@ -59,10 +59,11 @@ static const option options[] = {
      "per rule category, what is masked in an sms text before its dedup (campaign) key is "
      "computed: a comma-separated list of digits, urls, phones, all, none; key 'default' for "
      "the other categories (default: all) (CLI: -X campaign.CATEGORY=LIST)"},
-    {"campaign_capacity", OPT_INT, FZ_SCOPE_BOTH, OFF(campaign_capacity), "16384", 8,
+    {"campaign_capacity", OPT_INT, FZ_SCOPE_BOTH, OFF(campaign_capacity), "16384", 0,
      INT64_C(1) << 24,
      "hard cap on live sms campaigns (about 1.5 KiB each); the least recently seen is closed "
-     "to make room (counted)"},
+     "to make room (counted); 0 = no campaign table: matched sms are deduplicated by their "
+     "campaign key like other events, without counts, sketches or summaries"},
     {"campaign_summary_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(campaign_summary_ms), "60000", 0,
      INT64_C(31536000000),
      "write a summary of a running campaign when an event arrives this long (event time) "
@@ -82,11 +83,11 @@ static const option options[] = {
      INT64_C(31536000000),
      "a window closes once an event this long (event time) past its end arrives; later "
      "events for it are counted as late; at most 5 windows"},
-    {"ledger_period_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(ledger_period_ms), "86400000", 0,
+    {"ledger_period_ms", OPT_INT, FZ_SCOPE_ALL, OFF(ledger_period_ms), "86400000", 0,
      INT64_C(31536000000),
      "compare each window with the one this long earlier (default 24 h; 604800000 = 7 d); "
      "0 = previous window only"},
-    {"stats_topic", OPT_STR, FZ_SCOPE_RUN, OFF(stats_topic), "fanzha.stats", 0, 0,
+    {"stats_topic", OPT_STR, FZ_SCOPE_RUN | FZ_SCOPE_STATS, OFF(stats_topic), "fanzha.stats", 0, 0,
      "topic of the per-partition statistics records (latest record per key wins); empty "
      "disables statistics in run"},
     {"state_topic", OPT_STR, FZ_SCOPE_RUN, OFF(state_topic), "fanzha.state", 0, 0,
@@ -101,8 +102,10 @@ static const option options[] = {
      "after a restart from a checkpoint, re-read (without output) the input this long before "
      "it (by Kafka timestamp) to rebuild dedup, campaign and interception state; default 72 h "
      "= the interception look-back; 0 = do not rebuild"},
-    {"stats_output", OPT_STR, FZ_SCOPE_REPLAY, OFF(stats_output), NULL, 0, 0,
+    {"stats_output", OPT_STR, FZ_SCOPE_REPLAY | FZ_SCOPE_STATS, OFF(stats_output), NULL, 0, 0,
      "also write the statistics windows (with their comparisons) as JSON lines to this file"},
+    {"stats_windows", OPT_INT, FZ_SCOPE_STATS, OFF(stats_windows), "24", 1, 1000000,
+     "how many windows (the newest) the table shows; the totals cover all"},
     {"threads", OPT_INT, FZ_SCOPE_BOTH, OFF(threads), "0", 0, 1024,
      "worker threads; 0 = one per online CPU core"},
     {"dedup_window_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(dedup_window_ms), "600000", 0,
@@ -123,9 +126,9 @@ static const option options[] = {
      "later)"},
     {"stats_interval_ms", OPT_INT, FZ_SCOPE_RUN, OFF(stats_interval_ms), "10000", 0, 3600000,
      "period of the statistics log line; 0 disables"},
-    {"log_level", OPT_STR, FZ_SCOPE_BOTH, OFF(log_level), "info", 0, 0,
+    {"log_level", OPT_STR, FZ_SCOPE_ALL, OFF(log_level), "info", 0, 0,
      "error, warn, info or debug"},
-    {"kafka", OPT_MAP, FZ_SCOPE_RUN, OFF(kafka), NULL, 0, 0,
+    {"kafka", OPT_MAP, FZ_SCOPE_RUN | FZ_SCOPE_STATS, OFF(kafka), NULL, 0, 0,
      "librdkafka properties for both clients (CLI: -X key=value)"},
     {"kafka_consumer", OPT_MAP, FZ_SCOPE_RUN, OFF(kafka_consumer), NULL, 0, 0,
      "librdkafka properties for the consumer only (CLI: -X consumer.key=value)"},
@@ -310,7 +313,7 @@ int fz_config_load_file(fz_config *c, const char *path, unsigned scope, char *er
         yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
         const char *k = node_scalar(kn);
         size_t line = kn->start_mark.line + 1;
-        const option *o = k ? find_option(k, strlen(k), FZ_SCOPE_BOTH) : NULL;
+        const option *o = k ? find_option(k, strlen(k), FZ_SCOPE_ALL) : NULL;
         if (!o || strcmp(o->name, "config_file") == 0) {
             snprintf(err, errsz, "%s:%zu: unknown option '%s' (see fanzha run --help)", path, line,
                      k ? k : "?");
@@ -399,7 +402,7 @@ int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             printf("Usage: fanzha %s [OPTIONS]%s\n\nOptions (config-file key in brackets):\n", cmd,
-                   scope == FZ_SCOPE_REPLAY ? " [FILE...]" : "");
+                   scope & (FZ_SCOPE_REPLAY | FZ_SCOPE_STATS) ? " [FILE...]" : "");
             fz_config_print_help(scope, stdout);
             return 1;
         }
@@ -425,9 +428,9 @@ int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc
                 snprintf(err, errsz, "-X needs key=value");
                 return -1;
             }
-            if (!(scope & FZ_SCOPE_RUN) && strncmp(argv[i + 1], "campaign.", 9) != 0) {
+            if (scope == FZ_SCOPE_REPLAY && strncmp(argv[i + 1], "campaign.", 9) != 0) {
                 snprintf(err, errsz,
-                         "-X passes librdkafka properties, for 'fanzha run' only "
+                         "-X passes librdkafka properties, for 'fanzha run' and 'fanzha stats' "
                          "(replay takes -X campaign.CATEGORY=MASKS)");
                 return -1;
             }
@@ -444,7 +447,7 @@ int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc
                 snprintf(err, errsz, "unknown option '%s' (see fanzha %s --help)", a, cmd);
                 return -1;
             }
-            if (scope == FZ_SCOPE_REPLAY) { /* positional input file ('-' = stdin) */
+            if (scope & (FZ_SCOPE_REPLAY | FZ_SCOPE_STATS)) { /* input file ('-' = stdin) */
                 c->inputs = realloc(c->inputs, (c->n_inputs + 1) * sizeof(char *));
                 c->inputs[c->n_inputs++] = strdup(a);
                 continue;
@@ -509,6 +512,8 @@ void fz_config_print_help(unsigned scope, void *fpv) {
         if (o->def) fprintf(fp, " (default: %s)", *o->def ? o->def : "\"\"");
         fputc('\n', fp);
     }
+    if (scope & FZ_SCOPE_STATS)
+        fprintf(fp, "  -X KEY=VALUE\n      set a librdkafka property (TLS, SASL) on the reader\n");
     if (scope & FZ_SCOPE_RUN)
         fprintf(fp, "  -X KEY=VALUE\n      set a librdkafka property on both clients; "
                     "-X consumer.KEY=VALUE or -X producer.KEY=VALUE for one\n");

@@ -22,7 +22,9 @@
 /* Which command an option belongs to. */
 #define FZ_SCOPE_RUN 1u
 #define FZ_SCOPE_REPLAY 2u
+#define FZ_SCOPE_STATS 4u /* fanzha stats: reads statistics records back */
 #define FZ_SCOPE_BOTH (FZ_SCOPE_RUN | FZ_SCOPE_REPLAY)
+#define FZ_SCOPE_ALL (FZ_SCOPE_BOTH | FZ_SCOPE_STATS)
 
 typedef struct fz_kv {
     char *key;
@@ -66,8 +68,9 @@ typedef struct fz_config {
     char *state_topic; /* "" = no checkpoints */
     int64_t checkpoint_interval_ms;
     int64_t state_rebuild_ms;
-    char *stats_output; /* replay: NULL = none */
-    int64_t threads;    /* 0 = one per online core */
+    char *stats_output;    /* replay, stats: NULL = none */
+    int64_t stats_windows; /* stats: windows in the table */
+    int64_t threads;       /* 0 = one per online core */
     int64_t dedup_window_ms;
     int64_t dedup_capacity;
     int64_t max_event_bytes;
@@ -77,7 +80,7 @@ typedef struct fz_config {
     char *verdicts;   /* NULL = none */
     char *rule_stats; /* NULL = none */
     int64_t batch_events;
-    char **inputs; /* positional files; none = stdin */
+    char **inputs; /* positional files; none = stdin (replay), the topic (stats) */
     size_t n_inputs;
     char *config_file;
 } fz_config;

@@ -35,6 +35,15 @@
  * held messages, wait (up to shutdown_timeout_ms) until the trackers of the
  * partitions concerned are idle, commit synchronously, then release them.
  *
+ * Statistics (ledger.h): each partition's worker counts its events into
+ * the partition's ledger and writes closed windows to stats_topic. With a
+ * state_topic it also checkpoints the open windows there (every
+ * checkpoint_interval_ms while events flow, when idle, on revocation) and
+ * holds back commits past the last checkpoint (part_state.held), so after
+ * kill -9 the restart restores the checkpoint, re-reads from it, and counts
+ * nothing twice. Re-read events below the committed offset produce no
+ * output again (part_state.quiet_until).
+ *
  * A delivery that fails for good (message too large, authorisation) is
  * fatal: the daemon stops without committing past it, and exits 1 so the
  * supervisor restarts it and the events are processed again.
@@ -55,6 +64,7 @@
 
 #include "alert.h"
 #include "campaign.h"
+#include "kafka.h"
 #include "ledger.h"
 #include "watch.h"
 #include "log.h"
@@ -69,6 +79,8 @@
 #define TRACK_CAP 65536
 
 typedef struct daemon_s daemon_s;
+
+#define RECENT_MAX 16
 
 /*
  * What fanzha keeps per assigned input partition beyond its offsets: the
@@ -87,6 +99,20 @@ typedef struct part_state {
     int dirty;            /* counted something since the last checkpoint */
     char key[320];        /* "<group>|<topic>|<partition>" */
     const fz_track *track;
+    /* Windows closed by events not yet committed: their final records may
+     * still be in flight, so checkpoints carry them and a restore writes
+     * them again (same key, same values). The worker drops a window once
+     * the committed offset passes the event that closed it. */
+    fz_ledger_window *recent; /* RECENT_MAX */
+    int64_t recent_at[RECENT_MAX];
+    int nrecent;
+    _Atomic int64_t committed; /* written by the consumer thread on commit */
+    /* With checkpoints on, the worker keeps the slot of the first event it
+     * counted after the last checkpoint pending until a checkpoint covers
+     * it (and so every event up to it): no commit passes an event that a
+     * restart could neither re-read nor find in a checkpoint. */
+    fz_slot *held;
+    int holding_idx; /* in the worker's holding list */
 } part_state;
 
 typedef struct worker {
@@ -105,7 +131,9 @@ typedef struct worker {
     _Atomic uint64_t campaign_summaries;
     fz_campaign closed, summary; /* copies handed back by the campaign table */
     fz_ledger_window win;        /* a window popped from a ledger */
-    _Atomic uint64_t stats_records, checkpoints;
+    _Atomic uint64_t stats_records, checkpoints, recent_dropped;
+    part_state **holding; /* partitions whose ps->held is set */
+    int nholding, holding_cap;
     _Atomic uint64_t produced, dead_letters, produce_waits;
     /* held messages (consumer thread only): FIFO of items not yet queued */
     fz_work held[HELD_CAP];
@@ -378,7 +406,14 @@ static int produce_checkpoint(daemon_s *d, fz_buf *b, _Atomic uint64_t *waits, c
         fz_buf_put(b, CKPT_MAGIC, 8);
         fz_buf_put(b, &ps->next_offset, sizeof(ps->next_offset));
         fz_buf_put(b, &ps->last_msg_ts, sizeof(ps->last_msg_ts));
-        if (fz_ledger_save(ps->ledger, b) != FZ_OK) {
+        uint32_t nr = (uint32_t)ps->nrecent;
+        fz_ledger_save(ps->ledger, b);
+        fz_buf_put(b, &nr, sizeof(nr));
+        for (int i = 0; i < ps->nrecent; i++) {
+            fz_buf_put(b, &ps->recent_at[i], sizeof(int64_t));
+            fz_ledger_window_save(&ps->recent[i], b);
+        }
+        if (b->failed) {
             set_fatal(d, "statistics checkpoint exceeds the output buffer");
             return -1;
         }
@@ -386,6 +421,42 @@ static int produce_checkpoint(daemon_s *d, fz_buf *b, _Atomic uint64_t *waits, c
     }
     ps->dirty = 0;
     return 0;
+}
+
+static void recent_shift(part_state *ps, int n) {
+    ps->nrecent -= n;
+    memmove(ps->recent, ps->recent + n, (size_t)ps->nrecent * sizeof(*ps->recent));
+    memmove(ps->recent_at, ps->recent_at + n, (size_t)ps->nrecent * sizeof(int64_t));
+}
+
+static int holding_add(worker *w, part_state *ps) {
+    if (w->nholding == w->holding_cap) {
+        int cap = w->holding_cap ? w->holding_cap * 2 : 64;
+        part_state **v = realloc(w->holding, (size_t)cap * sizeof(*v));
+        if (!v) return -1;
+        w->holding = v;
+        w->holding_cap = cap;
+    }
+    ps->holding_idx = w->nholding;
+    w->holding[w->nholding++] = ps;
+    return 0;
+}
+
+/* Checkpoint ps (open windows as interim records, then the state) with the
+ * slot it holds, and let that slot go. Worker thread. */
+static void worker_checkpoint(worker *w, part_state *ps) {
+    daemon_s *d = w->d;
+    fz_slot *held = ps->held;
+    ps->next_ckpt_ms = fz_mono_ms() + d->cfg->checkpoint_interval_ms;
+    if (produce_checkpoint(d, &w->out, &w->produce_waits, ps->track, ps, held) != 0)
+        return; /* fatal: the slot stays held, so nothing past it is committed */
+    atomic_fetch_add_explicit(&w->checkpoints, 1, memory_order_relaxed);
+    if (!held) return;
+    part_state *last = w->holding[--w->nholding];
+    w->holding[ps->holding_idx] = last;
+    last->holding_idx = ps->holding_idx;
+    ps->held = NULL;
+    fz_slot_done(held); /* after this the consumer thread may free ps */
 }
 
 /* Count a processed event; produce the windows it closed and, when due,
@@ -398,15 +469,35 @@ static void ledger_step(worker *w, const fz_track *t, part_state *ps, const fz_r
     ps->next_offset = m->offset + 1;
     ps->last_msg_ts = rd_kafka_message_timestamp(m, NULL);
     ps->dirty = 1;
-    while (fz_ledger_pop_closed(ps->ledger, &w->win))
+    int64_t committed = atomic_load_explicit(&ps->committed, memory_order_relaxed);
+    int drop = 0;
+    while (drop < ps->nrecent && ps->recent_at[drop] < committed) drop++;
+    if (drop) recent_shift(ps, drop);
+    while (fz_ledger_pop_closed(ps->ledger, &w->win)) {
         if (produce_window(d, &w->out, &w->produce_waits, t, ps, &w->win, 1, slot) == 0)
             atomic_fetch_add_explicit(&w->stats_records, 1, memory_order_relaxed);
-    int64_t now = fz_mono_ms();
-    if (now >= ps->next_ckpt_ms) {
-        if (produce_checkpoint(d, &w->out, &w->produce_waits, t, ps, slot) == 0)
-            atomic_fetch_add_explicit(&w->checkpoints, 1, memory_order_relaxed);
-        ps->next_ckpt_ms = now + d->cfg->checkpoint_interval_ms;
+        if (ps->nrecent == RECENT_MAX) { /* commits stalled for 16 windows */
+            recent_shift(ps, 1);
+            atomic_fetch_add_explicit(&w->recent_dropped, 1, memory_order_relaxed);
+        }
+        ps->recent_at[ps->nrecent] = m->offset;
+        memcpy(&ps->recent[ps->nrecent++], &w->win, sizeof(w->win));
     }
+    if (d->state_rkt && !ps->held) {
+        /* the first event counted since the last checkpoint: held until a
+         * checkpoint covers it, so no commit passes an uncheckpointed count */
+        fz_slot_add(slot, 1);
+        if (holding_add(w, ps) != 0) {
+            fz_slot_done(slot);
+            worker_checkpoint(w, ps); /* no room to hold it: checkpoint now */
+            return;
+        }
+        ps->held = slot;
+    }
+    /* due by time, or the held slot would soon stop the tracker ring */
+    if (fz_mono_ms() >= ps->next_ckpt_ms ||
+        (ps->held && m->offset - ps->held->offset >= TRACK_CAP / 2))
+        worker_checkpoint(w, ps);
 }
 
 /* A campaign summary, produced with the slot of the event that caused it
@@ -481,6 +572,8 @@ static void *worker_main(void *arg) {
     fz_work items[POP_BATCH];
     for (;;) {
         int n = fz_queue_pop(w->q, items, POP_BATCH, 200);
+        if (n <= 0) /* idle (or stopping): checkpoint what was counted */
+            for (int i = w->nholding - 1; i >= 0; i--) worker_checkpoint(w, w->holding[i]);
         if (n < 0) break;
         worker_sync_rules(w);
         for (int i = 0; i < n; i++) {
@@ -523,15 +616,6 @@ static void on_client_error(rd_kafka_t *rk, int err, const char *reason, void *o
     }
     /* transient: librdkafka retries by itself */
     fz_warn("%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
-}
-
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-    (void)rk;
-    fz_log(level <= 3   ? FZ_LOG_ERROR
-           : level <= 4 ? FZ_LOG_WARN
-           : level <= 6 ? FZ_LOG_INFO
-                        : FZ_LOG_DEBUG,
-           "rdkafka %s: %s", fac, buf);
 }
 
 /* ---- offsets and partitions (consumer thread) ---- */
@@ -578,6 +662,8 @@ static void commit_add(rd_kafka_topic_partition_list_t *l, fz_track *t, int forc
         return;
     rd_kafka_topic_partition_list_add(l, t->topic, t->partition)->offset = t->next_commit;
     t->committed = t->next_commit;
+    part_state *ps = t->ext;
+    if (ps) atomic_store_explicit(&ps->committed, t->committed, memory_order_relaxed);
 }
 
 /* Commit the finished prefix of v[0..n), or of every assigned partition
@@ -716,6 +802,7 @@ static void track_free(fz_track *t) {
     part_state *ps = t->ext;
     if (ps) {
         fz_ledger_destroy(ps->ledger);
+        free(ps->recent);
         free(ps);
     }
     fz_track_destroy(t);
@@ -758,9 +845,6 @@ static int worker_for(daemon_s *d, const char *topic, int32_t partition) {
     return best;
 }
 
-static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t n);
-static int conf_apply(rd_kafka_conf_t *c, const fz_kvlist *l, char *err, size_t n);
-
 /* A checkpoint wanted for a newly assigned partition, and what was found. */
 typedef struct ckpt_want {
     const char *key;
@@ -768,104 +852,74 @@ typedef struct ckpt_want {
     size_t len;
 } ckpt_want;
 
+typedef struct ckpt_read {
+    ckpt_want *want;
+    int n;
+    uint64_t records;
+} ckpt_read;
+
+static int on_checkpoint_record(void *ctx, const rd_kafka_message_t *m) {
+    ckpt_read *r = ctx;
+    r->records++;
+    for (int k = 0; k < r->n; k++) {
+        ckpt_want *w = &r->want[k];
+        if (m->key_len != strlen(w->key) || memcmp(m->key, w->key, m->key_len) != 0) continue;
+        free(w->val);
+        w->val = m->len ? malloc(m->len) : NULL;
+        w->len = w->val ? m->len : 0;
+        if (w->val) memcpy(w->val, m->payload, m->len);
+    }
+    return 0;
+}
+
 /*
- * Read state_topic from its beginning to its current end with a private,
- * group-less consumer and keep the latest value of each wanted key (the
- * topic is compacted, so this is about one record per partition ever
- * checkpointed). Consumer thread, during assignment. Returns -1 if the
- * topic cannot be read; the partitions then start without a checkpoint.
+ * Read state_topic from its beginning to its current end and keep the
+ * latest value of each wanted key (the topic is compacted, so this is
+ * about one record per partition ever checkpointed). Consumer thread,
+ * during assignment. Returns -1 if the topic cannot be read; the
+ * partitions then start without a checkpoint.
  */
 static int read_checkpoints(daemon_s *d, ckpt_want *want, int n) {
     const fz_config *cfg = d->cfg;
     char err[512], gid[300];
-    int rc = -1;
-    rd_kafka_topic_partition_list_t *l = NULL;
-    const struct rd_kafka_metadata *md = NULL;
-    int64_t *hi = NULL;
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    ckpt_read r = {want, n, 0};
     snprintf(gid, sizeof(gid), "%s.state-reader", cfg->group_id);
-    if (conf_set(c, "bootstrap.servers", cfg->brokers, err, sizeof(err)) ||
-        conf_set(c, "group.id", gid, err, sizeof(err)) ||
-        conf_set(c, "client.id", "fanzha-state", err, sizeof(err)) ||
-        conf_apply(c, &cfg->kafka, err, sizeof(err)) ||
-        conf_set(c, "enable.auto.commit", "false", err, sizeof(err))) {
-        rd_kafka_conf_destroy(c);
-        fz_warn("state topic reader: %s", err);
+    int rc = fz_kafka_read_topic(cfg, cfg->state_topic, gid, 60000, on_checkpoint_record, &r, err,
+                                 sizeof(err));
+    if (rc < 0) {
+        fz_warn("state topic: %s: starting without checkpoints", err);
         return -1;
     }
-    rd_kafka_conf_set_log_cb(c, on_log);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
-    if (!rk) {
-        rd_kafka_conf_destroy(c);
-        fz_warn("state topic reader: %s", err);
-        return -1;
-    }
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, cfg->state_topic, NULL);
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-    if (!e && (md->topic_cnt != 1 || md->topics[0].err)) e = md->topic_cnt ? md->topics[0].err : 1;
-    if (e) {
-        fz_warn("state topic '%s' cannot be read (%s): starting without checkpoints",
-                cfg->state_topic, rd_kafka_err2str(e));
-        goto out;
-    }
-    int np = md->topics[0].partition_cnt;
-    hi = calloc((size_t)np + 1, sizeof(int64_t));
-    l = rd_kafka_topic_partition_list_new(np);
-    int left = 0;
-    for (int i = 0; hi && i < np; i++) {
-        int32_t p = md->topics[0].partitions[i].id;
-        int64_t lo = 0, h = 0;
-        if ((e = rd_kafka_query_watermark_offsets(rk, cfg->state_topic, p, &lo, &h, 10000))) {
-            fz_warn("state topic '%s'[%d]: %s: starting without checkpoints", cfg->state_topic, p,
-                    rd_kafka_err2str(e));
-            goto out;
-        }
-        if (h > lo) {
-            rd_kafka_topic_partition_list_add(l, cfg->state_topic, p)->offset = lo;
-            hi[i] = h;
-            left++;
-        }
-    }
-    rd_kafka_assign(rk, l);
-    int64_t until = fz_mono_ms() + 60000;
-    uint64_t records = 0;
-    while (left > 0 && fz_mono_ms() < until) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m) continue;
-        if (!m->err) {
-            records++;
-            for (int k = 0; k < n; k++)
-                if (m->key_len == strlen(want[k].key) &&
-                    memcmp(m->key, want[k].key, m->key_len) == 0) {
-                    free(want[k].val);
-                    want[k].val = m->len ? malloc(m->len) : NULL;
-                    want[k].len = want[k].val ? m->len : 0;
-                    if (want[k].val) memcpy(want[k].val, m->payload, m->len);
-                }
-            for (int i = 0; i < np; i++)
-                if (md->topics[0].partitions[i].id == m->partition && hi[i] > 0 &&
-                    m->offset >= hi[i] - 1) {
-                    hi[i] = 0;
-                    left--;
-                }
-        }
-        rd_kafka_message_destroy(m);
-    }
-    if (left > 0)
+    if (rc > 0)
         fz_warn("state topic '%s': not read to its end in 60 s; using what was read",
                 cfg->state_topic);
     fz_debug("state topic '%s': %llu record(s) read", cfg->state_topic,
-             (unsigned long long)records);
-    rc = 0;
-out:
-    if (md) rd_kafka_metadata_destroy(md);
-    if (l) rd_kafka_topic_partition_list_destroy(l);
-    free(hi);
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return rc;
+             (unsigned long long)r.records);
+    return 0;
+}
+
+/* The closed windows a checkpoint carries: kept, and written again (their
+ * records may never have reached the broker). Consumer thread. */
+static int restore_recent(daemon_s *d, const fz_track *t, part_state *ps, const char *p, size_t n) {
+    uint32_t nr;
+    if (n < sizeof(nr)) return -1;
+    memcpy(&nr, p, sizeof(nr));
+    p += sizeof(nr);
+    n -= sizeof(nr);
+    if (nr > RECENT_MAX) return -1;
+    for (uint32_t i = 0; i < nr; i++) {
+        if (n < sizeof(int64_t)) return -1;
+        memcpy(&ps->recent_at[i], p, sizeof(int64_t));
+        size_t used = fz_ledger_window_load(&ps->recent[i], p + 8, n - 8);
+        if (!used) return -1;
+        p += 8 + used;
+        n -= 8 + used;
+    }
+    if (n != 0) return -1;
+    ps->nrecent = (int)nr;
+    for (int i = 0; i < ps->nrecent; i++)
+        produce_window(d, &d->ckpt_out, NULL, t, ps, &ps->recent[i], 1, NULL);
+    return 0;
 }
 
 /* The first offset of t whose Kafka timestamp is at least state_rebuild_ms
@@ -924,12 +978,22 @@ static void restore_checkpoints(daemon_s *d, rd_kafka_topic_partition_list_t *pa
         }
         memcpy(&o, (char *)want[i].val + 8, sizeof(o));
         memcpy(&ts, (char *)want[i].val + 16, sizeof(ts));
-        if (o < 0 || fz_ledger_load(ps->ledger, (char *)want[i].val + 24, want[i].len - 24, err,
-                                    sizeof(err)) != 0) {
+        size_t used = 0;
+        if (o < 0 ||
+            !(used = fz_ledger_load(ps->ledger, (char *)want[i].val + 24, want[i].len - 24, err,
+                                    sizeof(err))) ||
+            restore_recent(d, t, ps, (char *)want[i].val + 24 + used, want[i].len - 24 - used)) {
             fz_warn("%s[%d]: checkpoint ignored: %s", t->topic, t->partition,
-                    o < 0 ? "no offset" : err);
+                    o < 0  ? "no offset"
+                    : used ? "bad list of closed windows"
+                           : err);
+            fz_ledger_destroy(ps->ledger); /* start from a clean one */
+            ps->ledger = fz_ledger_new(d->cfg->ledger_window_ms, d->cfg->ledger_grace_ms);
+            ps->nrecent = 0;
+            if (!ps->ledger) set_fatal(d, "out of memory");
             continue;
         }
+        atomic_store(&ps->committed, k);
         int64_t start = k >= 0 && k < o ? k : o;
         int64_t r = rebuild_from(d, t, ts);
         if (r >= 0 && r < start) start = r;
@@ -962,16 +1026,20 @@ static void partitions_assigned(daemon_s *d, rd_kafka_topic_partition_list_t *pa
         fz_track *t =
             fz_track_new(p->topic, p->partition, TRACK_CAP, worker_for(d, p->topic, p->partition));
         part_state *ps = t ? calloc(1, sizeof(*ps)) : NULL;
-        if (ps && d->stats_rkt)
+        if (ps && d->stats_rkt) {
             ps->ledger = fz_ledger_new(cfg->ledger_window_ms, cfg->ledger_grace_ms);
-        if (!t || !ps || (d->stats_rkt && !ps->ledger)) {
+            ps->recent = malloc(RECENT_MAX * sizeof(*ps->recent));
+        }
+        if (!t || !ps || (d->stats_rkt && (!ps->ledger || !ps->recent))) {
             if (ps) fz_ledger_destroy(ps->ledger);
+            if (ps) free(ps->recent);
             free(ps);
             fz_track_destroy(t);
             set_fatal(d, "out of memory tracking %s[%d]", p->topic, p->partition);
             break;
         }
         ps->count_from = ps->quiet_until = ps->next_offset = ps->last_msg_ts = -1;
+        atomic_store(&ps->committed, -1);
         ps->next_ckpt_ms = fz_mono_ms() + cfg->checkpoint_interval_ms;
         snprintf(ps->key, sizeof(ps->key), "%s|%s|%d", cfg->group_id, p->topic, p->partition);
         ps->track = t;
@@ -1049,39 +1117,25 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- set-up ---- */
 
-static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t n) {
-    char e2[256];
-    if (rd_kafka_conf_set(c, k, v, e2, sizeof(e2)) != RD_KAFKA_CONF_OK) {
-        snprintf(err, n, "librdkafka property '%s': %s", k, e2);
-        return -1;
-    }
-    return 0;
-}
-
-static int conf_apply(rd_kafka_conf_t *c, const fz_kvlist *l, char *err, size_t n) {
-    for (size_t i = 0; i < l->n; i++)
-        if (conf_set(c, l->v[i].key, l->v[i].value, err, n)) return -1;
-    return 0;
-}
-
 static rd_kafka_t *make_consumer(daemon_s *d, char *err, size_t n) {
     const fz_config *cfg = d->cfg;
     rd_kafka_conf_t *c = rd_kafka_conf_new();
-    if (conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
-        conf_set(c, "group.id", cfg->group_id, err, n) ||
-        conf_set(c, "client.id", "fanzha", err, n) ||
-        conf_set(c, "auto.offset.reset", "earliest", err, n) ||
-        conf_apply(c, &cfg->kafka, err, n) || conf_apply(c, &cfg->kafka_consumer, err, n))
+    if (fz_kafka_conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
+        fz_kafka_conf_set(c, "group.id", cfg->group_id, err, n) ||
+        fz_kafka_conf_set(c, "client.id", "fanzha", err, n) ||
+        fz_kafka_conf_set(c, "auto.offset.reset", "earliest", err, n) ||
+        fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
+        fz_kafka_conf_apply(c, &cfg->kafka_consumer, err, n))
         goto fail;
     /* correctness: fanzha alone decides what is committed */
-    if (conf_set(c, "enable.auto.commit", "false", err, n) ||
-        conf_set(c, "enable.auto.offset.store", "false", err, n))
+    if (fz_kafka_conf_set(c, "enable.auto.commit", "false", err, n) ||
+        fz_kafka_conf_set(c, "enable.auto.offset.store", "false", err, n))
         goto fail;
     rd_kafka_conf_set_opaque(c, d);
     rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
     rd_kafka_conf_set_offset_commit_cb(c, on_commit);
     rd_kafka_conf_set_error_cb(c, on_client_error);
-    rd_kafka_conf_set_log_cb(c, on_log);
+    rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
     char e2[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e2, sizeof(e2));
     if (!rk) {
@@ -1099,18 +1153,20 @@ fail:
 static rd_kafka_t *make_producer(daemon_s *d, char *err, size_t n) {
     const fz_config *cfg = d->cfg;
     rd_kafka_conf_t *c = rd_kafka_conf_new();
-    if (conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
-        conf_set(c, "client.id", "fanzha", err, n) ||
+    if (fz_kafka_conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
+        fz_kafka_conf_set(c, "client.id", "fanzha", err, n) ||
         /* idempotence: no duplicates from retries, order kept per partition */
-        conf_set(c, "enable.idempotence", "true", err, n) ||
+        fz_kafka_conf_set(c, "enable.idempotence", "true", err, n) ||
         /* never expire an alert locally: wait for the broker instead */
-        conf_set(c, "message.timeout.ms", "0", err, n) || conf_set(c, "linger.ms", "5", err, n) ||
-        conf_apply(c, &cfg->kafka, err, n) || conf_apply(c, &cfg->kafka_producer, err, n))
+        fz_kafka_conf_set(c, "message.timeout.ms", "0", err, n) ||
+        fz_kafka_conf_set(c, "linger.ms", "5", err, n) ||
+        fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
+        fz_kafka_conf_apply(c, &cfg->kafka_producer, err, n))
         goto fail;
     rd_kafka_conf_set_opaque(c, d);
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
     rd_kafka_conf_set_error_cb(c, on_client_error);
-    rd_kafka_conf_set_log_cb(c, on_log);
+    rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
     char e2[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e2, sizeof(e2));
     if (!rk) {
@@ -1126,24 +1182,42 @@ fail:
 static void log_stats(daemon_s *d) {
     totals t = sum_counters(d);
     uint64_t ev = t.events, al = t.alerts, su = t.suppressed, inv = t.invalid, dl = 0, waits = 0;
+    uint64_t icp = 0, srec = 0, ckpt = 0, rdrop = 0, csum = 0;
     size_t qlen = 0;
     for (int i = 0; i < d->nworkers; i++) {
-        dl += atomic_load(&d->workers[i].dead_letters);
-        waits += atomic_load(&d->workers[i].produce_waits);
-        qlen += fz_queue_len(d->workers[i].q);
+        worker *w = &d->workers[i];
+        dl += atomic_load(&w->dead_letters);
+        waits += atomic_load(&w->produce_waits);
+        qlen += fz_queue_len(w->q);
+        icp += atomic_load(&fz_pipeline_counters(w->pipe)->intercepts);
+        srec += atomic_load(&w->stats_records);
+        ckpt += atomic_load(&w->checkpoints);
+        rdrop += atomic_load(&w->recent_dropped);
+        csum += atomic_load(&w->campaign_summaries);
     }
     fz_dedup_stats ds;
     fz_dedup_stats_get(d->dedup, &ds);
+    fz_campaigns_stats cs = {0};
+    if (d->campaigns) fz_campaigns_stats_get(d->campaigns, &cs);
+    fz_watch_stats ws = {0};
+    if (d->watch) fz_watch_stats_get(d->watch, &ws);
     fz_info("stats: consumed=%llu processed=%llu alerts=%llu suppressed=%llu invalid=%llu "
             "dead_letters=%llu delivered=%llu in_flight=%llu queued=%zu paused=%d pauses=%llu "
-            "producer_waits=%llu commits=%llu dedup_entries=%llu dedup_evictions=%llu",
+            "producer_waits=%llu commits=%llu dedup_entries=%llu dedup_evictions=%llu "
+            "campaigns=%llu campaign_evictions=%llu redeliveries=%llu campaign_summaries=%llu "
+            "watched=%llu watch_evictions=%llu intercepts=%llu stats_records=%llu "
+            "checkpoints=%llu closed_windows_dropped=%llu",
             (unsigned long long)d->consumed, (unsigned long long)ev, (unsigned long long)al,
             (unsigned long long)su, (unsigned long long)inv, (unsigned long long)dl,
             (unsigned long long)atomic_load(&d->delivered),
             (unsigned long long)total_inflight(d, d->tracks), qlen, d->paused,
             (unsigned long long)d->pauses, (unsigned long long)waits,
             (unsigned long long)d->commits, (unsigned long long)ds.entries,
-            (unsigned long long)ds.evictions);
+            (unsigned long long)ds.evictions, (unsigned long long)cs.campaigns,
+            (unsigned long long)cs.evictions, (unsigned long long)cs.redeliveries,
+            (unsigned long long)csum, (unsigned long long)ws.entries,
+            (unsigned long long)ws.evictions, (unsigned long long)icp, (unsigned long long)srec,
+            (unsigned long long)ckpt, (unsigned long long)rdrop);
 }
 
 static int queues_below_half(daemon_s *d) {
@@ -1192,7 +1266,7 @@ int fz_daemon_main(const fz_config *cfg) {
         rc = 2;
         goto out_err;
     }
-    if (cfg->dedup_window_ms > 0) {
+    if (cfg->dedup_window_ms > 0 && cfg->campaign_capacity > 0) {
         d->campaigns =
             fz_campaigns_new((size_t)cfg->campaign_capacity, (size_t)cfg->dedup_capacity,
                              cfg->dedup_window_ms, cfg->campaign_summary_ms, err, sizeof(err));
@@ -1366,6 +1440,7 @@ out:
         fz_queue_destroy(w->q);
         fz_pipeline_destroy(w->pipe);
         fz_buf_free(&w->out);
+        free(w->holding);
         fz_ruleset_unref(w->rs);
         fz_matcher_destroy(w->retired);
         fz_ruleset_unref(w->retired_rs);

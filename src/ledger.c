@@ -8,8 +8,13 @@
  * looked up by pointer first (a rule's category string is stable within a
  * ruleset), then by bytes.
  */
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
 #include "ledger.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +58,7 @@ static void window_init(fz_ledger_window *w, int64_t start) {
     w->start_ms = start;
     w->first_offset = w->last_offset = -1;
     w->nrows = 1;
+    w->interim = 0;
     memset(&w->rows[0], 0, sizeof(w->rows[0]));
     memcpy(w->rows[0].category, "all", 4);
 }
@@ -95,10 +101,11 @@ static fz_money *money_of(fz_ledger_row *r, const char *cur, size_t n) {
 
 /* The window for start, opened if it is not yet closed; NULL if late. */
 static fz_ledger_window *window_for(fz_ledger *l, int64_t start) {
+    /* closed by the watermark, whether or not it has been popped yet */
+    if (start + l->window_ms + l->grace_ms <= l->watermark) return NULL;
     int i = 0;
     while (i < l->nopen && l->open[i].start_ms < start) i++;
     if (i < l->nopen && l->open[i].start_ms == start) return &l->open[i];
-    if (start + l->window_ms + l->grace_ms <= l->watermark) return NULL; /* closed */
     if (l->nopen == FZ_LEDGER_OPEN) return NULL; /* cannot happen with grace <= 5 windows */
     memmove(&l->open[i + 1], &l->open[i], (size_t)(l->nopen - i) * sizeof(l->open[0]));
     l->nopen++;
@@ -230,6 +237,35 @@ typedef struct ckpt_window {
     uint32_t nrows, pad;
 } ckpt_window;
 
+fz_err fz_ledger_window_save(const fz_ledger_window *w, fz_buf *b) {
+    ckpt_window cw = {w->start_ms, w->first_offset, w->last_offset, w->nrows, 0};
+    fz_buf_put(b, &cw, sizeof(cw));
+    fz_buf_put(b, w->rows, (size_t)w->nrows * sizeof(fz_ledger_row));
+    return b->failed ? FZ_ERR_FULL : FZ_OK;
+}
+
+size_t fz_ledger_window_load(fz_ledger_window *w, const void *p, size_t n) {
+    const char *c = p;
+    ckpt_window cw;
+    if (n < sizeof(cw)) return 0;
+    memcpy(&cw, c, sizeof(cw));
+    size_t need = sizeof(cw) + (size_t)cw.nrows * sizeof(fz_ledger_row);
+    if (cw.nrows < 1 || cw.nrows > FZ_LEDGER_ROWS || n < need) return 0;
+    w->start_ms = cw.start_ms;
+    w->first_offset = cw.first_offset;
+    w->last_offset = cw.last_offset;
+    w->nrows = cw.nrows;
+    memcpy(w->rows, c + sizeof(cw), cw.nrows * sizeof(fz_ledger_row));
+    for (uint32_t r = 0; r < cw.nrows; r++) {
+        fz_ledger_row *row = &w->rows[r];
+        row->category[FZ_LEDGER_CATEGORY - 1] = '\0';
+        if (row->nmoney > FZ_LEDGER_CURRENCIES) return 0;
+        for (uint32_t m = 0; m < row->nmoney; m++)
+            row->money[m].currency[sizeof(row->money[m].currency) - 1] = '\0';
+    }
+    return need;
+}
+
 fz_err fz_ledger_save(const fz_ledger *l, fz_buf *b) {
     ckpt_head h = {CKPT_MAGIC,
                    (uint32_t)sizeof(fz_ledger_row),
@@ -239,16 +275,11 @@ fz_err fz_ledger_save(const fz_ledger *l, fz_buf *b) {
                    (uint32_t)l->nopen,
                    (uint32_t)sizeof(ckpt_window)};
     fz_buf_put(b, &h, sizeof(h));
-    for (int i = 0; i < l->nopen; i++) {
-        const fz_ledger_window *w = &l->open[i];
-        ckpt_window cw = {w->start_ms, w->first_offset, w->last_offset, w->nrows, 0};
-        fz_buf_put(b, &cw, sizeof(cw));
-        fz_buf_put(b, w->rows, (size_t)w->nrows * sizeof(fz_ledger_row));
-    }
+    for (int i = 0; i < l->nopen; i++) fz_ledger_window_save(&l->open[i], b);
     return b->failed ? FZ_ERR_FULL : FZ_OK;
 }
 
-int fz_ledger_load(fz_ledger *l, const void *p, size_t n, char *err, size_t err_size) {
+size_t fz_ledger_load(fz_ledger *l, const void *p, size_t n, char *err, size_t err_size) {
     const char *c = p, *end = c + n;
     ckpt_head h;
     if (n < sizeof(h)) goto bad;
@@ -260,7 +291,7 @@ int fz_ledger_load(fz_ledger *l, const void *p, size_t n, char *err, size_t err_
     if (h.window_ms != l->window_ms) {
         snprintf(err, err_size, "checkpoint has %lld ms windows, configured %lld ms",
                  (long long)h.window_ms, (long long)l->window_ms);
-        return -1;
+        return 0;
     }
     if (h.nopen > FZ_LEDGER_OPEN) goto bad;
     fz_ledger tmp = *l;
@@ -269,33 +300,15 @@ int fz_ledger_load(fz_ledger *l, const void *p, size_t n, char *err, size_t err_
     tmp.nopen = (int)h.nopen;
     tmp.hint_row = -1;
     for (uint32_t i = 0; i < h.nopen; i++) {
-        ckpt_window cw;
-        if ((size_t)(end - c) < sizeof(cw)) goto bad;
-        memcpy(&cw, c, sizeof(cw));
-        c += sizeof(cw);
-        if (cw.nrows < 1 || cw.nrows > FZ_LEDGER_ROWS ||
-            (size_t)(end - c) < cw.nrows * sizeof(fz_ledger_row))
-            goto bad;
-        fz_ledger_window *w = &tmp.open[i];
-        w->start_ms = cw.start_ms;
-        w->first_offset = cw.first_offset;
-        w->last_offset = cw.last_offset;
-        w->nrows = cw.nrows;
-        memcpy(w->rows, c, cw.nrows * sizeof(fz_ledger_row));
-        c += cw.nrows * sizeof(fz_ledger_row);
-        for (uint32_t r = 0; r < cw.nrows; r++) {
-            w->rows[r].category[FZ_LEDGER_CATEGORY - 1] = '\0';
-            if (w->rows[r].nmoney > FZ_LEDGER_CURRENCIES) goto bad;
-            for (uint32_t m = 0; m < w->rows[r].nmoney; m++)
-                w->rows[r].money[m].currency[sizeof(w->rows[r].money[m].currency) - 1] = '\0';
-        }
+        size_t used = fz_ledger_window_load(&tmp.open[i], c, (size_t)(end - c));
+        if (!used) goto bad;
+        c += used;
     }
-    if (c != end) goto bad;
     *l = tmp;
-    return 0;
+    return (size_t)(c - (const char *)p);
 bad:
     snprintf(err, err_size, "not a statistics checkpoint of this build (%zu bytes)", n);
-    return -1;
+    return 0;
 }
 
 /* ---- merging and encoding ---- */
@@ -329,6 +342,7 @@ void fz_ledger_window_merge(fz_ledger_window *dst, const fz_ledger_window *src) 
     if (src->first_offset >= 0 && (dst->first_offset < 0 || src->first_offset < dst->first_offset))
         dst->first_offset = src->first_offset;
     if (src->last_offset > dst->last_offset) dst->last_offset = src->last_offset;
+    dst->interim += src->interim;
     for (uint32_t i = 0; i < src->nrows; i++) {
         const char *cat = src->rows[i].category;
         int ri = i == 0 ? 0 : row_find(dst, cat, strlen(cat));
@@ -406,18 +420,18 @@ static void put_money(fz_buf *b, const fz_ledger_row *r, const fz_ledger_row *ba
     fz_buf_putc(b, ']');
 }
 
-static void put_compare(fz_buf *b, const char *name, const fz_ledger_window *cw,
+static void put_compare(fz_buf *b, const char *name, const fz_ledger_window *cw, int64_t start,
                         const fz_ledger_row *r, int all) {
     const fz_ledger_row *base = cw ? row_get(cw, r->category) : NULL;
     if (!base) base = &zero_row;
     fz_buf_put_key(b, name, 0);
-    if (!cw) {
+    if (start == INT64_MIN) {
         fz_buf_puts(b, "null");
         return;
     }
     /* the earlier values, then the change from them */
     fz_buf_puts(b, "{\"window_start\":");
-    fz_buf_put_i64(b, cw->start_ms);
+    fz_buf_put_i64(b, start);
     fz_buf_puts(b, ",\"values\":{");
     put_counts(b, base, NULL, 0);
     put_money(b, base, NULL, r, 0);
@@ -485,13 +499,288 @@ fz_err fz_ledger_window_encode(fz_buf *b, const fz_ledger_window *w, int64_t win
             fz_buf_put_u64(b, r->money_overflow);
         }
         if (cmp) {
-            put_compare(b, "previous", cmp->previous, r, i == 0);
-            put_compare(b, "period_ago", cmp->period, r, i == 0);
+            put_compare(b, "previous", cmp->previous, cmp->previous_start, r, i == 0);
+            put_compare(b, "period_ago", cmp->period, cmp->period_start, r, i == 0);
         }
         fz_buf_putc(b, '}');
     }
     fz_buf_puts(b, "]}");
     return b->failed ? FZ_ERR_FULL : FZ_OK;
+}
+
+/* ---- reading records back ---- */
+
+typedef struct reader {
+    const char *js;
+    const jsmntok_t *t;
+    int n;
+    char *err;
+    size_t errsz;
+} reader;
+
+/* The index after token i and everything inside it. */
+static int tok_skip(const reader *r, int i) {
+    int pending = 1;
+    while (pending > 0 && i < r->n) pending += r->t[i++].size - 1;
+    return i;
+}
+
+static int tok_is(const reader *r, int i, const char *s) {
+    size_t n = strlen(s);
+    return (size_t)(r->t[i].end - r->t[i].start) == n && memcmp(r->js + r->t[i].start, s, n) == 0;
+}
+
+static int bad(const reader *r, const char *where, const char *field, const char *want) {
+    snprintf(r->err, r->errsz, "field '%s%s': expected %s", where, field, want);
+    return -1;
+}
+
+static int tok_i64(const reader *r, int i, int64_t *out) {
+    const jsmntok_t *t = &r->t[i];
+    char buf[24], *end;
+    size_t n = (size_t)(t->end - t->start);
+    if (t->type != JSMN_PRIMITIVE || n == 0 || n >= sizeof(buf)) return -1;
+    memcpy(buf, r->js + t->start, n);
+    buf[n] = '\0';
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (*end || errno) return -1;
+    *out = v;
+    return 0;
+}
+
+static int tok_u64(const reader *r, int i, uint64_t *out) {
+    int64_t v;
+    if (tok_i64(r, i, &v) || v < 0) return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* A JSON string into out (NUL-terminated; cut at size - 1 bytes). The
+ * escapes fz_buf_put_json_str writes are undone; \u escapes of the BMP
+ * become UTF-8. */
+static int tok_str(const reader *r, int i, char *out, size_t size) {
+    const jsmntok_t *t = &r->t[i];
+    if (t->type != JSMN_STRING) return -1;
+    size_t k = 0;
+    for (const char *p = r->js + t->start, *e = r->js + t->end; p < e && k + 4 < size; p++) {
+        if (*p != '\\') {
+            out[k++] = *p;
+            continue;
+        }
+        if (++p >= e) return -1;
+        switch (*p) {
+        case 'n': out[k++] = '\n'; break;
+        case 't': out[k++] = '\t'; break;
+        case 'r': out[k++] = '\r'; break;
+        case 'b': out[k++] = '\b'; break;
+        case 'f': out[k++] = '\f'; break;
+        case 'u': {
+            unsigned v = 0;
+            if (e - p < 5 || sscanf(p + 1, "%4x", &v) != 1 || (v >= 0xd800 && v < 0xe000))
+                return -1;
+            p += 4;
+            if (v < 0x80) {
+                out[k++] = (char)v;
+            } else if (v < 0x800) {
+                out[k++] = (char)(0xc0 | (v >> 6));
+                out[k++] = (char)(0x80 | (v & 0x3f));
+            } else {
+                out[k++] = (char)(0xe0 | (v >> 12));
+                out[k++] = (char)(0x80 | ((v >> 6) & 0x3f));
+                out[k++] = (char)(0x80 | (v & 0x3f));
+            }
+            break;
+        }
+        default: out[k++] = *p; break; /* \" \\ \/ */
+        }
+    }
+    out[k] = '\0';
+    return 0;
+}
+
+/* One element of a row's "money" array at token i; returns the next index. */
+static int read_money(const reader *r, int i, fz_ledger_row *row, const char *where) {
+    if (r->t[i].type != JSMN_OBJECT) return bad(r, where, "money[]", "an object");
+    int nkeys = r->t[i].size, j = i + 1;
+    char cur[8] = "";
+    int64_t lost = 0, held = 0;
+    for (int k = 0; k < nkeys; k++, j = tok_skip(r, j + 1)) {
+        if (tok_is(r, j, "currency")) {
+            if (tok_str(r, j + 1, cur, sizeof(cur)) || !cur[0])
+                return bad(r, where, "money[].currency", "a currency code");
+        } else if (tok_is(r, j, "lost")) {
+            if (tok_i64(r, j + 1, &lost)) return bad(r, where, "money[].lost", "an integer");
+        } else if (tok_is(r, j, "intercepted")) {
+            if (tok_i64(r, j + 1, &held)) return bad(r, where, "money[].intercepted", "an integer");
+        }
+    }
+    if (!cur[0]) return bad(r, where, "money[].currency", "a currency code");
+    fz_money *m = money_of(row, cur, strlen(cur));
+    if (m) {
+        m->lost_minor += lost;
+        m->intercepted_minor += held;
+    }
+    return j;
+}
+
+static int read_row(const reader *r, int i, fz_ledger_row *row, int idx) {
+    char where[32];
+    snprintf(where, sizeof(where), "rows[%d].", idx);
+    if (r->t[i].type != JSMN_OBJECT) return bad(r, where, "", "an object");
+    memset(row, 0, sizeof(*row));
+    static const struct {
+        const char *name;
+        size_t off;
+    } counts[] = {
+        {"screened", offsetof(fz_ledger_row, screened)},
+        {"alerts", offsetof(fz_ledger_row, alerts)},
+        {"suppressed", offsetof(fz_ledger_row, suppressed)},
+        {"campaigns", offsetof(fz_ledger_row, campaigns)},
+        {"cases", offsetof(fz_ledger_row, cases)},
+        {"intercepts", offsetof(fz_ledger_row, intercepts)},
+        {"invalid", offsetof(fz_ledger_row, invalid)},
+        {"late", offsetof(fz_ledger_row, late)},
+    };
+    int nkeys = r->t[i].size, j = i + 1;
+    for (int k = 0; k < nkeys; k++, j = tok_skip(r, j + 1)) {
+        if (tok_is(r, j, "category")) {
+            if (tok_str(r, j + 1, row->category, sizeof(row->category)) || !row->category[0])
+                return bad(r, where, "category", "a name");
+            continue;
+        }
+        if (tok_is(r, j, "money")) {
+            const jsmntok_t *a = &r->t[j + 1];
+            if (a->type != JSMN_ARRAY) return bad(r, where, "money", "an array");
+            for (int m = 0, e = j + 2; m < a->size; m++)
+                if ((e = read_money(r, e, row, where)) < 0) return -1;
+            continue;
+        }
+        if (tok_is(r, j, "money_overflow")) {
+            uint64_t v;
+            if (tok_u64(r, j + 1, &v) || v > UINT32_MAX)
+                return bad(r, where, "money_overflow", "a count");
+            row->money_overflow = (uint32_t)v;
+            continue;
+        }
+        for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++)
+            if (tok_is(r, j, counts[c].name) &&
+                tok_u64(r, j + 1, (uint64_t *)((char *)row + counts[c].off)))
+                return bad(r, where, counts[c].name, "a count");
+    }
+    if (!row->category[0]) return bad(r, where, "category", "a name");
+    return j;
+}
+
+static int read_window(const reader *r, int i, fz_ledger_record *out) {
+    if (r->t[i].type != JSMN_OBJECT) return bad(r, "", "window", "an object");
+    int64_t start = 0, end = 0;
+    int have = 0, nkeys = r->t[i].size, j = i + 1;
+    for (int k = 0; k < nkeys; k++, j = tok_skip(r, j + 1)) {
+        if (tok_is(r, j, "start")) {
+            if (tok_i64(r, j + 1, &start)) return bad(r, "window.", "start", "an integer");
+            have |= 1;
+        } else if (tok_is(r, j, "end")) {
+            if (tok_i64(r, j + 1, &end)) return bad(r, "window.", "end", "an integer");
+            have |= 2;
+        }
+    }
+    if (have != 3 || end <= start) return bad(r, "", "window", "a start before its end");
+    out->w.start_ms = start;
+    out->window_ms = end - start;
+    return j;
+}
+
+static int read_source(const reader *r, int i, fz_ledger_record *out) {
+    if (r->t[i].type != JSMN_OBJECT) return bad(r, "", "source", "an object");
+    int nkeys = r->t[i].size, j = i + 1;
+    for (int k = 0; k < nkeys; k++, j = tok_skip(r, j + 1)) {
+        int64_t v;
+        if (tok_is(r, j, "group")) {
+            if (tok_str(r, j + 1, out->group, sizeof(out->group)))
+                return bad(r, "source.", "group", "a string");
+        } else if (tok_is(r, j, "topic")) {
+            if (tok_str(r, j + 1, out->topic, sizeof(out->topic)))
+                return bad(r, "source.", "topic", "a string");
+        } else if (tok_is(r, j, "partition")) {
+            if (tok_i64(r, j + 1, &v) || v < 0 || v > INT32_MAX)
+                return bad(r, "source.", "partition", "a partition number");
+            out->partition = (int32_t)v;
+        } else if (tok_is(r, j, "offsets")) {
+            const jsmntok_t *a = &r->t[j + 1];
+            if (a->type != JSMN_ARRAY || a->size != 2 || tok_i64(r, j + 2, &out->w.first_offset) ||
+                tok_i64(r, j + 3, &out->w.last_offset))
+                return bad(r, "source.", "offsets", "[first, last]");
+        }
+    }
+    return j;
+}
+
+static int read_record(const reader *r, fz_ledger_record *out) {
+    const jsmntok_t *t = r->t;
+    if (t[0].type != JSMN_OBJECT) return bad(r, "", "", "a JSON object");
+    int nkeys = t[0].size, j = 1, have = 0;
+    for (int k = 0; k < nkeys; k++) {
+        if (tok_is(r, j, "type")) {
+            if (!tok_is(r, j + 1, "stats") || t[j + 1].type != JSMN_STRING)
+                return bad(r, "", "type", "\"stats\"");
+            have |= 1;
+        } else if (tok_is(r, j, "final")) {
+            out->final = tok_is(r, j + 1, "true");
+            if (!out->final && !tok_is(r, j + 1, "false"))
+                return bad(r, "", "final", "true or false");
+            have |= 2;
+        } else if (tok_is(r, j, "window")) {
+            if (read_window(r, j + 1, out) < 0) return -1;
+            have |= 4;
+        } else if (tok_is(r, j, "source")) {
+            if (read_source(r, j + 1, out) < 0) return -1;
+        } else if (tok_is(r, j, "rows")) {
+            const jsmntok_t *a = &t[j + 1];
+            if (a->type != JSMN_ARRAY || a->size < 1)
+                return bad(r, "", "rows", "a non-empty array");
+            if (a->size > FZ_LEDGER_ROWS) return bad(r, "", "rows", "at most 32 rows");
+            for (int e = j + 2, n = 0; n < a->size; n++)
+                if ((e = read_row(r, e, &out->w.rows[n], n)) < 0) return -1;
+            if (strcmp(out->w.rows[0].category, "all") != 0)
+                return bad(r, "", "rows[0].category", "\"all\"");
+            out->w.nrows = (uint32_t)a->size;
+            have |= 8;
+        }
+        j = tok_skip(r, j + 1);
+    }
+    if (!(have & 1)) return bad(r, "", "type", "\"stats\"");
+    if (!(have & 2)) return bad(r, "", "final", "true or false");
+    if (!(have & 4)) return bad(r, "", "window", "an object");
+    if (!(have & 8)) return bad(r, "", "rows", "a non-empty array");
+    out->w.interim = !out->final;
+    return 0;
+}
+
+int fz_ledger_record_decode(const char *json, size_t n, fz_ledger_record *out, char *err,
+                            size_t err_size) {
+    memset(out, 0, sizeof(*out));
+    window_init(&out->w, 0);
+    out->partition = -1;
+    jsmn_parser p;
+    jsmn_init(&p);
+    int ntok = jsmn_parse(&p, json, n, NULL, 0);
+    if (ntok <= 0) {
+        snprintf(err, err_size, "not JSON (near byte %u)", p.pos);
+        return -1;
+    }
+    jsmntok_t *t = malloc((size_t)ntok * sizeof(*t));
+    if (!t) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    jsmn_init(&p);
+    ntok = jsmn_parse(&p, json, n, t, (unsigned)ntok);
+    reader r = {json, t, ntok, err, err_size};
+    int rc = ntok > 0 ? read_record(&r, out) : -1;
+    if (ntok <= 0) snprintf(err, err_size, "not JSON (near byte %u)", p.pos);
+    free(t);
+    return rc;
 }
 
 /* ---- book ---- */
@@ -561,8 +850,12 @@ const fz_ledger_window *fz_ledger_book_window(const fz_ledger_book *b, size_t i,
     if (i >= b->n) return NULL;
     const fz_ledger_window *w = &b->w[i];
     if (cmp) {
-        cmp->previous = book_find(b, w->start_ms - b->window_ms);
-        cmp->period = b->period_ms > 0 ? book_find(b, w->start_ms - b->period_ms) : NULL;
+        int64_t first = b->w[0].start_ms, prev = w->start_ms - b->window_ms,
+                period = w->start_ms - b->period_ms;
+        cmp->previous = book_find(b, prev);
+        cmp->previous_start = prev >= first ? prev : INT64_MIN;
+        cmp->period = b->period_ms > 0 ? book_find(b, period) : NULL;
+        cmp->period_start = b->period_ms > 0 && period >= first ? period : INT64_MIN;
         cmp->period_ms = b->period_ms;
     }
     return w;
@@ -610,6 +903,36 @@ static void print_row(FILE *fp, const char *when, const fz_ledger_row *r, const 
     fputc('\n', fp);
 }
 
+int fz_ledger_book_write(const fz_ledger_book *b, void *out) {
+    FILE *fp = out;
+    fz_buf buf;
+    fz_buf_init(&buf, 1u << 20);
+    int rc = 0;
+    for (size_t i = 0; i < b->n && rc == 0; i++) {
+        fz_ledger_compare cmp;
+        const fz_ledger_window *w = fz_ledger_book_window(b, i, &cmp);
+        fz_buf_reset(&buf);
+        if (fz_ledger_window_encode(&buf, w, b->window_ms, w->interim == 0, NULL, &cmp) != FZ_OK) {
+            errno = ENOMEM;
+            rc = -1;
+            break;
+        }
+        fz_buf_putc(&buf, '\n');
+        if (fwrite(buf.p, 1, buf.len, fp) != buf.len) rc = -1;
+    }
+    fz_buf_free(&buf);
+    return rc;
+}
+
+/* The row a table compares with: zeros for an empty window in the span,
+ * NULL ("-") when there is nothing to compare with. */
+static const fz_ledger_row *compared(const fz_ledger_compare *cmp, int period, const char *cat) {
+    const fz_ledger_window *w = period ? cmp->period : cmp->previous;
+    if ((period ? cmp->period_start : cmp->previous_start) == INT64_MIN) return NULL;
+    const fz_ledger_row *r = w ? row_get(w, cat) : NULL;
+    return r ? r : &zero_row;
+}
+
 void fz_ledger_book_print(const fz_ledger_book *b, size_t max_windows, void *out) {
     FILE *fp = out;
     fprintf(fp,
@@ -629,9 +952,8 @@ void fz_ledger_book_print(const fz_ledger_book *b, size_t max_windows, void *out
         gmtime_r(&s, &tm);
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
         for (uint32_t r = 0; r < w->nrows; r++)
-            print_row(fp, r == 0 ? when : "", &w->rows[r],
-                      cmp.previous ? row_get(cmp.previous, w->rows[r].category) : NULL,
-                      cmp.period ? row_get(cmp.period, w->rows[r].category) : NULL);
+            print_row(fp, r == 0 ? when : "", &w->rows[r], compared(&cmp, 0, w->rows[r].category),
+                      compared(&cmp, 1, w->rows[r].category));
     }
     fz_ledger_window total;
     fz_ledger_book_total(b, &total);

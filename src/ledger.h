@@ -22,7 +22,7 @@
  * A book collects closed windows (summing partial windows with the same
  * start) and answers the comparisons: the previous window and the window
  * one period earlier. Replay prints from a book; `fanzha stats` builds
- * one from records read back.
+ * one from records read back (fz_ledger_record_decode).
  *
  * Memory: a window is a fixed array of FZ_LEDGER_ROWS rows; a ledger holds
  * at most FZ_LEDGER_OPEN windows. Adding an event does not allocate.
@@ -66,7 +66,8 @@ typedef struct fz_ledger_window {
     int64_t start_ms;
     int64_t first_offset; /* input offsets counted (run); -1 when unknown */
     int64_t last_offset;
-    uint32_t nrows; /* rows[0] is "all" */
+    uint32_t nrows;   /* rows[0] is "all" */
+    uint32_t interim; /* book: interim (not final) records merged into this window */
     fz_ledger_row rows[FZ_LEDGER_ROWS];
 } fz_ledger_window;
 
@@ -93,11 +94,15 @@ const fz_ledger_window *fz_ledger_open_window(const fz_ledger *l, int i);
 /*
  * Checkpoint: the open windows and the watermark, in a binary format of
  * this build (magic, version and sizes checked on load). load replaces the
- * ledger's state; -1 with a reason in err if the bytes are not a
+ * ledger's state and returns the bytes it used (a caller may append its own
+ * data after them); 0 with a reason in err if the bytes are not a
  * checkpoint this build wrote with the same window length.
  */
 fz_err fz_ledger_save(const fz_ledger *l, fz_buf *b);
-int fz_ledger_load(fz_ledger *l, const void *p, size_t n, char *err, size_t err_size);
+size_t fz_ledger_load(fz_ledger *l, const void *p, size_t n, char *err, size_t err_size);
+/* One window in the same format; load returns the bytes used, 0 if bad. */
+fz_err fz_ledger_window_save(const fz_ledger_window *w, fz_buf *b);
+size_t fz_ledger_window_load(fz_ledger_window *w, const void *p, size_t n);
 
 /* Where a partial window came from (run); NULL fields are left out. */
 typedef struct fz_ledger_source {
@@ -106,10 +111,16 @@ typedef struct fz_ledger_source {
     int32_t partition;
 } fz_ledger_source;
 
-/* The comparisons of a window, from a book; either may be NULL. */
+/*
+ * The comparisons of a window, from a book. A compared window inside the
+ * book's span that saw no events compares as zeros (its pointer is NULL);
+ * one before the first window (or no period set) has start INT64_MIN and
+ * is written as null: there is nothing to compare with.
+ */
 typedef struct fz_ledger_compare {
     const fz_ledger_window *previous;
     const fz_ledger_window *period; /* one period earlier */
+    int64_t previous_start, period_start;
     int64_t period_ms;
 } fz_ledger_compare;
 
@@ -125,6 +136,23 @@ fz_err fz_ledger_window_encode(fz_buf *b, const fz_ledger_window *w, int64_t win
 
 /* Add the rows of src into dst (same window). */
 void fz_ledger_window_merge(fz_ledger_window *dst, const fz_ledger_window *src);
+
+/* A statistics record read back (fz_ledger_window_encode's output). */
+typedef struct fz_ledger_record {
+    fz_ledger_window w; /* w.interim is 1 for a record with "final": false */
+    int64_t window_ms;
+    int final;
+    char group[256], topic[256]; /* source; "" when absent */
+    int32_t partition;           /* -1 when absent */
+} fz_ledger_record;
+
+/*
+ * Parse one record; its comparisons ("previous", "period_ago") and derived
+ * fields (recovery rates) are skipped. 0, or -1 with the reason, naming
+ * the field, in err. Not for the hot path (allocates its tokens).
+ */
+int fz_ledger_record_decode(const char *json, size_t n, fz_ledger_record *out, char *err,
+                            size_t err_size);
 
 /* ---- book: closed windows by start, for comparisons and reports ---- */
 
@@ -142,5 +170,9 @@ const fz_ledger_window *fz_ledger_book_window(const fz_ledger_book *b, size_t i,
 void fz_ledger_book_total(const fz_ledger_book *b, fz_ledger_window *out);
 /* A human-readable table of the last max_windows windows to fp. */
 void fz_ledger_book_print(const fz_ledger_book *b, size_t max_windows, void *fp);
+/* Every window with its comparisons as JSON lines to fp (a FILE *); a
+ * window is final when no interim record went into it. -1 on a write
+ * error (errno says why). */
+int fz_ledger_book_write(const fz_ledger_book *b, void *fp);
 
 #endif

@@ -17,6 +17,7 @@
 #include "replay.h"
 #include "ruletest.h"
 #include "rules.h"
+#include "stats.h"
 
 #ifndef FZ_VERSION
 #define FZ_VERSION "0.0.0"
@@ -35,10 +36,13 @@ static void usage(FILE *fp) {
             "  fanzha rules compile DIR -o F   write a compiled ruleset (fast start-up)\n"
             "  fanzha rules stats FILE         per-rule matches and cost (replay --rule-stats,\n"
             "                                  or --admin SOCKET for a running daemon)\n"
+            "  fanzha stats [OPTIONS] [FILE]   loss-recovery statistics of a deployment: sums\n"
+            "                                  the statistics topic (or files of its records)\n"
             "  fanzha admin CMD                reload | status | rule-stats of a running daemon\n"
             "  fanzha version                  versions of fanzha and its libraries\n"
             "\n"
-            "Run 'fanzha run --help' or 'fanzha replay --help' for every option.\n"
+            "Run 'fanzha run --help', 'fanzha replay --help' or 'fanzha stats --help' for every\n"
+            "option.\n"
             "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n",
             FZ_VERSION);
 }
@@ -332,6 +336,8 @@ int main(int argc, char **argv) {
         scope = FZ_SCOPE_RUN;
     else if (strcmp(cmd, "replay") == 0)
         scope = FZ_SCOPE_REPLAY;
+    else if (strcmp(cmd, "stats") == 0)
+        scope = FZ_SCOPE_STATS;
     else {
         fprintf(stderr, "fanzha: unknown command '%s'\n\n", cmd);
         usage(stderr);
@@ -352,7 +358,9 @@ int main(int argc, char **argv) {
         fz_config_free(&cfg);
         return 1;
     }
-    rc = scope == FZ_SCOPE_RUN ? fz_daemon_main(&cfg) : fz_replay_main(&cfg);
+    rc = scope == FZ_SCOPE_RUN      ? fz_daemon_main(&cfg)
+         : scope == FZ_SCOPE_REPLAY ? fz_replay_main(&cfg)
+                                    : fz_stats_main(&cfg);
     fz_config_free(&cfg);
     return rc;
 }

@@ -215,6 +215,28 @@ static void print_summary(replay *rp, double secs) {
     fprintf(stderr, "; %.3f s, %.0f events/s, %d thread(s), ruleset %s (%zu rules)\n", secs,
             secs > 0 ? (double)ev / secs : 0.0, rp->nthreads, fz_ruleset_version(rp->rs),
             fz_ruleset_count(rp->rs));
+    /* the state tables: fixed at start-up, so bytes / capacity is the cost of an entry */
+    fz_dedup_stats ds;
+    fz_dedup_stats_get(rp->dedup, &ds);
+    fprintf(stderr, "state: dedup %llu of %llu entries (%.1f B each)",
+            (unsigned long long)ds.entries, (unsigned long long)ds.capacity,
+            ds.capacity ? (double)ds.bytes / (double)ds.capacity : 0.0);
+    if (rp->campaigns) {
+        fz_campaigns_stats cs;
+        fz_campaigns_stats_get(rp->campaigns, &cs);
+        fprintf(stderr, "; campaigns %llu live, %llu evicted, %.1f MiB with the event-id table",
+                (unsigned long long)cs.campaigns, (unsigned long long)cs.evictions,
+                (double)cs.bytes / 1048576.0);
+    }
+    if (rp->watch) {
+        fz_watch_stats ws;
+        fz_watch_stats_get(rp->watch, &ws);
+        size_t cap = ((size_t)rp->cfg->intercept_capacity + 7) / 8 * 8;
+        fprintf(stderr, "; watchlist %llu of %zu entries (%.1f B each), %llu evicted",
+                (unsigned long long)ws.entries, cap, (double)ws.bytes / (double)cap,
+                (unsigned long long)ws.evictions);
+    }
+    fputc('\n', stderr);
 }
 
 typedef struct drain_ctx {
@@ -247,22 +269,8 @@ static int finish_ledger(replay *rp) {
         fz_error("%s: cannot open for writing: %s", cfg->stats_output, strerror(errno));
         return -1;
     }
-    fz_buf b;
-    fz_buf_init(&b, 1u << 20);
-    int rc = 0;
-    for (size_t i = 0; i < fz_ledger_book_count(rp->book) && rc == 0; i++) {
-        fz_ledger_compare cmp;
-        const fz_ledger_window *w = fz_ledger_book_window(rp->book, i, &cmp);
-        fz_buf_reset(&b);
-        if (fz_ledger_window_encode(&b, w, cfg->ledger_window_ms, 1, NULL, &cmp) != FZ_OK) {
-            fz_error("statistics window too large to encode");
-            rc = -1;
-            break;
-        }
-        fz_buf_putc(&b, '\n');
-        rc = write_all(fp, &b, cfg->stats_output);
-    }
-    fz_buf_free(&b);
+    int rc = fz_ledger_book_write(rp->book, fp);
+    if (rc) fz_error("%s: write error: %s", cfg->stats_output, strerror(errno));
     if (fp != stdout && fclose(fp) != 0) rc = -1;
     return rc;
 }
@@ -306,7 +314,7 @@ int fz_replay_main(const fz_config *cfg) {
         return 1;
     }
     if (fz_config_campaign_masks(cfg, &rp->masks, errstr, sizeof(errstr)) != 0) goto out_err;
-    if (cfg->dedup_window_ms > 0) {
+    if (cfg->dedup_window_ms > 0 && cfg->campaign_capacity > 0) {
         rp->campaigns = fz_campaigns_new((size_t)cfg->campaign_capacity,
                                          (size_t)cfg->dedup_capacity, cfg->dedup_window_ms,
                                          cfg->campaign_summary_ms, errstr, sizeof(errstr));

@@ -5,7 +5,9 @@
 # expected-alerts.ndjson and expected-verdicts.ndjson, and optionally args
 # (extra replay options, one line). It is replayed with 1 thread and with 3
 # threads in batches of 4 events, and once from stdin: all must give exactly
-# the expected output.
+# the expected output. With expected-stats.ndjson, the statistics windows
+# (--stats-output) are compared too, and `fanzha stats` reading them back
+# must write them unchanged.
 # A rules case holds rules/ and expected-check.txt: the output of
 # `fanzha rules check rules`, which must also exit non-zero.
 set -euo pipefail
@@ -32,15 +34,31 @@ if [ -f expected-check.txt ]; then
 else
   args=()
   [ -f args ] && read -r -a args < args
+  stats=()
+  [ -f expected-stats.ndjson ] && stats=(--stats-output "$tmp/stats")
   for threads in 1 3; do
     batch=8192
     [ "$threads" = 3 ] && batch=4
     "$FANZHA" replay --rules rules --threads "$threads" --batch-events "$batch" \
       ${args[@]+"${args[@]}"} --verdicts "$tmp/verdicts.$threads" -o "$tmp/alerts.$threads" \
-      events.ndjson 2>"$tmp/stderr.$threads" || { cat "$tmp/stderr.$threads"; fail=1; }
+      ${stats[@]+"${stats[@]}"} events.ndjson 2>"$tmp/stderr.$threads" ||
+      { cat "$tmp/stderr.$threads"; fail=1; }
     compare expected-alerts.ndjson "$tmp/alerts.$threads" "alerts ($threads threads)"
     compare expected-verdicts.ndjson "$tmp/verdicts.$threads" "verdicts ($threads threads)"
+    if [ -f expected-stats.ndjson ]; then
+      compare expected-stats.ndjson "$tmp/stats" "statistics ($threads threads)"
+    fi
   done
+  if [ -f expected-stats.ndjson ]; then
+    period=()
+    for ((i = 0; i < ${#args[@]}; i++)); do
+      [ "${args[$i]}" = --ledger-period-ms ] && period=(--ledger-period-ms "${args[$((i + 1))]}")
+    done
+    "$FANZHA" stats ${period[@]+"${period[@]}"} --stats-output "$tmp/stats.again" \
+      expected-stats.ndjson >/dev/null 2>"$tmp/stderr.stats" || { cat "$tmp/stderr.stats"; fail=1; }
+    [ "$UPDATE" = "--update" ] ||
+      compare expected-stats.ndjson "$tmp/stats.again" "fanzha stats reading the windows back"
+  fi
   # the same from stdin (alerts then name the file "-", verdicts do not)
   "$FANZHA" replay --rules rules ${args[@]+"${args[@]}"} --verdicts "$tmp/verdicts.stdin" \
     <events.ndjson >/dev/null 2>"$tmp/stderr.stdin" || { cat "$tmp/stderr.stdin"; fail=1; }

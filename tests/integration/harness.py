@@ -46,7 +46,10 @@ def create_topics(partitions):
     tag = uuid.uuid4().hex[:8]
     names = {k: f"it-{k}-{tag}" for k in partitions}
     a = admin()  # keep the client alive until the futures resolve
-    fs = a.create_topics([NewTopic(names[k], n, 1) for k, n in partitions.items()])
+    # "state" holds fanzha's checkpoints: compacted, as in production
+    fs = a.create_topics([NewTopic(names[k], n, 1,
+                                   config={"cleanup.policy": "compact"} if k == "state" else {})
+                          for k, n in partitions.items()])
     for f in fs.values():
         f.result(timeout=30)
     # metadata propagates asynchronously; wait until every partition has a leader
@@ -223,6 +226,9 @@ class Fanzha:
         self.args = [FANZHA, "run", "--brokers", BROKER, "--group-id", group,
                      "--input-topics", topics["events"], "--alerts-topic", topics["alerts"],
                      "--dead-letter-topic", topics.get("dlq", ""), "--rules", RULES,
+                     # statistics only where a test creates their topics
+                     "--stats-topic", topics.get("stats", ""),
+                     "--state-topic", topics.get("state", ""),
                      "--threads", "2", "--commit-interval-ms", "200",
                      "--stats-interval-ms", "1000",
                      # the generator does not model interception (its normal

@@ -114,6 +114,13 @@ TEST_ENTRY(alert_verdict_encode)
 TEST_ENTRY(alert_deadletter_encode)
 TEST_ENTRY(alert_primary_truncated)
 
+/* ledger */
+TEST_ENTRY(ledger_windows_late_invalid)
+TEST_ENTRY(ledger_categories_and_money)
+TEST_ENTRY(ledger_checkpoint_roundtrip)
+TEST_ENTRY(ledger_record_roundtrip)
+TEST_ENTRY(ledger_book_oracle)
+
 /* queue */
 TEST_ENTRY(queue_spsc_order)
 TEST_ENTRY(queue_full)

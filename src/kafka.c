@@ -1,0 +1,132 @@
+/*
+ * kafka.c - see kafka.h.
+ */
+#include "kafka.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+int fz_kafka_conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t n) {
+    char e2[256];
+    if (rd_kafka_conf_set(c, k, v, e2, sizeof(e2)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, n, "librdkafka property '%s': %s", k, e2);
+        return -1;
+    }
+    return 0;
+}
+
+int fz_kafka_conf_apply(rd_kafka_conf_t *c, const fz_kvlist *l, char *err, size_t n) {
+    for (size_t i = 0; i < l->n; i++)
+        if (fz_kafka_conf_set(c, l->v[i].key, l->v[i].value, err, n)) return -1;
+    return 0;
+}
+
+void fz_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    (void)rk;
+    fz_log(level <= 3   ? FZ_LOG_ERROR
+           : level <= 4 ? FZ_LOG_WARN
+           : level <= 6 ? FZ_LOG_INFO
+                        : FZ_LOG_DEBUG,
+           "rdkafka %s: %s", fac, buf);
+}
+
+/* A consumer that assigns partitions itself and commits nothing. */
+static rd_kafka_t *reader_new(const fz_config *cfg, const char *group_id, char *err, size_t n) {
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (fz_kafka_conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
+        fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
+        fz_kafka_conf_set(c, "group.id", group_id, err, n) ||
+        fz_kafka_conf_set(c, "client.id", "fanzha-reader", err, n) ||
+        fz_kafka_conf_set(c, "enable.auto.commit", "false", err, n)) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, n);
+    if (!rk) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    /* c is now owned by rk */
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+int fz_kafka_read_topic(const fz_config *cfg, const char *topic, const char *group_id,
+                        int64_t timeout_ms, fz_kafka_record_fn fn, void *ctx, char *err,
+                        size_t err_size) {
+    int rc = -1;
+    rd_kafka_topic_partition_list_t *l = NULL;
+    const struct rd_kafka_metadata *md = NULL;
+    int64_t *hi = NULL;
+    rd_kafka_t *rk = reader_new(cfg, group_id, err, err_size);
+    if (!rk) return -1;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    int64_t until = fz_mono_ms() + timeout_ms;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, (int)timeout_ms);
+    if (!e && (md->topic_cnt != 1 || md->topics[0].err))
+        e = md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    if (e) {
+        snprintf(err, err_size, "topic '%s': %s", topic, rd_kafka_err2str(e));
+        goto out;
+    }
+    int np = md->topics[0].partition_cnt;
+    hi = calloc((size_t)np + 1, sizeof(int64_t));
+    l = rd_kafka_topic_partition_list_new(np);
+    if (!hi) {
+        snprintf(err, err_size, "out of memory");
+        goto out;
+    }
+    int left = 0;
+    for (int i = 0; i < np; i++) {
+        int32_t p = md->topics[0].partitions[i].id;
+        int64_t lo = 0, h = 0;
+        e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &h, (int)timeout_ms);
+        if (e) {
+            snprintf(err, err_size, "topic '%s' partition %d: %s", topic, p, rd_kafka_err2str(e));
+            goto out;
+        }
+        if (h > lo) {
+            rd_kafka_topic_partition_list_add(l, topic, p)->offset = lo;
+            hi[i] = h;
+            left++;
+        }
+    }
+    if (left && (e = rd_kafka_assign(rk, l))) {
+        snprintf(err, err_size, "topic '%s': assign: %s", topic, rd_kafka_err2str(e));
+        goto out;
+    }
+    while (left > 0 && fz_mono_ms() < until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) continue;
+        int stop = 0;
+        if (m->err == 0) {
+            stop = fn(ctx, m);
+            for (int i = 0; i < np; i++)
+                if (md->topics[0].partitions[i].id == m->partition && hi[i] > 0 &&
+                    m->offset >= hi[i] - 1) {
+                    hi[i] = 0;
+                    left--;
+                }
+        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            fz_debug("topic '%s': %s", topic, rd_kafka_message_errstr(m));
+        }
+        rd_kafka_message_destroy(m);
+        if (stop) {
+            snprintf(err, err_size, "topic '%s': read stopped", topic);
+            goto out;
+        }
+    }
+    rc = left > 0 ? 1 : 0;
+out:
+    if (md) rd_kafka_metadata_destroy(md);
+    if (l) rd_kafka_topic_partition_list_destroy(l);
+    free(hi);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}

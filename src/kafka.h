@@ -1,0 +1,38 @@
+/*
+ * kafka.h - what fanzha's Kafka clients share: librdkafka configuration
+ * from fz_config, logging into fanzha's log, and reading a topic from its
+ * start to its end (the state topic at partition assignment, the
+ * statistics topic for `fanzha stats`).
+ */
+#ifndef FZ_KAFKA_H
+#define FZ_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+
+/* Set one property; -1 with "librdkafka property 'k': why" in err. */
+int fz_kafka_conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t n);
+/* Set every property of l in order; -1 at the first bad one. */
+int fz_kafka_conf_apply(rd_kafka_conf_t *c, const fz_kvlist *l, char *err, size_t n);
+/* A log_cb that writes librdkafka's log lines through fanzha's log. */
+void fz_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
+/* One record read back; a non-zero return stops the read. */
+typedef int (*fz_kafka_record_fn)(void *ctx, const rd_kafka_message_t *m);
+
+/*
+ * Read every partition of topic from its low to its high watermark (taken
+ * when the read starts) with a consumer that assigns the partitions itself
+ * and commits nothing (group.id group_id, which librdkafka's consume calls
+ * need, is never joined; cfg's brokers and `kafka:` properties), calling fn for each
+ * record in partition order. Returns 0 when every partition was read to
+ * its end, 1 when timeout_ms passed first (fn saw what was read), -1 with
+ * a reason in err when the topic cannot be read (missing, no leader, bad
+ * property) or fn stopped the read. Blocks; any thread.
+ */
+int fz_kafka_read_topic(const fz_config *cfg, const char *topic, const char *group_id,
+                        int64_t timeout_ms, fz_kafka_record_fn fn, void *ctx, char *err,
+                        size_t err_size);
+
+#endif

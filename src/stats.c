@@ -1,0 +1,224 @@
+/*
+ * stats.c - see stats.h.
+ *
+ * Workload: thousands to a few hundred thousand records (partitions x
+ * windows, each re-written at every checkpoint while its window is open),
+ * read once. The latest record per key lives in an open-addressing table
+ * keyed by XXH3 of "group|topic|partition|window start", stored compactly
+ * (only the rows it has); the book sums them at the end.
+ */
+#define _GNU_SOURCE
+#include "stats.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "kafka.h"
+#include "ledger.h"
+#include "log.h"
+
+typedef struct entry {
+    char *key;            /* NULL = empty slot */
+    uint64_t source_hash; /* of group|topic|partition */
+    fz_ledger_window *w;  /* header + w->nrows rows */
+} entry;
+
+typedef struct stats {
+    const fz_config *cfg;
+    entry *slot;
+    size_t cap, n;
+    int64_t window_ms; /* of the first record; others must agree */
+    uint64_t read, skipped, replaced;
+    fz_ledger_record rec; /* scratch */
+    char where[300];      /* input being read, for messages */
+} stats;
+
+static size_t window_bytes(uint32_t nrows) {
+    return offsetof(fz_ledger_window, rows) + (size_t)nrows * sizeof(fz_ledger_row);
+}
+
+static int grow(stats *s) {
+    size_t cap = s->cap ? s->cap * 2 : 1024;
+    entry *ns = calloc(cap, sizeof(*ns));
+    if (!ns) return -1;
+    for (size_t i = 0; i < s->cap; i++) {
+        if (!s->slot[i].key) continue;
+        size_t j = XXH3_64bits(s->slot[i].key, strlen(s->slot[i].key)) & (cap - 1);
+        while (ns[j].key) j = (j + 1) & (cap - 1);
+        ns[j] = s->slot[i];
+    }
+    free(s->slot);
+    s->slot = ns;
+    s->cap = cap;
+    return 0;
+}
+
+static void skip(stats *s, const char *why) {
+    if (s->skipped++ < 10) fz_warn("%s: record skipped: %s", s->where, why);
+}
+
+/* Keep rec as the latest record of its key. */
+static int keep(stats *s, const fz_ledger_record *rec) {
+    if (s->window_ms == 0) s->window_ms = rec->window_ms;
+    if (rec->window_ms != s->window_ms) {
+        char why[128];
+        snprintf(why, sizeof(why), "%lld ms window, the records before it have %lld ms",
+                 (long long)rec->window_ms, (long long)s->window_ms);
+        skip(s, why);
+        return 0;
+    }
+    char key[700];
+    int kn = snprintf(key, sizeof(key), "%s|%s|%d|%lld", rec->group, rec->topic, rec->partition,
+                      (long long)rec->w.start_ms);
+    int sn = snprintf(key, 0, "%s|%s|%d", rec->group, rec->topic, rec->partition);
+    if (kn < 0 || (size_t)kn >= sizeof(key)) return -1;
+    if ((s->n + 1) * 2 > s->cap && grow(s)) return -1;
+    size_t j = XXH3_64bits(key, (size_t)kn) & (s->cap - 1);
+    while (s->slot[j].key && strcmp(s->slot[j].key, key) != 0) j = (j + 1) & (s->cap - 1);
+    entry *e = &s->slot[j];
+    fz_ledger_window *w = malloc(window_bytes(rec->w.nrows));
+    if (!w) return -1;
+    memcpy(w, &rec->w, window_bytes(rec->w.nrows));
+    if (e->key) {
+        free(e->w);
+        s->replaced++;
+    } else {
+        if (!(e->key = strdup(key))) {
+            free(w);
+            return -1;
+        }
+        e->source_hash = XXH3_64bits(key, (size_t)sn);
+        s->n++;
+    }
+    e->w = w;
+    return 0;
+}
+
+/* One record's bytes; -1 only when out of memory. */
+static int take(stats *s, const char *p, size_t n) {
+    char err[256];
+    s->read++;
+    if (fz_ledger_record_decode(p, n, &s->rec, err, sizeof(err)) != 0) {
+        skip(s, err);
+        return 0;
+    }
+    return keep(s, &s->rec);
+}
+
+static int on_record(void *ctx, const rd_kafka_message_t *m) {
+    stats *s = ctx;
+    snprintf(s->where, sizeof(s->where), "%s[%d] offset %lld", s->cfg->stats_topic, m->partition,
+             (long long)m->offset);
+    if (!m->payload || m->len == 0) return 0; /* a tombstone */
+    return take(s, m->payload, m->len) ? 1 : 0;
+}
+
+static int read_file(stats *s, const char *path) {
+    FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!fp) {
+        fz_error("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int rc = 0;
+    while (rc == 0 && (n = getline(&line, &cap, fp)) >= 0) {
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+        if (n == 0) continue;
+        snprintf(s->where, sizeof(s->where), "%s:%zu", strcmp(path, "-") ? path : "stdin", lineno);
+        rc = take(s, line, (size_t)n);
+    }
+    if (rc == 0 && ferror(fp)) {
+        fz_error("%s: read error: %s", path, strerror(errno));
+        rc = -1;
+    } else if (rc) {
+        fz_error("out of memory");
+    }
+    free(line);
+    if (fp != stdin) fclose(fp);
+    return rc;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sum the current records per window into a book, print, write. */
+static int report(stats *s) {
+    const fz_config *cfg = s->cfg;
+    fz_ledger_book *book =
+        fz_ledger_book_new(s->window_ms ? s->window_ms : 60000, cfg->ledger_period_ms);
+    uint64_t *src = calloc(s->n + 1, sizeof(uint64_t));
+    size_t nsrc = 0, interim = 0;
+    int rc = book && src ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < s->cap; i++) {
+        const entry *e = &s->slot[i];
+        if (!e->key) continue;
+        fz_ledger_window w;
+        memcpy(&w, e->w, window_bytes(e->w->nrows));
+        interim += w.interim != 0;
+        src[nsrc++] = e->source_hash;
+        if (fz_ledger_book_add(book, &w)) rc = -1;
+    }
+    if (rc) {
+        fz_error("out of memory");
+        goto out;
+    }
+    qsort(src, nsrc, sizeof(uint64_t), cmp_u64);
+    size_t sources = 0;
+    for (size_t i = 0; i < nsrc; i++) sources += i == 0 || src[i] != src[i - 1];
+    fprintf(stderr,
+            "fanzha stats: %llu record(s) read, %zu current (%zu source partition(s), %zu "
+            "window(s), %zu record(s) of windows still open), %llu superseded, %llu skipped\n",
+            (unsigned long long)s->read, s->n, sources, fz_ledger_book_count(book), interim,
+            (unsigned long long)s->replaced, (unsigned long long)s->skipped);
+    fz_ledger_book_print(book, (size_t)cfg->stats_windows, stdout);
+    if (cfg->stats_output) {
+        FILE *fp = strcmp(cfg->stats_output, "-") == 0 ? stdout : fopen(cfg->stats_output, "wb");
+        if (!fp || fz_ledger_book_write(book, fp) != 0) {
+            fz_error("%s: %s", cfg->stats_output, strerror(errno));
+            rc = -1;
+        }
+        if (fp && fp != stdout && fclose(fp) != 0) rc = -1;
+    }
+out:
+    free(src);
+    fz_ledger_book_destroy(book);
+    return rc;
+}
+
+int fz_stats_main(const fz_config *cfg) {
+    stats s = {.cfg = cfg};
+    int rc = 0;
+    if (cfg->n_inputs) {
+        for (size_t i = 0; rc == 0 && i < cfg->n_inputs; i++) rc = read_file(&s, cfg->inputs[i]);
+    } else {
+        char err[512];
+        if (!cfg->stats_topic || !*cfg->stats_topic) {
+            fz_error("no input: name files of statistics records, or a stats_topic to read");
+            return 2;
+        }
+        int r = fz_kafka_read_topic(cfg, cfg->stats_topic, "fanzha-stats", 60000, on_record, &s,
+                                    err, sizeof(err));
+        if (r < 0) {
+            fz_error("%s", err);
+            rc = -1;
+        } else if (r > 0) {
+            fz_warn("topic '%s' not read to its end in 60 s: the figures are incomplete",
+                    cfg->stats_topic);
+        }
+    }
+    if (rc == 0) rc = report(&s);
+    for (size_t i = 0; i < s.cap; i++) {
+        free(s.slot[i].key);
+        free(s.slot[i].w);
+    }
+    free(s.slot);
+    return rc ? 1 : 0;
+}
