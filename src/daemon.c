@@ -24,9 +24,11 @@
  * re-processes at most the uncommitted tail; it never skips an alert.
  *
  * Backpressure: a full worker queue (or a full tracker ring) makes the
- * consumer thread hold the message and pause all assigned partitions; it
- * keeps calling poll (so it stays in the group) and resumes once the held
- * messages are queued and the queues are below half. A full producer queue
+ * consumer thread hold the message and wait (HELD_WAIT_MS at a time) for
+ * room before it polls again; if the held messages still pile up
+ * (HELD_PAUSE), it pauses all assigned partitions, keeps calling poll (so
+ * it stays in the group) and resumes once the held messages are queued
+ * and the queues are below half. A full producer queue
  * makes the worker wait, which fills its queue: the pause propagates.
  * Nothing is ever dropped, and memory is bounded by queue_depth, the
  * tracker rings and librdkafka's own queue limits.
@@ -76,6 +78,7 @@
 #define POP_BATCH 64
 #define HELD_CAP 1024
 #define HELD_PAUSE 512
+#define HELD_WAIT_MS 50 /* per loop, for room in a worker queue before polling again */
 #define TRACK_CAP 65536
 
 typedef struct daemon_s daemon_s;
@@ -704,10 +707,11 @@ static void set_paused(daemon_s *d, int pause) {
     fz_debug("%s consumption", pause ? "paused" : "resumed");
 }
 
-/* Queue held messages; returns 1 if all of them are queued. With wait,
- * blocks until they are. */
-static int flush_held(daemon_s *d, int wait) {
+/* Queue held messages; returns 1 if all of them are queued. wait_ms: 0 =
+ * do not wait, < 0 = block until they are, > 0 = wait at most that long. */
+static int flush_held(daemon_s *d, int64_t wait_ms) {
     int all = 1;
+    int64_t until = wait_ms > 0 ? fz_mono_ms() + wait_ms : 0;
     for (int i = 0; i < d->nworkers; i++) {
         worker *w = &d->workers[i];
         while (w->held_len > 0) {
@@ -724,7 +728,7 @@ static int flush_held(daemon_s *d, int wait) {
                 it->slot = fz_track_push(t, m->offset);
                 if (!it->slot) {
                     /* after a fatal error slots may never finish: don't wait */
-                    if (!wait || atomic_load(&d->fatal)) {
+                    if (!wait_ms || atomic_load(&d->fatal) || (until && fz_mono_ms() >= until)) {
                         all = 0;
                         break;
                     }
@@ -733,8 +737,14 @@ static int flush_held(daemon_s *d, int wait) {
                     continue;
                 }
             }
-            if (wait ? fz_queue_push_wait(w->q, it, 100) != 0 : fz_queue_push(w->q, it) != 0) {
-                if (!wait || atomic_load(&d->fatal)) {
+            int slice = 100;
+            if (until) {
+                int64_t left = until - fz_mono_ms();
+                slice = left <= 0 ? 0 : left < 100 ? (int)left : 100;
+            }
+            if (wait_ms && slice > 0 ? fz_queue_push_wait(w->q, it, slice) != 0
+                                     : fz_queue_push(w->q, it) != 0) {
+                if (!wait_ms || atomic_load(&d->fatal) || (until && fz_mono_ms() >= until)) {
                     all = 0;
                     break;
                 }
@@ -764,7 +774,7 @@ static void dispatch(daemon_s *d, rd_kafka_message_t *m) {
         if (it.slot && fz_queue_push(w->q, &it) == 0) return;
         /* if it got a slot but no room, it is held with its slot */
     }
-    if (w->held_len == HELD_CAP) flush_held(d, 1); /* only if messages kept coming paused */
+    if (w->held_len == HELD_CAP) flush_held(d, -1); /* only if messages kept coming paused */
     w->held[(w->held_head + w->held_len) % HELD_CAP] = it;
     w->held_len++;
     /* A few held messages absorb short bursts; pausing (which drops the
@@ -776,7 +786,7 @@ static void dispatch(daemon_s *d, rd_kafka_message_t *m) {
 /* Wait until the given tracks are idle or the timeout passes. */
 static int drain_tracks(daemon_s *d, fz_track **v, int n, int64_t timeout_ms) {
     int64_t until = fz_mono_ms() + timeout_ms;
-    flush_held(d, 1);
+    flush_held(d, -1);
     for (;;) {
         int idle = 1;
         for (int i = 0; i < n; i++) {
@@ -1354,7 +1364,13 @@ int fz_daemon_main(const fz_config *cfg) {
     int64_t next_commit = fz_mono_ms() + cfg->commit_interval_ms;
     int64_t next_stats = cfg->stats_interval_ms ? fz_mono_ms() + cfg->stats_interval_ms : INT64_MAX;
     while (!g_stop && !atomic_load(&d->fatal)) {
-        int all_queued = flush_held(d, 0);
+        /* Workers behind: wait (briefly) for room rather than take more
+         * messages, so a consumer that is merely faster than its workers
+         * is slowed to their pace without pausing (a pause drops the
+         * client's prefetched messages, and the refetch after it costs
+         * far more than the wait). Workers that stay behind still end in
+         * a pause, below, and the loop keeps serving rebalances. */
+        int all_queued = flush_held(d, d->paused ? 0 : HELD_WAIT_MS);
         if (d->paused && all_queued && queues_below_half(d)) set_paused(d, 0);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, d->paused    ? 20
                                                                     : all_queued ? 100
