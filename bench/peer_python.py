@@ -6,8 +6,9 @@
                          [--rules rules]
 
 Loads every enabled rule under --rules: each regex pattern is compiled with
-Python's `re` (flags: caseless -> re.I, dotall -> re.S), all of them joined
-into one alternation per field; list rules (literals, e.g. phishing
+Python's `re` (flags: caseless -> re.I, dotall -> re.S) and tried in turn
+on its field (one alternation of all of them is 20 times slower in `re`,
+which tries every branch at every position); list rules (literals, e.g. phishing
 domains) become a set, checked against the domain-like words of the text
 (what a Python author would do: `re` over 50,000 alternatives is not
 usable). Each consumed event is decoded with json.loads; an event whose
@@ -76,15 +77,10 @@ def load(rules_dir):
                         continue
                     for field in r.get("fields", ["text"]):
                         if field in by_field:
-                            by_field[field].append(f"(?{flag_str(flags)}:{p})" if flags else f"(?:{p})")
-    compiled = {f: re.compile("|".join(ps)) for f, ps in by_field.items() if ps}
+                            by_field[field].append(re.compile(p, flags))
+    compiled = {f: ps for f, ps in by_field.items() if ps}
     n = sum(len(ps) for ps in by_field.values())
     return compiled, literals, n, skipped
-
-
-def flag_str(flags):
-    return ("i" if flags & re.I else "") + ("s" if flags & re.S else "") + \
-        ("m" if flags & re.M else "")
 
 
 def main():
@@ -119,9 +115,9 @@ def main():
             except ValueError:
                 continue
             hit = False
-            for field, rx in pats.items():
+            for field, rxs in pats.items():
                 v = ev.get(field)
-                if isinstance(v, str) and rx.search(v):
+                if isinstance(v, str) and any(rx.search(v) for rx in rxs):
                     hit = True
                     break
             text = ev.get("text")
