@@ -2,6 +2,7 @@
 and check that no alert is missing."""
 import collections
 import signal
+import threading
 import time
 import uuid
 
@@ -17,7 +18,11 @@ class Restart(unittest.TestCase):
         topics = h.create_topics({"events": 4, "alerts": 2, "dlq": 1})
         group = f"g-{name}-{uuid.uuid4().hex[:6]}"
         ev = h.Events(self.N, seed=11, fraud_rate=0.1)
-        h.produce(topics["events"], ev.records)
+        # half the stream first; the rest arrives while the first run is
+        # being stopped (fanzha takes 40,000 events in well under a second,
+        # so a stream produced up front would be finished before the stop)
+        half = len(ev.records) // 2
+        h.produce(topics["events"], ev.records[:half])
         # first run: interrupt once a part of the stream has been alerted
         f1 = h.Fanzha(name + "-1", topics, group, extra).start()
         deadline = time.time() + 60
@@ -28,8 +33,16 @@ class Restart(unittest.TestCase):
                 if processed >= self.N // 10:
                     break
             time.sleep(0.1)
+        def trickle(recs):  # the rest, 500 events every 50 ms (about 2 s)
+            for i in range(0, len(recs), 500):
+                h.produce(topics["events"], recs[i:i + 500])
+                time.sleep(0.05)
+        rest = threading.Thread(target=trickle, args=(ev.records[half:],))
+        rest.start()
+        time.sleep(0.5)
         f1.signal(sig)
         rc1 = f1.wait(90)
+        rest.join()
         first = h.alerts_of(h.consume_all(topics["alerts"], idle_s=1.5))
         ends = h.end_offsets(topics["events"])
         done = sum(max(o, 0) for o in h.committed(group, topics["events"], list(ends)).values())
