@@ -5,7 +5,8 @@
 #   deploy/kafka-local.sh start                    fetch jars (once), format (once), start, wait until ready
 #   deploy/kafka-local.sh stop                     SIGTERM, wait up to 30 s, then SIGKILL (idempotent)
 #   deploy/kafka-local.sh status                   print running/stopped (exit 0 running, 3 stopped)
-#   deploy/kafka-local.sh topic NAME PARTITIONS    create a topic if it does not exist yet
+#   deploy/kafka-local.sh topic NAME PARTITIONS [compact]
+#                                                  create a topic if it does not exist yet
 #   deploy/kafka-local.sh reset                    stop and delete the state dir
 #   deploy/kafka-local.sh fetch                    only download the jars into the cache
 #
@@ -361,18 +362,21 @@ cmd_status() {
 }
 
 cmd_topic() {
-    local name="${1:-}" parts="${2:-}"
-    [[ -n "$name" && -n "$parts" ]] || die "usage: $0 topic NAME PARTITIONS"
+    local name="${1:-}" parts="${2:-}" policy="${3:-}"
+    [[ -n "$name" && -n "$parts" ]] || die "usage: $0 topic NAME PARTITIONS [compact]"
+    [[ -z "$policy" || "$policy" == compact ]] || die "the third argument can only be 'compact'"
     [[ "$name" =~ ^[A-Za-z0-9._-]{1,249}$ ]] || die "invalid topic name '$name'"
     [[ "$parts" =~ ^[1-9][0-9]*$ ]] || die "PARTITIONS must be a positive integer (got '$parts')"
     kafka_pid >/dev/null || die "broker is not running; run '$0 start' first"
     check_java
     fetch_libs
     [[ -f "$STATE_DIR/log4j2-tools.properties" ]] || write_log4j_configs
-    log "creating topic '$name' with $parts partition(s) (if it does not exist)"
+    log "creating topic '$name' with $parts partition(s)${policy:+, compacted} (if it does not exist)"
+    local extra=()
+    [[ -n "$policy" ]] && extra=(--config cleanup.policy=compact)
     tools_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" \
-        --create --if-not-exists --topic "$name" --partitions "$parts" --replication-factor 1 >&2 \
-        || die "TopicCommand failed for topic '$name'"
+        --create --if-not-exists --topic "$name" --partitions "$parts" --replication-factor 1 \
+        "${extra[@]}" >&2 || die "TopicCommand failed for topic '$name'"
     # wait until the metadata shows the topic with its leaders
     local i have=""
     for ((i = 0; i < 40; i++)); do

@@ -23,6 +23,8 @@ bash deploy/kafka-local.sh start
 bash deploy/kafka-local.sh topic events 4
 bash deploy/kafka-local.sh topic fanzha.alerts 4
 bash deploy/kafka-local.sh topic fanzha.dlq 1
+bash deploy/kafka-local.sh topic fanzha.stats 4 compact   # loss-recovery statistics
+bash deploy/kafka-local.sh topic fanzha.state 4 compact   # their checkpoints
 
 step "fanzha run"
 mkdir -p build
@@ -53,6 +55,9 @@ step "stop fanzha (SIGTERM: drain, commit, exit)"
 kill -TERM "$FZ"
 wait "$FZ" || true
 tail -n 3 "$LOG" | sed 's/^/    fanzha: /'
+
+step "loss-recovery statistics of the run (fanzha stats reads fanzha.stats)"
+./build/fanzha stats --brokers "$BROKER" --log-level warn || true
 echo
 echo "Done. The full fanzha log is in $LOG."
 [ -n "${FANZHA_KEEP_KAFKA:-}" ] && echo "Kafka is still running on $BROKER (stop: bash deploy/kafka-local.sh stop)."
