@@ -218,7 +218,7 @@ def main():
             continue
         key, ev = g.event(a.start_ts + int(n * step_ms))
         line = json.dumps(ev, ensure_ascii=False, separators=(",", ":"))
-        if producer:
+        if producer is not None:
             while True:
                 try:
                     producer.produce(a.topic, line.encode(), key.encode())
@@ -231,7 +231,7 @@ def main():
             out.write(line + "\n")
         n += 1
         prog.tick(n)
-    if producer:
+    if producer is not None:  # (a Producer's truth value is its queue length)
         left = producer.flush(120)
         if left:
             sys.exit(f"gen: {left} records not delivered")
