@@ -71,10 +71,10 @@ static int keep(stats *s, const fz_ledger_record *rec) {
         return 0;
     }
     char key[700];
-    int kn = snprintf(key, sizeof(key), "%s|%s|%d|%lld", rec->group, rec->topic, rec->partition,
-                      (long long)rec->w.start_ms);
-    int sn = snprintf(key, 0, "%s|%s|%d", rec->group, rec->topic, rec->partition);
-    if (kn < 0 || (size_t)kn >= sizeof(key)) return -1;
+    /* the source, then the window: the source's hash counts partitions */
+    int sn = snprintf(key, sizeof(key), "%s|%s|%d", rec->group, rec->topic, rec->partition);
+    if (sn < 0 || (size_t)sn >= sizeof(key) - 24) return -1;
+    int kn = sn + snprintf(key + sn, sizeof(key) - (size_t)sn, "|%lld", (long long)rec->w.start_ms);
     if ((s->n + 1) * 2 > s->cap && grow(s)) return -1;
     size_t j = XXH3_64bits(key, (size_t)kn) & (s->cap - 1);
     while (s->slot[j].key && strcmp(s->slot[j].key, key) != 0) j = (j + 1) & (s->cap - 1);
