@@ -1080,13 +1080,12 @@ static int cjk_boundary(const char *pat) {
     return 0;
 }
 
-/* The view a term sees on field f. */
-static fz_view term_view(const fz_term *t, fz_field f) {
+fz_view fz_term_view(const fz_term *t, fz_field f) {
     if ((int)t->view >= 0) return t->view;
     return f == FZ_FIELD_TEXT ? FZ_VIEW_NORM : FZ_VIEW_RAW;
 }
 
-static unsigned regex_flags(const fz_term *t, fz_view v) {
+unsigned fz_term_regex_flags(const fz_term *t, fz_view v) {
     unsigned fl = t->hs_flags | HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH;
     if (v == FZ_VIEW_NORM) fl |= HS_FLAG_CASELESS; /* the view is lower-cased */
     return fl;
@@ -1149,11 +1148,12 @@ static void analyse_one(void *ctx, size_t j) {
     int64_t t0 = fz_mono_ns();
     if (ac->compile) {
         hs_database_t *db = NULL;
-        an->rc = hs_compile(an->t->pattern, regex_flags(an->t, FZ_VIEW_NORM), HS_MODE_BLOCK, NULL,
-                            &db, &err);
+        an->rc = hs_compile(an->t->pattern, fz_term_regex_flags(an->t, FZ_VIEW_NORM), HS_MODE_BLOCK,
+                            NULL, &db, &err);
         hs_free_database(db);
     } else {
-        an->rc = hs_expression_info(an->t->pattern, regex_flags(an->t, FZ_VIEW_RAW), &info, &err);
+        an->rc = hs_expression_info(an->t->pattern, fz_term_regex_flags(an->t, FZ_VIEW_RAW), &info,
+                                    &err);
     }
     an->ms = (double)(fz_mono_ns() - t0) / 1e6;
     if (an->rc != HS_SUCCESS)
@@ -1306,7 +1306,7 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
             fz_term *t = &r->terms[k];
             for (int f = 0; f < FZ_FIELD_COUNT; f++) {
                 if (!(t->fields & (1u << f))) continue;
-                fz_view v = term_view(t, (fz_field)f);
+                fz_view v = fz_term_view(t, (fz_field)f);
                 source *s = t->list ? find_list(rs, t->list) : NULL;
                 size_t count = t->list ? (s ? s->nlit : 0) : 1;
                 for (size_t j = 0; j < count; j++) {
@@ -1325,8 +1325,8 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                     if (!t->list) {
                         a->mode = FZ_LIT_CONTAINS;
                         a->len = 0;
-                        rc = db_build_add(&bb[db_key(f, v, 0)], t->pattern, 0, regex_flags(t, v),
-                                          id);
+                        rc = db_build_add(&bb[db_key(f, v, 0)], t->pattern, 0,
+                                          fz_term_regex_flags(t, v), id);
                     } else {
                         const char *lit = s->lit[j];
                         size_t len = s->litlen[j];

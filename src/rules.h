@@ -206,6 +206,12 @@ size_t fz_ruleset_db_bytes(const fz_ruleset *rs);
 /* Seconds spent compiling (or deserialising) the databases. */
 double fz_ruleset_compile_secs(const fz_ruleset *rs);
 
+/* The view term t sees on field f (a term without a view: normalized
+ * text, raw numbers), and the Hyperscan flags its regex is compiled with
+ * in view v. */
+fz_view fz_term_view(const fz_term *t, fz_field f);
+unsigned fz_term_regex_flags(const fz_term *t, fz_view v);
+
 /* Compile cost of one regex term on its own. */
 typedef struct fz_pattern_cost {
     const fz_rule *rule;

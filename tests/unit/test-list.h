@@ -56,6 +56,9 @@ TEST_ENTRY(rules_err_language)
 TEST_ENTRY(rules_list_parsing)
 TEST_ENTRY(rules_err_huge_list)
 
+/* profile */
+TEST_ENTRY(profile_costs)
+
 /* norm */
 TEST_ENTRY(norm_golden)
 TEST_ENTRY(norm_number)
