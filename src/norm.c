@@ -142,68 +142,117 @@ static uint32_t fold(uint32_t cp) {
 
 #define PENDING_MAX 32
 
-size_t fz_norm_text(const char *in, size_t n, char *out) {
-    size_t i = 0, o = 0;
-    uint32_t prev = 0;      /* last kept non-separator code point, after folding */
+/* ASCII bytes by what step 5 does with them: kept (letters, digits, other
+ * punctuation), white space, or a separator. */
+enum { A_KEEP = 0, A_SPACE, A_SEP };
+static const uint8_t ascii_class[128] = {
+    ['\t'] = A_SPACE, ['\n'] = A_SPACE, ['\v'] = A_SPACE, ['\f'] = A_SPACE, ['\r'] = A_SPACE,
+    [' '] = A_SPACE,  ['.'] = A_SEP,    ['*'] = A_SEP,    ['_'] = A_SEP,    ['-'] = A_SEP,
+    ['~'] = A_SEP,    ['|'] = A_SEP,    ['/'] = A_SEP,    ['\\'] = A_SEP,   ['+'] = A_SEP,
+    ['\''] = A_SEP,   ['"'] = A_SEP,    ['`'] = A_SEP,    ['^'] = A_SEP,
+};
+
+static inline unsigned char ascii_lower(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+/*
+ * The state of one normalisation: separators seen since the last kept
+ * character wait in pend until the next kept character says whether they
+ * go (between CJK and CJK/alnum) or stay.
+ */
+typedef struct norm_state {
+    char *out;
+    size_t o;
+    uint32_t prev;          /* last kept non-separator code point, after folding; 0 = none */
     char pend[PENDING_MAX]; /* separators since prev, already folded */
-    size_t np = 0;
-    int pend_space = 0; /* pending run is white space only */
+    size_t np;
+    int pend_space; /* the pending run is white space only */
+} norm_state;
+
+static inline void add_space(norm_state *st) {
+    if (st->np == 0) st->pend_space = 1;
+    if (st->np == 0 || !st->pend_space || st->pend[st->np - 1] != ' ')
+        if (st->np < PENDING_MAX) st->pend[st->np++] = ' ';
+}
+
+static inline void add_sep(norm_state *st, uint32_t f) {
+    st->pend_space = 0;
+    char tmp[4];
+    size_t k = fz_utf8_encode(f, tmp);
+    if (st->np + k <= PENDING_MAX) {
+        memcpy(st->pend + st->np, tmp, k);
+        st->np += k;
+    }
+}
+
+/* A kept character f arrives: decide the pending separators. */
+static inline void settle(norm_state *st, uint32_t f) {
+    uint32_t prev = st->prev;
+    int between = (is_cjk(prev) && (is_cjk(f) || is_alnum(f))) || (is_alnum(prev) && is_cjk(f));
+    if (!between && prev != 0) {
+        memcpy(st->out + st->o, st->pend, st->np);
+        st->o += st->np;
+    }
+    st->np = 0;
+}
+
+/*
+ * Most text is ASCII: runs of kept ASCII bytes are copied lower-cased
+ * without decoding, and ASCII white space and separators skip the code
+ * point path. Everything else goes one code point at a time.
+ */
+size_t fz_norm_text(const char *in, size_t n, char *out) {
+    norm_state st = {.out = out};
+    size_t i = 0;
     while (i < n) {
-        uint32_t cp;
-        size_t len;
-        if ((unsigned char)in[i] < 0x80) {
-            cp = (unsigned char)in[i];
-            len = 1;
-        } else {
-            len = fz_utf8_decode(in + i, n - i, &cp);
-            if (len == 0) { /* not UTF-8: copy the byte as it is */
-                if (np) {
-                    memcpy(out + o, pend, np);
-                    o += np;
-                    np = 0;
-                }
-                out[o++] = in[i++];
-                prev = 0xFFFD;
-                continue;
+        unsigned char c = (unsigned char)in[i];
+        if (c < 0x80) {
+            if (ascii_class[c] == A_KEEP) {
+                if (st.np) settle(&st, ascii_lower(c));
+                do {
+                    out[st.o++] = (char)ascii_lower(c);
+                } while (++i < n && (c = (unsigned char)in[i]) < 0x80 && ascii_class[c] == A_KEEP);
+                st.prev = (unsigned char)out[st.o - 1];
+            } else {
+                if (ascii_class[c] == A_SPACE)
+                    add_space(&st);
+                else
+                    add_sep(&st, c);
+                i++;
             }
+            continue;
+        }
+        uint32_t cp;
+        size_t len = fz_utf8_decode(in + i, n - i, &cp);
+        if (len == 0) { /* not UTF-8: copy the byte as it is */
+            if (st.np) {
+                memcpy(out + st.o, st.pend, st.np);
+                st.o += st.np;
+                st.np = 0;
+            }
+            out[st.o++] = in[i++];
+            st.prev = 0xFFFD;
+            continue;
         }
         i += len;
         if (is_zero_width(cp)) continue;
         uint32_t f = fold(cp);
-        if (is_space(f) || is_sep_punct(f)) {
-            if (np == 0) pend_space = 1;
-            if (is_space(f)) {
-                if (np == 0 || !pend_space || pend[np - 1] != ' ') {
-                    if (np < PENDING_MAX) pend[np++] = ' ';
-                }
-            } else {
-                pend_space = 0;
-                char tmp[4];
-                size_t k = fz_utf8_encode(f, tmp);
-                if (np + k <= PENDING_MAX) {
-                    memcpy(pend + np, tmp, k);
-                    np += k;
-                }
-            }
-            continue;
+        if (is_space(f)) {
+            add_space(&st);
+        } else if (is_sep_punct(f)) {
+            add_sep(&st, f);
+        } else {
+            if (st.np) settle(&st, f);
+            st.o += fz_utf8_encode(f, out + st.o);
+            st.prev = f;
         }
-        if (np) {
-            int between =
-                (is_cjk(prev) && (is_cjk(f) || is_alnum(f))) || (is_alnum(prev) && is_cjk(f));
-            if (!between && prev != 0) {
-                memcpy(out + o, pend, np);
-                o += np;
-            }
-            np = 0;
-        }
-        o += fz_utf8_encode(f, out + o);
-        prev = f;
     }
-    if (np && prev != 0) { /* trailing separators are kept, leading ones dropped */
-        memcpy(out + o, pend, np);
-        o += np;
+    if (st.np && st.prev != 0) { /* trailing separators are kept, leading ones dropped */
+        memcpy(out + st.o, st.pend, st.np);
+        st.o += st.np;
     }
-    return o;
+    return st.o;
 }
 
 size_t fz_norm_number(const char *in, size_t n, char *out) {

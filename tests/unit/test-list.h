@@ -63,6 +63,7 @@ TEST_ENTRY(profile_costs)
 TEST_ENTRY(norm_golden)
 TEST_ENTRY(norm_number)
 TEST_ENTRY(norm_properties)
+TEST_ENTRY(norm_oracle_random)
 
 /* cond */
 TEST_ENTRY(cond_truth_tables)
