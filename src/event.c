@@ -2,13 +2,13 @@
  * event.c - see event.h.
  *
  * Workload: ~100-1000 byte JSON objects with 4-10 keys, millions per
- * second per core. One jsmn pass tokenises; one pass over the root
- * object's keys picks out the known fields and skips everything else.
+ * second per core, most of the bytes in one string (the text). One strict
+ * pass checks the syntax and records where each member of the root object
+ * sits (json_scan); one walk over those members picks out the known fields
+ * and skips everything else. String bodies are skipped eight bytes at a
+ * time while no byte in them is a quote, a backslash or a control
+ * character.
  */
-#define JSMN_STATIC
-#define JSMN_STRICT
-#include <jsmn.h>
-
 #include "event.h"
 
 #include <stdio.h>
@@ -16,10 +16,19 @@
 
 #include "utf8.h"
 
+/* A member of the root object: key and value as offsets into the message;
+ * strings without their quotes, containers from bracket to bracket. */
+typedef enum { J_OBJECT, J_ARRAY, J_STRING, J_PRIMITIVE } json_type;
+typedef struct member {
+    uint32_t kstart, kend;
+    json_type type;
+    uint32_t start, end;
+} member;
+
 struct fz_decoder {
     size_t max_event_bytes;
-    unsigned max_tokens;
-    jsmntok_t *toks;
+    unsigned max_tokens; /* keys and values, nested ones included */
+    member *members;     /* max_tokens / 2 + 1 */
     char *arena;
     size_t arena_cap;
     size_t arena_len;
@@ -59,15 +68,15 @@ fz_decoder *fz_decoder_new(size_t max_event_bytes, size_t arena_bytes, unsigned 
     if (!d) goto fail;
     d->max_event_bytes = max_event_bytes;
     d->max_tokens = max_tokens;
-    d->toks = malloc(sizeof(jsmntok_t) * max_tokens);
-    if (!d->toks) goto fail_decoder;
+    d->members = malloc(sizeof(member) * (max_tokens / 2 + 1));
+    if (!d->members) goto fail_decoder;
     d->arena = malloc(arena_bytes);
     if (!d->arena) goto fail_toks;
     d->arena_cap = arena_bytes;
     return d;
 
 fail_toks:
-    free(d->toks);
+    free(d->members);
 fail_decoder:
     free(d);
 fail:
@@ -77,7 +86,7 @@ fail:
 
 void fz_decoder_destroy(fz_decoder *d) {
     if (!d) return;
-    free(d->toks);
+    free(d->members);
     free(d->arena);
     free(d);
 }
@@ -167,7 +176,7 @@ static const char *escape_problem(fz_reason r) {
     }
 }
 
-/* JSON number grammar check for a primitive token (jsmn is lenient). */
+/* JSON number grammar check for a primitive token. */
 static int is_json_number(const char *p, size_t n, int *is_int) {
     size_t i = 0;
     *is_int = 1;
@@ -205,18 +214,30 @@ static int valid_primitive(const char *p, size_t n) {
     return is_json_number(p, n, &is_int);
 }
 
+/* Does the 8-byte word hold a byte that ends a run of plain string bytes:
+ * '"', '\\' or a control character (< 0x20)? May say yes for a word that
+ * holds such a byte somewhere; never says no when one is there. */
+static inline int word_special(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    return (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & high ? 1 : 0;
+}
+
 /*
  * Strict RFC 8259 syntax check of the whole message, one pass, no
- * allocation (nesting is tracked in a bit stack). jsmn tokenises but
- * forgives missing commas, trailing commas and raw control characters in
- * strings; events must be well-formed JSON, so this pass decides.
- * Returns 0, or -1 with *off at the first offending byte.
+ * allocation (nesting is tracked in a bit stack), which also records the
+ * members of the root object in d->members (when the root is an object)
+ * and counts keys and values in *ntok. Returns 0, or -1 with *off at the
+ * first offending byte.
  */
 #define JSON_MAX_DEPTH 256
-static int json_check(const char *s, size_t n, size_t *off) {
+static int json_scan(fz_decoder *d, const char *s, size_t n, size_t *off, size_t *nmembers,
+                     unsigned long *ntok) {
     uint64_t stack[JSON_MAX_DEPTH / 64] = {0}; /* bit set = object, clear = array */
     int depth = 0, is_key = 0;
-    size_t i = 0;
+    size_t i = 0, m = 0, mcap = d->max_tokens / 2 + 1;
+    unsigned long tokens = 0;
+    member *mem = d->members;
 #define WS()                                                                                       \
     while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++
 #define BAD()                                                                                      \
@@ -224,14 +245,21 @@ static int json_check(const char *s, size_t n, size_t *off) {
         *off = i;                                                                                  \
         return -1;                                                                                 \
     } while (0)
+/* a value directly inside the root: a member's value */
+#define MEMBER_VALUE() (depth == 1 && m < mcap)
 value:
     WS();
     if (i >= n) BAD();
+    tokens++;
     switch (s[i]) {
     case '{':
     case '[': {
         if (depth == JSON_MAX_DEPTH) BAD();
         int obj = s[i] == '{';
+        if (MEMBER_VALUE()) {
+            mem[m].type = obj ? J_OBJECT : J_ARRAY;
+            mem[m].start = (uint32_t)i;
+        }
         if (obj)
             stack[depth / 64] |= 1ULL << (depth % 64);
         else
@@ -241,8 +269,7 @@ value:
         WS();
         if (i < n && s[i] == (obj ? '}' : ']')) {
             i++;
-            depth--;
-            goto after;
+            goto close;
         }
         if (obj) goto key;
         goto value;
@@ -257,17 +284,30 @@ value:
             i = st;
             BAD();
         }
+        if (MEMBER_VALUE()) {
+            mem[m].type = J_PRIMITIVE;
+            mem[m].start = (uint32_t)st;
+            mem[m++].end = (uint32_t)i;
+        }
         goto after;
     }
     }
 key:
     WS();
     if (i >= n || s[i] != '"') BAD();
+    tokens++;
     is_key = 1; /* a key is a string followed by ':' and a value */
     {
     string:
         i++; /* opening quote */
+        size_t st = i;
         for (;;) {
+            while (i + 8 <= n) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (word_special(w)) break;
+                i += 8;
+            }
             if (i >= n) BAD();
             unsigned char c = (unsigned char)s[i];
             if (c == '"') break;
@@ -285,6 +325,16 @@ key:
             }
             i++;
         }
+        if (depth == 1 && m < mcap) {
+            if (is_key) {
+                mem[m].kstart = (uint32_t)st;
+                mem[m].kend = (uint32_t)i;
+            } else {
+                mem[m].type = J_STRING;
+                mem[m].start = (uint32_t)st;
+                mem[m++].end = (uint32_t)i;
+            }
+        }
         i++; /* closing quote */
         if (is_key) {
             is_key = 0;
@@ -298,6 +348,8 @@ after:
     WS();
     if (depth == 0) {
         if (i != n) BAD();
+        *nmembers = m;
+        *ntok = tokens;
         return 0;
     }
     if (i >= n) BAD();
@@ -310,13 +362,17 @@ after:
         }
         if (s[i] == (obj ? '}' : ']')) {
             i++;
-            depth--;
-            goto after;
+            goto close;
         }
     }
     BAD();
+close: /* s[i - 1] closed the container at this depth */
+    depth--;
+    if (MEMBER_VALUE()) mem[m++].end = (uint32_t)i;
+    goto after;
 #undef WS
 #undef BAD
+#undef MEMBER_VALUE
 }
 
 static int parse_i64(const char *p, size_t n, int64_t *out) {
@@ -448,8 +504,9 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
     if (!fz_utf8_valid(msg, len, &bad))
         FAIL(FZ_REASON_INVALID_UTF8, "invalid UTF-8 at byte %zu", bad);
 
-    size_t bad_json;
-    if (json_check(msg, len, &bad_json) != 0) {
+    size_t bad_json, nm;
+    unsigned long ntok;
+    if (json_scan(d, msg, len, &bad_json, &nm, &ntok) != 0) {
         if (len == 0) FAIL(FZ_REASON_INVALID_JSON, "empty message");
         FAIL(FZ_REASON_INVALID_JSON, "malformed JSON at byte %zu", bad_json);
     }
@@ -458,35 +515,22 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
            (msg[first] == ' ' || msg[first] == '\t' || msg[first] == '\n' || msg[first] == '\r'))
         first++;
     if (msg[first] != '{') FAIL(FZ_REASON_NOT_OBJECT, "event must be a JSON object");
-    jsmn_parser parser;
-    jsmn_init(&parser);
-    int ntok = jsmn_parse(&parser, msg, len, d->toks, d->max_tokens);
-    if (ntok == JSMN_ERROR_NOMEM)
+    if (ntok > d->max_tokens)
         FAIL(FZ_REASON_TOO_COMPLEX, "event has more than %u JSON tokens", d->max_tokens);
-    if (ntok < 0) FAIL(FZ_REASON_INVALID_JSON, "malformed JSON near byte %u", parser.pos);
-    if (ntok == 0) FAIL(FZ_REASON_INVALID_JSON, "empty message");
-    jsmntok_t *t = d->toks;
-    if (t[0].type != JSMN_OBJECT) FAIL(FZ_REASON_NOT_OBJECT, "event must be a JSON object");
 
     int idx[K_COUNT];
     for (int k = 0; k < K_COUNT; k++) idx[k] = -1;
-    int i = 1;
-    for (int k = 0; k < t[0].size; k++) {
-        if (i + 1 >= ntok) FAIL(FZ_REASON_INVALID_JSON, "truncated object");
-        jsmntok_t *key = &t[i];
-        if (key->type != JSMN_STRING) FAIL(FZ_REASON_INVALID_JSON, "object key is not a string");
-        int kk = key_lookup(msg + key->start, (size_t)(key->end - key->start));
-        if (kk >= 0) idx[kk] = i + 1; /* a repeated key: the last one wins */
-        int vend = t[i + 1].end;
-        i += 2;
-        while (i < ntok && t[i].start < vend) i++; /* skip nested values */
+    const member *t = d->members;
+    for (size_t k = 0; k < nm; k++) {
+        int kk = key_lookup(msg + t[k].kstart, t[k].kend - t[k].kstart);
+        if (kk >= 0) idx[kk] = (int)k; /* a repeated key: the last one wins */
     }
 
     /* id first, so later failures can still name the event */
     fz_reason r;
     if (idx[K_ID] < 0) FAIL(FZ_REASON_MISSING_FIELD, "field 'id' is required");
-    jsmntok_t *tv = &t[idx[K_ID]];
-    if (tv->type != JSMN_STRING) FAIL(FZ_REASON_WRONG_TYPE, "field 'id' must be a string");
+    const member *tv = &t[idx[K_ID]];
+    if (tv->type != J_STRING) FAIL(FZ_REASON_WRONG_TYPE, "field 'id' must be a string");
     r = string_view(d, msg + tv->start, (size_t)(tv->end - tv->start), &ev->id);
     if (r) FAIL(r, "field 'id': %s", escape_problem(r));
     if (ev->id.n == 0 || ev->id.n > FZ_EVENT_ID_MAX) {
@@ -497,7 +541,7 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
     if (idx[K_TS] < 0) FAIL(FZ_REASON_MISSING_FIELD, "field 'ts' is required");
     tv = &t[idx[K_TS]];
     int is_int = 0;
-    if (tv->type != JSMN_PRIMITIVE ||
+    if (tv->type != J_PRIMITIVE ||
         !is_json_number(msg + tv->start, (size_t)(tv->end - tv->start), &is_int) || !is_int)
         FAIL(FZ_REASON_WRONG_TYPE, "field 'ts' must be an integer (epoch milliseconds)");
     if (parse_i64(msg + tv->start, (size_t)(tv->end - tv->start), &ev->ts_ms) || ev->ts_ms < 0)
@@ -505,7 +549,7 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
 
     if (idx[K_TYPE] < 0) FAIL(FZ_REASON_MISSING_FIELD, "field 'type' is required");
     tv = &t[idx[K_TYPE]];
-    if (tv->type != JSMN_STRING) FAIL(FZ_REASON_WRONG_TYPE, "field 'type' must be a string");
+    if (tv->type != J_STRING) FAIL(FZ_REASON_WRONG_TYPE, "field 'type' must be a string");
     fz_str ty = {msg + tv->start, (size_t)(tv->end - tv->start)};
     int found = 0;
     for (int k = 0; k < FZ_EV_TYPE_COUNT; k++)
@@ -524,10 +568,10 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
         int ti = idx[skeys[s]];
         if (ti < 0) continue;
         tv = &t[ti];
-        if (tv->type == JSMN_PRIMITIVE && tv->end - tv->start == 4 &&
+        if (tv->type == J_PRIMITIVE && tv->end - tv->start == 4 &&
             memcmp(msg + tv->start, "null", 4) == 0)
             continue; /* null = absent */
-        if (tv->type != JSMN_STRING)
+        if (tv->type != J_STRING)
             FAIL(FZ_REASON_WRONG_TYPE, "field '%s' must be a string", key_names[skeys[s]]);
         r = string_view(d, msg + tv->start, (size_t)(tv->end - tv->start), sdst[s]);
         if (r) FAIL(r, "field '%s': %s", key_names[skeys[s]], escape_problem(r));
@@ -535,7 +579,7 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
 
     if (idx[K_DURATION] >= 0) {
         tv = &t[idx[K_DURATION]];
-        if (tv->type != JSMN_PRIMITIVE ||
+        if (tv->type != J_PRIMITIVE ||
             !is_json_number(msg + tv->start, (size_t)(tv->end - tv->start), &is_int) || !is_int)
             FAIL(FZ_REASON_WRONG_TYPE, "field 'duration_s' must be an integer");
         if (parse_i64(msg + tv->start, (size_t)(tv->end - tv->start), &ev->duration_s) ||
@@ -554,10 +598,10 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
         tv = &t[idx[K_AMOUNT]];
         const char *ap = msg + tv->start;
         size_t an = (size_t)(tv->end - tv->start);
-        if (tv->type == JSMN_PRIMITIVE) {
+        if (tv->type == J_PRIMITIVE) {
             if (!is_json_number(ap, an, &is_int))
                 FAIL(FZ_REASON_WRONG_TYPE, "field 'amount' must be a number or a decimal string");
-        } else if (tv->type != JSMN_STRING) {
+        } else if (tv->type != J_STRING) {
             FAIL(FZ_REASON_WRONG_TYPE, "field 'amount' must be a number or a decimal string");
         }
         char why[96];

@@ -152,6 +152,14 @@ static const uint8_t ascii_class[128] = {
     ['\''] = A_SEP,   ['"'] = A_SEP,    ['`'] = A_SEP,    ['^'] = A_SEP,
 };
 
+/* Bit c set: ASCII byte c is kept as it is (lower-cased), the common case.
+ * NUL is left out so that it takes the code point path. */
+static const uint64_t ascii_keep[2] = {0xffff137affffc1feULL, 0xaffffffe2fffffffULL};
+
+static inline int keep_ascii(unsigned char c) {
+    return c < 0x80 && ((ascii_keep[c >> 6] >> (c & 63)) & 1);
+}
+
 static inline unsigned char ascii_lower(unsigned char c) {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
@@ -207,20 +215,29 @@ size_t fz_norm_text(const char *in, size_t n, char *out) {
     size_t i = 0;
     while (i < n) {
         unsigned char c = (unsigned char)in[i];
-        if (c < 0x80) {
-            if (ascii_class[c] == A_KEEP) {
-                if (st.np) settle(&st, ascii_lower(c));
-                do {
-                    out[st.o++] = (char)ascii_lower(c);
-                } while (++i < n && (c = (unsigned char)in[i]) < 0x80 && ascii_class[c] == A_KEEP);
-                st.prev = (unsigned char)out[st.o - 1];
-            } else {
-                if (ascii_class[c] == A_SPACE)
-                    add_space(&st);
-                else
-                    add_sep(&st, c);
-                i++;
+        if (keep_ascii(c)) {
+            if (st.np) {
+                if (st.prev - 1u < 0x7Fu) { /* after ASCII: never between CJK, kept */
+                    for (size_t k = 0; k < st.np; k++) out[st.o++] = st.pend[k];
+                    st.np = 0;
+                } else {
+                    settle(&st, ascii_lower(c));
+                }
             }
+            do {
+                out[st.o++] = (char)ascii_lower(c);
+            } while (++i < n && keep_ascii(c = (unsigned char)in[i]));
+            st.prev = (unsigned char)out[st.o - 1];
+            continue;
+        }
+        if (c < 0x80 && ascii_class[c] != A_KEEP) {
+            if (ascii_class[c] == A_SPACE) {
+                add_space(&st);
+            } else {
+                st.pend_space = 0;
+                if (st.np < PENDING_MAX) st.pend[st.np++] = (char)c;
+            }
+            i++;
             continue;
         }
         uint32_t cp;

@@ -582,9 +582,26 @@ TEST_IMPL(event_scalar_not_object) {
     if (bad) fz_test_fail(__FILE__, __LINE__, "%d JSON scalar(s) not reported as not_object", bad);
 }
 
+/* A string field of a decoded event equals the strict parser's member
+ * (absent or null: no view). */
+static void same_member(const tj *obj, const char *key, fz_str got, const char *m, size_t n) {
+    const tj *v = tj_get(obj, key);
+    if (!v || v->type == TJ_NULL) {
+        if (got.p) fz_test_fail(__FILE__, __LINE__, "'%s' should be absent: %.*s", key, (int)n, m);
+        return;
+    }
+    if (v->type != TJ_STR || !got.p || got.n != v->len || memcmp(got.p, v->str, v->len) != 0)
+        fz_test_fail(__FILE__, __LINE__, "'%s' is \"%.*s\", strict parser says \"%s\": %.*s", key,
+                     (int)got.n, got.p ? got.p : "", v->type == TJ_STR ? v->str : "(not a string)",
+                     (int)n, m);
+}
+
 /* Byte-level mutations of valid events, judged by the strict parser in
  * helpers.c: the decoder says invalid_json exactly when the mutant is not
- * JSON (for valid UTF-8 mutants; duplicate keys are allowed by both). */
+ * JSON (for valid UTF-8 mutants; duplicate keys are allowed by both), and
+ * when it decodes one, its id, text, from and to are the members the
+ * strict parser finds (the last of repeated keys). The long text puts
+ * escapes and mutations at every offset of the eight-byte string scan. */
 TEST_IMPL(event_json_syntax_oracle) {
     static const char *const seeds[] = {
         E("\"id\":\"s1\"," SMS ",\"text\":\"账户 \\u8d26\\n\",\"from\":null"),
@@ -592,13 +609,17 @@ TEST_IMPL(event_json_syntax_oracle) {
           "\"amount\":12.5,\"meta\":{\"k\":[1,-2.5e-3,true,false,null,{}],\"e\":[]}"),
         E("\"id\":\"s3\",\"ts\":0,\"type\":\"call\",\"from\":\"1\",\"to\":\"2\","
           "\"duration_s\":30,\"x\":[[[\"deep\"]]]"),
+        E("\"id\":\"s4\"," SMS ",\"text\":\"Your parcel is held: pay the fee at "
+          "http://x.example/\\\"a\\\" now \\u4f60\\u597d, or it goes back \\t to the sender "
+          "today; 账户冻结 请点击链接 0123456789abcdefghij\",\"from\":\"10086\",\"to\":"
+          "\"13800000000\",\"text\":\"second text wins over the first one, a long one too\""),
     };
     static const char inserts[] = "{}[]:,\" \\/0123456789-+.eEtrufalsn\t\n\x01"
                                   "abc";
     fz_decoder *d = new_decoder(MAX_BYTES, 64 * MAX_BYTES, 256);
     tj_allow_duplicate_keys = 1;
-    int json_ok = 0, json_bad = 0;
-    for (int iter = 0; iter < 20000; iter++) {
+    int json_ok = 0, json_bad = 0, decoded = 0;
+    for (int iter = 0; iter < 40000; iter++) {
         const char *seed = seeds[fz_test_rand_below(FZ_ARRAY_LEN(seeds))];
         char m[512];
         size_t n = strlen(seed);
@@ -631,12 +652,19 @@ TEST_IMPL(event_json_syntax_oracle) {
             !(v && v->type != TJ_OBJ)) /* scalars: see event_scalar_not_object */
             fz_test_fail(__FILE__, __LINE__, "decoder says %s (%s), strict parser says %s: %.*s",
                          fz_reason_name(r), detail, v ? "valid JSON" : jerr, (int)n, m);
+        if (v && r == FZ_REASON_NONE) {
+            same_member(v, "id", ev.id, m, n);
+            same_member(v, "text", ev.fields[FZ_FIELD_TEXT], m, n);
+            same_member(v, "from", ev.fields[FZ_FIELD_FROM], m, n);
+            same_member(v, "to", ev.fields[FZ_FIELD_TO], m, n);
+            decoded++;
+        }
         json_ok += v != NULL;
         json_bad += v == NULL;
         tj_free(v);
     }
     tj_allow_duplicate_keys = 0;
-    ASSERT(json_ok > 1000 && json_bad > 1000);
+    ASSERT(json_ok > 1000 && json_bad > 1000 && decoded > 1000);
     fz_decoder_destroy(d);
 }
 
