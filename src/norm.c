@@ -152,90 +152,81 @@ static const uint8_t ascii_class[128] = {
     ['\''] = A_SEP,   ['"'] = A_SEP,    ['`'] = A_SEP,    ['^'] = A_SEP,
 };
 
-/* Bit c set: ASCII byte c is kept as it is (lower-cased), the common case.
- * NUL is left out so that it takes the code point path. */
-static const uint64_t ascii_keep[2] = {0xffff137affffc1feULL, 0xaffffffe2fffffffULL};
+/* Byte c -> what it becomes when it is a kept ASCII byte (lower-cased),
+ * or 0: white space, a separator, NUL or not ASCII (those take the other
+ * paths). Generated from ascii_class and ASCII lower-casing; unit.norm_oracle_random
+ * holds it to the one-code-point-at-a-time implementation. */
+static const unsigned char keep_lower[256] = {
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0e, 0x0f,
+    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+    0x00, 0x21, 0x00, 0x23, 0x24, 0x25, 0x26, 0x00, 0x28, 0x29, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00,
+    0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f,
+    0x40, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f,
+    0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x5b, 0x00, 0x5d, 0x00, 0x00,
+    0x00, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f,
+    0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x7b, 0x00, 0x7d, 0x00, 0x7f,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
 
-static inline int keep_ascii(unsigned char c) {
-    return c < 0x80 && ((ascii_keep[c >> 6] >> (c & 63)) & 1);
-}
-
-static inline unsigned char ascii_lower(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
-/*
- * The state of one normalisation: separators seen since the last kept
- * character wait in pend until the next kept character says whether they
- * go (between CJK and CJK/alnum) or stay.
- */
-typedef struct norm_state {
-    char *out;
-    size_t o;
-    uint32_t prev;          /* last kept non-separator code point, after folding; 0 = none */
-    char pend[PENDING_MAX]; /* separators since prev, already folded */
-    size_t np;
-    int pend_space; /* the pending run is white space only */
-} norm_state;
-
-static inline void add_space(norm_state *st) {
-    if (st->np == 0) st->pend_space = 1;
-    if (st->np == 0 || !st->pend_space || st->pend[st->np - 1] != ' ')
-        if (st->np < PENDING_MAX) st->pend[st->np++] = ' ';
-}
-
-static inline void add_sep(norm_state *st, uint32_t f) {
-    st->pend_space = 0;
-    char tmp[4];
-    size_t k = fz_utf8_encode(f, tmp);
-    if (st->np + k <= PENDING_MAX) {
-        memcpy(st->pend + st->np, tmp, k);
-        st->np += k;
-    }
-}
-
-/* A kept character f arrives: decide the pending separators. */
-static inline void settle(norm_state *st, uint32_t f) {
-    uint32_t prev = st->prev;
-    int between = (is_cjk(prev) && (is_cjk(f) || is_alnum(f))) || (is_alnum(prev) && is_cjk(f));
-    if (!between && prev != 0) {
-        memcpy(st->out + st->o, st->pend, st->np);
-        st->o += st->np;
-    }
-    st->np = 0;
+/* The separators waiting in pend go out (they stay between prev and the
+ * next kept character f) unless they sit between CJK and CJK, a letter or
+ * a digit; leading ones (nothing kept yet) never do. */
+static inline int keep_pending(uint32_t prev, uint32_t f) {
+    if (prev - 1u < 0x7Fu) return !is_cjk(f) || !is_alnum(prev); /* ASCII before */
+    if (prev == 0) return 0;
+    return !((is_cjk(prev) && (is_cjk(f) || is_alnum(f))) || (is_alnum(prev) && is_cjk(f)));
 }
 
 /*
  * Most text is ASCII: runs of kept ASCII bytes are copied lower-cased
  * without decoding, and ASCII white space and separators skip the code
- * point path. Everything else goes one code point at a time.
+ * point path. Everything else goes one code point at a time. The state
+ * stays in locals: separators seen since the last kept character wait in
+ * pend until the next kept character says whether they go or stay.
  */
 size_t fz_norm_text(const char *in, size_t n, char *out) {
-    norm_state st = {.out = out};
-    size_t i = 0;
+    size_t i = 0, o = 0, np = 0;
+    uint32_t prev = 0;      /* last kept non-separator code point, after folding; 0 = none */
+    char pend[PENDING_MAX]; /* separators since prev, already folded */
+    int pend_space = 0;     /* the pending run is white space only */
+#define FLUSH_PENDING(f)                                                                           \
+    do {                                                                                           \
+        if (keep_pending(prev, (f)))                                                               \
+            for (size_t k_ = 0; k_ < np; k_++) out[o++] = pend[k_];                                \
+        np = 0;                                                                                    \
+    } while (0)
+#define ADD_SPACE()                                                                                \
+    do {                                                                                           \
+        if (np == 0) {                                                                             \
+            pend[np++] = ' ';                                                                      \
+            pend_space = 1;                                                                        \
+        } else if ((!pend_space || pend[np - 1] != ' ') && np < PENDING_MAX) {                     \
+            pend[np++] = ' ';                                                                      \
+        }                                                                                          \
+    } while (0)
     while (i < n) {
-        unsigned char c = (unsigned char)in[i];
-        if (keep_ascii(c)) {
-            if (st.np) {
-                if (st.prev - 1u < 0x7Fu) { /* after ASCII: never between CJK, kept */
-                    for (size_t k = 0; k < st.np; k++) out[st.o++] = st.pend[k];
-                    st.np = 0;
-                } else {
-                    settle(&st, ascii_lower(c));
-                }
-            }
+        unsigned char c = (unsigned char)in[i], l = keep_lower[c];
+        if (l) {
+            if (np) FLUSH_PENDING(l);
             do {
-                out[st.o++] = (char)ascii_lower(c);
-            } while (++i < n && keep_ascii(c = (unsigned char)in[i]));
-            st.prev = (unsigned char)out[st.o - 1];
+                out[o++] = (char)l;
+            } while (++i < n && (l = keep_lower[(unsigned char)in[i]]) != 0);
+            prev = (unsigned char)out[o - 1];
             continue;
         }
         if (c < 0x80 && ascii_class[c] != A_KEEP) {
             if (ascii_class[c] == A_SPACE) {
-                add_space(&st);
+                ADD_SPACE();
             } else {
-                st.pend_space = 0;
-                if (st.np < PENDING_MAX) st.pend[st.np++] = (char)c;
+                pend_space = 0;
+                if (np < PENDING_MAX) pend[np++] = (char)c;
             }
             i++;
             continue;
@@ -243,33 +234,38 @@ size_t fz_norm_text(const char *in, size_t n, char *out) {
         uint32_t cp;
         size_t len = fz_utf8_decode(in + i, n - i, &cp);
         if (len == 0) { /* not UTF-8: copy the byte as it is */
-            if (st.np) {
-                memcpy(out + st.o, st.pend, st.np);
-                st.o += st.np;
-                st.np = 0;
-            }
-            out[st.o++] = in[i++];
-            st.prev = 0xFFFD;
+            for (size_t k = 0; k < np; k++) out[o++] = pend[k];
+            np = 0;
+            out[o++] = in[i++];
+            prev = 0xFFFD;
             continue;
         }
         i += len;
         if (is_zero_width(cp)) continue;
         uint32_t f = fold(cp);
         if (is_space(f)) {
-            add_space(&st);
+            ADD_SPACE();
         } else if (is_sep_punct(f)) {
-            add_sep(&st, f);
+            pend_space = 0;
+            char tmp[4];
+            size_t k = fz_utf8_encode(f, tmp);
+            if (np + k <= PENDING_MAX) {
+                memcpy(pend + np, tmp, k);
+                np += k;
+            }
         } else {
-            if (st.np) settle(&st, f);
-            st.o += fz_utf8_encode(f, out + st.o);
-            st.prev = f;
+            if (np) FLUSH_PENDING(f);
+            o += fz_utf8_encode(f, out + o);
+            prev = f;
         }
     }
-    if (st.np && st.prev != 0) { /* trailing separators are kept, leading ones dropped */
-        memcpy(out + st.o, st.pend, st.np);
-        st.o += st.np;
+#undef FLUSH_PENDING
+#undef ADD_SPACE
+    if (np && prev != 0) { /* trailing separators are kept, leading ones dropped */
+        memcpy(out + o, pend, np);
+        o += np;
     }
-    return st.o;
+    return o;
 }
 
 size_t fz_norm_number(const char *in, size_t n, char *out) {
