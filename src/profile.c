@@ -185,6 +185,29 @@ static int time_db(const hs_database_t *db, const corpus *c, size_t n, int round
     return 0;
 }
 
+/* Every regex term of an enabled or shadow rule, on every field it scans:
+ * written to costs when not NULL (timings zero), and its corpus marked used.
+ * Returns how many. */
+static size_t list_terms(const fz_ruleset *rs, sample *s, fz_scan_cost *costs) {
+    size_t j = 0;
+    for (size_t i = 0; i < fz_ruleset_count(rs); i++) {
+        const fz_rule *r = fz_ruleset_rule(rs, i);
+        if (r->status == FZ_STATUS_DISABLED) continue;
+        for (size_t k = 0; k < r->nterms; k++) {
+            const fz_term *t = &r->terms[k];
+            if (!t->pattern) continue;
+            for (int f = 0; f < FZ_FIELD_COUNT; f++) {
+                if (!(t->fields & (1u << f))) continue;
+                fz_view v = fz_term_view(t, (fz_field)f);
+                s->used[f][v] = 1;
+                if (costs) costs[j] = (fz_scan_cost){r, t, (fz_field)f, v, 0, 0};
+                j++;
+            }
+        }
+    }
+    return j;
+}
+
 long fz_profile_scan(const fz_ruleset *rs, const char *path, size_t max_events, int rounds,
                      fz_scan_cost **out, fz_profile_info *info, char *errstr, size_t errstr_size) {
     sample s;
@@ -193,20 +216,7 @@ long fz_profile_scan(const fz_ruleset *rs, const char *path, size_t max_events, 
     *out = NULL;
     if (rounds < 1) rounds = 1;
     /* which terms, and which corpora they need */
-    size_t ncost = 0;
-    for (size_t i = 0; i < fz_ruleset_count(rs); i++) {
-        const fz_rule *r = fz_ruleset_rule(rs, i);
-        if (r->status == FZ_STATUS_DISABLED) continue;
-        for (size_t k = 0; k < r->nterms; k++) {
-            const fz_term *t = &r->terms[k];
-            if (!t->pattern) continue;
-            for (int f = 0; f < FZ_FIELD_COUNT; f++)
-                if (t->fields & (1u << f)) {
-                    s.used[f][fz_term_view(t, (fz_field)f)] = 1;
-                    ncost++;
-                }
-        }
-    }
+    size_t ncost = list_terms(rs, &s, NULL);
     if (ncost == 0) {
         snprintf(errstr, errstr_size, "the ruleset has no regex terms to profile");
         return -1;
@@ -216,12 +226,13 @@ long fz_profile_scan(const fz_ruleset *rs, const char *path, size_t max_events, 
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
+    list_terms(rs, &s, costs);
     if (fz_norm_init(errstr, errstr_size) != 0 ||
         sample_read(&s, path, max_events, info, errstr, errstr_size) != 0)
         goto fail;
     info->events = s.n;
 
-    /* the floor: a database that never matches, on the text corpus */
+    /* the floor: a database that never matches, on the first corpus used */
     hs_database_t *db = NULL;
     hs_compile_error_t *cerr = NULL;
     if (hs_compile("\\x00\\x01\\x02\\x03", HS_FLAG_SINGLEMATCH, HS_MODE_BLOCK, NULL, &db, &cerr) !=
@@ -239,35 +250,25 @@ long fz_profile_scan(const fz_ruleset *rs, const char *path, size_t max_events, 
             }
     hs_free_database(db);
 
-    size_t j = 0;
-    for (size_t i = 0; i < fz_ruleset_count(rs); i++) {
-        const fz_rule *r = fz_ruleset_rule(rs, i);
-        if (r->status == FZ_STATUS_DISABLED) continue;
-        for (size_t k = 0; k < r->nterms; k++) {
-            const fz_term *t = &r->terms[k];
-            if (!t->pattern) continue;
-            for (int f = 0; f < FZ_FIELD_COUNT; f++) {
-                if (!(t->fields & (1u << f))) continue;
-                fz_view v = fz_term_view(t, (fz_field)f);
-                fz_scan_cost *c = &costs[j++];
-                *c = (fz_scan_cost){r, t, (fz_field)f, v, 0, 0};
-                db = NULL;
-                cerr = NULL;
-                if (hs_compile(t->pattern, fz_term_regex_flags(t, v), HS_MODE_BLOCK, NULL, &db,
-                               &cerr) != HS_SUCCESS) {
-                    snprintf(errstr, errstr_size, "%s:%u: rule '%s': Hyperscan: %s", r->file,
-                             t->line, r->id, cerr ? cerr->message : "compile failed");
-                    hs_free_compile_error(cerr);
-                    goto fail;
-                }
-                int rc = time_db(db, &s.c[f][v], s.n, rounds, &c->ns_per_event, &c->matched);
-                hs_free_database(db);
-                if (rc != 0) {
-                    snprintf(errstr, errstr_size, "%s:%u: rule '%s': Hyperscan scan failed",
-                             r->file, t->line, r->id);
-                    goto fail;
-                }
-            }
+    for (size_t j = 0; j < ncost; j++) {
+        fz_scan_cost *c = &costs[j];
+        const fz_rule *r = c->rule;
+        const fz_term *t = c->term;
+        db = NULL;
+        cerr = NULL;
+        if (hs_compile(t->pattern, fz_term_regex_flags(t, c->view), HS_MODE_BLOCK, NULL, &db,
+                       &cerr) != HS_SUCCESS) {
+            snprintf(errstr, errstr_size, "%s:%u: rule '%s': Hyperscan: %s", r->file, t->line,
+                     r->id, cerr ? cerr->message : "compile failed");
+            hs_free_compile_error(cerr);
+            goto fail;
+        }
+        int rc = time_db(db, &s.c[c->field][c->view], s.n, rounds, &c->ns_per_event, &c->matched);
+        hs_free_database(db);
+        if (rc != 0) {
+            snprintf(errstr, errstr_size, "%s:%u: rule '%s': Hyperscan scan failed", r->file,
+                     t->line, r->id);
+            goto fail;
         }
     }
     qsort(costs, ncost, sizeof(*costs), cmp_ns);
