@@ -7,8 +7,9 @@
  * docs/events.md and docs/schema/event.schema.json are the normative
  * description; this decoder is their implementation.
  *
- * Decoding is allocation-free: the JSON is tokenised with jsmn into the
- * decoder's fixed token array, and every string field is a view (fz_str)
+ * Decoding is allocation-free: one strict pass checks the JSON and records
+ * the root object's members in the decoder's fixed array (at most
+ * max_tokens keys and values in all), and every string field is a view (fz_str)
  * into the message itself, or - when the JSON string holds escapes - into
  * the decoder's unescape arena. Views stay valid until the message is
  * released or fz_decoder_reset_arena() is called, whichever comes first.
