@@ -19,8 +19,16 @@
 
 /* simplified form of each BMP code point, or 0 when it has none */
 static uint16_t t2s[0x10000];
-static pthread_once_t t2s_once = PTHREAD_ONCE_INIT;
+/* byte -> itself lower-cased when it is an ASCII byte that step 5 keeps (not
+ * white space, not a separator, not NUL), else 0. Built with t2s from the
+ * classes below; before that every byte takes the code point path, which
+ * gives the same output, only slower. */
+static unsigned char keep_lower[256];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 static char t2s_err[256];
+
+static int is_space(uint32_t cp);
+static int is_sep_punct(uint32_t cp);
 
 static size_t put3(char *p, uint32_t cp) {
     p[0] = (char)(0xE0 | (cp >> 12));
@@ -29,9 +37,13 @@ static size_t put3(char *p, uint32_t cp) {
     return 3;
 }
 
-/* Convert every ideograph on its own line and keep the one-to-one,
- * same-length answers: phrase-level conversion has no place in matching. */
-static void t2s_build(void) {
+/* keep_lower, then t2s: convert every ideograph on its own line and keep
+ * the one-to-one, same-length answers (phrase-level conversion has no place
+ * in matching). */
+static void tables_build(void) {
+    for (unsigned c = 1; c < 0x80; c++)
+        if (!is_space(c) && !is_sep_punct(c))
+            keep_lower[c] = (unsigned char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
     static const uint32_t ranges[][2] = {{0x3400, 0x9FFF}, {0xF900, 0xFAFF}};
     opencc_t od = opencc_open(OPENCC_DEFAULT_CONFIG_TRAD_TO_SIMP);
     if (od == (opencc_t)-1) {
@@ -76,7 +88,7 @@ done:
 }
 
 int fz_norm_init(char *errstr, size_t errstr_size) {
-    pthread_once(&t2s_once, t2s_build);
+    pthread_once(&tables_once, tables_build);
     if (t2s_err[0]) {
         snprintf(errstr, errstr_size, "%s", t2s_err);
         return -1;
@@ -142,44 +154,10 @@ static uint32_t fold(uint32_t cp) {
 
 #define PENDING_MAX 32
 
-/* ASCII bytes by what step 5 does with them: kept (letters, digits, other
- * punctuation), white space, or a separator. */
-enum { A_KEEP = 0, A_SPACE, A_SEP };
-static const uint8_t ascii_class[128] = {
-    ['\t'] = A_SPACE, ['\n'] = A_SPACE, ['\v'] = A_SPACE, ['\f'] = A_SPACE, ['\r'] = A_SPACE,
-    [' '] = A_SPACE,  ['.'] = A_SEP,    ['*'] = A_SEP,    ['_'] = A_SEP,    ['-'] = A_SEP,
-    ['~'] = A_SEP,    ['|'] = A_SEP,    ['/'] = A_SEP,    ['\\'] = A_SEP,   ['+'] = A_SEP,
-    ['\''] = A_SEP,   ['"'] = A_SEP,    ['`'] = A_SEP,    ['^'] = A_SEP,
-};
-
-/* Byte c -> what it becomes when it is a kept ASCII byte (lower-cased),
- * or 0: white space, a separator, NUL or not ASCII (those take the other
- * paths). Generated from ascii_class and ASCII lower-casing; unit.norm_oracle_random
- * holds it to the one-code-point-at-a-time implementation. */
-static const unsigned char keep_lower[256] = {
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0e, 0x0f,
-    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
-    0x00, 0x21, 0x00, 0x23, 0x24, 0x25, 0x26, 0x00, 0x28, 0x29, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00,
-    0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f,
-    0x40, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f,
-    0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x5b, 0x00, 0x5d, 0x00, 0x00,
-    0x00, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f,
-    0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x7b, 0x00, 0x7d, 0x00, 0x7f,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-};
-
 /* The separators waiting in pend go out (they stay between prev and the
  * next kept character f) unless they sit between CJK and CJK, a letter or
  * a digit; leading ones (nothing kept yet) never do. */
 static inline int keep_pending(uint32_t prev, uint32_t f) {
-    if (prev - 1u < 0x7Fu) return !is_cjk(f) || !is_alnum(prev); /* ASCII before */
     if (prev == 0) return 0;
     return !((is_cjk(prev) && (is_cjk(f) || is_alnum(f))) || (is_alnum(prev) && is_cjk(f)));
 }
@@ -221,8 +199,8 @@ size_t fz_norm_text(const char *in, size_t n, char *out) {
             prev = (unsigned char)out[o - 1];
             continue;
         }
-        if (c < 0x80 && ascii_class[c] != A_KEEP) {
-            if (ascii_class[c] == A_SPACE) {
+        if (c < 0x80 && (is_space(c) || is_sep_punct(c))) {
+            if (is_space(c)) {
                 ADD_SPACE();
             } else {
                 pend_space = 0;
