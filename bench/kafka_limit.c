@@ -71,6 +71,7 @@ int main(int argc, char **argv) {
         fz_kafka_conf_set(cc, "group.id", cfg.group_id, err, sizeof(err)) ||
         fz_kafka_conf_set(cc, "client.id", "fz-kafka-limit", err, sizeof(err)) ||
         fz_kafka_conf_set(cc, "auto.offset.reset", "earliest", err, sizeof(err)) ||
+        fz_kafka_consumer_defaults(cc, err, sizeof(err)) ||
         fz_kafka_conf_apply(cc, &cfg.kafka, err, sizeof(err)) ||
         fz_kafka_conf_apply(cc, &cfg.kafka_consumer, err, sizeof(err)) ||
         fz_kafka_conf_set(cc, "enable.auto.commit", "false", err, sizeof(err)) ||

@@ -737,18 +737,19 @@ static int flush_held(daemon_s *d, int64_t wait_ms) {
                     continue;
                 }
             }
-            int slice = 100;
-            if (until) {
-                int64_t left = until - fz_mono_ms();
-                slice = left <= 0 ? 0 : left < 100 ? (int)left : 100;
-            }
-            if (wait_ms && slice > 0 ? fz_queue_push_wait(w->q, it, slice) != 0
-                                     : fz_queue_push(w->q, it) != 0) {
-                if (!wait_ms || atomic_load(&d->fatal) || (until && fz_mono_ms() >= until)) {
-                    all = 0;
-                    break;
+            if (fz_queue_push(w->q, it) != 0) { /* full: wait, reading the clock only now */
+                int slice = 100;
+                if (until) {
+                    int64_t left = until - fz_mono_ms();
+                    slice = left <= 0 ? 0 : left < 100 ? (int)left : 100;
                 }
-                continue;
+                if (!wait_ms || slice == 0 || fz_queue_push_wait(w->q, it, slice) != 0) {
+                    if (!wait_ms || atomic_load(&d->fatal) || (until && fz_mono_ms() >= until)) {
+                        all = 0;
+                        break;
+                    }
+                    continue;
+                }
             }
         next:
             w->held_head = (w->held_head + 1) % HELD_CAP;
@@ -1134,7 +1135,7 @@ static rd_kafka_t *make_consumer(daemon_s *d, char *err, size_t n) {
         fz_kafka_conf_set(c, "group.id", cfg->group_id, err, n) ||
         fz_kafka_conf_set(c, "client.id", "fanzha", err, n) ||
         fz_kafka_conf_set(c, "auto.offset.reset", "earliest", err, n) ||
-        fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
+        fz_kafka_consumer_defaults(c, err, n) || fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
         fz_kafka_conf_apply(c, &cfg->kafka_consumer, err, n))
         goto fail;
     /* correctness: fanzha alone decides what is committed */

@@ -15,6 +15,17 @@
 int fz_kafka_conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t n);
 /* Set every property of l in order; -1 at the first bad one. */
 int fz_kafka_conf_apply(rd_kafka_conf_t *c, const fz_kvlist *l, char *err, size_t n);
+/*
+ * fanzha's consumer defaults, set before the user's `kafka:` and
+ * `kafka_consumer:` properties (which may override them). librdkafka 2.0
+ * stops fetching a partition once queued.min.messages (100,000) of its
+ * messages wait locally and looks again only a second later; a worker
+ * pool that drains 100,000 small events in well under a second then sits
+ * idle for the rest of it. fanzha bounds its own queues, so the local
+ * prefetch is capped by bytes alone: queued.max.messages.kbytes, per
+ * partition.
+ */
+int fz_kafka_consumer_defaults(rd_kafka_conf_t *c, char *err, size_t n);
 /* A log_cb that writes librdkafka's log lines through fanzha's log. */
 void fz_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 

@@ -76,9 +76,10 @@ int fz_queue_push(fz_queue *q, const fz_work *w) {
 
 int fz_queue_push_wait(fz_queue *q, const fz_work *w, int timeout_ms) {
     struct timespec ts;
-    deadline(&ts, timeout_ms);
     pthread_mutex_lock(&q->lock);
     int rc = 0;
+    /* the clock is read only when there is something to wait for */
+    if (!q->closed && q->len == q->cap) deadline(&ts, timeout_ms);
     while (!q->closed && q->len == q->cap && rc == 0) {
         q->push_waiting++;
         rc = pthread_cond_timedwait(&q->not_full, &q->lock, &ts);
@@ -96,9 +97,9 @@ int fz_queue_push_wait(fz_queue *q, const fz_work *w, int timeout_ms) {
 
 int fz_queue_pop(fz_queue *q, fz_work *out, int max, int timeout_ms) {
     struct timespec ts;
-    deadline(&ts, timeout_ms);
     pthread_mutex_lock(&q->lock);
     int rc = 0;
+    if (q->len == 0 && !q->closed) deadline(&ts, timeout_ms);
     while (q->len == 0 && !q->closed && rc == 0) {
         q->pop_waiting++;
         rc = pthread_cond_timedwait(&q->not_empty, &q->lock, &ts);
