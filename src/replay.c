@@ -1,19 +1,28 @@
 /*
  * replay.c - see replay.h.
  *
- * DESIGN. Input is read in batches of up to batch_events lines into one
- * buffer. Thread t of T scans lines t, t+T, t+2T, ... of the batch with
- * fz_pipeline_scan() (decode, key) - the expensive, share-nothing
- * part; interleaving keeps threads evenly loaded when expensive and cheap
- * events come in runs. Then the calling thread walks the batch
- * in input order, consults the dedup table and encodes alerts and
- * verdicts. Deciding in input order makes the output identical for any
- * --threads value, which is what an analyst comparing runs expects.
+ * DESIGN. Input is read in batches of up to batch_events lines, into two
+ * batch slots used in turn. The scan of a batch (fz_pipeline_scan():
+ * decode, match, key - the expensive, share-nothing part) is spread over
+ * all threads in chunks of SCAN_CHUNK lines taken from an atomic counter,
+ * so cheap and expensive events even out. The calling thread then walks
+ * the batch in input order, consults the dedup table and encodes alerts
+ * and verdicts - and it does so while the other threads already scan the
+ * next batch, in the other slot. Deciding in input order makes the output
+ * identical for any --threads value, which is what an analyst comparing
+ * runs expects.
  *
- * Threads: the caller scans slice 0; threads-1 helpers take the others. Two
- * barriers per batch (start, done) hand the batch over; between them the
- * helpers own their slice's results and pipelines, outside them the
- * caller owns everything.
+ * Per batch: the caller reads batch k into its slot and publishes it, then
+ * decides batch k-1 while the helpers scan k, then scans what is left of
+ * k itself and waits until every line of k is scanned and every helper
+ * that joined k has left it. Only then is k+1 published, so a helper never
+ * sees a slot being refilled. A result's views point into its slot's
+ * buffer and into the decoder arena of the pipeline that scanned it, so
+ * every slot has its own pipeline per thread.
+ *
+ * Threads: rp->lock guards published, stop, busy and done; the slot being
+ * scanned belongs to the scanners between its publication and the end of
+ * the wait; everything else belongs to the calling thread.
  */
 #include "replay.h"
 
@@ -37,15 +46,26 @@ typedef struct line_ref {
     const char *file;
 } line_ref;
 
+#define SCAN_CHUNK 64 /* lines taken at a time by a scanning thread */
+
+/* One batch slot. */
+typedef struct batch {
+    char *buf;
+    line_ref *lines;
+    size_t nlines;
+    fz_result *results;
+    fz_pipeline **pipes; /* one per thread: its decoder arena holds this slot's views */
+    _Atomic size_t next; /* next line to scan */
+} batch;
+
 typedef struct replay replay;
 
-typedef struct slice {
+typedef struct helper {
     replay *rp;
-    size_t first; /* this thread scans lines first, first + T, first + 2T, ... */
-    fz_pipeline *pipe;
+    int idx;
     pthread_t tid;
     int started;
-} slice;
+} helper;
 
 struct replay {
     const fz_config *cfg;
@@ -60,41 +80,86 @@ struct replay {
     fz_campaign closed, summary; /* copies handed back by the table */
     fz_mask_config masks;
     int nthreads;
-    slice *slices;
-    pthread_barrier_t start, done;
+    helper *helpers; /* [1 .. nthreads-1] */
+    batch b[2];
+    /* hand-over, under lock */
+    pthread_mutex_t lock;
+    pthread_cond_t go, finished;
+    uint64_t published; /* batches published so far; the newest is in b[(published - 1) & 1] */
     int stop;
-    /* the current batch */
-    char *buf;
+    int busy;    /* helpers inside the newest batch */
+    size_t done; /* its lines scanned */
+    /* input: complete lines of the last batch read stay in its slot's buffer */
+    char *buf; /* that buffer */
     size_t cap, data_start, data_end;
-    line_ref *lines;
-    size_t nlines;
-    fz_result *results;
-    /* input */
     size_t next_input;
     FILE *in;
     const char *in_name;
     uint64_t lineno;
 };
 
-static void scan_slice(slice *s) {
-    replay *rp = s->rp;
-    fz_pipeline_reset_arena(s->pipe);
-    for (size_t i = s->first; i < rp->nlines; i += (size_t)rp->nthreads) {
-        line_ref *l = &rp->lines[i];
-        const char *p = l->off == SIZE_MAX ? rp->buf : rp->buf + l->off;
-        fz_pipeline_scan(s->pipe, p, l->len, &rp->results[i]);
+/* Scan chunks of bt until none is left; returns the lines this thread
+ * scanned. Thread t of any; see DESIGN for when bt is safe to touch. */
+static size_t scan_batch(batch *bt, int t) {
+    fz_pipeline *p = bt->pipes[t];
+    size_t n = bt->nlines, mine = 0;
+    fz_pipeline_reset_arena(p);
+    for (;;) {
+        size_t i = atomic_fetch_add(&bt->next, SCAN_CHUNK);
+        if (i >= n) break;
+        size_t end = i + SCAN_CHUNK < n ? i + SCAN_CHUNK : n;
+        for (; i < end; i++) {
+            line_ref *l = &bt->lines[i];
+            const char *msg = l->off == SIZE_MAX ? bt->buf : bt->buf + l->off;
+            fz_pipeline_scan(p, msg, l->len, &bt->results[i]);
+            mine++;
+        }
     }
+    return mine;
 }
 
 static void *helper_main(void *arg) {
-    slice *s = arg;
+    helper *h = arg;
+    replay *rp = h->rp;
+    uint64_t seen = 0;
     for (;;) {
-        pthread_barrier_wait(&s->rp->start);
-        if (s->rp->stop) break;
-        scan_slice(s);
-        pthread_barrier_wait(&s->rp->done);
+        pthread_mutex_lock(&rp->lock);
+        while (rp->published == seen && !rp->stop) pthread_cond_wait(&rp->go, &rp->lock);
+        if (rp->stop) {
+            pthread_mutex_unlock(&rp->lock);
+            break;
+        }
+        seen = rp->published; /* the newest: older ones are finished */
+        batch *bt = &rp->b[(seen - 1) & 1];
+        rp->busy++;
+        pthread_mutex_unlock(&rp->lock);
+        size_t mine = scan_batch(bt, h->idx);
+        pthread_mutex_lock(&rp->lock);
+        rp->done += mine;
+        if (--rp->busy == 0 && rp->done == bt->nlines) pthread_cond_signal(&rp->finished);
+        pthread_mutex_unlock(&rp->lock);
     }
     return NULL;
+}
+
+/* Hand bt (just read) to the helpers. Calling thread. */
+static void publish(replay *rp, batch *bt) {
+    atomic_store(&bt->next, 0);
+    pthread_mutex_lock(&rp->lock);
+    rp->done = 0;
+    rp->published++;
+    pthread_cond_broadcast(&rp->go);
+    pthread_mutex_unlock(&rp->lock);
+}
+
+/* Scan what is left of bt, then wait until all of it is scanned and no
+ * helper is inside it. Calling thread. */
+static void finish_scan(replay *rp, batch *bt) {
+    size_t mine = scan_batch(bt, 0);
+    pthread_mutex_lock(&rp->lock);
+    rp->done += mine;
+    while (rp->done < bt->nlines || rp->busy > 0) pthread_cond_wait(&rp->finished, &rp->lock);
+    pthread_mutex_unlock(&rp->lock);
 }
 
 /* Open the next input; returns 0, or -1 when there is none or on error
@@ -123,32 +188,34 @@ static int open_next(replay *rp, int *err) {
     return 0;
 }
 
-static void add_line(replay *rp, size_t off, size_t len) {
+static void add_line(replay *rp, batch *bt, size_t off, size_t len) {
     rp->lineno++;
     if (off != SIZE_MAX && len && rp->buf[off + len - 1] == '\r') len--;
     if (len == 0) return; /* blank lines are skipped */
-    rp->lines[rp->nlines++] = (line_ref){off, len, rp->lineno, rp->in_name};
+    bt->lines[bt->nlines++] = (line_ref){off, len, rp->lineno, rp->in_name};
 }
 
 /*
- * Read up to batch_events lines. Complete lines stay in rp->buf until the
- * next call. A line longer than the buffer (which is more than twice
- * max_event_bytes) is skipped to its newline and recorded with its length
+ * Read up to batch_events lines into bt. The part of a line that the last
+ * batch read left at the end of its buffer is copied to the start of bt's
+ * first; complete lines stay in bt->buf until bt is read into again. A line longer than the buffer
+ * (which is more than twice max_event_bytes) is skipped to its newline and recorded with its length
  * only; the decoder rejects it as too_large without reading it.
  * Returns the number of lines; 0 at the end of all input.
  */
-static size_t read_batch(replay *rp, int *err) {
+static size_t read_batch(replay *rp, batch *bt, int *err) {
     size_t max_lines = (size_t)rp->cfg->batch_events;
-    memmove(rp->buf, rp->buf + rp->data_start, rp->data_end - rp->data_start);
+    memmove(bt->buf, rp->buf + rp->data_start, rp->data_end - rp->data_start);
+    rp->buf = bt->buf;
     rp->data_end -= rp->data_start;
     rp->data_start = 0;
-    rp->nlines = 0;
+    bt->nlines = 0;
     size_t pos = 0;
-    while (rp->nlines < max_lines) {
+    while (bt->nlines < max_lines) {
         if (!rp->in && open_next(rp, err) != 0) break;
         char *nl = memchr(rp->buf + pos, '\n', rp->data_end - pos);
         if (nl) {
-            add_line(rp, pos, (size_t)(nl - rp->buf) - pos);
+            add_line(rp, bt, pos, (size_t)(nl - rp->buf) - pos);
             pos = (size_t)(nl - rp->buf) + 1;
             continue;
         }
@@ -159,7 +226,7 @@ static size_t read_batch(replay *rp, int *err) {
             int ch;
             while ((ch = getc(rp->in)) != EOF && ch != '\n') total++;
             rp->data_end = 0;
-            add_line(rp, SIZE_MAX, total);
+            add_line(rp, bt, SIZE_MAX, total);
             continue;
         }
         size_t got = fread(rp->buf + rp->data_end, 1, rp->cap - rp->data_end, rp->in);
@@ -172,18 +239,18 @@ static size_t read_batch(replay *rp, int *err) {
             *err = 1;
         }
         if (pos < rp->data_end) { /* last line without a newline */
-            add_line(rp, pos, rp->data_end - pos);
+            add_line(rp, bt, pos, rp->data_end - pos);
             pos = rp->data_end;
         }
         if (rp->in != stdin) fclose(rp->in);
         rp->in = NULL;
-        if (rp->nlines > 0) break; /* keep file boundaries simple: flush */
+        if (bt->nlines > 0) break; /* keep file boundaries simple: flush */
         memmove(rp->buf, rp->buf + pos, rp->data_end - pos);
         rp->data_end -= pos;
         pos = 0;
     }
     rp->data_start = pos;
-    return rp->nlines;
+    return bt->nlines;
 }
 
 static int write_all(FILE *fp, const fz_buf *b, const char *name) {
@@ -196,8 +263,8 @@ static int write_all(FILE *fp, const fz_buf *b, const char *name) {
 
 static void print_summary(replay *rp, double secs) {
     uint64_t ev = 0, al = 0, su = 0, cl = 0, inv = 0, by[FZ_REASON_COUNT] = {0};
-    for (int t = 0; t < rp->nthreads; t++) {
-        fz_counters *c = fz_pipeline_counters(rp->slices[t].pipe);
+    for (int k = 0; k < 2 * rp->nthreads; k++) {
+        fz_counters *c = fz_pipeline_counters(rp->b[k & 1].pipes[k >> 1]);
         ev += c->events;
         al += c->alerts;
         su += c->suppressed;
@@ -275,12 +342,16 @@ static int finish_ledger(replay *rp) {
     return rc;
 }
 
-/* Per-rule counters summed over every slice, as JSON lines. */
+/* Per-rule counters summed over every pipeline, as JSON lines. */
 static int write_rule_stats(replay *rp, const char *path) {
-    const fz_rule_counters *ctr[256];
-    int n = 0;
-    for (int t = 0; t < rp->nthreads && n < 256; t++)
-        ctr[n++] = fz_matcher_counters(fz_pipeline_matcher(rp->slices[t].pipe));
+    int n = 2 * rp->nthreads;
+    const fz_rule_counters **ctr = malloc((size_t)n * sizeof(*ctr));
+    if (!ctr) {
+        fz_error("%s: out of memory", path);
+        return -1;
+    }
+    for (int k = 0; k < n; k++)
+        ctr[k] = fz_matcher_counters(fz_pipeline_matcher(rp->b[k & 1].pipes[k >> 1]));
     fz_buf b;
     fz_buf_init(&b, (size_t)1 << 30);
     fz_rule_stats_encode(&b, rp->rs, ctr, n);
@@ -289,13 +360,65 @@ static int write_rule_stats(replay *rp, const char *path) {
     if (fp && fp != stdout && fclose(fp) != 0) rc = -1;
     if (rc) fz_error("%s: cannot write rule statistics: %s", path, strerror(errno));
     fz_buf_free(&b);
+    free(ctr);
     return rc;
+}
+
+/*
+ * The stateful half of bt, in input order: dedup, campaigns, interception,
+ * statistics, and the alerts and verdicts encoded into ob and vb (reset
+ * first). Returns 0; 1 when an output buffer overflowed (reported); -1
+ * with errstr filled. Calling thread.
+ */
+static int decide(replay *rp, batch *bt, fz_buf *ob, fz_buf *vb, int64_t window, char *errstr,
+                  size_t errstr_size) {
+    fz_pipeline *p = bt->pipes[0]; /* any of the slot's: only its counters are used */
+    fz_buf_reset(ob);
+    fz_buf_reset(vb);
+    for (size_t i = 0; i < bt->nlines; i++) {
+        fz_result *r = &bt->results[i];
+        fz_source src = {.file = bt->lines[i].file, .line = bt->lines[i].lineno};
+        fz_pipeline_dedup(p, &rp->shared, r, &rp->closed, &rp->summary);
+        if (r->campaign_closed && fz_campaign_worth_closing(&rp->closed)) {
+            /* the campaign it replaces ends first */
+            fz_campaign_encode(ob, &rp->closed, r->campaign_closed_state, window);
+            fz_buf_putc(ob, '\n');
+        }
+        if (r->verdict == FZ_VERDICT_ALERT) {
+            fz_alert_encode(ob, rp->rs, r, window, &src);
+            fz_buf_putc(ob, '\n');
+        }
+        if (r->campaign_summary) {
+            fz_campaign_encode(ob, &rp->summary, FZ_CAMPAIGN_OPEN, window);
+            fz_buf_putc(ob, '\n');
+        }
+        if (rp->ledger) {
+            fz_ledger_add(rp->ledger, r, rp->rs, -1);
+            while (fz_ledger_pop_closed(rp->ledger, &rp->win))
+                if (fz_ledger_book_add(rp->book, &rp->win) != 0) {
+                    snprintf(errstr, errstr_size, "out of memory");
+                    return -1;
+                }
+        }
+        if (rp->cfg->verdicts) {
+            fz_verdict_encode(vb, rp->rs, r, &src);
+            fz_buf_putc(vb, '\n');
+        }
+    }
+    if (ob->failed || vb->failed) {
+        fz_error("output buffer limit reached; lower batch_events");
+        return 1;
+    }
+    return 0;
 }
 
 int fz_replay_main(const fz_config *cfg) {
     replay rp_, *rp = &rp_;
     memset(rp, 0, sizeof(*rp));
     rp->cfg = cfg;
+    pthread_mutex_init(&rp->lock, NULL);
+    pthread_cond_init(&rp->go, NULL);
+    pthread_cond_init(&rp->finished, NULL);
     int rc = 1, err = 0;
     char errstr[512];
     FILE *out = NULL, *vout = NULL;
@@ -354,80 +477,56 @@ int fz_replay_main(const fz_config *cfg) {
     rp->nthreads = fz_config_threads(cfg);
     rp->cap = (size_t)cfg->max_event_bytes * 2 + 2;
     if (rp->cap < (8u << 20)) rp->cap = 8u << 20;
-    rp->buf = malloc(rp->cap);
-    rp->lines = malloc((size_t)cfg->batch_events * sizeof(line_ref));
-    rp->results = malloc((size_t)cfg->batch_events * sizeof(fz_result));
-    rp->slices = calloc((size_t)rp->nthreads, sizeof(slice));
-    if (!rp->buf || !rp->lines || !rp->results || !rp->slices) {
+    rp->helpers = calloc((size_t)rp->nthreads, sizeof(helper));
+    if (!rp->helpers) {
         snprintf(errstr, sizeof(errstr), "out of memory");
         goto out_err;
     }
-    for (int t = 0; t < rp->nthreads; t++) {
-        slice *s = &rp->slices[t];
-        s->rp = rp;
-        s->first = (size_t)t;
-        s->pipe = fz_pipeline_new((size_t)cfg->max_event_bytes, rp->cap, errstr, sizeof(errstr));
-        if (!s->pipe || fz_pipeline_bind(s->pipe, rp->rs, errstr, sizeof(errstr))) goto out_err;
-        fz_pipeline_set_masks(s->pipe, &rp->masks);
-    }
-    pthread_barrier_init(&rp->start, NULL, (unsigned)rp->nthreads);
-    pthread_barrier_init(&rp->done, NULL, (unsigned)rp->nthreads);
-    for (int t = 1; t < rp->nthreads; t++) {
-        if (pthread_create(&rp->slices[t].tid, NULL, helper_main, &rp->slices[t]) != 0) {
-            snprintf(errstr, sizeof(errstr), "cannot start thread");
-            rp->nthreads = t; /* let the ones started stop */
+    for (int k = 0; k < 2; k++) {
+        batch *bt = &rp->b[k];
+        bt->buf = malloc(rp->cap);
+        bt->lines = malloc((size_t)cfg->batch_events * sizeof(line_ref));
+        bt->results = malloc((size_t)cfg->batch_events * sizeof(fz_result));
+        bt->pipes = calloc((size_t)rp->nthreads, sizeof(fz_pipeline *));
+        if (!bt->buf || !bt->lines || !bt->results || !bt->pipes) {
+            snprintf(errstr, sizeof(errstr), "out of memory");
             goto out_err;
         }
-        rp->slices[t].started = 1;
+        for (int t = 0; t < rp->nthreads; t++) {
+            fz_pipeline *pl = bt->pipes[t] =
+                fz_pipeline_new((size_t)cfg->max_event_bytes, rp->cap, errstr, sizeof(errstr));
+            if (!pl || fz_pipeline_bind(pl, rp->rs, errstr, sizeof(errstr))) goto out_err;
+            fz_pipeline_set_masks(pl, &rp->masks);
+        }
+    }
+    rp->buf = rp->b[0].buf;
+    for (int t = 1; t < rp->nthreads; t++) {
+        helper *h = &rp->helpers[t];
+        *h = (helper){.rp = rp, .idx = t};
+        if (pthread_create(&h->tid, NULL, helper_main, h) != 0) {
+            snprintf(errstr, sizeof(errstr), "cannot start thread");
+            goto out_err;
+        }
+        h->started = 1;
     }
 
     int64_t t0 = fz_mono_ns();
     int64_t window = fz_dedup_window_ms(rp->dedup);
-    size_t n;
-    while ((n = read_batch(rp, &err)) > 0) {
-        if (rp->nthreads > 1) pthread_barrier_wait(&rp->start);
-        scan_slice(&rp->slices[0]);
-        if (rp->nthreads > 1) pthread_barrier_wait(&rp->done);
-
-        fz_buf_reset(&ob);
-        fz_buf_reset(&vb);
-        for (size_t i = 0; i < n; i++) {
-            fz_result *r = &rp->results[i];
-            fz_source src = {.file = rp->lines[i].file, .line = rp->lines[i].lineno};
-            fz_pipeline_dedup(rp->slices[i % (size_t)rp->nthreads].pipe, &rp->shared, r,
-                              &rp->closed, &rp->summary);
-            if (r->campaign_closed && fz_campaign_worth_closing(&rp->closed)) {
-                /* the campaign it replaces ends first */
-                fz_campaign_encode(&ob, &rp->closed, r->campaign_closed_state, window);
-                fz_buf_putc(&ob, '\n');
-            }
-            if (r->verdict == FZ_VERDICT_ALERT) {
-                fz_alert_encode(&ob, rp->rs, r, window, &src);
-                fz_buf_putc(&ob, '\n');
-            }
-            if (r->campaign_summary) {
-                fz_campaign_encode(&ob, &rp->summary, FZ_CAMPAIGN_OPEN, window);
-                fz_buf_putc(&ob, '\n');
-            }
-            if (rp->ledger) {
-                fz_ledger_add(rp->ledger, r, rp->rs, -1);
-                while (fz_ledger_pop_closed(rp->ledger, &rp->win))
-                    if (fz_ledger_book_add(rp->book, &rp->win) != 0) {
-                        snprintf(errstr, sizeof(errstr), "out of memory");
-                        goto out_err;
-                    }
-            }
-            if (vout) {
-                fz_verdict_encode(&vb, rp->rs, r, &src);
-                fz_buf_putc(&vb, '\n');
-            }
+    batch *prev = NULL; /* scanned, not decided yet */
+    for (uint64_t k = 0;; k++) {
+        batch *bt = &rp->b[k & 1];
+        size_t n = read_batch(rp, bt, &err);
+        if (n > 0) publish(rp, bt); /* the helpers scan it ... */
+        if (prev) {                 /* ... while this thread decides the one before */
+            int d = decide(rp, prev, &ob, &vb, window, errstr, sizeof(errstr));
+            if (d < 0) goto out_err;
+            if (d > 0) goto out;
+            if (write_all(out, &ob, cfg->output)) goto out;
+            if (vout && write_all(vout, &vb, cfg->verdicts)) goto out;
         }
-        if (ob.failed || vb.failed) {
-            fz_error("output buffer limit reached; lower batch_events");
-            goto out;
-        }
-        if (write_all(out, &ob, cfg->output)) goto out;
-        if (vout && write_all(vout, &vb, cfg->verdicts)) goto out;
+        if (n == 0) break;
+        finish_scan(rp, bt);
+        prev = bt;
     }
     if (rp->campaigns) { /* end of input: every campaign still open closes */
         fz_buf_reset(&ob);
@@ -453,21 +552,27 @@ int fz_replay_main(const fz_config *cfg) {
 out_err:
     fz_error("replay: %s", errstr);
 out:
+    pthread_mutex_lock(&rp->lock);
     rp->stop = 1;
-    if (rp->slices && rp->nthreads > 1 && rp->slices[1].started) {
-        pthread_barrier_wait(&rp->start);
-        for (int t = 1; t < rp->nthreads; t++)
-            if (rp->slices[t].started) pthread_join(rp->slices[t].tid, NULL);
+    pthread_cond_broadcast(&rp->go);
+    pthread_mutex_unlock(&rp->lock);
+    for (int t = 1; rp->helpers && t < rp->nthreads; t++)
+        if (rp->helpers[t].started) pthread_join(rp->helpers[t].tid, NULL);
+    for (int k = 0; k < 2; k++) {
+        batch *bt = &rp->b[k];
+        for (int t = 0; bt->pipes && t < rp->nthreads; t++) fz_pipeline_destroy(bt->pipes[t]);
+        free(bt->pipes);
+        free(bt->buf);
+        free(bt->lines);
+        free(bt->results);
     }
-    if (rp->slices)
-        for (int t = 0; t < rp->nthreads; t++) fz_pipeline_destroy(rp->slices[t].pipe);
+    free(rp->helpers);
+    pthread_mutex_destroy(&rp->lock);
+    pthread_cond_destroy(&rp->go);
+    pthread_cond_destroy(&rp->finished);
     if (out && out != stdout) fclose(out);
     if (vout && vout != stdout) fclose(vout);
     if (rp->in && rp->in != stdin) fclose(rp->in);
-    free(rp->slices);
-    free(rp->buf);
-    free(rp->lines);
-    free(rp->results);
     fz_buf_free(&ob);
     fz_buf_free(&vb);
     fz_ledger_destroy(rp->ledger);
