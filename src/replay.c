@@ -103,10 +103,10 @@ struct replay {
 static size_t scan_batch(batch *bt, int t) {
     fz_pipeline *p = bt->pipes[t];
     size_t n = bt->nlines, mine = 0;
-    fz_pipeline_reset_arena(p);
     for (;;) {
         size_t i = atomic_fetch_add(&bt->next, SCAN_CHUNK);
         if (i >= n) break;
+        if (mine == 0) fz_pipeline_reset_arena(p); /* a thread that takes no line touches nothing */
         size_t end = i + SCAN_CHUNK < n ? i + SCAN_CHUNK : n;
         for (; i < end; i++) {
             line_ref *l = &bt->lines[i];
