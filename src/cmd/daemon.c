@@ -468,7 +468,7 @@ static void worker_checkpoint(worker *w, part_state *ps) {
 static void ledger_step(worker *w, const fz_track *t, part_state *ps, const fz_result *r,
                         const rd_kafka_message_t *m, fz_slot *slot) {
     daemon_s *d = w->d;
-    fz_ledger_add(ps->ledger, r, w->rs, m->offset);
+    fz_ledger_add_result(ps->ledger, r, w->rs, m->offset);
     ps->next_offset = m->offset + 1;
     ps->last_msg_ts = rd_kafka_message_timestamp(m, NULL);
     ps->dirty = 1;
@@ -1215,7 +1215,7 @@ static void log_stats(daemon_s *d) {
     fz_info("stats: consumed=%llu processed=%llu alerts=%llu suppressed=%llu invalid=%llu "
             "dead_letters=%llu delivered=%llu in_flight=%llu queued=%zu paused=%d pauses=%llu "
             "producer_waits=%llu commits=%llu dedup_entries=%llu dedup_evictions=%llu "
-            "campaigns=%llu campaign_evictions=%llu redeliveries=%llu campaign_summaries=%llu "
+            "campaigns=%llu campaign_evictions=%llu campaign_summaries=%llu "
             "watched=%llu watch_evictions=%llu intercepts=%llu stats_records=%llu "
             "checkpoints=%llu closed_windows_dropped=%llu",
             (unsigned long long)d->consumed, (unsigned long long)ev, (unsigned long long)al,
@@ -1225,10 +1225,10 @@ static void log_stats(daemon_s *d) {
             (unsigned long long)d->pauses, (unsigned long long)waits,
             (unsigned long long)d->commits, (unsigned long long)ds.entries,
             (unsigned long long)ds.evictions, (unsigned long long)cs.campaigns,
-            (unsigned long long)cs.evictions, (unsigned long long)cs.redeliveries,
-            (unsigned long long)csum, (unsigned long long)ws.entries,
-            (unsigned long long)ws.evictions, (unsigned long long)icp, (unsigned long long)srec,
-            (unsigned long long)ckpt, (unsigned long long)rdrop);
+            (unsigned long long)cs.evictions, (unsigned long long)csum,
+            (unsigned long long)ws.entries, (unsigned long long)ws.evictions,
+            (unsigned long long)icp, (unsigned long long)srec, (unsigned long long)ckpt,
+            (unsigned long long)rdrop);
 }
 
 static int queues_below_half(daemon_s *d) {
@@ -1278,9 +1278,8 @@ int fz_daemon_main(const fz_config *cfg) {
         goto out_err;
     }
     if (cfg->dedup_window_ms > 0 && cfg->campaign_capacity > 0) {
-        d->campaigns =
-            fz_campaigns_new((size_t)cfg->campaign_capacity, (size_t)cfg->dedup_capacity,
-                             cfg->dedup_window_ms, cfg->campaign_summary_ms, err, sizeof(err));
+        d->campaigns = fz_campaigns_new((size_t)cfg->campaign_capacity, cfg->dedup_window_ms,
+                                        cfg->campaign_summary_ms, err, sizeof(err));
         if (!d->campaigns) goto out_err;
     }
     if (cfg->intercept_capacity > 0) {

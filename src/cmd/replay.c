@@ -79,6 +79,8 @@ struct replay {
     fz_ledger_window win;        /* scratch: a window popped from the ledger */
     fz_campaign closed, summary; /* copies handed back by the table */
     fz_mask_config masks;
+    fz_time_bounds bounds;
+    int64_t watermark; /* newest event time accepted (fz_pipeline_time_check) */
     int nthreads;
     helper *helpers; /* [1 .. nthreads-1] */
     batch b[2];
@@ -375,9 +377,11 @@ static int decide(replay *rp, batch *bt, fz_buf *ob, fz_buf *vb, int64_t window,
     fz_pipeline *p = bt->pipes[0]; /* any of the slot's: only its counters are used */
     fz_buf_reset(ob);
     fz_buf_reset(vb);
+    int64_t now = fz_now_ms();
     for (size_t i = 0; i < bt->nlines; i++) {
         fz_result *r = &bt->results[i];
         fz_source src = {.file = bt->lines[i].file, .line = bt->lines[i].lineno};
+        fz_pipeline_time_check(p, &rp->bounds, now, &rp->watermark, r);
         fz_pipeline_dedup(p, &rp->shared, r, &rp->closed, &rp->summary);
         if (r->campaign_closed && fz_campaign_worth_closing(&rp->closed)) {
             /* the campaign it replaces ends first */
@@ -393,7 +397,7 @@ static int decide(replay *rp, batch *bt, fz_buf *ob, fz_buf *vb, int64_t window,
             fz_buf_putc(ob, '\n');
         }
         if (rp->ledger) {
-            fz_ledger_add(rp->ledger, r, rp->rs, -1);
+            fz_ledger_add_result(rp->ledger, r, rp->rs, -1);
             while (fz_ledger_pop_closed(rp->ledger, &rp->win))
                 if (fz_ledger_book_add(rp->book, &rp->win) != 0) {
                     snprintf(errstr, errstr_size, "out of memory");
@@ -416,6 +420,8 @@ int fz_replay_main(const fz_config *cfg) {
     replay rp_, *rp = &rp_;
     memset(rp, 0, sizeof(*rp));
     rp->cfg = cfg;
+    rp->bounds = (fz_time_bounds){cfg->max_event_ahead_ms, cfg->max_event_lag_ms};
+    rp->watermark = INT64_MIN;
     pthread_mutex_init(&rp->lock, NULL);
     pthread_cond_init(&rp->go, NULL);
     pthread_cond_init(&rp->finished, NULL);
@@ -438,8 +444,7 @@ int fz_replay_main(const fz_config *cfg) {
     }
     if (fz_config_campaign_masks(cfg, &rp->masks, errstr, sizeof(errstr)) != 0) goto out_err;
     if (cfg->dedup_window_ms > 0 && cfg->campaign_capacity > 0) {
-        rp->campaigns = fz_campaigns_new((size_t)cfg->campaign_capacity,
-                                         (size_t)cfg->dedup_capacity, cfg->dedup_window_ms,
+        rp->campaigns = fz_campaigns_new((size_t)cfg->campaign_capacity, cfg->dedup_window_ms,
                                          cfg->campaign_summary_ms, errstr, sizeof(errstr));
         if (!rp->campaigns) goto out_err;
     }

@@ -40,6 +40,31 @@ typedef enum fz_err {
 
 const char *fz_err2str(fz_err err);
 
+/*
+ * Event time and money bounds (docs/events.md). Every event time is in
+ * [0, FZ_TS_MAX] (9999-12-31T23:59:59.999Z) and every amount in [0,
+ * FZ_AMOUNT_MAX_MINOR] once decoded, so a time plus any configured window,
+ * or a handful of amounts, cannot overflow; sums over many events use the
+ * saturating helpers below all the same.
+ */
+#define FZ_TS_MAX INT64_C(253402300799999)
+#define FZ_AMOUNT_MAX_MINOR INT64_C(1000000000000000) /* 10^15 minor units */
+
+/* a + b and a - b clamped to [INT64_MIN, INT64_MAX]; *sat (if given) is set
+ * to 1 when the result was clamped. */
+static inline int64_t fz_sat_add(int64_t a, int64_t b, int *sat) {
+    int64_t r;
+    if (!__builtin_add_overflow(a, b, &r)) return r;
+    if (sat) *sat = 1;
+    return b > 0 ? INT64_MAX : INT64_MIN;
+}
+static inline int64_t fz_sat_sub(int64_t a, int64_t b, int *sat) {
+    int64_t r;
+    if (!__builtin_sub_overflow(a, b, &r)) return r;
+    if (sat) *sat = 1;
+    return b < 0 ? INT64_MAX : INT64_MIN;
+}
+
 #define FZ_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define FZ_CACHELINE 64
 

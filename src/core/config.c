@@ -116,6 +116,15 @@ static const option options[] = {
      "hard cap on dedup entries (24 bytes each); the oldest are evicted"},
     {"max_event_bytes", OPT_INT, FZ_SCOPE_BOTH, OFF(max_event_bytes), "65536", 64, 64 * 1024 * 1024,
      "larger events are rejected as too_large"},
+    {"max_event_ahead_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(max_event_ahead_ms), "3600000", 0,
+     INT64_C(1) << 50,
+     "an event whose ts is further than this ahead of the wall clock is rejected (dead letter, "
+     "reason ts_ahead); 0 = no bound"},
+    {"max_event_lag_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(max_event_lag_ms), "604800000", 0,
+     INT64_C(1) << 50,
+     "an event whose ts is further than this behind the newest event of its stream (input "
+     "partition; the whole input in replay) is rejected (dead letter, reason ts_behind); "
+     "0 = no bound"},
     {"queue_depth", OPT_INT, FZ_SCOPE_RUN, OFF(queue_depth), "2048", 16, 1 << 20,
      "messages queued per worker; when full, consumption pauses (backpressure)"},
     {"commit_interval_ms", OPT_INT, FZ_SCOPE_RUN, OFF(commit_interval_ms), "1000", 10, 3600000,
@@ -396,6 +405,47 @@ static int apply_x(fz_config *c, const char *arg, char *err, size_t errsz) {
     return 0;
 }
 
+/*
+ * librdkafka properties that fanzha's delivery guarantees rest on. It sets
+ * them itself, after the user's maps; a user value other than the one it
+ * sets is refused here rather than silently overridden (or, worse,
+ * honoured). value NULL: fanzha owns the property outright.
+ */
+static const struct guarded {
+    const char *key, *value, *why;
+} guarded[] = {
+    {"enable.idempotence", "true", "no alert is duplicated or reordered by producer retries"},
+    {"acks", "all", "an alert counts as delivered only once every in-sync replica has it"},
+    {"message.timeout.ms", NULL, "an alert is never expired locally while the broker is away"},
+    {"transactional.id", NULL, "fanzha names its transactional producers after the group"},
+    {"enable.auto.commit", "false", "offsets are committed only with the state they belong to"},
+    {"enable.auto.offset.store", "false", "offsets are committed only with their state"},
+    {"isolation.level", "read_committed", "aborted transactions must stay invisible"},
+    {"group.id", NULL, "use --group-id"},
+};
+
+static int check_guarded(const fz_kvlist *l, const char *map, char *err, size_t errsz) {
+    for (size_t i = 0; i < l->n; i++)
+        for (size_t g = 0; g < FZ_ARRAY_LEN(guarded); g++) {
+            const struct guarded *k = &guarded[g];
+            if (strcmp(l->v[i].key, k->key) != 0) continue;
+            int same = k->value && (!strcmp(l->v[i].value, k->value) ||
+                                    (!strcmp(k->key, "acks") && !strcmp(l->v[i].value, "-1")));
+            if (same) continue;
+            if (k->value)
+                snprintf(err, errsz,
+                         "%s: librdkafka property '%s=%s' is not allowed: fanzha sets %s=%s "
+                         "itself (%s)",
+                         map, k->key, l->v[i].value, k->key, k->value, k->why);
+            else
+                snprintf(err, errsz,
+                         "%s: librdkafka property '%s' is not allowed: fanzha sets it itself (%s)",
+                         map, k->key, k->why);
+            return -1;
+        }
+    return 0;
+}
+
 int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc, char **argv,
                          char *err, size_t errsz) {
     /* pass 1: --help and --config */
@@ -487,6 +537,11 @@ int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc
         snprintf(err, errsz, "option 'input_topics': at least one topic is required");
         return -1;
     }
+    if ((scope & FZ_SCOPE_RUN) &&
+        (check_guarded(&c->kafka, "kafka", err, errsz) ||
+         check_guarded(&c->kafka_consumer, "kafka_consumer", err, errsz) ||
+         check_guarded(&c->kafka_producer, "kafka_producer", err, errsz)))
+        return -1;
     return 0;
 }
 

@@ -74,6 +74,8 @@ typedef struct fz_config {
     int64_t dedup_window_ms;
     int64_t dedup_capacity;
     int64_t max_event_bytes;
+    int64_t max_event_ahead_ms; /* 0 = no bound */
+    int64_t max_event_lag_ms;   /* 0 = no bound */
     char *log_level;
     /* replay */
     char *output;     /* "-" = stdout */

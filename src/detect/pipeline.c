@@ -186,12 +186,42 @@ static void counter_dec(_Atomic uint64_t *c) {
                           memory_order_relaxed);
 }
 
+void fz_pipeline_time_check(fz_pipeline *p, const fz_time_bounds *b, int64_t now_ms,
+                            int64_t *watermark, fz_result *r) {
+    if (r->verdict == FZ_VERDICT_INVALID) return;
+    int64_t ts = r->ev.ts_ms;
+    fz_reason why = FZ_REASON_NONE;
+    if (b->ahead_ms > 0 && ts > fz_sat_add(now_ms, b->ahead_ms, NULL)) {
+        why = FZ_REASON_TS_AHEAD;
+        snprintf(r->detail, sizeof(r->detail),
+                 "field 'ts' is more than max_event_ahead_ms (%lld) ahead of the clock",
+                 (long long)b->ahead_ms);
+    } else if (b->lag_ms > 0 && *watermark != INT64_MIN &&
+               ts < fz_sat_sub(*watermark, b->lag_ms, NULL)) {
+        why = FZ_REASON_TS_BEHIND;
+        snprintf(r->detail, sizeof(r->detail),
+                 "field 'ts' is %lld ms behind the stream's newest event (max_event_lag_ms %lld)",
+                 (long long)(*watermark - ts), (long long)b->lag_ms);
+    }
+    if (why == FZ_REASON_NONE) {
+        if (ts > *watermark) *watermark = ts;
+        return;
+    }
+    if (r->verdict == FZ_VERDICT_CLEAN) counter_dec(&p->counters.clean);
+    r->verdict = FZ_VERDICT_INVALID; /* (a pending alert was not counted yet) */
+    r->reason = why;
+    r->nrules = r->nshadow = 0;
+    fz_counter_inc(&p->counters.invalid);
+    fz_counter_inc(&p->counters.invalid_by_reason[why]);
+}
+
 /* Interception: remember who fraud touched; check who a transfer pays. */
 static void intercept_step(fz_pipeline *p, fz_watch *w, fz_result *r) {
     const fz_event *ev = &r->ev;
     if (r->verdict == FZ_VERDICT_ALERT && (ev->type == FZ_EV_SMS || ev->type == FZ_EV_CALL)) {
-        fz_watch_mark(w, fz_number_key(ev->fields[FZ_FIELD_TO]), FZ_WATCH_WARNED, ev->ts_ms);
-        fz_watch_mark(w, fz_number_key(ev->fields[FZ_FIELD_FROM]), FZ_WATCH_FLAGGED, ev->ts_ms);
+        fz_watch_mark(w, fz_number_key(ev->fields[FZ_FIELD_TO]), FZ_WATCH_WARNED, ev->ts_ms, NULL);
+        fz_watch_mark(w, fz_number_key(ev->fields[FZ_FIELD_FROM]), FZ_WATCH_FLAGGED, ev->ts_ms,
+                      NULL);
         if (ev->type == FZ_EV_SMS)
             fz_watch_mark_numbers_in(w, ev->fields[FZ_FIELD_TEXT], FZ_WATCH_FLAGGED, ev->ts_ms);
         return;
@@ -208,8 +238,12 @@ static void intercept_step(fz_pipeline *p, fz_watch *w, fz_result *r) {
     if (r->verdict == FZ_VERDICT_CLEAN) { /* no rule matched: the watchlist alone alerts */
         counter_dec(&p->counters.clean);
         r->verdict = FZ_VERDICT_ALERT;
-        r->dedup_key = fz_pipeline_key(&p->norm, ev, 0);
     }
+    /* every transfer holds money of its own: only the same transfer event
+     * again (same id, payer, payee and amount) is a repeat */
+    r->dedup_key =
+        fz_pipeline_key(&p->norm, ev, 0) ^
+        XXH3_64bits_withSeed(ev->id.p ? ev->id.p : "", ev->id.n, 0x686f6c64 /* "hold" */);
 }
 
 void fz_pipeline_dedup(fz_pipeline *p, const fz_shared *st, fz_result *r,
@@ -225,7 +259,6 @@ void fz_pipeline_dedup(fz_pipeline *p, const fz_shared *st, fz_result *r,
         const fz_rule *pr = fz_ruleset_rule(rs, r->primary);
         fz_str text = r->ev.fields[FZ_FIELD_TEXT];
         fz_campaign_event ce = {r->dedup_key,
-                                XXH3_64bits(r->ev.id.p, r->ev.id.n),
                                 r->ev.ts_ms,
                                 fz_number_key(r->ev.fields[FZ_FIELD_TO]),
                                 fz_number_key(r->ev.fields[FZ_FIELD_FROM]),

@@ -133,12 +133,32 @@ typedef struct fz_shared {
 void fz_pipeline_dedup(fz_pipeline *p, const fz_shared *st, fz_result *r,
                        struct fz_campaign *closed, struct fz_campaign *summary);
 
+/*
+ * Event-time bounds of one stream (an input partition in `fanzha run`, the
+ * whole input in replay), checked in stream order after the scan: an event
+ * more than ahead_ms ahead of the wall clock (now_ms) becomes invalid with
+ * reason ts_ahead, one more than lag_ms behind *watermark (the highest
+ * event time accepted so far in the stream) ts_behind; 0 turns a bound off.
+ * Accepted events move *watermark (INT64_MIN before the first). p's
+ * counters follow the change. A hostile ts can so neither move the
+ * watermark out of reach nor reach far behind it.
+ */
+typedef struct fz_time_bounds {
+    int64_t ahead_ms, lag_ms;
+} fz_time_bounds;
+
+void fz_pipeline_time_check(fz_pipeline *p, const fz_time_bounds *b, int64_t now_ms,
+                            int64_t *watermark, fz_result *r);
+
 /* The dedup key of an event (exposed for tests). For sms it is the
  * campaign key (campaign.h): the normalised text without white space, with
  * the parts named by masks (FZ_MASK_*) masked, so per-recipient variants
  * of one template share it. Otherwise XXH3 over the event type and its
  * identity - call: from, to; transfer: from, to, amount, currency; report:
- * from, amount, currency, category. scratch needs room for twice the text. */
+ * from, amount, currency, category. scratch needs room for twice the text.
+ * An intercepted transfer is keyed by its id as well (fz_pipeline_dedup):
+ * every transfer holds money of its own, so only a redelivery of the same
+ * transfer event is a repeat. */
 uint64_t fz_pipeline_key(fz_buf *scratch, const fz_event *ev, unsigned masks);
 
 struct fz_mask_config;

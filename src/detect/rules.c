@@ -76,6 +76,8 @@ struct fz_ruleset {
     double compile_secs;
     char *dir;
     char version[24];
+    const char **cats; /* the distinct categories of the rules (their strings) */
+    size_t ncats;
 };
 
 static const char *const sev_names[] = {"", "low", "medium", "high", "critical"};
@@ -194,6 +196,7 @@ static void ruleset_free(fz_ruleset *rs) {
     for (size_t i = 0; i < rs->ndbs; i++) hs_free_database(rs->dbs[i].db);
     free(rs->atoms);
     free(rs->dir);
+    free(rs->cats);
     free(rs);
 }
 
@@ -215,6 +218,12 @@ const fz_atom *fz_ruleset_atoms(const fz_ruleset *rs) { return rs->atoms; }
 size_t fz_ruleset_db_count(const fz_ruleset *rs) { return rs->ndbs; }
 const fz_db *fz_ruleset_db_at(const fz_ruleset *rs, size_t i) { return &rs->dbs[i]; }
 int fz_ruleset_uses(const fz_ruleset *rs, fz_field f, fz_view v) { return rs->uses[f][v]; }
+
+const char *fz_ruleset_category_find(const fz_ruleset *rs, const char *name, size_t n) {
+    for (size_t i = 0; i < rs->ncats; i++)
+        if (strncmp(rs->cats[i], name, n) == 0 && rs->cats[i][n] == '\0') return rs->cats[i];
+    return NULL;
+}
 double fz_ruleset_compile_secs(const fz_ruleset *rs) { return rs->compile_secs; }
 
 size_t fz_ruleset_db_bytes(const fz_ruleset *rs) {
@@ -505,6 +514,12 @@ static int valid_name(const char *s) {
     for (const char *p = s; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) return 0;
     return 1;
+}
+
+/* Statistics rows of these names are fanzha's own (ledger.h). */
+static int reserved_category(const char *s) {
+    return !strcmp(s, "all") || !strcmp(s, "intercept") || !strcmp(s, "unspecified") ||
+           !strcmp(s, "unlisted");
 }
 
 static int valid_category(const char *s) {
@@ -901,6 +916,12 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
         } else if (!strcmp(k, "category")) {
             if (!valid_category(v)) {
                 diag_add(c->diags, c->file, vl, 0, "invalid category '%s': use 1-64 of a-z 0-9 _",
+                         v);
+                rc = -1;
+            } else if (reserved_category(v)) {
+                diag_add(c->diags, c->file, vl, 0,
+                         "category '%s' is reserved for fanzha's statistics rows (all, intercept, "
+                         "unspecified, unlisted)",
                          v);
                 rc = -1;
             }
@@ -1525,6 +1546,12 @@ static int ruleset_parse(load_ctx *lc, const char *shown_prefix) {
         fz_rule *r = &rs->rules[i];
         r->json = rule_json(r, &r->json_len);
         if (!r->json) return -1;
+    }
+    rs->cats = calloc(rs->nrules + 1, sizeof(*rs->cats));
+    if (!rs->cats) return -1;
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const char *c = rs->rules[i].category;
+        if (c && !fz_ruleset_category_find(rs, c, strlen(c))) rs->cats[rs->ncats++] = c;
     }
     return lc->diags->errors == errors_before ? 0 : -1;
 }

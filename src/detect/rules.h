@@ -190,6 +190,9 @@ void fz_ruleset_unref(fz_ruleset *rs);
 
 size_t fz_ruleset_count(const fz_ruleset *rs);
 const fz_rule *fz_ruleset_rule(const fz_ruleset *rs, size_t idx);
+/* The category string of the ruleset's rules equal to name[0..n), or
+ * NULL when no rule has that category. Valid while rs is. */
+const char *fz_ruleset_category_find(const fz_ruleset *rs, const char *name, size_t n);
 /* Number of Hyperscan expressions compiled (regexes and literals). */
 size_t fz_ruleset_pattern_count(const fz_ruleset *rs);
 size_t fz_ruleset_literal_count(const fz_ruleset *rs);

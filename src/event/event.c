@@ -35,8 +35,9 @@ struct fz_decoder {
 };
 
 static const char *const reason_names[FZ_REASON_COUNT] = {
-    "none",        "too_large",     "invalid_utf8", "invalid_json", "not_object",
-    "too_complex", "missing_field", "wrong_type",   "bad_value",    "scan_error",
+    "none",        "too_large",     "invalid_utf8",    "invalid_json", "not_object",
+    "too_complex", "missing_field", "wrong_type",      "bad_value",    "scan_error",
+    "ts_ahead",    "ts_behind",     "output_rejected",
 };
 
 static const char *const type_names[FZ_EV_TYPE_COUNT] = {"sms", "call", "transfer", "report"};
@@ -544,8 +545,11 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
     if (tv->type != J_PRIMITIVE ||
         !is_json_number(msg + tv->start, (size_t)(tv->end - tv->start), &is_int) || !is_int)
         FAIL(FZ_REASON_WRONG_TYPE, "field 'ts' must be an integer (epoch milliseconds)");
-    if (parse_i64(msg + tv->start, (size_t)(tv->end - tv->start), &ev->ts_ms) || ev->ts_ms < 0)
-        FAIL(FZ_REASON_BAD_VALUE, "field 'ts' out of range");
+    if (parse_i64(msg + tv->start, (size_t)(tv->end - tv->start), &ev->ts_ms) || ev->ts_ms < 0 ||
+        ev->ts_ms > FZ_TS_MAX)
+        FAIL(FZ_REASON_BAD_VALUE,
+             "field 'ts' out of range: epoch milliseconds from 0 to %lld (9999-12-31)",
+             (long long)FZ_TS_MAX);
 
     if (idx[K_TYPE] < 0) FAIL(FZ_REASON_MISSING_FIELD, "field 'type' is required");
     tv = &t[idx[K_TYPE]];
@@ -608,6 +612,10 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
         if (fz_amount_parse(ap, an, fz_currency_decimals(ev->currency), &ev->amount_minor, why,
                             sizeof(why)))
             FAIL(FZ_REASON_BAD_VALUE, "field 'amount': %s", why);
+        if (ev->amount_minor > FZ_AMOUNT_MAX_MINOR)
+            FAIL(FZ_REASON_BAD_VALUE,
+                 "field 'amount': more than the maximum of %lld minor units (10^15)",
+                 (long long)FZ_AMOUNT_MAX_MINOR);
         ev->has_amount = 1;
     }
 

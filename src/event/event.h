@@ -38,15 +38,18 @@ typedef enum fz_field { FZ_FIELD_TEXT = 0, FZ_FIELD_FROM, FZ_FIELD_TO, FZ_FIELD_
  * machine-readable "reason" of dead-letter records and verdicts. */
 typedef enum fz_reason {
     FZ_REASON_NONE = 0,
-    FZ_REASON_TOO_LARGE,     /* message longer than max_event_bytes */
-    FZ_REASON_INVALID_UTF8,  /* bytes or a \u escape that are not UTF-8 */
-    FZ_REASON_INVALID_JSON,  /* not well-formed JSON */
-    FZ_REASON_NOT_OBJECT,    /* JSON, but not one object */
-    FZ_REASON_TOO_COMPLEX,   /* more JSON tokens than the decoder holds */
-    FZ_REASON_MISSING_FIELD, /* a required field is absent */
-    FZ_REASON_WRONG_TYPE,    /* a field has the wrong JSON type */
-    FZ_REASON_BAD_VALUE,     /* right type, unacceptable value */
-    FZ_REASON_SCAN_ERROR,    /* decoded, but the matcher failed (not the input's fault) */
+    FZ_REASON_TOO_LARGE,       /* message longer than max_event_bytes */
+    FZ_REASON_INVALID_UTF8,    /* bytes or a \u escape that are not UTF-8 */
+    FZ_REASON_INVALID_JSON,    /* not well-formed JSON */
+    FZ_REASON_NOT_OBJECT,      /* JSON, but not one object */
+    FZ_REASON_TOO_COMPLEX,     /* more JSON tokens than the decoder holds */
+    FZ_REASON_MISSING_FIELD,   /* a required field is absent */
+    FZ_REASON_WRONG_TYPE,      /* a field has the wrong JSON type */
+    FZ_REASON_BAD_VALUE,       /* right type, unacceptable value */
+    FZ_REASON_SCAN_ERROR,      /* decoded, but the matcher failed (not the input's fault) */
+    FZ_REASON_TS_AHEAD,        /* ts further ahead of the wall clock than max_event_ahead_ms */
+    FZ_REASON_TS_BEHIND,       /* ts further behind the stream's watermark than max_event_lag_ms */
+    FZ_REASON_OUTPUT_REJECTED, /* an output record for it was refused for good (run) */
     FZ_REASON_COUNT
 } fz_reason;
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "common.h"
 #include "hll.h"
 #include "norm.h"
 
@@ -212,44 +213,32 @@ const char *fz_campaign_state_name(fz_campaign_state s) {
 struct fz_campaigns {
     fz_campaign *slots; /* nsets * WAYS */
     uint64_t nsets;
-    uint64_t *ids;    /* event id hashes: nidsets sets of WAYS, oldest replaced first */
-    uint8_t *id_next; /* per id set: the way to replace next when full */
-    uint64_t nidsets;
     int64_t window_ms, summary_ms;
     pthread_mutex_t set_locks[STRIPES];
-    pthread_mutex_t id_locks[STRIPES];
-    _Atomic uint64_t live, evictions, redeliveries;
+    _Atomic uint64_t live, evictions;
     size_t bytes;
 };
 
-fz_campaigns *fz_campaigns_new(size_t max_campaigns, size_t max_ids, int64_t window_ms,
-                               int64_t summary_ms, char *errstr, size_t errstr_size) {
+fz_campaigns *fz_campaigns_new(size_t max_campaigns, int64_t window_ms, int64_t summary_ms,
+                               char *errstr, size_t errstr_size) {
     fz_campaigns *c = calloc(1, sizeof(*c));
     if (!c) goto nomem;
     c->window_ms = window_ms;
     c->summary_ms = summary_ms;
     if (max_campaigns < WAYS) max_campaigns = WAYS;
     c->nsets = (max_campaigns + WAYS - 1) / WAYS;
-    if (max_ids < WAYS) max_ids = WAYS;
-    c->nidsets = (max_ids + WAYS - 1) / WAYS;
     c->slots = calloc(c->nsets * WAYS, sizeof(fz_campaign));
-    c->ids = calloc(c->nidsets * WAYS, sizeof(uint64_t));
-    c->id_next = calloc(c->nidsets, 1);
-    if (!c->slots || !c->ids || !c->id_next) goto nomem_c;
-    c->bytes = c->nsets * WAYS * sizeof(fz_campaign) + c->nidsets * (WAYS * sizeof(uint64_t) + 1);
+    if (!c->slots) goto nomem_c;
+    c->bytes = c->nsets * WAYS * sizeof(fz_campaign);
     for (int i = 0; i < STRIPES; i++) {
         pthread_mutex_init(&c->set_locks[i], NULL);
-        pthread_mutex_init(&c->id_locks[i], NULL);
     }
     return c;
 nomem_c:
     free(c->slots);
-    free(c->ids);
-    free(c->id_next);
     free(c);
 nomem:
-    snprintf(errstr, errstr_size, "campaigns: cannot allocate %zu campaigns and %zu ids",
-             max_campaigns, max_ids);
+    snprintf(errstr, errstr_size, "campaigns: cannot allocate %zu campaigns", max_campaigns);
     return NULL;
 }
 
@@ -257,38 +246,9 @@ void fz_campaigns_destroy(fz_campaigns *c) {
     if (!c) return;
     for (int i = 0; i < STRIPES; i++) {
         pthread_mutex_destroy(&c->set_locks[i]);
-        pthread_mutex_destroy(&c->id_locks[i]);
     }
     free(c->slots);
-    free(c->ids);
-    free(c->id_next);
     free(c);
-}
-
-/* 1 if id_hash was already recorded; records it otherwise. A full set
- * forgets its oldest id, so the table remembers the last ~max_ids ids. */
-static int seen_id(fz_campaigns *c, uint64_t id_hash) {
-    if (id_hash == 0) id_hash = 1;
-    uint64_t set =
-        (uint64_t)(((unsigned __int128)(id_hash * 0x9E3779B97F4A7C15ull) * c->nidsets) >> 64);
-    uint64_t *ways = &c->ids[set * WAYS];
-    pthread_mutex_t *l = &c->id_locks[set % STRIPES];
-    pthread_mutex_lock(l);
-    int seen = 0, empty = -1;
-    for (int w = 0; w < WAYS; w++) {
-        if (ways[w] == id_hash) seen = 1;
-        if (!ways[w] && empty < 0) empty = w;
-    }
-    if (!seen) {
-        if (empty >= 0) {
-            ways[empty] = id_hash;
-        } else {
-            ways[c->id_next[set]] = id_hash;
-            c->id_next[set] = (uint8_t)((c->id_next[set] + 1) % WAYS);
-        }
-    }
-    pthread_mutex_unlock(l);
-    return seen;
 }
 
 static void campaign_start(fz_campaign *cp, const fz_campaign_event *ev, uint64_t key) {
@@ -305,14 +265,17 @@ static void campaign_start(fz_campaign *cp, const fz_campaign_event *ev, uint64_
     cp->sample_len = (uint16_t)sl;
 }
 
+/* Is ts outside the window of a campaign that started at first? Both ways
+ * in event time (a campaign dated in the future does not take the present's
+ * events); overflow-free. */
+static int outside(int64_t ts, int64_t first, int64_t window) {
+    uint64_t d = ts >= first ? (uint64_t)ts - (uint64_t)first : (uint64_t)first - (uint64_t)ts;
+    return d >= (uint64_t)window;
+}
+
 void fz_campaigns_hit(fz_campaigns *c, const fz_campaign_event *ev, fz_campaign_result *res,
                       fz_campaign *closed, fz_campaign *summary) {
     memset(res, 0, sizeof(*res));
-    if (seen_id(c, ev->id_hash)) {
-        atomic_fetch_add_explicit(&c->redeliveries, 1, memory_order_relaxed);
-        res->outcome = FZ_CAMPAIGN_REDELIVERY;
-        return;
-    }
     uint64_t key = ev->key ? ev->key : 1;
     uint64_t set = (uint64_t)(((unsigned __int128)(key * 0x9E3779B97F4A7C15ull) * c->nsets) >> 64);
     pthread_mutex_t *l = &c->set_locks[set % STRIPES];
@@ -328,7 +291,7 @@ void fz_campaigns_hit(fz_campaigns *c, const fz_campaign_event *ev, fz_campaign_
         if (ways[w].last_ms < oldest->last_ms) oldest = &ways[w];
     }
     res->outcome = FZ_CAMPAIGN_REPEAT;
-    if (hit && c->window_ms > 0 && ev->ts_ms - hit->first_ms >= c->window_ms) {
+    if (hit && c->window_ms > 0 && outside(ev->ts_ms, hit->first_ms, c->window_ms)) {
         /* the campaign's window is over: it closes, this event opens the next */
         *closed = *hit;
         res->closed = 1;
@@ -357,7 +320,7 @@ void fz_campaigns_hit(fz_campaigns *c, const fz_campaign_event *ev, fz_campaign_
     if (ev->sender_hash) fz_hll_add(hit->senders, FZ_CAMPAIGN_P_SENDERS, ev->sender_hash);
     res->count = hit->count;
     if (c->summary_ms > 0 && res->outcome == FZ_CAMPAIGN_REPEAT &&
-        ev->ts_ms - hit->summary_ms >= c->summary_ms) {
+        fz_sat_sub(ev->ts_ms, hit->summary_ms, NULL) >= c->summary_ms) {
         hit->summary_ms = ev->ts_ms;
         hit->summary_count = hit->count;
         *summary = *hit;
@@ -394,6 +357,5 @@ void fz_campaigns_drain(fz_campaigns *c, void (*fn)(void *ctx, const fz_campaign
 void fz_campaigns_stats_get(fz_campaigns *c, fz_campaigns_stats *out) {
     out->campaigns = atomic_load(&c->live);
     out->evictions = atomic_load(&c->evictions);
-    out->redeliveries = atomic_load(&c->redeliveries);
     out->bytes = c->bytes;
 }

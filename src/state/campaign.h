@@ -73,8 +73,9 @@ void fz_mask_config_free(fz_mask_config *mc);
  * campaign, counted and handed back so its closing summary can be sent).
  * For sms it replaces the dedup table: a campaign's first event alerts,
  * the rest are suppressed and counted, and summaries report the counts.
- * Events are also remembered by id (a fixed table of id hashes), so an
- * event that Kafka redelivers is recognised and counts nothing twice.
+ * (Events are not remembered by id: ids from different SMSCs collide, so a
+ * different text under a reused id is a different event. fanzha run never
+ * shows the table an input record twice: see stream/decide.c.)
  * Shared by all workers: striped mutexes, one lock per call.
  */
 #define FZ_CAMPAIGN_SAMPLE 192
@@ -97,9 +98,8 @@ typedef struct fz_campaign {
 } fz_campaign;
 
 typedef enum fz_campaign_outcome {
-    FZ_CAMPAIGN_NEW = 0,   /* first event of the campaign: alert now */
-    FZ_CAMPAIGN_REPEAT,    /* counted into an existing campaign */
-    FZ_CAMPAIGN_REDELIVERY /* this event id was already counted: nothing changed */
+    FZ_CAMPAIGN_NEW = 0, /* first event of the campaign: alert now */
+    FZ_CAMPAIGN_REPEAT   /* counted into an existing campaign */
 } fz_campaign_outcome;
 
 /* Why a campaign summary is written. */
@@ -115,7 +115,6 @@ const char *fz_campaign_state_name(fz_campaign_state s);
 /* One matched event, as the table sees it. */
 typedef struct fz_campaign_event {
     uint64_t key;
-    uint64_t id_hash; /* XXH3 of the event id */
     int64_t ts_ms;
     uint64_t recipient_hash, sender_hash;     /* 0 = absent */
     const char *rule_id, *category, *ruleset; /* for a new campaign */
@@ -125,7 +124,7 @@ typedef struct fz_campaign_event {
 
 typedef struct fz_campaign_result {
     fz_campaign_outcome outcome;
-    uint64_t count; /* the campaign's events including this one (0 for a redelivery) */
+    uint64_t count; /* the campaign's events including this one */
     int closed;     /* *closed holds a campaign that ended: window over or evicted */
     fz_campaign_state closed_state;
     int summary; /* *summary holds the campaign: a periodic summary is due */
@@ -136,19 +135,18 @@ typedef struct fz_campaigns fz_campaigns;
 typedef struct fz_campaigns_stats {
     uint64_t campaigns; /* live */
     uint64_t evictions;
-    uint64_t redeliveries;
     size_t bytes; /* memory held, fixed at creation */
 } fz_campaigns_stats;
 
 /*
- * A table for at most max_campaigns campaigns and the last max_ids event
- * ids. A campaign lasts window_ms of event time from its first event (the
- * dedup window: afterwards the next event starts a new campaign and alerts
+ * A table for at most max_campaigns campaigns. A campaign lasts window_ms
+ * of event time from its first event (the dedup window: afterwards - or
+ * window_ms before it - the next event starts a new campaign and alerts
  * again); summary_ms > 0 asks for a periodic summary when an event arrives
  * that long (event time) after the previous summary. NULL with errstr.
  */
-fz_campaigns *fz_campaigns_new(size_t max_campaigns, size_t max_ids, int64_t window_ms,
-                               int64_t summary_ms, char *errstr, size_t errstr_size);
+fz_campaigns *fz_campaigns_new(size_t max_campaigns, int64_t window_ms, int64_t summary_ms,
+                               char *errstr, size_t errstr_size);
 void fz_campaigns_destroy(fz_campaigns *c);
 
 /* Count one matched event. closed and summary (each sizeof(fz_campaign))

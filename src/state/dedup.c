@@ -61,6 +61,15 @@ void fz_dedup_destroy(fz_dedup *d) {
 
 int64_t fz_dedup_window_ms(const fz_dedup *d) { return d->window_ms; }
 
+/* Is now_ms outside the window of an entry first seen at first_ms? Both
+ * ways in event time: an entry dated in the future does not cover the
+ * present. Overflow-free for any two int64 times. */
+static int outside(int64_t now_ms, int64_t first_ms, int64_t window_ms) {
+    uint64_t d = now_ms >= first_ms ? (uint64_t)now_ms - (uint64_t)first_ms
+                                    : (uint64_t)first_ms - (uint64_t)now_ms;
+    return d >= (uint64_t)window_ms;
+}
+
 uint32_t fz_dedup_hit(fz_dedup *d, uint64_t key, int64_t now_ms) {
     if (d->window_ms <= 0) return 1;
     if (key == 0) key = 1;
@@ -73,7 +82,7 @@ uint32_t fz_dedup_hit(fz_dedup *d, uint64_t key, int64_t now_ms) {
     for (int i = 0; i < WAYS; i++) {
         entry *e = &s[i];
         if (e->key == key) {
-            if (now_ms - e->first_ms >= d->window_ms) { /* window over: start anew */
+            if (outside(now_ms, e->first_ms, d->window_ms)) { /* window over: start anew */
                 e->first_ms = now_ms;
                 e->count = 1;
             } else if (e->count < UINT32_MAX) {
@@ -84,7 +93,7 @@ uint32_t fz_dedup_hit(fz_dedup *d, uint64_t key, int64_t now_ms) {
         }
         if (e->key == 0) {
             if (!free_slot) free_slot = e;
-        } else if (now_ms - e->first_ms >= d->window_ms) {
+        } else if (outside(now_ms, e->first_ms, d->window_ms)) {
             if (!expired) expired = e;
         } else if (e->first_ms < oldest->first_ms || oldest->key == 0) {
             oldest = e;

@@ -38,8 +38,10 @@ void fz_dedup_destroy(fz_dedup *d);
 /*
  * Record an occurrence of key at event time now_ms. Returns the number of
  * occurrences in the current window including this one: 1 means first
- * (alert), more means a repeat (suppress). A key whose window started more
- * than window_ms before now_ms starts a new window.
+ * (alert), more means a repeat (suppress). A key whose window started
+ * window_ms or more before now_ms - or after it: windows look both ways in
+ * event time, so an entry dated in the future never covers the present -
+ * starts a new window at now_ms.
  */
 uint32_t fz_dedup_hit(fz_dedup *d, uint64_t key, int64_t now_ms);
 

@@ -24,8 +24,9 @@
 
 struct fz_ledger {
     int64_t window_ms, grace_ms;
-    int64_t watermark;     /* highest event time seen; INT64_MIN before any */
-    uint64_t late_pending; /* late events seen while no window was open */
+    int64_t watermark;        /* highest event time seen; INT64_MIN before any */
+    uint64_t late_pending;    /* late events seen while no window was open */
+    uint64_t invalid_pending; /* invalid events seen while no window was open */
     int nopen;
     fz_ledger_window open[FZ_LEDGER_OPEN]; /* sorted by start */
     /* last row hit, by category pointer (see the file comment) */
@@ -59,25 +60,45 @@ static void window_init(fz_ledger_window *w, int64_t start) {
     w->first_offset = w->last_offset = -1;
     w->nrows = 1;
     w->interim = 0;
+    w->ninput = 0;
     memset(&w->rows[0], 0, sizeof(w->rows[0]));
     memcpy(w->rows[0].category, "all", 4);
 }
 
-static int row_find(fz_ledger_window *w, const char *cat, size_t n) {
-    if (n >= FZ_LEDGER_CATEGORY) n = FZ_LEDGER_CATEGORY - 1;
+static const char *const reserved[] = {"all", "intercept", "unspecified", "unlisted"};
+
+static int is_reserved(const char *cat, size_t n) {
+    for (size_t i = 0; i < FZ_ARRAY_LEN(reserved); i++)
+        if (strlen(reserved[i]) == n && memcmp(cat, reserved[i], n) == 0) return 1;
+    return 0;
+}
+
+static int row_lookup(const fz_ledger_window *w, const char *cat, size_t n) {
     for (uint32_t i = 1; i < w->nrows; i++)
         if (strncmp(w->rows[i].category, cat, n) == 0 && w->rows[i].category[n] == '\0')
             return (int)i;
-    if (w->nrows < FZ_LEDGER_ROWS - 1 ||
-        (w->nrows == FZ_LEDGER_ROWS - 1 && n == 5 && memcmp(cat, "other", 5) == 0)) {
+    return -1;
+}
+
+/* The row of category cat[0..n) in w, added if there is room: the last
+ * row is kept for "unlisted", and names that came from input (input != 0)
+ * get at most FZ_LEDGER_INPUT_CATEGORIES rows; everything else is counted
+ * under "unlisted". */
+static int row_find(fz_ledger_window *w, const char *cat, size_t n, int input) {
+    if (n >= FZ_LEDGER_CATEGORY) n = FZ_LEDGER_CATEGORY - 1;
+    int i = row_lookup(w, cat, n);
+    if (i >= 0) return i;
+    int unlisted = n == 8 && memcmp(cat, "unlisted", 8) == 0;
+    if ((w->nrows < FZ_LEDGER_ROWS - 1 || (w->nrows == FZ_LEDGER_ROWS - 1 && unlisted)) &&
+        (!input || w->ninput < FZ_LEDGER_INPUT_CATEGORIES)) {
         fz_ledger_row *r = &w->rows[w->nrows];
         memset(r, 0, sizeof(*r));
         memcpy(r->category, cat, n);
         r->category[n] = '\0';
+        w->ninput += input != 0;
         return (int)w->nrows++;
     }
-    /* full: the last row collects every further category */
-    return row_find(w, "other", 5);
+    return row_find(w, "unlisted", 8, 0);
 }
 
 static fz_money *money_of(fz_ledger_row *r, const char *cur, size_t n) {
@@ -99,10 +120,24 @@ static fz_money *money_of(fz_ledger_row *r, const char *cur, size_t n) {
     return m;
 }
 
+/* *sum += v, stopping at INT64_MAX (and saying so) instead of wrapping. */
+static void money_add(fz_money *m, int64_t *sum, int64_t v) {
+    int sat = 0;
+    *sum = fz_sat_add(*sum, v, &sat);
+    if (sat) m->saturated = 1;
+}
+
+static void count_add(uint64_t *c, uint64_t v) { *c = *c > UINT64_MAX - v ? UINT64_MAX : *c + v; }
+
+/* When the window starting at start closes: its end plus the grace. */
+static int64_t closes_at(const fz_ledger *l, int64_t start) {
+    return fz_sat_add(fz_sat_add(start, l->window_ms, NULL), l->grace_ms, NULL);
+}
+
 /* The window for start, opened if it is not yet closed; NULL if late. */
 static fz_ledger_window *window_for(fz_ledger *l, int64_t start) {
     /* closed by the watermark, whether or not it has been popped yet */
-    if (start + l->window_ms + l->grace_ms <= l->watermark) return NULL;
+    if (closes_at(l, start) <= l->watermark) return NULL;
     int i = 0;
     while (i < l->nopen && l->open[i].start_ms < start) i++;
     if (i < l->nopen && l->open[i].start_ms == start) return &l->open[i];
@@ -112,38 +147,73 @@ static fz_ledger_window *window_for(fz_ledger *l, int64_t start) {
     l->hint_row = -1;
     window_init(&l->open[i], start);
     l->open[i].rows[0].late = l->late_pending;
-    l->late_pending = 0;
+    l->open[i].rows[0].invalid = l->invalid_pending;
+    l->late_pending = l->invalid_pending = 0;
     return &l->open[i];
 }
 
-static void row_count(fz_ledger_row *row, const fz_result *r) {
-    switch (r->verdict) {
+static void row_count(fz_ledger_row *row, const fz_ledger_event *e) {
+    switch (e->verdict) {
     case FZ_VERDICT_ALERT:
         row->alerts++;
-        if (r->ev.type == FZ_EV_SMS && r->nrules > 0) row->campaigns++;
+        if (e->type == FZ_EV_SMS && e->matched) row->campaigns++;
         break;
     case FZ_VERDICT_SUPPRESSED: row->suppressed++; break;
     default: break;
     }
-    if (r->ev.type == FZ_EV_REPORT) {
+    if (e->type == FZ_EV_REPORT) {
         row->cases++;
-        fz_money *m = money_of(row, r->ev.currency.p, r->ev.currency.n);
-        if (m && r->ev.has_amount) m->lost_minor += r->ev.amount_minor;
+        fz_money *m = money_of(row, e->currency.p, e->currency.n);
+        if (m && e->has_amount) money_add(m, &m->lost_minor, e->amount_minor);
     }
-    if (r->ev.type == FZ_EV_TRANSFER && r->intercept) {
+    /* money is held only on an intercept alert: a transfer suppressed as a
+     * repeat raised none, so nothing of it was intercepted */
+    if (e->type == FZ_EV_TRANSFER && e->intercept && e->verdict == FZ_VERDICT_ALERT) {
         row->intercepts++;
-        fz_money *m = money_of(row, r->ev.currency.p, r->ev.currency.n);
-        if (m && r->ev.has_amount) m->intercepted_minor += r->ev.amount_minor;
+        fz_money *m = money_of(row, e->currency.p, e->currency.n);
+        if (m && e->has_amount) money_add(m, &m->intercepted_minor, e->amount_minor);
     }
 }
 
-void fz_ledger_add(fz_ledger *l, const fz_result *r, const fz_ruleset *rs, int64_t offset) {
-    if (r->verdict == FZ_VERDICT_INVALID) {
-        /* no trustworthy event time: counted in the newest open window */
-        if (l->nopen) l->open[l->nopen - 1].rows[0].invalid++;
-        return;
+void fz_ledger_event_of(const fz_result *r, const fz_ruleset *rs, fz_ledger_event *out) {
+    memset(out, 0, sizeof(*out));
+    out->ts_ms = r->ev.ts_ms;
+    out->type = (uint8_t)r->ev.type;
+    out->verdict = (uint8_t)r->verdict;
+    out->matched = r->nrules > 0;
+    out->intercept = r->intercept;
+    out->has_amount = (uint8_t)r->ev.has_amount;
+    out->amount_minor = r->ev.amount_minor;
+    out->currency = r->ev.currency;
+    if (r->ev.type == FZ_EV_REPORT) {
+        fz_str c = r->ev.category;
+        if (!c.p || !c.n) {
+            out->category = FZ_STR_LIT("unspecified");
+        } else if (is_reserved(c.p, c.n)) {
+            out->category = FZ_STR_LIT("unlisted");
+        } else {
+            const char *rc = rs ? fz_ruleset_category_find(rs, c.p, c.n) : NULL;
+            out->category = rc ? (fz_str){rc, strlen(rc)} : c;
+            out->category_input = rc == NULL;
+        }
+    } else if (r->nrules > 0 && rs) {
+        const char *c = fz_ruleset_rule(rs, r->primary)->category;
+        out->category = (fz_str){c, strlen(c)};
+    } else if (r->intercept) {
+        out->category = FZ_STR_LIT("intercept");
     }
-    int64_t ts = r->ev.ts_ms;
+}
+
+void fz_ledger_add_invalid(fz_ledger *l) {
+    /* no trustworthy event time: counted in the newest open window */
+    if (l->nopen)
+        l->open[l->nopen - 1].rows[0].invalid++;
+    else
+        l->invalid_pending++;
+}
+
+void fz_ledger_add(fz_ledger *l, const fz_ledger_event *e, int64_t offset) {
+    int64_t ts = e->ts_ms;
     if (ts > l->watermark) l->watermark = ts;
     int64_t start = floor_div(ts, l->window_ms) * l->window_ms;
     fz_ledger_window *w = window_for(l, start);
@@ -159,37 +229,37 @@ void fz_ledger_add(fz_ledger *l, const fz_result *r, const fz_ruleset *rs, int64
         if (offset > w->last_offset) w->last_offset = offset;
     }
     w->rows[0].screened++;
-    row_count(&w->rows[0], r);
-
-    const char *cat = NULL;
-    size_t n = 0;
-    if (r->ev.type == FZ_EV_REPORT) {
-        if (r->ev.category.p && r->ev.category.n) {
-            cat = r->ev.category.p;
-            n = r->ev.category.n;
-        } else {
-            cat = "unspecified";
-            n = 11;
-        }
-    } else if (r->nrules > 0) {
-        cat = fz_ruleset_rule(rs, r->primary)->category;
-    } else if (r->intercept) {
-        cat = "intercept";
-    }
-    if (!cat) return;
+    row_count(&w->rows[0], e);
+    if (!e->category.p || !e->category.n) return;
+    const char *cat = e->category.p;
     int ri;
-    if (n == 0 && cat == l->hint_cat && start == l->hint_start && l->hint_row >= 0) {
+    /* the same category as the last event, usually (checked: the bytes behind
+     * a pointer may change between events) */
+    size_t cn = e->category.n < FZ_LEDGER_CATEGORY ? e->category.n : FZ_LEDGER_CATEGORY - 1;
+    if (!e->category_input && cat == l->hint_cat && start == l->hint_start && l->hint_row >= 0 &&
+        strncmp(w->rows[l->hint_row].category, cat, cn) == 0 &&
+        w->rows[l->hint_row].category[cn] == '\0') {
         ri = l->hint_row;
     } else {
-        ri = row_find(w, cat, n ? n : strlen(cat));
-        if (n == 0) {
+        ri = row_find(w, cat, e->category.n, e->category_input);
+        if (!e->category_input) {
             l->hint_cat = cat;
             l->hint_start = start;
             l->hint_row = ri;
         }
     }
     w->rows[ri].screened++;
-    row_count(&w->rows[ri], r);
+    row_count(&w->rows[ri], e);
+}
+
+void fz_ledger_add_result(fz_ledger *l, const fz_result *r, const fz_ruleset *rs, int64_t offset) {
+    if (r->verdict == FZ_VERDICT_INVALID) {
+        fz_ledger_add_invalid(l);
+        return;
+    }
+    fz_ledger_event e;
+    fz_ledger_event_of(r, rs, &e);
+    fz_ledger_add(l, &e, offset);
 }
 
 static void pop_front(fz_ledger *l, fz_ledger_window *out) {
@@ -201,7 +271,7 @@ static void pop_front(fz_ledger *l, fz_ledger_window *out) {
 }
 
 int fz_ledger_pop_closed(fz_ledger *l, fz_ledger_window *out) {
-    if (l->nopen == 0 || l->open[0].start_ms + l->window_ms + l->grace_ms > l->watermark) return 0;
+    if (l->nopen == 0 || closes_at(l, l->open[0].start_ms) > l->watermark) return 0;
     pop_front(l, out);
     return 1;
 }
@@ -220,7 +290,7 @@ const fz_ledger_window *fz_ledger_open_window(const fz_ledger *l, int i) {
 
 /* ---- checkpoint ---- */
 
-#define CKPT_MAGIC "FZL1"
+#define CKPT_MAGIC "FZL2"
 
 typedef struct ckpt_head {
     char magic[4];
@@ -228,17 +298,18 @@ typedef struct ckpt_head {
     int64_t window_ms;
     int64_t watermark;
     uint64_t late_pending;
+    uint64_t invalid_pending;
     uint32_t nopen;
     uint32_t window_head;
 } ckpt_head;
 
 typedef struct ckpt_window {
     int64_t start_ms, first_offset, last_offset;
-    uint32_t nrows, pad;
+    uint32_t nrows, ninput;
 } ckpt_window;
 
 fz_err fz_ledger_window_save(const fz_ledger_window *w, fz_buf *b) {
-    ckpt_window cw = {w->start_ms, w->first_offset, w->last_offset, w->nrows, 0};
+    ckpt_window cw = {w->start_ms, w->first_offset, w->last_offset, w->nrows, w->ninput};
     fz_buf_put(b, &cw, sizeof(cw));
     fz_buf_put(b, w->rows, (size_t)w->nrows * sizeof(fz_ledger_row));
     return b->failed ? FZ_ERR_FULL : FZ_OK;
@@ -250,8 +321,12 @@ size_t fz_ledger_window_load(fz_ledger_window *w, const void *p, size_t n) {
     if (n < sizeof(cw)) return 0;
     memcpy(&cw, c, sizeof(cw));
     size_t need = sizeof(cw) + (size_t)cw.nrows * sizeof(fz_ledger_row);
-    if (cw.nrows < 1 || cw.nrows > FZ_LEDGER_ROWS || n < need) return 0;
+    if (cw.nrows < 1 || cw.nrows > FZ_LEDGER_ROWS || cw.ninput > FZ_LEDGER_INPUT_CATEGORIES ||
+        n < need)
+        return 0;
     w->start_ms = cw.start_ms;
+    w->ninput = cw.ninput;
+    w->interim = 0;
     w->first_offset = cw.first_offset;
     w->last_offset = cw.last_offset;
     w->nrows = cw.nrows;
@@ -267,13 +342,10 @@ size_t fz_ledger_window_load(fz_ledger_window *w, const void *p, size_t n) {
 }
 
 fz_err fz_ledger_save(const fz_ledger *l, fz_buf *b) {
-    ckpt_head h = {CKPT_MAGIC,
-                   (uint32_t)sizeof(fz_ledger_row),
-                   l->window_ms,
-                   l->watermark,
-                   l->late_pending,
-                   (uint32_t)l->nopen,
-                   (uint32_t)sizeof(ckpt_window)};
+    ckpt_head h = {CKPT_MAGIC,         (uint32_t)sizeof(fz_ledger_row),
+                   l->window_ms,       l->watermark,
+                   l->late_pending,    l->invalid_pending,
+                   (uint32_t)l->nopen, (uint32_t)sizeof(ckpt_window)};
     fz_buf_put(b, &h, sizeof(h));
     for (int i = 0; i < l->nopen; i++) fz_ledger_window_save(&l->open[i], b);
     return b->failed ? FZ_ERR_FULL : FZ_OK;
@@ -297,6 +369,7 @@ size_t fz_ledger_load(fz_ledger *l, const void *p, size_t n, char *err, size_t e
     fz_ledger tmp = *l;
     tmp.watermark = h.watermark;
     tmp.late_pending = h.late_pending;
+    tmp.invalid_pending = h.invalid_pending;
     tmp.nopen = (int)h.nopen;
     tmp.hint_row = -1;
     for (uint32_t i = 0; i < h.nopen; i++) {
@@ -320,21 +393,24 @@ static const fz_ledger_row *row_get(const fz_ledger_window *w, const char *cat) 
 }
 
 static void row_merge(fz_ledger_row *d, const fz_ledger_row *s) {
-    d->screened += s->screened;
-    d->alerts += s->alerts;
-    d->suppressed += s->suppressed;
-    d->campaigns += s->campaigns;
-    d->cases += s->cases;
-    d->intercepts += s->intercepts;
-    d->invalid += s->invalid;
-    d->late += s->late;
-    d->money_overflow += s->money_overflow;
+    count_add(&d->screened, s->screened);
+    count_add(&d->alerts, s->alerts);
+    count_add(&d->suppressed, s->suppressed);
+    count_add(&d->campaigns, s->campaigns);
+    count_add(&d->cases, s->cases);
+    count_add(&d->intercepts, s->intercepts);
+    count_add(&d->invalid, s->invalid);
+    count_add(&d->late, s->late);
+    d->money_overflow = d->money_overflow > UINT32_MAX - s->money_overflow
+                            ? UINT32_MAX
+                            : d->money_overflow + s->money_overflow;
     for (uint32_t i = 0; i < s->nmoney; i++) {
         const fz_money *sm = &s->money[i];
         fz_money *m = money_of(d, sm->currency, strlen(sm->currency));
         if (!m) continue;
-        m->lost_minor += sm->lost_minor;
-        m->intercepted_minor += sm->intercepted_minor;
+        money_add(m, &m->lost_minor, sm->lost_minor);
+        money_add(m, &m->intercepted_minor, sm->intercepted_minor);
+        m->saturated |= sm->saturated;
     }
 }
 
@@ -345,18 +421,23 @@ void fz_ledger_window_merge(fz_ledger_window *dst, const fz_ledger_window *src) 
     dst->interim += src->interim;
     for (uint32_t i = 0; i < src->nrows; i++) {
         const char *cat = src->rows[i].category;
-        int ri = i == 0 ? 0 : row_find(dst, cat, strlen(cat));
+        /* the rows of records are already bounded; only the row cap applies */
+        int ri = i == 0 ? 0 : row_find(dst, cat, strlen(cat), 0);
         row_merge(&dst->rows[ri], &src->rows[i]);
     }
 }
 
 static const fz_ledger_row zero_row;
 
-static int64_t money_get(const fz_ledger_row *r, const char *cur, int intercepted) {
+static const fz_money *money_find(const fz_ledger_row *r, const char *cur) {
     for (uint32_t i = 0; r && i < r->nmoney; i++)
-        if (strcmp(r->money[i].currency, cur) == 0)
-            return intercepted ? r->money[i].intercepted_minor : r->money[i].lost_minor;
-    return 0;
+        if (strcmp(r->money[i].currency, cur) == 0) return &r->money[i];
+    return NULL;
+}
+
+static int64_t money_get(const fz_ledger_row *r, const char *cur, int intercepted) {
+    const fz_money *m = money_find(r, cur);
+    return !m ? 0 : intercepted ? m->intercepted_minor : m->lost_minor;
 }
 
 static void put_counts(fz_buf *b, const fz_ledger_row *r, const fz_ledger_row *base, int all) {
@@ -405,15 +486,18 @@ static void put_money(fz_buf *b, const fz_ledger_row *r, const fz_ledger_row *ba
         fz_buf_puts(b, "{\"currency\":");
         fz_buf_put_json_str(b, cur[i], strlen(cur[i]));
         fz_buf_puts(b, ",\"lost\":");
-        fz_buf_put_i64(b, lost - money_get(base, cur[i], 0));
+        fz_buf_put_i64(b, fz_sat_sub(lost, money_get(base, cur[i], 0), NULL));
         fz_buf_puts(b, ",\"intercepted\":");
-        fz_buf_put_i64(b, held - money_get(base, cur[i], 1));
+        fz_buf_put_i64(b, fz_sat_sub(held, money_get(base, cur[i], 1), NULL));
         if (rate) {
             fz_buf_puts(b, ",\"recovery_rate\":");
-            if (lost + held > 0)
-                fz_buf_printf(b, "%.4f", (double)held / (double)(lost + held));
+            double total = (double)lost + (double)held;
+            if (total > 0)
+                fz_buf_printf(b, "%.4f", (double)held / total);
             else
                 fz_buf_puts(b, "null");
+            const fz_money *m = money_find(r, cur[i]);
+            if (m && m->saturated) fz_buf_puts(b, ",\"saturated\":true");
         }
         fz_buf_putc(b, '}');
     }
@@ -605,21 +689,27 @@ static int read_money(const reader *r, int i, fz_ledger_row *row, const char *wh
     int nkeys = r->t[i].size, j = i + 1;
     char cur[8] = "";
     int64_t lost = 0, held = 0;
+    int sat = 0;
     for (int k = 0; k < nkeys; k++, j = tok_skip(r, j + 1)) {
         if (tok_is(r, j, "currency")) {
             if (tok_str(r, j + 1, cur, sizeof(cur)) || !cur[0])
                 return bad(r, where, "money[].currency", "a currency code");
         } else if (tok_is(r, j, "lost")) {
-            if (tok_i64(r, j + 1, &lost)) return bad(r, where, "money[].lost", "an integer");
+            if (tok_i64(r, j + 1, &lost) || lost < 0)
+                return bad(r, where, "money[].lost", "a non-negative integer");
         } else if (tok_is(r, j, "intercepted")) {
-            if (tok_i64(r, j + 1, &held)) return bad(r, where, "money[].intercepted", "an integer");
+            if (tok_i64(r, j + 1, &held) || held < 0)
+                return bad(r, where, "money[].intercepted", "a non-negative integer");
+        } else if (tok_is(r, j, "saturated")) {
+            sat = r->t[j + 1].type == JSMN_PRIMITIVE && r->js[r->t[j + 1].start] == 't';
         }
     }
     if (!cur[0]) return bad(r, where, "money[].currency", "a currency code");
     fz_money *m = money_of(row, cur, strlen(cur));
     if (m) {
-        m->lost_minor += lost;
-        m->intercepted_minor += held;
+        money_add(m, &m->lost_minor, lost);
+        money_add(m, &m->intercepted_minor, held);
+        m->saturated |= (uint32_t)sat;
     }
     return j;
 }

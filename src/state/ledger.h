@@ -16,8 +16,14 @@
  * Rows: row 0 is "all" (every event); the others are per category - the
  * primary matched rule's category for alerts and suppressed events, the
  * event's own category (or "unspecified") for reports, "intercept" for
- * transfers that only the watchlist flagged. Money is in integer minor
- * units per currency (ISO 4217 code), never converted.
+ * transfers that only the watchlist flagged. The names "all", "intercept",
+ * "unspecified" and "unlisted" are reserved: rules cannot use them, and a
+ * report naming one is counted under "unlisted". Categories named by input
+ * (a report's category that is not one of the ruleset's) take at most
+ * FZ_LEDGER_INPUT_CATEGORIES rows of a window; further ones, and anything
+ * once the rows run out, are counted under "unlisted". Money is in integer
+ * minor units per currency (ISO 4217 code), never converted; sums that
+ * would leave int64 stop at its maximum and say so ("saturated").
  *
  * A book collects closed windows (summing partial windows with the same
  * start) and answers the comparisons: the previous window and the window
@@ -36,15 +42,18 @@
 #include "buf.h"
 #include "pipeline.h"
 
-#define FZ_LEDGER_CATEGORY 32  /* bytes with the NUL; longer names are cut */
-#define FZ_LEDGER_ROWS 32      /* rows per window ("all" + 31 categories) */
-#define FZ_LEDGER_CURRENCIES 4 /* per row; more are counted in money_overflow */
-#define FZ_LEDGER_OPEN 8       /* open windows per ledger */
+#define FZ_LEDGER_CATEGORY 32         /* bytes with the NUL; longer names are cut */
+#define FZ_LEDGER_ROWS 64             /* rows per window ("all" + 63 categories) */
+#define FZ_LEDGER_INPUT_CATEGORIES 16 /* rows per window for categories named by input */
+#define FZ_LEDGER_CURRENCIES 4        /* per row; more are counted in money_overflow */
+#define FZ_LEDGER_OPEN 8              /* open windows per ledger */
 
 typedef struct fz_money {
     char currency[8];          /* NUL-terminated ISO 4217 code */
     int64_t lost_minor;        /* reported losses */
     int64_t intercepted_minor; /* transfers held on an intercept alert */
+    uint32_t saturated;        /* a sum reached INT64_MAX: the values are lower bounds */
+    uint32_t pad;
 } fz_money;
 
 typedef struct fz_ledger_row {
@@ -68,6 +77,8 @@ typedef struct fz_ledger_window {
     int64_t last_offset;
     uint32_t nrows;   /* rows[0] is "all" */
     uint32_t interim; /* book: interim (not final) records merged into this window */
+    uint32_t ninput;  /* rows named by input (at most FZ_LEDGER_INPUT_CATEGORIES) */
+    uint32_t pad;
     fz_ledger_row rows[FZ_LEDGER_ROWS];
 } fz_ledger_window;
 
@@ -78,9 +89,38 @@ fz_ledger *fz_ledger_new(int64_t window_ms, int64_t grace_ms);
 void fz_ledger_destroy(fz_ledger *l);
 int64_t fz_ledger_window_ms(const fz_ledger *l);
 
-/* Count one processed event (after fz_pipeline_dedup()); rs names the
- * rules in r. offset is the input offset, or -1. */
-void fz_ledger_add(fz_ledger *l, const fz_result *r, const fz_ruleset *rs, int64_t offset);
+/*
+ * One decided event as the ledger counts it: what fz_ledger_event_of()
+ * takes from a result, or what the decide stage of `fanzha run` rebuilds
+ * from a route record. category is the row (besides "all") the event is
+ * counted in, empty for none; category_input says the name came from the
+ * input (a report's own category) and so competes for the bounded rows.
+ */
+typedef struct fz_ledger_event {
+    int64_t ts_ms;
+    int64_t amount_minor;
+    fz_str currency;
+    fz_str category;
+    uint8_t type;      /* fz_event_type */
+    uint8_t verdict;   /* fz_verdict */
+    uint8_t matched;   /* a rule matched (an alerted sms opens a campaign) */
+    uint8_t intercept; /* FZ_INTERCEPT_* bits */
+    uint8_t has_amount;
+    uint8_t category_input;
+} fz_ledger_event;
+
+/* The ledger's view of r (valid, after the stateful step); rs names the
+ * rules in r and its categories (NULL: no rule categories). Views point
+ * into r. */
+void fz_ledger_event_of(const fz_result *r, const fz_ruleset *rs, fz_ledger_event *out);
+
+/* Count one valid event. offset is the input offset, or -1. */
+void fz_ledger_add(fz_ledger *l, const fz_ledger_event *e, int64_t offset);
+/* Count one invalid event: in the newest open window, or - before any
+ * window opened - in the first one that opens. */
+void fz_ledger_add_invalid(fz_ledger *l);
+/* fz_ledger_event_of() and fz_ledger_add(), or fz_ledger_add_invalid(). */
+void fz_ledger_add_result(fz_ledger *l, const fz_result *r, const fz_ruleset *rs, int64_t offset);
 
 /* Move the oldest window that has closed into *out; 1 if there was one. */
 int fz_ledger_pop_closed(fz_ledger *l, fz_ledger_window *out);

@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
     fz_pipeline *p = fz_pipeline_new(65536, 0, err, sizeof(err));
     fz_dedup *d = fz_dedup_new(1024, 600000, err, sizeof(err));
     /* small on purpose: campaigns close by window and by eviction too */
-    fz_campaigns *cs = fz_campaigns_new(64, 4096, 600000, 60000, err, sizeof(err));
+    fz_campaigns *cs = fz_campaigns_new(64, 600000, 60000, err, sizeof(err));
     static fz_campaign closed, summary;
     fz_watch *wl = fz_watch_new(4096, 3600000, err, sizeof(err));
     fz_shared st = {d, cs, wl};

@@ -33,7 +33,7 @@ static void init(void) {
     fz_rule_diags_free(&diags);
     g_pipe = fz_pipeline_new(4096, 0, err, sizeof(err));
     g_dedup = fz_dedup_new(1024, 600000, err, sizeof(err));
-    g_campaigns = fz_campaigns_new(64, 4096, 600000, 60000, err, sizeof(err));
+    g_campaigns = fz_campaigns_new(64, 600000, 60000, err, sizeof(err));
     g_watch = fz_watch_new(4096, 3600000, err, sizeof(err));
     fz_buf_init(&g_out, 1 << 20);
     if (!g_rs || !g_pipe || !g_dedup || !g_campaigns || !g_watch ||

@@ -260,3 +260,37 @@ TEST_IMPL(config_replay_positional) {
     ASSERT_EQ_U64(c.n_inputs, 0); /* none: stdin */
     fz_config_free(&c);
 }
+
+/* The producer and consumer settings that delivery guarantees rest on
+ * cannot be switched off through -X or the kafka maps. */
+TEST_IMPL(config_safety_properties) {
+    static const char *const bad[] = {
+        "enable.idempotence=false",
+        "producer.enable.idempotence=false",
+        "message.timeout.ms=5000",
+        "producer.acks=1",
+        "consumer.enable.auto.commit=true",
+        "enable.auto.offset.store=true",
+        "consumer.isolation.level=read_uncommitted",
+        "transactional.id=mine",
+    };
+    for (size_t i = 0; i < FZ_ARRAY_LEN(bad); i++) {
+        fz_config c;
+        char err[512] = "";
+        fz_config_init(&c);
+        fz_test_context("-X %s", bad[i]);
+        ASSERT_EQ_I64(PARSE(&c, FZ_SCOPE_RUN, "run", err, "-X", (char *)bad[i]), -1);
+        const char *eq = strchr(bad[i], '='), *dot = bad[i];
+        if (!strncmp(dot, "producer.", 9) || !strncmp(dot, "consumer.", 9)) dot += 9;
+        char prop[64];
+        snprintf(prop, sizeof(prop), "%.*s", (int)(eq - dot), dot);
+        ASSERT_CONTAINS(err, prop);
+        fz_config_free(&c);
+    }
+    /* the same values they already have are accepted */
+    fz_config c;
+    char err[512] = "";
+    fz_config_init(&c);
+    ASSERT_EQ_I64(PARSE(&c, FZ_SCOPE_RUN, "run", err, "-X", "enable.idempotence=true"), 0);
+    fz_config_free(&c);
+}

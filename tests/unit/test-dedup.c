@@ -24,11 +24,11 @@ typedef struct naive_entry {
 } naive_entry;
 
 /* The specification: a key's window starts at its first hit; a hit at or
- * after first + window starts a new one. */
+ * after first + window (or window or more before first) starts a new one. */
 static uint32_t naive_hit(naive_entry *tab, size_t *n, uint64_t key, int64_t now, int64_t window) {
     for (size_t i = 0; i < *n; i++)
         if (tab[i].key == key) {
-            if (now - tab[i].first_ms >= window) {
+            if ((now > tab[i].first_ms ? now - tab[i].first_ms : tab[i].first_ms - now) >= window) {
                 tab[i].first_ms = now;
                 tab[i].count = 1;
             } else {
@@ -201,5 +201,25 @@ TEST_IMPL(dedup_threads) {
     fz_dedup_stats_get(d, &st);
     ASSERT_EQ_U64(st.entries, NKEYS);
     ASSERT_EQ_U64(st.evictions, 0);
+    fz_dedup_destroy(d);
+}
+
+/* Windows look both ways in event time: an entry dated in the future (a
+ * call stamped 2100) does not suppress the present, and times at the edge
+ * of int64 neither overflow nor wrap. */
+TEST_IMPL(dedup_both_ways_in_time) {
+    const int64_t y2026 = 1796588937000LL, y2100 = 4102444800000LL, win = 600000;
+    fz_dedup *d = new_dedup(64, win);
+    ASSERT_EQ_U64(fz_dedup_hit(d, 77, y2100), 1);
+    ASSERT_EQ_U64(fz_dedup_hit(d, 77, y2026), 1); /* not a repeat of the 2100 call */
+    ASSERT_EQ_U64(fz_dedup_hit(d, 77, y2026 + 1000), 2);
+    /* an earlier event within the window is a repeat too */
+    ASSERT_EQ_U64(fz_dedup_hit(d, 78, y2026), 1);
+    ASSERT_EQ_U64(fz_dedup_hit(d, 78, y2026 - win + 1), 2);
+    ASSERT_EQ_U64(fz_dedup_hit(d, 78, y2026 - win), 1);
+    ASSERT_EQ_U64(fz_dedup_hit(d, 79, INT64_MAX), 1);
+    ASSERT_EQ_U64(fz_dedup_hit(d, 79, 0), 1);
+    ASSERT_EQ_U64(fz_dedup_hit(d, 80, 0), 1);
+    ASSERT_EQ_U64(fz_dedup_hit(d, 80, INT64_MAX), 1);
     fz_dedup_destroy(d);
 }

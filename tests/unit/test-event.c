@@ -757,3 +757,42 @@ TEST_IMPL(event_currency_decimals) {
     ASSERT_EQ_I64(fz_field_parse("body", 4), -1);
     ASSERT_EQ_I64(fz_field_parse("textx", 4), FZ_FIELD_TEXT);
 }
+
+/* Hostile times and money: ts beyond 9999-12-31 and amounts above
+ * FZ_AMOUNT_MAX_MINOR are bad values naming the field. */
+TEST_IMPL(event_time_and_money_bounds) {
+    fz_decoder *d = new_decoder(MAX_BYTES, 4 * MAX_BYTES, MAX_TOKENS);
+    fz_event ev;
+    char detail[256];
+    ASSERT_EQ_I64(decode(d, "{\"id\":\"a\",\"ts\":253402300799999,\"type\":\"sms\",\"text\":\"x\"}",
+                         &ev, detail),
+                  FZ_REASON_NONE);
+    ASSERT_EQ_I64(decode(d, "{\"id\":\"a\",\"ts\":253402300800000,\"type\":\"sms\",\"text\":\"x\"}",
+                         &ev, detail),
+                  FZ_REASON_BAD_VALUE);
+    ASSERT_CONTAINS(detail, "'ts'");
+    ASSERT_EQ_I64(
+        decode(d, "{\"id\":\"a\",\"ts\":9223372036854775807,\"type\":\"sms\",\"text\":\"x\"}", &ev,
+               detail),
+        FZ_REASON_BAD_VALUE);
+    ASSERT_CONTAINS(detail, "'ts'");
+    /* 10^15 minor units is the most; two of the largest amounts still sum in int64 */
+    ASSERT_EQ_I64(decode(d,
+                         "{\"id\":\"r\",\"ts\":1,\"type\":\"report\",\"from\":\"1\","
+                         "\"amount\":\"10000000000000.00\"}",
+                         &ev, detail),
+                  FZ_REASON_NONE);
+    ASSERT_EQ_I64(ev.amount_minor, 1000000000000000LL);
+    ASSERT_EQ_I64(decode(d,
+                         "{\"id\":\"r\",\"ts\":1,\"type\":\"report\",\"from\":\"1\","
+                         "\"amount\":\"10000000000000.01\"}",
+                         &ev, detail),
+                  FZ_REASON_BAD_VALUE);
+    ASSERT_CONTAINS(detail, "'amount'");
+    ASSERT_EQ_I64(decode(d,
+                         "{\"id\":\"r\",\"ts\":1,\"type\":\"report\",\"from\":\"1\","
+                         "\"amount\":\"50000000000000000\"}",
+                         &ev, detail),
+                  FZ_REASON_BAD_VALUE);
+    fz_decoder_destroy(d);
+}

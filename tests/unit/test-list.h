@@ -32,6 +32,7 @@ TEST_ENTRY(event_scalar_not_object)
 TEST_ENTRY(event_json_syntax_oracle)
 TEST_ENTRY(event_amount_parse)
 TEST_ENTRY(event_currency_decimals)
+TEST_ENTRY(event_time_and_money_bounds)
 
 /* rules */
 TEST_ENTRY(rules_valid)
@@ -97,12 +98,14 @@ TEST_ENTRY(campaigns_one_template)
 TEST_ENTRY(campaigns_eviction)
 TEST_ENTRY(campaigns_window_and_summaries)
 TEST_ENTRY(campaigns_threads)
+TEST_ENTRY(campaigns_id_reuse_and_time)
 
 /* watch */
 TEST_ENTRY(watch_number_key)
 TEST_ENTRY(watch_lookback_and_kinds)
 TEST_ENTRY(watch_numbers_in_text)
 TEST_ENTRY(watch_eviction_and_oracle)
+TEST_ENTRY(watch_no_warning_from_the_future)
 
 /* dedup */
 TEST_ENTRY(dedup_oracle)
@@ -110,6 +113,7 @@ TEST_ENTRY(dedup_window_zero)
 TEST_ENTRY(dedup_eviction)
 TEST_ENTRY(dedup_memory)
 TEST_ENTRY(dedup_threads)
+TEST_ENTRY(dedup_both_ways_in_time)
 
 /* alert */
 TEST_ENTRY(alert_encode)
@@ -124,6 +128,10 @@ TEST_ENTRY(ledger_categories_and_money)
 TEST_ENTRY(ledger_checkpoint_roundtrip)
 TEST_ENTRY(ledger_record_roundtrip)
 TEST_ENTRY(ledger_book_oracle)
+TEST_ENTRY(ledger_money_sums_checked)
+TEST_ENTRY(ledger_reserved_rows)
+TEST_ENTRY(ledger_input_categories_bounded)
+TEST_ENTRY(ledger_invalid_before_first_valid)
 
 /* queue */
 TEST_ENTRY(queue_spsc_order)
@@ -142,3 +150,4 @@ TEST_ENTRY(config_cli_errors)
 TEST_ENTRY(config_kafka_props)
 TEST_ENTRY(config_list_option)
 TEST_ENTRY(config_replay_positional)
+TEST_ENTRY(config_safety_properties)
