@@ -74,6 +74,7 @@
 #include "pipeline.h"
 #include "queue.h"
 #include "reload.h"
+#include "stores.h"
 
 #define POP_BATCH 64
 #define HELD_CAP 1024
@@ -151,11 +152,10 @@ struct daemon_s {
     rd_kafka_topic_t *stats_rkt, *state_rkt; /* NULL when off */
     fz_buf ckpt_out;                         /* consumer thread's encoding buffer */
     fz_ledger_window ckpt_win;
-    fz_dedup *dedup;
-    fz_campaigns *campaigns; /* sms campaigns (shared, locked inside); NULL if dedup is off */
-    fz_watch *watch;         /* interception (shared, locked inside); NULL if off */
-    fz_shared shared;
-    fz_mask_config masks; /* campaign masks per category, read-only */
+    fz_stores stores;            /* dedup and sms campaigns: one owner at a time ... */
+    pthread_mutex_t stores_lock; /* ... so workers take turns (until the decide stage) */
+    fz_watch *watch;             /* interception (shared, locked inside); NULL if off */
+    fz_mask_config masks;        /* campaign masks per category, read-only */
     int64_t window_ms;
     int nworkers;
     worker *workers;
@@ -527,7 +527,10 @@ static void process(worker *w, rd_kafka_message_t *m, fz_slot *slot, part_state 
         .topic = rd_kafka_topic_name(m->rkt), .partition = m->partition, .offset = m->offset};
     fz_pipeline_reset_arena(w->pipe);
     fz_pipeline_scan(w->pipe, m->payload ? m->payload : "", m->len, &r);
-    fz_pipeline_dedup(w->pipe, &d->shared, &r, &w->closed, &w->summary);
+    fz_pipeline_intercept(w->pipe, d->watch, &r);
+    pthread_mutex_lock(&d->stores_lock);
+    fz_pipeline_decide(w->pipe, &d->stores, &r, &w->closed, &w->summary);
+    pthread_mutex_unlock(&d->stores_lock);
     if (ps && ps->ledger && m->offset >= ps->count_from) ledger_step(w, t, ps, &r, m, slot);
     if (quiet) goto done;
     if (r.campaign_closed && fz_campaign_worth_closing(&w->closed))
@@ -1207,9 +1210,11 @@ static void log_stats(daemon_s *d) {
         csum += atomic_load(&w->campaign_summaries);
     }
     fz_dedup_stats ds;
-    fz_dedup_stats_get(d->dedup, &ds);
     fz_campaigns_stats cs = {0};
-    if (d->campaigns) fz_campaigns_stats_get(d->campaigns, &cs);
+    pthread_mutex_lock(&d->stores_lock);
+    fz_dedup_stats_get(d->stores.dedup, &ds);
+    if (d->stores.campaigns) fz_campaigns_stats_get(d->stores.campaigns, &cs);
+    pthread_mutex_unlock(&d->stores_lock);
     fz_watch_stats ws = {0};
     if (d->watch) fz_watch_stats_get(d->watch, &ws);
     fz_info("stats: consumed=%llu processed=%llu alerts=%llu suppressed=%llu invalid=%llu "
@@ -1277,19 +1282,15 @@ int fz_daemon_main(const fz_config *cfg) {
         rc = 2;
         goto out_err;
     }
-    if (cfg->dedup_window_ms > 0 && cfg->campaign_capacity > 0) {
-        d->campaigns = fz_campaigns_new((size_t)cfg->campaign_capacity, cfg->dedup_window_ms,
-                                        cfg->campaign_summary_ms, err, sizeof(err));
-        if (!d->campaigns) goto out_err;
-    }
+    pthread_mutex_init(&d->stores_lock, NULL);
+    fz_stores_config sc = {(size_t)cfg->dedup_capacity, (size_t)cfg->campaign_capacity,
+                           cfg->dedup_window_ms, cfg->campaign_summary_ms};
+    if (fz_stores_init(&d->stores, &sc, 0, err, sizeof(err)) != 0) goto out_err;
     if (cfg->intercept_capacity > 0) {
         d->watch = fz_watch_new((size_t)cfg->intercept_capacity, cfg->intercept_lookback_ms, err,
                                 sizeof(err));
         if (!d->watch) goto out_err;
     }
-    d->dedup = fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, err, sizeof(err));
-    if (!d->dedup) goto out_err;
-    d->shared = (fz_shared){d->dedup, d->campaigns, d->watch};
     if (!(d->producer = make_producer(d, err, sizeof(err)))) {
         rc = 2;
         goto out_err;
@@ -1470,8 +1471,7 @@ out:
     }
     free_retired(d, 1);
     free(d->workers);
-    fz_dedup_destroy(d->dedup);
-    fz_campaigns_destroy(d->campaigns);
+    fz_stores_destroy(&d->stores);
     fz_watch_destroy(d->watch);
     fz_mask_config_free(&d->masks);
     fz_ruleset_unref(d->rs);

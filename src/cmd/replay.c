@@ -38,6 +38,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "reload.h"
+#include "stores.h"
 
 typedef struct line_ref {
     size_t off; /* SIZE_MAX: oversized line, bytes not kept */
@@ -70,10 +71,8 @@ typedef struct helper {
 struct replay {
     const fz_config *cfg;
     fz_ruleset *rs;
-    fz_dedup *dedup;
-    fz_campaigns *campaigns; /* sms campaigns; NULL when dedup is off */
-    fz_watch *watch;         /* interception; NULL when off */
-    fz_shared shared;
+    fz_stores stores;            /* dedup and sms campaigns, for the whole input */
+    fz_watch *watch;             /* interception; NULL when off */
     fz_ledger *ledger;           /* loss-recovery statistics; NULL when off */
     fz_ledger_book *book;        /* its closed windows */
     fz_ledger_window win;        /* scratch: a window popped from the ledger */
@@ -286,13 +285,13 @@ static void print_summary(replay *rp, double secs) {
             fz_ruleset_count(rp->rs));
     /* the state tables: fixed at start-up, so bytes / capacity is the cost of an entry */
     fz_dedup_stats ds;
-    fz_dedup_stats_get(rp->dedup, &ds);
+    fz_dedup_stats_get(rp->stores.dedup, &ds);
     fprintf(stderr, "state: dedup %llu of %llu entries (%.1f B each)",
             (unsigned long long)ds.entries, (unsigned long long)ds.capacity,
             ds.capacity ? (double)ds.bytes / (double)ds.capacity : 0.0);
-    if (rp->campaigns) {
+    if (rp->stores.campaigns) {
         fz_campaigns_stats cs;
-        fz_campaigns_stats_get(rp->campaigns, &cs);
+        fz_campaigns_stats_get(rp->stores.campaigns, &cs);
         fprintf(stderr, "; campaigns %llu live, %llu evicted, %.1f MiB with the event-id table",
                 (unsigned long long)cs.campaigns, (unsigned long long)cs.evictions,
                 (double)cs.bytes / 1048576.0);
@@ -382,7 +381,8 @@ static int decide(replay *rp, batch *bt, fz_buf *ob, fz_buf *vb, int64_t window,
         fz_result *r = &bt->results[i];
         fz_source src = {.file = bt->lines[i].file, .line = bt->lines[i].lineno};
         fz_pipeline_time_check(p, &rp->bounds, now, &rp->watermark, r);
-        fz_pipeline_dedup(p, &rp->shared, r, &rp->closed, &rp->summary);
+        fz_pipeline_intercept(p, rp->watch, r);
+        fz_pipeline_decide(p, &rp->stores, r, &rp->closed, &rp->summary);
         if (r->campaign_closed && fz_campaign_worth_closing(&rp->closed)) {
             /* the campaign it replaces ends first */
             fz_campaign_encode(ob, &rp->closed, r->campaign_closed_state, window);
@@ -443,20 +443,14 @@ int fz_replay_main(const fz_config *cfg) {
         return 1;
     }
     if (fz_config_campaign_masks(cfg, &rp->masks, errstr, sizeof(errstr)) != 0) goto out_err;
-    if (cfg->dedup_window_ms > 0 && cfg->campaign_capacity > 0) {
-        rp->campaigns = fz_campaigns_new((size_t)cfg->campaign_capacity, cfg->dedup_window_ms,
-                                         cfg->campaign_summary_ms, errstr, sizeof(errstr));
-        if (!rp->campaigns) goto out_err;
-    }
+    fz_stores_config sc = {(size_t)cfg->dedup_capacity, (size_t)cfg->campaign_capacity,
+                           cfg->dedup_window_ms, cfg->campaign_summary_ms};
+    if (fz_stores_init(&rp->stores, &sc, 0, errstr, sizeof(errstr)) != 0) goto out_err;
     if (cfg->intercept_capacity > 0) {
         rp->watch = fz_watch_new((size_t)cfg->intercept_capacity, cfg->intercept_lookback_ms,
                                  errstr, sizeof(errstr));
         if (!rp->watch) goto out_err;
     }
-    rp->dedup =
-        fz_dedup_new((size_t)cfg->dedup_capacity, cfg->dedup_window_ms, errstr, sizeof(errstr));
-    if (!rp->dedup) goto out_err;
-    rp->shared = (fz_shared){rp->dedup, rp->campaigns, rp->watch};
     if (cfg->ledger_window_ms > 0) {
         rp->ledger = fz_ledger_new(cfg->ledger_window_ms, cfg->ledger_grace_ms);
         rp->book = fz_ledger_book_new(cfg->ledger_window_ms, cfg->ledger_period_ms);
@@ -516,7 +510,7 @@ int fz_replay_main(const fz_config *cfg) {
     }
 
     int64_t t0 = fz_mono_ns();
-    int64_t window = fz_dedup_window_ms(rp->dedup);
+    int64_t window = cfg->dedup_window_ms;
     batch *prev = NULL; /* scanned, not decided yet */
     for (uint64_t k = 0;; k++) {
         batch *bt = &rp->b[k & 1];
@@ -533,10 +527,10 @@ int fz_replay_main(const fz_config *cfg) {
         finish_scan(rp, bt);
         prev = bt;
     }
-    if (rp->campaigns) { /* end of input: every campaign still open closes */
+    if (rp->stores.campaigns) { /* end of input: every campaign still open closes */
         fz_buf_reset(&ob);
         drain_ctx dc = {&ob, window};
-        fz_campaigns_drain(rp->campaigns, drain_one, &dc);
+        fz_campaigns_drain(rp->stores.campaigns, drain_one, &dc);
         if (ob.failed) {
             fz_error("output buffer limit reached writing campaign summaries");
             goto out;
@@ -582,8 +576,7 @@ out:
     fz_buf_free(&vb);
     fz_ledger_destroy(rp->ledger);
     fz_ledger_book_destroy(rp->book);
-    fz_dedup_destroy(rp->dedup);
-    fz_campaigns_destroy(rp->campaigns);
+    fz_stores_destroy(&rp->stores);
     fz_watch_destroy(rp->watch);
     fz_mask_config_free(&rp->masks);
     fz_ruleset_unref(rp->rs);

@@ -9,6 +9,7 @@
 
 #include "campaign.h"
 #include "norm.h"
+#include "stores.h"
 #include "utf8.h"
 #include "watch.h"
 
@@ -215,18 +216,35 @@ void fz_pipeline_time_check(fz_pipeline *p, const fz_time_bounds *b, int64_t now
     fz_counter_inc(&p->counters.invalid_by_reason[why]);
 }
 
-/* Interception: remember who fraud touched; check who a transfer pays. */
-static void intercept_step(fz_pipeline *p, fz_watch *w, fz_result *r) {
+/* Collect a mark for r (bounded: FZ_MAX_MARKS a event). */
+static void add_mark(fz_result *r, uint64_t key, unsigned kind) {
+    if (!key || r->nmarks >= FZ_MAX_MARKS) return;
+    for (int i = 0; i < r->nmarks; i++)
+        if (r->marks[i].key == key) {
+            r->marks[i].kind |= (uint8_t)kind;
+            return;
+        }
+    r->marks[r->nmarks++] = (fz_mark){key, (uint8_t)kind};
+}
+
+static void add_flag(void *ctx, uint64_t key) { add_mark(ctx, key, FZ_WATCH_FLAGGED); }
+
+void fz_pipeline_intercept(fz_pipeline *p, fz_watch *w, fz_result *r) {
     const fz_event *ev = &r->ev;
+    r->intercept = 0;
+    r->nmarks = 0;
+    if (!w) return;
     if (r->verdict == FZ_VERDICT_ALERT && (ev->type == FZ_EV_SMS || ev->type == FZ_EV_CALL)) {
-        fz_watch_mark(w, fz_number_key(ev->fields[FZ_FIELD_TO]), FZ_WATCH_WARNED, ev->ts_ms, NULL);
-        fz_watch_mark(w, fz_number_key(ev->fields[FZ_FIELD_FROM]), FZ_WATCH_FLAGGED, ev->ts_ms,
-                      NULL);
-        if (ev->type == FZ_EV_SMS)
-            fz_watch_mark_numbers_in(w, ev->fields[FZ_FIELD_TEXT], FZ_WATCH_FLAGGED, ev->ts_ms);
+        /* remember who fraud touched */
+        add_mark(r, fz_number_key(ev->fields[FZ_FIELD_TO]), FZ_WATCH_WARNED);
+        add_mark(r, fz_number_key(ev->fields[FZ_FIELD_FROM]), FZ_WATCH_FLAGGED);
+        if (ev->type == FZ_EV_SMS) fz_watch_numbers_in(ev->fields[FZ_FIELD_TEXT], add_flag, r);
+        for (int i = 0; i < r->nmarks; i++)
+            fz_watch_mark(w, r->marks[i].key, r->marks[i].kind, ev->ts_ms, NULL);
         return;
     }
     if (ev->type != FZ_EV_TRANSFER || r->verdict == FZ_VERDICT_INVALID) return;
+    /* check who a transfer pays */
     unsigned bits = 0;
     if (fz_watch_check(w, fz_number_key(ev->fields[FZ_FIELD_FROM]), ev->ts_ms) & FZ_WATCH_WARNED)
         bits |= FZ_INTERCEPT_PAYER_WARNED;
@@ -246,46 +264,42 @@ static void intercept_step(fz_pipeline *p, fz_watch *w, fz_result *r) {
         XXH3_64bits_withSeed(ev->id.p ? ev->id.p : "", ev->id.n, 0x686f6c64 /* "hold" */);
 }
 
-void fz_pipeline_dedup(fz_pipeline *p, const fz_shared *st, fz_result *r,
-                       struct fz_campaign *closed, struct fz_campaign *summary) {
-    fz_dedup *d = st->dedup;
-    struct fz_campaigns *cs = st->campaigns;
+void fz_pipeline_decide_in(fz_pipeline *p, const fz_result *r, fz_decide_in *in) {
+    memset(in, 0, sizeof(*in));
+    in->key = r->dedup_key;
+    in->ts_ms = r->ev.ts_ms;
+    in->type = (uint8_t)r->ev.type;
+    in->matched = r->nrules > 0;
+    in->intercept = r->intercept;
+    if (r->ev.type != FZ_EV_SMS || r->nrules == 0) return;
+    const fz_ruleset *rs = fz_matcher_ruleset(p->matcher);
+    const fz_rule *pr = fz_ruleset_rule(rs, r->primary);
+    const char *v = fz_ruleset_version(rs);
+    in->recipient_hash = fz_number_key(r->ev.fields[FZ_FIELD_TO]);
+    in->sender_hash = fz_number_key(r->ev.fields[FZ_FIELD_FROM]);
+    in->rule_id = (fz_str){pr->id, strlen(pr->id)};
+    in->category = (fz_str){pr->category, strlen(pr->category)};
+    in->ruleset = (fz_str){v, strlen(v)};
+    fz_str text = r->ev.fields[FZ_FIELD_TEXT];
+    in->sample = text.p ? text : FZ_STR_LIT("");
+}
+
+void fz_pipeline_apply(fz_pipeline *p, fz_result *r, const fz_decide_out *out) {
+    r->verdict = (fz_verdict)out->verdict;
+    r->dedup_count = out->count;
+    r->campaign_summary = out->campaign_summary;
+    r->campaign_closed = out->campaign_closed;
+    r->campaign_closed_state = out->campaign_closed_state;
+    fz_counter_inc(r->verdict == FZ_VERDICT_ALERT ? &p->counters.alerts : &p->counters.suppressed);
+}
+
+void fz_pipeline_decide(fz_pipeline *p, fz_stores *st, fz_result *r, fz_campaign *closed,
+                        fz_campaign *summary) {
     r->campaign_summary = r->campaign_closed = 0;
-    r->intercept = 0;
-    if (st->watch) intercept_step(p, st->watch, r);
     if (r->verdict != FZ_VERDICT_ALERT) return;
-    if (cs && r->ev.type == FZ_EV_SMS && r->nrules > 0) {
-        const fz_ruleset *rs = fz_matcher_ruleset(p->matcher);
-        const fz_rule *pr = fz_ruleset_rule(rs, r->primary);
-        fz_str text = r->ev.fields[FZ_FIELD_TEXT];
-        fz_campaign_event ce = {r->dedup_key,
-                                r->ev.ts_ms,
-                                fz_number_key(r->ev.fields[FZ_FIELD_TO]),
-                                fz_number_key(r->ev.fields[FZ_FIELD_FROM]),
-                                pr->id,
-                                pr->category,
-                                fz_ruleset_version(rs),
-                                text.p ? text.p : "",
-                                text.n};
-        fz_campaign_result cr;
-        fz_campaigns_hit(cs, &ce, &cr, closed, summary);
-        r->campaign_summary = (uint8_t)cr.summary;
-        r->campaign_closed = (uint8_t)cr.closed;
-        r->campaign_closed_state = (uint8_t)cr.closed_state;
-        r->dedup_count = (uint32_t)(cr.count > UINT32_MAX ? UINT32_MAX : cr.count);
-        if (cr.outcome != FZ_CAMPAIGN_NEW) {
-            r->verdict = FZ_VERDICT_SUPPRESSED;
-            fz_counter_inc(&p->counters.suppressed);
-        } else {
-            fz_counter_inc(&p->counters.alerts);
-        }
-        return;
-    }
-    r->dedup_count = fz_dedup_hit(d, r->dedup_key, r->ev.ts_ms);
-    if (r->dedup_count > 1) {
-        r->verdict = FZ_VERDICT_SUPPRESSED;
-        fz_counter_inc(&p->counters.suppressed);
-    } else {
-        fz_counter_inc(&p->counters.alerts);
-    }
+    fz_decide_in in;
+    fz_decide_out out;
+    fz_pipeline_decide_in(p, r, &in);
+    fz_stores_decide(st, &in, &out, closed, summary);
+    fz_pipeline_apply(p, r, &out);
 }

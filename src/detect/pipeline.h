@@ -2,16 +2,20 @@
  * pipeline.h - the per-event work shared by `fanzha run` and
  * `fanzha replay`: decode -> match -> dedup key -> verdict.
  *
- * A pipeline is one worker's private state (decoder, matcher scratch,
+ * A pipeline is one thread's private state (decoder, matcher scratch,
  * normalisation buffer, counters); it is used by exactly one thread, and
- * after fz_pipeline_bind() the scan path does not allocate. The ruleset and
- * the dedup table are shared.
+ * after fz_pipeline_bind() the scan path does not allocate. The ruleset is
+ * shared, read-only.
  *
- * The work is split in two so replay can stay deterministic with many
- * threads: fz_pipeline_scan() (decode, match, key) has no shared mutable
- * state and runs in parallel; fz_pipeline_dedup() consults the shared
- * table. `run` calls both in the worker; `replay` calls the second in
- * input order.
+ * The steps, in stream order:
+ *  - fz_pipeline_scan(): decode, match, key. No shared mutable state: replay
+ *    runs it on all threads at once.
+ *  - fz_pipeline_time_check(): the stream's event-time bounds.
+ *  - fz_pipeline_intercept(): the watchlist (marks and transfer checks).
+ *  - fz_pipeline_decide(): the stores (state/stores.h) say alert or repeat.
+ * `replay` runs the last three in input order over one set of state. `run`
+ * runs the first three in its screen stage and the decision in its decide
+ * stage, where the key's partition owns the stores (stream/).
  */
 #ifndef FZ_PIPELINE_H
 #define FZ_PIPELINE_H
@@ -39,6 +43,13 @@ const char *fz_verdict_name(fz_verdict v);
 #define FZ_INTERCEPT_PAYER_WARNED 1u  /* the payer received fraud recently */
 #define FZ_INTERCEPT_PAYEE_FLAGGED 2u /* the payee sent or was named in fraud */
 
+/* A number that fraud touched (watch.h): the first FZ_MAX_MARKS of an event. */
+#define FZ_MAX_MARKS 16
+typedef struct fz_mark {
+    uint64_t key; /* fz_number_key() */
+    uint8_t kind; /* FZ_WATCH_* bits */
+} fz_mark;
+
 typedef struct fz_result {
     fz_event ev;
     fz_reason reason; /* FZ_REASON_NONE unless invalid */
@@ -51,13 +62,16 @@ typedef struct fz_result {
     uint32_t shadow[FZ_MAX_SHADOW];
     uint64_t dedup_key;
     uint32_t dedup_count;
-    /* set by fz_pipeline_dedup() when sms go through a campaign table: the
-     * caller writes a summary for each (the copies are in its buffers) */
+    /* set by the decision when sms go through a campaign table: the caller
+     * writes a summary for each (the copies are in its buffers) */
     uint8_t campaign_summary; /* periodic summary of this event's campaign */
     uint8_t campaign_closed;  /* a campaign ended (window over or evicted) */
     uint8_t campaign_closed_state;
     /* transfers: FZ_INTERCEPT_* bits when the watchlist says hold it */
     uint8_t intercept;
+    /* matched sms and calls: the numbers they warn and flag */
+    uint8_t nmarks;
+    fz_mark marks[FZ_MAX_MARKS];
     char detail[192];
 } fz_result;
 
@@ -103,35 +117,34 @@ void fz_pipeline_reset_arena(fz_pipeline *p);
 fz_counters *fz_pipeline_counters(fz_pipeline *p);
 
 /* Decode, match and compute the dedup key of msg. Sets r->verdict to
- * INVALID or CLEAN, or leaves ALERT pending fz_pipeline_dedup(). */
+ * INVALID or CLEAN, or leaves ALERT pending the decision. */
 void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r);
-struct fz_campaigns;
-struct fz_campaign;
 struct fz_watch;
-
-/* The state every worker shares (each locked inside); NULL members are off. */
-typedef struct fz_shared {
-    fz_dedup *dedup;                /* calls, transfers, reports (and sms without campaigns) */
-    struct fz_campaigns *campaigns; /* sms */
-    struct fz_watch *watch;         /* interception */
-} fz_shared;
+struct fz_stores;
+struct fz_campaign;
+struct fz_decide_in;
+struct fz_decide_out;
 
 /*
- * The stateful half of an event, after fz_pipeline_scan(). Any thread; the
- * shared state is locked inside. In order:
- *  - interception: a matched sms or call warns its recipient and flags its
- *    sender (and, for sms, every number in the text); a transfer from a
- *    warned payer or to a flagged payee sets r->intercept and alerts even
- *    when no rule matched;
- *  - dedup: an sms goes through the campaign table (its first event alerts,
- *    the rest are suppressed and counted; a redelivered event id is
- *    suppressed and counts nothing), everything else through the dedup
- *    table; the verdict is counted in p's counters.
- * closed and summary (caller's buffers) receive the campaigns that
- * r->campaign_* name.
+ * Interception, after the scan (and fz_pipeline_time_check): a matched sms
+ * or call warns its recipient and flags its sender (and, for sms, every
+ * number in the text, the first FZ_MAX_MARKS numbers of the event in all):
+ * the marks are listed in r->marks and applied to w. A transfer from a
+ * warned payer or to a flagged payee gets r->intercept and alerts even when
+ * no rule matched; its dedup key then includes its id. w NULL: off. Any
+ * thread (w is locked inside).
  */
-void fz_pipeline_dedup(fz_pipeline *p, const fz_shared *st, fz_result *r,
-                       struct fz_campaign *closed, struct fz_campaign *summary);
+void fz_pipeline_intercept(fz_pipeline *p, struct fz_watch *w, fz_result *r);
+
+/* The decision's input for r (verdict ALERT pending). Views point into r
+ * and p's ruleset. */
+void fz_pipeline_decide_in(fz_pipeline *p, const fz_result *r, struct fz_decide_in *in);
+/* Apply a decision to r and count it in p's counters. */
+void fz_pipeline_apply(fz_pipeline *p, fz_result *r, const struct fz_decide_out *out);
+/* The two above around fz_stores_decide(): replay's stateful step. closed
+ * and summary (caller's buffers) receive the campaigns r->campaign_* name. */
+void fz_pipeline_decide(fz_pipeline *p, struct fz_stores *st, fz_result *r,
+                        struct fz_campaign *closed, struct fz_campaign *summary);
 
 /*
  * Event-time bounds of one stream (an input partition in `fanzha run`, the
@@ -156,7 +169,7 @@ void fz_pipeline_time_check(fz_pipeline *p, const fz_time_bounds *b, int64_t now
  * of one template share it. Otherwise XXH3 over the event type and its
  * identity - call: from, to; transfer: from, to, amount, currency; report:
  * from, amount, currency, category. scratch needs room for twice the text.
- * An intercepted transfer is keyed by its id as well (fz_pipeline_dedup):
+ * An intercepted transfer is keyed by its id as well (fz_pipeline_intercept):
  * every transfer holds money of its own, so only a redelivery of the same
  * transfer event is a repeat. */
 uint64_t fz_pipeline_key(fz_buf *scratch, const fz_event *ev, unsigned masks);

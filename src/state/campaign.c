@@ -4,8 +4,6 @@
  */
 #include "campaign.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,7 +200,6 @@ void fz_mask_config_free(fz_mask_config *mc) {
 /* ---- the campaign table ---- */
 
 #define WAYS 8
-#define STRIPES 1024
 
 static const char *const state_names[] = {"open", "closed_window", "closed_evicted", "closed_end"};
 
@@ -210,29 +207,36 @@ const char *fz_campaign_state_name(fz_campaign_state s) {
     return (unsigned)s < 4 ? state_names[s] : "unknown";
 }
 
+typedef struct slot {
+    fz_campaign c;   /* c.key == 0: empty */
+    uint64_t logged; /* the key the changelog holds for this slot; 0 = none */
+    uint32_t dirty;  /* changed since the last changes_done() (tracking only) */
+} slot;
+
 struct fz_campaigns {
-    fz_campaign *slots; /* nsets * WAYS */
+    slot *slots; /* nsets * WAYS */
     uint64_t nsets;
     int64_t window_ms, summary_ms;
-    pthread_mutex_t set_locks[STRIPES];
-    _Atomic uint64_t live, evictions;
+    int track;
+    uint32_t *changed; /* dirty slots, in the order they changed */
+    size_t nchanged;
+    uint64_t live, evictions;
     size_t bytes;
 };
 
 fz_campaigns *fz_campaigns_new(size_t max_campaigns, int64_t window_ms, int64_t summary_ms,
-                               char *errstr, size_t errstr_size) {
+                               int track, char *errstr, size_t errstr_size) {
     fz_campaigns *c = calloc(1, sizeof(*c));
     if (!c) goto nomem;
     c->window_ms = window_ms;
     c->summary_ms = summary_ms;
+    c->track = track;
     if (max_campaigns < WAYS) max_campaigns = WAYS;
     c->nsets = (max_campaigns + WAYS - 1) / WAYS;
-    c->slots = calloc(c->nsets * WAYS, sizeof(fz_campaign));
+    c->slots = calloc(c->nsets * WAYS, sizeof(slot));
     if (!c->slots) goto nomem_c;
-    c->bytes = c->nsets * WAYS * sizeof(fz_campaign);
-    for (int i = 0; i < STRIPES; i++) {
-        pthread_mutex_init(&c->set_locks[i], NULL);
-    }
+    if (track && !(c->changed = malloc(c->nsets * WAYS * sizeof(uint32_t)))) goto nomem_c;
+    c->bytes = c->nsets * WAYS * (sizeof(slot) + (track ? sizeof(uint32_t) : 0));
     return c;
 nomem_c:
     free(c->slots);
@@ -244,20 +248,35 @@ nomem:
 
 void fz_campaigns_destroy(fz_campaigns *c) {
     if (!c) return;
-    for (int i = 0; i < STRIPES; i++) {
-        pthread_mutex_destroy(&c->set_locks[i]);
-    }
     free(c->slots);
+    free(c->changed);
     free(c);
+}
+
+static void touched(fz_campaigns *c, slot *s) {
+    if (!c->track || s->dirty) return;
+    s->dirty = 1;
+    c->changed[c->nchanged++] = (uint32_t)(s - c->slots);
+}
+
+static slot *set_of(fz_campaigns *c, uint64_t key) {
+    uint64_t set = (uint64_t)(((unsigned __int128)(key * 0x9E3779B97F4A7C15ull) * c->nsets) >> 64);
+    return &c->slots[set * WAYS];
+}
+
+static void copy_str(char *dst, size_t cap, fz_str s) {
+    size_t n = s.p ? (s.n < cap ? s.n : cap - 1) : 0;
+    if (n) memcpy(dst, s.p, n);
+    dst[n] = '\0';
 }
 
 static void campaign_start(fz_campaign *cp, const fz_campaign_event *ev, uint64_t key) {
     memset(cp, 0, sizeof(*cp));
     cp->key = key;
     cp->first_ms = cp->last_ms = cp->summary_ms = ev->ts_ms;
-    snprintf(cp->rule_id, sizeof(cp->rule_id), "%s", ev->rule_id ? ev->rule_id : "");
-    snprintf(cp->category, sizeof(cp->category), "%s", ev->category ? ev->category : "");
-    snprintf(cp->ruleset, sizeof(cp->ruleset), "%s", ev->ruleset ? ev->ruleset : "");
+    copy_str(cp->rule_id, sizeof(cp->rule_id), ev->rule_id);
+    copy_str(cp->category, sizeof(cp->category), ev->category);
+    copy_str(cp->ruleset, sizeof(cp->ruleset), ev->ruleset);
     size_t sl = ev->sample_len < FZ_CAMPAIGN_SAMPLE ? ev->sample_len : FZ_CAMPAIGN_SAMPLE;
     /* never cut a UTF-8 character in half */
     while (sl > 0 && sl < ev->sample_len && ((unsigned char)ev->sample[sl] & 0xC0) == 0x80) sl--;
@@ -277,85 +296,195 @@ void fz_campaigns_hit(fz_campaigns *c, const fz_campaign_event *ev, fz_campaign_
                       fz_campaign *closed, fz_campaign *summary) {
     memset(res, 0, sizeof(*res));
     uint64_t key = ev->key ? ev->key : 1;
-    uint64_t set = (uint64_t)(((unsigned __int128)(key * 0x9E3779B97F4A7C15ull) * c->nsets) >> 64);
-    pthread_mutex_t *l = &c->set_locks[set % STRIPES];
-    fz_campaign *ways = &c->slots[set * WAYS];
-    pthread_mutex_lock(l);
-    fz_campaign *hit = NULL, *free_slot = NULL, *oldest = &ways[0];
+    slot *ways = set_of(c, key), *s = NULL, *free_slot = NULL, *oldest = &ways[0];
     for (int w = 0; w < WAYS; w++) {
-        if (ways[w].key == key) {
-            hit = &ways[w];
+        if (ways[w].c.key == key) {
+            s = &ways[w];
             break;
         }
-        if (!ways[w].key && !free_slot) free_slot = &ways[w];
-        if (ways[w].last_ms < oldest->last_ms) oldest = &ways[w];
+        if (!ways[w].c.key && !free_slot) free_slot = &ways[w];
+        if (ways[w].c.last_ms < oldest->c.last_ms) oldest = &ways[w];
     }
     res->outcome = FZ_CAMPAIGN_REPEAT;
-    if (hit && c->window_ms > 0 && outside(ev->ts_ms, hit->first_ms, c->window_ms)) {
+    if (s && c->window_ms > 0 && outside(ev->ts_ms, s->c.first_ms, c->window_ms)) {
         /* the campaign's window is over: it closes, this event opens the next */
-        *closed = *hit;
+        *closed = s->c;
         res->closed = 1;
         res->closed_state = FZ_CAMPAIGN_CLOSED_WINDOW;
-        campaign_start(hit, ev, key);
+        campaign_start(&s->c, ev, key);
         res->outcome = FZ_CAMPAIGN_NEW;
-    } else if (!hit) {
+    } else if (!s) {
         res->outcome = FZ_CAMPAIGN_NEW;
-        hit = free_slot;
-        if (!hit) { /* full set: the least recently seen campaign closes */
-            hit = oldest;
-            *closed = *hit;
+        s = free_slot;
+        if (!s) { /* full set: the least recently seen campaign closes */
+            s = oldest;
+            *closed = s->c;
             res->closed = 1;
             res->closed_state = FZ_CAMPAIGN_CLOSED_EVICTED;
-            atomic_fetch_add_explicit(&c->evictions, 1, memory_order_relaxed);
+            c->evictions++;
         } else {
-            atomic_fetch_add_explicit(&c->live, 1, memory_order_relaxed);
+            c->live++;
         }
-        campaign_start(hit, ev, key);
+        campaign_start(&s->c, ev, key);
     }
-    hit->count++;
-    if (ev->ts_ms < hit->first_ms) hit->first_ms = ev->ts_ms;
-    if (ev->ts_ms > hit->last_ms) hit->last_ms = ev->ts_ms;
+    fz_campaign *cp = &s->c;
+    cp->count++;
+    if (ev->ts_ms < cp->first_ms) cp->first_ms = ev->ts_ms;
+    if (ev->ts_ms > cp->last_ms) cp->last_ms = ev->ts_ms;
     if (ev->recipient_hash)
-        fz_hll_add(hit->recipients, FZ_CAMPAIGN_P_RECIPIENTS, ev->recipient_hash);
-    if (ev->sender_hash) fz_hll_add(hit->senders, FZ_CAMPAIGN_P_SENDERS, ev->sender_hash);
-    res->count = hit->count;
+        fz_hll_add(cp->recipients, FZ_CAMPAIGN_P_RECIPIENTS, ev->recipient_hash);
+    if (ev->sender_hash) fz_hll_add(cp->senders, FZ_CAMPAIGN_P_SENDERS, ev->sender_hash);
+    res->count = cp->count;
     if (c->summary_ms > 0 && res->outcome == FZ_CAMPAIGN_REPEAT &&
-        fz_sat_sub(ev->ts_ms, hit->summary_ms, NULL) >= c->summary_ms) {
-        hit->summary_ms = ev->ts_ms;
-        hit->summary_count = hit->count;
-        *summary = *hit;
+        fz_sat_sub(ev->ts_ms, cp->summary_ms, NULL) >= c->summary_ms) {
+        cp->summary_ms = ev->ts_ms;
+        cp->summary_count = cp->count;
+        *summary = *cp;
         res->summary = 1;
     }
-    pthread_mutex_unlock(l);
+    touched(c, s);
 }
 
 int fz_campaigns_get(fz_campaigns *c, uint64_t key, fz_campaign *out) {
     if (key == 0) key = 1;
-    uint64_t set = (uint64_t)(((unsigned __int128)(key * 0x9E3779B97F4A7C15ull) * c->nsets) >> 64);
-    pthread_mutex_t *l = &c->set_locks[set % STRIPES];
-    int rc = -1;
-    pthread_mutex_lock(l);
+    slot *ways = set_of(c, key);
     for (int w = 0; w < WAYS; w++)
-        if (c->slots[set * WAYS + w].key == key) {
-            *out = c->slots[set * WAYS + w];
-            rc = 0;
-            break;
+        if (ways[w].c.key == key) {
+            *out = ways[w].c;
+            return 0;
         }
-    pthread_mutex_unlock(l);
-    return rc;
+    return -1;
 }
 
 void fz_campaigns_drain(fz_campaigns *c, void (*fn)(void *ctx, const fz_campaign *cp), void *ctx) {
     for (uint64_t i = 0; i < c->nsets * WAYS; i++) {
-        if (!c->slots[i].key) continue;
-        fn(ctx, &c->slots[i]);
-        c->slots[i].key = 0;
+        if (!c->slots[i].c.key) continue;
+        fn(ctx, &c->slots[i].c);
+        c->slots[i].c.key = 0;
+        touched(c, &c->slots[i]);
     }
-    atomic_store(&c->live, 0);
+    c->live = 0;
+}
+
+int fz_campaigns_changes(fz_campaigns *c, fz_campaigns_change_fn fn, void *ctx) {
+    int rc;
+    for (size_t i = 0; i < c->nchanged; i++) { /* keys that left first */
+        slot *s = &c->slots[c->changed[i]];
+        if (s->logged && s->logged != s->c.key && (rc = fn(ctx, s->logged, NULL))) return rc;
+    }
+    for (size_t i = 0; i < c->nchanged; i++) {
+        slot *s = &c->slots[c->changed[i]];
+        if (s->c.key && (rc = fn(ctx, s->c.key, &s->c))) return rc;
+    }
+    return 0;
+}
+
+void fz_campaigns_changes_done(fz_campaigns *c) {
+    for (size_t i = 0; i < c->nchanged; i++) {
+        slot *s = &c->slots[c->changed[i]];
+        s->logged = s->c.key;
+        s->dirty = 0;
+    }
+    c->nchanged = 0;
+}
+
+size_t fz_campaigns_changed(const fz_campaigns *c) { return c->nchanged; }
+
+void fz_campaigns_put(fz_campaigns *c, const fz_campaign *cp) {
+    uint64_t key = cp->key ? cp->key : 1;
+    slot *ways = set_of(c, key), *s = NULL, *free_slot = NULL, *oldest = &ways[0];
+    for (int w = 0; w < WAYS && !s; w++) {
+        if (ways[w].c.key == key) s = &ways[w];
+        if (!ways[w].c.key && !free_slot) free_slot = &ways[w];
+        if (ways[w].c.last_ms < oldest->c.last_ms) oldest = &ways[w];
+    }
+    if (!s && free_slot) {
+        s = free_slot;
+        c->live++;
+    } else if (!s) { /* a smaller table than before: the evicted key leaves */
+        s = oldest;
+        c->evictions++;
+        touched(c, s);
+    }
+    s->c = *cp;
+    s->c.key = key;
+    if (!s->dirty) s->logged = key;
+}
+
+void fz_campaigns_remove(fz_campaigns *c, uint64_t key) {
+    slot *ways = set_of(c, key ? key : 1);
+    for (int w = 0; w < WAYS; w++)
+        if (ways[w].c.key == key) {
+            ways[w].c.key = 0;
+            if (!ways[w].dirty) ways[w].logged = 0;
+            c->live--;
+            return;
+        }
+}
+
+/* The entry codec: fixed little-endian layout, version byte first. */
+#define CAMPAIGN_CODEC 1
+
+fz_err fz_campaign_save(const fz_campaign *cp, fz_buf *b) {
+    fz_buf_putc(b, CAMPAIGN_CODEC);
+    fz_buf_put(b, &cp->key, 8);
+    fz_buf_put(b, &cp->first_ms, 8);
+    fz_buf_put(b, &cp->last_ms, 8);
+    fz_buf_put(b, &cp->count, 8);
+    fz_buf_put(b, &cp->summary_ms, 8);
+    fz_buf_put(b, &cp->summary_count, 8);
+    const char *str[3] = {cp->rule_id, cp->category, cp->ruleset};
+    for (int i = 0; i < 3; i++) {
+        uint8_t n = (uint8_t)strnlen(str[i], 255);
+        fz_buf_putc(b, (char)n);
+        fz_buf_put(b, str[i], n);
+    }
+    fz_buf_put(b, &cp->sample_len, 2);
+    fz_buf_put(b, cp->sample, cp->sample_len);
+    fz_buf_put(b, cp->recipients, sizeof(cp->recipients));
+    fz_buf_put(b, cp->senders, sizeof(cp->senders));
+    return b->failed ? FZ_ERR_FULL : FZ_OK;
+}
+
+size_t fz_campaign_load(fz_campaign *cp, const void *p, size_t n) {
+    const unsigned char *c = p, *end = c + n;
+    memset(cp, 0, sizeof(*cp));
+#define TAKE(dst, len)                                                                             \
+    do {                                                                                           \
+        if ((size_t)(end - c) < (size_t)(len)) return 0;                                           \
+        memcpy((dst), c, (len));                                                                   \
+        c += (len);                                                                                \
+    } while (0)
+    uint8_t ver;
+    TAKE(&ver, 1);
+    if (ver != CAMPAIGN_CODEC) return 0;
+    TAKE(&cp->key, 8);
+    TAKE(&cp->first_ms, 8);
+    TAKE(&cp->last_ms, 8);
+    TAKE(&cp->count, 8);
+    TAKE(&cp->summary_ms, 8);
+    TAKE(&cp->summary_count, 8);
+    char *str[3] = {cp->rule_id, cp->category, cp->ruleset};
+    size_t cap[3] = {sizeof(cp->rule_id), sizeof(cp->category), sizeof(cp->ruleset)};
+    for (int i = 0; i < 3; i++) {
+        uint8_t len;
+        TAKE(&len, 1);
+        if (len >= cap[i]) return 0;
+        TAKE(str[i], len);
+        str[i][len] = '\0';
+    }
+    TAKE(&cp->sample_len, 2);
+    if (cp->sample_len > FZ_CAMPAIGN_SAMPLE) return 0;
+    TAKE(cp->sample, cp->sample_len);
+    TAKE(cp->recipients, sizeof(cp->recipients));
+    TAKE(cp->senders, sizeof(cp->senders));
+#undef TAKE
+    if (!cp->key) return 0;
+    return (size_t)(c - (const unsigned char *)p);
 }
 
 void fz_campaigns_stats_get(fz_campaigns *c, fz_campaigns_stats *out) {
-    out->campaigns = atomic_load(&c->live);
-    out->evictions = atomic_load(&c->evictions);
+    out->campaigns = c->live;
+    out->evictions = c->evictions;
     out->bytes = c->bytes;
 }

@@ -19,6 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+#include "common.h"
+
 #define FZ_MASK_DIGITS 1u
 #define FZ_MASK_URLS 2u
 #define FZ_MASK_PHONES 4u
@@ -71,12 +74,13 @@ void fz_mask_config_free(fz_mask_config *mc);
  * (HyperLogLog), the first event's primary rule and ruleset, and one sample text. Hard cap on
  * campaigns (8-way sets; a full set evicts its least recently seen
  * campaign, counted and handed back so its closing summary can be sent).
- * For sms it replaces the dedup table: a campaign's first event alerts,
+ * For sms it replaces the dedup store: a campaign's first event alerts,
  * the rest are suppressed and counted, and summaries report the counts.
+ * Like the dedup store it belongs to one thread and, with tracking on,
+ * hands out its changes for a changelog (dedup.h explains the order).
  * (Events are not remembered by id: ids from different SMSCs collide, so a
  * different text under a reused id is a different event. fanzha run never
  * shows the table an input record twice: see stream/decide.c.)
- * Shared by all workers: striped mutexes, one lock per call.
  */
 #define FZ_CAMPAIGN_SAMPLE 192
 #define FZ_CAMPAIGN_P_RECIPIENTS 10 /* 1 KiB, 3.25 % standard error */
@@ -116,9 +120,9 @@ const char *fz_campaign_state_name(fz_campaign_state s);
 typedef struct fz_campaign_event {
     uint64_t key;
     int64_t ts_ms;
-    uint64_t recipient_hash, sender_hash;     /* 0 = absent */
-    const char *rule_id, *category, *ruleset; /* for a new campaign */
-    const char *sample;                       /* the text, for a new campaign */
+    uint64_t recipient_hash, sender_hash; /* 0 = absent */
+    fz_str rule_id, category, ruleset;    /* for a new campaign (cut to fit) */
+    const char *sample;                   /* the text, for a new campaign */
     size_t sample_len;
 } fz_campaign_event;
 
@@ -146,11 +150,11 @@ typedef struct fz_campaigns_stats {
  * that long (event time) after the previous summary. NULL with errstr.
  */
 fz_campaigns *fz_campaigns_new(size_t max_campaigns, int64_t window_ms, int64_t summary_ms,
-                               char *errstr, size_t errstr_size);
+                               int track, char *errstr, size_t errstr_size);
 void fz_campaigns_destroy(fz_campaigns *c);
 
 /* Count one matched event. closed and summary (each sizeof(fz_campaign))
- * receive copies when res says so. Any thread. */
+ * receive copies when res says so. */
 void fz_campaigns_hit(fz_campaigns *c, const fz_campaign_event *ev, fz_campaign_result *res,
                       fz_campaign *closed, fz_campaign *summary);
 
@@ -161,9 +165,22 @@ static inline int fz_campaign_worth_closing(const fz_campaign *cp) { return cp->
 /* Copy campaign key into *out; 0, or -1 if it is not in the table. */
 int fz_campaigns_get(fz_campaigns *c, uint64_t key, fz_campaign *out);
 
-/* Call fn for every live campaign and empty the table (end of input). Not
- * concurrently with hits. */
+/* Call fn for every live campaign and empty the table (end of input). */
 void fz_campaigns_drain(fz_campaigns *c, void (*fn)(void *ctx, const fz_campaign *cp), void *ctx);
+
+/* Changelog (see dedup.h): tombstones (cp NULL) first, then changed entries. */
+typedef int (*fz_campaigns_change_fn)(void *ctx, uint64_t key, const fz_campaign *cp);
+int fz_campaigns_changes(fz_campaigns *c, fz_campaigns_change_fn fn, void *ctx);
+void fz_campaigns_changes_done(fz_campaigns *c);
+size_t fz_campaigns_changed(const fz_campaigns *c);
+/* Restore an entry as the changelog holds it, or remove a key. */
+void fz_campaigns_put(fz_campaigns *c, const fz_campaign *cp);
+void fz_campaigns_remove(fz_campaigns *c, uint64_t key);
+
+/* One campaign in the changelog's binary form (versioned); load returns
+ * the bytes used, 0 if they are not a campaign this build wrote. */
+fz_err fz_campaign_save(const fz_campaign *cp, fz_buf *b);
+size_t fz_campaign_load(fz_campaign *cp, const void *p, size_t n);
 
 void fz_campaigns_stats_get(fz_campaigns *c, fz_campaigns_stats *out);
 

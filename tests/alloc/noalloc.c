@@ -17,6 +17,7 @@
 #include "campaign.h"
 #include "watch.h"
 #include "pipeline.h"
+#include "stores.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
@@ -63,13 +64,13 @@ int main(int argc, char **argv) {
     fz_ruleset *rs = fz_ruleset_load(argv[1], NULL, &diags);
     fz_rule_diags_free(&diags);
     fz_pipeline *p = fz_pipeline_new(65536, 0, err, sizeof(err));
-    fz_dedup *d = fz_dedup_new(1024, 600000, err, sizeof(err));
     /* small on purpose: campaigns close by window and by eviction too */
-    fz_campaigns *cs = fz_campaigns_new(64, 600000, 60000, err, sizeof(err));
+    fz_stores st;
+    fz_stores_config sc = {1024, 64, 600000, 60000};
+    int st_ok = fz_stores_init(&st, &sc, 1, err, sizeof(err)) == 0;
     static fz_campaign closed, summary;
     fz_watch *wl = fz_watch_new(4096, 3600000, err, sizeof(err));
-    fz_shared st = {d, cs, wl};
-    if (!rs || !p || !d || !cs || !wl || fz_pipeline_bind(p, rs, err, sizeof(err))) {
+    if (!rs || !p || !st_ok || !wl || fz_pipeline_bind(p, rs, err, sizeof(err))) {
         fprintf(stderr, "FAIL: set-up: %s\n", err);
         return 1;
     }
@@ -85,7 +86,10 @@ int main(int argc, char **argv) {
             fz_pipeline_reset_arena(p);
             fz_pipeline_scan(p, msg, strlen(msg), &r);
             r.ev.ts_ms += ((int64_t)round * 20000 + i) * 1000; /* through dedup windows */
-            fz_pipeline_dedup(p, &st, &r, &closed, &summary);
+            fz_pipeline_intercept(p, wl, &r);
+            fz_pipeline_decide(p, &st, &r, &closed, &summary);
+            if (i % 100 == 99) fz_dedup_changes_done(st.dedup); /* as a commit does */
+            if (i % 100 == 99) fz_campaigns_changes_done(st.campaigns);
             fz_buf_reset(&out);
             if (r.campaign_closed) fz_campaign_encode(&out, &closed, r.campaign_closed_state, 1);
             if (r.campaign_summary) fz_campaign_encode(&out, &summary, FZ_CAMPAIGN_OPEN, 1);
@@ -102,9 +106,8 @@ int main(int argc, char **argv) {
     int ok = g_allocs == 0 && kinds[0] && kinds[1] && kinds[2] && kinds[3];
     if (!ok) fprintf(stderr, "FAIL: the hot path allocated or a verdict kind was not exercised\n");
     fz_buf_free(&out);
-    fz_campaigns_destroy(cs);
+    fz_stores_destroy(&st);
     fz_watch_destroy(wl);
-    fz_dedup_destroy(d);
     fz_pipeline_destroy(p);
     fz_ruleset_unref(rs);
     return ok ? 0 : 1;

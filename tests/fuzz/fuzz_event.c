@@ -15,12 +15,12 @@
 #include "campaign.h"
 #include "watch.h"
 #include "pipeline.h"
+#include "stores.h"
 #include "utf8.h"
 
 static fz_ruleset *g_rs;
 static fz_pipeline *g_pipe;
-static fz_dedup *g_dedup;
-static fz_campaigns *g_campaigns;
+static fz_stores g_stores;
 static fz_campaign g_closed, g_summary;
 static fz_watch *g_watch;
 static fz_buf g_out;
@@ -32,11 +32,11 @@ static void init(void) {
     g_rs = fz_ruleset_load(dir ? dir : "tests/integration/rules", NULL, &diags);
     fz_rule_diags_free(&diags);
     g_pipe = fz_pipeline_new(4096, 0, err, sizeof(err));
-    g_dedup = fz_dedup_new(1024, 600000, err, sizeof(err));
-    g_campaigns = fz_campaigns_new(64, 600000, 60000, err, sizeof(err));
+    fz_stores_config sc = {1024, 64, 600000, 60000};
+    int st_ok = fz_stores_init(&g_stores, &sc, 0, err, sizeof(err)) == 0;
     g_watch = fz_watch_new(4096, 3600000, err, sizeof(err));
     fz_buf_init(&g_out, 1 << 20);
-    if (!g_rs || !g_pipe || !g_dedup || !g_campaigns || !g_watch ||
+    if (!g_rs || !g_pipe || !st_ok || !g_watch ||
         fz_pipeline_bind(g_pipe, g_rs, err, sizeof(err))) {
         fprintf(stderr, "fuzz_event: set-up failed (rules dir?)\n");
         abort();
@@ -53,8 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *msg = (const char *)data;
     fz_pipeline_reset_arena(g_pipe);
     fz_pipeline_scan(g_pipe, msg, size, &r);
-    fz_shared st = {g_dedup, g_campaigns, g_watch};
-    fz_pipeline_dedup(g_pipe, &st, &r, &g_closed, &g_summary);
+    fz_pipeline_intercept(g_pipe, g_watch, &r);
+    fz_pipeline_decide(g_pipe, &g_stores, &r, &g_closed, &g_summary);
     if (r.verdict != FZ_VERDICT_INVALID) {
         check_view(r.ev.id);
         for (int f = 0; f < FZ_FIELD_COUNT; f++) check_view(r.ev.fields[f]);

@@ -7,6 +7,7 @@
 
 #include "alert.h"
 #include "pipeline.h"
+#include "stores.h"
 #include "test.h"
 
 static const char rules_yaml[] =
@@ -21,7 +22,7 @@ static const char rules_yaml[] =
 typedef struct fixture {
     fz_ruleset *rs;
     fz_pipeline *p;
-    fz_dedup *d;
+    fz_stores st;
     fz_buf b;
 } fixture;
 
@@ -37,14 +38,14 @@ static void setup(fixture *f) {
     f->p = fz_pipeline_new(1 << 17, 0, err, sizeof(err));
     ASSERT(f->p != NULL);
     ASSERT(fz_pipeline_bind(f->p, f->rs, err, sizeof(err)) == 0);
-    f->d = fz_dedup_new(1024, 600000, err, sizeof(err));
-    ASSERT(f->d != NULL);
+    fz_stores_config sc = {1024, 0, 600000, 0}; /* dedup only: no campaign table */
+    ASSERT(fz_stores_init(&f->st, &sc, 0, err, sizeof(err)) == 0);
     fz_buf_init(&f->b, 1 << 20);
 }
 
 static void teardown(fixture *f) {
     fz_buf_free(&f->b);
-    fz_dedup_destroy(f->d);
+    fz_stores_destroy(&f->st);
     fz_pipeline_destroy(f->p);
     fz_ruleset_unref(f->rs);
 }
@@ -52,8 +53,8 @@ static void teardown(fixture *f) {
 static void process(fixture *f, const char *msg, fz_result *r) {
     fz_pipeline_reset_arena(f->p);
     fz_pipeline_scan(f->p, msg, strlen(msg), r);
-    fz_shared st = {f->d, NULL, NULL};
-    fz_pipeline_dedup(f->p, &st, r, NULL, NULL);
+    fz_pipeline_intercept(f->p, NULL, r);
+    fz_pipeline_decide(f->p, &f->st, r, NULL, NULL);
 }
 
 /* Encoder output is one line of strict JSON. */
@@ -365,13 +366,13 @@ TEST_IMPL(alert_primary_truncated) {
     char err[256];
     fz_pipeline *p = fz_pipeline_new(4096, 0, err, sizeof(err));
     ASSERT(p && fz_pipeline_bind(p, rs, err, sizeof(err)) == 0);
-    fz_dedup *d = fz_dedup_new(64, 1000, err, sizeof(err));
-    ASSERT(d);
+    fz_stores st;
+    fz_stores_config sc = {64, 0, 1000, 0};
+    ASSERT(fz_stores_init(&st, &sc, 0, err, sizeof(err)) == 0);
     fz_result r;
     const char *msg = "{\"id\":\"k1\",\"ts\":1,\"type\":\"sms\",\"text\":\"k\"}";
     fz_pipeline_scan(p, msg, strlen(msg), &r);
-    fz_shared st = {d, NULL, NULL};
-    fz_pipeline_dedup(p, &st, &r, NULL, NULL);
+    fz_pipeline_decide(p, &st, &r, NULL, NULL);
     ASSERT_EQ_I64(r.verdict, FZ_VERDICT_ALERT);
     ASSERT(r.truncated);
     fz_buf b;
@@ -392,7 +393,7 @@ TEST_IMPL(alert_primary_truncated) {
     ASSERT_EQ_U64(tj_get(v, "categories")->n, 3);
     tj_free(v);
     fz_buf_free(&b);
-    fz_dedup_destroy(d);
+    fz_stores_destroy(&st);
     fz_pipeline_destroy(p);
     fz_ruleset_unref(rs);
 }

@@ -97,7 +97,7 @@ TEST_ENTRY(campaigns_oracle)
 TEST_ENTRY(campaigns_one_template)
 TEST_ENTRY(campaigns_eviction)
 TEST_ENTRY(campaigns_window_and_summaries)
-TEST_ENTRY(campaigns_threads)
+TEST_ENTRY(campaigns_changelog_roundtrip)
 TEST_ENTRY(campaigns_id_reuse_and_time)
 
 /* watch */
@@ -112,7 +112,7 @@ TEST_ENTRY(dedup_oracle)
 TEST_ENTRY(dedup_window_zero)
 TEST_ENTRY(dedup_eviction)
 TEST_ENTRY(dedup_memory)
-TEST_ENTRY(dedup_threads)
+TEST_ENTRY(dedup_changelog_oracle)
 TEST_ENTRY(dedup_both_ways_in_time)
 
 /* alert */
