@@ -386,7 +386,7 @@ static int produce_window(daemon_s *d, fz_buf *b, _Atomic uint64_t *waits, const
     const fz_config *cfg = d->cfg;
     char key[400];
     int kn = snprintf(key, sizeof(key), "%s|%lld", ps->key, (long long)win->start_ms);
-    fz_ledger_source src = {cfg->group_id, t->topic, t->partition};
+    fz_ledger_source src = {cfg->group_id, t->topic, t->partition, NULL, NULL};
     fz_buf_reset(b);
     if (fz_ledger_window_encode(b, win, cfg->ledger_window_ms, final, &src, NULL) != FZ_OK) {
         set_fatal(d, "statistics record exceeds the output buffer");

@@ -27,8 +27,10 @@ struct fz_ledger {
     int64_t watermark;        /* highest event time seen; INT64_MIN before any */
     uint64_t late_pending;    /* late events seen while no window was open */
     uint64_t invalid_pending; /* invalid events seen while no window was open */
+    int reopen;               /* fz_ledger_set_reopen */
+    int forced;               /* reopen: open[FZ_LEDGER_OPEN] holds a window pushed out */
     int nopen;
-    fz_ledger_window open[FZ_LEDGER_OPEN]; /* sorted by start */
+    fz_ledger_window open[FZ_LEDGER_OPEN + 1]; /* sorted by start; [OPEN]: forced out */
     /* last row hit, by category pointer (see the file comment) */
     const char *hint_cat;
     int64_t hint_start;
@@ -53,10 +55,13 @@ fz_ledger *fz_ledger_new(int64_t window_ms, int64_t grace_ms) {
 
 void fz_ledger_destroy(fz_ledger *l) { free(l); }
 
+void fz_ledger_set_reopen(fz_ledger *l, int on) { l->reopen = on; }
+
 int64_t fz_ledger_window_ms(const fz_ledger *l) { return l->window_ms; }
 
-static void window_init(fz_ledger_window *w, int64_t start) {
+static void window_init(fz_ledger_window *w, int64_t start, int64_t segment) {
     w->start_ms = start;
+    w->segment = segment;
     w->first_offset = w->last_offset = -1;
     w->nrows = 1;
     w->interim = 0;
@@ -134,18 +139,28 @@ static int64_t closes_at(const fz_ledger *l, int64_t start) {
     return fz_sat_add(fz_sat_add(start, l->window_ms, NULL), l->grace_ms, NULL);
 }
 
-/* The window for start, opened if it is not yet closed; NULL if late. */
-static fz_ledger_window *window_for(fz_ledger *l, int64_t start) {
-    /* closed by the watermark, whether or not it has been popped yet */
-    if (closes_at(l, start) <= l->watermark) return NULL;
+/* The window for start, opened if it is not yet closed; NULL if late. A
+ * reopening ledger opens closed windows again (as segment `offset`) and,
+ * when all its slots are taken, pushes its oldest window out to be popped
+ * next. */
+static fz_ledger_window *window_for(fz_ledger *l, int64_t start, int64_t offset) {
+    /* closed by the watermark, whether or not it has been popped yet (a
+     * reopening ledger's caller pops after every add: it has been) */
+    if (!l->reopen && closes_at(l, start) <= l->watermark) return NULL;
     int i = 0;
     while (i < l->nopen && l->open[i].start_ms < start) i++;
     if (i < l->nopen && l->open[i].start_ms == start) return &l->open[i];
-    if (l->nopen == FZ_LEDGER_OPEN) return NULL; /* cannot happen with grace <= 5 windows */
+    if (l->nopen == FZ_LEDGER_OPEN) {
+        if (!l->reopen || l->forced) return NULL; /* cannot happen with grace <= 5 windows */
+        l->open[FZ_LEDGER_OPEN] = l->open[0];
+        l->forced = 1;
+        memmove(&l->open[0], &l->open[1], (size_t)(--l->nopen) * sizeof(l->open[0]));
+        i--;
+    }
     memmove(&l->open[i + 1], &l->open[i], (size_t)(l->nopen - i) * sizeof(l->open[0]));
     l->nopen++;
     l->hint_row = -1;
-    window_init(&l->open[i], start);
+    window_init(&l->open[i], start, l->reopen ? offset : -1);
     l->open[i].rows[0].late = l->late_pending;
     l->open[i].rows[0].invalid = l->invalid_pending;
     l->late_pending = l->invalid_pending = 0;
@@ -216,7 +231,7 @@ void fz_ledger_add(fz_ledger *l, const fz_ledger_event *e, int64_t offset) {
     int64_t ts = e->ts_ms;
     if (ts > l->watermark) l->watermark = ts;
     int64_t start = floor_div(ts, l->window_ms) * l->window_ms;
-    fz_ledger_window *w = window_for(l, start);
+    fz_ledger_window *w = window_for(l, start, offset);
     if (!w) {
         if (l->nopen)
             l->open[l->nopen - 1].rows[0].late++;
@@ -252,6 +267,19 @@ void fz_ledger_add(fz_ledger *l, const fz_ledger_event *e, int64_t offset) {
     row_count(&w->rows[ri], e);
 }
 
+int fz_ledger_route(fz_ledger *l, int64_t ts) {
+    int64_t start = floor_div(ts, l->window_ms) * l->window_ms;
+    if (closes_at(l, start) <= l->watermark) { /* late here: counted as such, here only */
+        if (l->nopen)
+            l->open[l->nopen - 1].rows[0].late++;
+        else
+            l->late_pending++;
+        return 1;
+    }
+    if (ts > l->watermark) l->watermark = ts;
+    return 0;
+}
+
 void fz_ledger_add_result(fz_ledger *l, const fz_result *r, const fz_ruleset *rs, int64_t offset) {
     if (r->verdict == FZ_VERDICT_INVALID) {
         fz_ledger_add_invalid(l);
@@ -263,6 +291,13 @@ void fz_ledger_add_result(fz_ledger *l, const fz_result *r, const fz_ruleset *rs
 }
 
 static void pop_front(fz_ledger *l, fz_ledger_window *out) {
+    if (l->forced) {
+        memcpy(out, &l->open[FZ_LEDGER_OPEN],
+               offsetof(fz_ledger_window, rows) +
+                   (size_t)l->open[FZ_LEDGER_OPEN].nrows * sizeof(fz_ledger_row));
+        l->forced = 0;
+        return;
+    }
     memcpy(out, &l->open[0],
            offsetof(fz_ledger_window, rows) + (size_t)l->open[0].nrows * sizeof(fz_ledger_row));
     l->nopen--;
@@ -271,13 +306,13 @@ static void pop_front(fz_ledger *l, fz_ledger_window *out) {
 }
 
 int fz_ledger_pop_closed(fz_ledger *l, fz_ledger_window *out) {
-    if (l->nopen == 0 || closes_at(l, l->open[0].start_ms) > l->watermark) return 0;
+    if (!l->forced && (l->nopen == 0 || closes_at(l, l->open[0].start_ms) > l->watermark)) return 0;
     pop_front(l, out);
     return 1;
 }
 
 int fz_ledger_pop_any(fz_ledger *l, fz_ledger_window *out) {
-    if (l->nopen == 0) return 0;
+    if (l->nopen == 0 && !l->forced) return 0;
     pop_front(l, out);
     return 1;
 }
@@ -290,7 +325,7 @@ const fz_ledger_window *fz_ledger_open_window(const fz_ledger *l, int i) {
 
 /* ---- checkpoint ---- */
 
-#define CKPT_MAGIC "FZL2"
+#define CKPT_MAGIC "FZL3"
 
 typedef struct ckpt_head {
     char magic[4];
@@ -300,16 +335,19 @@ typedef struct ckpt_head {
     uint64_t late_pending;
     uint64_t invalid_pending;
     uint32_t nopen;
+    uint32_t forced;
     uint32_t window_head;
+    uint32_t pad;
 } ckpt_head;
 
 typedef struct ckpt_window {
-    int64_t start_ms, first_offset, last_offset;
+    int64_t start_ms, segment, first_offset, last_offset;
     uint32_t nrows, ninput;
 } ckpt_window;
 
 fz_err fz_ledger_window_save(const fz_ledger_window *w, fz_buf *b) {
-    ckpt_window cw = {w->start_ms, w->first_offset, w->last_offset, w->nrows, w->ninput};
+    ckpt_window cw = {w->start_ms,    w->segment, w->first_offset,
+                      w->last_offset, w->nrows,   w->ninput};
     fz_buf_put(b, &cw, sizeof(cw));
     fz_buf_put(b, w->rows, (size_t)w->nrows * sizeof(fz_ledger_row));
     return b->failed ? FZ_ERR_FULL : FZ_OK;
@@ -325,6 +363,7 @@ size_t fz_ledger_window_load(fz_ledger_window *w, const void *p, size_t n) {
         n < need)
         return 0;
     w->start_ms = cw.start_ms;
+    w->segment = cw.segment;
     w->ninput = cw.ninput;
     w->interim = 0;
     w->first_offset = cw.first_offset;
@@ -342,12 +381,20 @@ size_t fz_ledger_window_load(fz_ledger_window *w, const void *p, size_t n) {
 }
 
 fz_err fz_ledger_save(const fz_ledger *l, fz_buf *b) {
-    ckpt_head h = {CKPT_MAGIC,         (uint32_t)sizeof(fz_ledger_row),
-                   l->window_ms,       l->watermark,
-                   l->late_pending,    l->invalid_pending,
-                   (uint32_t)l->nopen, (uint32_t)sizeof(ckpt_window)};
+    ckpt_head h;
+    memset(&h, 0, sizeof(h));
+    memcpy(h.magic, CKPT_MAGIC, 4);
+    h.row_size = (uint32_t)sizeof(fz_ledger_row);
+    h.window_ms = l->window_ms;
+    h.watermark = l->watermark;
+    h.late_pending = l->late_pending;
+    h.invalid_pending = l->invalid_pending;
+    h.nopen = (uint32_t)l->nopen;
+    h.forced = (uint32_t)l->forced;
+    h.window_head = (uint32_t)sizeof(ckpt_window);
     fz_buf_put(b, &h, sizeof(h));
     for (int i = 0; i < l->nopen; i++) fz_ledger_window_save(&l->open[i], b);
+    if (l->forced) fz_ledger_window_save(&l->open[FZ_LEDGER_OPEN], b);
     return b->failed ? FZ_ERR_FULL : FZ_OK;
 }
 
@@ -365,15 +412,17 @@ size_t fz_ledger_load(fz_ledger *l, const void *p, size_t n, char *err, size_t e
                  (long long)h.window_ms, (long long)l->window_ms);
         return 0;
     }
-    if (h.nopen > FZ_LEDGER_OPEN) goto bad;
+    if (h.nopen > FZ_LEDGER_OPEN || h.forced > 1) goto bad;
     fz_ledger tmp = *l;
     tmp.watermark = h.watermark;
     tmp.late_pending = h.late_pending;
     tmp.invalid_pending = h.invalid_pending;
     tmp.nopen = (int)h.nopen;
+    tmp.forced = (int)h.forced;
     tmp.hint_row = -1;
-    for (uint32_t i = 0; i < h.nopen; i++) {
-        size_t used = fz_ledger_window_load(&tmp.open[i], c, (size_t)(end - c));
+    for (uint32_t i = 0; i < h.nopen + h.forced; i++) {
+        fz_ledger_window *w = &tmp.open[i < h.nopen ? i : FZ_LEDGER_OPEN];
+        size_t used = fz_ledger_window_load(w, c, (size_t)(end - c));
         if (!used) goto bad;
         c += used;
     }
@@ -557,6 +606,21 @@ fz_err fz_ledger_window_encode(fz_buf *b, const fz_ledger_window *w, int64_t win
             fz_buf_put_json_str(b, src->topic, strlen(src->topic));
             fz_buf_put_key(b, "partition", 0);
             fz_buf_put_i64(b, src->partition);
+            first = 0;
+        }
+        if (src->stage) {
+            fz_buf_put_key(b, "stage", first);
+            fz_buf_put_json_str(b, src->stage, strlen(src->stage));
+            first = 0;
+        }
+        if (src->lineage) {
+            fz_buf_put_key(b, "lineage", first);
+            fz_buf_put_json_str(b, src->lineage, strlen(src->lineage));
+            first = 0;
+        }
+        if (w->segment >= 0) {
+            fz_buf_put_key(b, "segment", first);
+            fz_buf_put_i64(b, w->segment);
             first = 0;
         }
         if (w->first_offset >= 0) {
@@ -850,7 +914,7 @@ static int read_record(const reader *r, fz_ledger_record *out) {
 int fz_ledger_record_decode(const char *json, size_t n, fz_ledger_record *out, char *err,
                             size_t err_size) {
     memset(out, 0, sizeof(*out));
-    window_init(&out->w, 0);
+    window_init(&out->w, 0, -1);
     out->partition = -1;
     jsmn_parser p;
     jsmn_init(&p);
@@ -928,7 +992,7 @@ int fz_ledger_book_add(fz_ledger_book *b, const fz_ledger_window *w) {
     }
     memmove(&b->w[i + 1], &b->w[i], (b->n - i) * sizeof(*b->w));
     b->n++;
-    window_init(&b->w[i], w->start_ms);
+    window_init(&b->w[i], w->start_ms, -1);
     fz_ledger_window_merge(&b->w[i], w);
     return 0;
 }
@@ -952,7 +1016,7 @@ const fz_ledger_window *fz_ledger_book_window(const fz_ledger_book *b, size_t i,
 }
 
 void fz_ledger_book_total(const fz_ledger_book *b, fz_ledger_window *out) {
-    window_init(out, b->n ? b->w[0].start_ms : 0);
+    window_init(out, b->n ? b->w[0].start_ms : 0, -1);
     for (size_t i = 0; i < b->n; i++) fz_ledger_window_merge(out, &b->w[i]);
 }
 

@@ -73,6 +73,7 @@ typedef struct fz_ledger_row {
 
 typedef struct fz_ledger_window {
     int64_t start_ms;
+    int64_t segment;      /* reopening ledgers: the offset that opened it; -1 otherwise */
     int64_t first_offset; /* input offsets counted (run); -1 when unknown */
     int64_t last_offset;
     uint32_t nrows;   /* rows[0] is "all" */
@@ -86,6 +87,21 @@ typedef struct fz_ledger fz_ledger;
 
 /* window_ms > 0. NULL on OOM. */
 fz_ledger *fz_ledger_new(int64_t window_ms, int64_t grace_ms);
+/*
+ * A reopening ledger never counts an event as late: an event for a window
+ * that has closed opens it again as a new *segment*, named by the offset
+ * passed to fz_ledger_add (which must then be >= 0), and every window
+ * opened carries the offset that opened it. Its records are partial like
+ * any other; summed, they are exact. The decide stage of `fanzha run`
+ * counts with one (lateness was judged once already, by the screen stage),
+ * and so does nothing else.
+ */
+void fz_ledger_set_reopen(fz_ledger *l, int on);
+/* A routed event, counted by another ledger (the decide stage's): if its
+ * window has closed here it is late - counted as such here, and 1 is
+ * returned (the other ledger must not count it); otherwise it only moves
+ * the watermark, and 0 is returned. */
+int fz_ledger_route(fz_ledger *l, int64_t ts_ms);
 void fz_ledger_destroy(fz_ledger *l);
 int64_t fz_ledger_window_ms(const fz_ledger *l);
 
@@ -149,6 +165,8 @@ typedef struct fz_ledger_source {
     const char *group;
     const char *topic;
     int32_t partition;
+    const char *stage;   /* "screen" or "decide" */
+    const char *lineage; /* the task's lineage (stream/task.h), or NULL */
 } fz_ledger_source;
 
 /*

@@ -236,7 +236,7 @@ TEST_IMPL(ledger_record_roundtrip) {
     ASSERT(fz_ledger_pop_any(l, &w));
     fz_buf b;
     fz_buf_init(&b, 1 << 20);
-    fz_ledger_source src = {"g1", "events", 3};
+    fz_ledger_source src = {"g1", "events", 3, NULL, NULL};
     ASSERT(fz_ledger_window_encode(&b, &w, W, 0, &src, NULL) == FZ_OK);
     tj *j;
     ASSERT_JSON(j, b.p, b.len);
@@ -533,5 +533,68 @@ TEST_IMPL(ledger_invalid_before_first_valid) {
     fz_ledger_add_result(l, &far, NULL, 3);
     ASSERT(fz_ledger_pop_any(l, &w));
     ASSERT_EQ_U64(w.rows[0].screened, 1);
+    fz_ledger_destroy(l);
+}
+
+/* The decide stage's ledger never counts late: an event for a closed
+ * window reopens it as a new segment (named by the offset that opened it),
+ * a full ledger pushes its oldest window out to be popped next, and the
+ * segments' records sum to what one ledger would count. The screen stage
+ * judges lateness of the events it routes (fz_ledger_route). */
+TEST_IMPL(ledger_reopen_segments) {
+    fz_ledger *l = ledger(W, 0);
+    fz_ledger_set_reopen(l, 1);
+    fz_ledger_window out;
+    fz_result a = ev(FZ_EV_SMS, 10 * W + 5);
+    fz_ledger_add_result(l, &a, NULL, 10);
+    fz_result b = ev(FZ_EV_SMS, 12 * W);
+    fz_ledger_add_result(l, &b, NULL, 11); /* closes 10 */
+    ASSERT(fz_ledger_pop_closed(l, &out));
+    ASSERT_EQ_I64(out.start_ms, 10 * W);
+    ASSERT_EQ_I64(out.segment, 10);
+    ASSERT_EQ_U64(out.rows[0].screened, 1);
+    fz_ledger_add_result(l, &a, NULL, 50); /* an event for the closed window: not late */
+    ASSERT(fz_ledger_pop_closed(l, &out));
+    ASSERT_EQ_I64(out.start_ms, 10 * W);
+    ASSERT_EQ_I64(out.segment, 50);
+    ASSERT_EQ_U64(out.rows[0].screened, 1);
+    ASSERT_EQ_U64(out.rows[0].late, 0);
+    /* nine windows at once: the oldest is pushed out, then popped first */
+    for (int i = 0; i < 9; i++) {
+        fz_result e = ev(FZ_EV_SMS, (20 + i) * W);
+        fz_ledger_add_result(l, &e, NULL, 100 + i);
+    }
+    int popped = 0;
+    while (fz_ledger_pop_closed(l, &out)) popped++;
+    ASSERT(popped >= 1);
+    /* checkpoints keep segments and a pushed-out window */
+    fz_buf buf;
+    fz_buf_init(&buf, 1 << 22);
+    ASSERT(fz_ledger_save(l, &buf) == FZ_OK);
+    fz_ledger *m = ledger(W, 0);
+    fz_ledger_set_reopen(m, 1);
+    char err[128];
+    ASSERT_EQ_U64(fz_ledger_load(m, buf.p, buf.len, err, sizeof(err)), buf.len);
+    fz_ledger_window x, y;
+    while (fz_ledger_pop_any(l, &x)) {
+        ASSERT(fz_ledger_pop_any(m, &y));
+        ASSERT_EQ_I64(x.start_ms, y.start_ms);
+        ASSERT_EQ_I64(x.segment, y.segment);
+    }
+    ASSERT(!fz_ledger_pop_any(m, &y));
+    fz_buf_free(&buf);
+    fz_ledger_destroy(l);
+    fz_ledger_destroy(m);
+
+    /* routing: late events are counted late here and not routed */
+    l = ledger(W, 0);
+    ASSERT_EQ_I64(fz_ledger_route(l, 10 * W), 0);
+    ASSERT_EQ_I64(fz_ledger_route(l, 12 * W), 0);
+    ASSERT_EQ_I64(fz_ledger_route(l, 10 * W + 1), 1);
+    fz_result c = ev(FZ_EV_SMS, 12 * W + 1);
+    fz_ledger_add_result(l, &c, NULL, 3);
+    ASSERT(fz_ledger_pop_any(l, &out));
+    ASSERT_EQ_U64(out.rows[0].screened, 1);
+    ASSERT_EQ_U64(out.rows[0].late, 1);
     fz_ledger_destroy(l);
 }

@@ -132,6 +132,7 @@ TEST_ENTRY(ledger_money_sums_checked)
 TEST_ENTRY(ledger_reserved_rows)
 TEST_ENTRY(ledger_input_categories_bounded)
 TEST_ENTRY(ledger_invalid_before_first_valid)
+TEST_ENTRY(ledger_reopen_segments)
 
 /* queue */
 TEST_ENTRY(queue_spsc_order)
