@@ -127,7 +127,8 @@ int main(int argc, char **argv) {
         } else {
             rd_kafka_poll(prod, 10);
         }
-        if (fz_mono_ms() - last_commit >= cfg.commit_interval_ms) {
+        if (fz_mono_ms() - last_commit >=
+            (cfg.commit_interval_ms > 0 ? cfg.commit_interval_ms : 1000)) {
             rd_kafka_commit(cons, pending, 1);
             last_commit = fz_mono_ms();
         }

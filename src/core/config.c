@@ -91,17 +91,27 @@ static const option options[] = {
      "topic of the per-partition statistics records (latest record per key wins); empty "
      "disables statistics in run"},
     {"state_topic", OPT_STR, FZ_SCOPE_RUN, OFF(state_topic), "fanzha.state", 0, 0,
-     "compacted topic of per-partition statistics checkpoints, read back when a partition is "
-     "assigned so restarts never count an event twice; empty disables checkpoints"},
+     "compacted topic of every task's checkpoint (position, statistics, lineage), written in "
+     "the same transaction as the task's offsets; created when missing"},
     {"checkpoint_interval_ms", OPT_INT, FZ_SCOPE_RUN, OFF(checkpoint_interval_ms), "10000", 100,
      3600000,
-     "how often (per partition, while events flow) open windows are written to stats_topic "
-     "(interim records) and checkpointed to state_topic"},
-    {"state_rebuild_ms", OPT_INT, FZ_SCOPE_RUN, OFF(state_rebuild_ms), "259200000", 0,
-     INT64_C(31536000000),
-     "after a restart from a checkpoint, re-read (without output) the input this long before "
-     "it (by Kafka timestamp) to rebuild dedup, campaign and interception state; default 72 h "
-     "= the interception look-back; 0 = do not rebuild"},
+     "how often (per task, while events flow) the open statistics windows are written to "
+     "stats_topic as interim records (closed windows are written at the next commit)"},
+    {"processing_guarantee", OPT_STR, FZ_SCOPE_RUN, OFF(processing_guarantee), "at_least_once", 0,
+     0,
+     "at_least_once: alerts are produced as soon as they are decided, and may be written again "
+     "after a failure; exactly_once: alerts, dead letters and every other output commit in one "
+     "Kafka transaction with the input offsets (read them with isolation.level=read_committed). "
+     "State and statistics are exact in both"},
+    {"instance_id", OPT_STR, FZ_SCOPE_RUN, OFF(instance_id), "", 0, 0,
+     "this instance's name in the group, unique and stable across restarts (it names the "
+     "transactional producers, so a restarted instance fences its own zombie at once); "
+     "default: the host name"},
+    {"internal_partitions", OPT_INT, FZ_SCOPE_RUN, OFF(internal_partitions), "0", 0, 100000,
+     "partitions of the route topic and the changelogs (the decide stage's parallelism), used "
+     "when they are created; 0 = the input topics' largest partition count"},
+    {"internal_replication_factor", OPT_INT, FZ_SCOPE_RUN, OFF(internal_replication_factor), "-1",
+     -1, 32767, "replication factor of topics fanzha creates; -1 = the broker's default"},
     {"stats_output", OPT_STR, FZ_SCOPE_REPLAY | FZ_SCOPE_STATS, OFF(stats_output), NULL, 0, 0,
      "also write the statistics windows (with their comparisons) as JSON lines to this file"},
     {"stats_windows", OPT_INT, FZ_SCOPE_STATS, OFF(stats_windows), "24", 1, 1000000,
@@ -125,10 +135,9 @@ static const option options[] = {
      "an event whose ts is further than this behind the newest event of its stream (input "
      "partition; the whole input in replay) is rejected (dead letter, reason ts_behind); "
      "0 = no bound"},
-    {"queue_depth", OPT_INT, FZ_SCOPE_RUN, OFF(queue_depth), "2048", 16, 1 << 20,
-     "messages queued per worker; when full, consumption pauses (backpressure)"},
-    {"commit_interval_ms", OPT_INT, FZ_SCOPE_RUN, OFF(commit_interval_ms), "1000", 10, 3600000,
-     "how often completed input offsets are committed"},
+    {"commit_interval_ms", OPT_INT, FZ_SCOPE_RUN, OFF(commit_interval_ms), "0", 0, 3600000,
+     "how often each stream thread commits (changelogs, checkpoints, statistics and offsets in "
+     "one transaction); 0 = 1000 at least once, 100 exactly once (the alert latency)"},
     {"shutdown_timeout_ms", OPT_INT, FZ_SCOPE_RUN, OFF(shutdown_timeout_ms), "30000", 0, 3600000,
      "on SIGTERM/SIGINT or partition revocation, how long to wait for in-flight "
      "alerts to be acknowledged before giving up on them (they are re-processed "
@@ -531,6 +540,13 @@ int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc
     if (c->ledger_window_ms > 0 && c->ledger_grace_ms > 5 * c->ledger_window_ms) {
         snprintf(err, errsz, "option 'ledger_grace_ms': %lld ms is more than 5 windows of %lld ms",
                  (long long)c->ledger_grace_ms, (long long)c->ledger_window_ms);
+        return -1;
+    }
+    if ((scope & FZ_SCOPE_RUN) && strcmp(c->processing_guarantee, "at_least_once") != 0 &&
+        strcmp(c->processing_guarantee, "exactly_once") != 0) {
+        snprintf(err, errsz,
+                 "option 'processing_guarantee': expected at_least_once or exactly_once, got '%s'",
+                 c->processing_guarantee);
         return -1;
     }
     if ((scope & FZ_SCOPE_RUN) && c->n_input_topics == 0) {

@@ -44,7 +44,6 @@ typedef struct fz_config {
     size_t n_input_topics;
     char *alerts_topic;
     char *dead_letter_topic; /* "" = disabled */
-    int64_t queue_depth;
     int64_t commit_interval_ms;
     int64_t shutdown_timeout_ms;
     int64_t stats_interval_ms;
@@ -64,10 +63,13 @@ typedef struct fz_config {
     int64_t ledger_window_ms; /* 0 = statistics off */
     int64_t ledger_grace_ms;
     int64_t ledger_period_ms;
-    char *stats_topic; /* "" = no statistics records in run */
-    char *state_topic; /* "" = no checkpoints */
+    char *stats_topic;                   /* "" = no statistics records in run */
+    char *state_topic;                   /* task checkpoints (run: required) */
+    char *processing_guarantee;          /* "at_least_once" or "exactly_once" */
+    char *instance_id;                   /* names this instance's transactional producers */
+    int64_t internal_partitions;         /* 0 = the input topics' largest partition count */
+    int64_t internal_replication_factor; /* -1 = the broker's default */
     int64_t checkpoint_interval_ms;
-    int64_t state_rebuild_ms;
     char *stats_output;    /* replay, stats: NULL = none */
     int64_t stats_windows; /* stats: windows in the table */
     int64_t threads;       /* 0 = one per online core */

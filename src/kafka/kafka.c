@@ -44,7 +44,9 @@ static rd_kafka_t *reader_new(const fz_config *cfg, const char *group_id, char *
         fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
         fz_kafka_conf_set(c, "group.id", group_id, err, n) ||
         fz_kafka_conf_set(c, "client.id", "fanzha-reader", err, n) ||
-        fz_kafka_conf_set(c, "enable.auto.commit", "false", err, n)) {
+        fz_kafka_conf_set(c, "enable.auto.commit", "false", err, n) ||
+        fz_kafka_conf_set(c, "enable.partition.eof", "true", err, n) ||
+        fz_kafka_conf_set(c, "isolation.level", "read_committed", err, n)) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
@@ -62,43 +64,58 @@ static rd_kafka_t *reader_new(const fz_config *cfg, const char *group_id, char *
 int fz_kafka_read_topic(const fz_config *cfg, const char *topic, const char *group_id,
                         int64_t timeout_ms, fz_kafka_record_fn fn, void *ctx, char *err,
                         size_t err_size) {
+    return fz_kafka_read_partitions(cfg, topic, NULL, -1, group_id, timeout_ms, fn, ctx, err,
+                                    err_size);
+}
+
+int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int32_t *parts,
+                             int nparts, const char *group_id, int64_t timeout_ms,
+                             fz_kafka_record_fn fn, void *ctx, char *err, size_t err_size) {
     int rc = -1;
     rd_kafka_topic_partition_list_t *l = NULL;
     const struct rd_kafka_metadata *md = NULL;
     int64_t *hi = NULL;
+    int32_t *ids = NULL;
     rd_kafka_t *rk = reader_new(cfg, group_id, err, err_size);
     if (!rk) return -1;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     int64_t until = fz_mono_ms() + timeout_ms;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, (int)timeout_ms);
-    if (!e && (md->topic_cnt != 1 || md->topics[0].err))
-        e = md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-    if (e) {
-        snprintf(err, err_size, "topic '%s': %s", topic, rd_kafka_err2str(e));
-        goto out;
+    int np = nparts;
+    if (nparts < 0) {
+        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, (int)timeout_ms);
+        if (!e && (md->topic_cnt != 1 || md->topics[0].err))
+            e = md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        if (e) {
+            snprintf(err, err_size, "topic '%s': %s", topic, rd_kafka_err2str(e));
+            goto out;
+        }
+        np = md->topics[0].partition_cnt;
     }
-    int np = md->topics[0].partition_cnt;
     hi = calloc((size_t)np + 1, sizeof(int64_t));
+    ids = calloc((size_t)np + 1, sizeof(int32_t));
     l = rd_kafka_topic_partition_list_new(np);
-    if (!hi) {
+    if (!hi || !ids) {
         snprintf(err, err_size, "out of memory");
         goto out;
     }
     int left = 0;
     for (int i = 0; i < np; i++) {
-        int32_t p = md->topics[0].partitions[i].id;
+        int32_t p = parts ? parts[i] : md->topics[0].partitions[i].id;
         int64_t lo = 0, h = 0;
-        e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &h, (int)timeout_ms);
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &h, (int)timeout_ms);
         if (e) {
             snprintf(err, err_size, "topic '%s' partition %d: %s", topic, p, rd_kafka_err2str(e));
             goto out;
         }
+        ids[i] = p;
         if (h > lo) {
             rd_kafka_topic_partition_list_add(l, topic, p)->offset = lo;
             hi[i] = h;
             left++;
         }
     }
+    rd_kafka_resp_err_t e;
     if (left && (e = rd_kafka_assign(rk, l))) {
         snprintf(err, err_size, "topic '%s': assign: %s", topic, rd_kafka_err2str(e));
         goto out;
@@ -107,17 +124,22 @@ int fz_kafka_read_topic(const fz_config *cfg, const char *topic, const char *gro
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         if (!m) continue;
         int stop = 0;
+        /* a partition is read when a record at its end arrives, or its end is
+         * reached past commit markers (which are not delivered) */
+        int64_t reached = -1;
         if (m->err == 0) {
             stop = fn(ctx, m);
-            for (int i = 0; i < np; i++)
-                if (md->topics[0].partitions[i].id == m->partition && hi[i] > 0 &&
-                    m->offset >= hi[i] - 1) {
-                    hi[i] = 0;
-                    left--;
-                }
-        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            reached = m->offset + 1;
+        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            reached = m->offset;
+        } else {
             fz_debug("topic '%s': %s", topic, rd_kafka_message_errstr(m));
         }
+        for (int i = 0; reached >= 0 && i < np; i++)
+            if (ids[i] == m->partition && hi[i] > 0 && reached >= hi[i]) {
+                hi[i] = 0;
+                left--;
+            }
         rd_kafka_message_destroy(m);
         if (stop) {
             snprintf(err, err_size, "topic '%s': read stopped", topic);
@@ -129,6 +151,7 @@ out:
     if (md) rd_kafka_metadata_destroy(md);
     if (l) rd_kafka_topic_partition_list_destroy(l);
     free(hi);
+    free(ids);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);

@@ -34,7 +34,8 @@ typedef int (*fz_kafka_record_fn)(void *ctx, const rd_kafka_message_t *m);
 
 /*
  * Read every partition of topic from its low to its high watermark (taken
- * when the read starts) with a consumer that assigns the partitions itself
+ * when the read starts), committed records only, with a consumer that
+ * assigns the partitions itself
  * and commits nothing (group.id group_id, which librdkafka's consume calls
  * need, is never joined; cfg's brokers and `kafka:` properties), calling fn for each
  * record in partition order. Returns 0 when every partition was read to
@@ -45,5 +46,11 @@ typedef int (*fz_kafka_record_fn)(void *ctx, const rd_kafka_message_t *m);
 int fz_kafka_read_topic(const fz_config *cfg, const char *topic, const char *group_id,
                         int64_t timeout_ms, fz_kafka_record_fn fn, void *ctx, char *err,
                         size_t err_size);
+/* The same for partitions parts[0..nparts) of topic (nparts -1: all). Only
+ * committed records are read (isolation.level=read_committed); the end of a
+ * partition is found past the commit markers that close transactions. */
+int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int32_t *parts,
+                             int nparts, const char *group_id, int64_t timeout_ms,
+                             fz_kafka_record_fn fn, void *ctx, char *err, size_t err_size);
 
 #endif

@@ -62,6 +62,11 @@ static void put_intercept(fz_buf *b, unsigned bits) {
 
 fz_err fz_alert_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int64_t window_ms,
                        const fz_source *src) {
+    return fz_alert_encode_split(b, rs, r, window_ms, src, NULL);
+}
+
+fz_err fz_alert_encode_split(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int64_t window_ms,
+                             const fz_source *src, size_t *count_at) {
     const fz_event *ev = &r->ev;
     const fz_rule *primary = r->nrules > 0 ? fz_ruleset_rule(rs, r->primary) : NULL;
     fz_buf_puts(b, "{\"type\":\"alert\",\"event_id\":");
@@ -92,7 +97,10 @@ fz_err fz_alert_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int6
     fz_buf_puts(b, "\",\"dedup\":{\"key\":\"");
     fz_buf_put_hex64(b, r->dedup_key);
     fz_buf_puts(b, "\",\"count\":");
-    fz_buf_put_u64(b, r->dedup_count);
+    if (count_at)
+        *count_at = b->len; /* the decide stage writes the count here */
+    else
+        fz_buf_put_u64(b, r->dedup_count);
     fz_buf_puts(b, ",\"window_ms\":");
     fz_buf_put_i64(b, window_ms);
     fz_buf_putc(b, '}');
@@ -167,18 +175,29 @@ fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r,
 
 fz_err fz_deadletter_encode(fz_buf *b, const fz_result *r, const char *payload, size_t len,
                             const fz_source *src, int64_t now_ms) {
+    return fz_deadletter_encode_ex(b, r->reason, r->detail, r->ev.id, payload, len,
+                                   FZ_DEADLETTER_PAYLOAD_MAX, src, now_ms);
+}
+
+fz_err fz_deadletter_encode_ex(fz_buf *b, fz_reason reason, const char *detail, fz_str id,
+                               const char *payload, size_t len, size_t keep, const fz_source *src,
+                               int64_t now_ms) {
     fz_buf_puts(b, "{\"type\":\"dead_letter\",\"reason\":\"");
-    fz_buf_puts(b, fz_reason_name(r->reason));
+    fz_buf_puts(b, fz_reason_name(reason));
     fz_buf_puts(b, "\",\"detail\":");
-    fz_buf_put_json_str(b, r->detail, strlen(r->detail));
-    put_event_id(b, r, 0);
+    fz_buf_put_json_str(b, detail, strlen(detail));
+    fz_buf_put_key(b, "event_id", 0);
+    if (id.p)
+        fz_buf_put_json_fz(b, id);
+    else
+        fz_buf_puts(b, "null");
     fz_buf_puts(b, ",\"at\":");
     fz_buf_put_i64(b, now_ms);
     put_source(b, src);
     fz_buf_puts(b, ",\"payload_bytes\":");
     fz_buf_put_u64(b, len);
-    if (len > FZ_DEADLETTER_PAYLOAD_MAX) {
-        len = FZ_DEADLETTER_PAYLOAD_MAX;
+    if (len > keep) {
+        len = keep;
         /* cut at a character boundary so valid text stays valid */
         for (int k = 0; k < 3 && len > 0 && ((unsigned char)payload[len] & 0xC0) == 0x80; k++)
             len--;

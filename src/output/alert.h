@@ -25,6 +25,11 @@ typedef struct fz_source {
 /* Alert for r (verdict ALERT). */
 fz_err fz_alert_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int64_t window_ms,
                        const fz_source *src);
+/* The same without the dedup count: *count_at receives the offset in b
+ * where it belongs (the screen stage of `fanzha run` encodes the alert, the
+ * decide stage, which knows the count, writes it in). */
+fz_err fz_alert_encode_split(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int64_t window_ms,
+                             const fz_source *src, size_t *count_at);
 /* One replay verdict line for r (no trailing newline). */
 fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, const fz_source *src);
 /* Payload bytes kept in a dead-letter record; longer ones are cut. */
@@ -34,6 +39,11 @@ fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, co
  * the original payload. */
 fz_err fz_deadletter_encode(fz_buf *b, const fz_result *r, const char *payload, size_t len,
                             const fz_source *src, int64_t now_ms);
+/* The same from its parts; at most keep bytes of the payload are kept (cut
+ * at a character boundary, "payload_truncated": true). id may be null. */
+fz_err fz_deadletter_encode_ex(fz_buf *b, fz_reason reason, const char *detail, fz_str id,
+                               const char *payload, size_t len, size_t keep, const fz_source *src,
+                               int64_t now_ms);
 
 struct fz_campaign;
 /* A campaign summary for the alerts topic (one JSON object, no newline):

@@ -134,15 +134,6 @@ TEST_ENTRY(ledger_input_categories_bounded)
 TEST_ENTRY(ledger_invalid_before_first_valid)
 TEST_ENTRY(ledger_reopen_segments)
 
-/* queue */
-TEST_ENTRY(queue_spsc_order)
-TEST_ENTRY(queue_full)
-TEST_ENTRY(queue_close_drains)
-
-/* offsets */
-TEST_ENTRY(offsets_oracle)
-TEST_ENTRY(offsets_ring_full)
-
 /* config */
 TEST_ENTRY(config_defaults)
 TEST_ENTRY(config_cli_beats_file)
@@ -152,3 +143,8 @@ TEST_ENTRY(config_kafka_props)
 TEST_ENTRY(config_list_option)
 TEST_ENTRY(config_replay_positional)
 TEST_ENTRY(config_safety_properties)
+
+/* route (stream) */
+TEST_ENTRY(route_roundtrip)
+TEST_ENTRY(route_damage_refused)
+TEST_ENTRY(route_partitioner)

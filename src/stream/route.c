@@ -1,0 +1,161 @@
+/*
+ * route.c - see route.h.
+ */
+#include "route.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAGIC "FZR"
+#define VERSION 1
+
+static void put_u8(fz_buf *b, uint8_t v) { fz_buf_putc(b, (char)v); }
+
+static void put_u64(fz_buf *b, uint64_t v) {
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++) x[i] = (unsigned char)(v >> (8 * i));
+    fz_buf_put(b, x, 8);
+}
+
+static void put_str(fz_buf *b, fz_str s) {
+    uint32_t n = (uint32_t)(s.p ? s.n : 0);
+    unsigned char x[4] = {(unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16),
+                          (unsigned char)(n >> 24)};
+    fz_buf_put(b, x, 4);
+    if (n) fz_buf_put(b, s.p, n);
+}
+
+fz_err fz_route_encode(fz_buf *b, const fz_route *r) {
+    fz_buf_put(b, MAGIC, 3);
+    put_u8(b, VERSION);
+    put_u8(b, r->kind);
+    put_u8(b, r->mark_kind);
+    put_u8(b, r->type);
+    put_u8(b, r->matched);
+    put_u8(b, r->intercept);
+    put_u8(b, r->late);
+    put_u8(b, r->has_amount);
+    put_u8(b, r->category_input);
+    put_u8(b, r->src_seq);
+    put_u64(b, (uint64_t)(uint32_t)r->src_partition);
+    put_u64(b, (uint64_t)r->src_offset);
+    put_u64(b, r->src_lineage);
+    put_u64(b, (uint64_t)r->ts_ms);
+    put_u64(b, r->key);
+    put_u64(b, (uint64_t)r->amount_minor);
+    put_u64(b, r->recipient_hash);
+    put_u64(b, r->sender_hash);
+    put_str(b, r->src_topic);
+    put_str(b, r->currency);
+    put_str(b, r->category);
+    put_str(b, r->rule_id);
+    put_str(b, r->rule_category);
+    put_str(b, r->ruleset);
+    put_str(b, r->sample);
+    put_str(b, r->alert_key);
+    put_str(b, r->alert_head);
+    put_str(b, r->alert_tail);
+    return b->failed ? FZ_ERR_FULL : FZ_OK;
+}
+
+typedef struct rd {
+    const unsigned char *p, *end;
+    int bad;
+} rd;
+
+static uint8_t get_u8(rd *d) {
+    if (d->end - d->p < 1) {
+        d->bad = 1;
+        return 0;
+    }
+    return *d->p++;
+}
+
+static uint64_t get_u64(rd *d) {
+    if (d->end - d->p < 8) {
+        d->bad = 1;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)d->p[i] << (8 * i);
+    d->p += 8;
+    return v;
+}
+
+static fz_str get_str(rd *d) {
+    if (d->end - d->p < 4) {
+        d->bad = 1;
+        return FZ_STR_NULL;
+    }
+    uint32_t n = (uint32_t)d->p[0] | (uint32_t)d->p[1] << 8 | (uint32_t)d->p[2] << 16 |
+                 (uint32_t)d->p[3] << 24;
+    d->p += 4;
+    if ((uint64_t)(d->end - d->p) < n) {
+        d->bad = 1;
+        return FZ_STR_NULL;
+    }
+    fz_str s = {(const char *)d->p, n};
+    d->p += n;
+    return n ? s : FZ_STR_NULL;
+}
+
+int fz_route_decode(const void *p, size_t n, fz_route *r, char *err, size_t err_size) {
+    memset(r, 0, sizeof(*r));
+    rd d = {p, (const unsigned char *)p + n, 0};
+    if (n < 4 || memcmp(p, MAGIC, 3) != 0) {
+        snprintf(err, err_size, "not a route record (%zu bytes)", n);
+        return -1;
+    }
+    d.p += 3;
+    uint8_t ver = get_u8(&d);
+    if (ver != VERSION) {
+        snprintf(err, err_size, "route record version %u, this build reads %u", ver, VERSION);
+        return -1;
+    }
+    r->kind = get_u8(&d);
+    r->mark_kind = get_u8(&d);
+    r->type = get_u8(&d);
+    r->matched = get_u8(&d);
+    r->intercept = get_u8(&d);
+    r->late = get_u8(&d);
+    r->has_amount = get_u8(&d);
+    r->category_input = get_u8(&d);
+    r->src_seq = get_u8(&d);
+    r->src_partition = (int32_t)(uint32_t)get_u64(&d);
+    r->src_offset = (int64_t)get_u64(&d);
+    r->src_lineage = get_u64(&d);
+    r->ts_ms = (int64_t)get_u64(&d);
+    r->key = get_u64(&d);
+    r->amount_minor = (int64_t)get_u64(&d);
+    r->recipient_hash = get_u64(&d);
+    r->sender_hash = get_u64(&d);
+    r->src_topic = get_str(&d);
+    r->currency = get_str(&d);
+    r->category = get_str(&d);
+    r->rule_id = get_str(&d);
+    r->rule_category = get_str(&d);
+    r->ruleset = get_str(&d);
+    r->sample = get_str(&d);
+    r->alert_key = get_str(&d);
+    r->alert_head = get_str(&d);
+    r->alert_tail = get_str(&d);
+    if (d.bad || d.p != d.end) {
+        snprintf(err, err_size, "route record truncated or with trailing bytes (%zu bytes)", n);
+        return -1;
+    }
+    if (r->kind != FZ_ROUTE_DECIDE && r->kind != FZ_ROUTE_MARK) {
+        snprintf(err, err_size, "route record of unknown kind %u", r->kind);
+        return -1;
+    }
+    if (!r->src_topic.p || r->src_partition < 0 || r->src_offset < 0) {
+        snprintf(err, err_size, "route record without its source");
+        return -1;
+    }
+    return 0;
+}
+
+int32_t fz_route_partition(uint64_t key, int32_t nparts) {
+    uint64_t h = key * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 29;
+    return (int32_t)(((h >> 32) * (uint64_t)(uint32_t)nparts) >> 32);
+}

@@ -1,0 +1,880 @@
+/*
+ * thread.c - a stream thread: one member of the consumer group, its tasks,
+ * their commits (see stream.h for the design).
+ *
+ * DESIGN. Everything here runs on the thread itself: the record loop,
+ * librdkafka's rebalance callback (served from the consume call), delivery
+ * reports (served by polling the producers), and the commit. Other threads
+ * touch only the atomic counters, the matcher hand-over (under app's
+ * rs_lock) and, through the registry, suspended tasks.
+ *
+ * Commit, every app->commit_ms (and when a task holds many closed windows,
+ * on revocation and at shutdown):
+ *   1. at least once: wait until every output produced so far is
+ *      acknowledged (flush the output producer); an output the broker
+ *      refused for good becomes a dead letter that references its input;
+ *   2. in the open transaction: each task's changelog entries, statistics
+ *      records and checkpoint (fz_task_flush);
+ *   3. send_offsets_to_transaction with the consumer's group metadata - a
+ *      zombie whose generation is gone is refused here - then
+ *      commit_transaction.
+ * A retriable failure retries the commit; one that requires an abort
+ * aborts: exactly once rewinds every task to its committed state (restore
+ * again, seek back), at least once keeps its state (everything it holds is
+ * still unwritten) and tries again at the next commit.
+ *
+ * Poison outputs: every output is checked against its topic's limit before
+ * it is produced (fz_emit returns FZ_ERR_FULL; the stage dead-letters it).
+ * An output refused anyway: at least once, a dead letter replaces it; in a
+ * transaction, the transaction aborts, the input record is quarantined,
+ * and when it is processed again its outputs go to the dead letters.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "checkpoint.h"
+#include "kafka.h"
+#include "stream.h"
+
+#define BATCH 256
+#define TXN_TIMEOUT_MS 60000
+#define FAILURES_MAX 256
+#define QUARANTINE_MAX 1024
+#define FAILED_COPY 4096 /* bytes of a refused output kept for its dead letter */
+
+typedef struct failure {
+    int slot; /* task slot + 1; 0: a state record */
+    int64_t offset;
+    char topic[256];
+    rd_kafka_resp_err_t err;
+    size_t len;
+    char copy[FAILED_COPY];
+} failure;
+
+typedef struct quarantined {
+    char topic[256];
+    int32_t partition;
+    int64_t offset;
+} quarantined;
+
+struct fz_sthread {
+    fz_app *app;
+    int idx;
+    pthread_t tid;
+    int started;
+    rd_kafka_t *consumer, *txp, *outp; /* outp == txp in exactly-once mode */
+    rd_kafka_queue_t *cq;
+    rd_kafka_topic_t *tx[FZ_T_COUNT], *out[FZ_T_COUNT];
+    fz_pipeline *pipe;
+    /* rules: the reload thread offers a matcher; this thread swaps it in */
+    fz_ruleset *rs;
+    _Atomic uint64_t rs_gen;
+    fz_matcher *offered; /* under app->rs_lock */
+    fz_ruleset *offered_rs;
+    uint64_t offered_gen;
+    fz_matcher *retired; /* replaced by the last swap; freed by the reload thread */
+    fz_ruleset *retired_rs;
+    _Atomic(fz_matcher *) cur_matcher;
+    _Atomic uint64_t swap_max_ns;
+    /* tasks */
+    fz_task **tasks; /* by slot; NULL slots free */
+    int ntasks;      /* slots in use at the end of the table */
+    fz_task *last;
+    const rd_kafka_topic_t *last_rkt;
+    int in_txn;
+    int64_t next_commit;
+    int commit_due;
+    int lost;         /* assignment lost: nothing may be committed until the next one */
+    int64_t batch_ms; /* monotonic time the current batch of records arrived */
+    fz_buf buf[4];
+    failure *failures;
+    int nfailures;
+    quarantined *quarantine;
+    int nquarantine, quarantine_next;
+    fz_ratelimit log_rl;
+    fz_sthread_counters ctr;
+};
+
+void fz_app_fatal(fz_app *app, const char *fmt, ...) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&app->fatal, &expected, 1)) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(app->fatal_msg, sizeof(app->fatal_msg), fmt, ap);
+    va_end(ap);
+    fz_error("fatal: %s", app->fatal_msg);
+}
+
+fz_buf *fz_sthread_buf(fz_sthread *t, int i) { return &t->buf[i]; }
+fz_sthread_counters *fz_sthread_ctr(fz_sthread *t) { return &t->ctr; }
+const fz_sthread_counters *fz_sthread_counters_of(const fz_sthread *t) { return &t->ctr; }
+fz_app *fz_sthread_app(fz_sthread *t) { return t->app; }
+fz_pipeline *fz_sthread_pipeline(fz_sthread *t) { return t->pipe; }
+uint64_t fz_sthread_rs_gen(const fz_sthread *t) { return atomic_load(&t->rs_gen); }
+fz_matcher *fz_sthread_matcher(fz_sthread *t) { return atomic_load(&t->cur_matcher); }
+
+static inline void inc(_Atomic uint64_t *c) {
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* ---- rules ---- */
+
+void fz_sthread_offer_matcher(fz_sthread *t, fz_matcher *m, fz_ruleset *rs, uint64_t gen) {
+    /* caller holds app->rs_lock */
+    fz_matcher_destroy(t->offered); /* not taken yet: superseded */
+    fz_ruleset_unref(t->offered_rs);
+    t->offered = m;
+    t->offered_rs = rs;
+    t->offered_gen = gen;
+}
+
+static void sync_rules(fz_sthread *t) {
+    fz_app *app = t->app;
+    uint64_t gen = atomic_load_explicit(&app->rs_gen, memory_order_acquire);
+    if (gen == atomic_load_explicit(&t->rs_gen, memory_order_relaxed)) return;
+    int64_t t0 = fz_mono_ns();
+    pthread_mutex_lock(&app->rs_lock);
+    fz_matcher *m = t->offered;
+    fz_ruleset *rs = t->offered_rs;
+    uint64_t g = t->offered_gen;
+    t->offered = NULL;
+    t->offered_rs = NULL;
+    pthread_mutex_unlock(&app->rs_lock);
+    if (m) { /* the previous swap's leftovers were freed before this offer */
+        t->retired = fz_pipeline_swap(t->pipe, m);
+        t->retired_rs = t->rs;
+        t->rs = rs;
+        atomic_store(&t->cur_matcher, m);
+        gen = g;
+    }
+    uint64_t ns = (uint64_t)(fz_mono_ns() - t0);
+    if (ns > atomic_load(&t->swap_max_ns)) atomic_store(&t->swap_max_ns, ns);
+    atomic_store_explicit(&t->rs_gen, gen, memory_order_release);
+}
+
+void fz_sthread_release_retired(fz_sthread *t, uint64_t *swap_ns) {
+    fz_matcher_destroy(t->retired);
+    fz_ruleset_unref(t->retired_rs);
+    t->retired = NULL;
+    t->retired_rs = NULL;
+    *swap_ns = atomic_exchange(&t->swap_max_ns, 0);
+}
+
+/* ---- producing ---- */
+
+static void *pack(const fz_task *k, int64_t offset) {
+    return (void *)(uintptr_t)(((uint64_t)(k->slot + 1) << 48) |
+                               ((uint64_t)offset & 0xffffffffffffULL));
+}
+
+static int is_quarantined(fz_sthread *t, const fz_task *k, int64_t offset) {
+    for (int i = 0; i < t->nquarantine; i++) {
+        quarantined *q = &t->quarantine[i];
+        if (q->offset == offset && q->partition == k->partition && !strcmp(q->topic, k->topic))
+            return 1;
+    }
+    return 0;
+}
+
+/* Produce, waiting while the producer's queue is full (backpressure: the
+ * thread reads no more input meanwhile). */
+static int produce(fz_sthread *t, rd_kafka_t *p, rd_kafka_topic_t *rkt, int32_t partition,
+                   const void *key, size_t klen, const void *val, size_t len, void *opaque) {
+    for (;;) {
+        if (rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY, (void *)val, len, key, klen,
+                             opaque) == 0)
+            return 0;
+        rd_kafka_resp_err_t e = rd_kafka_last_error();
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(p, 10); /* serve delivery reports, make room */
+            if (atomic_load(&t->app->fatal)) return -1;
+            continue;
+        }
+        if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) return FZ_ERR_FULL;
+        fz_app_fatal(t->app, "produce to %s: %s", rd_kafka_topic_name(rkt), rd_kafka_err2str(e));
+        return -1;
+    }
+}
+
+int fz_emit(fz_sthread *t, fz_task *k, int64_t in_offset, int topic, int32_t partition,
+            const void *key, size_t klen, const void *val, size_t len) {
+    if (!fz_topics_fits(&t->app->topics, topic, klen, len) || is_quarantined(t, k, in_offset))
+        return FZ_ERR_FULL;
+    return produce(t, t->outp, t->out[topic], partition, key, klen, val, len, pack(k, in_offset));
+}
+
+int fz_emit_state(fz_sthread *t, int topic, int32_t partition, const void *key, size_t klen,
+                  const void *val, size_t len) {
+    if (!fz_topics_fits(&t->app->topics, topic, klen, len)) {
+        fz_app_fatal(t->app, "a %zu-byte record exceeds the limit of topic '%s' (%lld bytes)",
+                     klen + len, t->app->topics.name[topic],
+                     (long long)t->app->topics.max_bytes[topic]);
+        return -1;
+    }
+    int rc = produce(t, t->txp, t->tx[topic], partition, key, klen, val, len, NULL);
+    return rc ? -1 : 0;
+}
+
+int fz_emit_dead_letter(fz_sthread *t, fz_task *k, int64_t in_offset, fz_reason reason,
+                        const char *detail, fz_str event_id, const void *payload, size_t len,
+                        const void *key, size_t klen) {
+    fz_app *app = t->app;
+    inc(&t->ctr.dead_letters);
+    if (!app->topics.name[FZ_T_DLQ]) {
+        uint64_t sup;
+        if (fz_ratelimit_allow(&t->log_rl, 10000, &sup))
+            fz_warn("invalid event %s[%d]@%lld: %s: %s (%llu more not logged)", k->topic,
+                    k->partition, (long long)in_offset, fz_reason_name(reason), detail,
+                    (unsigned long long)sup);
+        return 0;
+    }
+    fz_source src = {.topic = k->topic, .partition = k->partition, .offset = in_offset};
+    /* keep as much of the payload as the topic takes */
+    int64_t room = app->topics.max_bytes[FZ_T_DLQ] - 4096 - (int64_t)klen;
+    size_t keep = room <= 0 ? 0 : (size_t)room * 3 / 4 /* base64 or escapes */;
+    if (keep > FZ_DEADLETTER_PAYLOAD_MAX) keep = FZ_DEADLETTER_PAYLOAD_MAX;
+    if (!fz_topics_fits(&app->topics, FZ_T_DLQ, klen, 0)) klen = 0, key = NULL;
+    fz_buf *b = &t->buf[3];
+    fz_buf_reset(b);
+    fz_deadletter_encode_ex(b, reason, detail, event_id, payload, len, keep, &src, fz_now_ms());
+    if (b->failed) {
+        fz_app_fatal(app, "dead letter exceeds the encoding buffer");
+        return -1;
+    }
+    int rc = produce(t, t->outp, t->out[FZ_T_DLQ], RD_KAFKA_PARTITION_UA, key, klen, b->p, b->len,
+                     pack(k, in_offset));
+    return rc ? -1 : 0;
+}
+
+/* Delivery reports (this thread, while it polls a producer). */
+static int poison(rd_kafka_resp_err_t e) {
+    return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_RECORD ||
+           e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_MSG ||
+           e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE || e == RD_KAFKA_RESP_ERR_POLICY_VIOLATION;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    fz_sthread *t = opaque;
+    if (!m->err) return;
+    uint64_t packed = (uint64_t)(uintptr_t)m->_private;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    if (!packed) { /* a state record: its transaction fails and is retried or aborted */
+        fz_warn("%s: delivery failed: %s", topic, rd_kafka_err2str(m->err));
+        return;
+    }
+    if (!poison(m->err) || t->nfailures == FAILURES_MAX) {
+        fz_app_fatal(t->app, "delivery to %s failed: %s", topic, rd_kafka_err2str(m->err));
+        return;
+    }
+    failure *f = &t->failures[t->nfailures++];
+    f->slot = (int)(packed >> 48);
+    f->offset = (int64_t)(packed & 0xffffffffffffULL);
+    snprintf(f->topic, sizeof(f->topic), "%s", topic);
+    f->err = m->err;
+    f->len = m->len < FAILED_COPY ? m->len : FAILED_COPY;
+    if (f->len) memcpy(f->copy, m->payload, f->len);
+}
+
+/* Refused outputs reported since the last call: at least once, each
+ * becomes a dead letter (the input is processed; its output is replaced);
+ * in a transaction, the input is quarantined for the re-run after abort. */
+static int handle_failures(fz_sthread *t) {
+    for (int i = 0; i < t->nfailures; i++) {
+        failure *f = &t->failures[i];
+        fz_task *k = f->slot > 0 && f->slot <= t->ntasks ? t->tasks[f->slot - 1] : NULL;
+        inc(&t->ctr.rejected_outputs);
+        if (!k) continue;
+        char detail[512];
+        snprintf(detail, sizeof(detail), "topic '%s' refused an output of this input for good: %s",
+                 f->topic, rd_kafka_err2str(f->err));
+        fz_warn("%s[%d]@%lld: %s", k->topic, k->partition, (long long)f->offset, detail);
+        if (t->app->eos) {
+            quarantined *q = &t->quarantine[t->quarantine_next];
+            t->quarantine_next = (t->quarantine_next + 1) % QUARANTINE_MAX;
+            if (t->nquarantine < QUARANTINE_MAX) t->nquarantine++;
+            snprintf(q->topic, sizeof(q->topic), "%s", k->topic);
+            q->partition = k->partition;
+            q->offset = f->offset;
+        } else if (!strcmp(f->topic,
+                           t->app->topics.name[FZ_T_DLQ] ? t->app->topics.name[FZ_T_DLQ] : "")) {
+            fz_app_fatal(t->app, "the dead-letter topic refused a record: %s",
+                         rd_kafka_err2str(f->err));
+            return -1;
+        } else if (fz_emit_dead_letter(t, k, f->offset, FZ_REASON_OUTPUT_REJECTED, detail,
+                                       FZ_STR_NULL, f->copy, f->len, NULL, 0)) {
+            return -1;
+        }
+    }
+    t->nfailures = 0;
+    return 0;
+}
+
+/* ---- tasks ---- */
+
+static fz_task *task_of(fz_sthread *t, const rd_kafka_message_t *m) {
+    if (t->last && t->last_rkt == m->rkt && t->last->partition == m->partition) return t->last;
+    const char *name = rd_kafka_topic_name(m->rkt);
+    for (int i = 0; i < t->ntasks; i++) {
+        fz_task *k = t->tasks[i];
+        if (k && k->partition == m->partition && !strcmp(k->topic, name)) {
+            t->last = k;
+            t->last_rkt = m->rkt;
+            return k;
+        }
+    }
+    return NULL;
+}
+
+static int task_add(fz_sthread *t, fz_task *k) {
+    int slot = -1;
+    for (int i = 0; i < t->ntasks && slot < 0; i++)
+        if (!t->tasks[i]) slot = i;
+    if (slot < 0) {
+        fz_task **v = realloc(t->tasks, (size_t)(t->ntasks + 1) * sizeof(*v));
+        if (!v) return -1;
+        t->tasks = v;
+        slot = t->ntasks++;
+    }
+    t->tasks[slot] = k;
+    k->slot = slot;
+    inc(&t->ctr.tasks);
+    return 0;
+}
+
+static void task_remove(fz_sthread *t, fz_task *k) {
+    t->tasks[k->slot] = NULL;
+    while (t->ntasks > 0 && !t->tasks[t->ntasks - 1]) t->ntasks--;
+    if (t->last == k) t->last = NULL;
+    atomic_fetch_sub(&t->ctr.tasks, 1);
+}
+
+static fz_task *task_find(fz_sthread *t, const char *topic, int32_t partition) {
+    for (int i = 0; i < t->ntasks; i++)
+        if (t->tasks[i] && t->tasks[i]->partition == partition &&
+            !strcmp(t->tasks[i]->topic, topic))
+            return t->tasks[i];
+    return NULL;
+}
+
+/* ---- commit ---- */
+
+/* At least once: every output produced so far acknowledged. */
+static int flush_outputs(fz_sthread *t) {
+    int64_t warn_at = fz_mono_ms() + 10000;
+    while (rd_kafka_outq_len(t->outp) > 0 || t->nfailures) {
+        rd_kafka_flush(t->outp, 100);
+        if (handle_failures(t)) return -1;
+        if (atomic_load(&t->app->fatal)) return -1;
+        if (fz_mono_ms() > warn_at) {
+            fz_warn("thread %d: %d output(s) not acknowledged for 10 s: the broker is away? "
+                    "(waiting: nothing is committed past them)",
+                    t->idx, rd_kafka_outq_len(t->outp));
+            warn_at = fz_mono_ms() + 10000;
+        }
+    }
+    return 0;
+}
+
+static int begin(fz_sthread *t) {
+    if (t->in_txn) return 0;
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(t->txp);
+    if (e) {
+        fz_app_fatal(t->app, "begin transaction: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return -1;
+    }
+    t->in_txn = 1;
+    return 0;
+}
+
+static int rewind_tasks(fz_sthread *t);
+
+/* What to do after a transactional call failed: 1 retry the call, 0 the
+ * transaction was aborted, -1 fatal. */
+static int txn_error(fz_sthread *t, rd_kafka_error_t *e, const char *what) {
+    int rc;
+    if (rd_kafka_error_is_retriable(e)) {
+        inc(&t->ctr.commit_retries);
+        fz_debug("thread %d: %s: %s (retrying)", t->idx, what, rd_kafka_error_string(e));
+        usleep(100000);
+        rc = 1;
+    } else if (rd_kafka_error_txn_requires_abort(e)) {
+        fz_warn("thread %d: %s: %s: aborting the transaction", t->idx, what,
+                rd_kafka_error_string(e));
+        inc(&t->ctr.aborts);
+        rd_kafka_error_t *a = rd_kafka_abort_transaction(t->txp, TXN_TIMEOUT_MS);
+        if (a) {
+            fz_app_fatal(t->app, "abort transaction: %s", rd_kafka_error_string(a));
+            rd_kafka_error_destroy(a);
+            rd_kafka_error_destroy(e);
+            return -1;
+        }
+        t->in_txn = 0;
+        rc = 0;
+        if (t->app->eos) { /* the outputs are gone with it: go back to the committed state */
+            t->nfailures = 0;
+            if (rewind_tasks(t) != 0 || begin(t) != 0) rc = -1;
+        }
+    } else {
+        fz_app_fatal(t->app, "%s: %s%s", what, rd_kafka_error_string(e),
+                     rd_kafka_error_is_fatal(e) ? " (is another instance running with the same "
+                                                  "instance_id?)"
+                                                : "");
+        rc = -1;
+    }
+    rd_kafka_error_destroy(e);
+    return rc;
+}
+
+static int commit(fz_sthread *t, int final) {
+    fz_app *app = t->app;
+    t->commit_due = 0;
+    t->next_commit = fz_mono_ms() + app->commit_ms;
+    if (t->lost || atomic_load(&app->fatal)) return -1;
+    int any = 0;
+    for (int i = 0; i < t->ntasks; i++) {
+        fz_task *k = t->tasks[i];
+        if (k && (k->dirty || k->nclosed || k->position != k->committed || k->counted)) any = 1;
+    }
+    if (!any) return 0;
+    if (!app->eos && flush_outputs(t)) return -1;
+    for (;;) {
+        if (begin(t)) return -1;
+        for (int i = 0; i < t->ntasks; i++) {
+            fz_task *k = t->tasks[i];
+            if (k &&
+                (k->dirty || k->nclosed || k->position != k->committed || (final && k->counted)) &&
+                fz_task_flush(t, k, final))
+                return -1;
+        }
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(t->ntasks + 1);
+        for (int i = 0; i < t->ntasks; i++) {
+            fz_task *k = t->tasks[i];
+            if (k && k->position >= 0)
+                rd_kafka_topic_partition_list_add(l, k->topic, k->partition)->offset = k->position;
+        }
+        rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(t->consumer);
+        rd_kafka_error_t *e = NULL;
+        int r;
+        for (;;) {
+            e = l->cnt ? rd_kafka_send_offsets_to_transaction(t->txp, l, md, TXN_TIMEOUT_MS) : NULL;
+            if (!e || (r = txn_error(t, e, "send offsets")) != 1) break;
+        }
+        rd_kafka_consumer_group_metadata_destroy(md);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (e) return r < 0 ? -1 : 0; /* aborted: state kept (at least once) or rewound */
+        for (;;) {
+            e = rd_kafka_commit_transaction(t->txp, TXN_TIMEOUT_MS);
+            if (!e || (r = txn_error(t, e, "commit transaction")) != 1) break;
+        }
+        if (e) return r < 0 ? -1 : 0;
+        t->in_txn = 0;
+        break;
+    }
+    for (int i = 0; i < t->ntasks; i++)
+        if (t->tasks[i]) fz_task_committed(t->tasks[i]);
+    inc(&t->ctr.commits);
+    if (app->eos) return begin(t);
+    return 0;
+}
+
+/* ---- assignment ---- */
+
+static int restore_tasks(fz_sthread *t, fz_task **v, int n, rd_kafka_topic_partition_list_t *l) {
+    fz_app *app = t->app;
+    for (int attempt = 1;; attempt++) {
+        if (fz_restore(app, t->consumer, v, n, l, &t->ctr) == 0) return 0;
+        if (atomic_load(&app->stop) || atomic_load(&app->fatal) || attempt == 5) break;
+        fz_warn("thread %d: restoring %d task(s) failed (attempt %d); trying again", t->idx, n,
+                attempt);
+        sleep((unsigned)attempt);
+    }
+    fz_app_fatal(app, "cannot restore the state of %d assigned partition(s)", n);
+    return -1;
+}
+
+/* EOS abort: every task back to its committed state. */
+static int rewind_tasks(fz_sthread *t) {
+    int n = 0;
+    fz_task **v = calloc((size_t)t->ntasks + 1, sizeof(*v));
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(t->ntasks + 1);
+    for (int i = 0; v && i < t->ntasks; i++) {
+        fz_task *k = t->tasks[i];
+        if (!k) continue;
+        fz_task *fresh = fz_task_new(t->app, k->stage, k->topic, k->partition);
+        if (!fresh) break;
+        fresh->slot = k->slot;
+        t->tasks[i] = fresh;
+        fz_task_destroy(k);
+        v[n++] = fresh;
+        rd_kafka_topic_partition_list_add(l, fresh->topic, fresh->partition);
+    }
+    t->last = NULL;
+    int rc = !v || restore_tasks(t, v, n, l) != 0 ? -1 : 0;
+    if (rc == 0 && l->cnt) {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(t->consumer, l, TXN_TIMEOUT_MS);
+        if (e) {
+            fz_app_fatal(t->app, "seek after abort: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            rc = -1;
+        }
+    }
+    free(v);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+static void assigned(fz_sthread *t, rd_kafka_topic_partition_list_t *parts) {
+    fz_app *app = t->app;
+    t->lost = 0;
+    fz_task **v = calloc((size_t)parts->cnt + 1, sizeof(*v));
+    int n = 0;
+    for (int i = 0; v && i < parts->cnt; i++) {
+        const char *topic = parts->elems[i].topic;
+        int32_t p = parts->elems[i].partition;
+        if (task_find(t, topic, p)) continue;
+        fz_stage st =
+            !strcmp(topic, app->topics.name[FZ_T_ROUTE]) ? FZ_STAGE_DECIDE : FZ_STAGE_SCREEN;
+        fz_task *k = fz_task_unsuspend(app, topic, p);
+        if (!k) k = fz_task_new(app, st, topic, p);
+        if (!k || task_add(t, k) != 0) {
+            fz_app_fatal(app, "out of memory for %s[%d]", topic, p);
+            fz_task_destroy(k);
+            break;
+        }
+        v[n++] = k;
+        fz_info("thread %d: assigned %s[%d] (%s)", t->idx, topic, p,
+                st == FZ_STAGE_DECIDE ? "decide" : "screen");
+    }
+    if (n) restore_tasks(t, v, n, parts);
+    free(v);
+}
+
+static void revoked(fz_sthread *t, rd_kafka_topic_partition_list_t *parts, int lost) {
+    fz_app *app = t->app;
+    if (lost) {
+        /* another member owns them now: nothing of ours may be committed */
+        fz_warn("thread %d: assignment lost (%d partition(s)): dropping their uncommitted work",
+                t->idx, parts->cnt);
+        t->lost = 1;
+        if (t->in_txn) {
+            rd_kafka_error_t *e = rd_kafka_abort_transaction(t->txp, TXN_TIMEOUT_MS);
+            if (e) rd_kafka_error_destroy(e);
+            t->in_txn = 0;
+        }
+        if (!app->eos) rd_kafka_purge(t->outp, RD_KAFKA_PURGE_F_QUEUE);
+    } else if (!atomic_load(&app->fatal)) {
+        commit(t, 1);
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        fz_task *k = task_find(t, parts->elems[i].topic, parts->elems[i].partition);
+        if (!k) continue;
+        task_remove(t, k);
+        fz_info("thread %d: revoked %s[%d] at offset %lld", t->idx, k->topic, k->partition,
+                (long long)k->committed);
+        if (!lost && k->position == k->committed && !k->dirty)
+            fz_task_suspend(app, k); /* clean: kept in case it comes back */
+        else
+            fz_task_destroy(k);
+    }
+    if (lost && t->ntasks > 0 && app->eos) rewind_tasks(t);
+    if (app->eos && !t->in_txn && !atomic_load(&app->fatal)) begin(t);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    fz_sthread *t = opaque;
+    int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    rd_kafka_error_t *e = NULL;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        assigned(t, parts);
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+    } else {
+        revoked(t, parts, rd_kafka_assignment_lost(rk));
+        if (coop)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+    if (e) {
+        fz_error("thread %d: rebalance: %s", t->idx, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+/* ---- the record loop ---- */
+
+/* The first record after a restore must be the last one the task read. */
+static int verify(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, uint64_t fp) {
+    int64_t want = k->verify_offset;
+    k->verify_offset = -1;
+    if (m->offset == want && fp == k->verify_fp) return 1; /* the same topic: skip it */
+    if (m->offset > want) {
+        if (m->offset > k->position)
+            fz_warn("%s[%d]: offsets %lld to %lld were deleted by retention before they were "
+                    "processed",
+                    k->topic, k->partition, (long long)k->position, (long long)m->offset - 1);
+        return m->offset < k->position; /* already processed: skip */
+    }
+    /* offset back behind the last one read, or another record there: the
+     * topic was recreated (or truncated) since the checkpoint */
+    inc(&t->ctr.incarnations);
+    fz_error("%s[%d]: the topic is not the one checkpointed (%s at offset %lld): it was recreated "
+             "or truncated; its checkpoint and state no longer apply - starting the partition "
+             "again from its beginning under a new lineage",
+             k->topic, k->partition, m->offset == want ? "another record" : "no record",
+             (long long)want);
+    fz_task_reset(t->app, k);
+    k->position = -1;
+    if (m->offset == want) { /* read it again from the beginning */
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, k->topic, k->partition)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(t->consumer, l, TXN_TIMEOUT_MS);
+        if (e) {
+            fz_app_fatal(t->app, "seek: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        return 1;
+    }
+    return 0; /* the consumer is at the beginning already: process it */
+}
+
+static int handle(fz_sthread *t, rd_kafka_message_t *m) {
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            uint64_t sup;
+            if (fz_ratelimit_allow(&t->log_rl, 5000, &sup))
+                fz_warn("thread %d: consume: %s (%llu similar not logged)", t->idx,
+                        rd_kafka_message_errstr(m), (unsigned long long)sup);
+        }
+        return 0;
+    }
+    fz_task *k = task_of(t, m);
+    if (!k) return 0; /* revoked meanwhile */
+    inc(&t->ctr.consumed);
+    uint64_t fp = fz_checkpoint_fingerprint(m->key, m->key_len, m->payload, m->len,
+                                            rd_kafka_message_timestamp(m, NULL));
+    if (k->verify_offset >= 0 && verify(t, k, m, fp)) return 0;
+    if (k->position >= 0 && m->offset < k->position) return 0; /* read before */
+    int rc = k->stage == FZ_STAGE_SCREEN ? fz_screen(t, k, m) : fz_decide(t, k, m);
+    if (rc < 0) return -1;
+    k->position = m->offset + 1;
+    k->last_offset = m->offset;
+    k->last_fp = fp;
+    k->dirty = 1;
+    k->counted = k->ledger != NULL;
+    k->last_event_ms = t->batch_ms;
+    if (rc > 0) t->commit_due = 1;
+    return 0;
+}
+
+static void *thread_main(void *arg) {
+    fz_sthread *t = arg;
+    fz_app *app = t->app;
+    rd_kafka_message_t *msgs[BATCH];
+    t->next_commit = fz_mono_ms() + app->commit_ms;
+    if (app->eos && begin(t)) return NULL;
+    while (!atomic_load(&app->stop) && !atomic_load(&app->fatal)) {
+        sync_rules(t);
+        ssize_t n = rd_kafka_consume_batch_queue(t->cq, 100, msgs, BATCH);
+        t->batch_ms = fz_mono_ms();
+        int bad = 0;
+        for (ssize_t i = 0; i < n; i++) {
+            if (!bad && handle(t, msgs[i]) < 0) bad = 1;
+            rd_kafka_message_destroy(msgs[i]);
+        }
+        if (bad) break;
+        rd_kafka_poll(t->outp, 0);
+        if (t->outp != t->txp) rd_kafka_poll(t->txp, 0);
+        if (!app->eos && handle_failures(t)) break;
+        if (t->commit_due || t->batch_ms >= t->next_commit) commit(t, 0);
+    }
+    if (!atomic_load(&app->fatal)) commit(t, 1);
+    return NULL;
+}
+
+/* ---- set-up ---- */
+
+static rd_kafka_t *make_producer(fz_sthread *t, int transactional, char *err, size_t n) {
+    fz_app *app = t->app;
+    const fz_config *cfg = app->cfg;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char cid[300], tid[400], maxb[24];
+    snprintf(cid, sizeof(cid), "fanzha-%s-%d%s", app->instance, t->idx, transactional ? "-tx" : "");
+    snprintf(tid, sizeof(tid), "%s.%s.%d", cfg->group_id, app->instance, t->idx);
+    snprintf(maxb, sizeof(maxb), "%lld", (long long)app->topics.producer_max_bytes);
+    if (fz_kafka_conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
+        fz_kafka_conf_set(c, "client.id", cid, err, n) ||
+        fz_kafka_conf_set(c, "linger.ms", "5", err, n) ||
+        fz_kafka_conf_set(c, "message.max.bytes", maxb, err, n) ||
+        (transactional && fz_kafka_conf_set(c, "transaction.timeout.ms", "10000", err, n)) ||
+        fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
+        fz_kafka_conf_apply(c, &cfg->kafka_producer, err, n) ||
+        /* what the guarantees rest on: last, so nothing overrides it */
+        fz_kafka_conf_set(c, "enable.idempotence", "true", err, n) ||
+        fz_kafka_conf_set(c, "acks", "all", err, n) ||
+        (transactional && fz_kafka_conf_set(c, "transactional.id", tid, err, n)) ||
+        /* an output is never expired locally: a broker away is backpressure */
+        (!transactional && fz_kafka_conf_set(c, "message.timeout.ms", "0", err, n))) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(c, t);
+    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
+    char e2[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e2, sizeof(e2));
+    if (!rk) {
+        snprintf(err, n, "producer: %s", e2);
+        rd_kafka_conf_destroy(c);
+    }
+    return rk;
+}
+
+static rd_kafka_t *make_consumer(fz_sthread *t, char *err, size_t n) {
+    fz_app *app = t->app;
+    const fz_config *cfg = app->cfg;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char cid[300];
+    snprintf(cid, sizeof(cid), "fanzha-%s-%d", app->instance, t->idx);
+    if (fz_kafka_conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
+        fz_kafka_conf_set(c, "group.id", cfg->group_id, err, n) ||
+        fz_kafka_conf_set(c, "client.id", cid, err, n) ||
+        fz_kafka_conf_set(c, "auto.offset.reset", "earliest", err, n) ||
+        /* joining members do not stop the others (KIP-429) */
+        fz_kafka_conf_set(c, "partition.assignment.strategy", "cooperative-sticky", err, n) ||
+        fz_kafka_consumer_defaults(c, err, n) || fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
+        fz_kafka_conf_apply(c, &cfg->kafka_consumer, err, n) ||
+        /* fanzha alone decides what is committed, and only what committed */
+        fz_kafka_conf_set(c, "enable.auto.commit", "false", err, n) ||
+        fz_kafka_conf_set(c, "enable.auto.offset.store", "false", err, n) ||
+        fz_kafka_conf_set(c, "isolation.level", "read_committed", err, n)) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(c, t);
+    rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
+    rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
+    char e2[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e2, sizeof(e2));
+    if (!rk) {
+        snprintf(err, n, "consumer: %s", e2);
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+fz_sthread *fz_sthread_new(fz_app *app, int idx, char *err, size_t n) {
+    const fz_config *cfg = app->cfg;
+    fz_sthread *t = calloc(1, sizeof(*t));
+    if (!t) {
+        snprintf(err, n, "out of memory");
+        return NULL;
+    }
+    t->app = app;
+    t->idx = idx;
+    size_t cap = (size_t)cfg->max_event_bytes * 8 + (64u << 20);
+    for (int i = 0; i < 4; i++) fz_buf_init(&t->buf[i], cap);
+    t->failures = calloc(FAILURES_MAX, sizeof(*t->failures));
+    t->quarantine = calloc(QUARANTINE_MAX, sizeof(*t->quarantine));
+    t->pipe = fz_pipeline_new((size_t)cfg->max_event_bytes, 0, err, n);
+    if (!t->failures || !t->quarantine || !t->pipe) goto fail;
+    pthread_mutex_lock(&app->rs_lock);
+    t->rs = fz_ruleset_ref(app->rs);
+    atomic_store(&t->rs_gen, atomic_load(&app->rs_gen));
+    pthread_mutex_unlock(&app->rs_lock);
+    if (fz_pipeline_bind(t->pipe, t->rs, err, n) != 0) goto fail;
+    fz_pipeline_set_masks(t->pipe, &app->masks);
+    atomic_store(&t->cur_matcher, fz_pipeline_matcher(t->pipe));
+    if (!(t->txp = make_producer(t, 1, err, n))) goto fail;
+    t->outp = app->eos ? t->txp : make_producer(t, 0, err, n);
+    if (!t->outp) goto fail;
+    for (int i = 0; i < FZ_T_COUNT; i++) {
+        if (!app->topics.name[i]) continue;
+        t->tx[i] = rd_kafka_topic_new(t->txp, app->topics.name[i], NULL);
+        t->out[i] = app->eos ? t->tx[i] : rd_kafka_topic_new(t->outp, app->topics.name[i], NULL);
+    }
+    rd_kafka_error_t *e = rd_kafka_init_transactions(t->txp, TXN_TIMEOUT_MS);
+    if (e) {
+        snprintf(err, n, "thread %d: init transactions (transactional.id %s.%s.%d): %s", idx,
+                 cfg->group_id, app->instance, idx, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        goto fail;
+    }
+    if (!(t->consumer = make_consumer(t, err, n))) goto fail;
+    t->cq = rd_kafka_queue_get_consumer(t->consumer);
+    return t;
+fail:
+    fz_sthread_destroy(t);
+    return NULL;
+}
+
+int fz_sthread_start(fz_sthread *t) {
+    const fz_config *cfg = t->app->cfg;
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new((int)cfg->n_input_topics + 1);
+    for (size_t i = 0; i < cfg->n_input_topics; i++)
+        rd_kafka_topic_partition_list_add(l, cfg->input_topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(l, t->app->topics.name[FZ_T_ROUTE], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(t->consumer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        fz_error("thread %d: subscribe: %s", t->idx, rd_kafka_err2str(e));
+        return -1;
+    }
+    if (pthread_create(&t->tid, NULL, thread_main, t) != 0) return -1;
+    t->started = 1;
+    return 0;
+}
+
+void fz_sthread_join(fz_sthread *t) {
+    if (!t || !t->started) return;
+    pthread_join(t->tid, NULL);
+    t->started = 0;
+    /* leave the group: the revocation commits (unless fatal) and suspends */
+    rd_kafka_consumer_close(t->consumer);
+}
+
+void fz_sthread_destroy(fz_sthread *t) {
+    if (!t) return;
+    fz_sthread_join(t);
+    if (t->cq) rd_kafka_queue_destroy(t->cq);
+    if (t->consumer) rd_kafka_destroy(t->consumer);
+    for (int i = 0; i < t->ntasks; i++) fz_task_destroy(t->tasks[i]);
+    free(t->tasks);
+    if (t->outp && t->outp != t->txp) {
+        if (rd_kafka_flush(t->outp, (int)t->app->cfg->shutdown_timeout_ms) != 0)
+            fz_warn("thread %d: %d output(s) not acknowledged at exit (their input is not "
+                    "committed: they are produced again)",
+                    t->idx, rd_kafka_outq_len(t->outp));
+    }
+    for (int i = 0; i < FZ_T_COUNT; i++) {
+        if (t->out[i] && t->out[i] != t->tx[i]) rd_kafka_topic_destroy(t->out[i]);
+        if (t->tx[i]) rd_kafka_topic_destroy(t->tx[i]);
+    }
+    if (t->outp && t->outp != t->txp) rd_kafka_destroy(t->outp);
+    if (t->txp) rd_kafka_destroy(t->txp);
+    fz_pipeline_destroy(t->pipe);
+    fz_matcher_destroy(t->offered);
+    fz_ruleset_unref(t->offered_rs);
+    fz_matcher_destroy(t->retired);
+    fz_ruleset_unref(t->retired_rs);
+    fz_ruleset_unref(t->rs);
+    for (int i = 0; i < 4; i++) fz_buf_free(&t->buf[i]);
+    free(t->failures);
+    free(t->quarantine);
+    free(t);
+}
