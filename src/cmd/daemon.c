@@ -81,8 +81,8 @@ static int rules_publish(void *ctx, fz_ruleset *rs, char *errstr, size_t errstr_
         fz_sthread_release_retired(app->threads[i], &ns);
         if (ns > max_ns) max_ns = ns;
     }
-    fz_info("ruleset %s: all %d thread(s) moved; longest stall %.1f us", fz_ruleset_version(rs),
-            app->nthreads, (double)max_ns / 1e3);
+    fz_info("ruleset %s: all %d worker(s) moved; longest worker stall %.1f us",
+            fz_ruleset_version(rs), app->nthreads, (double)max_ns / 1e3);
 out:
     fz_ruleset_unref(old);
     return 0;
@@ -91,7 +91,7 @@ out:
 typedef struct totals {
     uint64_t consumed, screened, routed, marks, decided, alerts, suppressed, duplicates,
         dead_letters, rejected, campaign_summaries, stats_records, commits, retries, aborts,
-        restores, restore_ms, restored_entries, incarnations, tasks;
+        restores, restore_ms, restored_entries, incarnations, tasks, producer_waits;
     uint64_t clean, invalid, intercepts;
 } totals;
 
@@ -121,6 +121,7 @@ static totals sum(fz_app *app) {
         ADD(restored_entries, restored_entries);
         ADD(incarnations, incarnations);
         ADD(tasks, tasks);
+        ADD(producer_waits, producer_waits);
         const fz_counters *pc = fz_pipeline_counters(fz_sthread_pipeline(app->threads[i]));
         s.invalid += atomic_load_explicit(&pc->invalid, memory_order_relaxed);
         s.intercepts += atomic_load_explicit(&pc->intercepts, memory_order_relaxed);
@@ -175,25 +176,25 @@ static void log_stats(fz_app *app) {
     totals t = sum(app);
     fz_watch_stats ws = {0};
     if (app->watch) fz_watch_stats_get(app->watch, &ws);
-    fz_info("stats: consumed=%llu processed=%llu clean=%llu routed=%llu marks=%llu decided=%llu "
-            "alerts=%llu suppressed=%llu invalid=%llu dead_letters=%llu rejected_outputs=%llu "
-            "duplicates=%llu campaign_summaries=%llu intercepts=%llu stats_records=%llu "
-            "commits=%llu commit_retries=%llu aborts=%llu tasks=%llu restores=%llu "
-            "restore_ms=%llu restored_entries=%llu incarnations=%llu watched=%llu "
-            "watch_evictions=%llu watchlog_records=%llu",
-            (unsigned long long)t.consumed, (unsigned long long)t.screened,
-            (unsigned long long)t.clean, (unsigned long long)t.routed, (unsigned long long)t.marks,
-            (unsigned long long)t.decided, (unsigned long long)t.alerts,
-            (unsigned long long)t.suppressed, (unsigned long long)t.invalid,
-            (unsigned long long)t.dead_letters, (unsigned long long)t.rejected,
-            (unsigned long long)t.duplicates, (unsigned long long)t.campaign_summaries,
-            (unsigned long long)t.intercepts, (unsigned long long)t.stats_records,
-            (unsigned long long)t.commits, (unsigned long long)t.retries,
-            (unsigned long long)t.aborts, (unsigned long long)t.tasks,
-            (unsigned long long)t.restores, (unsigned long long)t.restore_ms,
-            (unsigned long long)t.restored_entries, (unsigned long long)t.incarnations,
-            (unsigned long long)ws.entries, (unsigned long long)ws.evictions,
-            (unsigned long long)fz_watchlog_records(app->watchlog));
+    fz_info(
+        "stats: consumed=%llu processed=%llu clean=%llu routed=%llu marks=%llu decided=%llu "
+        "alerts=%llu suppressed=%llu invalid=%llu dead_letters=%llu rejected_outputs=%llu "
+        "duplicates=%llu campaign_summaries=%llu intercepts=%llu stats_records=%llu "
+        "commits=%llu commit_retries=%llu aborts=%llu tasks=%llu restores=%llu "
+        "restore_ms=%llu restored_entries=%llu incarnations=%llu producer_waits=%llu "
+        "watched=%llu watch_evictions=%llu watchlog_records=%llu",
+        (unsigned long long)t.consumed, (unsigned long long)t.screened, (unsigned long long)t.clean,
+        (unsigned long long)t.routed, (unsigned long long)t.marks, (unsigned long long)t.decided,
+        (unsigned long long)t.alerts, (unsigned long long)t.suppressed,
+        (unsigned long long)t.invalid, (unsigned long long)t.dead_letters,
+        (unsigned long long)t.rejected, (unsigned long long)t.duplicates,
+        (unsigned long long)t.campaign_summaries, (unsigned long long)t.intercepts,
+        (unsigned long long)t.stats_records, (unsigned long long)t.commits,
+        (unsigned long long)t.retries, (unsigned long long)t.aborts, (unsigned long long)t.tasks,
+        (unsigned long long)t.restores, (unsigned long long)t.restore_ms,
+        (unsigned long long)t.restored_entries, (unsigned long long)t.incarnations,
+        (unsigned long long)t.producer_waits, (unsigned long long)ws.entries,
+        (unsigned long long)ws.evictions, (unsigned long long)fz_watchlog_records(app->watchlog));
 }
 
 /* ---- set-up ---- */

@@ -140,12 +140,11 @@ static int64_t closes_at(const fz_ledger *l, int64_t start) {
 }
 
 /* The window for start, opened if it is not yet closed; NULL if late. A
- * reopening ledger opens closed windows again (as segment `offset`) and,
+ * reopening ledger opens any window asked for (as segment `offset`) and,
  * when all its slots are taken, pushes its oldest window out to be popped
- * next. */
+ * next (its caller pops after every add). */
 static fz_ledger_window *window_for(fz_ledger *l, int64_t start, int64_t offset) {
-    /* closed by the watermark, whether or not it has been popped yet (a
-     * reopening ledger's caller pops after every add: it has been) */
+    /* closed by the watermark, whether or not it has been popped yet */
     if (!l->reopen && closes_at(l, start) <= l->watermark) return NULL;
     int i = 0;
     while (i < l->nopen && l->open[i].start_ms < start) i++;
@@ -155,7 +154,7 @@ static fz_ledger_window *window_for(fz_ledger *l, int64_t start, int64_t offset)
         l->open[FZ_LEDGER_OPEN] = l->open[0];
         l->forced = 1;
         memmove(&l->open[0], &l->open[1], (size_t)(--l->nopen) * sizeof(l->open[0]));
-        i--;
+        if (i > 0) i--; /* (a window older than all open ones takes the first slot) */
     }
     memmove(&l->open[i + 1], &l->open[i], (size_t)(l->nopen - i) * sizeof(l->open[0]));
     l->nopen++;
@@ -306,7 +305,11 @@ static void pop_front(fz_ledger *l, fz_ledger_window *out) {
 }
 
 int fz_ledger_pop_closed(fz_ledger *l, fz_ledger_window *out) {
-    if (!l->forced && (l->nopen == 0 || closes_at(l, l->open[0].start_ms) > l->watermark)) return 0;
+    if (l->reopen) { /* only a window pushed out for room closes */
+        if (!l->forced) return 0;
+    } else if (l->nopen == 0 || closes_at(l, l->open[0].start_ms) > l->watermark) {
+        return 0;
+    }
     pop_front(l, out);
     return 1;
 }

@@ -88,13 +88,16 @@ typedef struct fz_ledger fz_ledger;
 /* window_ms > 0. NULL on OOM. */
 fz_ledger *fz_ledger_new(int64_t window_ms, int64_t grace_ms);
 /*
- * A reopening ledger never counts an event as late: an event for a window
- * that has closed opens it again as a new *segment*, named by the offset
- * passed to fz_ledger_add (which must then be >= 0), and every window
- * opened carries the offset that opened it. Its records are partial like
- * any other; summed, they are exact. The decide stage of `fanzha run`
- * counts with one (lateness was judged once already, by the screen stage),
- * and so does nothing else.
+ * A reopening ledger never counts an event as late, and closes windows only
+ * for room: it keeps the FZ_LEDGER_OPEN most recent windows open, and a
+ * window it needs beyond them pushes the oldest out (popped next by
+ * fz_ledger_pop_closed). An event for a window pushed out opens it again as
+ * a new *segment*; every window opened carries the offset passed to
+ * fz_ledger_add (which must then be >= 0) that opened it. Its records are
+ * partial like any other; summed, they are exact. The decide stage of
+ * `fanzha run` counts with one: its events come from many input partitions
+ * whose event times differ, and their lateness was judged already, by the
+ * screen stage.
  */
 void fz_ledger_set_reopen(fz_ledger *l, int on);
 /* A routed event, counted by another ledger (the decide stage's): if its

@@ -42,6 +42,7 @@ static int on_checkpoint(void *ctx, const rd_kafka_message_t *m) {
     ckpt_read *r = ctx;
     for (int i = 0; i < r->n; i++) {
         want *w = &r->w[i];
+        if (!w->k) continue; /* kept its state */
         if (m->key_len != strlen(w->k->key) || memcmp(m->key, w->k->key, m->key_len) != 0) continue;
         free(w->val);
         w->val = NULL;

@@ -158,7 +158,7 @@ struct fz_task {
 typedef struct fz_sthread_counters {
     _Atomic uint64_t consumed, screened, routed, marks, decided, alerts, suppressed, duplicates,
         dead_letters, rejected_outputs, campaign_summaries, stats_records, commits, commit_retries,
-        aborts, restores, restore_ms, restored_entries, incarnations, tasks;
+        aborts, restores, restore_ms, restored_entries, incarnations, tasks, producer_waits;
 } fz_sthread_counters;
 
 /* thread.c */

@@ -88,9 +88,9 @@ struct fz_sthread {
     const rd_kafka_topic_t *last_rkt;
     int in_txn;
     int64_t next_commit;
-    int commit_due;
-    int lost;         /* assignment lost: nothing may be committed until the next one */
-    int64_t batch_ms; /* monotonic time the current batch of records arrived */
+    int lost;          /* assignment lost: nothing may be committed until the next one */
+    int ever_assigned; /* see fz_sthread_destroy */
+    int64_t batch_ms;  /* monotonic time the current batch of records arrived */
     fz_buf buf[4];
     failure *failures;
     int nfailures;
@@ -191,6 +191,7 @@ static int produce(fz_sthread *t, rd_kafka_t *p, rd_kafka_topic_t *rkt, int32_t 
             return 0;
         rd_kafka_resp_err_t e = rd_kafka_last_error();
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            inc(&t->ctr.producer_waits);
             rd_kafka_poll(p, 10); /* serve delivery reports, make room */
             if (atomic_load(&t->app->fatal)) return -1;
             continue;
@@ -434,7 +435,6 @@ static int txn_error(fz_sthread *t, rd_kafka_error_t *e, const char *what) {
 
 static int commit(fz_sthread *t, int final) {
     fz_app *app = t->app;
-    t->commit_due = 0;
     t->next_commit = fz_mono_ms() + app->commit_ms;
     if (t->lost || atomic_load(&app->fatal)) return -1;
     int any = 0;
@@ -533,6 +533,7 @@ static int rewind_tasks(fz_sthread *t) {
 static void assigned(fz_sthread *t, rd_kafka_topic_partition_list_t *parts) {
     fz_app *app = t->app;
     t->lost = 0;
+    t->ever_assigned = 1;
     fz_task **v = calloc((size_t)parts->cnt + 1, sizeof(*v));
     int n = 0;
     for (int i = 0; v && i < parts->cnt; i++) {
@@ -552,7 +553,10 @@ static void assigned(fz_sthread *t, rd_kafka_topic_partition_list_t *parts) {
         fz_info("thread %d: assigned %s[%d] (%s)", t->idx, topic, p,
                 st == FZ_STAGE_DECIDE ? "decide" : "screen");
     }
-    if (n) restore_tasks(t, v, n, parts);
+    int64_t t0 = fz_mono_ms();
+    if (n && restore_tasks(t, v, n, parts) == 0)
+        fz_info("thread %d: %d task(s) ready (restored in %lld ms)", t->idx, n,
+                (long long)(fz_mono_ms() - t0));
     free(v);
 }
 
@@ -651,13 +655,22 @@ static int verify(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, uint64
 }
 
 static int handle(fz_sthread *t, rd_kafka_message_t *m) {
-    if (m->err) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            uint64_t sup;
-            if (fz_ratelimit_allow(&t->log_rl, 5000, &sup))
-                fz_warn("thread %d: consume: %s (%llu similar not logged)", t->idx,
-                        rd_kafka_message_errstr(m), (unsigned long long)sup);
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        /* everything before the end is read: the position moves past the
+         * transaction markers there (which are not delivered as records), so
+         * a caught-up task commits the partition's end and shows no lag */
+        fz_task *k = task_of(t, m);
+        if (k && k->verify_offset < 0 && k->position >= 0 && m->offset > k->position) {
+            k->position = m->offset;
+            k->dirty = 1;
         }
+        return 0;
+    }
+    if (m->err) {
+        uint64_t sup;
+        if (fz_ratelimit_allow(&t->log_rl, 5000, &sup))
+            fz_warn("thread %d: consume: %s (%llu similar not logged)", t->idx,
+                    rd_kafka_message_errstr(m), (unsigned long long)sup);
         return 0;
     }
     fz_task *k = task_of(t, m);
@@ -675,7 +688,7 @@ static int handle(fz_sthread *t, rd_kafka_message_t *m) {
     k->dirty = 1;
     k->counted = k->ledger != NULL;
     k->last_event_ms = t->batch_ms;
-    if (rc > 0) t->commit_due = 1;
+    if (rc > 0) commit(t, 0); /* the task holds many closed windows: write them now */
     return 0;
 }
 
@@ -698,7 +711,7 @@ static void *thread_main(void *arg) {
         rd_kafka_poll(t->outp, 0);
         if (t->outp != t->txp) rd_kafka_poll(t->txp, 0);
         if (!app->eos && handle_failures(t)) break;
-        if (t->commit_due || t->batch_ms >= t->next_commit) commit(t, 0);
+        if (t->batch_ms >= t->next_commit) commit(t, 0);
     }
     if (!atomic_load(&app->fatal)) commit(t, 1);
     return NULL;
@@ -759,7 +772,8 @@ static rd_kafka_t *make_consumer(fz_sthread *t, char *err, size_t n) {
         /* fanzha alone decides what is committed, and only what committed */
         fz_kafka_conf_set(c, "enable.auto.commit", "false", err, n) ||
         fz_kafka_conf_set(c, "enable.auto.offset.store", "false", err, n) ||
-        fz_kafka_conf_set(c, "isolation.level", "read_committed", err, n)) {
+        fz_kafka_conf_set(c, "isolation.level", "read_committed", err, n) ||
+        fz_kafka_conf_set(c, "enable.partition.eof", "true", err, n)) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
@@ -852,7 +866,14 @@ void fz_sthread_destroy(fz_sthread *t) {
     if (!t) return;
     fz_sthread_join(t);
     if (t->cq) rd_kafka_queue_destroy(t->cq);
-    if (t->consumer) rd_kafka_destroy(t->consumer);
+    /* librdkafka before 2.3.0 (Debian 12 has 2.0.2) aborts when a
+     * cooperative-sticky consumer that never received an assignment is
+     * destroyed (librdkafka issue #4312). Such a consumer has left the group
+     * (closed above) and holds nothing else: at exit it is left to the OS. */
+    if (t->consumer && (t->ever_assigned || strcmp(rd_kafka_version_str(), "2.3.0") >= 0))
+        rd_kafka_destroy(t->consumer);
+    else if (t->consumer)
+        fz_debug("thread %d: consumer never assigned: not destroyed (librdkafka #4312)", t->idx);
     for (int i = 0; i < t->ntasks; i++) fz_task_destroy(t->tasks[i]);
     free(t->tasks);
     if (t->outp && t->outp != t->txp) {

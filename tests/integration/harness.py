@@ -228,7 +228,9 @@ class Fanzha:
                      "--dead-letter-topic", topics.get("dlq", ""), "--rules", RULES,
                      # statistics only where a test creates their topics
                      "--stats-topic", topics.get("stats", ""),
-                     "--state-topic", topics.get("state", ""),
+                     # checkpoints are required; fanzha creates the topic
+                     "--state-topic", topics.get("state") or f"{group}.state",
+                     "--instance-id", f"{name}-{uuid.uuid4().hex[:6]}",
                      "--threads", "2", "--commit-interval-ms", "200",
                      "--stats-interval-ms", "1000",
                      # the generator does not model interception (its normal
@@ -268,17 +270,40 @@ class Fanzha:
 
 
 def wait_caught_up(group, topic, timeout=120, proc=None):
-    """Wait until the group's committed offsets reach the topic's end."""
-    ends = end_offsets(topic)
+    """Wait until the group's committed offsets reach the end of the input
+    topic, then of its internal route topic (<group>.route), whose decide
+    tasks write the alerts: everything produced before the call is then
+    decided and committed."""
+    deadline = time.time() + timeout
+    for t in (topic, f"{group}.route"):
+        ends = end_offsets(t)
+        while True:
+            if proc is not None and proc.proc.poll() is not None:
+                raise AssertionError(f"fanzha exited early ({proc.proc.returncode}):\n{proc.log()[-3000:]}")
+            got = committed(group, t, list(ends))
+            if all(got.get(p, -1) >= hi for p, hi in ends.items() if hi > 0):
+                break
+            if time.time() > deadline:
+                raise AssertionError(f"group {group} did not catch up on {t}: committed={got} end={ends}")
+            time.sleep(0.3)
+
+
+def processed(f):
+    """Events the instance has screened, from its last statistics line."""
+    lines = [l for l in f.log().splitlines() if "stats:" in l]
+    return int(lines[-1].split("processed=")[1].split()[0]) if lines else 0
+
+
+def wait_ready(f, timeout=60):
+    """Wait until an instance has restored its first tasks (they run)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if proc is not None and proc.proc.poll() is not None:
-            raise AssertionError(f"fanzha exited early ({proc.proc.returncode}):\n{proc.log()[-3000:]}")
-        got = committed(group, topic, list(ends))
-        if all(got.get(p, -1) >= hi for p, hi in ends.items()):
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"group {group} did not catch up: committed={committed(group, topic, list(ends))} end={ends}")
+        if "task(s) ready" in f.log():
+            return True
+        if f.proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise AssertionError(f"fanzha never got ready:\n{f.log()[-3000:]}")
 
 
 def alerts_of(msgs):

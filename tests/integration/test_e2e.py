@@ -51,15 +51,13 @@ class EndToEnd(unittest.TestCase):
         self.assertTrue(frozen and all(a["rule"]["rev"] == 3 and
                                        a["rule"]["category"] == "impersonate_bank" and
                                        a["severity"] == "high" for a in frozen))
-        # per input partition, alerts come out in input order (same key -> same
-        # alerts partition, produced in order by the one worker of that partition)
-        by_key = collections.defaultdict(list)
+        # alerts keep their input record's key (so they are partitioned by
+        # subscriber, like the input); events with the same dedup key are
+        # decided by one task, in input order
         for (p, off, key, v) in msgs:
             a = json.loads(v)
-            if a.get("type") == "alert":
-                by_key[(p, key)].append(a["source"]["offset"])
-        for k, offs in by_key.items():
-            self.assertEqual(offs, sorted(offs), f"alerts of key {k} out of order")
+            if a.get("type") == "alert" and not a["event_id"].startswith("dup-"):
+                self.assertIsNotNone(key)
         # every malformed event is on the dead-letter topic with its reason
         dl = [json.loads(v) for _, _, _, v in h.consume_all(topics["dlq"])]
         got = {}
@@ -155,29 +153,15 @@ class EndToEnd(unittest.TestCase):
         self.check(topics, ev, f)
         self.assertIn("stopped cleanly", f.log())
 
-    def test_backpressure_small_queues(self):
-        """A tiny producer queue and worker queues force pauses and producer
-        waits; nothing may be dropped."""
+    def test_backpressure_small_producer_queue(self):
+        """A producer queue of 8 records makes the stream threads wait for
+        room (they read no more input meanwhile); nothing may be dropped."""
         topics, ev, f = self.run_mix("bp", 4000, extra=(
-            "--queue-depth", "16", "-X", "producer.queue.buffering.max.messages=8",
-            "-X", "producer.linger.ms=20"))
-        self.check(topics, ev, f)
-        log = f.log()
-        stats = [l for l in log.splitlines() if "stats:" in l][-1]
-        waits = int(stats.split("producer_waits=")[1].split()[0])
-        pauses = int(stats.split("pauses=")[1].split()[0])
-        self.assertGreater(waits + pauses, 0, "backpressure never engaged: " + stats)
-
-    def test_slow_workers_no_pause(self):
-        """Workers slower than the consumer (one thread, a queue of 16) slow
-        the consumer down without pausing it: a pause drops the client's
-        prefetched messages, and refetching after each one once cut
-        end-to-end throughput thirtyfold. Nothing may be dropped either."""
-        topics, ev, f = self.run_mix("slow", 8000, extra=("--threads", "1", "--queue-depth", "16"))
+            "-X", "producer.queue.buffering.max.messages=8", "-X", "producer.linger.ms=20"))
         self.check(topics, ev, f)
         stats = [l for l in f.log().splitlines() if "stats:" in l][-1]
-        self.assertIn(f" consumed={len(ev.records)} ", stats)
-        self.assertEqual(int(stats.split("pauses=")[1].split()[0]), 0, stats)
+        waits = int(stats.split("producer_waits=")[1].split()[0])
+        self.assertGreater(waits, 0, "backpressure never engaged: " + stats)
 
     def test_two_input_topics(self):
         """Events from several input topics all reach the alerts topic."""

@@ -41,8 +41,10 @@ class Reload(unittest.TestCase):
                     {"id": eid, "ts": 1764288000000, "type": "sms", "text": text},
                     ensure_ascii=False).encode())])
 
+            h.wait_ready(f)
             send("r1", "您的账户已被冻结")           # matches it.zh.frozen
             send("r2", "pig butchering special offer")  # matches nothing yet
+            self.assertTrue(wait_for(lambda: h.processed(f) >= 2), f.log())
             # 1. a broken file: rejected, old rules keep serving
             with open(os.path.join(rules, "broken.yaml"), "w") as fp:
                 fp.write("rules:\n  - id: bad\n    category: x\n    severity: urgent\n"
