@@ -235,7 +235,7 @@ int fz_topics_prepare(const fz_config *cfg, fz_topics *t, char *err, size_t err_
         if (k == 0 && create(rk, &sp, rf, err, err_size)) goto out;
     }
     /* limits, and policies that must hold */
-    int64_t most = DEFAULT_MAX_BYTES;
+    int64_t most = DEFAULT_MAX_BYTES, least = INT64_MAX;
     for (int i = 0; i < FZ_T_COUNT; i++) {
         if (!t->name[i]) continue;
         char policy[64];
@@ -255,8 +255,14 @@ int fz_topics_prepare(const fz_config *cfg, fz_topics *t, char *err, size_t err_
             }
         }
         if (t->max_bytes[i] > most) most = t->max_bytes[i];
+        if (t->max_bytes[i] < least) least = t->max_bytes[i];
     }
     t->producer_max_bytes = most > 1000000000 ? 1000000000 : most;
+    /* the broker checks max.message.bytes against a whole record batch: no
+     * batch of small records may outgrow the smallest limit (one larger
+     * record still goes alone) */
+    t->producer_batch_bytes = least - 1024 < 1024 ? 1024 : least - 1024;
+    if (t->producer_batch_bytes > 1000000) t->producer_batch_bytes = 1000000;
     fz_info("topics: route '%s' and changelogs with %d partition(s); largest records: alerts %lld, "
             "route %lld, state %lld bytes",
             t->name[FZ_T_ROUTE], n, (long long)t->max_bytes[FZ_T_ALERTS],

@@ -48,6 +48,7 @@ typedef struct fz_topics {
     int64_t max_bytes[FZ_T_COUNT]; /* largest record (key + value + overhead) accepted */
     int32_t partitions;            /* of the route topic and the changelogs */
     int64_t producer_max_bytes;    /* message.max.bytes the producers need */
+    int64_t producer_batch_bytes;  /* batch.size: the broker refuses a batch as one record */
 } fz_topics;
 
 /* Resolve, create and check the topics for cfg. 0, or -1 with a message

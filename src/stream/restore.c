@@ -145,7 +145,7 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
     int need = 0;
     for (int i = 0; i < n; i++) {
         fz_task *k = v[i];
-        int64_t committed = cl->elems[i].err ? -1 : cl->elems[i].offset;
+        int64_t committed = cl->elems[i].err || cl->elems[i].offset < 0 ? -1 : cl->elems[i].offset;
         if (k->committed >= 0 && committed == k->committed) {
             fz_info("%s[%d]: kept its state (committed %lld)", k->topic, k->partition,
                     (long long)committed);
@@ -171,7 +171,7 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
     for (int i = 0; i < n; i++) {
         fz_task *k = w[i].k;
         if (!k) continue;
-        int64_t committed = cl->elems[i].err ? -1 : cl->elems[i].offset;
+        int64_t committed = cl->elems[i].err || cl->elems[i].offset < 0 ? -1 : cl->elems[i].offset;
         fz_checkpoint ck;
         const char *why = NULL;
         if (!w[i].val) {
@@ -179,8 +179,15 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
         } else if (fz_checkpoint_decode(w[i].val, w[i].len, &ck, err, sizeof(err)) != 0) {
             why = err;
         } else if (ck.position != committed) {
-            snprintf(err, sizeof(err), "checkpoint at offset %lld, committed offset %lld",
-                     (long long)ck.position, (long long)committed);
+            if (committed < 0)
+                snprintf(err, sizeof(err),
+                         "a checkpoint at offset %lld but no committed offset: the topic was "
+                         "recreated (deleting a topic deletes its offsets) or the group's offsets "
+                         "were deleted",
+                         (long long)ck.position);
+            else
+                snprintf(err, sizeof(err), "checkpoint at offset %lld, committed offset %lld",
+                         (long long)ck.position, (long long)committed);
             why = err;
         } else if (fz_task_load(app, k, &ck, err, sizeof(err)) != 0) {
             fz_task_reset(app, k);

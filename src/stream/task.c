@@ -299,6 +299,7 @@ int fz_task_flush(fz_sthread *t, fz_task *k, int final) {
             }
         }
     }
+    if (k->position < 0) return 0; /* nothing read yet: nothing to checkpoint */
     fz_buf *b = fz_sthread_buf(t, 2), *s = fz_sthread_buf(t, 3);
     if (fz_task_checkpoint(k, b, s) != FZ_OK) {
         fz_app_fatal(app, "%s[%d]: checkpoint exceeds the encoding buffer", k->topic, k->partition);

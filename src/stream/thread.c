@@ -68,7 +68,6 @@ struct fz_sthread {
     pthread_t tid;
     int started;
     rd_kafka_t *consumer, *txp, *outp; /* outp == txp in exactly-once mode */
-    rd_kafka_queue_t *cq;
     rd_kafka_topic_t *tx[FZ_T_COUNT], *out[FZ_T_COUNT];
     fz_pipeline *pipe;
     /* rules: the reload thread offers a matcher; this thread swaps it in */
@@ -655,17 +654,7 @@ static int verify(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, uint64
 }
 
 static int handle(fz_sthread *t, rd_kafka_message_t *m) {
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        /* everything before the end is read: the position moves past the
-         * transaction markers there (which are not delivered as records), so
-         * a caught-up task commits the partition's end and shows no lag */
-        fz_task *k = task_of(t, m);
-        if (k && k->verify_offset < 0 && k->position >= 0 && m->offset > k->position) {
-            k->position = m->offset;
-            k->dirty = 1;
-        }
-        return 0;
-    }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return 0;
     if (m->err) {
         uint64_t sup;
         if (fz_ratelimit_allow(&t->log_rl, 5000, &sup))
@@ -695,24 +684,27 @@ static int handle(fz_sthread *t, rd_kafka_message_t *m) {
 static void *thread_main(void *arg) {
     fz_sthread *t = arg;
     fz_app *app = t->app;
-    rd_kafka_message_t *msgs[BATCH];
     t->next_commit = fz_mono_ms() + app->commit_ms;
     if (app->eos && begin(t)) return NULL;
     while (!atomic_load(&app->stop) && !atomic_load(&app->fatal)) {
         sync_rules(t);
-        ssize_t n = rd_kafka_consume_batch_queue(t->cq, 100, msgs, BATCH);
-        t->batch_ms = fz_mono_ms();
-        int bad = 0;
-        for (ssize_t i = 0; i < n; i++) {
-            if (!bad && handle(t, msgs[i]) < 0) bad = 1;
-            rd_kafka_message_destroy(msgs[i]);
+        /* one record at a time: librdkafka 2.0's batch consume can hand out
+         * records from before a rebalance or seek after newer ones */
+        for (int i = 0; i < BATCH; i++) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(t->consumer, i ? 0 : 100);
+            if (!m) break;
+            if (i == 0) t->batch_ms = fz_mono_ms();
+            int rc = handle(t, m);
+            rd_kafka_message_destroy(m);
+            if (rc < 0) goto out;
         }
-        if (bad) break;
+        t->batch_ms = fz_mono_ms();
         rd_kafka_poll(t->outp, 0);
         if (t->outp != t->txp) rd_kafka_poll(t->txp, 0);
-        if (!app->eos && handle_failures(t)) break;
+        if (handle_failures(t)) break;
         if (t->batch_ms >= t->next_commit) commit(t, 0);
     }
+out:
     if (!atomic_load(&app->fatal)) commit(t, 1);
     return NULL;
 }
@@ -723,14 +715,16 @@ static rd_kafka_t *make_producer(fz_sthread *t, int transactional, char *err, si
     fz_app *app = t->app;
     const fz_config *cfg = app->cfg;
     rd_kafka_conf_t *c = rd_kafka_conf_new();
-    char cid[300], tid[400], maxb[24];
+    char cid[300], tid[400], maxb[24], batch[24];
     snprintf(cid, sizeof(cid), "fanzha-%s-%d%s", app->instance, t->idx, transactional ? "-tx" : "");
     snprintf(tid, sizeof(tid), "%s.%s.%d", cfg->group_id, app->instance, t->idx);
     snprintf(maxb, sizeof(maxb), "%lld", (long long)app->topics.producer_max_bytes);
+    snprintf(batch, sizeof(batch), "%lld", (long long)app->topics.producer_batch_bytes);
     if (fz_kafka_conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
         fz_kafka_conf_set(c, "client.id", cid, err, n) ||
         fz_kafka_conf_set(c, "linger.ms", "5", err, n) ||
         fz_kafka_conf_set(c, "message.max.bytes", maxb, err, n) ||
+        fz_kafka_conf_set(c, "batch.size", batch, err, n) ||
         (transactional && fz_kafka_conf_set(c, "transaction.timeout.ms", "10000", err, n)) ||
         fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
         fz_kafka_conf_apply(c, &cfg->kafka_producer, err, n) ||
@@ -772,8 +766,7 @@ static rd_kafka_t *make_consumer(fz_sthread *t, char *err, size_t n) {
         /* fanzha alone decides what is committed, and only what committed */
         fz_kafka_conf_set(c, "enable.auto.commit", "false", err, n) ||
         fz_kafka_conf_set(c, "enable.auto.offset.store", "false", err, n) ||
-        fz_kafka_conf_set(c, "isolation.level", "read_committed", err, n) ||
-        fz_kafka_conf_set(c, "enable.partition.eof", "true", err, n)) {
+        fz_kafka_conf_set(c, "isolation.level", "read_committed", err, n)) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
@@ -829,7 +822,6 @@ fz_sthread *fz_sthread_new(fz_app *app, int idx, char *err, size_t n) {
         goto fail;
     }
     if (!(t->consumer = make_consumer(t, err, n))) goto fail;
-    t->cq = rd_kafka_queue_get_consumer(t->consumer);
     return t;
 fail:
     fz_sthread_destroy(t);
@@ -865,7 +857,6 @@ void fz_sthread_join(fz_sthread *t) {
 void fz_sthread_destroy(fz_sthread *t) {
     if (!t) return;
     fz_sthread_join(t);
-    if (t->cq) rd_kafka_queue_destroy(t->cq);
     /* librdkafka before 2.3.0 (Debian 12 has 2.0.2) aborts when a
      * cooperative-sticky consumer that never received an assignment is
      * destroyed (librdkafka issue #4312). Such a consumer has left the group
