@@ -10,6 +10,8 @@
 # must write them unchanged.
 # A rules case holds rules/ and expected-check.txt: the output of
 # `fanzha rules check rules`, which must also exit non-zero.
+# A statistics case holds records.ndjson (partial records as `fanzha run`
+# writes them) and expected-summed.ndjson: `fanzha stats` summing them.
 set -euo pipefail
 FANZHA="$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")"
 CASE="$2"
@@ -24,7 +26,11 @@ compare() { # expected actual what
   if ! diff -u "$1" "$2"; then echo "FAIL: $CASE: $3 differs from $1"; fail=1; fi
 }
 
-if [ -f expected-check.txt ]; then
+if [ -f records.ndjson ]; then
+  "$FANZHA" stats --ledger-period-ms 0 --stats-output "$tmp/summed" records.ndjson \
+    >/dev/null 2>"$tmp/stderr.stats" || { cat "$tmp/stderr.stats"; fail=1; }
+  compare expected-summed.ndjson "$tmp/summed" "fanzha stats over the records"
+elif [ -f expected-check.txt ]; then
   set +e
   "$FANZHA" rules check rules >"$tmp/check.txt" 2>&1
   rc=$?

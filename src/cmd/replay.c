@@ -292,7 +292,7 @@ static void print_summary(replay *rp, double secs) {
     if (rp->stores.campaigns) {
         fz_campaigns_stats cs;
         fz_campaigns_stats_get(rp->stores.campaigns, &cs);
-        fprintf(stderr, "; campaigns %llu live, %llu evicted, %.1f MiB with the event-id table",
+        fprintf(stderr, "; campaigns %llu live, %llu evicted, %.1f MiB",
                 (unsigned long long)cs.campaigns, (unsigned long long)cs.evictions,
                 (double)cs.bytes / 1048576.0);
     }

@@ -4,7 +4,8 @@
  * Workload: thousands to a few hundred thousand records (partitions x
  * windows, each re-written at every checkpoint while its window is open),
  * read once. The latest record per key lives in an open-addressing table
- * keyed by XXH3 of "group|topic|partition|window start", stored compactly
+ * keyed by XXH3 of "group|topic|partition|stage|lineage|window|segment"
+ * (what the record's Kafka key says, read from its body), stored compactly
  * (only the rows it has); the book sums them at the end.
  */
 #define _GNU_SOURCE
@@ -70,11 +71,15 @@ static int keep(stats *s, const fz_ledger_record *rec) {
         skip(s, why);
         return 0;
     }
-    char key[700];
+    char key[800];
     /* the source, then the window: the source's hash counts partitions */
     int sn = snprintf(key, sizeof(key), "%s|%s|%d", rec->group, rec->topic, rec->partition);
-    if (sn < 0 || (size_t)sn >= sizeof(key) - 24) return -1;
-    int kn = sn + snprintf(key + sn, sizeof(key) - (size_t)sn, "|%lld", (long long)rec->w.start_ms);
+    if (sn < 0 || (size_t)sn >= sizeof(key) - 120) return -1;
+    /* then what tells records of one partition apart: the stage, the
+     * lineage (a new one after a recreated topic), the window and its
+     * segment (a decide task's window reopened by a late route record) */
+    int kn = sn + snprintf(key + sn, sizeof(key) - (size_t)sn, "|%s|%s|%lld|%lld", rec->stage,
+                           rec->lineage, (long long)rec->w.start_ms, (long long)rec->w.segment);
     if ((s->n + 1) * 2 > s->cap && grow(s)) return -1;
     size_t j = XXH3_64bits(key, (size_t)kn) & (s->cap - 1);
     while (s->slot[j].key && strcmp(s->slot[j].key, key) != 0) j = (j + 1) & (s->cap - 1);

@@ -863,6 +863,15 @@ static int read_source(const reader *r, int i, fz_ledger_record *out) {
             if (tok_i64(r, j + 1, &v) || v < 0 || v > INT32_MAX)
                 return bad(r, "source.", "partition", "a partition number");
             out->partition = (int32_t)v;
+        } else if (tok_is(r, j, "stage")) {
+            if (tok_str(r, j + 1, out->stage, sizeof(out->stage)))
+                return bad(r, "source.", "stage", "a short string");
+        } else if (tok_is(r, j, "lineage")) {
+            if (tok_str(r, j + 1, out->lineage, sizeof(out->lineage)))
+                return bad(r, "source.", "lineage", "a short string");
+        } else if (tok_is(r, j, "segment")) {
+            if (tok_i64(r, j + 1, &out->w.segment) || out->w.segment < 0)
+                return bad(r, "source.", "segment", "an offset");
         } else if (tok_is(r, j, "offsets")) {
             const jsmntok_t *a = &r->t[j + 1];
             if (a->type != JSMN_ARRAY || a->size != 2 || tok_i64(r, j + 2, &out->w.first_offset) ||

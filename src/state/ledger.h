@@ -205,6 +205,7 @@ typedef struct fz_ledger_record {
     int final;
     char group[256], topic[256]; /* source; "" when absent */
     int32_t partition;           /* -1 when absent */
+    char stage[16], lineage[40]; /* source; "" when absent (w.segment: -1) */
 } fz_ledger_record;
 
 /*

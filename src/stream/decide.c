@@ -68,18 +68,6 @@ static int seen_before(fz_task *k, const fz_route *r) {
     return 0;
 }
 
-static int remember_mark(fz_task *k, uint64_t key) {
-    if (k->nmarked == k->marked_cap) {
-        size_t cap = k->marked_cap ? k->marked_cap * 2 : 256;
-        uint64_t *v = realloc(k->marked, cap * sizeof(*v));
-        if (!v) return -1;
-        k->marked = v;
-        k->marked_cap = cap;
-    }
-    k->marked[k->nmarked++] = key;
-    return 0;
-}
-
 static int emit_campaign(fz_sthread *t, fz_task *k, int64_t offset, const fz_campaign *cp,
                          int state) {
     fz_app *app = fz_sthread_app(t);
@@ -142,7 +130,7 @@ int fz_decide(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m) {
     if (r.kind == FZ_ROUTE_MARK) {
         if (app->watch) {
             fz_watch_mark(app->watch, r.key, r.mark_kind, r.ts_ms, NULL);
-            if (remember_mark(k, r.key) != 0) {
+            if (fz_task_note_mark(k, r.key) != 0) {
                 fz_app_fatal(app, "out of memory");
                 return -1;
             }

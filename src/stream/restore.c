@@ -235,13 +235,24 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
         fz_info("restore: %d decide task(s): %llu store entries in %lld ms", nlog,
                 (unsigned long long)lr.entries, (long long)(fz_mono_ms() - t0));
     }
-    /* decide tasks merge into the entries their predecessors wrote */
-    for (int i = 0; app->watchlog && i < n; i++)
-        if (v[i]->stage == FZ_STAGE_DECIDE &&
-            fz_watchlog_catch_up(app->watchlog, v[i]->partition, READ_TIMEOUT_MS) != 0) {
+    /* decide tasks merge into the entries their predecessors wrote; screen
+     * tasks start with every mark their committed input made (their copies
+     * lie in the partitions of the numbers: all of them) */
+    int screens = 0;
+    for (int i = 0; app->watchlog && i < n; i++) {
+        if (v[i]->stage == FZ_STAGE_SCREEN) {
+            screens = 1;
+            continue;
+        }
+        if (fz_watchlog_catch_up(app->watchlog, v[i]->partition, READ_TIMEOUT_MS) != 0) {
             fz_warn("restore: watch changelog [%d] not caught up in time", v[i]->partition);
             goto out;
         }
+    }
+    if (screens && fz_watchlog_catch_up(app->watchlog, -1, READ_TIMEOUT_MS) != 0) {
+        fz_warn("restore: watch changelog not caught up in time");
+        goto out;
+    }
     for (int i = 0; i < n; i++) {
         fz_task *k = v[i];
         int64_t start = k->verify_offset >= 0 ? k->verify_offset

@@ -101,6 +101,7 @@ static int route(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, const f
                           rb->p, rb->len)))
             return rc < 0 ? -1 : 0; /* a mark is tiny: it always fits */
         atomic_fetch_add_explicit(&ctr->marks, 1, memory_order_relaxed);
+        if (app->watch && fz_task_note_mark(k, mk.key)) return -1;
     }
     return 0;
 }

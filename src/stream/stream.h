@@ -29,7 +29,9 @@
  *   decides alert or repeat, writes alerts and campaign summaries, counts
  *   the routed events' statistics, and owns the watchlist entries of the
  *   numbers routed to it: it merges marks into the global view and writes
- *   the merged entries to the watch changelog.
+ *   the merged entries to the watch changelog. A screen task writes its
+ *   own marks there too, under its own keys, so whoever takes it over
+ *   starts with them.
  * - The *global watchlist* (watchlog.c) is one fz_watch per process, read
  *   by every screen task; a reader thread keeps it up to date from the
  *   watch changelog (all partitions), as a Kafka Streams GlobalKTable is
@@ -147,7 +149,7 @@ struct fz_task {
     fz_stores stores;
     fz_seen *seen;
     size_t nseen, seen_cap;
-    uint64_t *marked; /* numbers whose watchlist entry changed since the last commit */
+    uint64_t *marked; /* numbers this task marked (or merged) since the last commit */
     size_t nmarked, marked_cap;
     struct fz_task *next; /* suspended list */
 };
@@ -158,7 +160,8 @@ struct fz_task {
 typedef struct fz_sthread_counters {
     _Atomic uint64_t consumed, screened, routed, marks, decided, alerts, suppressed, duplicates,
         dead_letters, rejected_outputs, campaign_summaries, stats_records, commits, commit_retries,
-        aborts, restores, restore_ms, restored_entries, incarnations, tasks, producer_waits;
+        aborts, restores, restore_ms, restored_entries, incarnations, tasks, producer_waits,
+        producer_resets;
 } fz_sthread_counters;
 
 /* thread.c */
@@ -228,6 +231,9 @@ int fz_task_load(fz_app *app, fz_task *k, const struct fz_checkpoint *c, char *e
 int fz_task_hold_closed(fz_task *k, const fz_ledger_window *w);
 /* Hold every window k's ledger has closed; 1 when a commit is due now. */
 int fz_task_pop_windows(fz_task *k);
+/* Remember that the watchlist entry of number key changed (flushed with
+ * the task's next commit). 0, or -1 out of memory. */
+int fz_task_note_mark(fz_task *k, uint64_t key);
 /* The commit went through: forget what it wrote. */
 void fz_task_committed(fz_task *k);
 /* Suspended tasks (fz_app registry). */

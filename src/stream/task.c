@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #include "checkpoint.h"
+#include "route.h"
 #include "stream.h"
 
 #define SEEN_MAX 4096     /* sources a decide task remembers */
@@ -189,6 +190,18 @@ int fz_task_load(fz_app *app, fz_task *k, const fz_checkpoint *c, char *err, siz
     return 0;
 }
 
+int fz_task_note_mark(fz_task *k, uint64_t key) {
+    if (k->nmarked == k->marked_cap) {
+        size_t cap = k->marked_cap ? k->marked_cap * 2 : 256;
+        uint64_t *v = realloc(k->marked, cap * sizeof(*v));
+        if (!v) return -1;
+        k->marked = v;
+        k->marked_cap = cap;
+    }
+    k->marked[k->nmarked++] = key;
+    return 0;
+}
+
 int fz_task_hold_closed(fz_task *k, const fz_ledger_window *w) {
     memcpy(&k->closed[k->nclosed++], w,
            offsetof(fz_ledger_window, rows) + (size_t)w->nrows * sizeof(fz_ledger_row));
@@ -264,6 +277,40 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* The watchlist entries of the numbers k marked since the last commit, as
+ * the global view has them now. A decide task owns the entries of its
+ * partition's numbers (key: the number). A screen task writes its own copy
+ * (key: the number, then a hash of the task key) to the same partition, so
+ * that whoever takes the task over has the marks its committed input made
+ * before it reads on, even while the decide task that owns the number has
+ * yet to see them; compaction keeps one record per writer, and merging
+ * true observations in any order gives the same entry. */
+static int flush_marks(fz_sthread *t, fz_task *k) {
+    fz_app *app = fz_sthread_app(t);
+    fz_buf *b = fz_sthread_buf(t, 2);
+    uint64_t owner = XXH3_64bits(k->key, strlen(k->key));
+    qsort(k->marked, k->nmarked, sizeof(uint64_t), cmp_u64);
+    for (size_t i = 0; i < k->nmarked; i++) {
+        uint64_t num = k->marked[i];
+        if (i && num == k->marked[i - 1]) continue;
+        fz_watch_entry e;
+        if (fz_watch_get(app->watch, num, &e) != 0) continue; /* evicted */
+        fz_buf_reset(b);
+        if (fz_watch_entry_save(&e, b) != FZ_OK) return -1;
+        unsigned char kb[16];
+        fz_changelog_key(num, kb);
+        size_t kn = 8;
+        int32_t p = k->partition;
+        if (k->stage == FZ_STAGE_SCREEN) {
+            fz_changelog_key(owner, kb + 8);
+            kn = 16;
+            p = fz_route_partition(num, app->topics.partitions);
+        }
+        if (fz_emit_state(t, FZ_T_WATCH_LOG, p, kb, kn, b->p, b->len)) return -1;
+    }
+    return 0;
+}
+
 int fz_task_flush(fz_sthread *t, fz_task *k, int final) {
     fz_app *app = fz_sthread_app(t);
     for (int i = 0; i < k->nclosed; i++)
@@ -285,20 +332,8 @@ int fz_task_flush(fz_sthread *t, fz_task *k, int final) {
         c.topic = FZ_T_CAMPAIGN_LOG;
         if (k->stores.campaigns && fz_campaigns_changes(k->stores.campaigns, campaign_change, &c))
             return -1;
-        if (app->watch && k->nmarked) {
-            qsort(k->marked, k->nmarked, sizeof(uint64_t), cmp_u64);
-            c.topic = FZ_T_WATCH_LOG;
-            for (size_t i = 0; i < k->nmarked; i++) {
-                if (i && k->marked[i] == k->marked[i - 1]) continue;
-                fz_watch_entry e;
-                if (fz_watch_get(app->watch, k->marked[i], &e) != 0) continue; /* evicted */
-                fz_buf_reset(c.b);
-                if (fz_watch_entry_save(&e, c.b) != FZ_OK ||
-                    put_changelog(&c, k->marked[i], c.b->p, c.b->len))
-                    return -1;
-            }
-        }
     }
+    if (app->watch && k->nmarked && flush_marks(t, k)) return -1;
     if (k->position < 0) return 0; /* nothing read yet: nothing to checkpoint */
     fz_buf *b = fz_sthread_buf(t, 2), *s = fz_sthread_buf(t, 3);
     if (fz_task_checkpoint(k, b, s) != FZ_OK) {

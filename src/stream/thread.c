@@ -259,13 +259,20 @@ static int poison(rd_kafka_resp_err_t e) {
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-    (void)rk;
     fz_sthread *t = opaque;
     if (!m->err) return;
     uint64_t packed = (uint64_t)(uintptr_t)m->_private;
     const char *topic = rd_kafka_topic_name(m->rkt);
     if (!packed) { /* a state record: its transaction fails and is retried or aborted */
         fz_warn("%s: delivery failed: %s", topic, rd_kafka_err2str(m->err));
+        return;
+    }
+    if (rk == t->txp && !poison(m->err)) {
+        /* an output of the open transaction (timed out, purged by an abort):
+         * the transaction cannot commit; it is aborted and its inputs run
+         * again */
+        fz_debug("%s: delivery failed: %s (the transaction is aborted)", topic,
+                 rd_kafka_err2str(m->err));
         return;
     }
     if (!poison(m->err) || t->nfailures == FAILURES_MAX) {
@@ -394,6 +401,68 @@ static int begin(fz_sthread *t) {
 }
 
 static int rewind_tasks(fz_sthread *t);
+static rd_kafka_t *make_producer(fz_sthread *t, int transactional, char *err, size_t n);
+
+/* Topic handles of the transactional producer (and, exactly once, of the
+ * outputs, which it produces too). */
+static void txp_topics(fz_sthread *t, int create) {
+    fz_app *app = t->app;
+    for (int i = 0; i < FZ_T_COUNT; i++) {
+        if (!create) {
+            if (t->tx[i]) rd_kafka_topic_destroy(t->tx[i]);
+            t->tx[i] = NULL;
+            if (app->eos) t->out[i] = NULL;
+            continue;
+        }
+        if (!app->topics.name[i]) continue;
+        t->tx[i] = rd_kafka_topic_new(t->txp, app->topics.name[i], NULL);
+        if (app->eos) t->out[i] = t->tx[i];
+    }
+}
+
+/* Register the transactional id with the coordinator (fencing whatever
+ * producer had it: a zombie, or this thread's previous one). Retriable
+ * errors (the broker away) are retried until stop. 0, or -1 with err. */
+static int init_txp(fz_sthread *t, char *err, size_t n) {
+    for (;;) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(t->txp, TXN_TIMEOUT_MS);
+        if (!e) return 0;
+        int again = rd_kafka_error_is_retriable(e) && !atomic_load(&t->app->stop);
+        snprintf(err, n, "thread %d: init transactions (transactional.id %s.%s.%d): %s", t->idx,
+                 t->app->cfg->group_id, t->app->instance, t->idx, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        if (!again) return -1;
+        fz_warn("%s: retrying", err);
+        usleep(500000);
+    }
+}
+
+/* A transaction that cannot be ended (its coordinator aborted it on the
+ * transaction timeout while the broker was away, and answers the abort
+ * with an invalid-state error): a new producer with the same
+ * transactional.id, whose init_transactions() ends whatever the old one
+ * left open. What the transaction held is gone, as with an abort. */
+static int reset_txp(fz_sthread *t) {
+    char err[512];
+    rd_kafka_purge(t->txp, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(t->txp, 0);
+    txp_topics(t, 0);
+    rd_kafka_destroy(t->txp);
+    if (t->app->eos) t->outp = NULL;
+    t->in_txn = 0;
+    if (!(t->txp = make_producer(t, 1, err, sizeof(err)))) {
+        fz_app_fatal(t->app, "%s", err);
+        return -1;
+    }
+    if (t->app->eos) t->outp = t->txp;
+    txp_topics(t, 1);
+    if (init_txp(t, err, sizeof(err)) != 0) {
+        fz_app_fatal(t->app, "%s", err);
+        return -1;
+    }
+    inc(&t->ctr.producer_resets);
+    return 0;
+}
 
 /* What to do after a transactional call failed: 1 retry the call, 0 the
  * transaction was aborted, -1 fatal. */
@@ -408,12 +477,25 @@ static int txn_error(fz_sthread *t, rd_kafka_error_t *e, const char *what) {
         fz_warn("thread %d: %s: %s: aborting the transaction", t->idx, what,
                 rd_kafka_error_string(e));
         inc(&t->ctr.aborts);
-        rd_kafka_error_t *a = rd_kafka_abort_transaction(t->txp, TXN_TIMEOUT_MS);
-        if (a) {
-            fz_app_fatal(t->app, "abort transaction: %s", rd_kafka_error_string(a));
+        rd_kafka_error_t *a;
+        for (int tries = 0; (a = rd_kafka_abort_transaction(t->txp, TXN_TIMEOUT_MS)) &&
+                            rd_kafka_error_is_retriable(a) && tries < 5;
+             tries++) {
             rd_kafka_error_destroy(a);
-            rd_kafka_error_destroy(e);
-            return -1;
+            usleep(200000);
+        }
+        if (a) {
+            int fatal = rd_kafka_error_is_fatal(a);
+            if (fatal)
+                fz_app_fatal(t->app, "abort transaction: %s", rd_kafka_error_string(a));
+            else
+                fz_warn("thread %d: abort transaction: %s: starting a new transactional producer",
+                        t->idx, rd_kafka_error_string(a));
+            rd_kafka_error_destroy(a);
+            if (fatal || reset_txp(t) != 0) {
+                rd_kafka_error_destroy(e);
+                return -1;
+            }
         }
         t->in_txn = 0;
         rc = 0;
@@ -809,18 +891,10 @@ fz_sthread *fz_sthread_new(fz_app *app, int idx, char *err, size_t n) {
     if (!(t->txp = make_producer(t, 1, err, n))) goto fail;
     t->outp = app->eos ? t->txp : make_producer(t, 0, err, n);
     if (!t->outp) goto fail;
-    for (int i = 0; i < FZ_T_COUNT; i++) {
-        if (!app->topics.name[i]) continue;
-        t->tx[i] = rd_kafka_topic_new(t->txp, app->topics.name[i], NULL);
-        t->out[i] = app->eos ? t->tx[i] : rd_kafka_topic_new(t->outp, app->topics.name[i], NULL);
-    }
-    rd_kafka_error_t *e = rd_kafka_init_transactions(t->txp, TXN_TIMEOUT_MS);
-    if (e) {
-        snprintf(err, n, "thread %d: init transactions (transactional.id %s.%s.%d): %s", idx,
-                 cfg->group_id, app->instance, idx, rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        goto fail;
-    }
+    txp_topics(t, 1);
+    for (int i = 0; i < FZ_T_COUNT && !app->eos; i++)
+        if (app->topics.name[i]) t->out[i] = rd_kafka_topic_new(t->outp, app->topics.name[i], NULL);
+    if (init_txp(t, err, n) != 0) goto fail;
     if (!(t->consumer = make_consumer(t, err, n))) goto fail;
     return t;
 fail:

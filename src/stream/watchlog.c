@@ -73,7 +73,9 @@ static void *reader_main(void *arg) {
         } else {
             uint64_t key;
             fz_watch_entry e;
-            if (fz_changelog_key_read(m->key, m->key_len, &key) == 0 && m->payload &&
+            /* the number; a screen task's copy has its owner's hash after it */
+            if (fz_changelog_key_read(m->key, m->key_len == 16 ? 8 : m->key_len, &key) == 0 &&
+                m->payload &&
                 fz_watch_entry_load(&e, key, m->payload, m->len) == 0)
                 fz_watch_merge(wl->app->watch, &e);
             else if (m->payload) /* tombstones are not written; anything else is damage */

@@ -240,7 +240,7 @@ def supports(option):
 class Fanzha:
     """One fanzha run process."""
 
-    def __init__(self, name, topics, group, extra=()):
+    def __init__(self, name, topics, group, extra=(), instance_id=None):
         os.makedirs(LOGDIR, exist_ok=True)
         self.log_path = os.path.join(LOGDIR, f"{name}-{uuid.uuid4().hex[:6]}.log")
         self.args = [FANZHA, "run", "--brokers", BROKER, "--group-id", group,
@@ -250,7 +250,7 @@ class Fanzha:
                      "--stats-topic", topics.get("stats", ""),
                      # checkpoints are required; fanzha creates the topic
                      "--state-topic", topics.get("state") or f"{group}.state",
-                     *(("--instance-id", f"{name}-{uuid.uuid4().hex[:6]}")
+                     *(("--instance-id", instance_id or f"{name}-{uuid.uuid4().hex[:6]}")
                        if supports("--instance-id") else ()),
                      "--threads", "2", "--commit-interval-ms", "200",
                      "--stats-interval-ms", "1000",
@@ -297,7 +297,7 @@ def data_ends(topic, ends):
     c = Consumer({"bootstrap.servers": BROKER, "group.id": "probe-" + uuid.uuid4().hex,
                   "enable.auto.commit": False, "isolation.level": "read_committed"})
     try:
-        c.assign([TopicPartition(topic, p, max(0, hi - 64)) for p, hi in ends.items() if hi > 0])
+        c.assign([TopicPartition(topic, p, max(0, hi - 1024)) for p, hi in ends.items() if hi > 0])
         out = {p: 0 for p in ends}
         last = time.time()
         while time.time() - last < 1.0:
@@ -324,8 +324,10 @@ def wait_caught_up(group, topic, timeout=120, proc=None):
             got = committed(group, t, list(ends))
             if all(got.get(p, -1) >= hi for p, hi in ends.items() if hi > 0):
                 break
-            if any(got.get(p, -1) >= hi - 1 for p, hi in ends.items() if hi > 0):
-                data = data_ends(t, ends)  # transaction markers at the end?
+            # transaction markers at the end (a commit marker, an abort marker
+            # and the records it aborted after a fenced instance)?
+            if all(got.get(p, -1) >= hi - 64 for p, hi in ends.items() if hi > 0):
+                data = data_ends(t, ends)
                 if all(got.get(p, -1) >= data[p] for p, hi in ends.items() if hi > 0):
                     break
             if time.time() > deadline:
