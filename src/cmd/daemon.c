@@ -32,6 +32,7 @@
 #include "stream.h"
 
 static volatile sig_atomic_t g_stop;
+#define STARTUP_WAIT_MS 300000 /* for a cluster that does not answer yet */
 static volatile sig_atomic_t g_reload; /* SIGHUP; the reload thread polls it */
 
 static void on_signal(int sig) {
@@ -253,9 +254,15 @@ int fz_daemon_main(const fz_config *cfg) {
         rc = 2;
         goto out_err;
     }
-    if (fz_topics_prepare(cfg, &app->topics, err, sizeof(err)) != 0) {
-        rc = 2;
-        goto out_err;
+    for (int64_t until = fz_mono_ms() + STARTUP_WAIT_MS;;) {
+        int r = fz_topics_prepare(cfg, &app->topics, err, sizeof(err));
+        if (r == 0) break;
+        if (r != FZ_TOPICS_UNREACHABLE || fz_mono_ms() >= until || g_stop) {
+            rc = r == FZ_TOPICS_UNREACHABLE ? 1 : 2;
+            goto out_err;
+        }
+        fz_warn("the cluster is not ready (%s): trying again", err);
+        sleep(2);
     }
     int32_t np = app->topics.partitions;
     app->stores =
@@ -268,7 +275,9 @@ int fz_daemon_main(const fz_config *cfg) {
         int64_t t0 = fz_mono_ms();
         if (!(app->watchlog = fz_watchlog_start(app, err, sizeof(err)))) goto out_err;
         if (fz_watchlog_catch_up(app->watchlog, -1, 300000) != 0) {
-            snprintf(err, sizeof(err), "the watch changelog '%s' was not read to its end in 300 s",
+            snprintf(err, sizeof(err),
+                     "the watch changelog '%s' was not read to its end in 300 s (see the "
+                     "warning before)",
                      app->topics.name[FZ_T_WATCH_LOG]);
             goto out_err;
         }

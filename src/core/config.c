@@ -455,13 +455,38 @@ static int check_guarded(const fz_kvlist *l, const char *map, char *err, size_t 
     return 0;
 }
 
+/* `fanzha run --help`: what runs where (docs/architecture.md has the rest). */
+static const char RUN_TOPOLOGY[] =
+    "Instances with the same group_id form one consumer group; each of their stream\n"
+    "threads is a member and runs tasks:\n"
+    "  screen task  one input partition: decode, match, time bounds, intercept check.\n"
+    "               Clean and invalid events end here; matched events and marks go on\n"
+    "               to <group>.route, keyed by dedup key or number.\n"
+    "  decide task  one partition of <group>.route: owns its dedup store and campaign\n"
+    "               table (changelogs <group>.dedup-changelog, .campaign-changelog) and\n"
+    "               the watchlist entries of its numbers (<group>.watch-changelog, read\n"
+    "               whole by every instance); writes alerts and campaign summaries.\n"
+    "Every task writes statistics records (stats_topic) and a checkpoint (state_topic).\n"
+    "A thread commits changelogs, statistics, checkpoints and input offsets in one\n"
+    "Kafka transaction every commit_interval_ms; a moved or restarted task is restored\n"
+    "from its checkpoint and changelogs, never by reading input again.\n"
+    "  at_least_once  outputs go out at once; the commit waits for their acks; a crash\n"
+    "                 can repeat alerts (same event_id). The default.\n"
+    "  exactly_once   outputs join the transaction: read_committed readers see each\n"
+    "                 alert once, about commit_interval_ms later.\n"
+    "Statistics and state are exact in both. Internal topics are created (or checked)\n"
+    "at start-up with internal_partitions partitions. Measured costs:\n"
+    "docs/benchmarks/stream.md; operations: docs/operations.md.\n\n";
+
 int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc, char **argv,
                          char *err, size_t errsz) {
     /* pass 1: --help and --config */
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("Usage: fanzha %s [OPTIONS]%s\n\nOptions (config-file key in brackets):\n", cmd,
+            printf("Usage: fanzha %s [OPTIONS]%s\n\n", cmd,
                    scope & (FZ_SCOPE_REPLAY | FZ_SCOPE_STATS) ? " [FILE...]" : "");
+            if (scope & FZ_SCOPE_RUN) fputs(RUN_TOPOLOGY, stdout);
+            printf("Options (config-file key in brackets):\n");
             fz_config_print_help(scope, stdout);
             return 1;
         }

@@ -41,16 +41,20 @@ static int partitions_of(rd_kafka_t *rk, const char *topic, char *err, size_t n)
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, TIMEOUT_MS);
     int r = -1;
-    if (e) {
+    if (e) { /* the cluster does not answer (yet) */
         snprintf(err, n, "topic '%s': metadata: %s", topic, rd_kafka_err2str(e));
-        return -1;
+        return FZ_TOPICS_UNREACHABLE;
     }
     r = 0;
     for (int i = 0; i < md->topic_cnt; i++)
         if (!strcmp(md->topics[i].topic, topic)) {
-            if (md->topics[i].err && md->topics[i].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-                snprintf(err, n, "topic '%s': %s", topic, rd_kafka_err2str(md->topics[i].err));
-                r = -1;
+            rd_kafka_resp_err_t te = md->topics[i].err;
+            if (te && te != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+                snprintf(err, n, "topic '%s': %s", topic, rd_kafka_err2str(te));
+                r = te == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                            te == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION
+                        ? FZ_TOPICS_UNREACHABLE
+                        : -1;
             } else {
                 r = md->topics[i].partition_cnt;
             }
@@ -82,6 +86,7 @@ static int create(rd_kafka_t *rk, const spec *s, int rf, char *err, size_t n) {
     int rc = -1;
     if (!ev) {
         snprintf(err, n, "topic '%s': no answer to CreateTopics", s->name);
+        rc = FZ_TOPICS_UNREACHABLE;
     } else if (rd_kafka_event_error(ev)) {
         snprintf(err, n, "topic '%s': %s", s->name, rd_kafka_event_error_string(ev));
     } else {
@@ -105,9 +110,11 @@ static int create(rd_kafka_t *rk, const spec *s, int rf, char *err, size_t n) {
     return rc;
 }
 
-/* max.message.bytes and cleanup.policy of a topic (defaults when not told). */
-static void describe(rd_kafka_t *rk, const char *topic, int64_t *max_bytes, char *policy,
-                     size_t policy_size) {
+/* max.message.bytes and cleanup.policy of a topic (defaults when it has no
+ * configuration to show). 0, or FZ_TOPICS_UNREACHABLE with err. */
+static int describe(rd_kafka_t *rk, const char *topic, int64_t *max_bytes, char *policy,
+                    size_t policy_size, char *err, size_t n) {
+    int rc = 0;
     *max_bytes = DEFAULT_MAX_BYTES;
     snprintf(policy, policy_size, "?");
     rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
@@ -133,13 +140,15 @@ static void describe(rd_kafka_t *rk, const char *topic, int64_t *max_bytes, char
             }
         }
     } else {
-        fz_warn("topic '%s': cannot read its configuration (%s): assuming records up to %d bytes",
-                topic, ev ? rd_kafka_event_error_string(ev) : "timed out", DEFAULT_MAX_BYTES);
+        snprintf(err, n, "topic '%s': cannot read its configuration: %s", topic,
+                 ev ? rd_kafka_event_error_string(ev) : "timed out");
+        rc = FZ_TOPICS_UNREACHABLE;
     }
     if (ev) rd_kafka_event_destroy(ev);
     rd_kafka_AdminOptions_destroy(o);
     rd_kafka_queue_destroy(q);
     rd_kafka_ConfigResource_destroy(cr);
+    return rc;
 }
 
 void fz_topics_free(fz_topics *t) {
@@ -176,13 +185,19 @@ int fz_topics_prepare(const fz_config *cfg, fz_topics *t, char *err, size_t err_
     int rc = -1;
     /* how many partitions the internal topics have */
     int n = partitions_of(rk, t->name[FZ_T_ROUTE], err, err_size);
-    if (n < 0) goto out;
+    if (n < 0) {
+        rc = n;
+        goto out;
+    }
     if (n == 0) {
         n = (int)cfg->internal_partitions;
         if (n == 0)
             for (size_t i = 0; i < cfg->n_input_topics; i++) {
                 int k = partitions_of(rk, cfg->input_topics[i], err, err_size);
-                if (k < 0) goto out;
+                if (k < 0) {
+                    rc = k;
+                    goto out;
+                }
                 if (k > n) n = k;
             }
         if (n == 0) {
@@ -216,8 +231,12 @@ int fz_topics_prepare(const fz_config *cfg, fz_topics *t, char *err, size_t err_
     };
     for (size_t i = 0; i < FZ_ARRAY_LEN(specs); i++) {
         int k = partitions_of(rk, specs[i].name, err, err_size);
-        if (k < 0) goto out;
-        if (k == 0 && create(rk, &specs[i], rf, err, err_size)) goto out;
+        if (k < 0) {
+            rc = k;
+            goto out;
+        }
+        if (k == 0 && (rc = create(rk, &specs[i], rf, err, err_size)) != 0) goto out;
+        rc = -1;
         if (k > 0 && k != n) {
             snprintf(err, err_size,
                      "topic '%s' has %d partitions, '%s' %d: changelogs must be co-partitioned "
@@ -230,9 +249,13 @@ int fz_topics_prepare(const fz_config *cfg, fz_topics *t, char *err, size_t err_
     for (int i = FZ_T_STATS; i <= FZ_T_STATE; i++) {
         if (!t->name[i]) continue;
         int k = partitions_of(rk, t->name[i], err, err_size);
-        if (k < 0) goto out;
+        if (k < 0) {
+            rc = k;
+            goto out;
+        }
         spec sp = {t->name[i], 1, i == FZ_T_STATE ? state_cfg : compact_base};
-        if (k == 0 && create(rk, &sp, rf, err, err_size)) goto out;
+        if (k == 0 && (rc = create(rk, &sp, rf, err, err_size)) != 0) goto out;
+        rc = -1;
     }
     /* limits, and policies that must hold */
     int64_t most = DEFAULT_MAX_BYTES, least = INT64_MAX;
@@ -244,7 +267,10 @@ int fz_topics_prepare(const fz_config *cfg, fz_topics *t, char *err, size_t err_
             fz_warn("topic '%s' does not exist yet: the broker must create it on first use "
                     "(auto.create.topics.enable)",
                     t->name[i]);
-        describe(rk, t->name[i], &t->max_bytes[i], policy, sizeof(policy));
+        if ((rc = describe(rk, t->name[i], &t->max_bytes[i], policy, sizeof(policy), err,
+                           err_size)) != 0)
+            goto out;
+        rc = -1;
         if (i >= FZ_T_DEDUP_LOG || i == FZ_T_STATE) {
             if (!strstr(policy, "compact") && strcmp(policy, "?") != 0) {
                 snprintf(err, err_size,

@@ -51,9 +51,11 @@ typedef struct fz_topics {
     int64_t producer_batch_bytes;  /* batch.size: the broker refuses a batch as one record */
 } fz_topics;
 
-/* Resolve, create and check the topics for cfg. 0, or -1 with a message
- * that names the topic in err (a configuration problem: exit 2). Blocks
- * (up to about a minute while the cluster answers). */
+/* Resolve, create and check the topics for cfg. 0; -1 with a message that
+ * names the topic in err (a configuration problem: exit 2); or
+ * FZ_TOPICS_UNREACHABLE when the cluster did not answer in time (the caller
+ * may try again). Blocks up to about a minute. */
+#define FZ_TOPICS_UNREACHABLE (-2)
 int fz_topics_prepare(const fz_config *cfg, fz_topics *t, char *err, size_t err_size);
 void fz_topics_free(fz_topics *t);
 

@@ -26,6 +26,7 @@
 #include "stream.h"
 
 #define READ_TIMEOUT_MS 60000
+#define OFFSETS_TIMEOUT_MS 15000 /* then the caller tries again */
 
 typedef struct want {
     fz_task *k;
@@ -135,7 +136,7 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
         w[i].k = v[i];
         rd_kafka_topic_partition_list_add(cl, v[i]->topic, v[i]->partition);
     }
-    rd_kafka_resp_err_t e = rd_kafka_committed(c, cl, READ_TIMEOUT_MS);
+    rd_kafka_resp_err_t e = rd_kafka_committed(c, cl, OFFSETS_TIMEOUT_MS);
     if (e) {
         fz_warn("restore: cannot read committed offsets: %s", rd_kafka_err2str(e));
         goto out;

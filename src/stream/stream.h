@@ -242,8 +242,9 @@ fz_task *fz_task_unsuspend(fz_app *app, const char *topic, int32_t partition);
 void fz_task_drop_suspended(fz_app *app);
 
 /* restore.c: make the tasks in v[0..n) ready to run from their committed
- * state, on thread t (consumer c): read their checkpoints, compare with the
- * committed offsets, restore decide tasks' stores from their changelogs
+ * state: read their checkpoints, compare them with the committed offsets
+ * (read through c: a consumer of the group that is not its member), restore
+ * decide tasks' stores from their changelogs
  * and wait for the global watchlist. Sets each task's position and verify
  * offset; parts (the same partitions) receive the offsets to start from.
  * 0, or -1 when the cluster could not be read (the caller retries). */

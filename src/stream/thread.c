@@ -43,6 +43,7 @@
 
 #define BATCH 256
 #define TXN_TIMEOUT_MS 60000
+#define ABORT_TIMEOUT_MS 10000 /* per try; then the producer is replaced */
 #define FAILURES_MAX 256
 #define QUARANTINE_MAX 1024
 #define FAILED_COPY 4096 /* bytes of a refused output kept for its dead letter */
@@ -68,6 +69,7 @@ struct fz_sthread {
     pthread_t tid;
     int started;
     rd_kafka_t *consumer, *txp, *outp; /* outp == txp in exactly-once mode */
+    rd_kafka_t *offsets; /* reads the group's committed offsets; never joins the group */
     rd_kafka_topic_t *tx[FZ_T_COUNT], *out[FZ_T_COUNT];
     fz_pipeline *pipe;
     /* rules: the reload thread offers a matcher; this thread swaps it in */
@@ -88,6 +90,8 @@ struct fz_sthread {
     int in_txn;
     int64_t next_commit;
     int lost;          /* assignment lost: nothing may be committed until the next one */
+    int64_t fenced_ms[3]; /* when the transactional producer was last fenced */
+    int fenced_next;
     int ever_assigned; /* see fz_sthread_destroy */
     int64_t batch_ms;  /* monotonic time the current batch of records arrived */
     fz_buf buf[4];
@@ -466,8 +470,50 @@ static int reset_txp(fz_sthread *t) {
 
 /* What to do after a transactional call failed: 1 retry the call, 0 the
  * transaction was aborted, -1 fatal. */
+/* Fenced: another producer with this transactional.id took over (another
+ * instance runs with the same instance_id), or no permission. Nothing a new
+ * producer could cure without fencing the other one in turn. */
+static int fenced(rd_kafka_t *rk, const rd_kafka_error_t *e) {
+    rd_kafka_resp_err_t c = rd_kafka_error_code(e);
+    if (c == RD_KAFKA_RESP_ERR__FATAL) c = rd_kafka_fatal_error(rk, NULL, 0);
+    return c == RD_KAFKA_RESP_ERR__FENCED || c == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+           c == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
+           c == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED ||
+           c == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+           c == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+}
+
+/* A producer is fenced when a newer one took its transactional.id - or,
+ * on brokers that bump the producer epoch when they abort a transaction
+ * that outlived its timeout (Kafka 4), when the broker was away for longer
+ * than that. The second is cured by a new producer; the first (two live
+ * instances with one instance_id) would make the two fence each other for
+ * ever: a third fencing within two minutes is taken for it. */
+static int fenced_again(fz_sthread *t) {
+    int64_t now = fz_mono_ms();
+    int recent = 0;
+    for (int i = 0; i < 3; i++)
+        if (t->fenced_ms[i] && now - t->fenced_ms[i] < 120000) recent++;
+    t->fenced_ms[t->fenced_next] = now;
+    t->fenced_next = (t->fenced_next + 1) % 3;
+    return recent >= 2;
+}
+
+/* The transaction is gone (aborted, or its producer replaced): exactly
+ * once, its outputs went with it, so every task goes back to its committed
+ * state; at least once, the tasks keep their state and the next commit
+ * writes it again. 0, or -1 fatal. */
+static int after_abort(fz_sthread *t) {
+    t->in_txn = 0;
+    if (!t->app->eos) return 0;
+    t->nfailures = 0;
+    return rewind_tasks(t) != 0 || begin(t) != 0 ? -1 : 0;
+}
+
+/* What to do after a transactional call failed: 1 retry the call, 0 the
+ * transaction was aborted, -1 fatal. */
 static int txn_error(fz_sthread *t, rd_kafka_error_t *e, const char *what) {
-    int rc;
+    int rc = -1;
     if (rd_kafka_error_is_retriable(e)) {
         inc(&t->ctr.commit_retries);
         fz_debug("thread %d: %s: %s (retrying)", t->idx, what, rd_kafka_error_string(e));
@@ -478,37 +524,36 @@ static int txn_error(fz_sthread *t, rd_kafka_error_t *e, const char *what) {
                 rd_kafka_error_string(e));
         inc(&t->ctr.aborts);
         rd_kafka_error_t *a;
-        for (int tries = 0; (a = rd_kafka_abort_transaction(t->txp, TXN_TIMEOUT_MS)) &&
-                            rd_kafka_error_is_retriable(a) && tries < 5;
+        for (int tries = 0; (a = rd_kafka_abort_transaction(t->txp, ABORT_TIMEOUT_MS)) &&
+                            rd_kafka_error_is_retriable(a) && tries < 2;
              tries++) {
             rd_kafka_error_destroy(a);
             usleep(200000);
         }
-        if (a) {
-            int fatal = rd_kafka_error_is_fatal(a);
-            if (fatal)
-                fz_app_fatal(t->app, "abort transaction: %s", rd_kafka_error_string(a));
-            else
-                fz_warn("thread %d: abort transaction: %s: starting a new transactional producer",
-                        t->idx, rd_kafka_error_string(a));
-            rd_kafka_error_destroy(a);
-            if (fatal || reset_txp(t) != 0) {
-                rd_kafka_error_destroy(e);
-                return -1;
-            }
+        if (a && fenced(t->txp, a) && fenced_again(t)) {
+            fz_app_fatal(t->app, "abort transaction: %s, three times in two minutes (is another "
+                                 "instance running with the same instance_id?)",
+                         rd_kafka_error_string(a));
+        } else if (a) {
+            /* e.g. the coordinator aborted it itself while the broker was
+             * away, and answers with an invalid-state error */
+            fz_warn("thread %d: abort transaction: %s: starting a new transactional producer",
+                    t->idx, rd_kafka_error_string(a));
+            if (reset_txp(t) == 0) rc = after_abort(t);
+        } else {
+            rc = after_abort(t);
         }
-        t->in_txn = 0;
-        rc = 0;
-        if (t->app->eos) { /* the outputs are gone with it: go back to the committed state */
-            t->nfailures = 0;
-            if (rewind_tasks(t) != 0 || begin(t) != 0) rc = -1;
-        }
+        if (a) rd_kafka_error_destroy(a);
+    } else if (rd_kafka_error_is_fatal(e) && !(fenced(t->txp, e) && fenced_again(t))) {
+        fz_warn("thread %d: %s: %s: starting a new transactional producer", t->idx, what,
+                rd_kafka_error_string(e));
+        inc(&t->ctr.aborts);
+        if (reset_txp(t) == 0) rc = after_abort(t);
     } else {
         fz_app_fatal(t->app, "%s: %s%s", what, rd_kafka_error_string(e),
                      rd_kafka_error_is_fatal(e) ? " (is another instance running with the same "
                                                   "instance_id?)"
                                                 : "");
-        rc = -1;
     }
     rd_kafka_error_destroy(e);
     return rc;
@@ -570,7 +615,7 @@ static int commit(fz_sthread *t, int final) {
 static int restore_tasks(fz_sthread *t, fz_task **v, int n, rd_kafka_topic_partition_list_t *l) {
     fz_app *app = t->app;
     for (int attempt = 1;; attempt++) {
-        if (fz_restore(app, t->consumer, v, n, l, &t->ctr) == 0) return 0;
+        if (fz_restore(app, t->offsets, v, n, l, &t->ctr) == 0) return 0;
         if (atomic_load(&app->stop) || atomic_load(&app->fatal) || attempt == 5) break;
         fz_warn("thread %d: restoring %d task(s) failed (attempt %d); trying again", t->idx, n,
                 attempt);
@@ -866,6 +911,37 @@ static rd_kafka_t *make_consumer(fz_sthread *t, char *err, size_t n) {
     return rk;
 }
 
+/* The committed offsets are read through a consumer of their own, not the
+ * group member: librdkafka sends a member's offset fetch behind its
+ * pending JoinGroup request, so a restore that ran while a rebalance was
+ * waiting for this very thread blocked them both until a timeout (seen
+ * after a broker restart: the group stood still for 60 s). */
+static rd_kafka_t *make_offsets_reader(fz_sthread *t, char *err, size_t n) {
+    const fz_config *cfg = t->app->cfg;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char cid[300];
+    snprintf(cid, sizeof(cid), "fanzha-%s-%d-offsets", t->app->instance, t->idx);
+    if (fz_kafka_conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
+        fz_kafka_conf_set(c, "client.id", cid, err, n) ||
+        fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
+        fz_kafka_conf_apply(c, &cfg->kafka_consumer, err, n) ||
+        fz_kafka_conf_set(c, "group.id", cfg->group_id, err, n) ||
+        fz_kafka_conf_set(c, "enable.auto.commit", "false", err, n) ||
+        /* offsets a transaction has not yet committed are waited for */
+        fz_kafka_conf_set(c, "isolation.level", "read_committed", err, n)) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
+    char e2[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e2, sizeof(e2));
+    if (!rk) {
+        snprintf(err, n, "offsets reader: %s", e2);
+        rd_kafka_conf_destroy(c);
+    }
+    return rk;
+}
+
 fz_sthread *fz_sthread_new(fz_app *app, int idx, char *err, size_t n) {
     const fz_config *cfg = app->cfg;
     fz_sthread *t = calloc(1, sizeof(*t));
@@ -896,6 +972,7 @@ fz_sthread *fz_sthread_new(fz_app *app, int idx, char *err, size_t n) {
         if (app->topics.name[i]) t->out[i] = rd_kafka_topic_new(t->outp, app->topics.name[i], NULL);
     if (init_txp(t, err, n) != 0) goto fail;
     if (!(t->consumer = make_consumer(t, err, n))) goto fail;
+    if (!(t->offsets = make_offsets_reader(t, err, n))) goto fail;
     return t;
 fail:
     fz_sthread_destroy(t);
@@ -953,6 +1030,7 @@ void fz_sthread_destroy(fz_sthread *t) {
     }
     if (t->outp && t->outp != t->txp) rd_kafka_destroy(t->outp);
     if (t->txp) rd_kafka_destroy(t->txp);
+    if (t->offsets) rd_kafka_destroy(t->offsets);
     fz_pipeline_destroy(t->pipe);
     fz_matcher_destroy(t->offered);
     fz_ruleset_unref(t->offered_rs);

@@ -146,11 +146,16 @@ int fz_watchlog_catch_up(fz_watchlog *wl, int32_t partition, int64_t timeout_ms)
     for (int32_t p = partition < 0 ? 0 : partition;
          p < (partition < 0 ? wl->nparts : partition + 1); p++) {
         int64_t lo = 0, hi = 0;
-        rd_kafka_resp_err_t e =
-            rd_kafka_query_watermark_offsets(wl->rk, topic, p, &lo, &hi, (int)timeout_ms);
-        if (e) {
-            fz_warn("watch changelog [%d]: %s", p, rd_kafka_err2str(e));
-            return -1;
+        rd_kafka_resp_err_t e;
+        /* a broker just (re)started answers unknown partition, no leader
+         * or nothing at all for a while: asked again until the deadline */
+        while ((e = rd_kafka_query_watermark_offsets(wl->rk, topic, p, &lo, &hi, 5000))) {
+            if (fz_mono_ms() >= until) {
+                fz_warn("watch changelog [%d]: %s", p, rd_kafka_err2str(e));
+                return -1;
+            }
+            fz_debug("watch changelog [%d]: %s (asking again)", p, rd_kafka_err2str(e));
+            usleep(200000);
         }
         while (atomic_load(&wl->pos[p]) < hi && hi > lo) {
             if (fz_mono_ms() >= until) return -1;

@@ -568,7 +568,7 @@ def run_scenario(name, guarantee, instances, partitions, events, seconds, faults
             try:
                 h.wait_caught_up(group, topics["events"], timeout=30)
                 break
-            except AssertionError:
+            except Exception:  # not yet, or the broker still recovering
                 cluster.check()
                 if time.time() > deadline:
                     raise

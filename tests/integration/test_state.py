@@ -8,6 +8,8 @@ instance while offsets and checkpoints were per partition.
   the statistics of the instance that took its partitions over;
 - a restart or reassignment restores state without reading input again,
   and an eager rebalance that hands partitions back keeps their state;
+- an instance joining does not stop the others (cooperative rebalancing:
+  only the partitions that move are revoked);
 - an output the broker refuses for good is dead-lettered and the partition
   goes on (it used to crash-loop the daemon);
 - a deleted and recreated input topic is recognised and read from its
@@ -229,6 +231,62 @@ class State(unittest.TestCase):
         ids = collections.Counter(x["event_id"] for x in
                                   h.alerts_of(h.consume_all(topics["alerts"])))
         self.assertEqual(set(ids), ev.fraud_ids | more.fraud_ids | {ev.dedup_ids[0]})
+
+    def test_joining_instance_does_not_stop_the_others(self):
+        """Cooperative-sticky assignment (the default): when a second
+        instance joins, the first gives up only the partitions that move and
+        keeps running the rest - none of them is revoked or restored again -
+        while events flow; and every event alerts once."""
+        topics = h.create_topics({"events": 6, "alerts": 2, "dlq": 1, "stats": 1, "state": 1})
+        group = f"g-join-{uuid.uuid4().hex[:6]}"
+        ev = h.Events(12000, seed=47, fraud_rate=0.1)
+        a = h.Fanzha("join-a", topics, group, ("--threads", "1")).start()
+        b = None
+        stop = threading.Event()
+
+        def trickle():
+            for i in range(0, len(ev.records), 300):
+                if stop.is_set():
+                    return
+                h.produce(topics["events"], ev.records[i:i + 300])
+                time.sleep(0.1)
+
+        feeder = threading.Thread(target=trickle)
+        try:
+            h.wait_ready(a)
+            feeder.start()
+            time.sleep(2)
+            before = len(a.log().splitlines())
+            held = {l.split("assigned ")[1].split()[0] for l in a.log().splitlines()
+                    if "assigned" in l}
+            b = h.Fanzha("join-b", topics, group, ("--threads", "1")).start()
+            h.wait_ready(b)
+            moved = {l.split("assigned ")[1].split()[0] for l in b.log().splitlines()
+                     if "assigned" in l}
+            processed_at_join = counter(a, "processed")
+            feeder.join()
+            h.wait_caught_up(group, topics["events"], proc=a)
+        finally:
+            stop.set()
+            if feeder.is_alive():
+                feeder.join()
+            a.stop()
+            if b:
+                b.stop()
+        after = a.log().splitlines()[before:]
+        # at shutdown A revokes what it still holds: look before that
+        stop_at = next((i for i, l in enumerate(after) if "shutting down" in l), len(after))
+        revoked = {l.split("revoked ")[1].split()[0] for l in after[:stop_at] if "revoked" in l}
+        reassigned = {l.split("assigned ")[1].split()[0] for l in after[:stop_at]
+                      if "assigned" in l}
+        self.assertTrue(moved, "the second instance got nothing")
+        self.assertEqual(revoked, moved & held, "the first instance gave up more than moved")
+        self.assertFalse(reassigned, f"partitions handed back to the first: {reassigned}")
+        self.assertGreater(len(held - moved), 0)
+        self.assertGreater(counter(a, "processed"), processed_at_join)
+        ids = collections.Counter(x["event_id"] for x in
+                                  h.alerts_of(h.consume_all(topics["alerts"])))
+        self.assertEqual(set(ids), ev.fraud_ids)
 
     def test_poison_output_dead_lettered(self):
         """An alert larger than the alerts topic accepts (a long SMS; a huge
