@@ -245,10 +245,10 @@ class State(unittest.TestCase):
         stop = threading.Event()
 
         def trickle():
-            for i in range(0, len(ev.records), 300):
+            for i in range(0, len(ev.records), 100):  # about 15 s
                 if stop.is_set():
                     return
-                h.produce(topics["events"], ev.records[i:i + 300])
+                h.produce(topics["events"], ev.records[i:i + 100])
                 time.sleep(0.1)
 
         feeder = threading.Thread(target=trickle)
@@ -264,6 +264,7 @@ class State(unittest.TestCase):
             moved = {l.split("assigned ")[1].split()[0] for l in b.log().splitlines()
                      if "assigned" in l}
             processed_at_join = counter(a, "processed")
+            self.assertTrue(feeder.is_alive(), "the input ended before the second joined")
             feeder.join()
             h.wait_caught_up(group, topics["events"], proc=a)
         finally:
