@@ -37,22 +37,28 @@ void fz_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac, const cha
            "rdkafka %s: %s", fac, buf);
 }
 
-/* A consumer that assigns partitions itself and commits nothing. */
-static rd_kafka_t *reader_new(const fz_config *cfg, const char *group_id, char *err, size_t n) {
+rd_kafka_t *fz_kafka_reader_new(const fz_config *cfg, const char *group_id, const char *client_id,
+                                int fetch_wait_ms, char *err, size_t n) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char wait[16];
+    snprintf(wait, sizeof(wait), "%d", fetch_wait_ms);
     if (fz_kafka_conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
         fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
+        fz_kafka_conf_apply(c, &cfg->kafka_consumer, err, n) ||
         fz_kafka_conf_set(c, "group.id", group_id, err, n) ||
-        fz_kafka_conf_set(c, "client.id", "fanzha-reader", err, n) ||
+        fz_kafka_conf_set(c, "client.id", client_id, err, n) ||
         fz_kafka_conf_set(c, "enable.auto.commit", "false", err, n) ||
         fz_kafka_conf_set(c, "enable.partition.eof", "true", err, n) ||
+        fz_kafka_conf_set(c, "fetch.wait.max.ms", wait, err, n) ||
         fz_kafka_conf_set(c, "isolation.level", "read_committed", err, n)) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
     rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, n);
+    char e2[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e2, sizeof(e2));
     if (!rk) {
+        snprintf(err, n, "%s: %s", client_id, e2);
         rd_kafka_conf_destroy(c);
         return NULL;
     }
@@ -76,7 +82,10 @@ int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int3
     const struct rd_kafka_metadata *md = NULL;
     int64_t *hi = NULL;
     int32_t *ids = NULL;
-    rd_kafka_t *rk = reader_new(cfg, group_id, err, err_size);
+    /* the end of a partition is known after a fetch that returns nothing,
+     * which the broker holds back up to fetch.wait.max.ms: a restore waited
+     * the default 500 ms per topic read */
+    rd_kafka_t *rk = fz_kafka_reader_new(cfg, group_id, "fanzha-reader", 10, err, err_size);
     if (!rk) return -1;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     int64_t until = fz_mono_ms() + timeout_ms;

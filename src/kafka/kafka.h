@@ -33,6 +33,16 @@ void fz_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac, const cha
 typedef int (*fz_kafka_record_fn)(void *ctx, const rd_kafka_message_t *m);
 
 /*
+ * A consumer that assigns partitions itself, reads committed records only,
+ * reports partition ends and commits nothing (group.id group_id, which
+ * librdkafka needs, is never joined); cfg's brokers, `kafka:` and
+ * `kafka_consumer:` properties. An idle partition's fetch is answered
+ * after at most fetch_wait_ms. NULL with err.
+ */
+rd_kafka_t *fz_kafka_reader_new(const fz_config *cfg, const char *group_id, const char *client_id,
+                                int fetch_wait_ms, char *err, size_t n);
+
+/*
  * Read every partition of topic from its low to its high watermark (taken
  * when the read starts), committed records only, with a consumer that
  * assigns the partitions itself

@@ -221,8 +221,12 @@ int fz_topics_prepare(const fz_config *cfg, fz_topics *t, char *err, size_t err_
                                                NULL};
     const char *const route_cfg[] = {
         "cleanup.policy", "delete", "retention.ms", "604800000", "max.message.bytes", maxb, NULL};
-    const char *const state_cfg[] = {"cleanup.policy",    "compact", "segment.ms", "3600000",
-                                     "max.message.bytes", maxb,      NULL};
+    /* every task writes its checkpoint with every commit, and a restore
+     * reads the topic from its start: short segments and eager cleaning
+     * keep the uncompacted tail small */
+    const char *const state_cfg[] = {
+        "cleanup.policy",    "compact", "segment.ms", "600000", "min.cleanable.dirty.ratio", "0.1",
+        "max.message.bytes", maxb,      NULL};
     spec specs[] = {
         {t->name[FZ_T_ROUTE], n, route_cfg},
         {t->name[FZ_T_DEDUP_LOG], n, compact_base},

@@ -89,7 +89,7 @@ struct fz_sthread {
     const rd_kafka_topic_t *last_rkt;
     int in_txn;
     int64_t next_commit;
-    int lost;          /* assignment lost: nothing may be committed until the next one */
+    int lost;             /* assignment lost: nothing may be committed until the next one */
     int64_t fenced_ms[3]; /* when the transactional producer was last fenced */
     int fenced_next;
     int ever_assigned; /* see fz_sthread_destroy */
@@ -531,8 +531,9 @@ static int txn_error(fz_sthread *t, rd_kafka_error_t *e, const char *what) {
             usleep(200000);
         }
         if (a && fenced(t->txp, a) && fenced_again(t)) {
-            fz_app_fatal(t->app, "abort transaction: %s, three times in two minutes (is another "
-                                 "instance running with the same instance_id?)",
+            fz_app_fatal(t->app,
+                         "abort transaction: %s, three times in two minutes (is another "
+                         "instance running with the same instance_id?)",
                          rd_kafka_error_string(a));
         } else if (a) {
             /* e.g. the coordinator aborted it itself while the broker was
@@ -917,29 +918,11 @@ static rd_kafka_t *make_consumer(fz_sthread *t, char *err, size_t n) {
  * waiting for this very thread blocked them both until a timeout (seen
  * after a broker restart: the group stood still for 60 s). */
 static rd_kafka_t *make_offsets_reader(fz_sthread *t, char *err, size_t n) {
-    const fz_config *cfg = t->app->cfg;
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
     char cid[300];
     snprintf(cid, sizeof(cid), "fanzha-%s-%d-offsets", t->app->instance, t->idx);
-    if (fz_kafka_conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
-        fz_kafka_conf_set(c, "client.id", cid, err, n) ||
-        fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
-        fz_kafka_conf_apply(c, &cfg->kafka_consumer, err, n) ||
-        fz_kafka_conf_set(c, "group.id", cfg->group_id, err, n) ||
-        fz_kafka_conf_set(c, "enable.auto.commit", "false", err, n) ||
-        /* offsets a transaction has not yet committed are waited for */
-        fz_kafka_conf_set(c, "isolation.level", "read_committed", err, n)) {
-        rd_kafka_conf_destroy(c);
-        return NULL;
-    }
-    rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
-    char e2[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e2, sizeof(e2));
-    if (!rk) {
-        snprintf(err, n, "offsets reader: %s", e2);
-        rd_kafka_conf_destroy(c);
-    }
-    return rk;
+    /* read_committed: offsets a transaction has not yet committed are
+     * waited for */
+    return fz_kafka_reader_new(t->app->cfg, t->app->cfg->group_id, cid, 100, err, n);
 }
 
 fz_sthread *fz_sthread_new(fz_app *app, int idx, char *err, size_t n) {

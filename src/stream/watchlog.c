@@ -75,8 +75,7 @@ static void *reader_main(void *arg) {
             fz_watch_entry e;
             /* the number; a screen task's copy has its owner's hash after it */
             if (fz_changelog_key_read(m->key, m->key_len == 16 ? 8 : m->key_len, &key) == 0 &&
-                m->payload &&
-                fz_watch_entry_load(&e, key, m->payload, m->len) == 0)
+                m->payload && fz_watch_entry_load(&e, key, m->payload, m->len) == 0)
                 fz_watch_merge(wl->app->watch, &e);
             else if (m->payload) /* tombstones are not written; anything else is damage */
                 atomic_fetch_add(&wl->bad, 1);
@@ -98,25 +97,9 @@ fz_watchlog *fz_watchlog_start(fz_app *app, char *err, size_t n) {
     if (!wl->pos) goto nomem;
     char gid[300];
     snprintf(gid, sizeof(gid), "%s.watchlog", cfg->group_id);
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    if (fz_kafka_conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
-        fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
-        fz_kafka_conf_set(c, "group.id", gid, err, n) ||
-        fz_kafka_conf_set(c, "client.id", "fanzha-watchlog", err, n) ||
-        fz_kafka_conf_set(c, "enable.auto.commit", "false", err, n) ||
-        fz_kafka_conf_set(c, "enable.partition.eof", "true", err, n) ||
-        fz_kafka_conf_set(c, "isolation.level", "read_committed", err, n)) {
-        rd_kafka_conf_destroy(c);
-        goto fail;
-    }
-    rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
-    char e2[512];
-    if (!(wl->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e2, sizeof(e2)))) {
-        snprintf(err, n, "watch changelog reader: %s", e2);
-        rd_kafka_conf_destroy(c);
-        goto fail;
-    }
-    rd_kafka_poll_set_consumer(wl->rk);
+    /* a mark reaches the other instances this much sooner (an idle
+     * partition's fetch is held back by the broker up to this long) */
+    if (!(wl->rk = fz_kafka_reader_new(cfg, gid, "fanzha-watchlog", 100, err, n))) goto fail;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(wl->nparts);
     for (int32_t p = 0; p < wl->nparts; p++)
         rd_kafka_topic_partition_list_add(l, app->topics.name[FZ_T_WATCH_LOG], p)->offset =
