@@ -10,9 +10,9 @@
  *                               input (delete policy, 7 d retention)
  *   <group>.dedup-changelog     the decide tasks' dedup stores      (compact)
  *   <group>.campaign-changelog  the decide tasks' campaign tables   (compact)
- *   <group>.watch-changelog     the interception watchlist, owned   (compact)
- *                               per number by the decide tasks and read
- *                               whole by every instance
+ *   <group>.watch-changelog     the interception watchlist, owned   (compact,
+ *                               per number by the decide tasks and   delete after
+ *                               read whole by every instance         2 x look-back)
  *
  * All four have the same number of partitions (internal_partitions; by
  * default the largest partition count among the input topics), and the
