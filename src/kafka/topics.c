@@ -231,12 +231,12 @@ int fz_topics_prepare(const fz_config *cfg, fz_topics *t, char *err, size_t err_
      * marks are older than the look-back): the changelog also expires by
      * time, long after any mark in it could still intercept */
     char keep[24];
-    int64_t lookback2 = cfg->intercept_lookback_ms > INT64_MAX / 2 ? INT64_MAX
-                                                                    : 2 * cfg->intercept_lookback_ms;
+    int64_t lookback2 =
+        cfg->intercept_lookback_ms > INT64_MAX / 2 ? INT64_MAX : 2 * cfg->intercept_lookback_ms;
     snprintf(keep, sizeof(keep), "%lld",
              (long long)(lookback2 > 604800000 ? lookback2 : 604800000));
-    const char *const watch_cfg[] = {"cleanup.policy", "compact,delete", "segment.ms", "3600000",
-                                     "retention.ms",   keep,             NULL};
+    const char *const watch_cfg[] = {
+        "cleanup.policy", "compact,delete", "segment.ms", "3600000", "retention.ms", keep, NULL};
     spec specs[] = {
         {t->name[FZ_T_ROUTE], n, route_cfg},
         {t->name[FZ_T_DEDUP_LOG], n, compact_base},

@@ -259,8 +259,17 @@ static void touched(fz_campaigns *c, slot *s) {
     c->changed[c->nchanged++] = (uint32_t)(s - c->slots);
 }
 
+/* The set of a key: splitmix64's finalizer, then its high bits. Not the
+ * Fibonacci hash the route partitioner uses (fz_route_partition): a decide
+ * task holds only the keys of its route partition, which agree in those
+ * bits, and with them would have filled 1/N of its sets (test
+ * route_stores_use_every_set). */
 static slot *set_of(fz_campaigns *c, uint64_t key) {
-    uint64_t set = (uint64_t)(((unsigned __int128)(key * 0x9E3779B97F4A7C15ull) * c->nsets) >> 64);
+    uint64_t z = key;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    uint64_t set = (uint64_t)(((unsigned __int128)z * c->nsets) >> 64);
     return &c->slots[set * WAYS];
 }
 
