@@ -681,12 +681,14 @@ def report(results, path, command):
         "changelogs (`restored at offset`), tasks kept across a rebalance (`kept its state`),",
         "new lineages (`starting lineage`: only where nothing had been committed yet).",
         "",
-        "| scenario | restored | kept | new lineages | intercepts | campaigns | dead letters |",
+        "| scenario | restored | kept | new lineages | intercepts (lost) | campaigns (not one alert) "
+        "| dead letters |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(f"| {r['scenario']} | {r['restores']} | {r['kept']} | {r['new_lineages']} | "
-                     f"{r['intercepts']} | {r['campaigns']} | {r['dead_letters']} |")
+                     f"{r['intercepts']} ({r['lost_intercepts']}) | {r['campaigns']} "
+                     f"({r['campaigns_not_one_alert']}) | {r['dead_letters']} |")
     hostile = collections.Counter()
     for r in results:
         hostile.update(r["hostile"])

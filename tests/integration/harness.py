@@ -257,7 +257,9 @@ class Fanzha:
                      # the generator does not model interception (its normal
                      # transfers may come from subscribers it sent fraud to);
                      # tests of interception turn it back on
-                     "--intercept-capacity", "0", *extra]
+                     "--intercept-capacity", "0",
+                     # a killed instance's partitions move on after 6 s, not 45
+                     "-X", "consumer.session.timeout.ms=6000", *extra]
         self.proc = None
 
     def start(self):
