@@ -44,6 +44,7 @@
 #define BATCH 256
 #define TXN_TIMEOUT_MS 60000
 #define ABORT_TIMEOUT_MS 10000 /* per try; then the producer is replaced */
+#define RESTORE_WAIT_MS 240000
 #define FAILURES_MAX 256
 #define QUARANTINE_MAX 1024
 #define FAILED_COPY 4096 /* bytes of a refused output kept for its dead letter */
@@ -90,6 +91,7 @@ struct fz_sthread {
     int in_txn;
     int64_t next_commit;
     int lost;             /* assignment lost: nothing may be committed until the next one */
+    int txn_broken;       /* a produce into the open transaction failed: abort it */
     int64_t fenced_ms[3]; /* when the transactional producer was last fenced */
     int fenced_next;
     int ever_assigned; /* see fz_sthread_destroy */
@@ -200,6 +202,17 @@ static int produce(fz_sthread *t, rd_kafka_t *p, rd_kafka_topic_t *rkt, int32_t 
             continue;
         }
         if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) return FZ_ERR_FULL;
+        if (p == t->txp && (e == RD_KAFKA_RESP_ERR__STATE || e == RD_KAFKA_RESP_ERR__FATAL ||
+                            e == RD_KAFKA_RESP_ERR__FENCED)) {
+            /* the open transaction failed (the broker was away, say): it
+             * cannot commit; the next commit aborts it and what it held is
+             * done again */
+            if (!t->txn_broken)
+                fz_warn("thread %d: produce to %s: %s: the transaction is aborted", t->idx,
+                        rd_kafka_topic_name(rkt), rd_kafka_err2str(e));
+            t->txn_broken = 1;
+            return 0;
+        }
         fz_app_fatal(t->app, "produce to %s: %s", rd_kafka_topic_name(rkt), rd_kafka_err2str(e));
         return -1;
     }
@@ -454,6 +467,7 @@ static int reset_txp(fz_sthread *t) {
     rd_kafka_destroy(t->txp);
     if (t->app->eos) t->outp = NULL;
     t->in_txn = 0;
+    t->txn_broken = 0;
     if (!(t->txp = make_producer(t, 1, err, sizeof(err)))) {
         fz_app_fatal(t->app, "%s", err);
         return -1;
@@ -468,8 +482,6 @@ static int reset_txp(fz_sthread *t) {
     return 0;
 }
 
-/* What to do after a transactional call failed: 1 retry the call, 0 the
- * transaction was aborted, -1 fatal. */
 /* Fenced: another producer with this transactional.id took over (another
  * instance runs with the same instance_id), or no permission. Nothing a new
  * producer could cure without fencing the other one in turn. */
@@ -510,6 +522,37 @@ static int after_abort(fz_sthread *t) {
     return rewind_tasks(t) != 0 || begin(t) != 0 ? -1 : 0;
 }
 
+/* Abort the open transaction (or, when that cannot be done, replace the
+ * producer), then after_abort(). 0, or -1 fatal. */
+static int abort_txn(fz_sthread *t) {
+    int rc = -1;
+    inc(&t->ctr.aborts);
+    t->txn_broken = 0;
+    rd_kafka_error_t *a;
+    for (int tries = 0; (a = rd_kafka_abort_transaction(t->txp, ABORT_TIMEOUT_MS)) &&
+                        rd_kafka_error_is_retriable(a) && tries < 2;
+         tries++) {
+        rd_kafka_error_destroy(a);
+        usleep(200000);
+    }
+    if (a && fenced(t->txp, a) && fenced_again(t)) {
+        fz_app_fatal(t->app,
+                     "abort transaction: %s, three times in two minutes (is another "
+                     "instance running with the same instance_id?)",
+                     rd_kafka_error_string(a));
+    } else if (a) {
+        /* e.g. the coordinator aborted it itself while the broker was
+         * away, and answers with an invalid-state error */
+        fz_warn("thread %d: abort transaction: %s: starting a new transactional producer", t->idx,
+                rd_kafka_error_string(a));
+        if (reset_txp(t) == 0) rc = after_abort(t);
+    } else {
+        rc = after_abort(t);
+    }
+    if (a) rd_kafka_error_destroy(a);
+    return rc;
+}
+
 /* What to do after a transactional call failed: 1 retry the call, 0 the
  * transaction was aborted, -1 fatal. */
 static int txn_error(fz_sthread *t, rd_kafka_error_t *e, const char *what) {
@@ -522,29 +565,7 @@ static int txn_error(fz_sthread *t, rd_kafka_error_t *e, const char *what) {
     } else if (rd_kafka_error_txn_requires_abort(e)) {
         fz_warn("thread %d: %s: %s: aborting the transaction", t->idx, what,
                 rd_kafka_error_string(e));
-        inc(&t->ctr.aborts);
-        rd_kafka_error_t *a;
-        for (int tries = 0; (a = rd_kafka_abort_transaction(t->txp, ABORT_TIMEOUT_MS)) &&
-                            rd_kafka_error_is_retriable(a) && tries < 2;
-             tries++) {
-            rd_kafka_error_destroy(a);
-            usleep(200000);
-        }
-        if (a && fenced(t->txp, a) && fenced_again(t)) {
-            fz_app_fatal(t->app,
-                         "abort transaction: %s, three times in two minutes (is another "
-                         "instance running with the same instance_id?)",
-                         rd_kafka_error_string(a));
-        } else if (a) {
-            /* e.g. the coordinator aborted it itself while the broker was
-             * away, and answers with an invalid-state error */
-            fz_warn("thread %d: abort transaction: %s: starting a new transactional producer",
-                    t->idx, rd_kafka_error_string(a));
-            if (reset_txp(t) == 0) rc = after_abort(t);
-        } else {
-            rc = after_abort(t);
-        }
-        if (a) rd_kafka_error_destroy(a);
+        rc = abort_txn(t);
     } else if (rd_kafka_error_is_fatal(e) && !(fenced(t->txp, e) && fenced_again(t))) {
         fz_warn("thread %d: %s: %s: starting a new transactional producer", t->idx, what,
                 rd_kafka_error_string(e));
@@ -580,6 +601,7 @@ static int commit(fz_sthread *t, int final) {
                 fz_task_flush(t, k, final))
                 return -1;
         }
+        if (t->txn_broken) return abort_txn(t) < 0 ? -1 : 0;
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(t->ntasks + 1);
         for (int i = 0; i < t->ntasks; i++) {
             fz_task *k = t->tasks[i];
@@ -613,14 +635,18 @@ static int commit(fz_sthread *t, int final) {
 
 /* ---- assignment ---- */
 
+/* Restoring runs on the stream thread, which does not poll its consumer
+ * meanwhile: it keeps trying (the cluster may be away for a while) for up
+ * to RESTORE_WAIT_MS, well inside librdkafka's max.poll.interval.ms. */
 static int restore_tasks(fz_sthread *t, fz_task **v, int n, rd_kafka_topic_partition_list_t *l) {
     fz_app *app = t->app;
+    int64_t until = fz_mono_ms() + RESTORE_WAIT_MS;
     for (int attempt = 1;; attempt++) {
         if (fz_restore(app, t->offsets, v, n, l, &t->ctr) == 0) return 0;
-        if (atomic_load(&app->stop) || atomic_load(&app->fatal) || attempt == 5) break;
+        if (atomic_load(&app->stop) || atomic_load(&app->fatal) || fz_mono_ms() >= until) break;
         fz_warn("thread %d: restoring %d task(s) failed (attempt %d); trying again", t->idx, n,
                 attempt);
-        sleep((unsigned)attempt);
+        sleep(attempt < 5 ? (unsigned)attempt : 5);
     }
     fz_app_fatal(app, "cannot restore the state of %d assigned partition(s)", n);
     return -1;
@@ -695,9 +721,10 @@ static void revoked(fz_sthread *t, rd_kafka_topic_partition_list_t *parts, int l
                 t->idx, parts->cnt);
         t->lost = 1;
         if (t->in_txn) {
-            rd_kafka_error_t *e = rd_kafka_abort_transaction(t->txp, TXN_TIMEOUT_MS);
+            rd_kafka_error_t *e = rd_kafka_abort_transaction(t->txp, ABORT_TIMEOUT_MS);
             if (e) rd_kafka_error_destroy(e);
             t->in_txn = 0;
+            t->txn_broken = 0;
         }
         if (!app->eos) rd_kafka_purge(t->outp, RD_KAFKA_PURGE_F_QUEUE);
     } else if (!atomic_load(&app->fatal)) {
