@@ -160,12 +160,15 @@ def produce(topic, records):
         raise RuntimeError(f"{left} test events not delivered")
 
 
-def end_offsets(topic, timeout=60):
-    """High watermarks per partition. Right after a broker restart the broker
-    answers NOT_LEADER_FOR_PARTITION (or times out) for a while: retried."""
+def end_offsets(topic, timeout=60, isolation="read_committed"):
+    """Ends per partition: read_committed gives the last stable offset (a
+    transaction still open holds it back), read_uncommitted the high
+    watermark. Right after a broker restart the broker answers
+    NOT_LEADER_FOR_PARTITION (or times out) for a while: retried."""
     deadline = time.time() + timeout
     while True:
-        c = Consumer({"bootstrap.servers": BROKER, "group.id": "probe-" + uuid.uuid4().hex})
+        c = Consumer({"bootstrap.servers": BROKER, "group.id": "probe-" + uuid.uuid4().hex,
+                      "isolation.level": isolation})
         try:
             md = c.list_topics(topic, timeout=10)
             ends = {}
@@ -205,10 +208,11 @@ def committed(group, topic, partitions, timeout=60):
             c.close()
 
 
-def consume_all(topic, idle_s=3.0, max_s=120):
+def consume_all(topic, isolation="read_committed", idle_s=3.0, max_s=120):
     """Read a topic from the beginning until nothing new arrives for idle_s."""
     c = Consumer({"bootstrap.servers": BROKER, "group.id": "reader-" + uuid.uuid4().hex,
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  "isolation.level": isolation})
     c.subscribe([topic])
     out = []
     last = time.time()
@@ -292,22 +296,27 @@ class Fanzha:
             return f.read().decode("utf-8", "replace")
 
 
-def data_ends(topic, ends):
-    """Per partition, one past its last committed record: a partition written
-    in transactions ends in a commit marker, which a consumer never reads,
-    so a caught-up consumer's committed offset is one past the last record."""
+def records_from(topic, got):
+    """The partitions holding a committed record at or after the offsets in
+    got (partition -> offset, -1 for none: from the beginning)."""
     c = Consumer({"bootstrap.servers": BROKER, "group.id": "probe-" + uuid.uuid4().hex,
-                  "enable.auto.commit": False, "isolation.level": "read_committed"})
+                  "enable.auto.commit": False, "isolation.level": "read_committed",
+                  "enable.partition.eof": True})
     try:
-        c.assign([TopicPartition(topic, p, max(0, hi - 1024)) for p, hi in ends.items() if hi > 0])
-        out = {p: 0 for p in ends}
-        last = time.time()
-        while time.time() - last < 1.0:
-            m = c.poll(0.1)
-            if m is not None and not m.error():
-                out[m.partition()] = max(out[m.partition()], m.offset() + 1)
-                last = time.time()
-        return out
+        c.assign([TopicPartition(topic, p, max(0, o)) for p, o in got.items()])
+        todo, found = set(got), set()
+        deadline = time.time() + 30
+        while todo and time.time() < deadline:
+            m = c.poll(0.2)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    todo.discard(m.partition())
+                continue
+            found.add(m.partition())
+            todo.discard(m.partition())
+        return found | todo
     finally:
         c.close()
 
@@ -316,31 +325,43 @@ def wait_caught_up(group, topic, timeout=120, proc=None):
     """Wait until the group's committed offsets reach the end of the input
     topic, then of its internal route topic (<group>.route), whose decide
     tasks write the alerts: everything produced before the call is then
-    decided and committed."""
+    decided and committed.
+
+    The end is the high watermark, not the last stable offset: a transaction
+    left open by a killed instance holds the stable offset back (until the
+    coordinator aborts it, up to transaction.timeout.ms plus its abort scan
+    later) and every record behind it is still to be decided. A committed
+    offset short of the high watermark is caught up when no transaction is
+    open and no committed record lies at or after it (the rest are commit
+    and abort markers and aborted records, which a consumer never sees)."""
     deadline = time.time() + timeout
     for t in (topic, f"{group}.route") if supports("--internal-partitions") else (topic,):
-        ends = end_offsets(t)
+        ends = {p: hi for p, hi in end_offsets(t, isolation="read_uncommitted").items() if hi > 0}
         while True:
             if proc is not None and proc.proc.poll() is not None:
                 raise AssertionError(f"fanzha exited early ({proc.proc.returncode}):\n{proc.log()[-3000:]}")
             got = committed(group, t, list(ends))
-            if all(got.get(p, -1) >= hi for p, hi in ends.items() if hi > 0):
+            short = {p: got.get(p, -1) for p, hi in ends.items() if got.get(p, -1) < hi}
+            if not short:
                 break
-            # transaction markers at the end (a commit marker, an abort marker
-            # and the records it aborted after a fenced instance)?
-            if all(got.get(p, -1) >= hi - 64 for p, hi in ends.items() if hi > 0):
-                data = data_ends(t, ends)
-                if all(got.get(p, -1) >= data[p] for p, hi in ends.items() if hi > 0):
-                    break
             if time.time() > deadline:
                 raise AssertionError(f"group {group} did not catch up on {t}: committed={got} end={ends}")
+            stable = end_offsets(t)
+            high = end_offsets(t, isolation="read_uncommitted")
+            if all(stable[p] == high[p] for p in short) and not records_from(t, short):
+                break
             time.sleep(0.3)
+
+
+def counter(f, name):
+    """A counter from the instance's last statistics line (0 before one)."""
+    lines = [l for l in f.log().splitlines() if "stats:" in l]
+    return int(lines[-1].split(f" {name}=")[1].split()[0]) if lines else 0
 
 
 def processed(f):
     """Events the instance has screened, from its last statistics line."""
-    lines = [l for l in f.log().splitlines() if "stats:" in l]
-    return int(lines[-1].split("processed=")[1].split()[0]) if lines else 0
+    return counter(f, "processed")
 
 
 def wait_ready(f, timeout=60):

@@ -63,7 +63,7 @@ class Reload(unittest.TestCase):
             v2 = f.log().split(" active: ")[-2].split("ruleset ")[-1]
             self.assertNotEqual(v1, v2)
             send("r4", "pig butchering special offer, again")
-            self.assertTrue(wait_for(lambda: len(h.consume_all(topics["alerts"], 1)) >= 3, 60))
+            self.assertTrue(wait_for(lambda: len(h.consume_all(topics["alerts"], idle_s=1)) >= 3, 60))
         finally:
             f.stop()
         alerts = {a["event_id"]: a for a in h.alerts_of(h.consume_all(topics["alerts"]))}

@@ -378,7 +378,13 @@ class State(unittest.TestCase):
             h.wait_ready(f)
             for i in range(0, len(ev.records), 3000):  # a stream, not a backlog
                 h.produce(topics["events"], ev.records[i:i + 3000])
-                if i == 15000:
+                if i == 6000:  # it runs and writes alerts
+                    deadline = time.time() + 60
+                    while h.counter(f, "alerts") == 0 and time.time() < deadline:
+                        time.sleep(0.1)
+                    self.assertGreater(h.counter(f, "alerts"), 0, f.log()[-3000:])
+                if i == 15000:  # with 3,000 events just written: mid-transaction
+                    time.sleep(0.2)
                     f.signal(signal.SIGKILL)
                     f.wait()
                 time.sleep(0.1)
@@ -398,6 +404,10 @@ class State(unittest.TestCase):
         raw = read_alerts(topics["alerts"], "read_uncommitted")
         print(f"\nexactly once: {len(alerts)} committed alerts, {dups} duplicate(s); "
               f"{len(raw)} records read uncommitted")
+        route = f"{group}.route"
+        aborted = (len(raw) - len(alerts) + len(h.consume_all(route, "read_uncommitted")) -
+                   len(h.consume_all(route)))
+        self.assertGreater(aborted, 0, "the kill left no transaction open: nothing tested")
         self.assertEqual(dups, 0)
         self.assertEqual(set(counts), ev.fraud_ids)
         dl = [json.loads(v) for _, _, _, v in h.consume_all(topics["dlq"])]
