@@ -37,6 +37,18 @@ void fz_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac, const cha
            "rdkafka %s: %s", fac, buf);
 }
 
+rd_kafka_t *fz_kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *c, const char *what,
+                                char *err, size_t n) {
+    rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
+    char e2[512];
+    rd_kafka_t *rk = rd_kafka_new(type, c, e2, sizeof(e2));
+    if (!rk) {
+        snprintf(err, n, "%s: %s", what, e2);
+        rd_kafka_conf_destroy(c);
+    }
+    return rk; /* c is now owned by rk */
+}
+
 rd_kafka_t *fz_kafka_reader_new(const fz_config *cfg, const char *group_id, const char *client_id,
                                 int fetch_wait_ms, char *err, size_t n) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -54,15 +66,8 @@ rd_kafka_t *fz_kafka_reader_new(const fz_config *cfg, const char *group_id, cons
         rd_kafka_conf_destroy(c);
         return NULL;
     }
-    rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
-    char e2[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e2, sizeof(e2));
-    if (!rk) {
-        snprintf(err, n, "%s: %s", client_id, e2);
-        rd_kafka_conf_destroy(c);
-        return NULL;
-    }
-    /* c is now owned by rk */
+    rd_kafka_t *rk = fz_kafka_client_new(RD_KAFKA_CONSUMER, c, client_id, err, n);
+    if (!rk) return NULL;
     rd_kafka_poll_set_consumer(rk);
     return rk;
 }

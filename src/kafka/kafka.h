@@ -29,6 +29,11 @@ int fz_kafka_consumer_defaults(rd_kafka_conf_t *c, char *err, size_t n);
 /* A log_cb that writes librdkafka's log lines through fanzha's log. */
 void fz_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
+/* rd_kafka_new() with fanzha's log callback; takes c either way. On failure
+ * writes "WHAT: reason" to err and returns NULL. */
+rd_kafka_t *fz_kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *c, const char *what,
+                                char *err, size_t n);
+
 /* One record read back; a non-zero return stops the read. */
 typedef int (*fz_kafka_record_fn)(void *ctx, const rd_kafka_message_t *m);
 

@@ -24,14 +24,7 @@ static rd_kafka_t *admin_client(const fz_config *cfg, char *err, size_t n) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
-    rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
-    char e2[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e2, sizeof(e2));
-    if (!rk) {
-        snprintf(err, n, "admin client: %s", e2);
-        rd_kafka_conf_destroy(c);
-    }
-    return rk;
+    return fz_kafka_client_new(RD_KAFKA_PRODUCER, c, "admin client", err, n);
 }
 
 /* Partition count of topic, 0 if it does not exist, -1 on error. Asks for

@@ -894,14 +894,7 @@ static rd_kafka_t *make_producer(fz_sthread *t, int transactional, char *err, si
     }
     rd_kafka_conf_set_opaque(c, t);
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
-    rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
-    char e2[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e2, sizeof(e2));
-    if (!rk) {
-        snprintf(err, n, "producer: %s", e2);
-        rd_kafka_conf_destroy(c);
-    }
-    return rk;
+    return fz_kafka_client_new(RD_KAFKA_PRODUCER, c, "producer", err, n);
 }
 
 static rd_kafka_t *make_consumer(fz_sthread *t, char *err, size_t n) {
@@ -927,14 +920,8 @@ static rd_kafka_t *make_consumer(fz_sthread *t, char *err, size_t n) {
     }
     rd_kafka_conf_set_opaque(c, t);
     rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
-    rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
-    char e2[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e2, sizeof(e2));
-    if (!rk) {
-        snprintf(err, n, "consumer: %s", e2);
-        rd_kafka_conf_destroy(c);
-        return NULL;
-    }
+    rd_kafka_t *rk = fz_kafka_client_new(RD_KAFKA_CONSUMER, c, "consumer", err, n);
+    if (!rk) return NULL;
     rd_kafka_poll_set_consumer(rk);
     return rk;
 }

@@ -55,7 +55,7 @@ import time
 import uuid
 import zlib
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 
 import harness as h
 
@@ -331,25 +331,8 @@ def stats_of(topic):
 def read_topic(topic, isolation="read_committed", timeout=300):
     """Every record of a topic, to its end: (partition, offset, key, value)."""
     ends = h.end_offsets(topic)
-    c = Consumer({"bootstrap.servers": h.BROKER, "group.id": "chaos-reader-" + uuid.uuid4().hex,
-                  "enable.auto.commit": False, "enable.partition.eof": True,
-                  "isolation.level": isolation, "auto.offset.reset": "earliest"})
-    c.assign([TopicPartition(topic, p, 0) for p in ends])
-    todo = {p for p, hi in ends.items() if hi > 0}
-    out = []
-    deadline = time.time() + timeout
-    try:
-        while todo and time.time() < deadline:
-            m = c.poll(0.5)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    todo.discard(m.partition())
-                continue
-            out.append((m.partition(), m.offset(), m.key(), m.value()))
-    finally:
-        c.close()
+    out, todo = h.read_partitions(topic, {p: 0 for p, hi in ends.items() if hi > 0},
+                                  isolation, timeout=timeout)
     if todo:
         raise RuntimeError(f"{topic}: partitions {sorted(todo)} not read to the end")
     return out

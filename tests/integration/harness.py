@@ -296,16 +296,18 @@ class Fanzha:
             return f.read().decode("utf-8", "replace")
 
 
-def records_from(topic, got):
-    """The partitions holding a committed record at or after the offsets in
-    got (partition -> offset, -1 for none: from the beginning)."""
-    c = Consumer({"bootstrap.servers": BROKER, "group.id": "probe-" + uuid.uuid4().hex,
-                  "enable.auto.commit": False, "isolation.level": "read_committed",
+def read_partitions(topic, starts, isolation="read_committed", first_only=False, timeout=30):
+    """The records of topic from starts (partition -> offset; negative: from
+    the beginning) to each partition's end, as (partition, offset, key,
+    value); with first_only, at most one per partition. Returns the records
+    and the partitions not read to their end within timeout."""
+    c = Consumer({"bootstrap.servers": BROKER, "group.id": "reader-" + uuid.uuid4().hex,
+                  "enable.auto.commit": False, "isolation.level": isolation,
                   "enable.partition.eof": True})
     try:
-        c.assign([TopicPartition(topic, p, max(0, o)) for p, o in got.items()])
-        todo, found = set(got), set()
-        deadline = time.time() + 30
+        c.assign([TopicPartition(topic, p, max(0, o)) for p, o in starts.items()])
+        todo, out = set(starts), []
+        deadline = time.time() + timeout
         while todo and time.time() < deadline:
             m = c.poll(0.2)
             if m is None:
@@ -314,11 +316,20 @@ def records_from(topic, got):
                 if m.error().code() == KafkaError._PARTITION_EOF:
                     todo.discard(m.partition())
                 continue
-            found.add(m.partition())
-            todo.discard(m.partition())
-        return found | todo
+            out.append((m.partition(), m.offset(), m.key(), m.value()))
+            if first_only:
+                todo.discard(m.partition())
+        return out, todo
     finally:
         c.close()
+
+
+def records_from(topic, got):
+    """The partitions holding a committed record at or after the offsets in
+    got (partition -> offset, -1 for none: from the beginning), or not read
+    to their end."""
+    recs, todo = read_partitions(topic, got, first_only=True)
+    return {p for p, _, _, _ in recs} | todo
 
 
 def wait_caught_up(group, topic, timeout=120, proc=None):
