@@ -135,13 +135,15 @@ struct fz_task {
     uint64_t last_fp;
     int64_t verify_offset; /* first record expected after assignment; -1: none */
     uint64_t verify_fp;
-    int dirty; /* something to checkpoint */
+    int dirty;   /* something to checkpoint */
+    int flushed; /* its checkpoint is in the open transaction */
     /* statistics */
     fz_ledger *ledger;        /* NULL: off */
     fz_ledger_window *closed; /* windows closed since the last commit */
     int nclosed;
     int64_t next_interim_ms;
     int counted;           /* counted events since the last interim records */
+    int interim_flushed;   /* interim records in the open transaction */
     int64_t last_event_ms; /* monotonic time of the last record */
     /* screen */
     int64_t watermark; /* fz_pipeline_time_check */

@@ -209,6 +209,7 @@ int fz_task_hold_closed(fz_task *k, const fz_ledger_window *w) {
 }
 
 void fz_task_committed(fz_task *k) {
+    k->flushed = k->interim_flushed = 0;
     k->nclosed = 0;
     k->committed = k->position;
     k->dirty = 0;
@@ -322,6 +323,7 @@ int fz_task_flush(fz_sthread *t, fz_task *k, int final) {
     if (k->ledger && k->counted &&
         (now >= k->next_interim_ms || now - k->last_event_ms >= 200 || final)) {
         k->counted = 0;
+        k->interim_flushed = 1;
         k->next_interim_ms = now + app->cfg->checkpoint_interval_ms;
         for (int i = 0; i < fz_ledger_open_count(k->ledger); i++)
             if (flush_window(t, k, fz_ledger_open_window(k->ledger, i), 0)) return -1;

@@ -517,6 +517,13 @@ static int fenced_again(fz_sthread *t) {
  * writes it again. 0, or -1 fatal. */
 static int after_abort(fz_sthread *t) {
     t->in_txn = 0;
+    for (int i = 0; i < t->ntasks; i++) {
+        fz_task *k = t->tasks[i];
+        if (!k) continue;
+        k->flushed = 0;
+        if (k->interim_flushed) k->counted = 1; /* its interim records went with it */
+        k->interim_flushed = 0;
+    }
     if (!t->app->eos) return 0;
     t->nfailures = 0;
     return rewind_tasks(t) != 0 || begin(t) != 0 ? -1 : 0;
@@ -596,16 +603,21 @@ static int commit(fz_sthread *t, int final) {
         if (begin(t)) return -1;
         for (int i = 0; i < t->ntasks; i++) {
             fz_task *k = t->tasks[i];
-            if (k &&
-                (k->dirty || k->nclosed || k->position != k->committed || (final && k->counted)) &&
-                fz_task_flush(t, k, final))
-                return -1;
+            if (!k) continue;
+            k->flushed = 0;
+            if (!(k->dirty || k->nclosed || k->position != k->committed || (final && k->counted)))
+                continue;
+            if (fz_task_flush(t, k, final)) return -1;
+            k->flushed = 1;
         }
         if (t->txn_broken) return abort_txn(t) < 0 ? -1 : 0;
+        /* a task's offset only with its checkpoint and changelog entries:
+         * were an earlier commit reported done but lost at the broker, a
+         * later one must not commit the offset without the state */
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(t->ntasks + 1);
         for (int i = 0; i < t->ntasks; i++) {
             fz_task *k = t->tasks[i];
-            if (k && k->position >= 0)
+            if (k && k->flushed && k->position >= 0)
                 rd_kafka_topic_partition_list_add(l, k->topic, k->partition)->offset = k->position;
         }
         rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(t->consumer);
@@ -627,7 +639,7 @@ static int commit(fz_sthread *t, int final) {
         break;
     }
     for (int i = 0; i < t->ntasks; i++)
-        if (t->tasks[i]) fz_task_committed(t->tasks[i]);
+        if (t->tasks[i] && t->tasks[i]->flushed) fz_task_committed(t->tasks[i]);
     inc(&t->ctr.commits);
     if (app->eos) return begin(t);
     return 0;
