@@ -28,8 +28,8 @@ cleanup() { bash "$ROOT/deploy/kafka-local.sh" stop || true; }
 trap cleanup EXIT
 bash deploy/kafka-local.sh start
 
-args=(long --report docs/reliability.md)
-[ "$#" -gt 0 ] && args=(long "$@")
+args=(long --report docs/reliability.md "$@")
+
 exec_rc=0
 "$PY" tests/integration/chaos.py "${args[@]}" || exec_rc=$?
 exit "$exec_rc"
