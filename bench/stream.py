@@ -303,7 +303,11 @@ def scen_rebalance(tmp, broker, a, res):
     nothing; for everyone: the alert latency around the join."""
     out = {}
     for name, extra in (("cooperative-sticky", ()),
-                        ("eager (range)", ("-X", "consumer.partition.assignment.strategy=range"))):
+                        ("eager (range)", ("-X", "consumer.partition.assignment.strategy=range")),
+                        # the moved partitions wait for the joiner to hear of
+                        # the second round: one heartbeat (3 s by default)
+                        ("cooperative-sticky, heartbeat.interval.ms=1000",
+                         ("-X", "consumer.heartbeat.interval.ms=1000"))):
         rows = []
         for i in range(a.rounds):
             group = f"bench-rb-{uuid.uuid4().hex[:6]}"
