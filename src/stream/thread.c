@@ -588,6 +588,11 @@ static int txn_error(fz_sthread *t, rd_kafka_error_t *e, const char *what) {
     return rc;
 }
 
+/* read, changed or closed something since its last commit */
+static int changed(const fz_task *k) {
+    return k->dirty || k->nclosed || k->position != k->committed;
+}
+
 static int commit(fz_sthread *t, int final) {
     fz_app *app = t->app;
     t->next_commit = fz_mono_ms() + app->commit_ms;
@@ -595,7 +600,7 @@ static int commit(fz_sthread *t, int final) {
     int any = 0;
     for (int i = 0; i < t->ntasks; i++) {
         fz_task *k = t->tasks[i];
-        if (k && (k->dirty || k->nclosed || k->position != k->committed || k->counted)) any = 1;
+        if (k && (changed(k) || k->counted)) any = 1;
     }
     if (!any) return 0;
     if (!app->eos && flush_outputs(t)) return -1;
@@ -605,8 +610,7 @@ static int commit(fz_sthread *t, int final) {
             fz_task *k = t->tasks[i];
             if (!k) continue;
             k->flushed = 0;
-            if (!(k->dirty || k->nclosed || k->position != k->committed || (final && k->counted)))
-                continue;
+            if (!changed(k) && !(final && k->counted)) continue;
             if (fz_task_flush(t, k, final)) return -1;
             k->flushed = 1;
         }
