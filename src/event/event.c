@@ -5,16 +5,24 @@
  * second per core, most of the bytes in one string (the text). One strict
  * pass checks the syntax and records where each member of the root object
  * sits (json_scan); one walk over those members picks out the known fields
- * and skips everything else. String bodies are skipped eight bytes at a
- * time while no byte in them is a quote, a backslash or a control
- * character.
+ * and skips everything else. String bodies are skipped 32 (AVX2), 16
+ * (SSE4.2) or eight (scalar) bytes at a time while no byte in them is a
+ * quote, a backslash or a control character; the level is simd.h's, chosen
+ * once per event, and every level accepts, rejects and reports exactly
+ * alike (tests/unit/test-simd.c runs the decoder on each).
  */
 #include "event.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "simd.h"
 #include "utf8.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define FZ_EVENT_X86 1
+#endif
 
 /* A member of the root object: key and value as offsets into the message;
  * strings without their quotes, containers from bracket to bracket. */
@@ -23,6 +31,7 @@ typedef struct member {
     uint32_t kstart, kend;
     json_type type;
     uint32_t start, end;
+    int escaped; /* a string with a backslash in it */
 } member;
 
 struct fz_decoder {
@@ -114,11 +123,12 @@ static int read_hex4(const char *p, uint32_t *out) {
 
 /*
  * Turn the raw contents of a JSON string token into a view. Without
- * backslashes the view points into the message; otherwise the string is
- * unescaped into the arena. Returns FZ_REASON_NONE or why it failed.
+ * backslashes (the scan says whether there are any) the view points into
+ * the message; otherwise the string is unescaped into the arena. Returns
+ * FZ_REASON_NONE or why it failed.
  */
-static fz_reason string_view(fz_decoder *d, const char *raw, size_t n, fz_str *out) {
-    const char *bs = memchr(raw, '\\', n);
+static fz_reason string_view(fz_decoder *d, const char *raw, size_t n, int escaped, fz_str *out) {
+    const char *bs = escaped ? memchr(raw, '\\', n) : NULL;
     if (!bs) {
         *out = (fz_str){raw, n};
         return FZ_REASON_NONE;
@@ -224,16 +234,76 @@ static inline int word_special(uint64_t w) {
     return (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & high ? 1 : 0;
 }
 
+static inline int byte_special(unsigned char c) { return c == '"' || c == '\\' || c < 0x20; }
+
+/* The first i' >= i with s[i'] a quote, a backslash or a control character,
+ * or n: one function per level. */
+static inline size_t special_scalar(const char *s, size_t i, size_t n) {
+    while (i + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (word_special(w)) break;
+        i += 8;
+    }
+    while (i < n && !byte_special((unsigned char)s[i])) i++;
+    return i;
+}
+
+#ifdef FZ_EVENT_X86
+__attribute__((target("sse4.2"))) static inline unsigned special_mask_sse42(const char *p) {
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i m =
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v)); /* <= 0x1F */
+    return (unsigned)_mm_movemask_epi8(m);
+}
+
+__attribute__((target("sse4.2"))) static inline size_t special_sse42(const char *s, size_t i,
+                                                                     size_t n) {
+    for (; i + 16 <= n; i += 16) {
+        unsigned m = special_mask_sse42(s + i);
+        if (m) return i + (size_t)__builtin_ctz(m);
+    }
+    return special_scalar(s, i, n);
+}
+
+__attribute__((target("avx2"))) static inline size_t special_avx2(const char *s, size_t i,
+                                                                  size_t n) {
+    for (; i + 32 <= n; i += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(s + i));
+        __m256i m = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')),
+                                    _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')));
+        m = _mm256_or_si256(m, _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v));
+        unsigned mask = (unsigned)_mm256_movemask_epi8(m);
+        if (mask) return i + (size_t)__builtin_ctz(mask);
+    }
+    if (i + 16 <= n) {
+        unsigned m = special_mask_sse42(s + i);
+        if (m) return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+    return special_scalar(s, i, n);
+}
+#define SPECIAL(level, s, i, n)                                                                    \
+    ((level) == FZ_SIMD_AVX2    ? special_avx2((s), (i), (n))                                      \
+     : (level) == FZ_SIMD_SSE42 ? special_sse42((s), (i), (n))                                     \
+                                : special_scalar((s), (i), (n)))
+#else
+#define SPECIAL(level, s, i, n) special_scalar((s), (i), (n))
+#endif
+
 /*
  * Strict RFC 8259 syntax check of the whole message, one pass, no
  * allocation (nesting is tracked in a bit stack), which also records the
  * members of the root object in d->members (when the root is an object)
  * and counts keys and values in *ntok. Returns 0, or -1 with *off at the
- * first offending byte.
+ * first offending byte. Inlined once per SIMD level (json_scan_avx2, ...),
+ * where level is a constant.
  */
 #define JSON_MAX_DEPTH 256
-static int json_scan(fz_decoder *d, const char *s, size_t n, size_t *off, size_t *nmembers,
-                     unsigned long *ntok) {
+static inline __attribute__((always_inline)) int
+json_scan_body(fz_decoder *d, const char *s, size_t n, size_t *off, size_t *nmembers,
+               unsigned long *ntok, fz_simd_level level) {
     uint64_t stack[JSON_MAX_DEPTH / 64] = {0}; /* bit set = object, clear = array */
     int depth = 0, is_key = 0;
     size_t i = 0, m = 0, mcap = d->max_tokens / 2 + 1;
@@ -302,18 +372,15 @@ key:
     string:
         i++; /* opening quote */
         size_t st = i;
+        int escaped = 0;
         for (;;) {
-            while (i + 8 <= n) {
-                uint64_t w;
-                memcpy(&w, s + i, 8);
-                if (word_special(w)) break;
-                i += 8;
-            }
+            i = SPECIAL(level, s, i, n);
             if (i >= n) BAD();
             unsigned char c = (unsigned char)s[i];
             if (c == '"') break;
             if (c < 0x20) BAD();
             if (c == '\\') {
+                escaped = 1;
                 i++;
                 if (i >= n) BAD();
                 if (s[i] == 'u') {
@@ -332,6 +399,7 @@ key:
                 mem[m].kend = (uint32_t)i;
             } else {
                 mem[m].type = J_STRING;
+                mem[m].escaped = escaped;
                 mem[m].start = (uint32_t)st;
                 mem[m++].end = (uint32_t)i;
             }
@@ -375,6 +443,36 @@ close: /* s[i - 1] closed the container at this depth */
 #undef BAD
 #undef MEMBER_VALUE
 }
+
+static int json_scan_scalar(fz_decoder *d, const char *s, size_t n, size_t *off, size_t *nm,
+                            unsigned long *ntok) {
+    return json_scan_body(d, s, n, off, nm, ntok, FZ_SIMD_SCALAR);
+}
+#ifdef FZ_EVENT_X86
+__attribute__((target("sse4.2"))) static int json_scan_sse42(fz_decoder *d, const char *s, size_t n,
+                                                             size_t *off, size_t *nm,
+                                                             unsigned long *ntok) {
+    return json_scan_body(d, s, n, off, nm, ntok, FZ_SIMD_SSE42);
+}
+__attribute__((target("avx2"))) static int json_scan_avx2(fz_decoder *d, const char *s, size_t n,
+                                                          size_t *off, size_t *nm,
+                                                          unsigned long *ntok) {
+    return json_scan_body(d, s, n, off, nm, ntok, FZ_SIMD_AVX2);
+}
+#endif
+
+typedef int (*json_scan_fn)(fz_decoder *, const char *, size_t, size_t *, size_t *,
+                            unsigned long *);
+static const json_scan_fn json_scan[FZ_SIMD_LEVEL_COUNT] = {
+    json_scan_scalar,
+#ifdef FZ_EVENT_X86
+    json_scan_sse42,
+    json_scan_avx2,
+#else
+    json_scan_scalar,
+    json_scan_scalar,
+#endif
+};
 
 static int parse_i64(const char *p, size_t n, int64_t *out) {
     int64_t v = 0;
@@ -507,7 +605,7 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
 
     size_t bad_json, nm;
     unsigned long ntok;
-    if (json_scan(d, msg, len, &bad_json, &nm, &ntok) != 0) {
+    if (json_scan[fz_simd_level_get()](d, msg, len, &bad_json, &nm, &ntok) != 0) {
         if (len == 0) FAIL(FZ_REASON_INVALID_JSON, "empty message");
         FAIL(FZ_REASON_INVALID_JSON, "malformed JSON at byte %zu", bad_json);
     }
@@ -532,7 +630,7 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
     if (idx[K_ID] < 0) FAIL(FZ_REASON_MISSING_FIELD, "field 'id' is required");
     const member *tv = &t[idx[K_ID]];
     if (tv->type != J_STRING) FAIL(FZ_REASON_WRONG_TYPE, "field 'id' must be a string");
-    r = string_view(d, msg + tv->start, (size_t)(tv->end - tv->start), &ev->id);
+    r = string_view(d, msg + tv->start, (size_t)(tv->end - tv->start), tv->escaped, &ev->id);
     if (r) FAIL(r, "field 'id': %s", escape_problem(r));
     if (ev->id.n == 0 || ev->id.n > FZ_EVENT_ID_MAX) {
         ev->id = FZ_STR_NULL;
@@ -577,7 +675,7 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
             continue; /* null = absent */
         if (tv->type != J_STRING)
             FAIL(FZ_REASON_WRONG_TYPE, "field '%s' must be a string", key_names[skeys[s]]);
-        r = string_view(d, msg + tv->start, (size_t)(tv->end - tv->start), sdst[s]);
+        r = string_view(d, msg + tv->start, (size_t)(tv->end - tv->start), tv->escaped, sdst[s]);
         if (r) FAIL(r, "field '%s': %s", key_names[skeys[s]], escape_problem(r));
     }
 
