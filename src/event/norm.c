@@ -4,6 +4,15 @@
  * One pass over the text. Separators are held back in a small pending run
  * until the next kept character shows whether they sit between two CJK
  * characters (drop them) or not (emit them, collapsing white space).
+ *
+ * Workload: SMS texts of a few hundred bytes, mostly ASCII words with runs
+ * of CJK characters. Two fast paths carry most bytes: runs of ASCII words
+ * (kept bytes and single spaces, which normalise to themselves
+ * lower-cased) and CJK ideographs whose simplified form is an ideograph.
+ * The ASCII run is found and lower-cased 32 (AVX2) or 16 (SSE4.2) bytes at
+ * a time, or a byte at a time without single spaces on the scalar path;
+ * the level is simd.h's, chosen once per call, and every level gives the
+ * same bytes (tests/unit/test-simd.c).
  */
 #include "norm.h"
 
@@ -15,7 +24,13 @@
 #include <string.h>
 
 #include "common.h"
+#include "simd.h"
 #include "utf8.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define FZ_NORM_X86 1
+#endif
 
 /* simplified form of each BMP code point, or 0 when it has none */
 static uint16_t t2s[0x10000];
@@ -163,13 +178,143 @@ static inline int keep_pending(uint32_t prev, uint32_t f) {
 }
 
 /*
+ * ASCII runs. Given in[0] kept (keep_lower[in[0]] != 0), each returns a
+ * length k >= 1 and writes in[0..k) lower-cased to out[0..k) (writing
+ * past k, but never past n bytes of out). in[0..k) holds kept bytes and,
+ * on the vector paths, single spaces between them: a space that follows a
+ * kept ASCII byte and comes before one is emitted as it is (keep_pending),
+ * so the result is the scalar one. The run ends before a second space in
+ * a row, a space at its end, and any other byte that is not kept.
+ */
+static inline size_t ascii_run_scalar(const char *in, size_t n, char *out) {
+    size_t k = 0;
+    unsigned char l = keep_lower[(unsigned char)in[0]];
+    do {
+        out[k] = (char)l;
+    } while (++k < n && (l = keep_lower[(unsigned char)in[k]]) != 0);
+    return k;
+}
+
+#ifdef FZ_NORM_X86
+/* A byte ends a run (it is neither kept nor a space) when
+ * RUN_LO[low nibble] & RUN_HI[high nibble] != 0. Bit 7 is every byte >=
+ * 0x80; bits 0-4 are high nibbles 0, 2, 5, 6 and 7 and the low nibbles of
+ * NUL, \t-\r; " ' * + - . /; \ ^ _; `; | ~ in each. */
+#define RUN_LO                                                                                     \
+    0x89, 0x80, 0x82, 0x80, 0x80, 0x80, 0x80, 0x82, 0x80, 0x81, 0x83, 0x83, 0x95, 0x83, 0x96, 0x86
+#define RUN_HI                                                                                     \
+    0x01, 0x00, 0x02, 0x00, 0x00, 0x04, 0x08, 0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80
+
+/* the bytes that end the run in 16 bytes at p (bit i: p[i]), spaces in
+ * *sp; out gets p lower-cased */
+__attribute__((target("sse4.2"))) static inline unsigned run_block_sse42(const char *p, char *out,
+                                                                         unsigned *sp) {
+    const __m128i lo = _mm_setr_epi8(RUN_LO), hi = _mm_setr_epi8(RUN_HI);
+    const __m128i nib = _mm_set1_epi8(0x0F);
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i cls = _mm_and_si128(_mm_shuffle_epi8(lo, _mm_and_si128(v, nib)),
+                                _mm_shuffle_epi8(hi, _mm_and_si128(_mm_srli_epi16(v, 4), nib)));
+    unsigned stop = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(cls, _mm_setzero_si128())) & 0xFFFF;
+    *sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+    /* 'A'..'Z' + (0x80 - 'A') are the 26 smallest signed bytes */
+    __m128i upper = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - 'A'))),
+                                   _mm_set1_epi8((char)(0x80 + 26)));
+    _mm_storeu_si128((__m128i *)out, _mm_or_si128(v, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
+    return stop;
+}
+
+__attribute__((target("avx2"))) static inline uint32_t run_block_avx2(const char *p, char *out,
+                                                                      uint32_t *sp) {
+    const __m256i lo = _mm256_setr_epi8(RUN_LO, RUN_LO), hi = _mm256_setr_epi8(RUN_HI, RUN_HI);
+    const __m256i nib = _mm256_set1_epi8(0x0F);
+    __m256i v = _mm256_loadu_si256((const __m256i *)p);
+    __m256i cls =
+        _mm256_and_si256(_mm256_shuffle_epi8(lo, _mm256_and_si256(v, nib)),
+                         _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib)));
+    uint32_t stop = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(cls, _mm256_setzero_si256()));
+    *sp = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(' ')));
+    __m256i upper = _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(0x80 + 26)),
+                                      _mm256_add_epi8(v, _mm256_set1_epi8((char)(0x80 - 'A'))));
+    _mm256_storeu_si256((__m256i *)out,
+                        _mm256_or_si256(v, _mm256_and_si256(upper, _mm256_set1_epi8(0x20))));
+    return stop;
+}
+
+/* the rest of a run after the vector blocks, a byte at a time */
+static inline size_t run_tail(const char *in, size_t i, size_t n, char *out) {
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == ' ') {
+            if (in[i - 1] == ' ') break;
+            out[i] = ' ';
+            continue;
+        }
+        unsigned char l = keep_lower[c];
+        if (!l) break;
+        out[i] = (char)l;
+    }
+    return in[i - 1] == ' ' ? i - 1 : i;
+}
+
+__attribute__((target("sse4.2"))) static inline size_t ascii_run_sse42(const char *in, size_t n,
+                                                                       char *out) {
+    size_t i = 0;
+    unsigned carry = 0; /* the byte before the block is a space */
+    for (; i + 16 <= n; i += 16) {
+        unsigned sp, stop = run_block_sse42(in + i, out + i, &sp);
+        stop |= sp & ((sp << 1) | carry);
+        if (stop) {
+            i += (size_t)__builtin_ctz(stop);
+            return in[i - 1] == ' ' ? i - 1 : i;
+        }
+        carry = sp >> 15;
+    }
+    return run_tail(in, i, n, out);
+}
+
+__attribute__((target("avx2"))) static inline size_t ascii_run_avx2(const char *in, size_t n,
+                                                                    char *out) {
+    size_t i = 0;
+    uint32_t carry = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint32_t sp, stop = run_block_avx2(in + i, out + i, &sp);
+        stop |= sp & ((sp << 1) | carry);
+        if (stop) {
+            i += (size_t)__builtin_ctz(stop);
+            return in[i - 1] == ' ' ? i - 1 : i;
+        }
+        carry = sp >> 31;
+    }
+    if (i + 16 <= n) {
+        unsigned sp16, stop = run_block_sse42(in + i, out + i, &sp16);
+        stop |= sp16 & ((sp16 << 1) | carry);
+        if (stop) {
+            i += (size_t)__builtin_ctz(stop);
+            return in[i - 1] == ' ' ? i - 1 : i;
+        }
+        i += 16;
+    }
+    return run_tail(in, i, n, out);
+}
+#define ASCII_RUN(level, in, n, out)                                                               \
+    ((level) == FZ_SIMD_AVX2    ? ascii_run_avx2((in), (n), (out))                                 \
+     : (level) == FZ_SIMD_SSE42 ? ascii_run_sse42((in), (n), (out))                                \
+                                : ascii_run_scalar((in), (n), (out)))
+#else
+#define ASCII_RUN(level, in, n, out) ascii_run_scalar((in), (n), (out))
+#endif
+
+/*
  * Most text is ASCII: runs of kept ASCII bytes are copied lower-cased
  * without decoding, and ASCII white space and separators skip the code
- * point path. Everything else goes one code point at a time. The state
- * stays in locals: separators seen since the last kept character wait in
- * pend until the next kept character says whether they go or stay.
+ * point path; so do CJK ideographs that simplify to ideographs.
+ * Everything else goes one code point at a time. The state stays in
+ * locals: separators seen since the last kept character wait in pend
+ * until the next kept character says whether they go or stay. Inlined
+ * once per SIMD level, where level is a constant.
  */
-size_t fz_norm_text(const char *in, size_t n, char *out) {
+static inline __attribute__((always_inline)) size_t norm_text_body(const char *in, size_t n,
+                                                                   char *out, fz_simd_level level) {
     size_t i = 0, o = 0, np = 0;
     uint32_t prev = 0;      /* last kept non-separator code point, after folding; 0 = none */
     char pend[PENDING_MAX]; /* separators since prev, already folded */
@@ -193,9 +338,9 @@ size_t fz_norm_text(const char *in, size_t n, char *out) {
         unsigned char c = (unsigned char)in[i], l = keep_lower[c];
         if (l) {
             if (np) FLUSH_PENDING(l);
-            do {
-                out[o++] = (char)l;
-            } while (++i < n && (l = keep_lower[(unsigned char)in[i]]) != 0);
+            size_t k = ASCII_RUN(level, in + i, n - i, out + o);
+            i += k;
+            o += k;
             prev = (unsigned char)out[o - 1];
             continue;
         }
@@ -208,6 +353,19 @@ size_t fz_norm_text(const char *in, size_t n, char *out) {
             }
             i++;
             continue;
+        }
+        if (c >= 0xE3 && c <= 0xE9 && n - i >= 3) { /* U+3000..9FFF */
+            unsigned char c1 = (unsigned char)in[i + 1], c2 = (unsigned char)in[i + 2];
+            uint32_t cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(c1 & 0x3F) << 6) | (c2 & 0x3F);
+            uint32_t f = cp >= 0x3400 && t2s[cp] ? t2s[cp] : cp;
+            if ((c1 & 0xC0) == 0x80 && (c2 & 0xC0) == 0x80 && f >= 0x3400 && f <= 0x9FFF) {
+                /* an ideograph (not zero-width, white space or a separator) */
+                if (np) FLUSH_PENDING(f);
+                o += put3(out + o, f);
+                prev = f;
+                i += 3;
+                continue;
+            }
         }
         uint32_t cp;
         size_t len = fz_utf8_decode(in + i, n - i, &cp);
@@ -244,6 +402,35 @@ size_t fz_norm_text(const char *in, size_t n, char *out) {
         o += np;
     }
     return o;
+}
+
+static size_t norm_text_scalar(const char *in, size_t n, char *out) {
+    return norm_text_body(in, n, out, FZ_SIMD_SCALAR);
+}
+#ifdef FZ_NORM_X86
+__attribute__((target("sse4.2"))) static size_t norm_text_sse42(const char *in, size_t n,
+                                                                char *out) {
+    return norm_text_body(in, n, out, FZ_SIMD_SSE42);
+}
+__attribute__((target("avx2"))) static size_t norm_text_avx2(const char *in, size_t n, char *out) {
+    return norm_text_body(in, n, out, FZ_SIMD_AVX2);
+}
+#endif
+
+typedef size_t (*norm_text_fn)(const char *in, size_t n, char *out);
+static const norm_text_fn norm_text[FZ_SIMD_LEVEL_COUNT] = {
+    norm_text_scalar,
+#ifdef FZ_NORM_X86
+    norm_text_sse42,
+    norm_text_avx2,
+#else
+    norm_text_scalar,
+    norm_text_scalar,
+#endif
+};
+
+size_t fz_norm_text(const char *in, size_t n, char *out) {
+    return norm_text[fz_simd_level_get()](in, n, out);
 }
 
 size_t fz_norm_number(const char *in, size_t n, char *out) {
