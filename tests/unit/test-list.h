@@ -77,6 +77,18 @@ TEST_ENTRY(rulelang_status_and_views)
 TEST_ENTRY(rulelang_compiled_roundtrip)
 TEST_ENTRY(rulelang_examples)
 
+/* dbcache */
+TEST_ENTRY(dbcache_roundtrip)
+TEST_ENTRY(dbcache_keys_distinct)
+TEST_ENTRY(dbcache_damage_rejected)
+TEST_ENTRY(dbcache_truncated_and_oversized)
+TEST_ENTRY(dbcache_foreign_rejected)
+TEST_ENTRY(dbcache_untrusted_dir_refused)
+TEST_ENTRY(dbcache_symlink_entry_refused)
+TEST_ENTRY(dbcache_concurrent_stores)
+TEST_ENTRY(dbcache_prune)
+TEST_ENTRY(dbcache_off_and_default_dir)
+
 /* matcher */
 TEST_ENTRY(matcher_oracle)
 TEST_ENTRY(matcher_field_scope)
