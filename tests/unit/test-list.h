@@ -13,6 +13,12 @@ TEST_ENTRY(utf8_invalid_sequences)
 TEST_ENTRY(utf8_roundtrip_all)
 TEST_ENTRY(utf8_oracle_random)
 
+/* simd: every vector level against the scalar path */
+TEST_ENTRY(simd_levels)
+TEST_ENTRY(simd_utf8_differential)
+TEST_ENTRY(simd_event_differential)
+TEST_ENTRY(simd_norm_differential)
+
 /* buf */
 TEST_ENTRY(buf_cap_enforced)
 TEST_ENTRY(buf_json_escape)
