@@ -114,13 +114,17 @@ static size_t resume_at(const unsigned char *s, size_t i) {
         TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE, TOO_SHORT, TOO_SHORT,           \
         TOO_SHORT, TOO_SHORT
 
+static const unsigned char byte_1_high[16] = {TABLE_BYTE_1_HIGH};
+static const unsigned char byte_1_low[16] = {TABLE_BYTE_1_LOW};
+static const unsigned char byte_2_high[16] = {TABLE_BYTE_2_HIGH};
+
 /* Bytes that are not valid where they stand in v (nonzero lanes), given
  * the one, two and three bytes before each (p1, p2, p3). */
 __attribute__((target("avx2"))) static inline __m256i block_errors_avx2(__m256i v, __m256i p1,
                                                                         __m256i p2, __m256i p3) {
-    const __m256i b1h = _mm256_setr_epi8(TABLE_BYTE_1_HIGH, TABLE_BYTE_1_HIGH);
-    const __m256i b1l = _mm256_setr_epi8(TABLE_BYTE_1_LOW, TABLE_BYTE_1_LOW);
-    const __m256i b2h = _mm256_setr_epi8(TABLE_BYTE_2_HIGH, TABLE_BYTE_2_HIGH);
+    const __m256i b1h = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)byte_1_high));
+    const __m256i b1l = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)byte_1_low));
+    const __m256i b2h = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)byte_2_high));
     const __m256i nib = _mm256_set1_epi8(0x0F);
     __m256i sc = _mm256_and_si256(
         _mm256_and_si256(_mm256_shuffle_epi8(b1h, _mm256_and_si256(_mm256_srli_epi16(p1, 4), nib)),
@@ -164,9 +168,9 @@ __attribute__((target("avx2"))) static size_t valid_prefix_avx2(const char *s, s
 
 __attribute__((target("sse4.2"))) static inline __m128i block_errors_sse42(__m128i v, __m128i p1,
                                                                            __m128i p2, __m128i p3) {
-    const __m128i b1h = _mm_setr_epi8(TABLE_BYTE_1_HIGH);
-    const __m128i b1l = _mm_setr_epi8(TABLE_BYTE_1_LOW);
-    const __m128i b2h = _mm_setr_epi8(TABLE_BYTE_2_HIGH);
+    const __m128i b1h = _mm_loadu_si128((const __m128i *)byte_1_high);
+    const __m128i b1l = _mm_loadu_si128((const __m128i *)byte_1_low);
+    const __m128i b2h = _mm_loadu_si128((const __m128i *)byte_2_high);
     const __m128i nib = _mm_set1_epi8(0x0F);
     __m128i sc = _mm_and_si128(
         _mm_and_si128(_mm_shuffle_epi8(b1h, _mm_and_si128(_mm_srli_epi16(p1, 4), nib)),

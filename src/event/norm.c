@@ -205,11 +205,14 @@ static inline size_t ascii_run_scalar(const char *in, size_t n, char *out) {
 #define RUN_HI                                                                                     \
     0x01, 0x00, 0x02, 0x00, 0x00, 0x04, 0x08, 0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80
 
+static const unsigned char run_lo[16] = {RUN_LO}, run_hi[16] = {RUN_HI};
+
 /* the bytes that end the run in 16 bytes at p (bit i: p[i]), spaces in
  * *sp; out gets p lower-cased */
 __attribute__((target("sse4.2"))) static inline unsigned run_block_sse42(const char *p, char *out,
                                                                          unsigned *sp) {
-    const __m128i lo = _mm_setr_epi8(RUN_LO), hi = _mm_setr_epi8(RUN_HI);
+    const __m128i lo = _mm_loadu_si128((const __m128i *)run_lo);
+    const __m128i hi = _mm_loadu_si128((const __m128i *)run_hi);
     const __m128i nib = _mm_set1_epi8(0x0F);
     __m128i v = _mm_loadu_si128((const __m128i *)p);
     __m128i cls = _mm_and_si128(_mm_shuffle_epi8(lo, _mm_and_si128(v, nib)),
@@ -225,7 +228,8 @@ __attribute__((target("sse4.2"))) static inline unsigned run_block_sse42(const c
 
 __attribute__((target("avx2"))) static inline uint32_t run_block_avx2(const char *p, char *out,
                                                                       uint32_t *sp) {
-    const __m256i lo = _mm256_setr_epi8(RUN_LO, RUN_LO), hi = _mm256_setr_epi8(RUN_HI, RUN_HI);
+    const __m256i lo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)run_lo));
+    const __m256i hi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)run_hi));
     const __m256i nib = _mm256_set1_epi8(0x0F);
     __m256i v = _mm256_loadu_si256((const __m256i *)p);
     __m256i cls =
