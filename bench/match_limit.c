@@ -8,12 +8,15 @@
  * memory, then per round and per line: decode with fanzha's decoder
  * (fz_event_decode), build the views the databases scan
  * (fz_pipeline_views: raw fields are views into the line, normalised ones
- * are computed), and hs_scan every database over its view with a callback
- * that only counts. No rule terms, conditions, verdicts, dedup, encoding or
- * output: what fanzha does beyond this is its own cost. Prints the median
- * events/s over the rounds (and the best), one line, for bench/run; with
- * --per-db, also the share of scan time each database takes (where the
- * time goes).
+ * are computed), and match them with fanzha's matcher (fz_matcher_scan:
+ * every scanned database, the prefilter's factor hits and the confirm
+ * scans of the candidates, rule conditions). No verdicts, dedup, campaigns,
+ * statistics, encoding or output: what fanzha does beyond this is its own
+ * cost. Prints the median events/s over the rounds (and the best), one
+ * line, for bench/run; with --per-db, also where the scan time goes (each
+ * scanned database timed alone, the confirm scans as the rest) and the
+ * prefilter's candidate rate. --no-prefilter loads the rules without it
+ * (the reference matcher).
  */
 #define _GNU_SOURCE
 #include <hs/hs.h>
@@ -24,6 +27,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "matcher.h"
 #include "pipeline.h"
 #include "reload.h"
 #include "rules.h"
@@ -51,7 +55,7 @@ static int cmp_double(const void *a, const void *b) {
 
 static int usage(void) {
     fprintf(stderr, "usage: fz_match_limit [--rules DIR] [--rules-compiled FILE] [--rounds N] "
-                    "EVENTS.ndjson\n");
+                    "[--per-db] [--no-prefilter] EVENTS.ndjson\n");
     return 2;
 }
 
@@ -68,6 +72,8 @@ int main(int argc, char **argv) {
             cfg.rules_compiled = strdup(argv[++i]);
         } else if (!strcmp(argv[i], "--per-db")) {
             per_db = 1;
+        } else if (!strcmp(argv[i], "--no-prefilter")) {
+            cfg.rules_prefilter = 0;
         } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
             rounds = atoi(argv[++i]);
         } else if (!path && argv[i][0] != '-') {
@@ -120,12 +126,19 @@ int main(int argc, char **argv) {
     hs_scratch_t *scratch = NULL;
     for (size_t i = 0; i < ndb; i++)
         if (hs_alloc_scratch(fz_ruleset_db_at(rs, i)->db, &scratch) != HS_SUCCESS) return 1;
+    fz_matcher *m = fz_matcher_new(rs, err, sizeof(err));
+    if (!m) {
+        fprintf(stderr, "fz_match_limit: %s\n", err);
+        return 1;
+    }
 
     double *rate = calloc((size_t)rounds, sizeof(double));
     double *db_secs = calloc(ndb + 1, sizeof(double));
-    unsigned long long matches = 0, invalid = 0;
-    for (int r = 0; r < rounds; r++) {
-        matches = invalid = 0;
+    unsigned long long matched = 0, invalid = 0;
+    double match_secs = 0;
+    for (int r = 0; r < rounds + per_db; r++) {
+        int timing = r == rounds; /* the extra --per-db pass, not a round */
+        matched = invalid = 0;
         double t0 = now();
         for (size_t i = 0; i < n; i++) {
             fz_event ev;
@@ -138,31 +151,74 @@ int main(int argc, char **argv) {
             }
             fz_views views;
             fz_pipeline_views(p, &ev, &views);
-            for (size_t k = 0; k < ndb; k++) {
+            fz_matches mt;
+            double t1 = timing ? now() : 0;
+            if (fz_matcher_scan(m, &views, &mt) > 0) matched++;
+            if (!timing) continue;
+            match_secs += now() - t1;
+            for (size_t k = 0; k < ndb; k++) { /* each scanned database alone */
                 const fz_db *db = fz_ruleset_db_at(rs, k);
                 fz_str v = views[db->field][db->view];
-                if (!v.p || v.n == 0) continue;
-                double t1 = per_db ? now() : 0;
-                hs_scan(db->db, v.p, (unsigned)v.n, 0, scratch, on_match, &matches);
-                if (per_db) db_secs[k] += now() - t1;
+                if (db->confirm || !v.p || v.n == 0) continue;
+                unsigned long long hits = 0;
+                double t2 = now();
+                hs_scan(db->db, v.p, (unsigned)v.n, 0, scratch, on_match, &hits);
+                db_secs[k] += now() - t2;
             }
         }
-        rate[r] = (double)n / (now() - t0);
+        if (!timing) rate[r] = (double)n / (now() - t0);
     }
     qsort(rate, (size_t)rounds, sizeof(double), cmp_double);
+    size_t nscanned = 0;
+    for (size_t k = 0; k < ndb; k++) nscanned += !fz_ruleset_db_at(rs, k)->confirm;
     printf("match-limit: %zu events, %.0f events/s median of %d round(s), best %.0f; "
-           "%llu Hyperscan matches, %llu invalid; %zu database(s), %zu patterns\n",
-           n, rate[rounds / 2], rounds, rate[rounds - 1], matches, invalid, ndb,
-           fz_ruleset_pattern_count(rs));
-    double all = 0;
-    for (size_t k = 0; k < ndb; k++) all += db_secs[k];
-    for (size_t k = 0; per_db && k < ndb; k++) {
-        const fz_db *db = fz_ruleset_db_at(rs, k);
-        printf("  database %zu: %s/%s %s, %zu atoms: %.1f %% of scan time, %.2f us per event\n", k,
-               fz_field_name(db->field), fz_view_name(db->view), db->literal ? "literal" : "regex",
-               db->natoms, all > 0 ? 100.0 * db_secs[k] / all : 0.0,
-               1e6 * db_secs[k] / ((double)n * rounds));
+           "%llu matched, %llu invalid; %zu database(s) scanned, %zu confirm group(s), "
+           "%zu patterns, prefilter %s\n",
+           n, rate[rounds / 2], rounds, rate[rounds - 1], matched, invalid, nscanned,
+           ndb - nscanned, fz_ruleset_pattern_count(rs), fz_ruleset_prefiltered(rs) ? "on" : "off");
+    if (per_db) {
+        double scanned = 0;
+        for (size_t k = 0; k < ndb; k++) scanned += db_secs[k];
+        for (size_t k = 0; k < ndb; k++) {
+            const fz_db *db = fz_ruleset_db_at(rs, k);
+            if (db->confirm) continue;
+            printf("  database %zu: %s/%s %s, %zu atoms: %.1f %% of match time, %.2f us per "
+                   "event\n",
+                   k, fz_field_name(db->field), fz_view_name(db->view),
+                   db->literal ? "literal" : "regex", db->natoms,
+                   match_secs > 0 ? 100.0 * db_secs[k] / match_secs : 0.0,
+                   1e6 * db_secs[k] / (double)n);
+        }
+        double rest = match_secs > scanned ? match_secs - scanned : 0;
+        fz_prefilter_stats ps;
+        fz_matcher_prefilter_stats(m, &ps);
+        double ev = ps.scans ? (double)ps.scans : 1;
+        printf("  confirm scans and rule conditions: %.1f %% of match time, %.2f us per event\n",
+               match_secs > 0 ? 100.0 * rest / match_secs : 0.0, 1e6 * rest / (double)n);
+        printf("  prefilter: %zu regexes behind %zu factor literals; %.1f %% of events had a "
+               "candidate; %.3f candidates and %.3f confirm group scans per event, %.1f %% of "
+               "those scans matched\n",
+               fz_ruleset_confirm_count(rs), fz_ruleset_factor_count(rs),
+               100.0 * (double)ps.events_with_candidates / ev, (double)ps.candidates / ev,
+               (double)ps.group_scans / ev,
+               ps.group_scans ? 100.0 * (double)ps.confirmed / (double)ps.group_scans : 0.0);
+        printf("  prefilter: %.2f factor hits per event, counting for %.2f clauses\n",
+               (double)ps.factor_hits / ev, (double)ps.factor_targets / ev);
+        const uint64_t *cc = fz_matcher_candidate_counts(m);
+        const fz_confirm *cf = fz_ruleset_confirms(rs);
+        for (int top = 0; top < 10; top++) { /* the least selective factors */
+            size_t best = SIZE_MAX;
+            for (size_t c = 0; c < fz_ruleset_confirm_count(rs); c++)
+                if (cc[c] && (best == SIZE_MAX || cc[c] > cc[best])) best = c;
+            if (best == SIZE_MAX) break;
+            const fz_atom *a = &fz_ruleset_atoms(rs)[cf[best].atom];
+            const fz_rule *r = fz_ruleset_rule(rs, a->rule);
+            printf("    candidate in %5.1f %% of events: %s:%u: %s\n",
+                   100.0 * (double)cc[best] / ev, r->file, r->terms[a->term].line, r->id);
+            ((uint64_t *)cc)[best] = 0;
+        }
     }
+    fz_matcher_destroy(m);
     free(db_secs);
     for (size_t i = 0; i < n; i++) free(line[i]);
     free(line);

@@ -82,12 +82,27 @@ static void rules_summary(const char *dir, const fz_ruleset *rs, double secs, si
         disabled += st == FZ_STATUS_DISABLED;
     }
     printf("%s: %zu rules (%zu shadow, %zu disabled), %zu patterns (%zu list literals) in %zu "
-           "database(s) of %.1f MiB, ruleset %s; loaded in %.2f s (compile %.2f s), %zu "
-           "warning(s)\n",
+           "database(s) of %.1f MiB (%zu from the cache), ruleset %s; loaded in %.2f s (compile "
+           "%.2f s), %zu warning(s)\n",
            dir, fz_ruleset_count(rs), shadow, disabled, fz_ruleset_pattern_count(rs),
            fz_ruleset_literal_count(rs), fz_ruleset_db_count(rs),
-           (double)fz_ruleset_db_bytes(rs) / 1048576.0, fz_ruleset_version(rs), secs,
-           fz_ruleset_compile_secs(rs), nwarn);
+           (double)fz_ruleset_db_bytes(rs) / 1048576.0, fz_ruleset_cached_dbs(rs),
+           fz_ruleset_version(rs), secs, fz_ruleset_compile_secs(rs), nwarn);
+    if (!fz_ruleset_prefiltered(rs)) return;
+    const uint32_t *un;
+    const char *const *why;
+    size_t nun = fz_ruleset_unfiltered(rs, &un, &why);
+    printf("prefilter: %zu regex(es) behind %zu factor literals; %zu always scanned%s\n",
+           fz_ruleset_confirm_count(rs), fz_ruleset_factor_count(rs), nun,
+           nun ? " (each costs every event a scan; measure them with 'fanzha rules profile DIR "
+                 "EVENTS', give them a rarer required literal to fix):"
+               : "");
+    for (size_t i = 0; i < nun; i++) {
+        const fz_atom *a = &fz_ruleset_atoms(rs)[un[i]];
+        const fz_rule *r = fz_ruleset_rule(rs, a->rule);
+        printf("  %s:%u: rule '%s', field %s: %s\n", r->file, r->terms[a->term].line, r->id,
+               fz_field_name((fz_field)a->field), why[i]);
+    }
 }
 
 static void rules_profile(const fz_ruleset *rs, long top) {
@@ -106,7 +121,7 @@ static void rules_profile(const fz_ruleset *rs, long top) {
 }
 
 static int rules_check(int argc, char **argv) {
-    fz_rules_opts o = {1, 200, 1};
+    fz_rules_opts o = {.analyze = 1, .slow_ms = 200, .compile = 1, .cache = fz_rules_cache(NULL)};
     const char *dir = NULL;
     long profile = 0;
     for (int i = 0; i < argc; i++) {
@@ -158,7 +173,7 @@ static int rules_profile_scan(int argc, char **argv) {
         }
     }
     if (!dir || !events) return rules_usage();
-    fz_rules_opts o = {0, 0, 0}; /* parse and validate: each regex is compiled alone below */
+    fz_rules_opts o = {.compile = 0}; /* parse and validate: each regex is compiled alone below */
     size_t nwarn;
     fz_ruleset *rs = rules_load_report(dir, &o, &nwarn);
     if (!rs) return 1;
@@ -230,7 +245,8 @@ static int rules_compile(int argc, char **argv) {
     if (!dir || !out) return rules_usage();
     size_t nwarn;
     int64_t t0 = fz_mono_ns();
-    fz_ruleset *rs = rules_load_report(dir, NULL, &nwarn);
+    fz_rules_opts o = {.compile = 1, .cache = fz_rules_cache(NULL)};
+    fz_ruleset *rs = rules_load_report(dir, &o, &nwarn);
     if (!rs) return 1;
     char err[512];
     int rc = fz_ruleset_save(rs, out, err, sizeof(err));

@@ -47,6 +47,16 @@ static const option options[] = {
     {"rules_compiled", OPT_STR, FZ_SCOPE_BOTH, OFF(rules_compiled), NULL, 0, 0,
      "load this compiled ruleset (fanzha rules compile) instead of compiling rules_dir; "
      "when rules_dir exists too, the file must hold the same ruleset version"},
+    {"rules_cache_dir", OPT_STR, FZ_SCOPE_BOTH, OFF(rules_cache_dir), NULL, 0, 0,
+     "directory of compiled Hyperscan databases cached by what they were compiled from "
+     "(docs/operations.md); unset: $CACHE_DIRECTORY, else $XDG_CACHE_HOME/fanzha, else "
+     "$HOME/.cache/fanzha; 'off' disables"},
+    {"rules_cache_max_mb", OPT_INT, FZ_SCOPE_BOTH, OFF(rules_cache_max_mb), "512", 1, 1048576,
+     "after each load, remove the least recently used cache entries beyond this size"},
+    {"rules_prefilter", OPT_INT, FZ_SCOPE_BOTH, OFF(rules_prefilter), "1", 0, 1,
+     "1 = match regexes behind their literal factors (prefilter and confirm); 0 = scan every "
+     "regex on every event (the reference matcher: same verdicts, slower); a compiled ruleset "
+     "keeps the mode it was compiled with"},
     {"rules_require_tests", OPT_INT, FZ_SCOPE_BOTH, OFF(rules_require_tests), "1", 0, 1,
      "1 = refuse a ruleset (at start-up and on reload) whose embedded test examples fail"},
     {"rules_watch", OPT_INT, FZ_SCOPE_RUN, OFF(rules_watch), "1", 0, 1,

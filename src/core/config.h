@@ -51,6 +51,9 @@ typedef struct fz_config {
     /* both */
     char *rules_dir;
     char *rules_compiled; /* NULL = compile rules_dir */
+    int64_t rules_prefilter;
+    char *rules_cache_dir; /* NULL = the default directory; "off" = no cache */
+    int64_t rules_cache_max_mb;
     int64_t rules_require_tests;
     int64_t rules_watch;
     int64_t rules_watch_debounce_ms;

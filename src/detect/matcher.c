@@ -7,6 +7,13 @@
  * nothing is cleared between events. Literal atoms that must sit at a
  * word boundary, the start or the end of the field are checked here. After
  * the scans, each touched rule's condition decides whether it matched.
+ *
+ * Factor literals (ids from FZ_FACTOR_ID, see rules.h) do not touch rules:
+ * each hit sets its clause bit in the confirm it belongs to, and a confirm
+ * whose clauses have all been hit becomes a candidate. After the scanned
+ * databases, the confirm database of each candidate's group is scanned
+ * once over its view, with the same callback as any regex atom: its
+ * results are exact for every regex in it, candidate or not.
  */
 #include "matcher.h"
 
@@ -20,6 +27,11 @@ typedef struct rule_state {
     uint64_t terms; /* terms matched in that scan */
 } rule_state;
 
+typedef struct confirm_state {
+    uint32_t stamp; /* scan that last hit one of its factors */
+    uint32_t bits;  /* clauses hit in that scan */
+} confirm_state;
+
 struct fz_matcher {
     hs_scratch_t *scratch;
     const fz_ruleset *rs;
@@ -31,6 +43,14 @@ struct fz_matcher {
     uint32_t cur;
     fz_str field; /* the view being scanned, for literal checks */
     fz_rule_counters *ctr;
+    const fz_confirm *confirms;
+    confirm_state *cst;
+    uint64_t *ccount; /* per confirm: scans where it was a candidate */
+    uint32_t *cand;   /* confirm databases to scan in this scan */
+    size_t ncand;
+    uint32_t *dbstamp; /* per database: scan that queued it */
+    int hit;           /* an atom matched since cleared */
+    fz_prefilter_stats pstats;
 };
 
 fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_size) {
@@ -43,7 +63,14 @@ fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_siz
     m->st = calloc(n, sizeof(rule_state));
     m->touched = malloc(n * sizeof(uint32_t));
     m->ctr = calloc(n, sizeof(fz_rule_counters));
-    if (!m->st || !m->touched || !m->ctr) goto nomem;
+    size_t nc = fz_ruleset_confirm_count(rs) ? fz_ruleset_confirm_count(rs) : 1;
+    m->confirms = fz_ruleset_confirms(rs);
+    m->cst = calloc(nc, sizeof(confirm_state));
+    m->ccount = calloc(nc, sizeof(uint64_t));
+    m->cand = malloc(fz_ruleset_db_count(rs) * sizeof(uint32_t) + 1);
+    m->dbstamp = calloc(fz_ruleset_db_count(rs) + 1, sizeof(uint32_t));
+    if (!m->st || !m->touched || !m->ctr || !m->cst || !m->ccount || !m->cand || !m->dbstamp)
+        goto nomem;
     for (size_t i = 0; i < fz_ruleset_db_count(rs); i++) {
         if (hs_alloc_scratch(fz_ruleset_db_at(rs, i)->db, &m->scratch) != HS_SUCCESS) {
             snprintf(errstr, errstr_size, "matcher: hs_alloc_scratch failed");
@@ -64,6 +91,10 @@ void fz_matcher_destroy(fz_matcher *m) {
     free(m->st);
     free(m->touched);
     free(m->ctr);
+    free(m->cst);
+    free(m->ccount);
+    free(m->cand);
+    free(m->dbstamp);
     free(m);
 }
 
@@ -85,6 +116,30 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     (void)from;
     (void)flags;
     fz_matcher *m = ctx;
+    if (id >= FZ_FACTOR_ID) { /* a factor: count its clauses, find candidates */
+        size_t n;
+        const fz_factor_target *t = fz_ruleset_factor_targets(m->rs, id - FZ_FACTOR_ID, &n);
+        m->pstats.factor_hits++;
+        m->pstats.factor_targets += n;
+        for (size_t i = 0; i < n; i++) {
+            confirm_state *c = &m->cst[t[i].confirm];
+            if (c->stamp != m->cur) {
+                c->stamp = m->cur;
+                c->bits = 0;
+            }
+            const fz_confirm *cf = &m->confirms[t[i].confirm];
+            if (c->bits == cf->all) continue;
+            c->bits |= 1u << t[i].clause;
+            if (c->bits != cf->all) continue;
+            m->pstats.candidates++;
+            m->ccount[t[i].confirm]++;
+            if (m->dbstamp[cf->db] != m->cur) {
+                m->dbstamp[cf->db] = m->cur;
+                m->cand[m->ncand++] = cf->db;
+            }
+        }
+        return 0;
+    }
     const fz_atom *a = &m->atoms[id];
     if (a->mode != FZ_LIT_CONTAINS) {
         size_t end = (size_t)to, start = end - a->len;
@@ -107,6 +162,7 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
         }
     }
     rule_state *s = &m->st[a->rule];
+    m->hit = 1;
     bump(&m->ctr[a->rule].hits);
     if (s->stamp != m->cur) {
         s->stamp = m->cur;
@@ -132,19 +188,34 @@ static void sort_u32(uint32_t *v, int n) {
 int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
     if (++m->cur == 0) { /* stamp wrapped: forget old stamps */
         for (size_t i = 0; i < m->nrules; i++) m->st[i].stamp = 0;
+        for (size_t i = 0; i < fz_ruleset_confirm_count(m->rs); i++) m->cst[i].stamp = 0;
+        for (size_t i = 0; i < fz_ruleset_db_count(m->rs); i++) m->dbstamp[i] = 0;
         m->cur = 1;
     }
     m->ntouched = 0;
+    m->ncand = 0;
     out->n = 0;
     out->truncated = 0;
     out->nshadow = 0;
     const fz_ruleset *rs = m->rs;
     for (size_t i = 0; i < fz_ruleset_db_count(rs); i++) {
         const fz_db *d = fz_ruleset_db_at(rs, i);
+        if (d->confirm) break; /* the confirms come last */
         fz_str v = (*views)[d->field][d->view];
         if (!v.p || v.n == 0) continue;
         m->field = v;
         if (hs_scan(d->db, v.p, (unsigned)v.n, 0, m->scratch, on_match, m) != HS_SUCCESS) return -1;
+    }
+    m->pstats.scans++;
+    if (m->ncand) m->pstats.events_with_candidates++;
+    m->pstats.group_scans += m->ncand;
+    for (size_t i = 0; i < m->ncand; i++) {
+        const fz_db *d = fz_ruleset_db_at(rs, m->cand[i]);
+        fz_str v = (*views)[d->field][d->view];
+        m->field = v;
+        m->hit = 0;
+        if (hs_scan(d->db, v.p, (unsigned)v.n, 0, m->scratch, on_match, m) != HS_SUCCESS) return -1;
+        m->pstats.confirmed += m->hit;
     }
     for (size_t i = 0; i < m->ntouched; i++) {
         uint32_t id = m->touched[i];
@@ -178,6 +249,9 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
     sort_u32(out->shadow, out->nshadow);
     return out->n;
 }
+
+void fz_matcher_prefilter_stats(const fz_matcher *m, fz_prefilter_stats *out) { *out = m->pstats; }
+const uint64_t *fz_matcher_candidate_counts(const fz_matcher *m) { return m->ccount; }
 
 int fz_matcher_matched(const fz_matcher *m, uint32_t idx) {
     if (idx >= m->nrules || m->st[idx].stamp != m->cur) return 0;

@@ -58,6 +58,21 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out);
 /* After a scan: did rule idx match (enabled or shadow)? For rule tests. */
 int fz_matcher_matched(const fz_matcher *m, uint32_t idx);
 
+/* How the prefilter did on this matcher's scans (owning thread only). */
+typedef struct fz_prefilter_stats {
+    uint64_t scans;                  /* events scanned */
+    uint64_t events_with_candidates; /* events where some regex had to be confirmed */
+    uint64_t factor_hits;            /* factor literals found */
+    uint64_t factor_targets;         /* clauses they counted for */
+    uint64_t candidates;             /* regexes whose factors all hit */
+    uint64_t group_scans;            /* confirm databases scanned for them */
+    uint64_t confirmed;              /* group scans where some regex matched */
+} fz_prefilter_stats;
+
+void fz_matcher_prefilter_stats(const fz_matcher *m, fz_prefilter_stats *out);
+/* Per confirm (fz_ruleset_confirms()): scans where it was a candidate. */
+const uint64_t *fz_matcher_candidate_counts(const fz_matcher *m);
+
 /* Counters of rule idx (array of fz_ruleset_count() entries). */
 const fz_rule_counters *fz_matcher_counters(const fz_matcher *m);
 

@@ -25,10 +25,34 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "dbcache.h"
 #include "log.h"
 #include "ruletest.h"
 
 /* ---- the build policy ---- */
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static fz_dbcache *cache; /* guarded by cache_mu until opened */
+static int cache_tried;   /* guarded by cache_mu */
+
+fz_dbcache *fz_rules_cache(const char *dir) {
+    pthread_mutex_lock(&cache_mu);
+    if (!cache_tried) {
+        cache_tried = 1;
+        char def[4096], err[512];
+        if (dir && strcmp(dir, "off") == 0) {
+            dir = NULL;
+        } else if (!dir || !*dir) {
+            dir = fz_dbcache_default_dir(def, sizeof(def)) == 0 ? def : NULL;
+            if (!dir) fz_log(FZ_LOG_WARN, "rules cache: no cache directory (set rules_cache_dir)");
+        }
+        if (dir && !(cache = fz_dbcache_open(dir, err, sizeof(err))))
+            fz_log(FZ_LOG_WARN, "rules cache off: %s", err);
+    }
+    fz_dbcache *c = cache;
+    pthread_mutex_unlock(&cache_mu);
+    return c;
+}
 
 static int is_dir(const char *p) {
     struct stat st;
@@ -40,7 +64,7 @@ fz_ruleset *fz_rules_build(const fz_config *cfg, fz_rule_diags *diags) {
     if (cfg->rules_compiled) {
         char expect[32] = "";
         if (is_dir(cfg->rules_dir)) { /* the file must be built from these rules */
-            fz_rules_opts o = {0, 0, 0};
+            fz_rules_opts o = {.compile = 0};
             fz_ruleset *src = fz_ruleset_load(cfg->rules_dir, &o, diags);
             if (!src) return NULL;
             snprintf(expect, sizeof(expect), "%s", fz_ruleset_version(src));
@@ -48,7 +72,12 @@ fz_ruleset *fz_rules_build(const fz_config *cfg, fz_rule_diags *diags) {
         }
         rs = fz_ruleset_load_compiled(cfg->rules_compiled, expect[0] ? expect : NULL, diags);
     } else {
-        rs = fz_ruleset_load(cfg->rules_dir, NULL, diags);
+        fz_rules_opts o = {.compile = 1,
+                           .no_prefilter = !cfg->rules_prefilter,
+                           .cache = fz_rules_cache(cfg->rules_cache_dir)};
+        rs = fz_ruleset_load(cfg->rules_dir, &o, diags);
+        if (o.cache && fz_dbcache_prune(o.cache, (uint64_t)cfg->rules_cache_max_mb << 20) < 0)
+            fz_log(FZ_LOG_WARN, "rules cache: pruning failed");
     }
     if (!rs || !cfg->rules_require_tests) return rs;
     fz_ruletest_summary sum;

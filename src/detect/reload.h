@@ -7,6 +7,9 @@
  * then - unless rules_require_tests is 0 - run the rules' embedded
  * examples. Any error leaves the caller with NULL and every problem in
  * diags as file:line, so a bad push never replaces working rules.
+ * Compiled databases come from the on-disk cache when their inputs are
+ * unchanged (rules_cache_dir), so a restart or a reload that changed one
+ * file recompiles only the databases that file feeds.
  *
  * The reload thread owns the slow, blocking side of rule management so the
  * consumer and workers never wait on it: it watches rules_dir (inotify,
@@ -28,6 +31,15 @@
 #include "rules.h"
 
 fz_ruleset *fz_rules_build(const fz_config *cfg, fz_rule_diags *diags);
+
+/*
+ * The process's compiled-rules cache (dbcache.h), opened on first use in
+ * dir (NULL: the default directory; "off": none) and kept until exit; the
+ * directory of the first call wins. NULL when off or when the directory
+ * cannot be used (logged once, as a warning: rules are then compiled).
+ * Thread-safe.
+ */
+fz_dbcache *fz_rules_cache(const char *dir);
 /* Log every diagnostic (errors as errors, warnings as warnings). */
 void fz_rules_log_diags(const fz_rule_diags *diags);
 

@@ -32,8 +32,10 @@
 
 #include "buf.h"
 #include "cond.h"
+#include "dbcache.h"
 #include "log.h"
 #include "norm.h"
+#include "prefilter.h"
 #include "utf8.h"
 
 /* Regex sets larger than this are split into several databases compiled
@@ -44,7 +46,9 @@
  * on its rules. */
 #define REGEX_CHUNK 250
 #define MAX_CHUNKS 8
-#define FZ_DB_MAX (FZ_FIELD_COUNT * FZ_VIEW_COUNT * (MAX_CHUNKS + 1))
+/* databases scanned for every event, at most: regex chunks, list
+ * literals, factors */
+#define FZ_DB_MAX (FZ_FIELD_COUNT * FZ_VIEW_COUNT * (MAX_CHUNKS + 2))
 
 /* one input file of the ruleset, as read */
 typedef struct source {
@@ -70,8 +74,18 @@ struct fz_ruleset {
     fz_atom *atoms;
     size_t natoms;
     size_t nliterals;
-    fz_db dbs[FZ_DB_MAX];
+    fz_db *dbs; /* the scanned ones (FZ_DB_MAX at most), then the confirms */
     size_t ndbs;
+    int prefilter;
+    fz_confirm *confirms;
+    size_t nconfirms;
+    uint32_t *factor_first; /* nfactors + 1 offsets into targets */
+    fz_factor_target *targets;
+    size_t nfactors;
+    _Atomic size_t cached; /* databases loaded from the cache */
+    uint32_t *unfiltered;  /* regex atoms with no usable factor */
+    const char **unfiltered_why;
+    size_t nunfiltered;
     uint8_t uses[FZ_FIELD_COUNT][FZ_VIEW_COUNT];
     double compile_secs;
     char *dir;
@@ -194,6 +208,12 @@ static void ruleset_free(fz_ruleset *rs) {
     for (size_t i = 0; i < rs->nsrc; i++) source_free(&rs->src[i]);
     free(rs->src);
     for (size_t i = 0; i < rs->ndbs; i++) hs_free_database(rs->dbs[i].db);
+    free(rs->dbs);
+    free(rs->confirms);
+    free(rs->factor_first);
+    free(rs->targets);
+    free(rs->unfiltered);
+    free(rs->unfiltered_why);
     free(rs->atoms);
     free(rs->dir);
     free(rs->cats);
@@ -218,6 +238,22 @@ const fz_atom *fz_ruleset_atoms(const fz_ruleset *rs) { return rs->atoms; }
 size_t fz_ruleset_db_count(const fz_ruleset *rs) { return rs->ndbs; }
 const fz_db *fz_ruleset_db_at(const fz_ruleset *rs, size_t i) { return &rs->dbs[i]; }
 int fz_ruleset_uses(const fz_ruleset *rs, fz_field f, fz_view v) { return rs->uses[f][v]; }
+size_t fz_ruleset_confirm_count(const fz_ruleset *rs) { return rs->nconfirms; }
+const fz_confirm *fz_ruleset_confirms(const fz_ruleset *rs) { return rs->confirms; }
+size_t fz_ruleset_factor_count(const fz_ruleset *rs) { return rs->nfactors; }
+int fz_ruleset_prefiltered(const fz_ruleset *rs) { return rs->prefilter; }
+
+const fz_factor_target *fz_ruleset_factor_targets(const fz_ruleset *rs, uint32_t f, size_t *n) {
+    *n = rs->factor_first[f + 1] - rs->factor_first[f];
+    return rs->targets + rs->factor_first[f];
+}
+
+size_t fz_ruleset_unfiltered(const fz_ruleset *rs, const uint32_t **atoms,
+                             const char *const **why) {
+    *atoms = rs->unfiltered;
+    *why = rs->unfiltered_why;
+    return rs->nunfiltered;
+}
 
 const char *fz_ruleset_category_find(const fz_ruleset *rs, const char *name, size_t n) {
     for (size_t i = 0; i < rs->ncats; i++)
@@ -225,6 +261,7 @@ const char *fz_ruleset_category_find(const fz_ruleset *rs, const char *name, siz
     return NULL;
 }
 double fz_ruleset_compile_secs(const fz_ruleset *rs) { return rs->compile_secs; }
+size_t fz_ruleset_cached_dbs(const fz_ruleset *rs) { return atomic_load(&rs->cached); }
 
 size_t fz_ruleset_db_bytes(const fz_ruleset *rs) {
     size_t total = 0;
@@ -1276,9 +1313,20 @@ static void check_patterns(fz_ruleset *rs, int analyze, double slow_ms, fz_rule_
 
 /* ---- atoms and databases ---- */
 
-static size_t db_key(fz_field f, fz_view v, int literal) {
-    return ((size_t)f * FZ_VIEW_COUNT + (size_t)v) * 2 + (size_t)literal;
+/* db_build slots per (field, view): always-scanned regexes, literals
+ * (list literals and factors), regexes behind the prefilter. */
+enum { KIND_REGEX = 0, KIND_LITERAL = 1, KIND_CONFIRM = 2, KIND_FACTOR = 3, NKINDS };
+#define NKEYS (FZ_FIELD_COUNT * FZ_VIEW_COUNT * NKINDS)
+
+static size_t db_key(fz_field f, fz_view v, int kind) {
+    return ((size_t)f * FZ_VIEW_COUNT + (size_t)v) * NKINDS + (size_t)kind;
 }
+
+/* Regexes behind the prefilter are compiled in groups of this many (same
+ * field and view): a candidate costs a scan of its group, and a regex
+ * compiled alone costs ten times its share of a large database (Hyperscan
+ * tries harder for one pattern). */
+#define CONFIRM_GROUP 16
 
 typedef struct db_build {
     const char **ex;
@@ -1310,6 +1358,180 @@ static int db_build_add(db_build *b, const char *ex, size_t len, unsigned flags,
     return 0;
 }
 
+/* Keep str (malloc'd) until the databases are compiled; -1 (str freed)
+ * when out of memory. */
+static int arena_push(char ***arena, size_t *narena, char *str) {
+    if ((*narena & (*narena - 1)) == 0) {
+        char **na = realloc(*arena, (*narena ? *narena * 2 : 1) * sizeof(char *));
+        if (!na) {
+            free(str);
+            return -1;
+        }
+        *arena = na;
+    }
+    (*arena)[(*narena)++] = str;
+    return 0;
+}
+
+/* The factor literals while building: deduplicated per (field, view,
+ * caseless, bytes) with an open-addressing table, and the (factor,
+ * confirm, clause) triples that become the targets. */
+typedef struct factor_key {
+    const char *s;
+    size_t n;
+    uint16_t field;
+    uint8_t view, caseless;
+} factor_key;
+
+typedef struct factor_triple {
+    uint32_t factor, confirm, clause;
+} factor_triple;
+
+typedef struct factor_build {
+    factor_key *keys; /* by factor index */
+    size_t nkeys;
+    uint32_t *table; /* factor index + 1, or 0 */
+    size_t tcap;     /* power of two */
+    factor_triple *tr;
+    size_t ntr, trcap;
+} factor_build;
+
+static void factor_build_free(factor_build *fb) {
+    free(fb->keys);
+    free(fb->table);
+    free(fb->tr);
+    memset(fb, 0, sizeof(*fb));
+}
+
+static uint64_t factor_hash(const factor_key *k) {
+    uint64_t seed = ((uint64_t)k->field << 16) | ((uint64_t)k->view << 8) | k->caseless;
+    return XXH3_64bits_withSeed(k->s, k->n, seed);
+}
+
+/* The index of factor k (its string kept in the arena), added to the
+ * literal database of its (field, view) when new; -1 when out of memory. */
+static int64_t factor_get(factor_build *fb, db_build *bb, char ***arena, size_t *narena,
+                          const factor_key *k) {
+    if (fb->nkeys * 2 >= fb->tcap) { /* grow and rehash */
+        size_t nc = fb->tcap ? fb->tcap * 2 : 1024;
+        uint32_t *nt = calloc(nc, sizeof(uint32_t));
+        factor_key *nk = realloc(fb->keys, nc / 2 * sizeof(factor_key));
+        if (!nt || !nk) {
+            free(nt);
+            if (nk) fb->keys = nk;
+            return -1;
+        }
+        fb->keys = nk;
+        for (size_t i = 0; i < fb->nkeys; i++) {
+            size_t h = (size_t)factor_hash(&fb->keys[i]) & (nc - 1);
+            while (nt[h]) h = (h + 1) & (nc - 1);
+            nt[h] = (uint32_t)i + 1;
+        }
+        free(fb->table);
+        fb->table = nt;
+        fb->tcap = nc;
+    }
+    size_t h = (size_t)factor_hash(k) & (fb->tcap - 1);
+    for (; fb->table[h]; h = (h + 1) & (fb->tcap - 1)) {
+        const factor_key *e = &fb->keys[fb->table[h] - 1];
+        if (e->n == k->n && e->field == k->field && e->view == k->view &&
+            e->caseless == k->caseless && memcmp(e->s, k->s, k->n) == 0)
+            return fb->table[h] - 1;
+    }
+    char *copy = malloc(k->n + 1);
+    if (!copy) return -1;
+    memcpy(copy, k->s, k->n);
+    copy[k->n] = '\0';
+    if (arena_push(arena, narena, copy) != 0) return -1;
+    uint32_t idx = (uint32_t)fb->nkeys;
+    unsigned fl = HS_FLAG_SINGLEMATCH | (k->caseless ? HS_FLAG_CASELESS : 0);
+    if (db_build_add(&bb[db_key((fz_field)k->field, (fz_view)k->view, KIND_FACTOR)], copy, k->n, fl,
+                     FZ_FACTOR_ID + idx) != 0)
+        return -1;
+    fb->keys[fb->nkeys] = *k;
+    fb->keys[fb->nkeys++].s = copy;
+    fb->table[h] = idx + 1;
+    return idx;
+}
+
+static int factor_target(factor_build *fb, uint32_t factor, uint32_t confirm, uint32_t clause) {
+    if (fb->ntr == fb->trcap) {
+        size_t nc = fb->trcap ? fb->trcap * 2 : 1024;
+        factor_triple *nv = realloc(fb->tr, nc * sizeof(*nv));
+        if (!nv) return -1;
+        fb->tr = nv;
+        fb->trcap = nc;
+    }
+    fb->tr[fb->ntr++] = (factor_triple){factor, confirm, clause};
+    return 0;
+}
+
+/* Regex atom id (pattern on field f in view v) behind its factors, or in
+ * the always-scanned database of (f, v) when it has none. */
+static int add_regex(fz_ruleset *rs, db_build *bb, factor_build *fb, char ***arena, size_t *narena,
+                     const char *pat, unsigned fl, unsigned id, int f, fz_view v) {
+    if (!rs->prefilter) return db_build_add(&bb[db_key((fz_field)f, v, 0)], pat, 0, fl, id);
+    fz_prefilter pf;
+    if (fz_prefilter_derive(pat, fl, &pf) != 0) return -1;
+    if (pf.n == 0) {
+        if ((rs->nunfiltered & (rs->nunfiltered - 1)) == 0) {
+            size_t nc = rs->nunfiltered ? rs->nunfiltered * 2 : 1;
+            uint32_t *na = realloc(rs->unfiltered, nc * sizeof(uint32_t));
+            if (na) rs->unfiltered = na;
+            const char **nw = realloc(rs->unfiltered_why, nc * sizeof(char *));
+            if (nw) rs->unfiltered_why = nw;
+            if (!na || !nw) return -1;
+        }
+        rs->unfiltered[rs->nunfiltered] = id;
+        rs->unfiltered_why[rs->nunfiltered++] = pf.why;
+        return db_build_add(&bb[db_key((fz_field)f, v, 0)], pat, 0, fl, id);
+    }
+    if ((rs->nconfirms & (rs->nconfirms - 1)) == 0) {
+        fz_confirm *nc =
+            realloc(rs->confirms, (rs->nconfirms ? rs->nconfirms * 2 : 1) * sizeof(fz_confirm));
+        if (!nc) goto nomem;
+        rs->confirms = nc;
+    }
+    uint32_t ci = (uint32_t)rs->nconfirms++;
+    rs->confirms[ci] =
+        (fz_confirm){id, 0, (uint32_t)((1ull << pf.n) - 1), (uint8_t)v, (uint8_t)pf.n};
+    if (db_build_add(&bb[db_key((fz_field)f, v, KIND_CONFIRM)], pat, 0, fl, id) != 0) goto nomem;
+    for (size_t k = 0; k < pf.n; k++)
+        for (size_t j = 0; j < pf.clauses[k].n; j++) {
+            factor_key key = {pf.clauses[k].lits[j].s, pf.clauses[k].lits[j].n, (uint16_t)f,
+                              (uint8_t)v, (uint8_t)pf.caseless};
+            int64_t fi = factor_get(fb, bb, arena, narena, &key);
+            if (fi < 0 || factor_target(fb, (uint32_t)fi, ci, (uint32_t)k) != 0) goto nomem;
+        }
+    fz_prefilter_free(&pf);
+    return 0;
+nomem:
+    fz_prefilter_free(&pf);
+    return -1;
+}
+
+static int cmp_triple(const void *a, const void *b) {
+    const factor_triple *x = a, *y = b;
+    if (x->factor != y->factor) return x->factor < y->factor ? -1 : 1;
+    if (x->confirm != y->confirm) return x->confirm < y->confirm ? -1 : 1;
+    return (x->clause > y->clause) - (x->clause < y->clause);
+}
+
+/* The factor -> (confirm, clause) table, as offsets per factor. */
+static int factors_finish(fz_ruleset *rs, factor_build *fb) {
+    rs->nfactors = fb->nkeys;
+    rs->factor_first = calloc(fb->nkeys + 1, sizeof(uint32_t));
+    rs->targets = malloc((fb->ntr ? fb->ntr : 1) * sizeof(fz_factor_target));
+    if (!rs->factor_first || !rs->targets) return -1;
+    if (fb->ntr) qsort(fb->tr, fb->ntr, sizeof(factor_triple), cmp_triple);
+    for (size_t i = 0; i < fb->ntr; i++) {
+        rs->targets[i] = (fz_factor_target){fb->tr[i].confirm, fb->tr[i].clause};
+        rs->factor_first[fb->tr[i].factor + 1]++;
+    }
+    for (size_t f = 0; f < fb->nkeys; f++) rs->factor_first[f + 1] += rs->factor_first[f];
+    return 0;
+}
+
 static source *find_list(fz_ruleset *rs, const char *rel) {
     for (size_t i = 0; i < rs->nsrc; i++)
         if (rs->src[i].is_list && !strcmp(rs->src[i].rel, rel)) return &rs->src[i];
@@ -1317,9 +1539,12 @@ static source *find_list(fz_ruleset *rs, const char *rel) {
 }
 
 /* Build every atom. Literal expressions for the normalised view are
- * normalised copies kept in *arena (freed by the caller after compiling). */
+ * normalised copies kept in *arena (freed by the caller after compiling),
+ * as are the factor literals. */
 static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *narena) {
     size_t cap = 0;
+    factor_build fb = {0};
+    int out = -1;
     for (size_t i = 0; i < rs->nrules; i++) {
         fz_rule *r = &rs->rules[i];
         if (r->status == FZ_STATUS_DISABLED) continue;
@@ -1334,7 +1559,7 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                     if (rs->natoms == cap) {
                         cap = cap ? cap * 2 : 1024;
                         fz_atom *na = realloc(rs->atoms, cap * sizeof(fz_atom));
-                        if (!na) return -1;
+                        if (!na) goto done;
                         rs->atoms = na;
                     }
                     fz_atom *a = &rs->atoms[rs->natoms];
@@ -1346,28 +1571,19 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                     if (!t->list) {
                         a->mode = FZ_LIT_CONTAINS;
                         a->len = 0;
-                        rc = db_build_add(&bb[db_key(f, v, 0)], t->pattern, 0,
-                                          fz_term_regex_flags(t, v), id);
+                        rc = add_regex(rs, bb, &fb, arena, narena, t->pattern,
+                                       fz_term_regex_flags(t, v), id, f, v);
                     } else {
                         const char *lit = s->lit[j];
                         size_t len = s->litlen[j];
                         if (len == 0) continue; /* Hyperscan rejects (or worse) empty literals */
                         if (v == FZ_VIEW_NORM) {
                             char *nv = malloc(len + 1);
-                            if (!nv) return -1;
+                            if (!nv) goto done;
                             len = f == FZ_FIELD_TEXT ? fz_norm_text(lit, len, nv)
                                                      : fz_norm_number(lit, len, nv);
                             nv[len] = '\0';
-                            if ((*narena & (*narena - 1)) == 0) {
-                                char **na =
-                                    realloc(*arena, (*narena ? *narena * 2 : 1) * sizeof(char *));
-                                if (!na) {
-                                    free(nv);
-                                    return -1;
-                                }
-                                *arena = na;
-                            }
-                            (*arena)[(*narena)++] = nv;
+                            if (arena_push(arena, narena, nv) != 0) goto done;
                             lit = nv;
                             if (len == 0) continue; /* nothing left to match */
                         }
@@ -1381,14 +1597,17 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                         rc = db_build_add(&bb[db_key(f, v, 1)], lit, len, fl, id);
                         rs->nliterals++;
                     }
-                    if (rc) return -1;
+                    if (rc) goto done;
                     rs->natoms++;
                     rs->uses[f][v] = 1;
                 }
             }
         }
     }
-    return 0;
+    out = factors_finish(rs, &fb);
+done:
+    factor_build_free(&fb);
+    return out;
 }
 
 /* Name the rule and term behind atom id in a diagnostic. */
@@ -1406,28 +1625,65 @@ typedef struct db_job {
     fz_field field;
     fz_view view;
     int literal;
+    int confirm;
 } db_job;
 
-/* The databases a set of atoms makes, in a fixed order. */
+/* The most databases plan_dbs() makes. */
+static size_t plan_max(const db_build *bb) {
+    size_t n = FZ_DB_MAX;
+    for (int f = 0; f < FZ_FIELD_COUNT; f++)
+        for (int v = 0; v < FZ_VIEW_COUNT; v++)
+            n += bb[db_key((fz_field)f, (fz_view)v, KIND_CONFIRM)].n / CONFIRM_GROUP + 1;
+    return n;
+}
+
+/* The databases a set of atoms makes, in a fixed order: the scanned ones,
+ * then the confirm groups. */
 static size_t plan_dbs(const db_build *bb, db_job *jobs) {
     size_t n = 0;
     for (int f = 0; f < FZ_FIELD_COUNT; f++)
         for (int v = 0; v < FZ_VIEW_COUNT; v++)
-            for (int lit = 0; lit < 2; lit++) {
-                size_t key = db_key((fz_field)f, (fz_view)v, lit), total = bb[key].n;
+            for (int kind = 0; kind < NKINDS; kind++) {
+                if (kind == KIND_CONFIRM) continue;
+                int lit = kind != KIND_REGEX;
+                size_t key = db_key((fz_field)f, (fz_view)v, kind), total = bb[key].n;
                 if (!total) continue;
                 size_t chunks = lit ? 1 : (total + REGEX_CHUNK - 1) / REGEX_CHUNK;
                 if (chunks > MAX_CHUNKS) chunks = MAX_CHUNKS;
                 for (size_t c = 0; c < chunks; c++) {
                     size_t a = total * c / chunks, b = total * (c + 1) / chunks;
-                    jobs[n++] = (db_job){key, a, b - a, (fz_field)f, (fz_view)v, lit};
+                    jobs[n++] = (db_job){key, a, b - a, (fz_field)f, (fz_view)v, lit, 0};
                 }
             }
+    for (int f = 0; f < FZ_FIELD_COUNT; f++)
+        for (int v = 0; v < FZ_VIEW_COUNT; v++) {
+            size_t key = db_key((fz_field)f, (fz_view)v, KIND_CONFIRM), total = bb[key].n;
+            for (size_t a = 0; a < total; a += CONFIRM_GROUP) {
+                size_t c = total - a < CONFIRM_GROUP ? total - a : CONFIRM_GROUP;
+                jobs[n++] = (db_job){key, a, c, (fz_field)f, (fz_view)v, 0, 1};
+            }
+        }
     return n;
+}
+
+/* Point each confirm at its group's database (jobs from plan_dbs()): the
+ * k-th confirm of a (field, view) is entry k of that confirm slot. */
+static void link_confirms(fz_ruleset *rs, const db_job *jobs, size_t njobs) {
+    size_t seen[FZ_FIELD_COUNT][FZ_VIEW_COUNT] = {{0}};
+    for (size_t c = 0; c < rs->nconfirms; c++) {
+        fz_confirm *cf = &rs->confirms[c];
+        fz_field f = (fz_field)rs->atoms[cf->atom].field;
+        size_t e = seen[f][cf->view]++, key = db_key(f, (fz_view)cf->view, KIND_CONFIRM);
+        for (size_t j = 0; j < njobs; j++)
+            if (jobs[j].confirm && jobs[j].key == key && e >= jobs[j].start &&
+                e < jobs[j].start + jobs[j].count)
+                cf->db = (uint32_t)j;
+    }
 }
 
 typedef struct compile_ctx {
     fz_ruleset *rs;
+    fz_dbcache *cache;
     db_build *bb;
     db_job *jobs;
     hs_compile_error_t **errs; /* per job */
@@ -1439,6 +1695,19 @@ static void compile_one(void *ctx, size_t j) {
     db_job *jb = &cc->jobs[j];
     db_build *b = &cc->bb[jb->key];
     fz_db *d = &cc->rs->dbs[j];
+    fz_dbkey key; /* on the stack: it must be aligned (dbcache.h) */
+    if (cc->cache) {
+        fz_dbkey_init(&key, jb->literal, HS_MODE_BLOCK);
+        for (size_t i = jb->start; i < jb->start + jb->count; i++)
+            fz_dbkey_add(&key, b->ex[i], jb->literal ? b->lens[i] : strlen(b->ex[i]), b->flags[i],
+                         b->ids[i]);
+        d->db = fz_dbcache_load(cc->cache, &key);
+        if (d->db) {
+            atomic_fetch_add(&cc->rs->cached, 1);
+            cc->rc[j] = HS_SUCCESS;
+            return;
+        }
+    }
     cc->rc[j] =
         jb->literal
             ? hs_compile_lit_multi(b->ex + jb->start, b->flags + jb->start, b->ids + jb->start,
@@ -1446,24 +1715,39 @@ static void compile_one(void *ctx, size_t j) {
                                    &d->db, &cc->errs[j])
             : hs_compile_multi(b->ex + jb->start, b->flags + jb->start, b->ids + jb->start,
                                (unsigned)jb->count, HS_MODE_BLOCK, NULL, &d->db, &cc->errs[j]);
+    char err[256];
+    if (cc->cache && cc->rc[j] == HS_SUCCESS &&
+        fz_dbcache_store(cc->cache, &key, d->db, err, sizeof(err)) != 0)
+        fz_log(FZ_LOG_WARN, "rules cache: %s (the compiled database still serves)", err);
 }
 
-static int compile_dbs(fz_ruleset *rs, db_build *bb, fz_rule_diags *diags) {
-    db_job jobs[FZ_DB_MAX];
-    hs_compile_error_t *errs[FZ_DB_MAX] = {0};
-    hs_error_t rcs[FZ_DB_MAX];
+static int compile_dbs(fz_ruleset *rs, db_build *bb, fz_dbcache *cache, fz_rule_diags *diags) {
+    size_t max = plan_max(bb);
+    db_job *jobs = malloc(max * sizeof(db_job));
+    hs_compile_error_t **errs = calloc(max, sizeof(hs_compile_error_t *));
+    hs_error_t *rcs = malloc(max * sizeof(hs_error_t));
+    rs->dbs = calloc(max, sizeof(fz_db));
+    if (!jobs || !errs || !rcs || !rs->dbs) {
+        free(jobs);
+        free(errs);
+        free(rcs);
+        diag_add(diags, rs->dir ? rs->dir : "", 0, 0, "out of memory");
+        return -1;
+    }
     size_t njobs = plan_dbs(bb, jobs);
     for (size_t j = 0; j < njobs; j++) {
         fz_db *d = &rs->dbs[j];
         d->field = jobs[j].field;
         d->view = jobs[j].view;
         d->literal = jobs[j].literal;
+        d->confirm = jobs[j].confirm;
         d->natoms = jobs[j].count;
         d->db = NULL;
     }
-    compile_ctx cc = {rs, bb, jobs, errs, rcs};
+    compile_ctx cc = {rs, cache, bb, jobs, errs, rcs};
     parallel_for(njobs, compile_one, &cc);
     rs->ndbs = njobs;
+    link_confirms(rs, jobs, njobs);
     int rc = 0;
     for (size_t j = 0; j < njobs; j++) {
         if (rcs[j] == HS_SUCCESS) continue;
@@ -1482,6 +1766,9 @@ static int compile_dbs(fz_ruleset *rs, db_build *bb, fz_rule_diags *diags) {
         hs_free_compile_error(err);
         rc = -1;
     }
+    free(jobs);
+    free(errs);
+    free(rcs);
     return rc;
 }
 
@@ -1557,7 +1844,7 @@ static int ruleset_parse(load_ctx *lc, const char *shown_prefix) {
 }
 
 static void db_builds_free(db_build *bb, char **arena, size_t narena) {
-    for (size_t i = 0; i < FZ_FIELD_COUNT * FZ_VIEW_COUNT * 2; i++) {
+    for (size_t i = 0; i < NKEYS; i++) {
         free(bb[i].ex);
         free(bb[i].flags);
         free(bb[i].ids);
@@ -1581,13 +1868,14 @@ static fz_ruleset *load_dir(const char *dir_in, const fz_rules_opts *o, fz_rule_
     while (dl > 1 && dir[dl - 1] == '/') dir[--dl] = '\0';
     fz_ruleset *rs = ruleset_new(dir);
     path_list files = {0};
-    db_build bb[FZ_FIELD_COUNT * FZ_VIEW_COUNT * 2];
+    db_build bb[NKEYS];
     char **arena = NULL;
     size_t narena = 0;
     memset(bb, 0, sizeof(bb));
     load_ctx lc = {rs, dir, diags};
     size_t errors_before = diags->errors;
     if (!rs) goto fail;
+    rs->prefilter = !o->no_prefilter;
     if (collect_files(dir, &files, diags) != 0) goto fail;
     if (files.n) qsort(files.v, files.n, sizeof(char *), path_cmp);
     if (files.n == 0) diag_add(diags, dir, 0, 0, "no *.yaml rule files found");
@@ -1611,7 +1899,7 @@ static fz_ruleset *load_dir(const char *dir_in, const fz_rules_opts *o, fz_rule_
     }
     int64_t t0 = fz_mono_ns();
     fz_rule_diags cdiags = {0};
-    if (compile_dbs(rs, bb, &cdiags) != 0) {
+    if (compile_dbs(rs, bb, o->cache, &cdiags) != 0) {
         /* name every bad pattern, not just Hyperscan's first; fall back to
          * Hyperscan's own message when no single pattern is at fault */
         size_t before = diags->errors;
@@ -1639,7 +1927,7 @@ fail:
 }
 
 fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_diags *diags) {
-    static const fz_rules_opts defaults = {0, 0, 1};
+    static const fz_rules_opts defaults = {.compile = 1};
     size_t from = diags->n;
     fz_ruleset *rs = load_dir(dir, opts ? opts : &defaults, diags);
     diags_sort(diags, from);
@@ -1650,9 +1938,9 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
  *
  * Layout (host byte order; a compiled file is for the machine type that
  * wrote it, as Hyperscan's databases are):
- *   "FZRULES\0"  u32 format  str hs_version  str ruleset_version
+ *   "FZRULES\0"  u32 format  u32 prefilter  str hs_version  str ruleset_version
  *   u32 nsources, then per source: str rel, u8 is_list, blob text
- *   u32 ndbs, then per database: u32 field, u32 view, u32 literal,
+ *   u32 ndbs, then per database: u32 field, u32 view, u32 literal, u32 confirm,
  *                                u64 natoms, blob hs_serialize_database()
  * str and blob are u64 length + bytes. The sources travel with the
  * databases so that the loader rebuilds exactly the same rules and atoms
@@ -1660,7 +1948,7 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
  */
 
 #define FILE_MAGIC "FZRULES"
-#define FILE_FORMAT 1u
+#define FILE_FORMAT 2u
 
 static int put_raw(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n ? 0 : -1; }
 static int put_u32(FILE *fp, uint32_t v) { return put_raw(fp, &v, 4); }
@@ -1678,7 +1966,8 @@ int fz_ruleset_save(const fz_ruleset *rs, const char *path, char *errstr, size_t
         free(tmp);
         return -1;
     }
-    int rc = put_raw(fp, FILE_MAGIC, 8) | put_u32(fp, FILE_FORMAT);
+    int rc = put_raw(fp, FILE_MAGIC, 8) | put_u32(fp, FILE_FORMAT) |
+             put_u32(fp, (uint32_t)rs->prefilter);
     rc |= put_blob(fp, hs_version(), strlen(hs_version()));
     rc |= put_blob(fp, rs->version, strlen(rs->version));
     rc |= put_u32(fp, (uint32_t)rs->nsrc);
@@ -1698,7 +1987,8 @@ int fz_ruleset_save(const fz_ruleset *rs, const char *path, char *errstr, size_t
             break;
         }
         rc |= put_u32(fp, (uint32_t)d->field) | put_u32(fp, (uint32_t)d->view) |
-              put_u32(fp, (uint32_t)d->literal) | put_u64(fp, d->natoms) | put_blob(fp, bytes, n);
+              put_u32(fp, (uint32_t)d->literal) | put_u32(fp, (uint32_t)d->confirm) |
+              put_u64(fp, d->natoms) | put_blob(fp, bytes, n);
         free(bytes);
     }
     if (fclose(fp) != 0) rc = -1;
@@ -1763,6 +2053,7 @@ fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_versio
                  format, FILE_FORMAT);
         goto out;
     }
+    uint32_t prefilter = get_u32(&r);
     size_t n;
     const char *hv = get_blob(&r, &n);
     if (hv && (n != strlen(hs_version()) || memcmp(hv, hs_version(), n) != 0)) {
@@ -1783,6 +2074,7 @@ fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_versio
     }
     rs = ruleset_new(path);
     if (!rs) goto out;
+    rs->prefilter = prefilter != 0;
     uint32_t nsrc = get_u32(&r);
     for (uint32_t i = 0; i < nsrc && !r.bad; i++) {
         size_t rl, tl;
@@ -1826,27 +2118,29 @@ fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_versio
                  version);
         goto fail;
     }
-    db_build bb[FZ_FIELD_COUNT * FZ_VIEW_COUNT * 2];
+    db_build bb[NKEYS];
     char **arena = NULL;
     size_t narena = 0;
     memset(bb, 0, sizeof(bb));
     int brc = build_atoms(rs, bb, &arena, &narena);
-    db_job jobs[FZ_DB_MAX];
-    size_t want = brc == 0 ? plan_dbs(bb, jobs) : 0;
+    db_job *jobs = brc == 0 ? malloc(plan_max(bb) * sizeof(db_job)) : NULL;
+    if (jobs) rs->dbs = calloc(plan_max(bb), sizeof(fz_db));
+    size_t want = jobs && rs->dbs ? plan_dbs(bb, jobs) : 0;
     int64_t t0 = fz_mono_ns();
     uint32_t ndbs = get_u32(&r);
-    if (brc != 0 || ndbs != want) r.bad = 1;
+    if (!jobs || !rs->dbs || ndbs != want) r.bad = 1;
     for (uint32_t i = 0; i < ndbs && !r.bad; i++) {
         fz_db *d = &rs->dbs[rs->ndbs];
         d->field = (fz_field)get_u32(&r);
         d->view = (fz_view)get_u32(&r);
         d->literal = (int)get_u32(&r);
+        d->confirm = (int)get_u32(&r);
         d->natoms = get_u64(&r);
         size_t bl;
         const char *bytes = get_blob(&r, &bl);
         if (r.bad || (unsigned)d->field >= FZ_FIELD_COUNT || (unsigned)d->view >= FZ_VIEW_COUNT ||
             d->field != jobs[i].field || d->view != jobs[i].view || d->literal != jobs[i].literal ||
-            d->natoms != jobs[i].count) {
+            d->confirm != jobs[i].confirm || d->natoms != jobs[i].count) {
             r.bad = 1;
             break;
         }
@@ -1859,10 +2153,13 @@ fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_versio
                      : e == HS_DB_VERSION_ERROR ? "compiled with another Hyperscan version"
                                                 : "a database in it is damaged");
             db_builds_free(bb, arena, narena);
+            free(jobs);
             goto fail;
         }
         rs->ndbs++;
     }
+    if (!r.bad) link_confirms(rs, jobs, rs->ndbs);
+    free(jobs);
     rs->compile_secs = (double)(fz_mono_ns() - t0) / 1e9;
     db_builds_free(bb, arena, narena);
     if (r.bad) {

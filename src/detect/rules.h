@@ -19,6 +19,15 @@
  *           (rule, term) and says how a literal match is to be checked.
  * Atoms are grouped into one database per (field, view, regex|literal).
  * Disabled rules are validated but not compiled.
+ *
+ * Prefilter and confirm (prefilter.h; on unless fz_rules_opts.no_prefilter):
+ * a regex atom with literal factors is not put in the regex database of
+ * its field; its factors join the literal database of that (field, view)
+ * under ids FZ_FACTOR_ID + factor index, and the regex is compiled alone
+ * into a confirm database, scanned only on events where each of its
+ * factor clauses had a hit. Regexes with no usable factor stay in the
+ * always-scanned regex databases. The verdicts are the same either way
+ * (tests/diff checks it on the corpora, generated and fuzzed events).
  */
 #ifndef FZ_RULES_H
 #define FZ_RULES_H
@@ -120,9 +129,28 @@ typedef struct fz_db {
     fz_field field;
     fz_view view;
     int literal; /* compiled with hs_compile_lit_multi */
+    int confirm; /* one regex, scanned only when its factors hit */
     size_t natoms;
     hs_database_t *db;
 } fz_db;
+
+/* Hyperscan ids from here up are factor literals, not atoms. */
+#define FZ_FACTOR_ID 0x80000000u
+
+/* A regex atom behind the prefilter. */
+typedef struct fz_confirm {
+    uint32_t atom; /* the regex atom (rule, term, field) */
+    uint32_t db;   /* its confirm database, fz_ruleset_db_at() */
+    uint32_t all;  /* bit per factor clause: the mask that makes a candidate */
+    uint8_t view;  /* the view it and its factors scan */
+    uint8_t nclauses;
+} fz_confirm;
+
+/* Where a factor literal's hit counts: clause `clause` of confirm `confirm`. */
+typedef struct fz_factor_target {
+    uint32_t confirm;
+    uint32_t clause;
+} fz_factor_target;
 
 typedef struct fz_ruleset fz_ruleset;
 
@@ -149,13 +177,18 @@ void fz_rule_diags_print(const fz_rule_diags *d, void *fp);
 /* The first error as "file:line: msg" into buf (for logs and counters). */
 void fz_rule_diags_first_error(const fz_rule_diags *d, char *buf, size_t size);
 
+typedef struct fz_dbcache fz_dbcache;
+
 typedef struct fz_rules_opts {
     /* Analyse every regex on its own (hs_expression_info), so that every
      * bad pattern is named and slow ones are warned about. Without it the
      * analysis runs only when a database fails to compile. */
     int analyze;
-    double slow_ms; /* analyze: warn when one pattern takes longer (0 = 200) */
-    int compile;    /* 0: parse and validate only (version, tests listing) */
+    double slow_ms;    /* analyze: warn when one pattern takes longer (0 = 200) */
+    int compile;       /* 0: parse and validate only (version, tests listing) */
+    int no_prefilter;  /* 1: every regex in the always-scanned databases (the
+                        * reference matcher) */
+    fz_dbcache *cache; /* compiled databases cached on disk (dbcache.h), or NULL */
 } fz_rules_opts;
 
 /*
@@ -202,12 +235,26 @@ const char *fz_ruleset_version(const fz_ruleset *rs);
 const fz_atom *fz_ruleset_atoms(const fz_ruleset *rs);
 size_t fz_ruleset_db_count(const fz_ruleset *rs);
 const fz_db *fz_ruleset_db_at(const fz_ruleset *rs, size_t i);
+/* The prefilter: regex atoms behind it, and the targets of factor f (a
+ * Hyperscan id FZ_FACTOR_ID + f) as [ret, ret + *n). */
+size_t fz_ruleset_confirm_count(const fz_ruleset *rs);
+const fz_confirm *fz_ruleset_confirms(const fz_ruleset *rs);
+size_t fz_ruleset_factor_count(const fz_ruleset *rs);
+const fz_factor_target *fz_ruleset_factor_targets(const fz_ruleset *rs, uint32_t f, size_t *n);
+/* 1 if built with the prefilter. */
+int fz_ruleset_prefiltered(const fz_ruleset *rs);
+/* Regex atoms that stay in the always-scanned databases although the
+ * prefilter is on, and why (static strings): for `rules check`. */
+size_t fz_ruleset_unfiltered(const fz_ruleset *rs, const uint32_t **atoms, const char *const **why);
+
 /* 1 if some database scans this field in this view. */
 int fz_ruleset_uses(const fz_ruleset *rs, fz_field f, fz_view v);
 /* Bytes of all compiled databases. */
 size_t fz_ruleset_db_bytes(const fz_ruleset *rs);
 /* Seconds spent compiling (or deserialising) the databases. */
 double fz_ruleset_compile_secs(const fz_ruleset *rs);
+/* Databases that came from the on-disk cache instead of the compiler. */
+size_t fz_ruleset_cached_dbs(const fz_ruleset *rs);
 
 /* The view term t sees on field f (a term without a view: normalized
  * text, raw numbers), and the Hyperscan flags its regex is compiled with

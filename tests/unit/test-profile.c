@@ -32,7 +32,7 @@ static const char *rules_yaml = "rules:\n"
                                 "    pattern: 'never profiled'\n";
 
 static fz_ruleset *load(const char *dir) {
-    fz_rules_opts o = {0, 0, 0};
+    fz_rules_opts o = {.compile = 0};
     fz_rule_diags d = {0};
     fz_ruleset *rs = fz_ruleset_load(dir, &o, &d);
     if (!rs) {
