@@ -52,10 +52,34 @@ def corpus(d):
                     yield f"spam80w/{name[:-4]}:{i}", parts[2]
 
 
+def more_corpora(d):
+    """Yields (id, text): the corpora the quality tools leave out - SpamHunter's
+    labelled SMS and every phishing domain of the blocklists, in a message."""
+    sh = os.path.join(d, "sms-en-spamhunter", "labelled.csv")
+    if os.path.exists(sh):
+        import csv
+        with open(sh, encoding="utf-8", errors="replace", newline="") as f:
+            for i, row in enumerate(csv.reader(f), 1):
+                if i > 1 and row and row[0]:
+                    yield f"spamhunter:{i}", row[0]
+    bl = os.path.join(d, "blocklists")
+    for name in sorted(os.listdir(bl)) if os.path.isdir(bl) else []:
+        if not name.endswith(".txt"):
+            continue
+        with open(os.path.join(bl, name), encoding="utf-8", errors="replace") as f:
+            for i, line in enumerate(f, 1):
+                dom = line.strip()
+                if dom:
+                    yield (f"blocklist/{name[:-4]}:{i}",
+                           f"Your account is on hold, verify now at https://{dom}/login")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data")
     ap.add_argument("--repeat", type=int, default=1, help="emit the corpus N times (ids get #k)")
+    ap.add_argument("--every-corpus", action="store_true",
+                    help="also SpamHunter and the blocklists' domains (differential tests)")
     a = ap.parse_args()
     d = data_dir(a.data)
     if not d:
@@ -64,6 +88,8 @@ def main():
     out = sys.stdout
     ts = 1764288000000
     items = list(corpus(d))
+    if a.every_corpus:
+        items += list(more_corpora(d))
     for k in range(a.repeat):
         for n, (eid, text) in enumerate(items):
             if a.repeat > 1:
