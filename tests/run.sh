@@ -6,6 +6,8 @@
 #   1. ASan+UBSan build: unit, golden and fuzz-corpus tests
 #   2. TSan build: the same (the multi-threaded ones are what it is for)
 #   3. clang libFuzzer build: each fuzz target for FANZHA_FUZZ_SECONDS (20)
+#      (fuzz_matcher loads the shipped rules from the rules cache that the
+#      fuzz-corpus tests of step 1 filled)
 #   4. release build + local Kafka: unit, golden, contract and integration
 #      tests (end to end, dead letters, backpressure, SIGTERM, kill -9)
 #
@@ -33,9 +35,9 @@ if [ -z "${FANZHA_QUICK:-}" ]; then
   configure build-tsan -DCMAKE_BUILD_TYPE=Debug -DFANZHA_SANITIZE=thread
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L 'unit|golden' -j"$JOBS" --output-on-failure)
 
-  step "libFuzzer: event decoder and rule parser, ${FUZZ_SECONDS}s each"
+  step "libFuzzer: event decoder, rule parser, prefilter against reference matcher, ${FUZZ_SECONDS}s each"
   CC=clang configure build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFANZHA_FUZZ=ON
-  for t in event rules; do
+  for t in event rules matcher; do
     work="$(mktemp -d)"
     rc=0
     FANZHA_FUZZ_RULES=tests/integration/rules ./build-fuzz/tests/fuzz_$t \
