@@ -10,10 +10,11 @@
  * table look-ups on the nibbles of each byte and of the byte before it
  * classify every pair, and a check on the two and three bytes before
  * catches missing or extra continuation bytes; blocks that are ASCII, after
- * a block that ended cleanly, are skipped. The vector loop only says how far
- * the text is valid; the scalar loop takes over from the last character
- * boundary before the first block it rejects (or before the tail), so the
- * offset of an error is always the scalar one.
+ * a block that ended cleanly, are skipped; the last block overlaps the one
+ * before it. The vector loop only says how far the text is valid; the
+ * scalar loop takes over from the last character boundary before the first
+ * block it rejects (or before a tail too short for a block), so the offset
+ * of an error is always the scalar one.
  */
 #include "utf8.h"
 
@@ -82,6 +83,13 @@ static size_t resume_at(const unsigned char *s, size_t i) {
 }
 
 #ifdef FZ_UTF8_X86
+/* s[0..n) (n >= 3) does not end inside a character: no lead byte in the
+ * last byte, no three- or four-byte lead in the last two, no four-byte
+ * lead in the last three. */
+static inline int ends_whole(const unsigned char *s, size_t n) {
+    return s[n - 1] < 0xC0 && s[n - 2] < 0xE0 && s[n - 3] < 0xF0;
+}
+
 /* The lookup tables (bit names as in the paper): for the high nibble of
  * the previous byte, its low nibble, and the high nibble of the byte. */
 #define TOO_SHORT (1 << 0)
@@ -159,9 +167,18 @@ __attribute__((target("avx2"))) static size_t valid_prefix_avx2(const char *s, s
                 p3 = _mm256_loadu_si256((const __m256i *)(u + i - 3));
             }
             __m256i err = block_errors_avx2(v, p1, p2, p3);
-            if (!_mm256_testz_si256(err, err)) break;
+            if (!_mm256_testz_si256(err, err)) return resume_at(u, i);
         }
         open = high;
+    }
+    if (i < n && i >= 32 && n >= 35) { /* the last 32 bytes, overlapping checked ones */
+        size_t b = n - 32;
+        __m256i err = block_errors_avx2(_mm256_loadu_si256((const __m256i *)(u + b)),
+                                        _mm256_loadu_si256((const __m256i *)(u + b - 1)),
+                                        _mm256_loadu_si256((const __m256i *)(u + b - 2)),
+                                        _mm256_loadu_si256((const __m256i *)(u + b - 3)));
+        if (!_mm256_testz_si256(err, err) || !ends_whole(u, n)) return resume_at(u, i);
+        return n;
     }
     return resume_at(u, i);
 }
@@ -203,9 +220,18 @@ __attribute__((target("sse4.2"))) static size_t valid_prefix_sse42(const char *s
                 p3 = _mm_loadu_si128((const __m128i *)(u + i - 3));
             }
             __m128i err = block_errors_sse42(v, p1, p2, p3);
-            if (!_mm_testz_si128(err, err)) break;
+            if (!_mm_testz_si128(err, err)) return resume_at(u, i);
         }
         open = high;
+    }
+    if (i < n && i >= 16 && n >= 19) { /* the last 16 bytes, overlapping checked ones */
+        size_t b = n - 16;
+        __m128i err = block_errors_sse42(_mm_loadu_si128((const __m128i *)(u + b)),
+                                         _mm_loadu_si128((const __m128i *)(u + b - 1)),
+                                         _mm_loadu_si128((const __m128i *)(u + b - 2)),
+                                         _mm_loadu_si128((const __m128i *)(u + b - 3)));
+        if (!_mm_testz_si128(err, err) || !ends_whole(u, n)) return resume_at(u, i);
+        return n;
     }
     return resume_at(u, i);
 }

@@ -32,7 +32,9 @@ typedef struct member {
     json_type type;
     uint32_t start, end;
     int escaped; /* a string with a backslash in it */
+    int number;  /* a primitive: NUM_NONE (true, false, null), NUM_INT or NUM_OTHER */
 } member;
+enum { NUM_NONE, NUM_INT, NUM_OTHER };
 
 struct fz_decoder {
     size_t max_event_bytes;
@@ -218,12 +220,26 @@ static int is_json_number(const char *p, size_t n, int *is_int) {
     return i == n;
 }
 
-static int valid_primitive(const char *p, size_t n) {
+/* 1 if p[0..n) is true, false, null or a JSON number, with its kind
+ * (NUM_*) in *number; else 0. */
+static int valid_primitive(const char *p, size_t n, int *number) {
     int is_int;
+    *number = NUM_NONE;
     if (n == 4 && (memcmp(p, "true", 4) == 0 || memcmp(p, "null", 4) == 0)) return 1;
     if (n == 5 && memcmp(p, "false", 5) == 0) return 1;
-    return is_json_number(p, n, &is_int);
+    if (!is_json_number(p, n, &is_int)) return 0;
+    *number = is_int ? NUM_INT : NUM_OTHER;
+    return 1;
 }
+
+/* The bytes a primitive (number, true, false, null) is scanned over:
+ * 0-9 a-z - + . E; the grammar check comes after. */
+static const unsigned char primitive_byte[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
+    ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['-'] = 1, ['+'] = 1, ['.'] = 1, ['E'] = 1};
 
 /* Does the 8-byte word hold a byte that ends a run of plain string bytes:
  * '"', '\\' or a control character (< 0x20)? May say yes for a word that
@@ -264,6 +280,10 @@ __attribute__((target("sse4.2"))) static inline size_t special_sse42(const char 
         unsigned m = special_mask_sse42(s + i);
         if (m) return i + (size_t)__builtin_ctz(m);
     }
+    if (i < n && n >= 16) { /* the last 16 bytes, less those before i */
+        unsigned m = special_mask_sse42(s + n - 16) >> (i - (n - 16));
+        return m ? i + (size_t)__builtin_ctz(m) : n;
+    }
     return special_scalar(s, i, n);
 }
 
@@ -277,10 +297,13 @@ __attribute__((target("avx2"))) static inline size_t special_avx2(const char *s,
         unsigned mask = (unsigned)_mm256_movemask_epi8(m);
         if (mask) return i + (size_t)__builtin_ctz(mask);
     }
-    if (i + 16 <= n) {
-        unsigned m = special_mask_sse42(s + i);
-        if (m) return i + (size_t)__builtin_ctz(m);
-        i += 16;
+    if (i < n && n >= 32) { /* the last 32 bytes, less those before i */
+        __m256i v = _mm256_loadu_si256((const __m256i *)(s + n - 32));
+        __m256i m = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')),
+                                    _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')));
+        m = _mm256_or_si256(m, _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v));
+        unsigned mask = (unsigned)_mm256_movemask_epi8(m) >> (i - (n - 32));
+        return mask ? i + (size_t)__builtin_ctz(mask) : n;
     }
     return special_scalar(s, i, n);
 }
@@ -348,15 +371,15 @@ value:
     case '"': is_key = 0; goto string;
     default: {
         size_t st = i;
-        while (i < n && ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-                         s[i] == '-' || s[i] == '+' || s[i] == '.' || s[i] == 'E'))
-            i++;
-        if (i == st || !valid_primitive(s + st, i - st)) {
+        int number;
+        while (i < n && primitive_byte[(unsigned char)s[i]]) i++;
+        if (i == st || !valid_primitive(s + st, i - st, &number)) {
             i = st;
             BAD();
         }
         if (MEMBER_VALUE()) {
             mem[m].type = J_PRIMITIVE;
+            mem[m].number = number;
             mem[m].start = (uint32_t)st;
             mem[m++].end = (uint32_t)i;
         }
@@ -483,6 +506,26 @@ static int parse_i64(const char *p, size_t n, int64_t *out) {
         i = 1;
     }
     if (i >= n) return -1;
+    if (n - i <= 18) { /* cannot overflow */
+        for (; n - i >= 8; i += 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            /* eight digits at once, if they are eight digits */
+            uint64_t dg = w - 0x3030303030303030ULL;
+            if ((dg | (w + 0x4646464646464646ULL)) & 0x8080808080808080ULL) return -1;
+            dg = dg * 10 + (dg >> 8); /* little-endian: the first digit is the low byte */
+            dg = (((dg & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
+                  (((dg >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >>
+                 32;
+            v = v * 100000000 + (int64_t)dg;
+        }
+        for (; i < n; i++) {
+            if (p[i] < '0' || p[i] > '9') return -1;
+            v = v * 10 + (p[i] - '0');
+        }
+        *out = neg ? -v : v;
+        return 0;
+    }
     for (; i < n; i++) {
         if (p[i] < '0' || p[i] > '9') return -1;
         int dg = p[i] - '0';
@@ -639,9 +682,7 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
 
     if (idx[K_TS] < 0) FAIL(FZ_REASON_MISSING_FIELD, "field 'ts' is required");
     tv = &t[idx[K_TS]];
-    int is_int = 0;
-    if (tv->type != J_PRIMITIVE ||
-        !is_json_number(msg + tv->start, (size_t)(tv->end - tv->start), &is_int) || !is_int)
+    if (tv->type != J_PRIMITIVE || tv->number != NUM_INT)
         FAIL(FZ_REASON_WRONG_TYPE, "field 'ts' must be an integer (epoch milliseconds)");
     if (parse_i64(msg + tv->start, (size_t)(tv->end - tv->start), &ev->ts_ms) || ev->ts_ms < 0 ||
         ev->ts_ms > FZ_TS_MAX)
@@ -681,8 +722,7 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
 
     if (idx[K_DURATION] >= 0) {
         tv = &t[idx[K_DURATION]];
-        if (tv->type != J_PRIMITIVE ||
-            !is_json_number(msg + tv->start, (size_t)(tv->end - tv->start), &is_int) || !is_int)
+        if (tv->type != J_PRIMITIVE || tv->number != NUM_INT)
             FAIL(FZ_REASON_WRONG_TYPE, "field 'duration_s' must be an integer");
         if (parse_i64(msg + tv->start, (size_t)(tv->end - tv->start), &ev->duration_s) ||
             ev->duration_s < 0)
@@ -701,7 +741,7 @@ fz_reason fz_event_decode(fz_decoder *d, const char *msg, size_t len, fz_event *
         const char *ap = msg + tv->start;
         size_t an = (size_t)(tv->end - tv->start);
         if (tv->type == J_PRIMITIVE) {
-            if (!is_json_number(ap, an, &is_int))
+            if (tv->number == NUM_NONE)
                 FAIL(FZ_REASON_WRONG_TYPE, "field 'amount' must be a number or a decimal string");
         } else if (tv->type != J_STRING) {
             FAIL(FZ_REASON_WRONG_TYPE, "field 'amount' must be a number or a decimal string");

@@ -776,6 +776,23 @@ TEST_IMPL(event_time_and_money_bounds) {
                detail),
         FZ_REASON_BAD_VALUE);
     ASSERT_CONTAINS(detail, "'ts'");
+    /* every length of ts, through the eight-digits-at-a-time parse */
+    static const char *const ts_ok[] = {
+        "7", "12345678", "123456789", "1764288000123", "100000000000000", "253402300799999"};
+    for (size_t k = 0; k < FZ_ARRAY_LEN(ts_ok); k++) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "{\"id\":\"a\",\"ts\":%s,\"type\":\"sms\",\"text\":\"x\"}",
+                 ts_ok[k]);
+        ASSERT_EQ_I64(decode(d, msg, &ev, detail), FZ_REASON_NONE);
+        ASSERT_EQ_I64(ev.ts_ms, strtoll(ts_ok[k], NULL, 10));
+    }
+    ASSERT_EQ_I64(decode(d,
+                         "{\"id\":\"a\",\"ts\":123456789012345678,\"type\":\"sms\",\"text\":\"x\"}",
+                         &ev, detail),
+                  FZ_REASON_BAD_VALUE);
+    ASSERT_EQ_I64(
+        decode(d, "{\"id\":\"a\",\"ts\":-12345678,\"type\":\"sms\",\"text\":\"x\"}", &ev, detail),
+        FZ_REASON_BAD_VALUE);
     /* 10^15 minor units is the most; two of the largest amounts still sum in int64 */
     ASSERT_EQ_I64(decode(d,
                          "{\"id\":\"r\",\"ts\":1,\"type\":\"report\",\"from\":\"1\","
