@@ -43,6 +43,7 @@ struct fz_decoder {
     char *arena;
     size_t arena_cap;
     size_t arena_len;
+    uint64_t *marks; /* vector paths: bit i set when byte i is '"', '\\' or < 0x20 */
 };
 
 static const char *const reason_names[FZ_REASON_COUNT] = {
@@ -82,12 +83,16 @@ fz_decoder *fz_decoder_new(size_t max_event_bytes, size_t arena_bytes, unsigned 
     d->max_tokens = max_tokens;
     d->members = malloc(sizeof(member) * (max_tokens / 2 + 1));
     if (!d->members) goto fail_decoder;
+    d->marks = malloc(sizeof(uint64_t) * (max_event_bytes / 64 + 2));
+    if (!d->marks) goto fail_members;
     d->arena = malloc(arena_bytes);
-    if (!d->arena) goto fail_toks;
+    if (!d->arena) goto fail_marks;
     d->arena_cap = arena_bytes;
     return d;
 
-fail_toks:
+fail_marks:
+    free(d->marks);
+fail_members:
     free(d->members);
 fail_decoder:
     free(d);
@@ -99,6 +104,7 @@ fail:
 void fz_decoder_destroy(fz_decoder *d) {
     if (!d) return;
     free(d->members);
+    free(d->marks);
     free(d->arena);
     free(d);
 }
@@ -274,43 +280,69 @@ __attribute__((target("sse4.2"))) static inline unsigned special_mask_sse42(cons
     return (unsigned)_mm_movemask_epi8(m);
 }
 
-__attribute__((target("sse4.2"))) static inline size_t special_sse42(const char *s, size_t i,
-                                                                     size_t n) {
-    for (; i + 16 <= n; i += 16) {
-        unsigned m = special_mask_sse42(s + i);
-        if (m) return i + (size_t)__builtin_ctz(m);
-    }
-    if (i < n && n >= 16) { /* the last 16 bytes, less those before i */
-        unsigned m = special_mask_sse42(s + n - 16) >> (i - (n - 16));
-        return m ? i + (size_t)__builtin_ctz(m) : n;
-    }
-    return special_scalar(s, i, n);
+/*
+ * The vector paths mark every quote, backslash and control character of the
+ * message in d->marks first, a block at a time (no block waits for another),
+ * so that finding the end of a string is a shift and a bit scan, not a
+ * load-compare-mask chain per string. Bits past n are clear.
+ */
+__attribute__((target("sse4.2"))) static void mark_sse42(const char *s, size_t n, uint64_t *marks) {
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        marks[i / 64] = (uint64_t)special_mask_sse42(s + i) |
+                        (uint64_t)special_mask_sse42(s + i + 16) << 16 |
+                        (uint64_t)special_mask_sse42(s + i + 32) << 32 |
+                        (uint64_t)special_mask_sse42(s + i + 48) << 48;
+    if (i == n) return;
+    uint64_t m = 0;
+    size_t j = i;
+    for (; j + 16 <= n; j += 16) m |= (uint64_t)special_mask_sse42(s + j) << (j - i);
+    for (; j < n; j++) m |= (uint64_t)byte_special((unsigned char)s[j]) << (j - i);
+    marks[i / 64] = m;
 }
 
-__attribute__((target("avx2"))) static inline size_t special_avx2(const char *s, size_t i,
-                                                                  size_t n) {
-    for (; i + 32 <= n; i += 32) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(s + i));
-        __m256i m = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')),
-                                    _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')));
-        m = _mm256_or_si256(m, _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v));
-        unsigned mask = (unsigned)_mm256_movemask_epi8(m);
-        if (mask) return i + (size_t)__builtin_ctz(mask);
+__attribute__((target("avx2"))) static inline uint32_t special_mask_avx2(const char *p) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)p);
+    __m256i m = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')),
+                                _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')));
+    m = _mm256_or_si256(m, _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v));
+    return (uint32_t)_mm256_movemask_epi8(m);
+}
+
+__attribute__((target("avx2"))) static void mark_avx2(const char *s, size_t n, uint64_t *marks) {
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        marks[i / 64] = (uint64_t)special_mask_avx2(s + i) | (uint64_t)special_mask_avx2(s + i + 32)
+                                                                 << 32;
+    if (i == n) return;
+    if (n >= 64) { /* the last 64 bytes, less those before i */
+        uint64_t m =
+            (uint64_t)special_mask_avx2(s + n - 64) | (uint64_t)special_mask_avx2(s + n - 32) << 32;
+        marks[i / 64] = m >> (64 - (n - i));
+        return;
     }
-    if (i < n && n >= 32) { /* the last 32 bytes, less those before i */
-        __m256i v = _mm256_loadu_si256((const __m256i *)(s + n - 32));
-        __m256i m = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')),
-                                    _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')));
-        m = _mm256_or_si256(m, _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v));
-        unsigned mask = (unsigned)_mm256_movemask_epi8(m) >> (i - (n - 32));
-        return mask ? i + (size_t)__builtin_ctz(mask) : n;
+    uint64_t m = 0;
+    size_t j = i;
+    if (j + 32 <= n) {
+        m = special_mask_avx2(s + j);
+        j += 32;
     }
-    return special_scalar(s, i, n);
+    for (; j + 16 <= n; j += 16) m |= (uint64_t)special_mask_sse42(s + j) << (j - i);
+    for (; j < n; j++) m |= (uint64_t)byte_special((unsigned char)s[j]) << (j - i);
+    marks[i / 64] = m;
+}
+
+/* The first i' >= i with a mark, or n. */
+static inline size_t special_marked(const uint64_t *marks, size_t i, size_t n) {
+    if (i >= n) return n;
+    uint64_t m = marks[i / 64] >> (i % 64);
+    if (m) return i + (size_t)__builtin_ctzll(m);
+    for (size_t w = i / 64 + 1; w * 64 < n; w++)
+        if (marks[w]) return w * 64 + (size_t)__builtin_ctzll(marks[w]);
+    return n;
 }
 #define SPECIAL(level, s, i, n)                                                                    \
-    ((level) == FZ_SIMD_AVX2    ? special_avx2((s), (i), (n))                                      \
-     : (level) == FZ_SIMD_SSE42 ? special_sse42((s), (i), (n))                                     \
-                                : special_scalar((s), (i), (n)))
+    ((level) == FZ_SIMD_SCALAR ? special_scalar((s), (i), (n)) : special_marked(d->marks, (i), (n)))
 #else
 #define SPECIAL(level, s, i, n) special_scalar((s), (i), (n))
 #endif
@@ -475,11 +507,13 @@ static int json_scan_scalar(fz_decoder *d, const char *s, size_t n, size_t *off,
 __attribute__((target("sse4.2"))) static int json_scan_sse42(fz_decoder *d, const char *s, size_t n,
                                                              size_t *off, size_t *nm,
                                                              unsigned long *ntok) {
+    mark_sse42(s, n, d->marks);
     return json_scan_body(d, s, n, off, nm, ntok, FZ_SIMD_SSE42);
 }
 __attribute__((target("avx2"))) static int json_scan_avx2(fz_decoder *d, const char *s, size_t n,
                                                           size_t *off, size_t *nm,
                                                           unsigned long *ntok) {
+    mark_avx2(s, n, d->marks);
     return json_scan_body(d, s, n, off, nm, ntok, FZ_SIMD_AVX2);
 }
 #endif
