@@ -5,11 +5,12 @@
  * second per core, most of the bytes in one string (the text). One strict
  * pass checks the syntax and records where each member of the root object
  * sits (json_scan); one walk over those members picks out the known fields
- * and skips everything else. String bodies are skipped 32 (AVX2), 16
- * (SSE4.2) or eight (scalar) bytes at a time while no byte in them is a
- * quote, a backslash or a control character; the level is simd.h's, chosen
- * once per event, and every level accepts, rejects and reports exactly
- * alike (tests/unit/test-simd.c runs the decoder on each).
+ * and skips everything else. A string ends at the next quote, backslash or
+ * control character: the scalar path looks for it eight bytes at a time;
+ * the AVX2 and SSE4.2 paths mark all of them in the event first, 32 or 16
+ * bytes at a time, and find each by a bit scan. The level is simd.h's,
+ * chosen once per event, and every level accepts, rejects and reports
+ * exactly alike (tests/unit/test-simd.c runs the decoder on each).
  */
 #include "event.h"
 
