@@ -167,3 +167,8 @@ TEST_ENTRY(route_roundtrip)
 TEST_ENTRY(route_damage_refused)
 TEST_ENTRY(route_partitioner)
 TEST_ENTRY(route_stores_use_every_set)
+
+/* prefilter */
+TEST_ENTRY(prefilter_golden)
+TEST_ENTRY(prefilter_oracle)
+TEST_ENTRY(prefilter_shipped_rules)
