@@ -25,7 +25,7 @@ import time
 import unittest
 import uuid
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import ConfigResource, NewTopic
 
 import harness as h
@@ -49,6 +49,27 @@ def stats_totals(topic):
         for k in ("screened", "alerts", "suppressed", "invalid"):
             out[k] += row.get(k, 0)
     return out
+
+
+def open_transaction(topics):
+    """1 if some partition of these topics holds records of a transaction
+    not yet committed or aborted: its high watermark is beyond its last
+    stable offset (what a read_committed consumer sees as its end)."""
+    cs = [Consumer({"bootstrap.servers": h.BROKER, "group.id": "w-" + uuid.uuid4().hex,
+                    "isolation.level": iso}) for iso in ("read_uncommitted", "read_committed")]
+    try:
+        for t in topics:
+            md = cs[0].list_topics(t, timeout=10).topics.get(t)
+            for p in (md.partitions if md else {}):
+                tp = TopicPartition(t, p)
+                hw = cs[0].get_watermark_offsets(tp, timeout=10, cached=False)[1]
+                lso = cs[1].get_watermark_offsets(tp, timeout=10, cached=False)[1]
+                if hw > lso:
+                    return True
+        return False
+    finally:
+        for c in cs:
+            c.close()
 
 
 def read_alerts(topic, isolation="read_committed"):
@@ -372,7 +393,7 @@ class State(unittest.TestCase):
         topics = h.create_topics({"events": 4, "alerts": 2, "dlq": 1, "stats": 1, "state": 1})
         group = f"g-eos-{uuid.uuid4().hex[:6]}"
         ev = h.Events(30000, seed=48, fraud_rate=0.15, invalid_every=97)
-        args = ("--processing-guarantee", "exactly_once", "--commit-interval-ms", "500")
+        args = ("--processing-guarantee", "exactly_once", "--commit-interval-ms", "1000")
         f = h.Fanzha("eos-1", topics, group, args).start()
         try:
             h.wait_ready(f)
@@ -383,8 +404,11 @@ class State(unittest.TestCase):
                     while h.counter(f, "alerts") == 0 and time.time() < deadline:
                         time.sleep(0.1)
                     self.assertGreater(h.counter(f, "alerts"), 0, f.log()[-3000:])
-                if i == 15000:  # with 3,000 events just written: mid-transaction
-                    time.sleep(0.2)
+                if i == 15000:  # with 3,000 events just written: kill it mid-transaction
+                    deadline = time.time() + 20
+                    while (not open_transaction([topics["alerts"], f"{group}.route"]) and
+                           time.time() < deadline):
+                        time.sleep(0.01)
                     f.signal(signal.SIGKILL)
                     f.wait()
                 time.sleep(0.1)
