@@ -137,9 +137,9 @@ int main(int argc, char **argv) {
     unsigned long long matched = 0, invalid = 0;
     double match_secs = 0, views_secs = 0;
     for (int r = 0; r < rounds + 2 * per_db; r++) {
-        int timing = r == rounds;       /* an extra --per-db pass: each database alone */
-        int views_only = r > rounds;    /* and one without matching: decode and views */
-        matched = invalid = 0;
+        int timing = r == rounds;    /* an extra --per-db pass: each database alone */
+        int views_only = r > rounds; /* and one without matching: decode and views */
+        if (r < rounds) matched = invalid = 0;
         double t0 = now();
         for (size_t i = 0; i < n; i++) {
             fz_event ev;
@@ -147,7 +147,7 @@ int main(int argc, char **argv) {
             fz_decoder_reset_arena(dec);
             if (fz_event_decode(dec, line[i], len[i], &ev, detail, sizeof(detail)) !=
                 FZ_REASON_NONE) {
-                invalid++;
+                invalid += r < rounds;
                 continue;
             }
             fz_views views;
@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
             if (views_only) continue;
             fz_matches mt;
             double t1 = timing ? now() : 0;
-            if (fz_matcher_scan(m, &views, &mt) > 0) matched++;
+            if (fz_matcher_scan(m, &views, &mt) > 0 && r < rounds) matched++;
             if (!timing) continue;
             match_secs += now() - t1;
             for (size_t k = 0; k < ndb; k++) { /* each scanned database alone */
@@ -181,7 +181,8 @@ int main(int argc, char **argv) {
            ndb - nscanned, fz_ruleset_pattern_count(rs), fz_ruleset_prefiltered(rs) ? "on" : "off");
     if (per_db) {
         double scanned = 0;
-        for (size_t k = 0; k < ndb; k++) scanned += fz_ruleset_db_at(rs, k)->confirm ? 0 : db_secs[k];
+        for (size_t k = 0; k < ndb; k++)
+            scanned += fz_ruleset_db_at(rs, k)->confirm ? 0 : db_secs[k];
         for (size_t k = 0; k < ndb; k++) {
             const fz_db *db = fz_ruleset_db_at(rs, k);
             if (db->confirm) {

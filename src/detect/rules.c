@@ -1496,10 +1496,15 @@ static int add_regex(fz_ruleset *rs, db_build *bb, factor_build *fb, char ***are
     rs->confirms[ci] =
         (fz_confirm){id, 0, (uint32_t)((1ull << pf.n) - 1), (uint8_t)v, (uint8_t)pf.n};
     if (db_build_add(&bb[db_key((fz_field)f, v, KIND_CONFIRM)], pat, 0, fl, id) != 0) goto nomem;
+    /* The normalised text holds no upper-case ASCII letter (norm.h), and
+     * a caseless pattern's factors are lower case: matched as they are,
+     * they find exactly what caseless matching would, and an exact
+     * literal scan is cheaper than a caseless one. */
+    int caseless = pf.caseless && !(f == FZ_FIELD_TEXT && v == FZ_VIEW_NORM);
     for (size_t k = 0; k < pf.n; k++)
         for (size_t j = 0; j < pf.clauses[k].n; j++) {
             factor_key key = {pf.clauses[k].lits[j].s, pf.clauses[k].lits[j].n, (uint16_t)f,
-                              (uint8_t)v, (uint8_t)pf.caseless};
+                              (uint8_t)v, (uint8_t)caseless};
             int64_t fi = factor_get(fb, bb, arena, narena, &key);
             if (fi < 0 || factor_target(fb, (uint32_t)fi, ci, (uint32_t)k) != 0) goto nomem;
         }

@@ -19,8 +19,9 @@
  *
  * Numbers (from/to) have their own normalised view: the digits only.
  *
- * The output is never longer than the input, so a buffer of the input's
- * size is always enough. Functions are pure and thread-safe once
+ * The output never holds an upper-case ASCII letter (whatever the input:
+ * the prefilter relies on it, see rules.c), and is never longer than the
+ * input, so a buffer of the input's size is always enough. Functions are pure and thread-safe once
  * fz_norm_init() has returned; they never allocate.
  */
 #ifndef FZ_NORM_H

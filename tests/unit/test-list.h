@@ -71,6 +71,7 @@ TEST_ENTRY(norm_golden)
 TEST_ENTRY(norm_number)
 TEST_ENTRY(norm_properties)
 TEST_ENTRY(norm_oracle_random)
+TEST_ENTRY(norm_no_upper_ascii)
 
 /* cond */
 TEST_ENTRY(cond_truth_tables)

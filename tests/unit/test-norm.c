@@ -253,3 +253,32 @@ TEST_IMPL(norm_oracle_random) {
             fz_test_fail(__FILE__, __LINE__, "got \"%s\", oracle \"%s\"", out, want);
     }
 }
+
+/* No input puts an upper-case ASCII letter in the normalised text: every
+ * code point alone, inside ASCII context and after a separator, and every
+ * invalid byte (the prefilter compiles the factors of caseless patterns
+ * on this view as they are, lower case). */
+TEST_IMPL(norm_no_upper_ascii) {
+    init_norm();
+    char in[32], out[32];
+    for (uint32_t cp = 1; cp < 0x110000; cp++) {
+        if (cp >= 0xD800 && cp < 0xE000) continue;
+        static const char *const ctx[][2] = {{"", ""}, {"a", "b"}, {"\xe4\xb8\xad ", " Q"}};
+        for (size_t c = 0; c < FZ_ARRAY_LEN(ctx); c++) {
+            size_t n = (size_t)snprintf(in, sizeof(in), "%s", ctx[c][0]);
+            n += fz_utf8_encode(cp, in + n);
+            n += (size_t)snprintf(in + n, sizeof(in) - n, "%s", ctx[c][1]);
+            size_t k = fz_norm_text(in, n, out);
+            for (size_t i = 0; i < k; i++)
+                if (out[i] >= 'A' && out[i] <= 'Z')
+                    fz_test_fail(__FILE__, __LINE__, "U+%04X normalises to upper-case ASCII",
+                                 (unsigned)cp);
+        }
+    }
+    for (unsigned b = 0x80; b < 0x100; b++) { /* invalid bytes are copied unchanged */
+        in[0] = (char)b;
+        in[1] = 'X';
+        size_t k = fz_norm_text(in, 2, out);
+        for (size_t i = 0; i < k; i++) ASSERT(!(out[i] >= 'A' && out[i] <= 'Z'));
+    }
+}
