@@ -186,8 +186,14 @@ int main(int argc, char **argv) {
         for (size_t k = 0; k < ndb; k++) {
             const fz_db *db = fz_ruleset_db_at(rs, k);
             if (db->confirm) {
-                printf("  confirm group %zu: %zu regexes, %.2f us per scan\n", k, db->natoms,
-                       1e6 * db_secs[k] / (double)n);
+                fz_prefilter_stats ps0;
+                fz_matcher_prefilter_stats(m, &ps0);
+                double per_ev =
+                    ps0.scans ? (double)fz_matcher_confirm_scans(m)[k] / (double)ps0.scans : 0.0;
+                printf("  confirm group %zu: %zu regexes, %.2f us per scan, scanned for %.1f %% "
+                       "of events: %.3f us per event\n",
+                       k, db->natoms, 1e6 * db_secs[k] / (double)n, 100.0 * per_ev,
+                       1e6 * db_secs[k] / (double)n * per_ev);
                 continue;
             }
             printf("  database %zu: %s/%s %s, %zu atoms: %.1f %% of match time, %.2f us per "

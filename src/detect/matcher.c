@@ -49,6 +49,7 @@ struct fz_matcher {
     uint32_t *cand;   /* confirm databases to scan in this scan */
     size_t ncand;
     uint32_t *dbstamp; /* per database: scan that queued it */
+    uint64_t *dbscans; /* per database: confirm scans of it */
     int hit;           /* an atom matched since cleared */
     fz_prefilter_stats pstats;
 };
@@ -69,7 +70,9 @@ fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_siz
     m->ccount = calloc(nc, sizeof(uint64_t));
     m->cand = malloc(fz_ruleset_db_count(rs) * sizeof(uint32_t) + 1);
     m->dbstamp = calloc(fz_ruleset_db_count(rs) + 1, sizeof(uint32_t));
-    if (!m->st || !m->touched || !m->ctr || !m->cst || !m->ccount || !m->cand || !m->dbstamp)
+    m->dbscans = calloc(fz_ruleset_db_count(rs) + 1, sizeof(uint64_t));
+    if (!m->st || !m->touched || !m->ctr || !m->cst || !m->ccount || !m->cand || !m->dbstamp ||
+        !m->dbscans)
         goto nomem;
     for (size_t i = 0; i < fz_ruleset_db_count(rs); i++) {
         if (hs_alloc_scratch(fz_ruleset_db_at(rs, i)->db, &m->scratch) != HS_SUCCESS) {
@@ -95,6 +98,7 @@ void fz_matcher_destroy(fz_matcher *m) {
     free(m->ccount);
     free(m->cand);
     free(m->dbstamp);
+    free(m->dbscans);
     free(m);
 }
 
@@ -211,6 +215,7 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
     m->pstats.group_scans += m->ncand;
     for (size_t i = 0; i < m->ncand; i++) {
         const fz_db *d = fz_ruleset_db_at(rs, m->cand[i]);
+        m->dbscans[m->cand[i]]++;
         fz_str v = (*views)[d->field][d->view];
         m->field = v;
         m->hit = 0;
@@ -252,6 +257,7 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
 
 void fz_matcher_prefilter_stats(const fz_matcher *m, fz_prefilter_stats *out) { *out = m->pstats; }
 const uint64_t *fz_matcher_candidate_counts(const fz_matcher *m) { return m->ccount; }
+const uint64_t *fz_matcher_confirm_scans(const fz_matcher *m) { return m->dbscans; }
 
 int fz_matcher_matched(const fz_matcher *m, uint32_t idx) {
     if (idx >= m->nrules || m->st[idx].stamp != m->cur) return 0;

@@ -72,6 +72,9 @@ typedef struct fz_prefilter_stats {
 void fz_matcher_prefilter_stats(const fz_matcher *m, fz_prefilter_stats *out);
 /* Per confirm (fz_ruleset_confirms()): scans where it was a candidate. */
 const uint64_t *fz_matcher_candidate_counts(const fz_matcher *m);
+/* Per database (fz_ruleset_db_at()): how often it was scanned as a
+ * confirm group. */
+const uint64_t *fz_matcher_confirm_scans(const fz_matcher *m);
 
 /* Counters of rule idx (array of fz_ruleset_count() entries). */
 const fz_rule_counters *fz_matcher_counters(const fz_matcher *m);
