@@ -78,8 +78,8 @@ static int set_add(set *s, const char *b, size_t n) {
 static int set_has_empty(const set *s) { return set_has(s, "", 0); }
 
 /* How rare a literal is likely to be in text, in half-points: an ASCII
- * letter or digit 2, other ASCII (space, punctuation) 1, a non-ASCII
- * character (CJK: one of thousands) 4. */
+ * letter or digit 2, ASCII punctuation 1, a space 0 (it is everywhere), a
+ * non-ASCII character (CJK: one of thousands) 4. */
 static size_t weight(const char *p, size_t n) {
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
@@ -88,7 +88,7 @@ static size_t weight(const char *p, size_t n) {
             if ((c & 0xC0) != 0x80) w += 4; /* a lead byte */
         } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
             w += 2;
-        } else {
+        } else if (c != ' ') {
             w += 1;
         }
     }
@@ -680,7 +680,7 @@ int fz_prefilter_derive(const char *pattern, unsigned hs_flags, fz_prefilter *ou
     if (best < FZ_PF_MIN_WEIGHT) {
         info_free(&x);
         out->why = "no literal that every match must contain is rare enough (each of a set of "
-                   "alternatives needs 4 ASCII letters or digits, or 2 CJK characters)";
+                   "alternatives needs 3 ASCII letters or digits, or 2 CJK characters)";
         return 0;
     }
     qsort(x.cl, x.ncl, sizeof(set), cmp_clause);

@@ -37,14 +37,14 @@
  * Hangul, punctuation, symbols), anything else is "nothing required".
  *
  * A literal's weight estimates how rare it is in text: 2 per ASCII letter
- * or digit, 1 per other ASCII byte, 4 per non-ASCII character; a clause
- * weighs what its lightest literal does. A pattern is worth prefiltering
- * only when some clause weighs at least FZ_PF_MIN_WEIGHT (four letters,
- * two CJK characters): on " of ", "万" or "rmb" alone nearly every event
- * would be a candidate. Lighter clauses down to FZ_PF_EXTRA_WEIGHT are
- * kept beside it (every clause must hit, so each one narrows the
- * candidates: "new" AND "msg" AND "call"); lighter still, they would cost
- * more in factor hits than they save. At most FZ_PF_MAX_CLAUSES are kept,
+ * or digit, 1 per ASCII punctuation, 0 per space, 4 per non-ASCII
+ * character; a clause weighs what its lightest literal does. A pattern is
+ * worth prefiltering only when some clause weighs at least
+ * FZ_PF_MIN_WEIGHT (three letters, two CJK characters): on " of " or "万"
+ * alone nearly every event would be a candidate. Lighter clauses down to
+ * FZ_PF_EXTRA_WEIGHT are kept beside it (every clause must hit, so each
+ * one narrows the candidates: "new" AND "msg" AND "call"); lighter still,
+ * they would cost more in factor hits than they save. At most FZ_PF_MAX_CLAUSES are kept,
  * the most selective first.
  *
  * Pure, allocates only its result; thread-safe.
@@ -55,7 +55,7 @@
 #include <stddef.h>
 
 #define FZ_PF_MAX_CLAUSES 16
-#define FZ_PF_MIN_WEIGHT 8
+#define FZ_PF_MIN_WEIGHT 6
 #define FZ_PF_EXTRA_WEIGHT 5
 
 typedef struct fz_pf_lit {
