@@ -38,6 +38,7 @@ typedef struct info {
 typedef struct parser {
     const char *p, *end;
     int caseless, utf8;
+    int normalised; /* the text holds no KELVIN SIGN or LONG S */
     int depth;
     int bad;   /* syntax not understood */
     int nomem; /* allocation failed */
@@ -298,6 +299,7 @@ static int add_cp(parser *ps, set *s, uint32_t cp) {
         if (c >= 'A' && c <= 'Z') c += 32;
         b[0] = (char)c;
         if (set_add(s, b, 1) != 0) ps->nomem = 1;
+        if (ps->normalised) return 0;
         if (c == 'k' && set_add(s, "\xE2\x84\xAA", 3) != 0) ps->nomem = 1; /* KELVIN SIGN */
         if (c == 's' && set_add(s, "\xC5\xBF", 2) != 0) ps->nomem = 1;     /* LONG S */
         return 0;
@@ -644,9 +646,10 @@ static int cmp_clause(const void *a, const void *b) {
 
 int fz_prefilter_derive(const char *pattern, unsigned hs_flags, fz_prefilter *out) {
     memset(out, 0, sizeof(*out));
-    parser ps = {pattern, pattern + strlen(pattern), 0, 0, 0, 0, 0};
+    parser ps = {.p = pattern, .end = pattern + strlen(pattern)};
     ps.caseless = (hs_flags & HS_FLAG_CASELESS) != 0;
     ps.utf8 = (hs_flags & HS_FLAG_UTF8) != 0;
+    ps.normalised = (hs_flags & FZ_PF_NORMALISED) != 0;
     out->caseless = ps.caseless;
     if (hs_flags & (HS_FLAG_COMBINATION | HS_FLAG_PREFILTER)) {
         out->why = "logical combination";

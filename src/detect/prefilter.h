@@ -55,6 +55,11 @@
 #include <stddef.h>
 
 #define FZ_PF_MAX_CLAUSES 16
+
+/* Not a Hyperscan flag: the pattern scans the normalised text (norm.h),
+ * which holds no upper-case ASCII letter, KELVIN SIGN or LONG S, so a
+ * caseless letter needs no variants. */
+#define FZ_PF_NORMALISED (1u << 31)
 #define FZ_PF_MIN_WEIGHT 6
 #define FZ_PF_EXTRA_WEIGHT 5
 
@@ -76,7 +81,8 @@ typedef struct fz_prefilter {
 } fz_prefilter;
 
 /*
- * Derive the factors of pattern compiled with Hyperscan flags hs_flags.
+ * Derive the factors of pattern compiled with Hyperscan flags hs_flags
+ * (plus FZ_PF_NORMALISED when it scans the normalised text).
  * Returns 0 (out filled; out->n may be 0) or -1 when out of memory. The
  * caller frees out with fz_prefilter_free().
  */

@@ -1472,7 +1472,8 @@ static int add_regex(fz_ruleset *rs, db_build *bb, factor_build *fb, char ***are
                      const char *pat, unsigned fl, unsigned id, int f, fz_view v) {
     if (!rs->prefilter) return db_build_add(&bb[db_key((fz_field)f, v, 0)], pat, 0, fl, id);
     fz_prefilter pf;
-    if (fz_prefilter_derive(pat, fl, &pf) != 0) return -1;
+    int normalised = f == FZ_FIELD_TEXT && v == FZ_VIEW_NORM;
+    if (fz_prefilter_derive(pat, fl | (normalised ? FZ_PF_NORMALISED : 0), &pf) != 0) return -1;
     if (pf.n == 0) {
         if ((rs->nunfiltered & (rs->nunfiltered - 1)) == 0) {
             size_t nc = rs->nunfiltered ? rs->nunfiltered * 2 : 1;
@@ -1500,7 +1501,7 @@ static int add_regex(fz_ruleset *rs, db_build *bb, factor_build *fb, char ***are
      * a caseless pattern's factors are lower case: matched as they are,
      * they find exactly what caseless matching would, and an exact
      * literal scan is cheaper than a caseless one. */
-    int caseless = pf.caseless && !(f == FZ_FIELD_TEXT && v == FZ_VIEW_NORM);
+    int caseless = pf.caseless && !normalised;
     for (size_t k = 0; k < pf.n; k++)
         for (size_t j = 0; j < pf.clauses[k].n; j++) {
             factor_key key = {pf.clauses[k].lits[j].s, pf.clauses[k].lits[j].n, (uint16_t)f,

@@ -158,6 +158,8 @@ static uint32_t fold(uint32_t cp) {
     if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
     if (cp >= 0xFF01 && cp <= 0xFF5E) return fold(cp - 0xFEE0);
     if (cp == 0x3000) return ' ';
+    if (cp == 0x212A) return 'k';         /* KELVIN SIGN */
+    if (cp == 0x017F) return 's';         /* LONG S */
     if (cp >= 0x1D400 && cp <= 0x1D6A3) { /* bold, italic, script, ... A-Z a-z */
         uint32_t k = (cp - 0x1D400) % 52;
         return 'a' + (k < 26 ? k : k - 26);

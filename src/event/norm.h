@@ -6,7 +6,9 @@
  * that asks for the "normalized" view sees the text after:
  *
  *   1. full-width ASCII (U+FF01..FF5E) -> ASCII, ideographic space -> space,
- *      mathematical alphanumerics (U+1D400..1D7FF) -> ASCII letters/digits;
+ *      mathematical alphanumerics (U+1D400..1D7FF) -> ASCII letters/digits,
+ *      U+212A KELVIN SIGN -> k, U+017F LONG S -> s (the two non-ASCII
+ *      characters that case-insensitive matching takes for ASCII letters);
  *   2. zero-width and format characters dropped (U+00AD, U+034F, U+180E,
  *      U+200B..200F, U+202A..202E, U+2060..2064, U+FEFF);
  *   3. ASCII letters lower-cased;
@@ -19,9 +21,10 @@
  *
  * Numbers (from/to) have their own normalised view: the digits only.
  *
- * The output never holds an upper-case ASCII letter (whatever the input:
- * the prefilter relies on it, see rules.c), and is never longer than the
- * input, so a buffer of the input's size is always enough. Functions are pure and thread-safe once
+ * The output never holds an upper-case ASCII letter, U+212A or U+017F
+ * (whatever the input: the prefilter relies on it, see prefilter.h), and
+ * is never longer than the input, so a buffer of the input's size is
+ * always enough. Functions are pure and thread-safe once
  * fz_norm_init() has returned; they never allocate.
  */
 #ifndef FZ_NORM_H

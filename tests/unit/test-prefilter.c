@@ -260,6 +260,9 @@ static const golden goldens[] = {
     {"ABCD", FL_UC, "[abcd]", NULL},
     {"DESK", FL_UC, "[desk|des\u212A|de\u017Fk|de\u017F\u212A]", NULL},
     {"[k]eys", FL_UC, "[keys|key\u017F|\u212Aeys|\u212Aey\u017F]", NULL},
+    /* on the normalised text (no KELVIN SIGN, no LONG S there) no variants */
+    {"DESK", FL_UC | FZ_PF_NORMALISED, "[desk]", NULL},
+    {"[k]eys", FL_UC | FZ_PF_NORMALISED, "[keys]", NULL},
     {"账户OK", FL_UC, "[账户ok|账户o\u212A]", NULL},
     {"desk", FL_U, "[desk]", NULL},
     /* caseless letters outside ASCII: no exact factor where they stand */
