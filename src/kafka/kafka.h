@@ -23,7 +23,12 @@ int fz_kafka_conf_apply(rd_kafka_conf_t *c, const fz_kvlist *l, char *err, size_
  * pool that drains 100,000 small events in well under a second then sits
  * idle for the rest of it. fanzha bounds its own queues, so the local
  * prefetch is capped by bytes alone: queued.max.messages.kbytes, per
- * partition.
+ * partition. heartbeat.interval.ms is 500 (librdkafka: 3,000): a member
+ * hears of a rebalance at its next heartbeat, and the stream threads of
+ * one instance join its group one after another, so with 3 s the first
+ * thread ran every partition alone for about 3 s after a start and the
+ * partitions that then moved stood still for another 3 s between the two
+ * cooperative rounds.
  */
 int fz_kafka_consumer_defaults(rd_kafka_conf_t *c, char *err, size_t n);
 /* A log_cb that writes librdkafka's log lines through fanzha's log. */
