@@ -583,50 +583,45 @@ static info parse_quant(parser *ps, info x) {
     return x;
 }
 
-static info parse_concat(parser *ps) {
-    info *items = NULL;
-    size_t n = 0, cap = 0;
-    while (ps->p < ps->end && *ps->p != '|' && *ps->p != ')' && !ps->bad && !ps->nomem) {
-        info x = parse_quant(ps, parse_atom(ps));
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            info *nv = realloc(items, cap * sizeof(info));
-            if (!nv) {
-                ps->nomem = 1;
-                info_free(&x);
-                break;
-            }
-            items = nv;
+/* A growing list of infos (the items of a concatenation or alternation). */
+typedef struct info_list {
+    info *v;
+    size_t n, cap;
+} info_list;
+
+/* Append x (taken over); 0, or -1 with x freed and ps->nomem set. */
+static int info_push(parser *ps, info_list *l, info x) {
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 8;
+        info *nv = realloc(l->v, nc * sizeof(info));
+        if (!nv) {
+            ps->nomem = 1;
+            info_free(&x);
+            return -1;
         }
-        items[n++] = x;
+        l->v = nv;
+        l->cap = nc;
     }
-    info out = concat(ps, items, n);
-    free(items);
+    l->v[l->n++] = x;
+    return 0;
+}
+
+static info parse_concat(parser *ps) {
+    info_list l = {0};
+    while (ps->p < ps->end && *ps->p != '|' && *ps->p != ')' && !ps->bad && !ps->nomem)
+        if (info_push(ps, &l, parse_quant(ps, parse_atom(ps))) != 0) break;
+    info out = concat(ps, l.v, l.n);
+    free(l.v);
     return out;
 }
 
 static info parse_alt(parser *ps) {
-    info *items = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        info x = parse_concat(ps);
-        if (n == cap) {
-            cap = cap ? cap * 2 : 4;
-            info *nv = realloc(items, cap * sizeof(info));
-            if (!nv) {
-                ps->nomem = 1;
-                info_free(&x);
-                break;
-            }
-            items = nv;
-        }
-        items[n++] = x;
-        if (ps->p < ps->end && *ps->p == '|' && !ps->bad && !ps->nomem) {
-            ps->p++;
-            continue;
-        }
-        break;
-    }
+    info_list l = {0};
+    while (info_push(ps, &l, parse_concat(ps)) == 0 && ps->p < ps->end && *ps->p == '|' &&
+           !ps->bad && !ps->nomem)
+        ps->p++;
+    info *items = l.v;
+    size_t n = l.n;
     info out = n ? alternate(ps, items, n) : info_any();
     free(items);
     return out;
