@@ -237,6 +237,8 @@ fz_campaigns *fz_campaigns_new(size_t max_campaigns, int64_t window_ms, int64_t 
     if (!c->slots) goto nomem_c;
     if (track && !(c->changed = malloc(c->nsets * WAYS * sizeof(uint32_t)))) goto nomem_c;
     c->bytes = c->nsets * WAYS * (sizeof(slot) + (track ? sizeof(uint32_t) : 0));
+    fz_prefault(c->slots, c->nsets * WAYS * sizeof(slot));
+    if (track) fz_prefault(c->changed, c->nsets * WAYS * sizeof(uint32_t));
     return c;
 nomem_c:
     free(c->slots);

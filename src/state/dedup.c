@@ -8,6 +8,8 @@
  */
 #include "dedup.h"
 
+#include "common.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,8 @@ fz_dedup *fz_dedup_new(size_t capacity, int64_t window_ms, int track, char *errs
     d->sets = calloc(d->nsets * WAYS, sizeof(entry));
     if (!d->sets) goto nomem_d;
     if (track && !(d->changed = malloc(d->nsets * WAYS * sizeof(uint32_t)))) goto nomem_s;
+    fz_prefault(d->sets, d->nsets * WAYS * sizeof(entry));
+    if (track) fz_prefault(d->changed, d->nsets * WAYS * sizeof(uint32_t));
     return d;
 nomem_s:
     free(d->sets);

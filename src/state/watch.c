@@ -57,6 +57,7 @@ fz_watch *fz_watch_new(size_t capacity, int64_t lookback_ms, char *errstr, size_
         free(w);
         goto nomem;
     }
+    fz_prefault(w->sets, w->nsets * WAYS * sizeof(fz_watch_entry));
     for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&w->locks[i], NULL);
     return w;
 nomem:
