@@ -34,7 +34,7 @@ import sys
 import time
 
 import yaml
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
 FLAGS = {"caseless": re.I, "dotall": re.S, "multiline": re.M}
 DOMAIN = re.compile(r"[a-z0-9][a-z0-9.-]*\.[a-z]{2,}")
@@ -132,7 +132,11 @@ def main():
             last_commit = time.monotonic()
     p.flush(60)
     el = time.monotonic() - t0
-    c.commit(asynchronous=False)
+    try:
+        c.commit(asynchronous=False)
+    except KafkaException as e:  # nothing consumed since the last commit
+        if e.args[0].code() != KafkaError._NO_OFFSET:
+            raise
     c.close()
     print(f"python-peer: {n} events, {el:.3f} s, {n / el:.0f} events/s, {alerts} alerts")
 
