@@ -62,6 +62,7 @@ TEST_ENTRY(rules_warning_only)
 TEST_ENTRY(rules_err_language)
 TEST_ENTRY(rules_list_parsing)
 TEST_ENTRY(rules_err_huge_list)
+TEST_ENTRY(rules_cache_recompiles_only_changed)
 
 /* profile */
 TEST_ENTRY(profile_costs)

@@ -8,8 +8,11 @@
  * message fragment of the one error expected.
  */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "dbcache.h"
+#include "matcher.h"
 #include "rules.h"
 #include "test.h"
 
@@ -570,5 +573,62 @@ TEST_IMPL(rules_warning_only) {
     ASSERT_EQ_U64(fz_ruleset_count(rs), 2);
     ASSERT(rule_by_id(rs, "x.ascii") != NULL);
     fz_ruleset_unref(rs);
+    fz_rule_diags_free(&diags);
+}
+
+/* The rules cache: a second load of unchanged rules compiles nothing; after
+ * one regex changes, only the databases it feeds (its factors, its confirm
+ * group) are compiled again, and the list literals come from the cache. The
+ * verdicts of the cached ruleset are those of a compiled one. */
+TEST_IMPL(rules_cache_recompiles_only_changed) {
+    const char *dir = fz_test_tmpdir();
+    char rdir[4096], cdir[4096];
+    snprintf(rdir, sizeof(rdir), "%s/rules", dir);
+    snprintf(cdir, sizeof(cdir), "%s/cache", dir);
+    ASSERT(mkdir(rdir, 0700) == 0);
+    static const char lists[] = "rules:\n"
+                                "  - id: l.one\n    category: misc\n    severity: low\n"
+                                "    fields: text\n    list: l.txt\n";
+    static const char rx1[] = "rules:\n"
+                              "  - id: r.one\n    category: misc\n    severity: low\n"
+                              "    fields: text\n    pattern: 'lottery.{0,20}prize'\n";
+    static const char rx2[] = "rules:\n"
+                              "  - id: r.one\n    category: misc\n    severity: low\n"
+                              "    fields: text\n    pattern: 'lottery.{0,20}award'\n";
+    fz_test_write_str(rdir, "l.yaml", lists);
+    fz_test_write_str(rdir, "l.txt", "evil.example\nbad.example\n");
+    fz_test_write_str(rdir, "r.yaml", rx1);
+    char err[512];
+    fz_dbcache *c = fz_dbcache_open(cdir, err, sizeof(err));
+    ASSERT(c != NULL);
+    fz_rules_opts o = {.compile = 1, .cache = c};
+    fz_rule_diags diags = {0};
+    fz_ruleset *a = fz_ruleset_load(rdir, &o, &diags);
+    ASSERT(a != NULL);
+    size_t ndb = fz_ruleset_db_count(a); /* list literals, factors, one confirm group */
+    ASSERT_EQ_U64(ndb, 3);
+    ASSERT_EQ_U64(fz_ruleset_cached_dbs(a), 0);
+    fz_ruleset *b = fz_ruleset_load(rdir, &o, &diags);
+    ASSERT(b != NULL);
+    ASSERT_EQ_U64(fz_ruleset_cached_dbs(b), ndb);
+    fz_test_write_str(rdir, "r.yaml", rx2);
+    fz_ruleset *d = fz_ruleset_load(rdir, &o, &diags);
+    ASSERT(d != NULL);
+    ASSERT_EQ_U64(fz_ruleset_db_count(d), ndb);
+    ASSERT_EQ_U64(fz_ruleset_cached_dbs(d), 1); /* the list literals */
+    /* what was cached matches like what was compiled */
+    fz_matcher *m = fz_matcher_new(b, err, sizeof(err));
+    ASSERT(m != NULL);
+    fz_views v;
+    memset(&v, 0, sizeof(v));
+    static const char text[] = "lottery: claim your prize at evil.example";
+    v[FZ_FIELD_TEXT][FZ_VIEW_NORM] = (fz_str){text, sizeof(text) - 1};
+    fz_matches mt;
+    ASSERT_EQ_I64(fz_matcher_scan(m, &v, &mt), 2);
+    fz_matcher_destroy(m);
+    fz_ruleset_unref(a);
+    fz_ruleset_unref(b);
+    fz_ruleset_unref(d);
+    fz_dbcache_close(c);
     fz_rule_diags_free(&diags);
 }
