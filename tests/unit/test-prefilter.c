@@ -374,7 +374,7 @@ TEST_IMPL(prefilter_golden) {
     sbuf b = {0};
     for (int i = 0; i < 20; i++) {
         char w[32];
-        snprintf(w, sizeof(w), "%s%.*s", i ? ".*" : "", 4 + i % 5, "abcdefghijk" + i % 3);
+        snprintf(w, sizeof(w), "%s%.*s", i ? ".*" : "", 4 + i % 5, &"abcdefghijk"[i % 3]);
         sb_str(&b, w);
     }
     fz_test_context("%s", b.p);
@@ -950,7 +950,7 @@ static const char *rules_dir(void) {
     static char dir[4096];
     const char *suffix = "tests/unit/test-prefilter.c";
     size_t n = strlen(__FILE__), k = strlen(suffix);
-    if (n >= k && strcmp(__FILE__ + n - k, suffix) == 0 && n - k + 6 < sizeof(dir)) {
+    if (n >= k && strcmp(&__FILE__[n - k], suffix) == 0 && n - k + 6 < sizeof(dir)) {
         memcpy(dir, __FILE__, n - k);
         memcpy(dir + n - k, "rules", 6);
         if (dir[0]) return dir;
