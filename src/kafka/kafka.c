@@ -25,8 +25,7 @@ int fz_kafka_conf_apply(rd_kafka_conf_t *c, const fz_kvlist *l, char *err, size_
 }
 
 int fz_kafka_consumer_defaults(rd_kafka_conf_t *c, char *err, size_t n) {
-    return fz_kafka_conf_set(c, "queued.min.messages", "10000000", err, n) ||
-           fz_kafka_conf_set(c, "heartbeat.interval.ms", "500", err, n);
+    return fz_kafka_conf_set(c, "queued.min.messages", "10000000", err, n);
 }
 
 void fz_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
