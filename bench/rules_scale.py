@@ -104,7 +104,8 @@ def reload_stalls(broker, fzr_a, fzr_b, tmp, events):
                           "--input-topics", topic, "--alerts-topic", alerts,
                           "--dead-letter-topic", "", "--rules-compiled", live,
                           "--rules", os.path.join(tmp, "none"), "--rules-watch", "0",
-                          "--rules-require-tests", "0", "--admin-socket", sock, "--threads", "2"],
+                          "--rules-require-tests", "0", "--admin-socket", sock, "--threads", "2",
+                          "--metrics-address", "127.0.0.1:0"],
                          stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 60

@@ -70,7 +70,7 @@ class Instance:
                     "--dead-letter-topic", f"{group}.dlq", "--stats-topic", f"{group}.stats",
                     "--state-topic", f"{group}.state", "--processing-guarantee", guarantee,
                     "--stats-interval-ms", str(interval), "--admin-socket", "",
-                    "--rules-watch", "0", *extra]
+                    "--rules-watch", "0", "--metrics-address", "127.0.0.1:0", *extra]
         COMMANDS.append(cmdline(self.cmd))
         self.path = os.path.join(tmp, f"{name}-{tag}.log")
         self.log = open(self.path, "w+")

@@ -28,12 +28,15 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "http.h"
+#include "metrics.h"
 #include "reload.h"
 #include "stream.h"
 
 static volatile sig_atomic_t g_stop;
 #define STARTUP_WAIT_MS 300000         /* for a cluster that does not answer yet */
 static volatile sig_atomic_t g_reload; /* SIGHUP; the reload thread polls it */
+static fz_ops g_ops;                   /* what the HTTP endpoints read */
 
 static void on_signal(int sig) {
     if (sig == SIGHUP)
@@ -77,11 +80,13 @@ static int rules_publish(void *ctx, fz_ruleset *rs, char *errstr, size_t errstr_
             nanosleep(&ts, NULL);
         }
     uint64_t max_ns = 0;
+    pthread_mutex_lock(&g_ops.lock); /* a scrape reads the matchers' counters */
     for (int i = 0; i < app->nthreads; i++) {
         uint64_t ns;
         fz_sthread_release_retired(app->threads[i], &ns);
         if (ns > max_ns) max_ns = ns;
     }
+    pthread_mutex_unlock(&g_ops.lock);
     fz_info("ruleset %s: all %d worker(s) moved; longest worker stall %.1f us",
             fz_ruleset_version(rs), app->nthreads, (double)max_ns / 1e3);
 out:
@@ -202,6 +207,20 @@ static void log_stats(fz_app *app) {
             (unsigned long long)fz_watchlog_records(app->watchlog));
 }
 
+/* ---- the HTTP endpoints ---- */
+
+static int http_metrics(void *ctx, fz_buf *out) { return fz_metrics_write(ctx, out); }
+static int http_healthz(void *ctx, fz_buf *out) { return fz_health_check(ctx, out); }
+static int http_readyz(void *ctx, fz_buf *out) { return fz_ready_check(ctx, out); }
+
+static void ops_phase(fz_phase phase, fz_reloader *r, const char *starting) {
+    pthread_mutex_lock(&g_ops.lock);
+    g_ops.phase = phase;
+    g_ops.reloader = r;
+    if (starting) snprintf(g_ops.starting, sizeof(g_ops.starting), "%s", starting);
+    pthread_mutex_unlock(&g_ops.lock);
+}
+
 /* ---- set-up ---- */
 
 static size_t share(int64_t total, int32_t parts) {
@@ -215,6 +234,7 @@ int fz_daemon_main(const fz_config *cfg) {
     char err[1024];
     int rc = 1;
     fz_reloader *reloader = NULL;
+    fz_http *http = NULL;
     if (!app) return 1;
     app->cfg = cfg;
     pthread_mutex_init(&app->rs_lock, NULL);
@@ -235,6 +255,24 @@ int fz_daemon_main(const fz_config *cfg) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* the endpoints first: a probe gets an answer while rules load and
+     * state is read */
+    pthread_mutex_init(&g_ops.lock, NULL);
+    g_ops.app = app;
+    g_ops.started_ms = fz_now_ms();
+    ops_phase(FZ_PHASE_STARTING, NULL, "loading the rules");
+    if (cfg->metrics_address && strcmp(cfg->metrics_address, "off") != 0) {
+        static const fz_http_ops hops_tmpl = {NULL, http_metrics, http_healthz, http_readyz};
+        fz_http_ops hops = hops_tmpl;
+        hops.ctx = &g_ops;
+        if (!(http = fz_http_start(cfg->metrics_address, &hops, err, sizeof(err)))) {
+            rc = 2;
+            goto out_err;
+        }
+        fz_info("metrics: http://%s/metrics (port %d), probes /healthz /readyz",
+                cfg->metrics_address, fz_http_port(http));
+    }
 
     {
         fz_rule_diags diags = {0};
@@ -258,6 +296,7 @@ int fz_daemon_main(const fz_config *cfg) {
         rc = 2;
         goto out_err;
     }
+    ops_phase(FZ_PHASE_STARTING, NULL, "resolving the topics");
     for (int64_t until = fz_mono_ms() + STARTUP_WAIT_MS;;) {
         int r = fz_topics_prepare(cfg, &app->topics, err, sizeof(err));
         if (r == 0) break;
@@ -277,6 +316,7 @@ int fz_daemon_main(const fz_config *cfg) {
                                   sizeof(err));
         if (!app->watch) goto out_err;
         int64_t t0 = fz_mono_ms();
+        ops_phase(FZ_PHASE_STARTING, NULL, "reading the watch changelog");
         if (!(app->watchlog = fz_watchlog_start(app, err, sizeof(err)))) goto out_err;
         if (fz_watchlog_catch_up(app->watchlog, -1, 300000) != 0) {
             snprintf(err, sizeof(err),
@@ -291,8 +331,12 @@ int fz_daemon_main(const fz_config *cfg) {
                 (unsigned long long)ws.entries, app->topics.name[FZ_T_WATCH_LOG],
                 (long long)(fz_mono_ms() - t0));
     }
-    app->threads = calloc((size_t)app->nthreads, sizeof(*app->threads));
-    if (!app->threads) goto out;
+    ops_phase(FZ_PHASE_STARTING, NULL, "starting the stream threads");
+    fz_sthread **threads = calloc((size_t)app->nthreads, sizeof(*threads));
+    if (!threads) goto out;
+    pthread_mutex_lock(&g_ops.lock);
+    app->threads = threads;
+    pthread_mutex_unlock(&g_ops.lock);
     for (int i = 0; i < app->nthreads; i++)
         if (!(app->threads[i] = fz_sthread_new(app, i, err, sizeof(err)))) {
             rc = 2;
@@ -313,6 +357,7 @@ int fz_daemon_main(const fz_config *cfg) {
             goto out_err;
         }
     }
+    ops_phase(FZ_PHASE_RUNNING, reloader, NULL);
     fz_info("fanzha %s running: instance '%s', %d stream thread(s), group '%s', %s, brokers %s, "
             "alerts -> %s, dead letters -> %s, commit every %lld ms",
             FZ_VERSION, app->instance, app->nthreads, cfg->group_id,
@@ -337,10 +382,12 @@ int fz_daemon_main(const fz_config *cfg) {
 out_err:
     fz_error("%s", err);
 out:
-    fz_reloader_stop(reloader); /* no reload waits on the threads from here on */
+    ops_phase(FZ_PHASE_STOPPING, NULL, NULL); /* the endpoints stop reading the reloader */
+    fz_reloader_stop(reloader);               /* no reload waits on the threads from here on */
     atomic_store(&app->stop, 1);
     for (int i = 0; app->threads && i < app->nthreads; i++) fz_sthread_join(app->threads[i]);
     if (app->threads && app->nthreads) log_stats(app);
+    fz_http_stop(http); /* nothing reads the threads from here on */
     for (int i = 0; app->threads && i < app->nthreads; i++) fz_sthread_destroy(app->threads[i]);
     free(app->threads);
     fz_task_drop_suspended(app);
@@ -350,6 +397,7 @@ out:
     fz_mask_config_free(&app->masks);
     fz_ruleset_unref(app->rs);
     if (atomic_load(&app->fatal)) rc = 1;
+    pthread_mutex_destroy(&g_ops.lock);
     pthread_mutex_destroy(&app->rs_lock);
     pthread_mutex_destroy(&app->susp_lock);
     free(app);

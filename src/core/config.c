@@ -154,6 +154,15 @@ static const option options[] = {
      "later)"},
     {"stats_interval_ms", OPT_INT, FZ_SCOPE_RUN, OFF(stats_interval_ms), "10000", 0, 3600000,
      "period of the statistics log line; 0 disables"},
+    {"metrics_address", OPT_STR, FZ_SCOPE_RUN, OFF(metrics_address), "127.0.0.1:9464", 0, 0,
+     "HOST:PORT of the HTTP endpoints /metrics (Prometheus), /healthz and /readyz "
+     "([ADDR]:PORT for IPv6; port 0 = any free port, logged); off = none"},
+    {"metrics_rule_series", OPT_INT, FZ_SCOPE_RUN, OFF(metrics_rule_series), "500", 0, 100000,
+     "at most this many rules get their own fanzha_rule_matches_total series (the rest "
+     "are summed as rule=\"other\"); 0 = none"},
+    {"health_stall_ms", OPT_INT, FZ_SCOPE_RUN, OFF(health_stall_ms), "60000", 1000, 3600000,
+     "/healthz fails when a stream thread's record loop has not turned for this long "
+     "(restoring state does not count)"},
     {"log_level", OPT_STR, FZ_SCOPE_ALL, OFF(log_level), "info", 0, 0,
      "error, warn, info or debug"},
     {"kafka", OPT_MAP, FZ_SCOPE_RUN | FZ_SCOPE_STATS, OFF(kafka), NULL, 0, 0,

@@ -81,6 +81,9 @@ typedef struct fz_config {
     int64_t max_event_bytes;
     int64_t max_event_ahead_ms; /* 0 = no bound */
     int64_t max_event_lag_ms;   /* 0 = no bound */
+    char *metrics_address;      /* "off" = none */
+    int64_t metrics_rule_series;
+    int64_t health_stall_ms;
     char *log_level;
     /* replay */
     char *output;     /* "-" = stdout */

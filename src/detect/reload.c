@@ -120,11 +120,15 @@ struct fz_reloader {
     _Atomic uint64_t ok, failed, unchanged;
     char active[32];
     char last_error[1024];
-    int64_t last_reload_ms; /* wall clock */
+    _Atomic int64_t last_reload_ms; /* wall clock */
 };
 
 uint64_t fz_reloader_ok(const fz_reloader *r) { return r ? atomic_load(&r->ok) : 0; }
 uint64_t fz_reloader_failed(const fz_reloader *r) { return r ? atomic_load(&r->failed) : 0; }
+uint64_t fz_reloader_unchanged(const fz_reloader *r) { return r ? atomic_load(&r->unchanged) : 0; }
+int64_t fz_reloader_last_ms(const fz_reloader *r) {
+    return r ? atomic_load(&r->last_reload_ms) : 0;
+}
 
 static void watch_tree(fz_reloader *r, const char *dir, int depth) {
     const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
@@ -275,7 +279,8 @@ static void admin_serve(fz_reloader *r) {
                       "\"reloads_unchanged\":%llu,\"last_reload_ms\":%lld,\"last_reload_error\":",
                       r->active, (unsigned long long)atomic_load(&r->ok),
                       (unsigned long long)atomic_load(&r->failed),
-                      (unsigned long long)atomic_load(&r->unchanged), (long long)r->last_reload_ms);
+                      (unsigned long long)atomic_load(&r->unchanged),
+                      (long long)atomic_load(&r->last_reload_ms));
         fz_buf_put_json_str(&b, r->last_error, strlen(r->last_error));
         fz_buf_putc(&b, ',');
         r->ops.status(r->ops.ctx, &b);

@@ -72,6 +72,9 @@ void fz_reloader_stop(fz_reloader *r);
 /* Counters for the statistics line; any thread. */
 uint64_t fz_reloader_ok(const fz_reloader *r);
 uint64_t fz_reloader_failed(const fz_reloader *r);
+uint64_t fz_reloader_unchanged(const fz_reloader *r);
+/* Wall-clock ms of the last reload tried; 0: none yet. */
+int64_t fz_reloader_last_ms(const fz_reloader *r);
 
 /*
  * Client side of the admin socket: send cmd ("reload", "status",

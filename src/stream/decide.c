@@ -91,8 +91,8 @@ static int emit_alert(fz_sthread *t, fz_task *k, int64_t offset, const fz_route 
     fz_buf_put_u64(b, count);
     fz_buf_put(b, r->alert_tail.p, r->alert_tail.n);
     if (b->failed) return FZ_ERR_FULL;
-    int rc = fz_emit(t, k, offset, FZ_T_ALERTS, RD_KAFKA_PARTITION_UA, r->alert_key.p,
-                     r->alert_key.n, b->p, b->len);
+    int rc = fz_emit_alert(t, k, offset, r->alert_key.p, r->alert_key.n, b->p, b->len, r->ts_ms,
+                           r->ingest_ms);
     if (rc == FZ_ERR_FULL) { /* refused for good: keep it as a dead letter, move on */
         char detail[192];
         snprintf(detail, sizeof(detail),
@@ -103,6 +103,11 @@ static int emit_alert(fz_sthread *t, fz_task *k, int64_t offset, const fz_route 
                                  b->len, NULL, 0);
     } else if (rc == 0) {
         atomic_fetch_add_explicit(&fz_sthread_ctr(t)->alerts, 1, memory_order_relaxed);
+        fz_sthread_count_alert(t,
+                               r->primary_category.p ? r->primary_category
+                               : r->intercept        ? FZ_STR_LIT("intercept")
+                                                     : FZ_STR_LIT(""),
+                               r->severity);
     }
     return rc < 0 ? -1 : 0;
 }
@@ -160,5 +165,5 @@ int fz_decide(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m) {
                              r.has_amount, r.category_input};
         fz_ledger_add(k->ledger, &e, m->offset);
     }
-    return fz_task_pop_windows(k);
+    return fz_task_pop_windows(t, k);
 }

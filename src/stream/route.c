@@ -7,7 +7,8 @@
 #include <string.h>
 
 #define MAGIC "FZR"
-#define VERSION 1
+#define VERSION 2 /* written; version 1 (no ingest time, severity) is read too */
+#define VERSION_MIN 1
 
 static void put_u8(fz_buf *b, uint8_t v) { fz_buf_putc(b, (char)v); }
 
@@ -55,6 +56,10 @@ fz_err fz_route_encode(fz_buf *b, const fz_route *r) {
     put_str(b, r->alert_key);
     put_str(b, r->alert_head);
     put_str(b, r->alert_tail);
+    /* version 2 */
+    put_u64(b, (uint64_t)r->ingest_ms);
+    put_u8(b, r->severity);
+    put_str(b, r->primary_category);
     return b->failed ? FZ_ERR_FULL : FZ_OK;
 }
 
@@ -108,8 +113,9 @@ int fz_route_decode(const void *p, size_t n, fz_route *r, char *err, size_t err_
     }
     d.p += 3;
     uint8_t ver = get_u8(&d);
-    if (ver != VERSION) {
-        snprintf(err, err_size, "route record version %u, this build reads %u", ver, VERSION);
+    if (ver < VERSION_MIN || ver > VERSION) {
+        snprintf(err, err_size, "route record version %u, this build reads %u to %u", ver,
+                 VERSION_MIN, VERSION);
         return -1;
     }
     r->kind = get_u8(&d);
@@ -139,6 +145,11 @@ int fz_route_decode(const void *p, size_t n, fz_route *r, char *err, size_t err_
     r->alert_key = get_str(&d);
     r->alert_head = get_str(&d);
     r->alert_tail = get_str(&d);
+    if (ver >= 2) {
+        r->ingest_ms = (int64_t)get_u64(&d);
+        r->severity = get_u8(&d);
+        r->primary_category = get_str(&d);
+    }
     if (d.bad || d.p != d.end) {
         snprintf(err, err_size, "route record truncated or with trailing bytes (%zu bytes)", n);
         return -1;

@@ -21,6 +21,9 @@
  *
  * Format: "FZR" and a version byte, fixed fields, then strings with u32
  * lengths; little-endian. Decoding checks every length against the record.
+ * Version 2 appends the input record's timestamp and the primary rule's
+ * severity; version 1 records (from an instance not yet upgraded) are
+ * read with both 0, so a rolling upgrade loses nothing.
  * Pure functions; any thread.
  */
 #ifndef FZ_ROUTE_H
@@ -53,6 +56,10 @@ typedef struct fz_route {
     fz_str rule_id, rule_category, ruleset, sample; /* a new campaign's */
     fz_str alert_key;                               /* the Kafka key of the alert */
     fz_str alert_head, alert_tail;                  /* the alert around its dedup count */
+    /* version 2 (0 when a version-1 record is read) */
+    int64_t ingest_ms;       /* the input record's Kafka timestamp: the latency metrics */
+    uint8_t severity;        /* decide: the primary rule's fz_severity (0: none matched) */
+    fz_str primary_category; /* decide: the primary rule's category (absent: none matched) */
 } fz_route;
 
 /* Append r's encoding to b. FZ_ERR_FULL when b's cap is hit. */

@@ -18,10 +18,13 @@
 
 /* Keep the windows the last event closed for the next commit; 1 when the
  * task should commit now. */
-int fz_task_pop_windows(fz_task *k) {
+int fz_task_pop_windows(fz_sthread *t, fz_task *k) {
     static __thread fz_ledger_window win; /* a window is ~15 KiB: not on the stack */
     int due = 0;
-    while (k->ledger && fz_ledger_pop_closed(k->ledger, &win)) due |= fz_task_hold_closed(k, &win);
+    while (k->ledger && fz_ledger_pop_closed(k->ledger, &win)) {
+        due |= fz_task_hold_closed(k, &win);
+        atomic_fetch_add_explicit(&fz_sthread_tel(t)->windows_closed, 1, memory_order_relaxed);
+    }
     return due;
 }
 
@@ -76,6 +79,11 @@ static int route(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, const f
         .alert_key = {akey, aklen},
         .alert_head = {ab->p, count_at},
         .alert_tail = {ab->p + count_at, ab->len - count_at},
+        .ingest_ms = rd_kafka_message_timestamp(m, NULL),
+        .severity = r->nrules ? (uint8_t)fz_ruleset_rule(rs, r->primary)->severity : 0,
+        .primary_category = r->nrules ? (fz_str){fz_ruleset_rule(rs, r->primary)->category,
+                                                 strlen(fz_ruleset_rule(rs, r->primary)->category)}
+                                      : FZ_STR_NULL,
     };
     fz_buf_reset(rb);
     if (fz_route_encode(rb, &rt) != FZ_OK) return FZ_ERR_FULL;
@@ -139,5 +147,5 @@ int fz_screen(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m) {
     }
     if (rc < 0) return -1;
     k->dirty = 1;
-    return fz_task_pop_windows(k);
+    return fz_task_pop_windows(t, k);
 }

@@ -64,6 +64,8 @@
 #include "buf.h"
 #include "campaign.h"
 #include "config.h"
+#include "dedup.h"
+#include "hist.h"
 #include "ledger.h"
 #include "log.h"
 #include "pipeline.h"
@@ -166,12 +168,64 @@ typedef struct fz_sthread_counters {
         producer_resets;
 } fz_sthread_counters;
 
+/* Alerts by (category, severity) of one thread: a small fixed table, the
+ * last row "other" once it is full. Rows are published (used = 1) after
+ * their names are written; only the thread writes. */
+#define FZ_ALERT_CLASSES 64
+typedef struct fz_alert_class {
+    _Atomic uint64_t count;
+    _Atomic int used;
+    uint8_t severity; /* fz_severity; 0: none (an interception) */
+    char category[64];
+} fz_alert_class;
+
+/* One assigned partition as the metrics see it. */
+typedef struct fz_lag_row {
+    char topic[256];
+    int32_t partition;
+    int stage;         /* fz_stage */
+    int64_t position;  /* next offset to process; -1 unknown */
+    int64_t committed; /* position at the last commit */
+    int64_t high;      /* high watermark (the consumer's cached view); -1 unknown */
+} fz_lag_row;
+
+/* What a stream thread publishes about itself, about once a second (and at
+ * every assignment change), for the metrics and health endpoints. */
+typedef struct fz_sthread_snapshot {
+    fz_lag_row *rows;
+    int nrows, cap;
+    int64_t consumer_queue;       /* records fetched, not yet handed to the thread */
+    int64_t producer_queue[2];    /* outputs, transactional: not yet acknowledged */
+    fz_dedup_stats dedup;         /* summed over its decide tasks */
+    fz_campaigns_stats campaigns; /* summed */
+    uint64_t dedup_stores;        /* decide tasks */
+} fz_sthread_snapshot;
+
+typedef struct fz_sthread_telemetry {
+    fz_hist event_to_alert;              /* event time -> the alert's delivery report */
+    fz_hist ingest_to_alert;             /* the input record's timestamp -> delivery report */
+    fz_hist produce;                     /* produce call -> delivery report, every output */
+    _Atomic uint64_t latency_unmeasured; /* alerts not timed (the pending table was full) */
+    _Atomic uint64_t windows_closed;     /* statistics windows closed */
+    fz_alert_class alerts[FZ_ALERT_CLASSES + 1];
+    /* health */
+    _Atomic int64_t beat_ms; /* monotonic: the record loop's last turn */
+    _Atomic int joined;      /* a first assignment (possibly empty) arrived */
+    _Atomic int restoring;   /* tasks being restored now */
+    _Atomic int exited;      /* the record loop ended */
+    pthread_mutex_t lock;    /* snap */
+    fz_sthread_snapshot snap;
+} fz_sthread_telemetry;
+
 /* thread.c */
 fz_sthread *fz_sthread_new(fz_app *app, int idx, char *err, size_t err_size);
 int fz_sthread_start(fz_sthread *t);
 void fz_sthread_join(fz_sthread *t);
 void fz_sthread_destroy(fz_sthread *t);
 const fz_sthread_counters *fz_sthread_counters_of(const fz_sthread *t);
+fz_sthread_telemetry *fz_sthread_tel(fz_sthread *t);
+/* Count an alert of the primary rule's category and severity. */
+void fz_sthread_count_alert(fz_sthread *t, fz_str category, int severity);
 fz_pipeline *fz_sthread_pipeline(fz_sthread *t);
 /* Ruleset publication (daemon.c, reload thread): hand a prepared matcher
  * for generation gen to t; the thread swaps it in between records. */
@@ -189,6 +243,11 @@ fz_matcher *fz_sthread_matcher(fz_sthread *t);
  * transaction: 0 or -1. partition RD_KAFKA_PARTITION_UA: by key. */
 int fz_emit(fz_sthread *t, fz_task *k, int64_t in_offset, int topic, int32_t partition,
             const void *key, size_t klen, const void *val, size_t len);
+/* fz_emit for an alert: its delivery report observes the event-to-alert
+ * latencies (event_ms: event time, ingest_ms: the input record's
+ * timestamp; <= 0 unknown). */
+int fz_emit_alert(fz_sthread *t, fz_task *k, int64_t in_offset, const void *key, size_t klen,
+                  const void *val, size_t len, int64_t event_ms, int64_t ingest_ms);
 int fz_emit_state(fz_sthread *t, int topic, int32_t partition, const void *key, size_t klen,
                   const void *val, size_t len);
 /* A dead letter for the input record at in_offset of k (payload cut to fit
@@ -232,7 +291,7 @@ int fz_task_load(fz_app *app, fz_task *k, const struct fz_checkpoint *c, char *e
  * task holds so many that a commit is due now. */
 int fz_task_hold_closed(fz_task *k, const fz_ledger_window *w);
 /* Hold every window k's ledger has closed; 1 when a commit is due now. */
-int fz_task_pop_windows(fz_task *k);
+int fz_task_pop_windows(fz_sthread *t, fz_task *k);
 /* Remember that the watchlist entry of number key changed (flushed with
  * the task's next commit). 0, or -1 out of memory. */
 int fz_task_note_mark(fz_task *k, uint64_t key);

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "alert.h"
 #include "checkpoint.h"
@@ -47,7 +48,20 @@
 #define RESTORE_WAIT_MS 240000
 #define FAILURES_MAX 256
 #define QUARANTINE_MAX 1024
-#define FAILED_COPY 4096 /* bytes of a refused output kept for its dead letter */
+#define FAILED_COPY 4096       /* bytes of a refused output kept for its dead letter */
+#define SLOTS_MAX 0x7ffe       /* tasks per thread: a slot + 1 fits 15 bits of a packed opaque */
+#define ALERT_BIT (1ull << 63) /* in a packed opaque: an alert, timed at its delivery */
+#define PENDING_CAP 65536      /* alerts being timed, per thread (power of two) */
+#define SNAPSHOT_MS 1000
+
+/* An alert awaiting its delivery report: when its event happened and when
+ * its input record was written. Open addressing by the packed opaque. */
+static void snapshot(fz_sthread *t);
+
+typedef struct pending {
+    uint64_t key; /* 0: free */
+    int64_t event_ms, ingest_ms;
+} pending;
 
 typedef struct failure {
     int slot; /* task slot + 1; 0: a state record */
@@ -103,6 +117,11 @@ struct fz_sthread {
     int nquarantine, quarantine_next;
     fz_ratelimit log_rl;
     fz_sthread_counters ctr;
+    fz_sthread_telemetry tel;
+    pending *pend; /* PENDING_CAP */
+    size_t npend;
+    int64_t next_snapshot;
+    rd_kafka_queue_t *cq; /* the consumer's queue (its length is a metric) */
 };
 
 void fz_app_fatal(fz_app *app, const char *fmt, ...) {
@@ -120,6 +139,7 @@ fz_sthread_counters *fz_sthread_ctr(fz_sthread *t) { return &t->ctr; }
 const fz_sthread_counters *fz_sthread_counters_of(const fz_sthread *t) { return &t->ctr; }
 fz_app *fz_sthread_app(fz_sthread *t) { return t->app; }
 fz_pipeline *fz_sthread_pipeline(fz_sthread *t) { return t->pipe; }
+fz_sthread_telemetry *fz_sthread_tel(fz_sthread *t) { return &t->tel; }
 uint64_t fz_sthread_rs_gen(const fz_sthread *t) { return atomic_load(&t->rs_gen); }
 fz_matcher *fz_sthread_matcher(fz_sthread *t) { return atomic_load(&t->cur_matcher); }
 
@@ -172,6 +192,8 @@ void fz_sthread_release_retired(fz_sthread *t, uint64_t *swap_ns) {
 
 /* ---- producing ---- */
 
+/* The opaque of an output: its input's task slot + 1 (15 bits) and offset
+ * (48 bits); ALERT_BIT on alerts being timed. */
 static void *pack(const fz_task *k, int64_t offset) {
     return (void *)(uintptr_t)(((uint64_t)(k->slot + 1) << 48) |
                                ((uint64_t)offset & 0xffffffffffffULL));
@@ -223,6 +245,78 @@ int fz_emit(fz_sthread *t, fz_task *k, int64_t in_offset, int topic, int32_t par
     if (!fz_topics_fits(&t->app->topics, topic, klen, len) || is_quarantined(t, k, in_offset))
         return FZ_ERR_FULL;
     return produce(t, t->outp, t->out[topic], partition, key, klen, val, len, pack(k, in_offset));
+}
+
+/* ---- alert latency ---- */
+
+static size_t pend_slot(uint64_t key) { return (size_t)(XXH3_64bits(&key, 8) & (PENDING_CAP - 1)); }
+
+static void pend_put(fz_sthread *t, uint64_t key, int64_t event_ms, int64_t ingest_ms) {
+    if (t->npend >= PENDING_CAP * 3 / 4) {
+        inc(&t->tel.latency_unmeasured);
+        return;
+    }
+    size_t i = pend_slot(key);
+    while (t->pend[i].key && t->pend[i].key != key) i = (i + 1) & (PENDING_CAP - 1);
+    if (!t->pend[i].key) t->npend++;
+    t->pend[i] = (pending){key, event_ms, ingest_ms};
+}
+
+/* Take the entry of key out (backward-shift deletion keeps probing exact). */
+static int pend_take(fz_sthread *t, uint64_t key, pending *out) {
+    size_t i = pend_slot(key);
+    while (t->pend[i].key != key) {
+        if (!t->pend[i].key) return 0;
+        i = (i + 1) & (PENDING_CAP - 1);
+    }
+    *out = t->pend[i];
+    for (size_t j = (i + 1) & (PENDING_CAP - 1);; j = (j + 1) & (PENDING_CAP - 1)) {
+        if (!t->pend[j].key) break;
+        size_t home = pend_slot(t->pend[j].key);
+        /* move j back to i unless its home lies cyclically in (i, j] */
+        int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (stays) continue;
+        t->pend[i] = t->pend[j];
+        i = j;
+    }
+    t->pend[i].key = 0;
+    t->npend--;
+    return 1;
+}
+
+int fz_emit_alert(fz_sthread *t, fz_task *k, int64_t in_offset, const void *key, size_t klen,
+                  const void *val, size_t len, int64_t event_ms, int64_t ingest_ms) {
+    if (!fz_topics_fits(&t->app->topics, FZ_T_ALERTS, klen, len) || is_quarantined(t, k, in_offset))
+        return FZ_ERR_FULL;
+    uint64_t packed = (uint64_t)(uintptr_t)pack(k, in_offset) | ALERT_BIT;
+    pend_put(t, packed, event_ms, ingest_ms);
+    int rc = produce(t, t->outp, t->out[FZ_T_ALERTS], RD_KAFKA_PARTITION_UA, key, klen, val, len,
+                     (void *)(uintptr_t)packed);
+    if (rc) {
+        pending gone;
+        pend_take(t, packed, &gone);
+    }
+    return rc;
+}
+
+void fz_sthread_count_alert(fz_sthread *t, fz_str category, int severity) {
+    fz_alert_class *v = t->tel.alerts;
+    int i = 0;
+    for (; i < FZ_ALERT_CLASSES && atomic_load_explicit(&v[i].used, memory_order_relaxed); i++)
+        if (v[i].severity == severity && strlen(v[i].category) == category.n &&
+            !memcmp(v[i].category, category.p, category.n))
+            break;
+    if (i < FZ_ALERT_CLASSES && !atomic_load_explicit(&v[i].used, memory_order_relaxed)) {
+        if (category.n >= sizeof(v[i].category)) {
+            i = FZ_ALERT_CLASSES; /* no rule category is this long: "other" */
+        } else {
+            memcpy(v[i].category, category.p, category.n);
+            v[i].category[category.n] = '\0';
+            v[i].severity = (uint8_t)severity;
+            atomic_store_explicit(&v[i].used, 1, memory_order_release);
+        }
+    }
+    atomic_fetch_add_explicit(&v[i].count, 1, memory_order_relaxed);
 }
 
 int fz_emit_state(fz_sthread *t, int topic, int32_t partition, const void *key, size_t klen,
@@ -277,8 +371,23 @@ static int poison(rd_kafka_resp_err_t e) {
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     fz_sthread *t = opaque;
-    if (!m->err) return;
     uint64_t packed = (uint64_t)(uintptr_t)m->_private;
+    if (packed & ALERT_BIT) {
+        pending p;
+        if (pend_take(t, packed, &p) && !m->err) {
+            int64_t now = fz_now_ms();
+            if (p.event_ms > 0)
+                fz_hist_observe_us(&t->tel.event_to_alert, (now - p.event_ms) * 1000);
+            if (p.ingest_ms > 0)
+                fz_hist_observe_us(&t->tel.ingest_to_alert, (now - p.ingest_ms) * 1000);
+        }
+        packed &= ~ALERT_BIT;
+    }
+    if (!m->err) {
+        int64_t us = rd_kafka_message_latency(m);
+        if (us >= 0) fz_hist_observe_us(&t->tel.produce, us);
+        return;
+    }
     const char *topic = rd_kafka_topic_name(m->rkt);
     if (!packed) { /* a state record: its transaction fails and is retried or aborted */
         fz_warn("%s: delivery failed: %s", topic, rd_kafka_err2str(m->err));
@@ -297,7 +406,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         return;
     }
     failure *f = &t->failures[t->nfailures++];
-    f->slot = (int)(packed >> 48);
+    f->slot = (int)((packed >> 48) & 0x7fff);
     f->offset = (int64_t)(packed & 0xffffffffffffULL);
     snprintf(f->topic, sizeof(f->topic), "%s", topic);
     f->err = m->err;
@@ -360,6 +469,7 @@ static int task_add(fz_sthread *t, fz_task *k) {
     for (int i = 0; i < t->ntasks && slot < 0; i++)
         if (!t->tasks[i]) slot = i;
     if (slot < 0) {
+        if (t->ntasks >= SLOTS_MAX) return -1;
         fz_task **v = realloc(t->tasks, (size_t)(t->ntasks + 1) * sizeof(*v));
         if (!v) return -1;
         t->tasks = v;
@@ -723,9 +833,14 @@ static void assigned(fz_sthread *t, rd_kafka_topic_partition_list_t *parts) {
                 st == FZ_STAGE_DECIDE ? "decide" : "screen");
     }
     int64_t t0 = fz_mono_ms();
+    atomic_store(&t->tel.joined, 1);
+    snapshot(t);
+    atomic_store(&t->tel.restoring, n);
     if (n && restore_tasks(t, v, n, parts) == 0)
         fz_info("thread %d: %d task(s) ready (restored in %lld ms)", t->idx, n,
                 (long long)(fz_mono_ms() - t0));
+    atomic_store(&t->tel.restoring, 0);
+    atomic_store_explicit(&t->tel.beat_ms, fz_mono_ms(), memory_order_relaxed);
     free(v);
 }
 
@@ -774,6 +889,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_assign(rk, parts);
     } else {
         revoked(t, parts, rd_kafka_assignment_lost(rk));
+        snapshot(t);
         if (coop)
             e = rd_kafka_incremental_unassign(rk, parts);
         else
@@ -852,12 +968,62 @@ static int handle(fz_sthread *t, rd_kafka_message_t *m) {
     return 0;
 }
 
+/* ---- telemetry ---- */
+
+/* Publish what the metrics read about this thread's tasks and queues. */
+static void snapshot(fz_sthread *t) {
+    fz_sthread_snapshot *s = &t->tel.snap;
+    pthread_mutex_lock(&t->tel.lock);
+    if (s->cap < t->ntasks) {
+        fz_lag_row *v = realloc(s->rows, (size_t)t->ntasks * sizeof(*v));
+        if (v) s->rows = v, s->cap = t->ntasks;
+    }
+    s->nrows = 0;
+    memset(&s->dedup, 0, sizeof(s->dedup));
+    memset(&s->campaigns, 0, sizeof(s->campaigns));
+    s->dedup_stores = 0;
+    for (int i = 0; i < t->ntasks; i++) {
+        fz_task *k = t->tasks[i];
+        if (!k) continue;
+        if (k->stage == FZ_STAGE_DECIDE) {
+            fz_dedup_stats d;
+            fz_dedup_stats_get(k->stores.dedup, &d);
+            s->dedup.entries += d.entries, s->dedup.capacity += d.capacity;
+            s->dedup.evictions += d.evictions, s->dedup.bytes += d.bytes;
+            s->dedup_stores++;
+            if (k->stores.campaigns) {
+                fz_campaigns_stats c;
+                fz_campaigns_stats_get(k->stores.campaigns, &c);
+                s->campaigns.campaigns += c.campaigns, s->campaigns.evictions += c.evictions;
+                s->campaigns.bytes += c.bytes;
+            }
+        }
+        if (s->nrows == s->cap) continue;
+        fz_lag_row *r = &s->rows[s->nrows++];
+        snprintf(r->topic, sizeof(r->topic), "%s", k->topic);
+        r->partition = k->partition;
+        r->stage = k->stage;
+        r->position = k->position;
+        r->committed = k->committed;
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_get_watermark_offsets(t->consumer, k->topic, k->partition, &lo, &hi) || hi < 0)
+            hi = -1;
+        r->high = hi;
+    }
+    s->consumer_queue = t->cq ? (int64_t)rd_kafka_queue_length(t->cq) : 0;
+    s->producer_queue[0] = t->outp && t->outp != t->txp ? rd_kafka_outq_len(t->outp) : 0;
+    s->producer_queue[1] = t->txp ? rd_kafka_outq_len(t->txp) : 0;
+    pthread_mutex_unlock(&t->tel.lock);
+    t->next_snapshot = fz_mono_ms() + SNAPSHOT_MS;
+}
+
 static void *thread_main(void *arg) {
     fz_sthread *t = arg;
     fz_app *app = t->app;
     t->next_commit = fz_mono_ms() + app->commit_ms;
     if (app->eos && begin(t)) return NULL;
     while (!atomic_load(&app->stop) && !atomic_load(&app->fatal)) {
+        atomic_store_explicit(&t->tel.beat_ms, fz_mono_ms(), memory_order_relaxed);
         sync_rules(t);
         /* one record at a time: librdkafka 2.0's batch consume can hand out
          * records from before a rebalance or seek after newer ones */
@@ -874,9 +1040,11 @@ static void *thread_main(void *arg) {
         if (t->outp != t->txp) rd_kafka_poll(t->txp, 0);
         if (handle_failures(t)) break;
         if (t->batch_ms >= t->next_commit) commit(t, 0);
+        if (t->batch_ms >= t->next_snapshot) snapshot(t);
     }
 out:
     if (!atomic_load(&app->fatal)) commit(t, 1);
+    atomic_store(&t->tel.exited, 1);
     return NULL;
 }
 
@@ -969,7 +1137,10 @@ fz_sthread *fz_sthread_new(fz_app *app, int idx, char *err, size_t n) {
     t->failures = calloc(FAILURES_MAX, sizeof(*t->failures));
     t->quarantine = calloc(QUARANTINE_MAX, sizeof(*t->quarantine));
     t->pipe = fz_pipeline_new((size_t)cfg->max_event_bytes, 0, err, n);
-    if (!t->failures || !t->quarantine || !t->pipe) goto fail;
+    t->pend = calloc(PENDING_CAP, sizeof(*t->pend));
+    pthread_mutex_init(&t->tel.lock, NULL);
+    atomic_store(&t->tel.beat_ms, fz_mono_ms());
+    if (!t->failures || !t->quarantine || !t->pipe || !t->pend) goto fail;
     pthread_mutex_lock(&app->rs_lock);
     t->rs = fz_ruleset_ref(app->rs);
     atomic_store(&t->rs_gen, atomic_load(&app->rs_gen));
@@ -985,6 +1156,7 @@ fz_sthread *fz_sthread_new(fz_app *app, int idx, char *err, size_t n) {
         if (app->topics.name[i]) t->out[i] = rd_kafka_topic_new(t->outp, app->topics.name[i], NULL);
     if (init_txp(t, err, n) != 0) goto fail;
     if (!(t->consumer = make_consumer(t, err, n))) goto fail;
+    t->cq = rd_kafka_queue_get_consumer(t->consumer);
     if (!(t->offsets = make_offsets_reader(t, err, n))) goto fail;
     return t;
 fail:
@@ -1025,6 +1197,7 @@ void fz_sthread_destroy(fz_sthread *t) {
      * cooperative-sticky consumer that never received an assignment is
      * destroyed (librdkafka issue #4312). Such a consumer has left the group
      * (closed above) and holds nothing else: at exit it is left to the OS. */
+    if (t->cq) rd_kafka_queue_destroy(t->cq);
     if (t->consumer && (t->ever_assigned || strcmp(rd_kafka_version_str(), "2.3.0") >= 0))
         rd_kafka_destroy(t->consumer);
     else if (t->consumer)
@@ -1053,5 +1226,8 @@ void fz_sthread_destroy(fz_sthread *t) {
     for (int i = 0; i < 4; i++) fz_buf_free(&t->buf[i]);
     free(t->failures);
     free(t->quarantine);
+    free(t->pend);
+    free(t->tel.snap.rows);
+    pthread_mutex_destroy(&t->tel.lock);
     free(t);
 }

@@ -12,6 +12,7 @@ text, so without a crash every fraud event must alert exactly once.
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -262,6 +263,9 @@ class Fanzha:
                      # transfers may come from subscribers it sent fraud to);
                      # tests of interception turn it back on
                      "--intercept-capacity", "0",
+                     # several instances run side by side: any free port
+                     *(("--metrics-address", "127.0.0.1:0")
+                       if supports("--metrics-address") else ()),
                      # a killed instance's partitions move on after 6 s, not 45
                      "-X", "consumer.session.timeout.ms=6000", *extra]
         self.proc = None
@@ -294,6 +298,18 @@ class Fanzha:
     def log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def metrics_port(self, timeout=30):
+        """The port of the instance's HTTP endpoints (from its log)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = re.search(r"metrics: http://\S+ \(port (\d+)\)", self.log())
+            if m:
+                return int(m.group(1))
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"no metrics endpoint in the log:\n{self.log()[-3000:]}")
 
 
 def read_partitions(topic, starts, isolation="read_committed", first_only=False, timeout=30):

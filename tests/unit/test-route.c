@@ -47,6 +47,9 @@ static fz_route sample_decide(void) {
     r.alert_key = s("+8613900000001");
     r.alert_head = s("{\"type\":\"alert\",\"dedup\":{\"key\":\"x\",\"count\":");
     r.alert_tail = s(",\"window_ms\":600000}}");
+    r.ingest_ms = 1764288000456LL;
+    r.severity = 4;
+    r.primary_category = s("impersonate_police");
     return r;
 }
 
@@ -76,6 +79,24 @@ TEST_IMPL(route_roundtrip) {
     ASSERT(str_eq(out.alert_key, "+8613900000001"));
     ASSERT(str_eq(out.alert_head, "{\"type\":\"alert\",\"dedup\":{\"key\":\"x\",\"count\":"));
     ASSERT(str_eq(out.alert_tail, ",\"window_ms\":600000}}"));
+    ASSERT_EQ_I64(out.ingest_ms, 1764288000456LL);
+    ASSERT_EQ_I64(out.severity, 4);
+    ASSERT(str_eq(out.primary_category, "impersonate_police"));
+
+    /* a version-1 record (an instance not yet upgraded): read, without the
+     * version-2 fields */
+    unsigned char *v1 = malloc(b.len);
+    memcpy(v1, b.p, b.len);
+    v1[3] = 1;
+    size_t v2_bytes = 9 + 4 + strlen("impersonate_police");
+    ASSERT_EQ_I64(fz_route_decode(v1, b.len - v2_bytes, &out, err, sizeof(err)), 0);
+    ASSERT(str_eq(out.alert_tail, ",\"window_ms\":600000}}"));
+    ASSERT_EQ_I64(out.ingest_ms, 0);
+    ASSERT_EQ_I64(out.severity, 0);
+    ASSERT(out.primary_category.p == NULL);
+    /* ... but not with the version-2 fields after it */
+    ASSERT_EQ_I64(fz_route_decode(v1, b.len, &out, err, sizeof(err)), -1);
+    free(v1);
 
     /* a mark: absent strings stay absent */
     fz_route m;
@@ -125,7 +146,7 @@ TEST_IMPL(route_damage_refused) {
         }
         free(c);
     }
-    ASSERT_EQ_I64(fz_route_decode("FZR\x02", 4, &out, err, sizeof(err)), -1);
+    ASSERT_EQ_I64(fz_route_decode("FZR\x03", 4, &out, err, sizeof(err)), -1);
     ASSERT_CONTAINS(err, "version");
     ASSERT_EQ_I64(fz_route_decode("{\"id\":1}", 8, &out, err, sizeof(err)), -1);
     ASSERT_CONTAINS(err, "not a route record");
