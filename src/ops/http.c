@@ -111,16 +111,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   size_t *upload_data_size, void **con_cls) {
     (void)version;
     (void)upload_data;
+    static int k_seen, k_body; /* per-connection state: which marker *con_cls points at */
     fz_http *h = cls;
     if (!*con_cls) { /* first call: headers only */
-        *con_cls = h;
+        *con_cls = &k_seen;
+        return MHD_YES;
+    }
+    if (*upload_data_size) { /* a body: swallowed, then refused */
+        *con_cls = &k_body;
+        *upload_data_size = 0;
         return MHD_YES;
     }
     fz_buf b;
     fz_buf_init(&b, BODY_MAX);
     int status;
     const char *type = "text/plain; charset=utf-8";
-    if (*upload_data_size) {
+    if (*con_cls == &k_body) {
         status = 413;
         fz_buf_puts(&b, "request bodies are not accepted\n");
     } else if (strcmp(method, "GET") && strcmp(method, "HEAD")) {

@@ -170,6 +170,12 @@ TEST_ENTRY(route_damage_refused)
 TEST_ENTRY(route_partitioner)
 TEST_ENTRY(route_stores_use_every_set)
 
+/* ops: metrics format and HTTP endpoints */
+TEST_ENTRY(prom_labels_escaped)
+TEST_ENTRY(prom_histogram_cumulative)
+TEST_ENTRY(http_address_parse)
+TEST_ENTRY(http_endpoints)
+
 /* prefilter */
 TEST_ENTRY(prefilter_golden)
 TEST_ENTRY(prefilter_oracle)
