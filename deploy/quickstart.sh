@@ -53,6 +53,14 @@ step "feed sample events and watch the alerts topic"
 step "ask the running daemon for its status (admin socket)"
 ./build/fanzha admin --socket build/quickstart-admin.sock status || true
 
+METRICS="http://$(sed -n 's/^metrics_address: *\([^ ]*\).*/\1/p' deploy/fanzha.yaml)"
+step "metrics, liveness and readiness over HTTP: $METRICS/metrics, /healthz, /readyz"
+echo "    GET /healthz -> $(curl -s "$METRICS/healthz")"
+echo "    GET /readyz  -> $(curl -s "$METRICS/readyz" | head -n 1)"
+echo "    GET /metrics (a few of its series; Prometheus scrapes all of them):"
+curl -s "$METRICS/metrics" | grep -E '^fanzha_(events_processed_total|alerts_total|dead_letters_total|consumer_lag|ruleset_info|event_to_alert_seconds_count|commits_total)[{ ]' \
+  | sed 's/^/      /' || true
+
 step "stop fanzha (SIGTERM: drain, commit, exit)"
 kill -TERM "$FZ"
 wait "$FZ" || true

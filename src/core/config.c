@@ -160,7 +160,7 @@ static const option options[] = {
     {"metrics_rule_series", OPT_INT, FZ_SCOPE_RUN, OFF(metrics_rule_series), "500", 0, 100000,
      "at most this many rules get their own fanzha_rule_matches_total series (the rest "
      "are summed as rule=\"other\"); 0 = none"},
-    {"health_stall_ms", OPT_INT, FZ_SCOPE_RUN, OFF(health_stall_ms), "60000", 1000, 3600000,
+    {"health_stall_ms", OPT_INT, FZ_SCOPE_RUN, OFF(health_stall_ms), "300000", 1000, 86400000,
      "/healthz fails when a stream thread's record loop has not turned for this long "
      "(restoring state does not count)"},
     {"log_level", OPT_STR, FZ_SCOPE_ALL, OFF(log_level), "info", 0, 0,

@@ -233,5 +233,31 @@ class Metrics(unittest.TestCase):
             self.assertTrue(res, f"dashboard panel {title!r}: no data for {expr}")
 
 
+class Starting(unittest.TestCase):
+    """Before the cluster answers, the process is alive but not ready, and
+    the probes say what it is waiting for."""
+
+    def test_probes_while_the_cluster_is_away(self):
+        dead = free_port()  # nothing listens there
+        f = h.Fanzha("starting", {"events": "x", "alerts": "y"}, "g-starting",
+                     extra=("--brokers", f"127.0.0.1:{dead}")).start()
+        try:
+            base = f"http://127.0.0.1:{f.metrics_port()}"
+            st, body, _ = http_get(base + "/healthz")
+            self.assertEqual((st, body), (200, "ok: starting\n"))
+            st, body, _ = http_get(base + "/readyz")
+            self.assertEqual(st, 503, body)
+            self.assertRegex(body, r"^not ready\nstarting: (loading the rules|resolving the topics)\n")
+            st, body, _ = http_get(base + "/metrics")
+            self.assertEqual(st, 200)
+            self.assertIn("fanzha_ready 0\n", body)
+            p = subprocess.run(["promtool", "check", "metrics"], input=body,
+                               capture_output=True, text=True)
+            self.assertEqual((p.returncode, p.stdout + p.stderr), (0, ""))
+        finally:
+            f.proc.kill()
+            f.wait()
+
+
 if __name__ == "__main__":
     h.main()
