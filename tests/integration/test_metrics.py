@@ -163,6 +163,10 @@ class Metrics(unittest.TestCase):
                            text=True)
         self.assertEqual((p.returncode, p.stdout + p.stderr), (0, ""))
         fam = families(body)
+        with open(os.path.join(h.ROOT, "docs", "operations.md")) as f:
+            documented = set(re.findall(r"`(fanzha_[a-z0-9_]+)`", f.read()))
+        self.assertEqual(set(fam) - documented, set(), "metrics missing from docs/operations.md")
+        self.assertGreaterEqual(len(fam), 45)
         for name, typ in fam.items():  # the conventions promtool does not check
             self.assertTrue(name.startswith("fanzha_"), name)
             if typ == "counter":
