@@ -292,7 +292,7 @@ int fz_emit_alert(fz_sthread *t, fz_task *k, int64_t in_offset, const void *key,
     pend_put(t, packed, event_ms, ingest_ms);
     int rc = produce(t, t->outp, t->out[FZ_T_ALERTS], RD_KAFKA_PARTITION_UA, key, klen, val, len,
                      (void *)(uintptr_t)packed);
-    if (rc) {
+    if (rc || t->txn_broken) { /* not queued, or into a transaction that is aborted */
         pending gone;
         pend_take(t, packed, &gone);
     }
@@ -1013,6 +1013,12 @@ static void snapshot(fz_sthread *t) {
     s->consumer_queue = t->cq ? (int64_t)rd_kafka_queue_length(t->cq) : 0;
     s->producer_queue[0] = t->outp && t->outp != t->txp ? rd_kafka_outq_len(t->outp) : 0;
     s->producer_queue[1] = t->txp ? rd_kafka_outq_len(t->txp) : 0;
+    /* nothing in flight: an alert still pending lost its delivery report with
+     * a producer that was replaced; forget it */
+    if (t->npend && !s->producer_queue[0] && !s->producer_queue[1]) {
+        memset(t->pend, 0, PENDING_CAP * sizeof(*t->pend));
+        t->npend = 0;
+    }
     pthread_mutex_unlock(&t->tel.lock);
     t->next_snapshot = fz_mono_ms() + SNAPSHOT_MS;
 }
