@@ -187,6 +187,10 @@ int fz_task_load(fz_app *app, fz_task *k, const fz_checkpoint *c, char *err, siz
     k->last_fp = c->last_fp;
     k->watermark = c->watermark;
     k->dirty = 0;
+    /* the checkpoint may count events whose interim records were not yet
+     * written (the owner stopped first): write them at the next commit */
+    k->counted = k->ledger && fz_ledger_open_count(k->ledger) > 0;
+    k->last_event_ms = 0;
     return 0;
 }
 

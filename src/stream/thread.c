@@ -720,7 +720,10 @@ static int commit(fz_sthread *t, int final) {
             fz_task *k = t->tasks[i];
             if (!k) continue;
             k->flushed = 0;
-            if (!changed(k) && !(final && k->counted)) continue;
+            /* counted: its open windows' records are due once events pause
+             * (fz_task_flush), also when nothing else changed since the
+             * commit that took its checkpoint */
+            if (!changed(k) && !k->counted) continue;
             if (fz_task_flush(t, k, final)) return -1;
             k->flushed = 1;
         }

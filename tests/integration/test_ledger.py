@@ -262,6 +262,39 @@ class Ledger(unittest.TestCase):
         held = [a for a in h.alerts_of(msgs) if a["event_type"] == "transfer"]
         self.assertEqual(sum(a["amount_minor"] for a in held), sc.intercepted)
 
+    def test_records_current_while_idle(self):
+        """Once the events pause, the statistics records count everything the
+        running instance's checkpoints count - without waiting for it to
+        stop. (A task whose last events came just before a commit had them
+        in its checkpoint, but its open windows' records were written only
+        when it left: a new owner after a lost assignment or a crash never
+        wrote them.)"""
+        sc = Scenario()
+        topics = self.topics()
+        group = f"g-ledgeridle-{uuid.uuid4().hex[:6]}"
+        h.produce(topics["events"], sc.phase1 + sc.phase2)
+        # interim records only once events pause (not every checkpoint
+        # interval), and commits much more often than the 200 ms pause: the
+        # commit after a task's last events comes before its records are due
+        args = self.args() + ("--checkpoint-interval-ms", "600000", "--commit-interval-ms", "50")
+        f = h.Fanzha("ledger-idle", topics, group, args).start()
+        try:
+            h.wait_caught_up(group, topics["events"], proc=f)
+            deadline = time.time() + 20
+            while True:
+                got = totals(latest_by_key(h.consume_all(topics["stats"], idle_s=1.0)))
+                if all(got[i]["screened"] == w["screened"] for i, w in sc.want.items()):
+                    break
+                self.assertLess(time.time(), deadline,
+                                f"records behind the processed events: "
+                                f"{ {i: got[i]['screened'] for i in sc.want} }")
+                time.sleep(1)
+            self.assertIsNone(f.proc.poll(), "the records may only be current while it runs")
+            self.check_totals(got, sc)
+        finally:
+            f.stop()
+        self.assertEqual(f.proc.returncode, 0, f.log()[-3000:])
+
     def test_kill9_same_totals(self):
         """SIGKILL in the middle, then a restart: the final totals are the same.
 
