@@ -239,7 +239,7 @@ int fz_daemon_main(const fz_config *cfg) {
     {
         fz_rule_diags diags = {0};
         int64_t t0 = fz_mono_ms();
-        app->rs = fz_rules_build(cfg, &diags);
+        app->rs = fz_rules_build_kept(cfg, fz_rules_history(cfg), &diags);
         fz_rules_log_diags(&diags);
         fz_rule_diags_free(&diags);
         if (!app->rs) {
