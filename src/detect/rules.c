@@ -95,6 +95,8 @@ struct fz_ruleset {
     char version[24];     /* the artifact's for a compiled file, else the sources' */
     char src_version[24]; /* "rs-" + XXH3-64 of the sources */
     fz_artifact_info art;
+    char art_json[160]; /* ,"artifact":{...} for alerts, or "" */
+    size_t art_json_len;
     const char **cats; /* the distinct categories of the rules (their strings) */
     size_t ncats;
 };
@@ -241,6 +243,10 @@ const fz_rule *fz_ruleset_rule(const fz_ruleset *rs, size_t i) { return &rs->rul
 const char *fz_ruleset_version(const fz_ruleset *rs) { return rs->version; }
 const char *fz_ruleset_source_version(const fz_ruleset *rs) { return rs->src_version; }
 const fz_artifact_info *fz_ruleset_artifact(const fz_ruleset *rs) { return &rs->art; }
+const char *fz_ruleset_artifact_json(const fz_ruleset *rs, size_t *len) {
+    *len = rs->art_json_len;
+    return rs->art_json;
+}
 const fz_atom *fz_ruleset_atoms(const fz_ruleset *rs) { return rs->atoms; }
 size_t fz_ruleset_db_count(const fz_ruleset *rs) { return rs->ndbs; }
 const fz_db *fz_ruleset_db_at(const fz_ruleset *rs, size_t i) { return &rs->dbs[i]; }
@@ -2239,6 +2245,11 @@ fz_ruleset *fz_ruleset_load_artifact(const char *path, const uint8_t *buf, size_
     rs->art = info;
     /* what runs is named by every byte of it, not by its sources alone */
     memcpy(rs->version, info.version, sizeof(info.version));
+    int jl = snprintf(rs->art_json, sizeof(rs->art_json),
+                      ",\"artifact\":{\"signer\":\"%s\",\"signed\":%s,\"build_time_s\":%lld}",
+                      info.key_id, info.signed_ok ? "true" : "false",
+                      (long long)info.build_time_s);
+    rs->art_json_len = jl > 0 && (size_t)jl < sizeof(rs->art_json) ? (size_t)jl : 0;
 out:
     diags_sort(diags, from);
     return rs;

@@ -265,6 +265,10 @@ const char *fz_ruleset_source_version(const fz_ruleset *rs);
  * version is the sources', the digest empty, the build time 0. Valid while
  * rs is; any thread (for status, alerts and metrics). */
 const fz_artifact_info *fz_ruleset_artifact(const fz_ruleset *rs);
+/* For alerts: `,"artifact":{"signer":..,"signed":..,"build_time_s":..}`
+ * (*len bytes, NUL-terminated) when rs came from a
+ * compiled file, else "" with *len 0. Valid while rs is. */
+const char *fz_ruleset_artifact_json(const fz_ruleset *rs, size_t *len);
 const fz_atom *fz_ruleset_atoms(const fz_ruleset *rs);
 size_t fz_ruleset_db_count(const fz_ruleset *rs);
 const fz_db *fz_ruleset_db_at(const fz_ruleset *rs, size_t i);
