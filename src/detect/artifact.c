@@ -332,10 +332,20 @@ out:
 
 /* ---- build, verify ---- */
 
-static void digest(const void *p, size_t n, uint8_t out[16]) {
+/* XXH3-128 over every header byte but the digest's own, then the body.
+ * -1 when out of memory. */
+static int digest(const uint8_t *hdr, const void *body, size_t n, uint8_t out[16]) {
+    XXH3_state_t *st = XXH3_createState();
+    if (!st) return -1;
+    XXH3_128bits_reset(st);
+    XXH3_128bits_update(st, hdr, OFF_DIGEST);
+    XXH3_128bits_update(st, hdr + OFF_BUILD, FZ_ARTIFACT_HEADER_BYTES - OFF_BUILD);
+    XXH3_128bits_update(st, body, n);
     XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits(p, n));
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+    XXH3_freeState(st);
     memcpy(out, c.digest, 16);
+    return 0;
 }
 
 uint8_t *fz_artifact_build(const void *body, size_t len, int64_t build_time_s,
@@ -349,8 +359,11 @@ uint8_t *fz_artifact_build(const void *body, size_t len, int64_t build_time_s,
     memcpy(b + OFF_FORMAT, &fmt, 4);
     memcpy(b + OFF_FLAGS, &flags, 4);
     memcpy(b + OFF_LEN, &blen, 8);
-    digest(body, len, b + OFF_DIGEST);
     memcpy(b + OFF_BUILD, &build_time_s, 8);
+    if (digest(b, body, len, b + OFF_DIGEST) != 0) {
+        free(b);
+        return NULL;
+    }
     memcpy(b + FZ_ARTIFACT_HEADER_BYTES, body, len);
     if (key) {
         uint8_t *t = b + FZ_ARTIFACT_HEADER_BYTES + len;
@@ -436,7 +449,10 @@ int fz_artifact_verify(const uint8_t *buf, size_t len, const fz_keyring *trust,
         return -1;
     }
     uint8_t want[16];
-    digest(buf + FZ_ARTIFACT_HEADER_BYTES, (size_t)blen, want);
+    if (digest(buf, buf + FZ_ARTIFACT_HEADER_BYTES, (size_t)blen, want) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
     if (memcmp(want, buf + OFF_DIGEST, 16) != 0) {
         snprintf(errstr, errstr_size,
                  "damaged: the body does not hash to the digest in the header (spliced, "

@@ -11,7 +11,8 @@
  *        8    4  container format (FZ_ARTIFACT_FORMAT)
  *       12    4  flags: bit 0 = signed (a trailer follows the body)
  *       16    8  body length in bytes
- *       24   16  XXH3-128 of the body, canonical (big-endian)
+ *       24   16  digest: XXH3-128, canonical (big-endian), over the other
+ *                 header bytes (0-23, 40-47) and then the body
  *       40    8  build time, seconds since the epoch (UTC)
  *       48    -  body
  *   signed files only, the trailer (FZ_ARTIFACT_TRAILER_BYTES):
@@ -23,7 +24,7 @@
  * Checks, in this order, before a byte of the body is parsed: the header
  * (magic, format, known flags, body length equal to what the file size
  * leaves); for a signed file the trailer's magic, its key id among the
- * trusted keys, and the signature; then the body's XXH3-128. The
+ * trusted keys, and the signature; then the digest. The
  * artifact's version is "rs-" + the first 16 hex digits of that digest,
  * so it names every byte that is loaded - sources and databases - and a
  * file spliced from two others has another version or fails the check.
@@ -57,7 +58,7 @@
 /* What a loaded artifact is, for status, alerts and metrics. */
 typedef struct fz_artifact_info {
     char version[20];                         /* "rs-" + 16 hex digits of the digest */
-    char digest[33];                          /* the body's XXH3-128, 32 hex digits */
+    char digest[33];                          /* the header's digest, 32 hex digits */
     char key_id[FZ_ARTIFACT_KEYID_HEX + 1];   /* the verified signer, or "unsigned" */
     int64_t build_time_s;                     /* from the header; 0 if unknown */
     int signed_ok;                            /* 1: signature verified with a trusted key */
