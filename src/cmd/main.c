@@ -284,8 +284,8 @@ static int rules_compile(int argc, char **argv) {
     } else {
         /* what the file will be known as: read it back through the loader */
         fz_rule_diags diags = {0};
-        fz_ruleset *back = fz_ruleset_load_compiled(out, fz_ruleset_source_version(rs), NULL,
-                                                    &diags);
+        fz_ruleset *back =
+            fz_ruleset_load_compiled(out, fz_ruleset_source_version(rs), NULL, &diags);
         fz_rule_diags_print(&diags, stderr);
         fz_rule_diags_free(&diags);
         rules_summary(dir, rs, (double)(fz_mono_ns() - t0) / 1e9, nwarn);

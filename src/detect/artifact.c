@@ -93,15 +93,16 @@ static char *read_key_file(const char *path, int secret, char *errstr, size_t er
         goto out;
     }
     if (st.st_uid != geteuid() && st.st_uid != 0) {
-        snprintf(errstr, errstr_size, "%s: refused: owned by uid %u, not by this process (uid %u) "
-                 "or root", path, (unsigned)st.st_uid, (unsigned)geteuid());
+        snprintf(errstr, errstr_size,
+                 "%s: refused: owned by uid %u, not by this process (uid %u) "
+                 "or root",
+                 path, (unsigned)st.st_uid, (unsigned)geteuid());
         goto out;
     }
     if (st.st_mode & (secret ? (mode_t)077 : (mode_t)(S_IWGRP | S_IWOTH))) {
         snprintf(errstr, errstr_size, "%s: refused: mode %04o; it must not be %s (chmod %s)", path,
                  (unsigned)(st.st_mode & 07777),
-                 secret ? "readable or writable by group or others"
-                        : "writable by group or others",
+                 secret ? "readable or writable by group or others" : "writable by group or others",
                  secret ? "600" : "go-w");
         goto out;
     }
@@ -133,8 +134,8 @@ out:
 
 /* Parse one key line "TAG KEYID HEX" into key (klen bytes) and its id;
  * the id must be the one the key hashes to. 0, or -1 with why. */
-static int parse_key_line(const char *line, size_t len, const char *tag, uint8_t *key,
-                          size_t klen, const char **why) {
+static int parse_key_line(const char *line, size_t len, const char *tag, uint8_t *key, size_t klen,
+                          const char **why) {
     char idhex[FZ_ARTIFACT_KEYID_HEX + 1];
     uint8_t id[8], want[8];
     size_t tl = strlen(tag);
@@ -153,7 +154,7 @@ static int parse_key_line(const char *line, size_t len, const char *tag, uint8_t
     while (kl && (k[kl - 1] == ' ' || k[kl - 1] == '\r' || k[kl - 1] == '\t')) kl--;
     if (unhex(k, kl, key, klen) != 0) {
         *why = klen == crypto_sign_PUBLICKEYBYTES ? "the key is not 64 hex digits"
-                                                   : "the key is not 128 hex digits";
+                                                  : "the key is not 128 hex digits";
         return -1;
     }
     const uint8_t *pk = klen == crypto_sign_PUBLICKEYBYTES ? key : key + crypto_sign_SEEDBYTES;
@@ -294,8 +295,8 @@ static int write_new(const char *path, const char *text, mode_t mode, char *errs
     return rc;
 }
 
-int fz_artifact_keygen(const char *prefix, char key_id_out[FZ_ARTIFACT_KEYID_HEX + 1],
-                       char *errstr, size_t errstr_size) {
+int fz_artifact_keygen(const char *prefix, char key_id_out[FZ_ARTIFACT_KEYID_HEX + 1], char *errstr,
+                       size_t errstr_size) {
     if (!sodium_ready()) {
         snprintf(errstr, errstr_size, "libsodium could not be initialised");
         return -1;
@@ -376,8 +377,8 @@ uint8_t *fz_artifact_build(const void *body, size_t len, int64_t build_time_s,
 }
 
 int fz_artifact_verify(const uint8_t *buf, size_t len, const fz_keyring *trust,
-                       const uint8_t **body, size_t *body_len, fz_artifact_info *info,
-                       char *errstr, size_t errstr_size) {
+                       const uint8_t **body, size_t *body_len, fz_artifact_info *info, char *errstr,
+                       size_t errstr_size) {
     memset(info, 0, sizeof(*info));
     uint32_t fmt, flags;
     uint64_t blen;

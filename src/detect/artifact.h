@@ -57,12 +57,12 @@
 
 /* What a loaded artifact is, for status, alerts and metrics. */
 typedef struct fz_artifact_info {
-    char version[20];                         /* "rs-" + 16 hex digits of the digest */
-    char digest[33];                          /* the header's digest, 32 hex digits */
-    char key_id[FZ_ARTIFACT_KEYID_HEX + 1];   /* the verified signer, or "unsigned" */
-    int64_t build_time_s;                     /* from the header; 0 if unknown */
-    int signed_ok;                            /* 1: signature verified with a trusted key */
-    int has_signature;                        /* 1: the file carries a signature */
+    char version[20];                       /* "rs-" + 16 hex digits of the digest */
+    char digest[33];                        /* the header's digest, 32 hex digits */
+    char key_id[FZ_ARTIFACT_KEYID_HEX + 1]; /* the verified signer, or "unsigned" */
+    int64_t build_time_s;                   /* from the header; 0 if unknown */
+    int signed_ok;                          /* 1: signature verified with a trusted key */
+    int has_signature;                      /* 1: the file carries a signature */
 } fz_artifact_info;
 
 /* The trusted public keys. */
@@ -78,8 +78,8 @@ size_t fz_keyring_count(const fz_keyring *k);
 
 /* A fresh key pair written to PREFIX.pub and PREFIX.sec (0600, refused if
  * either exists). key_id_out gets the key id. 0, or -1 with errstr. */
-int fz_artifact_keygen(const char *prefix, char key_id_out[FZ_ARTIFACT_KEYID_HEX + 1],
-                       char *errstr, size_t errstr_size);
+int fz_artifact_keygen(const char *prefix, char key_id_out[FZ_ARTIFACT_KEYID_HEX + 1], char *errstr,
+                       size_t errstr_size);
 
 /* A secret key, read from a PREFIX.sec file (must not be readable by group
  * or others). Opaque; free with fz_signkey_free(), which wipes it. */
@@ -109,8 +109,8 @@ uint8_t *fz_artifact_build(const void *body, size_t len, int64_t build_time_s,
  * saying why (without a file name; the caller adds it).
  */
 int fz_artifact_verify(const uint8_t *buf, size_t len, const fz_keyring *trust,
-                       const uint8_t **body, size_t *body_len, fz_artifact_info *info,
-                       char *errstr, size_t errstr_size);
+                       const uint8_t **body, size_t *body_len, fz_artifact_info *info, char *errstr,
+                       size_t errstr_size);
 
 /*
  * Read a whole compiled file. Opened with O_NOFOLLOW (a symbolic link as

@@ -66,8 +66,7 @@ fz_history *fz_history_open(const char *dir, int keep, char *errstr, size_t errs
         return NULL;
     }
     if (mkdir_p(dir) != 0) {
-        snprintf(errstr, errstr_size, "rules history %s: cannot create: %s", dir,
-                 strerror(errno));
+        snprintf(errstr, errstr_size, "rules history %s: cannot create: %s", dir, strerror(errno));
         return NULL;
     }
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -139,8 +138,7 @@ static fz_history_entry *scan(fz_history *h, size_t *n) {
         size_t l = strlen(s);
         struct stat st;
         char ver[20];
-        if (l != 19 + strlen(FZ_HISTORY_SUFFIX) || strcmp(s + 19, FZ_HISTORY_SUFFIX) != 0)
-            continue;
+        if (l != 19 + strlen(FZ_HISTORY_SUFFIX) || strcmp(s + 19, FZ_HISTORY_SUFFIX) != 0) continue;
         memcpy(ver, s, 19);
         ver[19] = '\0';
         if (!fz_history_is_version(ver) || fstatat(h->dfd, s, &st, AT_SYMLINK_NOFOLLOW) != 0 ||

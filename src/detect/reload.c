@@ -170,8 +170,8 @@ fz_ruleset *fz_rules_build_kept(const fz_config *cfg, fz_history *keep, fz_rule_
             snprintf(expect, sizeof(expect), "%s", fz_ruleset_source_version(src));
             fz_ruleset_unref(src);
         }
-        rs = load_artifact(cfg, cfg->rules_compiled, expect[0] ? expect : NULL, &bytes, &len,
-                           diags);
+        rs =
+            load_artifact(cfg, cfg->rules_compiled, expect[0] ? expect : NULL, &bytes, &len, diags);
     } else {
         fz_rules_opts o = {.compile = 1,
                            .no_prefilter = !cfg->rules_prefilter,
@@ -356,8 +356,10 @@ static int rollback_target(fz_reloader *r, char out[20], char *msg, size_t msg_s
         memcpy(out, v[pick].version, 20);
         rc = 0;
     } else {
-        snprintf(msg, msg_size, "no kept ruleset older than the active %s (see 'fanzha admin "
-                 "history')", r->active);
+        snprintf(msg, msg_size,
+                 "no kept ruleset older than the active %s (see 'fanzha admin "
+                 "history')",
+                 r->active);
     }
     free(v);
     return rc;
@@ -370,14 +372,17 @@ static int do_rollback(fz_reloader *r, const char *version, char *msg, size_t ms
     char want[20], path[4200], err[256];
     fz_rule_diags diags = {0};
     if (!r->hist) {
-        snprintf(msg, msg_size, "no rules history (rules_keep is 0, or its directory could not "
+        snprintf(msg, msg_size,
+                 "no rules history (rules_keep is 0, or its directory could not "
                  "be used: see the log at start-up)");
         return -1;
     }
     if (version && *version) {
         if (!fz_history_is_version(version)) {
-            snprintf(msg, msg_size, "not a ruleset version: '%.40s' (expected rs- and 16 hex "
-                     "digits; see 'fanzha admin history')", version);
+            snprintf(msg, msg_size,
+                     "not a ruleset version: '%.40s' (expected rs- and 16 hex "
+                     "digits; see 'fanzha admin history')",
+                     version);
             return -1;
         }
         memcpy(want, version, sizeof(want)); /* checked: 19 characters and a NUL */

@@ -1957,7 +1957,6 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
     return rs;
 }
 
-
 /* ---- compiled files ----
  *
  * The container (header, digest, signature) is artifact.c's; this is the
@@ -2027,8 +2026,8 @@ uint8_t *fz_ruleset_artifact_bytes(const fz_ruleset *rs, int64_t build_time_s,
     return a;
 }
 
-int fz_ruleset_save(const fz_ruleset *rs, const char *path, const fz_signkey *key,
-                    char *errstr, size_t errstr_size) {
+int fz_ruleset_save(const fz_ruleset *rs, const char *path, const fz_signkey *key, char *errstr,
+                    size_t errstr_size) {
     /* SOURCE_DATE_EPOCH: reproducible builds give byte-identical files */
     const char *sde = getenv("SOURCE_DATE_EPOCH");
     int64_t now = sde && *sde ? (int64_t)strtoll(sde, NULL, 10) : (int64_t)time(NULL);
@@ -2247,8 +2246,7 @@ fz_ruleset *fz_ruleset_load_artifact(const char *path, const uint8_t *buf, size_
     memcpy(rs->version, info.version, sizeof(info.version));
     int jl = snprintf(rs->art_json, sizeof(rs->art_json),
                       ",\"artifact\":{\"signer\":\"%s\",\"signed\":%s,\"build_time_s\":%lld}",
-                      info.key_id, info.signed_ok ? "true" : "false",
-                      (long long)info.build_time_s);
+                      info.key_id, info.signed_ok ? "true" : "false", (long long)info.build_time_s);
     rs->art_json_len = jl > 0 && (size_t)jl < sizeof(rs->art_json) ? (size_t)jl : 0;
 out:
     diags_sort(diags, from);
