@@ -2151,9 +2151,15 @@ static fz_ruleset *body_load(const char *path, const char *body, size_t blen,
             r.bad = 1;
             break;
         }
-        if (s->is_list) {
+        if (s->is_list) { /* named "FILE:LIST", as the rule files are */
             load_ctx lc0 = {rs, NULL, diags};
-            s->parsed = list_parse(&lc0, s, s->rel) == 0 ? 1 : -1;
+            char *shown = NULL;
+            if (asprintf(&shown, "%s:%s", path, s->rel) < 0) {
+                r.bad = 1;
+                break;
+            }
+            s->parsed = list_parse(&lc0, s, shown) == 0 ? 1 : -1;
+            free(shown);
         }
     }
     if (r.bad) {
