@@ -67,7 +67,7 @@ static int hist_tried;   /* guarded by hist_mu */
 
 fz_history *fz_rules_history(const fz_config *cfg) {
     pthread_mutex_lock(&hist_mu);
-    if (!hist_tried && cfg->rules_keep > 0) {
+    if (!hist_tried && cfg->rules_keep > 0 && cfg->rules_compiled) {
         hist_tried = 1;
         char dir[4096], err[512];
         const char *cd = cfg->rules_cache_dir;
@@ -220,13 +220,16 @@ struct fz_reloader {
     char active[32];
     fz_artifact_info art; /* the active ruleset's provenance */
     fz_history *hist;     /* kept compiled rulesets, or NULL */
-    int pinned;           /* a rollback is active: file changes do not reload */
+    _Atomic int pinned;   /* a rollback is active: file changes do not reload */
     char last_error[1024];
     int64_t last_reload_ms; /* wall clock */
 };
 
 uint64_t fz_reloader_ok(const fz_reloader *r) { return r ? atomic_load(&r->ok) : 0; }
 uint64_t fz_reloader_failed(const fz_reloader *r) { return r ? atomic_load(&r->failed) : 0; }
+int fz_reloader_pinned(const fz_reloader *r) {
+    return r ? atomic_load(&((fz_reloader *)r)->pinned) : 0;
+}
 
 static void watch_tree(fz_reloader *r, const char *dir, int depth) {
     const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |

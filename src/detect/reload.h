@@ -47,8 +47,9 @@ fz_ruleset *fz_rules_build_kept(const fz_config *cfg, fz_history *keep, fz_rule_
 /*
  * The process's rules history (history.h), opened on first use in
  * rules_history_dir (default: "history" under the rules cache directory)
- * and kept until exit; NULL when rules_keep is 0 or the directory cannot
- * be used (logged once, as a warning). Thread-safe.
+ * and kept until exit; NULL when rules_compiled is not set (rules compiled
+ * at run time are not kept), when rules_keep is 0, or when the directory
+ * cannot be used (logged once, as a warning). Thread-safe.
  */
 fz_history *fz_rules_history(const fz_config *cfg);
 
@@ -92,6 +93,10 @@ void fz_reloader_stop(fz_reloader *r);
 /* Counters for the statistics line; any thread. */
 uint64_t fz_reloader_ok(const fz_reloader *r);
 uint64_t fz_reloader_failed(const fz_reloader *r);
+/* 1 while a rollback pins the active ruleset (file changes are not
+ * loaded); any thread. The active ruleset's provenance is
+ * fz_ruleset_artifact() of the published ruleset. */
+int fz_reloader_pinned(const fz_reloader *r);
 
 /*
  * Admin commands besides reload, status and rule-stats:
