@@ -136,7 +136,6 @@ out:
  * the id must be the one the key hashes to. 0, or -1 with why. */
 static int parse_key_line(const char *line, size_t len, const char *tag, uint8_t *key, size_t klen,
                           const char **why) {
-    char idhex[FZ_ARTIFACT_KEYID_HEX + 1];
     uint8_t id[8], want[8];
     size_t tl = strlen(tag);
     if (len < tl + 1 || memcmp(line, tag, tl) != 0 || line[tl] != ' ') {
@@ -163,7 +162,6 @@ static int parse_key_line(const char *line, size_t len, const char *tag, uint8_t
         *why = "the key id does not match the key";
         return -1;
     }
-    (void)idhex;
     return 0;
 }
 

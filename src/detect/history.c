@@ -179,9 +179,8 @@ int fz_history_store(fz_history *h, const char *version, const uint8_t *buf, siz
         return -1;
     }
     snprintf(name, sizeof(name), "%s" FZ_HISTORY_SUFFIX, version);
-    if (fstatat(h->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-        (uint64_t)st.st_size == len)
-        return 0; /* kept already (same version: same digest, same bytes but the signature) */
+    /* kept already: written again (a damaged copy heals), keeping its age */
+    int had = fstatat(h->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
     uint64_t rnd = 0;
     if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
         rnd = (uint64_t)(uintptr_t)&rnd ^ (uint64_t)getpid();
@@ -206,6 +205,10 @@ int fz_history_store(fz_history *h, const char *version, const uint8_t *buf, siz
                  strerror(errno ? errno : EIO));
         (void)unlinkat(h->dfd, tmp, 0);
         return -1;
+    }
+    if (had) {
+        struct timespec t[2] = {st.st_atim, st.st_mtim};
+        (void)utimensat(h->dfd, name, t, AT_SYMLINK_NOFOLLOW);
     }
     (void)fsync(h->dfd);
     size_t n;

@@ -38,7 +38,7 @@ void fz_history_close(fz_history *h);
 const char *fz_history_dir(const fz_history *h);
 
 /* Keep len bytes at buf as version's artifact (an existing entry of that
- * version is left as it is, keeping its age), then prune. 0, or -1 with
+ * version is replaced but keeps its age), then prune. 0, or -1 with
  * errstr. */
 int fz_history_store(fz_history *h, const char *version, const uint8_t *buf, size_t len,
                      char *errstr, size_t errstr_size);
