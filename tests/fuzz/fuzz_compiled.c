@@ -23,7 +23,9 @@
  * The genuine file is compiled at start-up from FANZHA_FUZZ_COMPILED_RULES
  * (default tests/integration/rules, relative to the repository root) and
  * signed with a fixed test key. FANZHA_FUZZ_COMPILED_SEEDS=DIR writes the
- * seed corpus (tests/fuzz/corpus/compiled) for this host into DIR.
+ * seed corpus (tests/fuzz/corpus/compiled) for this host into DIR;
+ * FANZHA_FUZZ_COMPILED_STATS=1 prints, at exit, how many loads of each
+ * kind succeeded (is the fuzzing getting past the checks?).
  */
 #include <sodium.h>
 #include <stdint.h>
@@ -45,6 +47,14 @@ static struct {
     size_t n;
 } g_blobs[64];
 static size_t g_nblobs;
+static unsigned long g_loads[2][2]; /* [trusted][loaded] */
+
+static void print_stats(void) {
+    fprintf(stderr,
+            "fuzz_compiled: with the test key %lu loaded, %lu refused; without a key %lu "
+            "loaded, %lu refused\n",
+            g_loads[1][1], g_loads[1][0], g_loads[0][1], g_loads[0][0]);
+}
 
 /* A reader/writer pair walking a body exactly as rules.c's loader does. */
 typedef struct walk {
@@ -143,6 +153,7 @@ static void load(const uint8_t *file, size_t n, const fz_keyring *trust) {
             abort();
         }
     if (rs && trust && !fz_ruleset_artifact(rs)->signed_ok) abort();
+    g_loads[trust != NULL][rs != NULL]++;
     fz_ruleset_unref(rs);
     fz_rule_diags_free(&d);
 }
@@ -202,6 +213,7 @@ static void init(void) {
     }
     fz_ruleset_unref(ok);
     fz_rule_diags_free(&d);
+    if (getenv("FANZHA_FUZZ_COMPILED_STATS")) atexit(print_stats);
     const char *out = getenv("FANZHA_FUZZ_COMPILED_SEEDS");
     if (out) {
         write_seed(out, "genuine-file", 0, g_file, g_file_len);
