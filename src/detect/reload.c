@@ -331,8 +331,9 @@ static int do_reload(fz_reloader *r, const char *why, char *msg, size_t msg_size
         return -1;
     }
     atomic_fetch_add(&r->ok, 1);
-    fz_info("ruleset %s active: %zu rules, %zu patterns (replaced %s; reload took %lld ms)", ver,
-            nrules, npat, r->active, (long long)(fz_mono_ms() - t0));
+    fz_info("ruleset %s active: %zu rules, %zu patterns, signer %s (replaced %s; reload took %lld "
+            "ms)",
+            ver, nrules, npat, art.key_id, r->active, (long long)(fz_mono_ms() - t0));
     snprintf(r->active, sizeof(r->active), "%s", ver);
     r->art = art;
     snprintf(msg, msg_size, "ruleset %s active", ver);
