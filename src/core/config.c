@@ -57,7 +57,8 @@ static const option options[] = {
      "file of trusted Ed25519 public keys (fanzha rules keygen; one per line, for rotation): "
      "rules_compiled must then be signed by one of them ('fanzha rules compile --sign'), and "
      "it and its directory must be owned by this user or root and not writable by group or "
-     "others; unset = unsigned files are accepted (docs/operations.md)"},
+     "others; requires rules_compiled; unset = unsigned files are accepted "
+     "(docs/operations.md)"},
     {"rules_keep", OPT_INT, FZ_SCOPE_RUN, OFF(rules_keep), "5", 0, 1000,
      "keep this many of the last compiled rulesets that loaded, for 'fanzha admin rollback'; "
      "0 = keep none"},

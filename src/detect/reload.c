@@ -161,6 +161,14 @@ fz_ruleset *fz_rules_build_kept(const fz_config *cfg, fz_history *keep, fz_rule_
     fz_ruleset *rs;
     uint8_t *bytes = NULL;
     size_t len = 0;
+    if (cfg->rules_public_key && *cfg->rules_public_key && !cfg->rules_compiled) {
+        /* a key promises that only signed rules run; a directory is not signed */
+        fz_rule_diags_add(diags, cfg->rules_public_key, 0, 0,
+                          "rules_public_key is set, but rules_compiled is not: only a signed "
+                          "compiled file can be checked (compile rules_dir with 'fanzha rules "
+                          "compile --sign' and set rules_compiled)");
+        return NULL;
+    }
     if (cfg->rules_compiled) {
         char expect[32] = "";
         if (is_dir(cfg->rules_dir)) { /* the file must be built from these rules */

@@ -129,6 +129,11 @@ class ReplaySigned(unittest.TestCase):
         os.symlink(signed, link)
         refused(link, "k1", "symbolic link")
         self.assertEqual(w.replay(signed, "k1").returncode, 0)
+        # a key with rules compiled from a directory: refused, nothing is signed
+        r = fz("replay", "--rules", w.rules1, "--rules-public-key", w.path("k1.pub"),
+               "--rules-cache-dir", "off", w.events, cwd=w.dir)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("rules_public_key is set, but rules_compiled is not", r.stderr)
 
 
 class RunRollback(unittest.TestCase):
