@@ -35,13 +35,15 @@ if [ -z "${FANZHA_QUICK:-}" ]; then
   configure build-tsan -DCMAKE_BUILD_TYPE=Debug -DFANZHA_SANITIZE=thread
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L 'unit|golden' -j"$JOBS" --output-on-failure)
 
-  step "libFuzzer: event decoder, rule parser, prefilter against reference matcher, ${FUZZ_SECONDS}s each"
+  step "libFuzzer: event decoder, rule parser, prefilter against reference matcher, compiled-ruleset loader, ${FUZZ_SECONDS}s each"
   CC=clang configure build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFANZHA_FUZZ=ON
-  for t in event rules matcher; do
+  for t in event rules matcher compiled; do
     work="$(mktemp -d)"
     rc=0
+    maxlen=4096
+    [ "$t" = compiled ] && maxlen=262144 # whole compiled files are seeds
     FANZHA_FUZZ_RULES=tests/integration/rules ./build-fuzz/tests/fuzz_$t \
-      -max_total_time="$FUZZ_SECONDS" -max_len=4096 -timeout=30 -print_final_stats=1 \
+      -max_total_time="$FUZZ_SECONDS" -max_len="$maxlen" -timeout=30 -print_final_stats=1 \
       "$work" "tests/fuzz/corpus/$t" >"$work.log" 2>&1 || rc=$?
     grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' "$work.log" || true
     if [ "$rc" -ne 0 ]; then tail -n 60 "$work.log"; echo "fuzz_$t found a failure"; exit 1; fi

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "artifact.h"
 #include "http.h"
 #include "metrics.h"
 #include "reload.h"
@@ -277,7 +278,7 @@ int fz_daemon_main(const fz_config *cfg) {
     {
         fz_rule_diags diags = {0};
         int64_t t0 = fz_mono_ms();
-        app->rs = fz_rules_build(cfg, &diags);
+        app->rs = fz_rules_build_kept(cfg, fz_rules_history(cfg), &diags);
         fz_rules_log_diags(&diags);
         fz_rule_diags_free(&diags);
         if (!app->rs) {
@@ -286,11 +287,12 @@ int fz_daemon_main(const fz_config *cfg) {
             rc = 2;
             goto out;
         }
-        fz_info("ruleset %s active: %zu rules, %zu patterns (loaded in %lld ms; %zu of %zu "
-                "databases from the rules cache)",
+        fz_info("ruleset %s active: %zu rules, %zu patterns, signer %s (loaded in %lld ms; %zu "
+                "of %zu databases from the rules cache)",
                 fz_ruleset_version(app->rs), fz_ruleset_count(app->rs),
-                fz_ruleset_pattern_count(app->rs), (long long)(fz_mono_ms() - t0),
-                fz_ruleset_cached_dbs(app->rs), fz_ruleset_db_count(app->rs));
+                fz_ruleset_pattern_count(app->rs), fz_ruleset_artifact(app->rs)->key_id,
+                (long long)(fz_mono_ms() - t0), fz_ruleset_cached_dbs(app->rs),
+                fz_ruleset_db_count(app->rs));
     }
     if (fz_config_campaign_masks(cfg, &app->masks, err, sizeof(err)) != 0) {
         rc = 2;

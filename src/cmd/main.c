@@ -10,6 +10,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "artifact.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -34,14 +35,18 @@ static void usage(FILE *fp) {
             "  fanzha rules check DIR          parse and compile a rules directory; every\n"
             "                                  problem as file:line\n"
             "  fanzha rules test DIR           run the rules' embedded examples\n"
-            "  fanzha rules compile DIR -o F   write a compiled ruleset (fast start-up)\n"
+            "  fanzha rules compile DIR -o F [--sign KEY.sec]\n"
+            "                                  write a compiled ruleset (fast start-up),\n"
+            "                                  signed with an Ed25519 key\n"
+            "  fanzha rules keygen -o PREFIX   a signing key pair: PREFIX.sec, PREFIX.pub\n"
             "  fanzha rules profile DIR EVENTS scan cost of each regex alone over sample\n"
             "                                  events, most expensive first\n"
             "  fanzha rules stats FILE         per-rule matches and cost (replay --rule-stats,\n"
             "                                  or --admin SOCKET for a running daemon)\n"
             "  fanzha stats [OPTIONS] [FILE]   loss-recovery statistics of a deployment: sums\n"
             "                                  the statistics topic (or files of its records)\n"
-            "  fanzha admin CMD                reload | status | rule-stats of a running daemon\n"
+            "  fanzha admin CMD                reload | status | rule-stats | history |\n"
+            "                                  rollback [VERSION] of a running daemon\n"
             "  fanzha version                  versions of fanzha and its libraries\n"
             "\n"
             "Run 'fanzha run --help', 'fanzha replay --help' or 'fanzha stats --help' for every\n"
@@ -55,7 +60,8 @@ static int rules_usage(void) {
         stderr,
         "usage: fanzha rules check DIR [--fast] [--slow-ms N]\n"
         "       fanzha rules test DIR\n"
-        "       fanzha rules compile DIR -o FILE\n"
+        "       fanzha rules compile DIR -o FILE [--sign KEY.sec]\n"
+        "       fanzha rules keygen -o PREFIX          (writes PREFIX.sec and PREFIX.pub)\n"
         "       fanzha rules profile DIR EVENTS.ndjson [--events N] [--rounds N] [--top N]\n"
         "       fanzha rules stats FILE|- [--top N]      (JSON lines from replay --rule-stats)\n"
         "       fanzha rules stats --admin SOCKET [--top N]\n");
@@ -232,31 +238,69 @@ static int rules_test(int argc, char **argv) {
     return rc == 0 ? 0 : 1;
 }
 
+static int rules_keygen(int argc, char **argv) {
+    if (argc != 2 || strcmp(argv[0], "-o") != 0) return rules_usage();
+    char id[FZ_ARTIFACT_KEYID_HEX + 1], err[512];
+    if (fz_artifact_keygen(argv[1], id, err, sizeof(err)) != 0) {
+        fprintf(stderr, "fanzha rules keygen: %s\n", err);
+        return 1;
+    }
+    printf("key %s: secret key %s.sec (mode 0600; keep it off the servers), public key %s.pub "
+           "(give it to fanzha as rules_public_key)\n",
+           id, argv[1], argv[1]);
+    return 0;
+}
+
 static int rules_compile(int argc, char **argv) {
-    const char *dir = NULL, *out = NULL;
+    const char *dir = NULL, *out = NULL, *keyfile = NULL;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "-o") && i + 1 < argc)
             out = argv[++i];
+        else if (!strcmp(argv[i], "--sign") && i + 1 < argc)
+            keyfile = argv[++i];
         else if (argv[i][0] != '-' && !dir)
             dir = argv[i];
         else
             return rules_usage();
     }
     if (!dir || !out) return rules_usage();
+    char err[512];
+    fz_signkey *key = NULL;
+    if (keyfile && !(key = fz_signkey_load(keyfile, err, sizeof(err)))) {
+        fprintf(stderr, "fanzha rules compile: --sign %s\n", err);
+        return 1;
+    }
     size_t nwarn;
     int64_t t0 = fz_mono_ns();
     fz_rules_opts o = {.compile = 1, .cache = fz_rules_cache(NULL)};
     fz_ruleset *rs = rules_load_report(dir, &o, &nwarn);
-    if (!rs) return 1;
-    char err[512];
-    int rc = fz_ruleset_save(rs, out, err, sizeof(err));
+    if (!rs) {
+        fz_signkey_free(key);
+        return 1;
+    }
+    int rc = fz_ruleset_save(rs, out, key, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "%s\n", err);
     } else {
+        /* what the file will be known as: read it back through the loader */
+        fz_rule_diags diags = {0};
+        fz_ruleset *back =
+            fz_ruleset_load_compiled(out, fz_ruleset_source_version(rs), NULL, &diags);
+        fz_rule_diags_print(&diags, stderr);
+        fz_rule_diags_free(&diags);
         rules_summary(dir, rs, (double)(fz_mono_ns() - t0) / 1e9, nwarn);
-        printf("wrote %s (load it with --rules-compiled %s)\n", out, out);
+        if (!back) {
+            rc = -1;
+        } else {
+            printf("wrote %s: ruleset %s (sources %s), %s%s (load it with --rules-compiled "
+                   "%s)\n",
+                   out, fz_ruleset_version(back), fz_ruleset_source_version(rs),
+                   key ? "signed by key " : "unsigned", key ? fz_signkey_id(key) : "", out);
+            fz_ruleset_unref(back);
+        }
     }
     fz_ruleset_unref(rs);
+    fz_signkey_free(key);
     return rc ? 1 : 0;
 }
 
@@ -373,6 +417,7 @@ static int cmd_rules(int argc, char **argv) {
     if (!strcmp(argv[0], "check")) return rules_check(argc - 1, argv + 1);
     if (!strcmp(argv[0], "test")) return rules_test(argc - 1, argv + 1);
     if (!strcmp(argv[0], "compile")) return rules_compile(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "keygen")) return rules_keygen(argc - 1, argv + 1);
     if (!strcmp(argv[0], "profile")) return rules_profile_scan(argc - 1, argv + 1);
     if (!strcmp(argv[0], "stats")) return rules_stats(argc - 1, argv + 1);
     return rules_usage();
@@ -380,22 +425,33 @@ static int cmd_rules(int argc, char **argv) {
 
 static int cmd_admin(int argc, char **argv) {
     const char *sock = getenv("FANZHA_ADMIN_SOCKET");
-    const char *cmd = NULL;
+    const char *cmd = NULL, *arg = NULL;
+    int bad = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--socket") && i + 1 < argc)
             sock = argv[++i];
         else if (!cmd && argv[i][0] != '-')
             cmd = argv[i];
+        else if (cmd && !arg && !strcmp(cmd, "rollback") && argv[i][0] != '-')
+            arg = argv[i];
         else
-            cmd = NULL, i = argc;
+            bad = 1;
     }
-    if (!cmd || !sock ||
-        (strcmp(cmd, "reload") && strcmp(cmd, "status") && strcmp(cmd, "rule-stats"))) {
-        fprintf(stderr, "usage: fanzha admin --socket PATH reload|status|rule-stats\n"
-                        "       (or set FANZHA_ADMIN_SOCKET)\n");
+    if (bad || !cmd || !sock ||
+        (strcmp(cmd, "reload") && strcmp(cmd, "status") && strcmp(cmd, "rule-stats") &&
+         strcmp(cmd, "history") && strcmp(cmd, "rollback"))) {
+        fprintf(stderr,
+                "usage: fanzha admin --socket PATH reload|status|rule-stats|history|rollback "
+                "[VERSION]\n"
+                "       (or set FANZHA_ADMIN_SOCKET)\n");
         return 2;
     }
-    int rc = fz_admin_request(sock, cmd, stdout);
+    char line[128];
+    if (arg && snprintf(line, sizeof(line), "%s %s", cmd, arg) >= (int)sizeof(line)) {
+        fprintf(stderr, "fanzha admin: VERSION too long\n");
+        return 2;
+    }
+    int rc = fz_admin_request(sock, arg ? line : cmd, stdout);
     return rc < 0 ? 1 : rc;
 }
 

@@ -53,6 +53,18 @@ static const option options[] = {
      "$HOME/.cache/fanzha; 'off' disables"},
     {"rules_cache_max_mb", OPT_INT, FZ_SCOPE_BOTH, OFF(rules_cache_max_mb), "512", 1, 1048576,
      "after each load, remove the least recently used cache entries beyond this size"},
+    {"rules_public_key", OPT_STR, FZ_SCOPE_BOTH, OFF(rules_public_key), NULL, 0, 0,
+     "file of trusted Ed25519 public keys (fanzha rules keygen; one per line, for rotation): "
+     "rules_compiled must then be signed by one of them ('fanzha rules compile --sign'), and "
+     "it and its directory must be owned by this user or root and not writable by group or "
+     "others; requires rules_compiled; unset = unsigned files are accepted "
+     "(docs/operations.md)"},
+    {"rules_keep", OPT_INT, FZ_SCOPE_RUN, OFF(rules_keep), "5", 0, 1000,
+     "keep this many of the last compiled rulesets that loaded, for 'fanzha admin rollback'; "
+     "0 = keep none"},
+    {"rules_history_dir", OPT_STR, FZ_SCOPE_RUN, OFF(rules_history_dir), NULL, 0, 0,
+     "directory of the kept compiled rulesets (created 0700); unset: 'history' under the "
+     "rules cache directory (rules_cache_dir or its default)"},
     {"rules_prefilter", OPT_INT, FZ_SCOPE_BOTH, OFF(rules_prefilter), "1", 0, 1,
      "1 = match regexes behind their literal factors (prefilter and confirm); 0 = scan every "
      "regex on every event (the reference matcher: same verdicts, slower); a compiled ruleset "
@@ -60,11 +72,13 @@ static const option options[] = {
     {"rules_require_tests", OPT_INT, FZ_SCOPE_BOTH, OFF(rules_require_tests), "1", 0, 1,
      "1 = refuse a ruleset (at start-up and on reload) whose embedded test examples fail"},
     {"rules_watch", OPT_INT, FZ_SCOPE_RUN, OFF(rules_watch), "1", 0, 1,
-     "1 = reload when a file under rules_dir (or the rules_compiled file) changes (inotify)"},
+     "1 = reload when a file under rules_dir (or the rules_compiled file) changes (inotify); "
+     "after 'fanzha admin rollback' changes are ignored until 'fanzha admin reload' or SIGHUP"},
     {"rules_watch_debounce_ms", OPT_INT, FZ_SCOPE_RUN, OFF(rules_watch_debounce_ms), "500", 0,
      600000, "after a change, wait this long for the next one before reloading"},
     {"admin_socket", OPT_STR, FZ_SCOPE_RUN, OFF(admin_socket), NULL, 0, 0,
-     "Unix socket for admin commands (fanzha admin reload|status|rule-stats); unset = none"},
+     "Unix socket for admin commands (fanzha admin reload|status|rule-stats|history|rollback); "
+     "unset = none"},
     {"campaign_masks", OPT_MAP, FZ_SCOPE_BOTH, OFF(campaign_masks), NULL, 0, 0,
      "per rule category, what is masked in an sms text before its dedup (campaign) key is "
      "computed: a comma-separated list of digits, urls, phones, all, none; key 'default' for "

@@ -52,7 +52,10 @@ typedef struct fz_config {
     char *rules_dir;
     char *rules_compiled; /* NULL = compile rules_dir */
     int64_t rules_prefilter;
-    char *rules_cache_dir; /* NULL = the default directory; "off" = no cache */
+    char *rules_public_key;  /* NULL = signatures not required */
+    int64_t rules_keep;      /* kept compiled rulesets; 0 = none */
+    char *rules_history_dir; /* NULL = <rules cache dir>/history */
+    char *rules_cache_dir;   /* NULL = the default directory; "off" = no cache */
     int64_t rules_cache_max_mb;
     int64_t rules_require_tests;
     int64_t rules_watch;

@@ -25,7 +25,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "artifact.h"
 #include "dbcache.h"
+#include "history.h"
 #include "log.h"
 #include "ruletest.h"
 
@@ -59,18 +61,125 @@ static int is_dir(const char *p) {
     return p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-fz_ruleset *fz_rules_build(const fz_config *cfg, fz_rule_diags *diags) {
+static pthread_mutex_t hist_mu = PTHREAD_MUTEX_INITIALIZER;
+static fz_history *hist; /* guarded by hist_mu until opened */
+static int hist_tried;   /* guarded by hist_mu */
+
+fz_history *fz_rules_history(const fz_config *cfg) {
+    pthread_mutex_lock(&hist_mu);
+    if (!hist_tried && cfg->rules_keep > 0 && cfg->rules_compiled) {
+        hist_tried = 1;
+        char dir[4096], err[512];
+        const char *cd = cfg->rules_cache_dir;
+        int ok = 1;
+        if (cfg->rules_history_dir && *cfg->rules_history_dir)
+            snprintf(dir, sizeof(dir), "%s", cfg->rules_history_dir);
+        else if (cd && *cd && strcmp(cd, "off") != 0)
+            ok = snprintf(dir, sizeof(dir), "%s/history", cd) < (int)sizeof(dir);
+        else if (!cd || !*cd)
+            ok = fz_dbcache_default_dir(dir, sizeof(dir) - 8) == 0 &&
+                 strcat(dir, "/history") != NULL;
+        else
+            ok = 0;
+        if (!ok)
+            fz_warn("rules history off: no directory (set rules_history_dir); 'fanzha admin "
+                    "rollback' has nothing to go back to");
+        else if (!(hist = fz_history_open(dir, (int)cfg->rules_keep, err, sizeof(err))))
+            fz_warn("rules history off: %s", err);
+    }
+    fz_history *h = hist;
+    pthread_mutex_unlock(&hist_mu);
+    return h;
+}
+
+/* A diagnostic for path from a message that may start with "path: ". */
+static void diag_from(fz_rule_diags *diags, const char *path, const char *err) {
+    size_t pl = strlen(path);
+    if (strncmp(err, path, pl) == 0 && err[pl] == ':' && err[pl + 1] == ' ') err += pl + 2;
+    fz_rule_diags_add(diags, path, 0, 0, "%s", err);
+}
+
+/* Load the compiled file at path under the configured trust: with
+ * rules_public_key set, the file must be signed by one of its keys and
+ * pass fz_artifact_read()'s strict checks. The keys are read on every
+ * call, so a rotated key file takes effect with the next reload. On
+ * success *bytes (malloc'd, *len) is the file as verified. */
+static fz_ruleset *load_artifact(const fz_config *cfg, const char *path, const char *expect,
+                                 uint8_t **bytes, size_t *len, fz_rule_diags *diags) {
+    fz_keyring *trust = NULL;
+    fz_ruleset *rs = NULL;
+    char err[1024];
+    *bytes = NULL;
+    if (cfg->rules_public_key && *cfg->rules_public_key) {
+        trust = fz_keyring_load(cfg->rules_public_key, err, sizeof(err));
+        if (!trust) {
+            diag_from(diags, cfg->rules_public_key, err);
+            return NULL;
+        }
+    }
+    uint8_t *buf = fz_artifact_read(path, trust != NULL, len, err, sizeof(err));
+    if (!buf) {
+        diag_from(diags, path, err);
+        goto out;
+    }
+    rs = fz_ruleset_load_artifact(path, buf, *len, expect, trust, diags);
+    if (rs) {
+        const fz_artifact_info *a = fz_ruleset_artifact(rs);
+        if (a->has_signature && !a->signed_ok)
+            fz_info("%s: signed, but the signature is not checked (rules_public_key is not set)",
+                    path);
+        *bytes = buf;
+        buf = NULL;
+    }
+out:
+    free(buf);
+    fz_keyring_free(trust);
+    return rs;
+}
+
+/* Run the embedded examples when rules_require_tests is on; rs is
+ * released on failure. */
+static fz_ruleset *require_tests(const fz_config *cfg, const char *where, fz_ruleset *rs,
+                                 fz_rule_diags *diags) {
+    if (!rs || !cfg->rules_require_tests) return rs;
+    fz_ruletest_summary sum;
+    char err[256];
+    int rc = fz_ruletest_run(rs, diags, &sum, err, sizeof(err));
+    if (rc == 0) return rs;
+    if (rc < 0)
+        fz_rule_diags_add(diags, where, 0, 0, "rule tests could not run: %s", err);
+    else
+        fz_rule_diags_add(diags, where, 0, 0,
+                          "%zu of %zu rule test examples failed (rules_require_tests is on; "
+                          "run 'fanzha rules test')",
+                          sum.failed, sum.examples);
+    fz_ruleset_unref(rs);
+    return NULL;
+}
+
+fz_ruleset *fz_rules_build_kept(const fz_config *cfg, fz_history *keep, fz_rule_diags *diags) {
     fz_ruleset *rs;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (cfg->rules_public_key && *cfg->rules_public_key && !cfg->rules_compiled) {
+        /* a key promises that only signed rules run; a directory is not signed */
+        fz_rule_diags_add(diags, cfg->rules_public_key, 0, 0,
+                          "rules_public_key is set, but rules_compiled is not: only a signed "
+                          "compiled file can be checked (compile rules_dir with 'fanzha rules "
+                          "compile --sign' and set rules_compiled)");
+        return NULL;
+    }
     if (cfg->rules_compiled) {
         char expect[32] = "";
         if (is_dir(cfg->rules_dir)) { /* the file must be built from these rules */
             fz_rules_opts o = {.compile = 0};
             fz_ruleset *src = fz_ruleset_load(cfg->rules_dir, &o, diags);
             if (!src) return NULL;
-            snprintf(expect, sizeof(expect), "%s", fz_ruleset_version(src));
+            snprintf(expect, sizeof(expect), "%s", fz_ruleset_source_version(src));
             fz_ruleset_unref(src);
         }
-        rs = fz_ruleset_load_compiled(cfg->rules_compiled, expect[0] ? expect : NULL, diags);
+        rs =
+            load_artifact(cfg, cfg->rules_compiled, expect[0] ? expect : NULL, &bytes, &len, diags);
     } else {
         fz_rules_opts o = {.compile = 1,
                            .no_prefilter = !cfg->rules_prefilter,
@@ -79,20 +188,18 @@ fz_ruleset *fz_rules_build(const fz_config *cfg, fz_rule_diags *diags) {
         if (o.cache && fz_dbcache_prune(o.cache, (uint64_t)cfg->rules_cache_max_mb << 20) < 0)
             fz_log(FZ_LOG_WARN, "rules cache: pruning failed");
     }
-    if (!rs || !cfg->rules_require_tests) return rs;
-    fz_ruletest_summary sum;
-    char err[256];
-    int rc = fz_ruletest_run(rs, diags, &sum, err, sizeof(err));
-    if (rc == 0) return rs;
-    if (rc < 0)
-        fz_rule_diags_add(diags, cfg->rules_dir, 0, 0, "rule tests could not run: %s", err);
-    else
-        fz_rule_diags_add(diags, cfg->rules_compiled ? cfg->rules_compiled : cfg->rules_dir, 0, 0,
-                          "%zu of %zu rule test examples failed (rules_require_tests is on; "
-                          "run 'fanzha rules test')",
-                          sum.failed, sum.examples);
-    fz_ruleset_unref(rs);
-    return NULL;
+    rs = require_tests(cfg, cfg->rules_compiled ? cfg->rules_compiled : cfg->rules_dir, rs, diags);
+    if (rs && bytes && keep) {
+        char err[512];
+        if (fz_history_store(keep, fz_ruleset_version(rs), bytes, len, err, sizeof(err)) != 0)
+            fz_warn("%s (the ruleset still loads; it cannot be rolled back to)", err);
+    }
+    free(bytes);
+    return rs;
+}
+
+fz_ruleset *fz_rules_build(const fz_config *cfg, fz_rule_diags *diags) {
+    return fz_rules_build_kept(cfg, NULL, diags);
 }
 
 void fz_rules_log_diags(const fz_rule_diags *diags) {
@@ -119,6 +226,9 @@ struct fz_reloader {
     int64_t due_ms;   /* debounced reload due at (monotonic), or 0 */
     _Atomic uint64_t ok, failed, unchanged;
     char active[32];
+    fz_artifact_info art; /* the active ruleset's provenance */
+    fz_history *hist;     /* kept compiled rulesets, or NULL */
+    _Atomic int pinned;   /* a rollback is active: file changes do not reload */
     char last_error[1024];
     _Atomic int64_t last_reload_ms; /* wall clock */
 };
@@ -128,6 +238,9 @@ uint64_t fz_reloader_failed(const fz_reloader *r) { return r ? atomic_load(&r->f
 uint64_t fz_reloader_unchanged(const fz_reloader *r) { return r ? atomic_load(&r->unchanged) : 0; }
 int64_t fz_reloader_last_ms(const fz_reloader *r) {
     return r ? atomic_load(&r->last_reload_ms) : 0;
+}
+int fz_reloader_pinned(const fz_reloader *r) {
+    return r ? atomic_load(&((fz_reloader *)r)->pinned) : 0;
 }
 
 static void watch_tree(fz_reloader *r, const char *dir, int depth) {
@@ -197,7 +310,7 @@ static int do_reload(fz_reloader *r, const char *why, char *msg, size_t msg_size
     int64_t t0 = fz_mono_ms();
     fz_info("%s: reloading rules from %s", why,
             r->cfg->rules_compiled ? r->cfg->rules_compiled : r->cfg->rules_dir);
-    fz_ruleset *rs = fz_rules_build(r->cfg, &diags);
+    fz_ruleset *rs = fz_rules_build_kept(r->cfg, r->hist, &diags);
     fz_rules_log_diags(&diags);
     r->last_reload_ms = fz_now_ms();
     if (!rs) {
@@ -221,6 +334,7 @@ static int do_reload(fz_reloader *r, const char *why, char *msg, size_t msg_size
     char ver[32], err[256];
     snprintf(ver, sizeof(ver), "%s", fz_ruleset_version(rs));
     size_t nrules = fz_ruleset_count(rs), npat = fz_ruleset_pattern_count(rs);
+    fz_artifact_info art = *fz_ruleset_artifact(rs);
     if (r->ops.publish(r->ops.ctx, rs, err, sizeof(err)) != 0) {
         atomic_fetch_add(&r->failed, 1);
         snprintf(r->last_error, sizeof(r->last_error), "publish: %s", err);
@@ -229,12 +343,143 @@ static int do_reload(fz_reloader *r, const char *why, char *msg, size_t msg_size
         return -1;
     }
     atomic_fetch_add(&r->ok, 1);
-    fz_info("ruleset %s active: %zu rules, %zu patterns (replaced %s; reload took %lld ms)", ver,
-            nrules, npat, r->active, (long long)(fz_mono_ms() - t0));
+    fz_info("ruleset %s active: %zu rules, %zu patterns, signer %s (replaced %s; reload took %lld "
+            "ms)",
+            ver, nrules, npat, art.key_id, r->active, (long long)(fz_mono_ms() - t0));
     snprintf(r->active, sizeof(r->active), "%s", ver);
+    r->art = art;
     snprintf(msg, msg_size, "ruleset %s active", ver);
     watch_setup(r);
     return 0;
+}
+
+/* ---- history and rollback ---- */
+
+/* The version "rollback" without one goes back to: the kept version just
+ * older than the active one, or the newest kept one when the active one
+ * is not kept. 0, or -1 with msg. */
+static int rollback_target(fz_reloader *r, char out[20], char *msg, size_t msg_size) {
+    fz_history_entry *v = calloc(FZ_HISTORY_MAX, sizeof(*v));
+    if (!v) {
+        snprintf(msg, msg_size, "out of memory");
+        return -1;
+    }
+    size_t n = fz_history_list(r->hist, v, FZ_HISTORY_MAX), i = 0;
+    while (i < n && strcmp(v[i].version, r->active) != 0) i++;
+    size_t pick = i < n ? i + 1 : 0;
+    int rc = -1;
+    if (pick < n) {
+        memcpy(out, v[pick].version, 20);
+        rc = 0;
+    } else {
+        snprintf(msg, msg_size,
+                 "no kept ruleset older than the active %s (see 'fanzha admin "
+                 "history')",
+                 r->active);
+    }
+    free(v);
+    return rc;
+}
+
+/* Load a kept ruleset - verified exactly like a fresh one - and make it
+ * active; pins it (file changes no longer reload) until an explicit
+ * reload. version NULL or empty: see rollback_target(). */
+static int do_rollback(fz_reloader *r, const char *version, char *msg, size_t msg_size) {
+    char want[20], path[4200], err[256];
+    fz_rule_diags diags = {0};
+    if (!r->hist) {
+        snprintf(msg, msg_size,
+                 "no rules history (rules_keep is 0, or its directory could not "
+                 "be used: see the log at start-up)");
+        return -1;
+    }
+    if (version && *version) {
+        if (!fz_history_is_version(version)) {
+            snprintf(msg, msg_size,
+                     "not a ruleset version: '%.40s' (expected rs- and 16 hex "
+                     "digits; see 'fanzha admin history')",
+                     version);
+            return -1;
+        }
+        memcpy(want, version, sizeof(want)); /* checked: 19 characters and a NUL */
+    } else if (rollback_target(r, want, msg, msg_size) != 0) {
+        return -1;
+    }
+    if (fz_history_path(r->hist, want, path, sizeof(path)) != 0) {
+        snprintf(msg, msg_size, "history path too long");
+        return -1;
+    }
+    fz_info("admin: rolling back to ruleset %s from %s", want, path);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    fz_ruleset *rs = load_artifact(r->cfg, path, NULL, &bytes, &len, &diags);
+    free(bytes);
+    if (rs && strcmp(fz_ruleset_version(rs), want) != 0) {
+        fz_rule_diags_add(&diags, path, 0, 0, "holds ruleset %s, not %s: refused",
+                          fz_ruleset_version(rs), want);
+        fz_ruleset_unref(rs);
+        rs = NULL;
+    }
+    rs = require_tests(r->cfg, path, rs, &diags);
+    fz_rules_log_diags(&diags);
+    if (!rs) {
+        atomic_fetch_add(&r->failed, 1);
+        fz_rule_diags_first_error(&diags, r->last_error, sizeof(r->last_error));
+        fz_error("rollback to %s rejected (%s); ruleset %s keeps serving", want, r->last_error,
+                 r->active);
+        snprintf(msg, msg_size, "rollback to %s rejected: %s", want, r->last_error);
+        fz_rule_diags_free(&diags);
+        return -1;
+    }
+    fz_rule_diags_free(&diags);
+    fz_artifact_info art = *fz_ruleset_artifact(rs);
+    if (r->ops.publish(r->ops.ctx, rs, err, sizeof(err)) != 0) {
+        atomic_fetch_add(&r->failed, 1);
+        snprintf(r->last_error, sizeof(r->last_error), "publish: %s", err);
+        snprintf(msg, msg_size, "rollback to %s: %s", want, r->last_error);
+        return -1;
+    }
+    atomic_fetch_add(&r->ok, 1);
+    fz_warn("rollback: ruleset %s active (signer %s; replaced %s); pinned: changes of the rule "
+            "files are ignored until 'fanzha admin reload' or SIGHUP",
+            want, art.key_id, r->active);
+    snprintf(r->active, sizeof(r->active), "%s", want);
+    r->art = art;
+    r->pinned = 1;
+    r->last_reload_ms = fz_now_ms();
+    snprintf(msg, msg_size, "ruleset %s active (pinned until the next 'fanzha admin reload')",
+             want);
+    return 0;
+}
+
+static void put_artifact(fz_buf *b, const fz_artifact_info *a) {
+    fz_buf_printf(b,
+                  "\"artifact\":{\"version\":\"%s\",\"digest\":\"%s\",\"signer\":\"%s\","
+                  "\"signed\":%s,\"build_time_s\":%lld}",
+                  a->version, a->digest, a->key_id, a->signed_ok ? "true" : "false",
+                  (long long)a->build_time_s);
+}
+
+static void history_reply(fz_reloader *r, fz_buf *b) {
+    if (!r->hist) {
+        fz_buf_puts(b, "{\"ok\":false,\"message\":\"no rules history (rules_keep is 0, or its "
+                       "directory could not be used)\"}\n");
+        return;
+    }
+    fz_history_entry *v = calloc(FZ_HISTORY_MAX, sizeof(*v));
+    size_t n = v ? fz_history_list(r->hist, v, FZ_HISTORY_MAX) : 0;
+    fz_buf_printf(b, "{\"ok\":true,\"active\":\"%s\",\"pinned\":%s,\"dir\":", r->active,
+                  r->pinned ? "true" : "false");
+    const char *dir = fz_history_dir(r->hist);
+    fz_buf_put_json_str(b, dir, strlen(dir));
+    fz_buf_puts(b, ",\"kept\":[");
+    for (size_t i = 0; i < n; i++)
+        fz_buf_printf(b, "%s{\"version\":\"%s\",\"kept_ms\":%lld,\"bytes\":%llu,\"active\":%s}",
+                      i ? "," : "", v[i].version, (long long)(v[i].kept_ns / 1000000),
+                      (unsigned long long)v[i].bytes,
+                      strcmp(v[i].version, r->active) == 0 ? "true" : "false");
+    fz_buf_puts(b, "]}\n");
+    free(v);
 }
 
 /* ---- admin socket ---- */
@@ -268,6 +513,8 @@ static void admin_serve(fz_reloader *r) {
     fz_buf_init(&b, 64u << 20);
     if (!strcmp(line, "reload")) {
         char msg[1200];
+        if (r->pinned) fz_info("admin reload: the rollback pin on %s is lifted", r->active);
+        r->pinned = 0;
         int rc = do_reload(r, "admin", msg, sizeof(msg));
         fz_buf_printf(&b, "{\"ok\":%s,\"ruleset\":\"%s\",\"message\":", rc == 0 ? "true" : "false",
                       r->active);
@@ -282,14 +529,25 @@ static void admin_serve(fz_reloader *r) {
                       (unsigned long long)atomic_load(&r->unchanged),
                       (long long)atomic_load(&r->last_reload_ms));
         fz_buf_put_json_str(&b, r->last_error, strlen(r->last_error));
+        fz_buf_printf(&b, ",\"pinned\":%s,", r->pinned ? "true" : "false");
+        put_artifact(&b, &r->art);
         fz_buf_putc(&b, ',');
         r->ops.status(r->ops.ctx, &b);
         fz_buf_puts(&b, "}\n");
     } else if (!strcmp(line, "rule-stats")) {
         r->ops.rule_stats(r->ops.ctx, &b);
+    } else if (!strcmp(line, "history")) {
+        history_reply(r, &b);
+    } else if (!strcmp(line, "rollback") || !strncmp(line, "rollback ", 9)) {
+        char msg[1200];
+        int rc = do_rollback(r, line[8] ? line + 9 : NULL, msg, sizeof(msg));
+        fz_buf_printf(&b, "{\"ok\":%s,\"ruleset\":\"%s\",\"message\":", rc == 0 ? "true" : "false",
+                      r->active);
+        fz_buf_put_json_str(&b, msg, strlen(msg));
+        fz_buf_puts(&b, "}\n");
     } else {
         fz_buf_puts(&b, "{\"ok\":false,\"message\":\"unknown command; known: reload, status, "
-                        "rule-stats\"}\n");
+                        "rule-stats, history, rollback [VERSION]\"}\n");
     }
     admin_reply(fd, &b);
     fz_buf_free(&b);
@@ -338,11 +596,18 @@ static void *reloader_main(void *arg) {
         if (*r->hup) {
             *r->hup = 0;
             r->due_ms = 0;
+            if (r->pinned) fz_info("SIGHUP: the rollback pin on %s is lifted", r->active);
+            r->pinned = 0;
             do_reload(r, "SIGHUP", msg, sizeof(msg));
         }
         if (r->due_ms && fz_mono_ms() >= r->due_ms) {
             r->due_ms = 0;
-            do_reload(r, "rules changed", msg, sizeof(msg));
+            if (r->pinned)
+                fz_warn("rules changed, not reloaded: ruleset %s is pinned by a rollback "
+                        "('fanzha admin reload' or SIGHUP loads the files)",
+                        r->active);
+            else
+                do_reload(r, "rules changed", msg, sizeof(msg));
         }
     }
     return NULL;
@@ -361,6 +626,8 @@ fz_reloader *fz_reloader_start(const fz_config *cfg, const fz_reload_ops *ops,
     r->hup = hup;
     r->ifd = r->lfd = -1;
     snprintf(r->active, sizeof(r->active), "%s", fz_ruleset_version(active));
+    r->art = *fz_ruleset_artifact(active);
+    r->hist = fz_rules_history(cfg);
     if (cfg->rules_watch) {
         r->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (r->ifd < 0) fz_warn("rules watch disabled: inotify: %s", strerror(errno));

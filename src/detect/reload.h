@@ -32,6 +32,27 @@
 
 fz_ruleset *fz_rules_build(const fz_config *cfg, fz_rule_diags *diags);
 
+typedef struct fz_history fz_history;
+/*
+ * fz_rules_build(), and when the ruleset came from a compiled file and
+ * passed, the file's bytes as verified are kept in keep (NULL: not kept)
+ * for `fanzha admin rollback`. A compiled file is read under the trust of
+ * rules_public_key (artifact.h): when it is set, the file must be signed
+ * by one of its keys, and it and its directory must be owned by the
+ * effective uid or root and not writable by group or others. The key file
+ * is read at every call, so a rotated key takes effect with a reload.
+ */
+fz_ruleset *fz_rules_build_kept(const fz_config *cfg, fz_history *keep, fz_rule_diags *diags);
+
+/*
+ * The process's rules history (history.h), opened on first use in
+ * rules_history_dir (default: "history" under the rules cache directory)
+ * and kept until exit; NULL when rules_compiled is not set (rules compiled
+ * at run time are not kept), when rules_keep is 0, or when the directory
+ * cannot be used (logged once, as a warning). Thread-safe.
+ */
+fz_history *fz_rules_history(const fz_config *cfg);
+
 /*
  * The process's compiled-rules cache (dbcache.h), opened on first use in
  * dir (NULL: the default directory; "off": none) and kept until exit; the
@@ -75,10 +96,24 @@ uint64_t fz_reloader_failed(const fz_reloader *r);
 uint64_t fz_reloader_unchanged(const fz_reloader *r);
 /* Wall-clock ms of the last reload tried; 0: none yet. */
 int64_t fz_reloader_last_ms(const fz_reloader *r);
+/* 1 while a rollback pins the active ruleset (file changes are not
+ * loaded); any thread. The active ruleset's provenance is
+ * fz_ruleset_artifact() of the published ruleset. */
+int fz_reloader_pinned(const fz_reloader *r);
 
 /*
+ * Admin commands besides reload, status and rule-stats:
+ *   history           the kept compiled rulesets, newest first;
+ *   rollback [VER]    load kept ruleset VER (default: the kept one just
+ *                     older than the active one) through the same checks
+ *                     as a fresh file, publish it and pin it: changes of
+ *                     the rule files are then logged and ignored until
+ *                     `admin reload` or SIGHUP.
+ * Status carries "pinned" and "artifact" (version, digest, signer,
+ * signed, build_time_s) of the active ruleset.
+ *
  * Client side of the admin socket: send cmd ("reload", "status",
- * "rule-stats") and copy the reply to fp. Returns 0 when the daemon
+ * "rule-stats", "history", "rollback [VER]") and copy the reply to fp. Returns 0 when the daemon
  * answered and did not report a failure, 1 when it reported one, -1 when
  * it could not be reached (message on stderr).
  */

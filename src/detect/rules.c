@@ -20,16 +20,19 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 #include <yaml.h>
 
+#include "artifact.h"
 #include "buf.h"
 #include "cond.h"
 #include "dbcache.h"
@@ -89,7 +92,11 @@ struct fz_ruleset {
     uint8_t uses[FZ_FIELD_COUNT][FZ_VIEW_COUNT];
     double compile_secs;
     char *dir;
-    char version[24];
+    char version[24];     /* the artifact's for a compiled file, else the sources' */
+    char src_version[24]; /* "rs-" + XXH3-64 of the sources */
+    fz_artifact_info art;
+    char art_json[160]; /* ,"artifact":{...} for alerts, or "" */
+    size_t art_json_len;
     const char **cats; /* the distinct categories of the rules (their strings) */
     size_t ncats;
 };
@@ -234,6 +241,12 @@ size_t fz_ruleset_pattern_count(const fz_ruleset *rs) { return rs->natoms; }
 size_t fz_ruleset_literal_count(const fz_ruleset *rs) { return rs->nliterals; }
 const fz_rule *fz_ruleset_rule(const fz_ruleset *rs, size_t i) { return &rs->rules[i]; }
 const char *fz_ruleset_version(const fz_ruleset *rs) { return rs->version; }
+const char *fz_ruleset_source_version(const fz_ruleset *rs) { return rs->src_version; }
+const fz_artifact_info *fz_ruleset_artifact(const fz_ruleset *rs) { return &rs->art; }
+const char *fz_ruleset_artifact_json(const fz_ruleset *rs, size_t *len) {
+    *len = rs->art_json_len;
+    return rs->art_json;
+}
 const fz_atom *fz_ruleset_atoms(const fz_ruleset *rs) { return rs->atoms; }
 size_t fz_ruleset_db_count(const fz_ruleset *rs) { return rs->ndbs; }
 const fz_db *fz_ruleset_db_at(const fz_ruleset *rs, size_t i) { return &rs->dbs[i]; }
@@ -1831,6 +1844,10 @@ static int ruleset_parse(load_ctx *lc, const char *shown_prefix) {
     }
     snprintf(rs->version, sizeof(rs->version), "rs-%016llx",
              (unsigned long long)XXH3_64bits_digest(h));
+    memcpy(rs->src_version, rs->version, sizeof(rs->version));
+    /* a ruleset compiled from its directory: no artifact (yet) */
+    memcpy(rs->art.version, rs->version, sizeof(rs->art.version));
+    snprintf(rs->art.key_id, sizeof(rs->art.key_id), "unsigned");
     XXH3_freeState(h);
     if (nyaml > 0 && rs->nrules == 0 && lc->diags->errors == errors_before)
         diag_add(lc->diags, rs->dir ? rs->dir : "", 0, 0, "no rules defined");
@@ -1942,19 +1959,18 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
 
 /* ---- compiled files ----
  *
- * Layout (host byte order; a compiled file is for the machine type that
- * wrote it, as Hyperscan's databases are):
- *   "FZRULES\0"  u32 format  u32 prefilter  str hs_version  str ruleset_version
+ * The container (header, digest, signature) is artifact.c's; this is the
+ * body it carries (host byte order; a compiled file is for the machine
+ * type that wrote it, as Hyperscan's databases are):
+ *   u32 prefilter  str hs_version  str source_version
  *   u32 nsources, then per source: str rel, u8 is_list, blob text
  *   u32 ndbs, then per database: u32 field, u32 view, u32 literal, u32 confirm,
  *                                u64 natoms, blob hs_serialize_database()
  * str and blob are u64 length + bytes. The sources travel with the
  * databases so that the loader rebuilds exactly the same rules and atoms
- * (and can show them) without compiling anything.
+ * (and can show them) without compiling anything. Nothing here is parsed
+ * before the container's checks passed (fz_artifact_verify()).
  */
-
-#define FILE_MAGIC "FZRULES"
-#define FILE_FORMAT 2u
 
 static int put_raw(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n ? 0 : -1; }
 static int put_u32(FILE *fp, uint32_t v) { return put_raw(fp, &v, 4); }
@@ -1963,19 +1979,14 @@ static int put_blob(FILE *fp, const void *p, size_t n) {
     return put_u64(fp, n) || put_raw(fp, p, n) ? -1 : 0;
 }
 
-int fz_ruleset_save(const fz_ruleset *rs, const char *path, char *errstr, size_t errstr_size) {
-    char *tmp;
-    if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) return -1;
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        snprintf(errstr, errstr_size, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    int rc = put_raw(fp, FILE_MAGIC, 8) | put_u32(fp, FILE_FORMAT) |
-             put_u32(fp, (uint32_t)rs->prefilter);
+/* The body of rs's compiled file in a malloc'd buffer, or NULL. */
+static char *body_write(const fz_ruleset *rs, size_t *len) {
+    char *mem = NULL;
+    FILE *fp = open_memstream(&mem, len);
+    if (!fp) return NULL;
+    int rc = put_u32(fp, (uint32_t)rs->prefilter);
     rc |= put_blob(fp, hs_version(), strlen(hs_version()));
-    rc |= put_blob(fp, rs->version, strlen(rs->version));
+    rc |= put_blob(fp, rs->src_version, strlen(rs->src_version));
     rc |= put_u32(fp, (uint32_t)rs->nsrc);
     for (size_t i = 0; i < rs->nsrc && !rc; i++) {
         const source *s = &rs->src[i];
@@ -1998,12 +2009,64 @@ int fz_ruleset_save(const fz_ruleset *rs, const char *path, char *errstr, size_t
         free(bytes);
     }
     if (fclose(fp) != 0) rc = -1;
-    if (rc == 0 && rename(tmp, path) != 0) rc = -1;
     if (rc != 0) {
+        free(mem);
+        return NULL;
+    }
+    return mem;
+}
+
+uint8_t *fz_ruleset_artifact_bytes(const fz_ruleset *rs, int64_t build_time_s,
+                                   const fz_signkey *key, size_t *len) {
+    size_t blen = 0;
+    char *body = body_write(rs, &blen);
+    if (!body) return NULL;
+    uint8_t *a = fz_artifact_build(body, blen, build_time_s, key, len);
+    free(body);
+    return a;
+}
+
+int fz_ruleset_save(const fz_ruleset *rs, const char *path, const fz_signkey *key, char *errstr,
+                    size_t errstr_size) {
+    /* SOURCE_DATE_EPOCH: reproducible builds give byte-identical files */
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    int64_t now = sde && *sde ? (int64_t)strtoll(sde, NULL, 10) : (int64_t)time(NULL);
+    size_t n = 0;
+    uint8_t *bytes = fz_ruleset_artifact_bytes(rs, now, key, &n);
+    if (!bytes) {
+        snprintf(errstr, errstr_size, "%s: out of memory or a database could not be serialised",
+                 path);
+        return -1;
+    }
+    char *tmp;
+    if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) {
+        free(bytes);
+        return -1;
+    }
+    int rc = -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(errstr, errstr_size, "%s: cannot create: %s", tmp, strerror(errno));
+        goto out;
+    }
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, bytes + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    int ok = off == n && fsync(fd) == 0;
+    if (close(fd) != 0) ok = 0;
+    if (ok && rename(tmp, path) == 0) {
+        rc = 0;
+    } else {
         snprintf(errstr, errstr_size, "%s: write failed: %s", path, strerror(errno));
         unlink(tmp);
     }
+out:
     free(tmp);
+    free(bytes);
     return rc;
 }
 
@@ -2038,48 +2101,32 @@ static const char *get_blob(reader *r, size_t *n) {
     return get_raw(r, *n);
 }
 
-fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_version,
-                                     fz_rule_diags *diags) {
-    size_t from = diags->n, flen = 0;
-    char *file = read_file_max(path, &flen, 4L << 30, diags);
+/* Parse a verified body into a ruleset; NULL with diagnostics. */
+static fz_ruleset *body_load(const char *path, const char *body, size_t blen,
+                             const char *expect_version, fz_rule_diags *diags) {
     fz_ruleset *rs = NULL;
-    if (!file) goto out;
-    reader r = {file, file + flen, 0};
-    const char *magic = get_raw(&r, 8);
-    if (!magic || memcmp(magic, FILE_MAGIC, 8) != 0) {
-        diag_add(diags, path, 0, 0,
-                 "not a compiled ruleset (write one with 'fanzha rules compile')");
-        goto out;
-    }
-    uint32_t format = get_u32(&r);
-    if (format != FILE_FORMAT) {
-        diag_add(diags, path, 0, 0,
-                 "compiled-ruleset format %u; this fanzha reads format %u: recompile it with "
-                 "'fanzha rules compile'",
-                 format, FILE_FORMAT);
-        goto out;
-    }
+    reader r = {body, body + blen, 0};
     uint32_t prefilter = get_u32(&r);
     size_t n;
     const char *hv = get_blob(&r, &n);
     if (hv && (n != strlen(hs_version()) || memcmp(hv, hs_version(), n) != 0)) {
         diag_add(diags, path, 0, 0,
                  "compiled with Hyperscan %.*s; this fanzha uses Hyperscan %s: recompile it",
-                 (int)n, hv, hs_version());
-        goto out;
+                 (int)(n > 64 ? 64 : n), hv, hs_version());
+        return NULL;
     }
     const char *ver = get_blob(&r, &n);
     char version[64] = "";
-    if (ver) snprintf(version, sizeof(version), "%.*s", (int)n, ver);
+    if (ver) snprintf(version, sizeof(version), "%.*s", (int)(n > 40 ? 40 : n), ver);
     if (expect_version && strcmp(version, expect_version) != 0) {
         diag_add(diags, path, 0, 0,
                  "holds ruleset %s, but %s was expected (the rules changed since it was "
                  "compiled): recompile it with 'fanzha rules compile'",
                  version, expect_version);
-        goto out;
+        return NULL;
     }
     rs = ruleset_new(path);
-    if (!rs) goto out;
+    if (!rs) return NULL;
     rs->prefilter = prefilter != 0;
     uint32_t nsrc = get_u32(&r);
     for (uint32_t i = 0; i < nsrc && !r.bad; i++) {
@@ -2104,9 +2151,15 @@ fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_versio
             r.bad = 1;
             break;
         }
-        if (s->is_list) {
+        if (s->is_list) { /* named "FILE:LIST", as the rule files are */
             load_ctx lc0 = {rs, NULL, diags};
-            s->parsed = list_parse(&lc0, s, s->rel) == 0 ? 1 : -1;
+            char *shown = NULL;
+            if (asprintf(&shown, "%s:%s", path, s->rel) < 0) {
+                r.bad = 1;
+                break;
+            }
+            s->parsed = list_parse(&lc0, s, shown) == 0 ? 1 : -1;
+            free(shown);
         }
     }
     if (r.bad) {
@@ -2164,6 +2217,7 @@ fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_versio
         }
         rs->ndbs++;
     }
+    if (!r.bad && r.p != r.end) r.bad = 1; /* trailing bytes in the body */
     if (!r.bad) link_confirms(rs, jobs, rs->ndbs);
     free(jobs);
     rs->compile_secs = (double)(fz_mono_ns() - t0) / 1e9;
@@ -2172,12 +2226,52 @@ fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_versio
         diag_add(diags, path, 0, 0, "truncated or damaged compiled ruleset");
         goto fail;
     }
-    goto out;
+    return rs;
 fail:
     ruleset_free(rs);
-    rs = NULL;
+    return NULL;
+}
+
+fz_ruleset *fz_ruleset_load_artifact(const char *path, const uint8_t *buf, size_t len,
+                                     const char *expect_version, const fz_keyring *trust,
+                                     fz_rule_diags *diags) {
+    size_t from = diags->n;
+    const uint8_t *body = NULL;
+    size_t blen = 0;
+    fz_artifact_info info;
+    char err[512];
+    fz_ruleset *rs = NULL;
+    if (fz_artifact_verify(buf, len, trust, &body, &blen, &info, err, sizeof(err)) != 0) {
+        diag_add(diags, path, 0, 0, "%s", err);
+        goto out;
+    }
+    rs = body_load(path, (const char *)body, blen, expect_version, diags);
+    if (!rs) goto out;
+    rs->art = info;
+    /* what runs is named by every byte of it, not by its sources alone */
+    memcpy(rs->version, info.version, sizeof(info.version));
+    int jl = snprintf(rs->art_json, sizeof(rs->art_json),
+                      ",\"artifact\":{\"signer\":\"%s\",\"signed\":%s,\"build_time_s\":%lld}",
+                      info.key_id, info.signed_ok ? "true" : "false", (long long)info.build_time_s);
+    rs->art_json_len = jl > 0 && (size_t)jl < sizeof(rs->art_json) ? (size_t)jl : 0;
 out:
-    free(file);
     diags_sort(diags, from);
+    return rs;
+}
+
+fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_version,
+                                     const fz_keyring *trust, fz_rule_diags *diags) {
+    size_t len = 0;
+    char err[1024];
+    uint8_t *buf = fz_artifact_read(path, trust != NULL, &len, err, sizeof(err));
+    if (!buf) {
+        /* err starts with the path, which the diagnostic names already */
+        size_t pl = strlen(path);
+        const char *why = strncmp(err, path, pl) == 0 && err[pl] == ':' ? err + pl + 2 : err;
+        fz_rule_diags_add(diags, path, 0, 0, "%s", why);
+        return NULL;
+    }
+    fz_ruleset *rs = fz_ruleset_load_artifact(path, buf, len, expect_version, trust, diags);
+    free(buf);
     return rs;
 }

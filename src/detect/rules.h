@@ -201,20 +201,43 @@ typedef struct fz_rules_opts {
  */
 fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_diags *diags);
 
+typedef struct fz_signkey fz_signkey;
+typedef struct fz_keyring fz_keyring;
+typedef struct fz_artifact_info fz_artifact_info;
+
 /*
- * Write rs (its sources and serialised databases) to path, atomically
- * (temporary file + rename). Returns 0 or -1 with errstr filled.
+ * Write rs (its sources and serialised databases) to path as a compiled
+ * file (artifact.h: header with the digest of the body and the build time
+ * - $SOURCE_DATE_EPOCH when set, else now - and, when key is not NULL, an
+ * Ed25519 signature over the whole file), atomically (temporary file,
+ * fsync, rename). Returns 0 or -1 with errstr filled.
  */
-int fz_ruleset_save(const fz_ruleset *rs, const char *path, char *errstr, size_t errstr_size);
+int fz_ruleset_save(const fz_ruleset *rs, const char *path, const fz_signkey *key, char *errstr,
+                    size_t errstr_size);
+/* The bytes fz_ruleset_save() writes, in a malloc'd buffer (tests, the
+ * fuzzer); NULL when out of memory. */
+uint8_t *fz_ruleset_artifact_bytes(const fz_ruleset *rs, int64_t build_time_s,
+                                   const fz_signkey *key, size_t *len);
 
 /*
  * Load a file written by fz_ruleset_save(): the databases are
- * deserialised, not recompiled. Refused (NULL, with a diagnostic saying
- * why) when the file is not a compiled ruleset, was written by another
- * format version, was compiled for another Hyperscan version or CPU, or -
- * when expect_version is not NULL - holds another ruleset version.
+ * deserialised, not recompiled. The file is read with fz_artifact_read()
+ * (strict - owner, mode, directory - when trust is set) and checked with
+ * fz_artifact_verify() before any of its body is parsed. Refused (NULL,
+ * with a diagnostic naming the file and saying why) when it is not a
+ * compiled ruleset, another format, damaged or spliced (the digest),
+ * unsigned or not signed by a key of trust (when trust is not NULL),
+ * compiled for another Hyperscan version or CPU, or - when expect_version
+ * is not NULL - built from other sources (expect_version is a sources
+ * version, fz_ruleset_source_version()). The loaded ruleset's
+ * fz_ruleset_version() is the artifact's: it covers every byte loaded.
  */
 fz_ruleset *fz_ruleset_load_compiled(const char *path, const char *expect_version,
+                                     const fz_keyring *trust, fz_rule_diags *diags);
+/* The same from len bytes at buf already read (path names it in
+ * diagnostics); buf stays the caller's. */
+fz_ruleset *fz_ruleset_load_artifact(const char *path, const uint8_t *buf, size_t len,
+                                     const char *expect_version, const fz_keyring *trust,
                                      fz_rule_diags *diags);
 
 /* Reference counting; any thread. unref(NULL) is a no-op. */
@@ -229,9 +252,23 @@ const char *fz_ruleset_category_find(const fz_ruleset *rs, const char *name, siz
 /* Number of Hyperscan expressions compiled (regexes and literals). */
 size_t fz_ruleset_pattern_count(const fz_ruleset *rs);
 size_t fz_ruleset_literal_count(const fz_ruleset *rs);
-/* "rs-" + 16 hex digits of XXH3 over every rule and list file's path and
- * content. */
+/* The version that names what runs: for a ruleset compiled from its
+ * directory, its sources version; for one loaded from a compiled file,
+ * "rs-" + 16 hex digits of the XXH3-128 of the file's whole body (sources
+ * and databases). */
 const char *fz_ruleset_version(const fz_ruleset *rs);
+/* "rs-" + 16 hex digits of XXH3 over every rule and list file's path and
+ * content: the same for a directory and every file compiled from it. */
+const char *fz_ruleset_source_version(const fz_ruleset *rs);
+/* Provenance: the artifact's version, digest, signer key id (or
+ * "unsigned"), build time. For a ruleset compiled from its directory the
+ * version is the sources', the digest empty, the build time 0. Valid while
+ * rs is; any thread (for status, alerts and metrics). */
+const fz_artifact_info *fz_ruleset_artifact(const fz_ruleset *rs);
+/* For alerts: `,"artifact":{"signer":..,"signed":..,"build_time_s":..}`
+ * (*len bytes, NUL-terminated) when rs came from a
+ * compiled file, else "" with *len 0. Valid while rs is. */
+const char *fz_ruleset_artifact_json(const fz_ruleset *rs, size_t *len);
 const fz_atom *fz_ruleset_atoms(const fz_ruleset *rs);
 size_t fz_ruleset_db_count(const fz_ruleset *rs);
 const fz_db *fz_ruleset_db_at(const fz_ruleset *rs, size_t i);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "artifact.h"
 #include "prom.h"
 #include "reload.h"
 #include "stream.h"
@@ -289,12 +290,19 @@ static void rules(fz_ops *o, fz_buf *b) {
     pthread_mutex_lock(&app->rs_lock);
     fz_ruleset *rs = fz_ruleset_ref(app->rs);
     pthread_mutex_unlock(&app->rs_lock);
+    const fz_artifact_info *art = fz_ruleset_artifact(rs);
     fz_prom_family(b, "fanzha_ruleset_info", "info",
-                   "The active ruleset (value 1; its version as a label)");
+                   "The active ruleset (value 1): its version, where it came from (a compiled "
+                   "file or the rules directory) and the key that signed it");
     fz_prom_labels l;
     fz_prom_labels_init(&l);
     fz_prom_label(&l, "version", fz_ruleset_version(rs));
+    fz_prom_label(&l, "source", art && art->digest[0] ? "compiled" : "directory");
+    fz_prom_label(&l, "signer", art && art->signed_ok ? art->key_id : "unsigned");
     fz_prom_u64(b, "fanzha_ruleset_info", &l, 1);
+    fz_prom_family(b, "fanzha_ruleset_build_time_seconds", "gauge",
+                   "When the active compiled rules file was built (0: compiled at start-up)");
+    fz_prom_i64(b, "fanzha_ruleset_build_time_seconds", NULL, art ? art->build_time_s : 0);
     fz_prom_gauge(b, "fanzha_rules", "Rules of the active ruleset", (int64_t)fz_ruleset_count(rs));
     fz_prom_gauge(b, "fanzha_rule_patterns", "Patterns of the active ruleset",
                   (int64_t)fz_ruleset_pattern_count(rs));
@@ -309,6 +317,9 @@ static void rules(fz_ops *o, fz_buf *b) {
             fz_prom_label(&l, "result", res[k]);
             fz_prom_u64(b, "fanzha_rules_reloads_total", &l, v[k]);
         }
+        fz_prom_gauge(b, "fanzha_rules_pinned",
+                      "1 while a rollback pins the active ruleset (file changes are not loaded)",
+                      fz_reloader_pinned(o->reloader));
         fz_prom_family(b, "fanzha_rules_last_reload_timestamp_seconds", "gauge",
                        "When the last reload was tried (0: none yet)");
         fz_prom_f64(b, "fanzha_rules_last_reload_timestamp_seconds", NULL,

@@ -94,7 +94,11 @@ fz_err fz_alert_encode_split(fz_buf *b, const fz_ruleset *rs, const fz_result *r
     if (r->truncated) fz_buf_puts(b, ",\"rules_truncated\":true");
     fz_buf_puts(b, ",\"ruleset\":\"");
     fz_buf_puts(b, fz_ruleset_version(rs));
-    fz_buf_puts(b, "\",\"dedup\":{\"key\":\"");
+    fz_buf_putc(b, '"');
+    size_t alen;
+    const char *art = fz_ruleset_artifact_json(rs, &alen); /* "" unless a compiled file */
+    fz_buf_put(b, art, alen);
+    fz_buf_puts(b, ",\"dedup\":{\"key\":\"");
     fz_buf_put_hex64(b, r->dedup_key);
     fz_buf_puts(b, "\",\"count\":");
     if (count_at)

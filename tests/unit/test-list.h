@@ -85,6 +85,14 @@ TEST_ENTRY(rulelang_status_and_views)
 TEST_ENTRY(rulelang_compiled_roundtrip)
 TEST_ENTRY(rulelang_examples)
 
+/* artifact, history: signed compiled rulesets, kept for rollback */
+TEST_ENTRY(artifact_keygen_sign_verify)
+TEST_ENTRY(artifact_unsigned_and_wrong_key_refused)
+TEST_ENTRY(artifact_any_flipped_byte_refused)
+TEST_ENTRY(artifact_splice_detected_without_key)
+TEST_ENTRY(artifact_strict_file_checks)
+TEST_ENTRY(history_keep_and_prune)
+
 /* dbcache */
 TEST_ENTRY(dbcache_roundtrip)
 TEST_ENTRY(dbcache_keys_distinct)

@@ -200,13 +200,15 @@ TEST_IMPL(rulelang_compiled_roundtrip) {
     fz_ruleset *rs = fz_test_load_rules(dir);
     char path[4096], err[512];
     snprintf(path, sizeof(path), "%s/out.fzr", fz_test_tmpdir());
-    ASSERT(fz_ruleset_save(rs, path, err, sizeof(err)) == 0);
+    ASSERT(fz_ruleset_save(rs, path, NULL, err, sizeof(err)) == 0);
 
     fz_rule_diags diags = {0};
-    fz_ruleset *back = fz_ruleset_load_compiled(path, fz_ruleset_version(rs), &diags);
+    fz_ruleset *back = fz_ruleset_load_compiled(path, fz_ruleset_version(rs), NULL, &diags);
     if (!back) fz_rule_diags_print(&diags, stderr);
     ASSERT(back != NULL);
-    ASSERT_STR_EQ(fz_ruleset_version(back), fz_ruleset_version(rs));
+    /* same sources; the version names the whole artifact */
+    ASSERT_STR_EQ(fz_ruleset_source_version(back), fz_ruleset_version(rs));
+    ASSERT(strcmp(fz_ruleset_version(back), fz_ruleset_version(rs)) != 0);
     ASSERT_EQ_U64(fz_ruleset_count(back), 3);
     ASSERT_EQ_U64(fz_ruleset_pattern_count(back), fz_ruleset_pattern_count(rs));
     fz_matcher *m1 = matcher(rs), *m2 = matcher(back);
@@ -223,7 +225,7 @@ TEST_IMPL(rulelang_compiled_roundtrip) {
     fz_rule_diags_free(&diags);
 
     /* built from other rules: refused, saying so */
-    back = fz_ruleset_load_compiled(path, "rs-0000000000000000", &diags);
+    back = fz_ruleset_load_compiled(path, "rs-0000000000000000", NULL, &diags);
     ASSERT(back == NULL);
     ASSERT_CONTAINS(diags.v[0].msg, "the rules changed since it was compiled");
     fz_rule_diags_free(&diags);
@@ -235,14 +237,14 @@ TEST_IMPL(rulelang_compiled_roundtrip) {
     long n = ftell(fp);
     ASSERT(ftruncate(fileno(fp), n / 2) == 0);
     fclose(fp);
-    back = fz_ruleset_load_compiled(path, NULL, &diags);
+    back = fz_ruleset_load_compiled(path, NULL, NULL, &diags);
     ASSERT(back == NULL);
     ASSERT(diags.errors >= 1);
     fz_rule_diags_free(&diags);
 
     /* not a compiled ruleset at all */
     const char *junk = fz_test_write_str(fz_test_tmpdir(), "junk.fzr", "rules:\n");
-    back = fz_ruleset_load_compiled(junk, NULL, &diags);
+    back = fz_ruleset_load_compiled(junk, NULL, NULL, &diags);
     ASSERT(back == NULL);
     ASSERT_CONTAINS(diags.v[0].msg, "not a compiled ruleset");
     fz_rule_diags_free(&diags);
