@@ -62,6 +62,9 @@ class AdminSocket(unittest.TestCase):
         stop = threading.Event()
 
         def watch_mode():  # the first mode the socket is seen with
+            # fanzha makes its socket while the stale one still exists, so
+            # the new one has another inode number (a bind() after unlink()
+            # could reuse it: then nothing is seen, and the test fails too)
             old = os.lstat(cls.sock).st_ino
             while not stop.is_set():
                 try:
@@ -106,10 +109,11 @@ class AdminSocket(unittest.TestCase):
         # the private directory it was made in is gone
         self.assertEqual(os.listdir(self.sockdir), ["admin.sock"])
 
-    def start_fails(self, sock):
+    def start_fails(self, sock, *extra):
         g = f"g-admin-bad-{uuid.uuid4().hex[:6]}"
         f = h.Fanzha("admin-bad", self.topics, g, ("--rules-dir", self.rules,
-                                                   "--admin-socket", sock, "--rules-watch", "0"))
+                                                   "--admin-socket", sock, "--rules-watch", "0",
+                                                   *extra))
         f.start()
         try:
             self.assertNotEqual(f.wait(60), 0, f.log())
@@ -128,6 +132,14 @@ class AdminSocket(unittest.TestCase):
         # nor a socket a live daemon answers on
         self.assertIn("another process is listening", self.start_fails(self.sock))
         self.assertEqual(admin(self.sock, "status").returncode, 0)
+
+    def test_unknown_admin_user(self):
+        path = os.path.join(self.sockdir, "other.sock")
+        self.assertIn("admin_users: no such user 'no-such-user-fz'",
+                      self.start_fails(path, "--admin-users", "no-such-user-fz"))
+        self.assertIn("admin_groups: no such group 'no-such-group-fz'",
+                      self.start_fails(path, "--admin-groups", "no-such-group-fz"))
+        self.assertFalse(os.path.exists(path))
 
     @unittest.skipUnless(os.geteuid() == 0, "needs root to run a client as another user")
     def test_peer_credentials(self):
