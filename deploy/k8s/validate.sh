@@ -47,7 +47,7 @@ fi
 if [[ -n "${FANZHA_BIN:-}" && -f "$here/configmap-rules.yaml" ]]; then
   mkdir "$tmp/rules"
   tmp="$tmp/rules"
-  python3 - "$here/configmap-rules.yaml" "$tmp" <<'PY'
+  "$venv/bin/python" - "$here/configmap-rules.yaml" "$tmp" <<'PY'
 import os, sys, yaml
 cm = yaml.safe_load(open(sys.argv[1]))
 for key, text in cm["data"].items():
