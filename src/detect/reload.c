@@ -222,7 +222,9 @@ static void source_set(fz_reloader *r, int ok, const char *detail) {
     }
 }
 
-static void watch_tree(fz_reloader *r, const char *dir, int depth) {
+/* Watch dir and its subdirectories down to depth 16 (depth counts from the
+ * given value); root: this is the source's own directory. */
+static void watch_tree(fz_reloader *r, const char *dir, int depth, int root) {
     const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
                           IN_DELETE_SELF | IN_MOVE_SELF;
     int wd = inotify_add_watch(r->ifd, dir, mask);
@@ -230,7 +232,7 @@ static void watch_tree(fz_reloader *r, const char *dir, int depth) {
         fz_warn("rules watch: cannot watch %s: %s", dir, strerror(errno));
         return;
     }
-    if (depth == 0) r->root_wd = wd;
+    if (root) r->root_wd = wd;
     if (depth > 16) return;
     DIR *dp = opendir(dir);
     if (!dp) return;
@@ -239,7 +241,7 @@ static void watch_tree(fz_reloader *r, const char *dir, int depth) {
         if (de->d_name[0] == '.') continue;
         char *p;
         if (asprintf(&p, "%s/%s", dir, de->d_name) < 0) continue;
-        if (is_dir(p)) watch_tree(r, p, depth + 1);
+        if (is_dir(p)) watch_tree(r, p, depth + 1, 0);
         free(p);
     }
     closedir(dp);
@@ -254,14 +256,12 @@ static void watch_setup(fz_reloader *r) {
         free(r->watch_name);
         r->watch_name = strdup(slash ? slash + 1 : r->cfg->rules_compiled);
         if (slash) *slash = '\0';
-        watch_tree(r, slash ? (copy[0] ? copy : "/") : ".", 0);
+        /* the file's directory and its direct subdirectories, not a tree
+         * that may be all of /etc */
+        watch_tree(r, slash ? (copy[0] ? copy : "/") : ".", 16, 1);
         free(copy);
     }
-    if (is_dir(r->cfg->rules_dir)) {
-        int keep = r->root_wd;
-        watch_tree(r, r->cfg->rules_dir, 0);
-        if (r->cfg->rules_compiled) r->root_wd = keep; /* the compiled file's directory */
-    }
+    if (is_dir(r->cfg->rules_dir)) watch_tree(r, r->cfg->rules_dir, 0, !r->cfg->rules_compiled);
 }
 
 /* Look at the source: present, and the same inode as the one watched? */
