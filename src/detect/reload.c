@@ -690,8 +690,10 @@ static int admin_listen(const char *path, char *errstr, size_t errstr_size) {
         tmpdir[0] = '\0';
         goto fail;
     }
-    chmod(tmpdir, 0700); /* mkdtemp gave 0700 less the umask; the owner needs it all */
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s", tmpdir);
+    chmod(tmpdir, 0700);        /* mkdtemp gave 0700 less the umask; the owner needs it all */
+    size_t tl = strlen(tmpdir); /* tl + 3 <= sizeof(sun_path): checked above */
+    memcpy(sa.sun_path, tmpdir, tl);
+    memcpy(sa.sun_path + tl, "/s", 3);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
         chmod(sa.sun_path, 0660) != 0 || listen(fd, 16) != 0 || rename(sa.sun_path, path) != 0) {
