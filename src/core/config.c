@@ -78,7 +78,13 @@ static const option options[] = {
      600000, "after a change, wait this long for the next one before reloading"},
     {"admin_socket", OPT_STR, FZ_SCOPE_RUN, OFF(admin_socket), NULL, 0, 0,
      "Unix socket for admin commands (fanzha admin reload|status|rule-stats|history|rollback); "
-     "unset = none"},
+     "unset = none. Created mode 0660; only the peers below may use it"},
+    {"admin_users", OPT_LIST, FZ_SCOPE_RUN, OFF(admin_users), NULL, 0, 0,
+     "users (names or numeric ids) allowed on the admin socket besides root and fanzha's own "
+     "user, checked with SO_PEERCRED; comma-separated on the command line"},
+    {"admin_groups", OPT_LIST, FZ_SCOPE_RUN, OFF(admin_groups), NULL, 0, 0,
+     "groups (names or numeric ids) whose members (primary or supplementary group of the "
+     "connecting process) are allowed on the admin socket"},
     {"campaign_masks", OPT_MAP, FZ_SCOPE_BOTH, OFF(campaign_masks), NULL, 0, 0,
      "per rule category, what is masked in an sms text before its dedup (campaign) key is "
      "computed: a comma-separated list of digits, urls, phones, all, none; key 'default' for "
@@ -213,9 +219,9 @@ static void free_list(char ***v, size_t *n) {
     *n = 0;
 }
 
+/* A list's count is the size_t member right after its char ** (config.h). */
 static size_t *list_count(fz_config *c, const option *o) {
-    (void)o;
-    return &c->n_input_topics; /* the only list option */
+    return (size_t *)((char *)c + o->off + sizeof(char **));
 }
 
 /* Set a list from a comma-separated string. */

@@ -40,7 +40,7 @@ typedef struct fz_config {
     /* run */
     char *brokers;
     char *group_id;
-    char **input_topics;
+    char **input_topics; /* every list is followed by its count (config.c) */
     size_t n_input_topics;
     char *alerts_topic;
     char *dead_letter_topic; /* "" = disabled */
@@ -61,6 +61,10 @@ typedef struct fz_config {
     int64_t rules_watch;
     int64_t rules_watch_debounce_ms;
     char *admin_socket;
+    char **admin_users; /* names or ids; root and our own uid are always allowed */
+    size_t n_admin_users;
+    char **admin_groups;
+    size_t n_admin_groups;
     fz_kvlist campaign_masks; /* category -> mask list */
     int64_t campaign_capacity;
     int64_t campaign_summary_ms;

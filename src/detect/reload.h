@@ -13,7 +13,9 @@
  *
  * The reload thread owns the slow, blocking side of rule management so the
  * consumer and workers never wait on it: it watches rules_dir (inotify,
- * debounced), notices SIGHUP (through a flag), serves the admin socket,
+ * debounced; also its parent, so a replaced directory or a ConfigMap's
+ * `..data` swap is seen), notices SIGHUP (through a flag), serves the
+ * admin socket (peer-checked, non-blocking, each client with a deadline),
  * builds the new ruleset, hands it to the daemon's publish callback (which
  * prepares one matcher per worker, publishes them, and waits until every
  * worker has moved on before freeing the old ruleset), and keeps the
@@ -100,6 +102,22 @@ int64_t fz_reloader_last_ms(const fz_reloader *r);
  * loaded); any thread. The active ruleset's provenance is
  * fz_ruleset_artifact() of the published ruleset. */
 int fz_reloader_pinned(const fz_reloader *r);
+
+/*
+ * Is the rules source (rules_dir, or the rules_compiled file) there and
+ * being watched? 1 = yes, 0 = it is gone or not what it should be (the
+ * active ruleset keeps serving; the watch picks it up again when it comes
+ * back). detail (may be NULL) gets one line for /readyz and admin status,
+ * e.g. "rules_dir /etc/fanzha/rules: No such file or directory; ruleset
+ * 3f2a... keeps serving, watching for it to come back". Any thread.
+ */
+int fz_reloader_source_ok(const fz_reloader *r, char *detail, size_t n);
+/* How often the source went missing; how often the watches were rebuilt
+ * (directory replaced, ConfigMap root swapped, queue overflow); admin
+ * connections refused by the peer check. Any thread. */
+uint64_t fz_reloader_source_lost(const fz_reloader *r);
+uint64_t fz_reloader_rewatches(const fz_reloader *r);
+uint64_t fz_reloader_admin_refused(const fz_reloader *r);
 
 /*
  * Admin commands besides reload, status and rule-stats:

@@ -39,6 +39,7 @@
 #include "log.h"
 #include "norm.h"
 #include "prefilter.h"
+#include "rulefile.h"
 #include "utf8.h"
 
 /* Regex sets larger than this are split into several databases compiled
@@ -342,6 +343,9 @@ static int collect_files(const char *dir, path_list *out, fz_rule_diags *diags) 
         if (S_ISDIR(st.st_mode)) {
             collect_files(p, out, diags);
             free(p);
+        } else if (has_yaml_ext(de->d_name) && !S_ISREG(st.st_mode)) {
+            diag_add(diags, p, 0, 0, "not a regular file (a FIFO, device or socket); not read");
+            free(p);
         } else if (S_ISREG(st.st_mode) && has_yaml_ext(de->d_name)) {
             if (out->n == out->cap) {
                 out->cap = out->cap ? out->cap * 2 : 32;
@@ -356,10 +360,19 @@ static int collect_files(const char *dir, path_list *out, fz_rule_diags *diags) 
     return 0;
 }
 
-static char *read_file_max(const char *path, size_t *len, long max, fz_rule_diags *diags) {
-    FILE *fp = fopen(path, "rb");
+/* Read all of fd (closed here), a regular file of at most max bytes;
+ * problems are reported against path. */
+static char *read_fd_max(int fd, const char *path, size_t *len, long max, fz_rule_diags *diags) {
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        diag_add(diags, path, 0, 0, "cannot read: not a regular file");
+        close(fd);
+        return NULL;
+    }
+    FILE *fp = fdopen(fd, "rb");
     if (!fp) {
         diag_add(diags, path, 0, 0, "cannot open: %s", strerror(errno));
+        close(fd);
         return NULL;
     }
     fseek(fp, 0, SEEK_END);
@@ -382,8 +395,16 @@ static char *read_file_max(const char *path, size_t *len, long max, fz_rule_diag
     return buf;
 }
 
-static char *read_file(const char *path, size_t *len, fz_rule_diags *diags) {
-    return read_file_max(path, len, 64L << 20, diags);
+/* A rule file: rel beneath dir (rulefile.h), reported as path. */
+static char *read_rule_file(const char *dir, const char *rel, const char *path, size_t *len,
+                            fz_rule_diags *diags) {
+    char why[256];
+    int fd = fz_rulefile_open(dir, rel, why, sizeof(why));
+    if (fd < 0) {
+        diag_add(diags, path, 0, 0, "cannot open: %s", why);
+        return NULL;
+    }
+    return read_fd_max(fd, path, len, 64L << 20, diags);
 }
 
 /* ---- loading context ---- */
@@ -498,10 +519,13 @@ static source *list_get(load_ctx *lc, const char *rel, const char *file, unsigne
     }
     char *path;
     if (asprintf(&path, "%s/%s", lc->dir, rel) < 0) return NULL;
-    FILE *fp = fopen(path, "rb");
+    char why[256];
+    int fd = fz_rulefile_open(lc->dir, rel, why, sizeof(why));
+    FILE *fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!fp) {
-        diag_add(lc->diags, file, line, 0, "list '%s': cannot open %s: %s", rel, path,
-                 strerror(errno));
+        if (fd >= 0) snprintf(why, sizeof(why), "%s", strerror(errno));
+        if (fd >= 0) close(fd);
+        diag_add(lc->diags, file, line, 0, "list '%s': cannot open %s: %s", rel, path, why);
         free(path);
         return NULL;
     }
@@ -1904,7 +1928,7 @@ static fz_ruleset *load_dir(const char *dir_in, const fz_rules_opts *o, fz_rule_
     if (files.n == 0) diag_add(diags, dir, 0, 0, "no *.yaml rule files found");
     for (size_t i = 0; i < files.n; i++) {
         size_t len = 0;
-        char *text = read_file(files.v[i], &len, diags);
+        char *text = read_rule_file(dir, files.v[i] + dl + 1, files.v[i], &len, diags);
         if (!text) continue;
         if (!source_add(rs, files.v[i] + dl + 1, text, len, 0)) free(text);
     }

@@ -317,6 +317,19 @@ static void rules(fz_ops *o, fz_buf *b) {
             fz_prom_label(&l, "result", res[k]);
             fz_prom_u64(b, "fanzha_rules_reloads_total", &l, v[k]);
         }
+        fz_prom_gauge(b, "fanzha_rules_source_ok",
+                      "1 while the rules source (rules_dir or rules_compiled) is there and "
+                      "watched; 0: it vanished and the active ruleset keeps serving",
+                      fz_reloader_source_ok(o->reloader, NULL, 0));
+        fz_prom_counter(b, "fanzha_rules_source_lost_total", "Times the rules source went missing",
+                        fz_reloader_source_lost(o->reloader));
+        fz_prom_counter(b, "fanzha_rules_rewatches_total",
+                        "Times the rule watches were rebuilt (directory replaced, ConfigMap swap, "
+                        "event queue overflow)",
+                        fz_reloader_rewatches(o->reloader));
+        fz_prom_counter(b, "fanzha_admin_refused_total",
+                        "Admin socket connections refused by the peer-credential check",
+                        fz_reloader_admin_refused(o->reloader));
         fz_prom_gauge(b, "fanzha_rules_pinned",
                       "1 while a rollback pins the active ruleset (file changes are not loaded)",
                       fz_reloader_pinned(o->reloader));
@@ -460,6 +473,13 @@ int fz_ready_check(fz_ops *o, fz_buf *b) {
         fz_buf_printf(&d, "ruleset: %s (%zu rules)\n", fz_ruleset_version(app->rs),
                       fz_ruleset_count(app->rs));
         pthread_mutex_unlock(&app->rs_lock);
+        if (o->reloader) {
+            char src[512];
+            int ok = fz_reloader_source_ok(o->reloader, src, sizeof(src));
+            fz_buf_printf(&d, "rules source: %s%s\n", ok ? "" : "MISSING: ", src);
+            if (fz_reloader_pinned(o->reloader))
+                fz_buf_puts(&d, "rules: pinned by a rollback (file changes are not loaded)\n");
+        }
     }
     fz_buf_puts(b, status == 200 ? "ready\n" : "not ready\n");
     fz_buf_put(b, d.p, d.len);

@@ -233,6 +233,18 @@ TEST_IMPL(config_list_option) {
     /* run needs at least one */
     ASSERT_EQ_I64(PARSE(&c, FZ_SCOPE_RUN, "run", err, "--input-topics", ","), -1);
     ASSERT_CONTAINS(err, "input_topics");
+    /* every list keeps its own count */
+    ASSERT_EQ_I64(PARSE(&c, FZ_SCOPE_RUN, "run", err, "--input-topics", "a,b", "--admin-users",
+                        "alice,1001", "--admin-groups", "ops"),
+                  0);
+    ASSERT_EQ_U64(c.n_input_topics, 2);
+    ASSERT_EQ_U64(c.n_admin_users, 2);
+    ASSERT_STR_EQ(c.admin_users[1], "1001");
+    ASSERT_EQ_U64(c.n_admin_groups, 1);
+    ASSERT_STR_EQ(c.admin_groups[0], "ops");
+    fz_config_free(&c);
+    fz_config_init(&c);
+    ASSERT_EQ_U64(c.n_admin_users + c.n_admin_groups, 0); /* default: root and our own user */
     fz_config_free(&c);
 }
 

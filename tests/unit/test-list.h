@@ -63,6 +63,9 @@ TEST_ENTRY(rules_err_language)
 TEST_ENTRY(rules_list_parsing)
 TEST_ENTRY(rules_err_huge_list)
 TEST_ENTRY(rules_cache_recompiles_only_changed)
+TEST_ENTRY(rulefile_confined)
+TEST_ENTRY(rulefile_configmap_layout)
+TEST_ENTRY(rulefile_load_refuses)
 
 /* profile */
 TEST_ENTRY(profile_costs)
