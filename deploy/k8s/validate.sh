@@ -57,5 +57,15 @@ PY
   echo "validate.sh: fanzha rules check (the fanzha-rules ConfigMap)"
   "$FANZHA_BIN" rules check "$tmp" --fast
   "$FANZHA_BIN" rules test "$tmp"
+  if [[ -f "$here/configmap-config.yaml" ]]; then
+    echo "validate.sh: fanzha reads the fanzha-config ConfigMap's configuration"
+    "$venv/bin/python" - "$here/configmap-config.yaml" "$tmp/../fanzha.yaml" <<'PY'
+import sys, yaml
+cm = yaml.safe_load(open(sys.argv[1]))
+open(sys.argv[2], "w").write(cm["data"]["fanzha.yaml"])
+PY
+    "$FANZHA_BIN" replay --config "$tmp/../fanzha.yaml" --rules "$tmp" --rules-cache-dir off \
+      </dev/null >/dev/null
+  fi
 fi
 echo "validate.sh: OK"
