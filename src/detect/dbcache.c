@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "log.h"
 
 #define FORMAT 1u
@@ -184,28 +185,6 @@ static void checksum(const void *p, size_t n, uint8_t out[16]) {
 
 /* ---- open, close ---- */
 
-/* mkdir -p, new components with mode 0700. 0, or -1 with errno. */
-static int mkdir_p(const char *dir) {
-    char *p = strdup(dir);
-    if (!p) return -1;
-    int rc = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0') continue;
-        char was = *s;
-        *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            rc = -1;
-            break;
-        }
-        *s = was;
-        if (was == '\0') break;
-    }
-    int saved = errno;
-    free(p);
-    errno = saved;
-    return rc;
-}
-
 fz_dbcache *fz_dbcache_open(const char *dir, char *errstr, size_t errstr_size) {
     fz_dbcache *c = NULL;
     int dfd = -1;
@@ -214,7 +193,7 @@ fz_dbcache *fz_dbcache_open(const char *dir, char *errstr, size_t errstr_size) {
         snprintf(errstr, errstr_size, "rules cache: no directory given");
         return NULL;
     }
-    if (mkdir_p(dir) != 0) {
+    if (fz_mkdir_p(dir) != 0) {
         snprintf(errstr, errstr_size, "rules cache %s: cannot create: %s", dir, strerror(errno));
         goto fail;
     }

@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
+
 #define TMP_PREFIX ".tmp-"
 
 struct fz_history {
@@ -36,28 +38,6 @@ int fz_history_is_version(const char *s) {
     return s[19] == '\0';
 }
 
-/* mkdir -p, new components with mode 0700. 0, or -1 with errno. */
-static int mkdir_p(const char *dir) {
-    char *p = strdup(dir);
-    if (!p) return -1;
-    int rc = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0') continue;
-        char was = *s;
-        *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            rc = -1;
-            break;
-        }
-        *s = was;
-        if (was == '\0') break;
-    }
-    int saved = errno;
-    free(p);
-    errno = saved;
-    return rc;
-}
-
 fz_history *fz_history_open(const char *dir, int keep, char *errstr, size_t errstr_size) {
     struct stat st;
     int dfd = -1;
@@ -65,7 +45,7 @@ fz_history *fz_history_open(const char *dir, int keep, char *errstr, size_t errs
         snprintf(errstr, errstr_size, "rules history: no directory given");
         return NULL;
     }
-    if (mkdir_p(dir) != 0) {
+    if (fz_mkdir_p(dir) != 0) {
         snprintf(errstr, errstr_size, "rules history %s: cannot create: %s", dir, strerror(errno));
         return NULL;
     }

@@ -391,6 +391,16 @@ def processed(f):
     return counter(f, "processed")
 
 
+def wait_for(pred, timeout=30, step=0.05):
+    """Poll pred until it is true (True) or timeout seconds pass (False)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return False
+
+
 def wait_ready(f, timeout=60):
     """Wait until an instance has restored its first tasks (they run)."""
     deadline = time.time() + timeout

@@ -26,15 +26,6 @@ NOBODY = 65534
 ADMIN_GID = 4242  # a group id nobody is in unless the test gives it
 
 
-def wait_for(pred, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def admin(sock, cmd, prefix=(), timeout=30):
     return subprocess.run([*prefix, h.FANZHA, "admin", "--socket", sock, cmd],
                           capture_output=True, text=True, timeout=timeout)
@@ -87,7 +78,7 @@ class AdminSocket(unittest.TestCase):
         finally:
             os.umask(old_umask)
         try:
-            ok = wait_for(lambda: admin(cls.sock, "status").returncode == 0, 60)
+            ok = h.wait_for(lambda: admin(cls.sock, "status").returncode == 0, 60)
         finally:
             stop.set()
             t.join()
@@ -154,7 +145,7 @@ class AdminSocket(unittest.TestCase):
             self.assertNotIn("ruleset", r.stdout)
             r = admin(self.sock, "reload", as_user(NOBODY, NOBODY))
             self.assertEqual(r.returncode, 1, r)
-            self.assertTrue(wait_for(lambda: "admin socket: refused" in self.f.log(), 10))
+            self.assertTrue(h.wait_for(lambda: "admin socket: refused" in self.f.log(), 10))
             self.assertIn("uid 65534", self.f.log())
             # rate-limited: two refusals, one line
             self.assertEqual(self.f.log().count("admin socket: refused"), 1)
@@ -200,9 +191,9 @@ class AdminSocket(unittest.TestCase):
             before = self.f.log().count("SIGHUP: reloading")
             t0 = time.time()
             self.f.signal(signal.SIGHUP)
-            self.assertTrue(wait_for(lambda: self.f.log().count("SIGHUP: reloading") > before,
+            self.assertTrue(h.wait_for(lambda: self.f.log().count("SIGHUP: reloading") > before,
                                      1.5), self.f.log())
-            self.assertTrue(wait_for(lambda: "unchanged" in self.f.log().split(
+            self.assertTrue(h.wait_for(lambda: "unchanged" in self.f.log().split(
                 "SIGHUP: reloading")[-1], 5), self.f.log())
             t0 = time.time()
             r = admin(self.sock, "reload")

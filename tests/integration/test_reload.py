@@ -7,21 +7,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 
 import harness as h
 
 import unittest
-
-
-def wait_for(pred, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 class Reload(unittest.TestCase):
@@ -33,7 +23,7 @@ class Reload(unittest.TestCase):
         group = f"g-reload-{uuid.uuid4().hex[:6]}"
         f = h.Fanzha("reload", topics, group, ("--rules-dir", rules, "--rules-watch", "0")).start()
         try:
-            self.assertTrue(wait_for(lambda: "assigned" in f.log()), f.log())
+            self.assertTrue(h.wait_for(lambda: "assigned" in f.log()), f.log())
             v1 = f.log().split("ruleset ")[1].split()[0]
 
             def send(eid, text):
@@ -44,13 +34,13 @@ class Reload(unittest.TestCase):
             h.wait_ready(f)
             send("r1", "您的账户已被冻结")           # matches it.zh.frozen
             send("r2", "pig butchering special offer")  # matches nothing yet
-            self.assertTrue(wait_for(lambda: h.processed(f) >= 2), f.log())
+            self.assertTrue(h.wait_for(lambda: h.processed(f) >= 2), f.log())
             # 1. a broken file: rejected, old rules keep serving
             with open(os.path.join(rules, "broken.yaml"), "w") as fp:
                 fp.write("rules:\n  - id: bad\n    category: x\n    severity: urgent\n"
                          "    fields: [text]\n    pattern: 'x'\n")
             f.signal(signal.SIGHUP)
-            self.assertTrue(wait_for(lambda: "keeps serving" in f.log()), f.log())
+            self.assertTrue(h.wait_for(lambda: "keeps serving" in f.log()), f.log())
             self.assertIn("broken.yaml:4:", f.log())
             send("r3", "您的银行卡已冻结")
             # 2. a good change: a new rule, a new version
@@ -59,11 +49,11 @@ class Reload(unittest.TestCase):
                 fp.write("rules:\n  - id: it.en.pig\n    category: romance_investment\n"
                          "    severity: high\n    fields: [text]\n    pattern: 'pig butchering'\n")
             f.signal(signal.SIGHUP)
-            self.assertTrue(wait_for(lambda: f.log().count(" active: ") >= 2), f.log())
+            self.assertTrue(h.wait_for(lambda: f.log().count(" active: ") >= 2), f.log())
             v2 = f.log().split(" active: ")[-2].split("ruleset ")[-1]
             self.assertNotEqual(v1, v2)
             send("r4", "pig butchering special offer, again")
-            self.assertTrue(wait_for(lambda: len(h.consume_all(topics["alerts"], idle_s=1)) >= 3, 60))
+            self.assertTrue(h.wait_for(lambda: len(h.consume_all(topics["alerts"], idle_s=1)) >= 3, 60))
         finally:
             f.stop()
         alerts = {a["event_id"]: a for a in h.alerts_of(h.consume_all(topics["alerts"]))}
@@ -103,14 +93,14 @@ class ReloadUnderTraffic(unittest.TestCase):
             return r
 
         try:
-            self.assertTrue(wait_for(lambda: "assigned" in f.log()), f.log())
+            self.assertTrue(h.wait_for(lambda: "assigned" in f.log()), f.log())
             v1 = json.loads(admin("status").stdout)["ruleset"]
             h.produce(topics["events"], chunks[0])
             # 1. a broken file appears: inotify notices, the reload is rejected
             with open(os.path.join(rules, "broken.yaml"), "w") as fp:
                 fp.write("rules:\n  - id: bad\n    category: x\n    severity: low\n"
                          "    pattern: '(unclosed'\n")
-            self.assertTrue(wait_for(lambda: "reload rejected" in f.log()), f.log())
+            self.assertTrue(h.wait_for(lambda: "reload rejected" in f.log()), f.log())
             self.assertIn("broken.yaml:5:", f.log())
             h.produce(topics["events"], chunks[1])
             os.remove(os.path.join(rules, "broken.yaml"))
@@ -133,10 +123,10 @@ class ReloadUnderTraffic(unittest.TestCase):
                 fp.write("rules:\n  - id: it.en.table\n    category: test_only\n"
                          "    severity: low\n    pattern: 'table for two'\n"
                          "    tests:\n      should_match: ['Your table for two is confirmed']\n")
-            self.assertTrue(wait_for(lambda: json.loads(admin("status").stdout)["ruleset"] != v1,
+            self.assertTrue(h.wait_for(lambda: json.loads(admin("status").stdout)["ruleset"] != v1,
                                      30), f.log())
             v2 = json.loads(admin("status").stdout)["ruleset"]
-            self.assertTrue(wait_for(lambda: "worker(s) moved" in f.log()), f.log())
+            self.assertTrue(h.wait_for(lambda: "worker(s) moved" in f.log()), f.log())
             for c in chunks[3:]:
                 h.produce(topics["events"], c)
             h.wait_caught_up(group, topics["events"], proc=f)

@@ -30,15 +30,6 @@ RULE = """rules:
 """
 
 
-def wait_for(pred, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 class KubeletWriter:
     """The ConfigMap volume layout and its atomic update, as the kubelet's
     AtomicWriter does it."""
@@ -93,7 +84,7 @@ class RulesWatch(unittest.TestCase):
             return st and st["ruleset"]
 
         try:
-            self.assertTrue(wait_for(lambda: status() is not None, 60), f.log())
+            self.assertTrue(h.wait_for(lambda: status() is not None, 60), f.log())
             v1 = version()
             st = status()
             self.assertTrue(st["rules_source_ok"], st)
@@ -101,7 +92,7 @@ class RulesWatch(unittest.TestCase):
 
             # 1. the kubelet swaps ..data
             kube.publish({"rules.yaml": RULE.format(tag="two"), "words.txt": "beta\n"})
-            self.assertTrue(wait_for(lambda: version() != v1, 15), f.log())
+            self.assertTrue(h.wait_for(lambda: version() != v1, 15), f.log())
             v2 = version()
             self.assertEqual(len([n for n in os.listdir(rules) if n.startswith("..2")]), 1)
 
@@ -114,17 +105,17 @@ class RulesWatch(unittest.TestCase):
                 fp.write("gamma\n")
             shutil.rmtree(rules)
             os.rename(new, rules)
-            self.assertTrue(wait_for(lambda: version() != v2, 15), f.log())
+            self.assertTrue(h.wait_for(lambda: version() != v2, 15), f.log())
             v3 = version()
             # ... and the new directory is watched: an edit in it reloads
             with open(os.path.join(rules, "words.txt"), "w") as fp:
                 fp.write("gamma\ndelta\n")
-            self.assertTrue(wait_for(lambda: version() != v3, 15), f.log())
+            self.assertTrue(h.wait_for(lambda: version() != v3, 15), f.log())
             v4 = version()
 
             # 3. gone: the old rules keep serving, and status says so
             shutil.rmtree(rules)
-            self.assertTrue(wait_for(lambda: not status()["rules_source_ok"], 5), f.log())
+            self.assertTrue(h.wait_for(lambda: not status()["rules_source_ok"], 5), f.log())
             st = status()
             self.assertEqual(st["ruleset"], v4)
             self.assertIn("keeps serving", st["rules_source"])
@@ -137,12 +128,12 @@ class RulesWatch(unittest.TestCase):
                 fp.write("epsilon\n")
             with open(os.path.join(rules, "r.yaml"), "w") as fp:
                 fp.write(RULE.format(tag="five"))
-            self.assertTrue(wait_for(lambda: status()["rules_source_ok"], 5), f.log())
-            self.assertTrue(wait_for(lambda: version() not in (v4, None), 15), f.log())
+            self.assertTrue(h.wait_for(lambda: status()["rules_source_ok"], 5), f.log())
+            self.assertTrue(h.wait_for(lambda: version() not in (v4, None), 15), f.log())
             v5 = version()
             with open(os.path.join(rules, "words.txt"), "w") as fp:
                 fp.write("epsilon\nzeta\n")
-            self.assertTrue(wait_for(lambda: version() != v5, 15), f.log())
+            self.assertTrue(h.wait_for(lambda: version() != v5, 15), f.log())
             v6 = version()
 
             # 4. list files that are not regular files inside the directory
@@ -152,7 +143,7 @@ class RulesWatch(unittest.TestCase):
                 fp.write("secret\n")
             os.remove(os.path.join(rules, "words.txt"))
             os.symlink("../outside.txt", os.path.join(rules, "words.txt"))
-            self.assertTrue(wait_for(lambda: status()["reloads_failed"] > failed, 15), f.log())
+            self.assertTrue(h.wait_for(lambda: status()["reloads_failed"] > failed, 15), f.log())
             self.assertIn("outside the rules directory", status()["last_reload_error"])
             os.remove(os.path.join(rules, "words.txt"))
             os.mkfifo(os.path.join(rules, "words.txt"))

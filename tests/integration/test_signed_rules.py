@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 
 import harness as h
@@ -22,15 +21,6 @@ EVENTS = [
     {"id": "s1", "ts": 1764288000000, "type": "sms", "text": "您的账户已被冻结"},
     {"id": "s2", "ts": 1764288000001, "type": "sms", "text": "pig butchering special offer"},
 ]
-
-
-def wait_for(pred, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def fz(*args, cwd=None):
@@ -166,7 +156,7 @@ class RunRollback(unittest.TestCase):
                 ensure_ascii=False).encode())])
 
         try:
-            self.assertTrue(wait_for(lambda: os.path.exists(sock)), f.log())
+            self.assertTrue(h.wait_for(lambda: os.path.exists(sock)), f.log())
             h.wait_ready(f)
             st = admin("status")[1]
             self.assertEqual(st["ruleset"], v1)
@@ -175,11 +165,11 @@ class RunRollback(unittest.TestCase):
             # a new signed version is picked up by the watch
             v2 = w.compile(w.rules2, w.path("v2.fzr"), "k1")
             os.rename(w.path("v2.fzr"), live)
-            self.assertTrue(wait_for(lambda: active() == v2), f.log())
+            self.assertTrue(h.wait_for(lambda: active() == v2), f.log())
             # a tampered file (unsigned) is refused; v2 keeps serving
             w.compile(w.rules1, w.path("bad.fzr"))
             os.rename(w.path("bad.fzr"), live)
-            self.assertTrue(wait_for(lambda: "reload rejected" in f.log()), f.log())
+            self.assertTrue(h.wait_for(lambda: "reload rejected" in f.log()), f.log())
             self.assertIn("unsigned, and rules_public_key requires a signature", f.log())
             self.assertEqual(active(), v2)
             hist = admin("history")[1]
@@ -196,11 +186,11 @@ class RunRollback(unittest.TestCase):
             # (the reply comes after every worker moved to v1)
             send("a1", "pig butchering special offer")  # only v2 has that rule
             send("a2", "您的账户已被冻结")
-            self.assertTrue(wait_for(lambda: h.processed(f) >= 2, 60), f.log())
+            self.assertTrue(h.wait_for(lambda: h.processed(f) >= 2, 60), f.log())
             # a file change while pinned is logged, not loaded
             v3 = w.compile(w.rules2, w.path("v3.fzr"), "k1")
             os.rename(w.path("v3.fzr"), live)
-            self.assertTrue(wait_for(lambda: "pinned by a rollback" in f.log()), f.log())
+            self.assertTrue(h.wait_for(lambda: "pinned by a rollback" in f.log()), f.log())
             self.assertEqual(active(), v1)
             # a kept file that was changed is refused like a fresh one
             kept_v2 = w.path("history", v2 + ".fzr")
@@ -220,7 +210,7 @@ class RunRollback(unittest.TestCase):
             self.assertEqual(rc, 0, out)
             self.assertEqual(active(), v3)
             self.assertFalse(admin("status")[1]["pinned"])
-            self.assertTrue(wait_for(lambda: len(h.consume_all(topics["alerts"], idle_s=1)) >= 1,
+            self.assertTrue(h.wait_for(lambda: len(h.consume_all(topics["alerts"], idle_s=1)) >= 1,
                                      60))
         finally:
             f.stop()
