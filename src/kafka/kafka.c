@@ -59,7 +59,13 @@ static void conf_get(rd_kafka_t *rk, const char *key, char *out, size_t n) {
 
 void fz_kafka_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
     (void)opaque;
-    if (err != RD_KAFKA_RESP_ERR__AUTHENTICATION && err != RD_KAFKA_RESP_ERR__SSL) {
+    /* a connection lost in the middle of a login is reported as an
+     * authentication error too ("SaslAuthenticateRequest failed: Local:
+     * Broker transport failure"): only the broker's refusal, or a
+     * certificate that fails verification, is final */
+    int final = (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) &&
+                !strstr(reason, "Local: ");
+    if (!final) {
         /* what librdkafka logs itself when no error_cb is set */
         fz_error("rdkafka ERROR: %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
         return;

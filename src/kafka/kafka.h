@@ -41,8 +41,10 @@ void fz_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac, const cha
  * broker certificate, a client certificate the broker refuses) is a
  * configuration error that librdkafka would retry forever: the first one
  * is kept, with the user, the broker and what to check, for
- * fz_kafka_failed(). Other errors are logged. Called on the thread that
- * polls the client.
+ * fz_kafka_failed(). A login cut short by a lost connection (librdkafka
+ * reports it as an authentication error whose reason names a local error,
+ * "Local: Broker transport failure") is not final. Other errors are
+ * logged. Called on the thread that polls the client.
  */
 void fz_kafka_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque);
 /* 1 with the message in msg (may be NULL) once any client of the process
