@@ -435,6 +435,7 @@ int main(int argc, char **argv) {
         return rc < 0 ? 2 : 0;
     }
     fz_log_set_level((fz_log_level)fz_log_level_parse(cfg.log_level));
+    fz_log_set_format((fz_log_format)fz_log_format_parse(cfg.log_format));
     if (hs_valid_platform() != HS_SUCCESS) {
         fprintf(stderr, "fanzha: this CPU lacks the instructions Hyperscan needs (SSSE3)\n");
         fz_config_free(&cfg);

@@ -156,6 +156,10 @@ static const option options[] = {
      "period of the statistics log line; 0 disables"},
     {"log_level", OPT_STR, FZ_SCOPE_ALL, OFF(log_level), "info", 0, 0,
      "error, warn, info or debug"},
+    {"log_format", OPT_STR, FZ_SCOPE_ALL, OFF(log_format), "text", 0, 0,
+     "text: 'TIME LEVEL message' lines; json: one JSON object per line with time, level, "
+     "component, msg (and facility, broker, client for librdkafka's lines), for journald and "
+     "log collectors (docs/operations.md#logs)"},
     {"kafka", OPT_MAP, FZ_SCOPE_RUN | FZ_SCOPE_STATS, OFF(kafka), NULL, 0, 0,
      "librdkafka properties for both clients (CLI: -X key=value)"},
     {"kafka_consumer", OPT_MAP, FZ_SCOPE_RUN, OFF(kafka_consumer), NULL, 0, 0,
@@ -570,6 +574,10 @@ int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc
     if (fz_log_level_parse(c->log_level) < 0) {
         snprintf(err, errsz, "option 'log_level': expected error, warn, info or debug, got '%s'",
                  c->log_level);
+        return -1;
+    }
+    if (fz_log_format_parse(c->log_format) < 0) {
+        snprintf(err, errsz, "option 'log_format': expected text or json, got '%s'", c->log_format);
         return -1;
     }
     if (c->ledger_window_ms > 0 && c->ledger_grace_ms > 5 * c->ledger_window_ms) {

@@ -82,6 +82,7 @@ typedef struct fz_config {
     int64_t max_event_ahead_ms; /* 0 = no bound */
     int64_t max_event_lag_ms;   /* 0 = no bound */
     char *log_level;
+    char *log_format; /* "text" or "json" */
     /* replay */
     char *output;     /* "-" = stdout */
     char *verdicts;   /* NULL = none */

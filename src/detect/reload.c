@@ -315,6 +315,7 @@ fail:
 
 static void *reloader_main(void *arg) {
     fz_reloader *r = arg;
+    fz_log_set_component("reload");
     while (!atomic_load(&r->stop)) {
         struct pollfd pf[2];
         int n = 0, ii = -1, il = -1;

@@ -38,12 +38,39 @@ int fz_kafka_consumer_defaults(rd_kafka_conf_t *c, char *err, size_t n) {
 }
 
 void fz_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-    (void)rk;
-    fz_log(level <= 3   ? FZ_LOG_ERROR
-           : level <= 4 ? FZ_LOG_WARN
-           : level <= 6 ? FZ_LOG_INFO
-                        : FZ_LOG_DEBUG,
-           "rdkafka %s: %s", fac, buf);
+    fz_log_level lv = level <= 3   ? FZ_LOG_ERROR
+                      : level <= 4 ? FZ_LOG_WARN
+                      : level <= 6 ? FZ_LOG_INFO
+                                   : FZ_LOG_DEBUG;
+    if (!fz_log_enabled(lv)) return;
+    if (fz_log_get_format() != FZ_LOG_JSON) {
+        fz_log(lv, "rdkafka %s: %s", fac, buf);
+        return;
+    }
+    /* "[thrd:NAME]: NAME: text" for a broker thread: the broker is a field
+     * and the message is the text */
+    char thread[256] = "";
+    const char *msg = buf, *broker = NULL;
+    if (!strncmp(buf, "[thrd:", 6)) {
+        const char *end = strstr(buf + 6, "]: ");
+        if (end && (size_t)(end - buf - 6) < sizeof(thread)) {
+            memcpy(thread, buf + 6, (size_t)(end - buf - 6));
+            thread[end - buf - 6] = '\0';
+            msg = end + 3;
+            /* a broker thread's name ("[proto://]host:port/id") starts its text too */
+            size_t tn = strlen(thread);
+            if (strchr(thread, '/') && !strncmp(msg, thread, tn) && !strncmp(msg + tn, ": ", 2)) {
+                broker = thread;
+                msg += tn + 2;
+            }
+        }
+    }
+    const fz_log_field fields[] = {
+        {"facility", fac},
+        {"broker", broker},
+        {"client", rk ? rd_kafka_name(rk) : NULL},
+    };
+    fz_log_fields(lv, "kafka", fields, FZ_ARRAY_LEN(fields), "%s", msg);
 }
 
 int fz_kafka_failed(char *msg, size_t n) {
@@ -67,7 +94,24 @@ void fz_kafka_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque
                 !strstr(reason, "Local: ");
     if (!final) {
         /* what librdkafka logs itself when no error_cb is set */
-        fz_error("rdkafka ERROR: %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+        /* "[proto://]host:port/id: text" names the broker */
+        char broker[256] = "";
+        const char *sep = strstr(reason, ": ");
+        size_t bn = sep ? (size_t)(sep - reason) : 0;
+        if (sep && bn < sizeof(broker) && memchr(reason, '/', bn) && !memchr(reason, ' ', bn)) {
+            memcpy(broker, reason, bn);
+            broker[bn] = '\0';
+        }
+        const fz_log_field fields[] = {{"facility", "ERROR"},
+                                       {"error", rd_kafka_err2name(err)},
+                                       {"broker", broker[0] ? broker : NULL},
+                                       {"client", rd_kafka_name(rk)}};
+        if (fz_log_get_format() == FZ_LOG_JSON)
+            fz_log_fields(FZ_LOG_ERROR, "kafka", fields, FZ_ARRAY_LEN(fields), "%s",
+                          broker[0] ? sep + 2 : reason);
+        else
+            fz_error("rdkafka ERROR: %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err),
+                     reason);
         return;
     }
     int expected = 0;

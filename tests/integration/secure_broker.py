@@ -87,7 +87,8 @@ class SecureBroker:
         # Kafka's PEM keystore: the PKCS#8 private key, then the chain
         with open(f"{d}/broker-keystore.pem", "w") as out:
             for part in ("broker.key", "broker.pem", "ca.pem"):
-                out.write(open(f"{d}/{part}").read())
+                with open(f"{d}/{part}") as f:
+                    out.write(f.read())
 
     # ---- broker ----
     def libs(self):

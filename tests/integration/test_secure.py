@@ -12,6 +12,7 @@ therefore tested against a Kafka 3.9 broker whenever fanzha's librdkafka is
 older, and the test checks that against Kafka 4 fanzha then stops with an
 error that says so (rather than hangs, or blames the password alone).
 """
+import json
 import os
 import re
 import subprocess
@@ -44,12 +45,12 @@ def x_args(conf):
     return out
 
 
-def config_file(conf):
-    """A fanzha config file with brokers and the properties in its kafka: map
-    (values quoted: YAML takes JSON strings)."""
+def config_file(conf, top=""):
+    """A fanzha config file with brokers, the lines in top and the
+    properties in its kafka: map (values quoted: YAML takes JSON strings)."""
     fd, path = tempfile.mkstemp(prefix="fanzha-secure-", suffix=".yaml")
     with os.fdopen(fd, "w") as f:
-        f.write(f'brokers: "{conf["bootstrap.servers"]}"\nkafka:\n')
+        f.write(f'brokers: "{conf["bootstrap.servers"]}"\n{top}kafka:\n')
         for k, v in conf.items():
             if k != "bootstrap.servers":
                 f.write(f'  {k}: "{v}"\n')
@@ -72,23 +73,24 @@ class SecureBase(unittest.TestCase):
     def tearDownClass(cls):
         cls.broker.stop()
 
-    def fanzha_args(self, conf, form):
+    def fanzha_args(self, conf, form, top=""):
         if form == "cli":
             return x_args(conf)
-        path = config_file(conf)
+        path = config_file(conf, top)
         self.addCleanup(os.unlink, path)
         return ["--config", path]
 
-    def end_to_end(self, name, conf, form):
+    def end_to_end(self, name, conf, form, top=""):
         """Events in through the listener conf names, alerts and dead letters
-        out, fanzha configured by form ('cli': -X, 'file': kafka: map)."""
+        out, fanzha configured by form ('cli': -X, 'file': kafka: map, with
+        the options in top). Returns the fanzha process."""
         h.use_broker(conf["bootstrap.servers"], {k: v for k, v in conf.items()
                                                  if k != "bootstrap.servers"})
         topics = h.create_topics({"events": 2, "alerts": 1, "dlq": 1})
         group = f"g-{name}-{uuid.uuid4().hex[:6]}"
         ev = h.Events(400, seed=len(name), fraud_rate=0.2, invalid_every=40)
         h.produce(topics["events"], ev.records)
-        f = h.Fanzha(name, topics, group, [*self.fanzha_args(conf, form), "--threads", "1"])
+        f = h.Fanzha(name, topics, group, [*self.fanzha_args(conf, form, top), "--threads", "1"])
         f.start()
         try:
             h.wait_caught_up(group, topics["events"], proc=f, timeout=180)
@@ -101,6 +103,7 @@ class SecureBase(unittest.TestCase):
         dl = h.consume_all(topics["dlq"], idle_s=1)
         self.assertEqual(len(dl), len(ev.invalid))
         self.assertNotIn("fatal", f.log())
+        return f
 
     def fails_fast(self, name, conf, form, pattern):
         """fanzha run must exit non-zero within FAIL_WITHIN_S with one log line
@@ -134,7 +137,18 @@ class SecureKafka4(SecureBase):
         self.end_to_end("tls-cli", self.broker.ssl_client(), "cli")
 
     def test_tls_config_file(self):
-        self.end_to_end("tls-file", self.broker.ssl_client(), "file")
+        """... with log_format: json: every line one JSON object."""
+        f = self.end_to_end("tls-file", self.broker.ssl_client(), "file", "log_format: json\n")
+        lines = f.log().splitlines()
+        self.assertGreater(len(lines), 5)
+        recs = [json.loads(l) for l in lines]  # every line parses
+        for r in recs:
+            self.assertRegex(r["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            self.assertIn(r["level"], ("error", "warn", "info", "debug"))
+            self.assertIsInstance(r["msg"], str)
+        components = {r["component"] for r in recs}
+        self.assertTrue({"main", "stream-0"} <= components, components)
+        self.assertTrue(any("stats:" in r["msg"] for r in recs))
 
     def test_untrusted_certificate_fails_fast(self):
         """A CA that did not sign the broker's certificate."""

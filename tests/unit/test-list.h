@@ -13,6 +13,13 @@ TEST_ENTRY(utf8_invalid_sequences)
 TEST_ENTRY(utf8_roundtrip_all)
 TEST_ENTRY(utf8_oracle_random)
 
+/* log: the JSON line format */
+TEST_ENTRY(log_json_fields)
+TEST_ENTRY(log_json_escaping)
+TEST_ENTRY(log_json_invalid_utf8)
+TEST_ENTRY(log_json_truncation)
+TEST_ENTRY(log_component)
+
 /* simd: every vector level against the scalar path */
 TEST_ENTRY(simd_levels)
 TEST_ENTRY(simd_utf8_differential)
