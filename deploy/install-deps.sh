@@ -7,8 +7,8 @@ set -euo pipefail
 
 pkgs=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
-  librdkafka-dev libhyperscan-dev libxxhash-dev libjemalloc-dev libjsmn-dev libyaml-dev libopencc-dev
-  kcat python3 python3-confluent-kafka python3-jsonschema python3-yaml
+  librdkafka-dev libhyperscan-dev libxxhash-dev libjemalloc-dev libjsmn-dev libyaml-dev libopencc-dev libsodium-dev
+  kcat python3 python3-confluent-kafka python3-jsonschema python3-yaml openssl
   openjdk-17-jre-headless maven procps
 )
 

@@ -160,6 +160,16 @@ static const option options[] = {
      "text: 'TIME LEVEL message' lines; json: one JSON object per line with time, level, "
      "component, msg (and facility, broker, client for librdkafka's lines), for journald and "
      "log collectors (docs/operations.md#logs)"},
+    {"privacy_numbers", OPT_STR, FZ_SCOPE_BOTH, OFF(privacy_numbers), "keep", 0, 0,
+     "subscriber numbers (from, to) in alerts: keep; mask (13812345678 -> 138****5678); or "
+     "hash (keyed BLAKE2b with privacy_hash_key_file, stable per key); with mask or hash, dead "
+     "letters omit the payload (docs/alerts.md#privacy)"},
+    {"privacy_texts", OPT_STR, FZ_SCOPE_BOTH, OFF(privacy_texts), "keep", 0, 0,
+     "message texts in alerts and campaign summaries: keep or drop; with drop, dead letters "
+     "omit the payload"},
+    {"privacy_hash_key_file", OPT_STR, FZ_SCOPE_BOTH, OFF(privacy_hash_key_file), NULL, 0, 0,
+     "file holding the secret key (16-64 bytes; openssl rand -hex 32 > FILE) of privacy_numbers: "
+     "hash, and of the payload_hash of dead letters when privacy is on"},
     {"kafka", OPT_MAP, FZ_SCOPE_RUN | FZ_SCOPE_STATS, OFF(kafka), NULL, 0, 0,
      "librdkafka properties for both clients (CLI: -X key=value)"},
     {"kafka_consumer", OPT_MAP, FZ_SCOPE_RUN, OFF(kafka_consumer), NULL, 0, 0,

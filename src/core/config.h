@@ -83,6 +83,10 @@ typedef struct fz_config {
     int64_t max_event_lag_ms;   /* 0 = no bound */
     char *log_level;
     char *log_format; /* "text" or "json" */
+    /* privacy of outputs (output/privacy.h) */
+    char *privacy_numbers;       /* keep | mask | hash */
+    char *privacy_texts;         /* keep | drop */
+    char *privacy_hash_key_file; /* NULL = none */
     /* replay */
     char *output;     /* "-" = stdout */
     char *verdicts;   /* NULL = none */

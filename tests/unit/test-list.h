@@ -149,6 +149,14 @@ TEST_ENTRY(alert_verdict_encode)
 TEST_ENTRY(alert_deadletter_encode)
 TEST_ENTRY(alert_primary_truncated)
 
+/* privacy: masked, hashed and dropped outputs */
+TEST_ENTRY(privacy_mask)
+TEST_ENTRY(privacy_hash)
+TEST_ENTRY(privacy_every_field)
+TEST_ENTRY(privacy_dead_letter)
+TEST_ENTRY(privacy_campaign_sample)
+TEST_ENTRY(privacy_config_errors)
+
 /* ledger */
 TEST_ENTRY(ledger_windows_late_invalid)
 TEST_ENTRY(ledger_categories_and_money)
