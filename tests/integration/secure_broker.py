@@ -59,8 +59,9 @@ def run(cmd, **kw):
 
 
 class SecureBroker:
-    def __init__(self, version=VERSION):
+    def __init__(self, version=VERSION, extra=""):
         self.version = version
+        self.extra = extra  # more server.properties lines
         self.dir = tempfile.mkdtemp(prefix="fanzha-secure-kafka-")
         self.proc = None
         self.ssl_port, self.sasl_port, self.ctl_port = free_ports(3)
@@ -143,7 +144,7 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 num.network.threads=2
 num.io.threads=2
-""")
+{self.extra}""")
 
     def start(self, timeout=120):
         self.make_certs()
@@ -186,6 +187,21 @@ num.io.threads=2
         if self.proc:
             self.logf.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def set_password(self, user, password):
+        """Change a SCRAM user's password on the running broker, with
+        Kafka's kafka-configs tool (over the TLS listener)."""
+        props = f"{self.dir}/tool-ssl.properties"
+        with open(props, "w") as f:
+            f.write(f"security.protocol=SSL\nssl.truststore.type=PEM\n"
+                    f"ssl.truststore.location={self.ca}\n")
+        # the tool moved from Scala (kafka.admin) to Java in Kafka 4.0
+        tool = ("org.apache.kafka.tools.ConfigCommand" if int(self.version.split(".")[0]) >= 4
+                else "kafka.admin.ConfigCommand")
+        run(self.java(tool, "--bootstrap-server",
+                      self.ssl_bootstrap, "--command-config", props, "--alter",
+                      "--add-config", f"SCRAM-SHA-512=[password={password}]",
+                      "--entity-type", "users", "--entity-name", user))
 
     # ---- client properties (librdkafka names) ----
     def ssl_client(self, ca=None):

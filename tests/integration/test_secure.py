@@ -59,10 +59,11 @@ def config_file(conf, top=""):
 
 class SecureBase(unittest.TestCase):
     VERSION = sb.VERSION
+    BROKER_EXTRA = ""
 
     @classmethod
     def setUpClass(cls):
-        cls.broker = sb.SecureBroker(cls.VERSION)
+        cls.broker = sb.SecureBroker(cls.VERSION, cls.BROKER_EXTRA)
         try:
             cls.broker.start()
         except Exception:
@@ -106,8 +107,9 @@ class SecureBase(unittest.TestCase):
         return f
 
     def fails_fast(self, name, conf, form, pattern):
-        """fanzha run must exit non-zero within FAIL_WITHIN_S with one log line
-        matching pattern and naming the broker's address."""
+        """fanzha run must exit with status 2 (a configuration error) within
+        FAIL_WITHIN_S with one log line matching pattern and naming the
+        broker's address."""
         h.use_broker(conf["bootstrap.servers"])
         topics = {"events": f"it-events-{uuid.uuid4().hex[:8]}", "alerts": "it-alerts-unused"}
         f = h.Fanzha(name, topics, f"g-{name}", self.fanzha_args(conf, form))
@@ -120,7 +122,7 @@ class SecureBase(unittest.TestCase):
             self.fail(f"fanzha did not stop within {FAIL_WITHIN_S + 10} s:\n{f.log()[-3000:]}")
         took = time.time() - t0
         log = f.log()
-        self.assertNotEqual(rc, 0, log[-3000:])
+        self.assertEqual(rc, 2, log[-3000:])
         self.assertLess(took, FAIL_WITHIN_S, log[-3000:])
         # fanzha's own lines (librdkafka's are "TIME LEVEL rdkafka FACILITY: ...")
         ours = [l for l in log.splitlines()
@@ -200,6 +202,43 @@ class ScramKafka39(SecureBase):
                 self.assertIn(f"user '{sb.USER}'", line)
                 self.assertIn("SCRAM-SHA-512", line)
                 self.assertNotIn("not-the-password", line)
+
+
+class ScramRotation(SecureBase):
+    """The password changes on the brokers while fanzha runs: the next login
+    is refused and fanzha stops (exit 1) instead of retrying forever. The
+    broker makes clients log in again every few seconds
+    (connections.max.reauth.ms; librdkafka before 2.2 cannot re-authenticate
+    in place, so the broker closes the connection and it reconnects)."""
+    VERSION = sb.SCRAM_COMPAT_VERSION
+    BROKER_EXTRA = "listener.name.sasl_ssl.connections.max.reauth.ms=3000\n"
+
+    def test_password_changed_while_running(self):
+        conf = self.broker.sasl_client()
+        h.use_broker(conf["bootstrap.servers"], {k: v for k, v in conf.items()
+                                                 if k != "bootstrap.servers"})
+        topics = h.create_topics({"events": 1, "alerts": 1, "dlq": 1})
+        group = f"g-rotate-{uuid.uuid4().hex[:6]}"
+        ev = h.Events(100, seed=5, fraud_rate=0.2)
+        h.produce(topics["events"], ev.records)
+        f = h.Fanzha("rotate", topics, group, [*x_args(conf), "--threads", "1"]).start()
+        try:
+            h.wait_caught_up(group, topics["events"], proc=f, timeout=120)
+            self.broker.set_password(sb.USER, "rotated-" + uuid.uuid4().hex)
+            t0 = time.time()
+            rc = f.proc.wait(FAIL_WITHIN_S + 30)
+        except subprocess.TimeoutExpired:
+            self.fail(f"fanzha went on after the password changed:\n{f.log()[-3000:]}")
+        finally:
+            f.stop()
+        took = time.time() - t0
+        log = f.log()
+        self.assertEqual(rc, 1, log[-3000:])
+        self.assertLess(took, FAIL_WITHIN_S + 10, log[-3000:])
+        fatal = [l for l in log.splitlines() if "fatal: Kafka authentication failed" in l]
+        self.assertEqual(len(fatal), 1, log[-3000:])
+        self.assertIn(f"user '{sb.USER}'", fatal[0])
+        self.assertIn(conf["bootstrap.servers"], fatal[0])
 
 
 if __name__ == "__main__":
