@@ -167,6 +167,71 @@ class SecureKafka4(SecureBase):
                                "cli", r"TLS connection failed")
         self.assertIn("certificate verify failed", line)
 
+    def test_privacy_over_tls(self):
+        """privacy_numbers: hash, privacy_texts: drop through the whole run
+        topology: every alert's numbers are the keyed BLAKE2b of the event's
+        (Python's hashlib is the oracle), no text, and dead letters carry the
+        payload's hash instead of the payload; the schemas accept them."""
+        import hashlib
+        import jsonschema
+        key = b"k" * 24 + uuid.uuid4().hex.encode()
+        fd, key_path = tempfile.mkstemp(prefix="fanzha-privacy-", suffix=".key")
+        os.write(fd, key + b"\n")
+        os.close(fd)
+        self.addCleanup(os.unlink, key_path)
+        conf = self.broker.ssl_client()
+        h.use_broker(conf["bootstrap.servers"], {k: v for k, v in conf.items()
+                                                 if k != "bootstrap.servers"})
+        topics = h.create_topics({"events": 2, "alerts": 1, "dlq": 1})
+        group = f"g-privacy-{uuid.uuid4().hex[:6]}"
+        ev = h.Events(300, seed=3, fraud_rate=0.3, invalid_every=30)
+        h.produce(topics["events"], ev.records)
+        f = h.Fanzha("privacy", topics, group,
+                     [*x_args(conf), "--threads", "1", "--privacy-numbers", "hash",
+                      "--privacy-texts", "drop", "--privacy-hash-key-file", key_path]).start()
+        try:
+            h.wait_caught_up(group, topics["events"], proc=f, timeout=180)
+        finally:
+            f.stop()
+        self.assertEqual(f.proc.returncode, 0, f.log()[-3000:])
+
+        def hx(b):
+            return hashlib.blake2b(b, digest_size=16, key=key).hexdigest()
+        schema = {k: json.load(open(f"{h.ROOT}/docs/schema/{k}.schema.json"))
+                  for k in ("alert", "dead-letter")}
+        events = {}
+        for _, value in ev.records:
+            try:
+                e = json.loads(value)
+                events[e["id"]] = e
+            except (ValueError, KeyError, TypeError):
+                pass
+        msgs = h.consume_all(topics["alerts"], idle_s=2)
+        alerts = h.alerts_of(msgs)
+        self.assertEqual({a["event_id"] for a in alerts}, ev.fraud_ids)
+        for a in alerts:
+            jsonschema.validate(a, schema["alert"])
+            e = events[a["event_id"]]
+            for k in ("from", "to"):
+                self.assertEqual(a[k], hx(e[k].encode()))
+            self.assertNotIn("text", a)
+        raw = b"".join(v for _, _, _, v in msgs)
+        for eid in ev.fraud_ids:  # no alerted number anywhere in the topic
+            for k in ("from", "to"):
+                self.assertNotIn(events[eid][k].encode(), raw)
+        dl = [json.loads(v) for _, _, _, v in h.consume_all(topics["dlq"], idle_s=1)]
+        self.assertEqual(len(dl), len(ev.invalid))
+        by_offset = {}
+        for p, o, k, v in h.read_partitions(topics["events"], {0: -1, 1: -1})[0]:
+            by_offset[p, o] = v
+        for d in dl:
+            jsonschema.validate(d, schema["dead-letter"])
+            self.assertTrue(d["payload_omitted"])
+            self.assertNotIn("payload", d)
+            value = by_offset[d["source"]["partition"], d["source"]["offset"]]
+            self.assertEqual(d["payload_bytes"], len(value))
+            self.assertEqual(d["payload_hash"], hx(value))
+
     @unittest.skipUnless(SCRAM_ON_KAFKA4, "librdkafka < 2.6.1: SCRAM against Kafka 4 "
                          "is test_scram_needs_new_librdkafka; SCRAM runs on Kafka 3.9")
     def test_scram_cli(self):
