@@ -151,7 +151,12 @@ rd_kafka_resp_err_t fz_kafka_metadata(rd_kafka_t *rk, int all_topics, rd_kafka_t
         int slice = left > 500 ? 500 : left > 0 ? (int)left : 1;
         rd_kafka_resp_err_t e = rd_kafka_metadata(rk, all_topics, only, md, slice);
         /* serve the error callback: a refused login or certificate ends the wait */
-        if (e && rd_kafka_type(rk) == RD_KAFKA_PRODUCER) rd_kafka_poll(rk, 0);
+        if (e && rd_kafka_type(rk) == RD_KAFKA_PRODUCER) {
+            rd_kafka_poll(rk, 0);
+        } else if (e) { /* nothing assigned yet: only events come back */
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 0);
+            if (m) rd_kafka_message_destroy(m);
+        }
         if (e && fz_kafka_failed(NULL, 0)) return RD_KAFKA_RESP_ERR__AUTHENTICATION;
         if (e != RD_KAFKA_RESP_ERR__TIMED_OUT || fz_mono_ms() >= until) return e;
     }

@@ -52,8 +52,10 @@ void fz_kafka_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque
 int fz_kafka_failed(char *msg, size_t n);
 /*
  * rd_kafka_metadata() that waits in slices of 500 ms, serving rk's error
- * callback between them (producer-type clients), and gives up early with
- * RD_KAFKA_RESP_ERR__AUTHENTICATION once fz_kafka_failed() is set.
+ * callback between them, and gives up early with
+ * RD_KAFKA_RESP_ERR__AUTHENTICATION once fz_kafka_failed() is set. A
+ * consumer must not have partitions assigned yet (a record polled between
+ * the slices would be dropped).
  */
 rd_kafka_resp_err_t fz_kafka_metadata(rd_kafka_t *rk, int all_topics, rd_kafka_topic_t *only,
                                       const struct rd_kafka_metadata **md, int timeout_ms);

@@ -269,6 +269,18 @@ class ScramKafka39(SecureBase):
                 self.assertNotIn("not-the-password", line)
 
 
+    def test_stats_wrong_password_fails_fast(self):
+        """fanzha stats reads the statistics topic with the same clients."""
+        conf = self.broker.sasl_client(password="not-the-password")
+        t0 = time.time()
+        r = subprocess.run([h.FANZHA, "stats", "--brokers", conf["bootstrap.servers"],
+                            "--stats-topic", "fanzha.stats", *x_args(conf)],
+                           capture_output=True, text=True, timeout=FAIL_WITHIN_S + 30)
+        self.assertLess(time.time() - t0, FAIL_WITHIN_S, r.stderr[-3000:])
+        self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+        self.assertIn(f"authentication failed for user '{sb.USER}'", r.stderr)
+
+
 class ScramRotation(SecureBase):
     """The password changes on the brokers while fanzha runs: the next login
     is refused and fanzha stops (exit 1) instead of retrying forever. The
