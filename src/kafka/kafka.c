@@ -93,8 +93,8 @@ void fz_kafka_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque
     int final = (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) &&
                 !strstr(reason, "Local: ");
     if (!final) {
-        /* what librdkafka logs itself when no error_cb is set */
-        /* "[proto://]host:port/id: text" names the broker */
+        /* logged as librdkafka does when no error_cb is set; in JSON, a
+         * leading "[proto://]host:port/id: " is the broker field */
         char broker[256] = "";
         const char *sep = strstr(reason, ": ");
         size_t bn = sep ? (size_t)(sep - reason) : 0;
@@ -120,8 +120,8 @@ void fz_kafka_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque
     conf_get(rk, "sasl.username", user, sizeof(user));
     conf_get(rk, "sasl.mechanisms", mech, sizeof(mech));
     conf_get(rk, "security.protocol", proto, sizeof(proto));
-    /* librdkafka's reason starts with the broker: "sasl_ssl://host:port/id: ..." */
-    /* librdkafka before 2.6.1 sends a SCRAM nonce that Kafka 4 brokers
+    /* the reason starts with the broker ("sasl_ssl://host:port/id: ...").
+     * librdkafka before 2.6.1 sends a SCRAM nonce that Kafka 4 brokers
      * refuse (librdkafka PR 4895): the right password fails like a wrong one */
     int old_scram = !strncmp(mech, "SCRAM", 5) && rd_kafka_version() < 0x020601ff;
     if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION)
