@@ -95,9 +95,10 @@ typedef struct fz_app {
     fz_ruleset *rs;
     _Atomic uint64_t rs_gen;
     /* stopping */
-    _Atomic int stop;     /* SIGTERM/SIGINT: drain, commit, leave */
-    _Atomic int fatal;    /* a failure nothing can retry: leave, exit 1 */
-    char fatal_msg[1024]; /* room for a Kafka login or TLS failure with its hint */
+    _Atomic int stop;  /* SIGTERM/SIGINT: drain, commit, leave */
+    _Atomic int fatal; /* a failure nothing can retry: leave, exit 1 */
+    /* room for a Kafka login or TLS failure with its hint */
+    char fatal_msg[1024];
     /* tasks revoked cleanly, kept for a reassignment to this process (any
      * thread); guarded by susp_lock */
     pthread_mutex_t susp_lock;
