@@ -138,6 +138,12 @@ static tj *alert_of(fixture *f, const fz_privacy *p, const char *msg) {
     fz_pipeline_intercept(f->p, NULL, &r);
     fz_pipeline_decide(f->p, &f->st, &r, NULL, NULL);
     ASSERT_EQ_I64(r.verdict, FZ_VERDICT_ALERT);
+    /* the decide stage's input (the route record) carries an sms's text as
+     * the campaign sample, unless texts are dropped */
+    fz_decide_in in;
+    memset(&in, 0, sizeof(in));
+    fz_pipeline_decide_in(f->p, &r, &in);
+    if (r.ev.type == FZ_EV_SMS) ASSERT(p->drop_texts ? in.sample.n == 0 : in.sample.n > 0);
     fz_buf_reset(&f->b);
     fz_source src = {.topic = "events", .partition = 0, .offset = 1};
     ASSERT_EQ_I64(fz_alert_encode(&f->b, f->rs, &r, 0, &src), FZ_OK);
