@@ -185,6 +185,7 @@ TEST_IMPL(privacy_every_field) {
         for (int k = 0; k < 2; k++)
             if (nums[k]) ASSERT(tj_is_str(tj_get(v, keys[k]), nums[k]));
         ASSERT(tj_is_str(tj_get(v, "text"), "FRAUDWORD secret words"));
+        tj_free(v);
 
         v = alert_of(&f, &mask, msg);
         for (int k = 0; k < 2; k++) {
@@ -205,6 +206,7 @@ TEST_IMPL(privacy_every_field) {
         ASSERT(!contains(&f.b, "secret"));
         for (int k = 0; k < 2; k++)
             if (nums[k]) ASSERT(!contains(&f.b, nums[k]));
+        tj_free(v);
 
         v = alert_of(&f, &hash, msg);
         for (int k = 0; k < 2; k++) {
@@ -215,6 +217,7 @@ TEST_IMPL(privacy_every_field) {
             ASSERT(!contains(&f.b, nums[k]));
         }
         ASSERT(tj_is_str(tj_get(v, "text"), "FRAUDWORD secret words")); /* texts: keep */
+        tj_free(v);
     }
     fz_test_context("%s", "");
     teardown(&f);
@@ -254,6 +257,7 @@ TEST_IMPL(privacy_dead_letter) {
         } else {
             ASSERT(tj_get(v, "payload_hash") == NULL);
         }
+        tj_free(v);
     }
     /* texts: drop alone also omits it */
     fz_privacy d = policy(FZ_NUMBERS_KEEP, 1, NULL);
