@@ -3,6 +3,8 @@
 The broker is the one started by tests/run.sh (deploy/kafka-local.sh);
 FANZHA_BROKER names it (default 127.0.0.1:9092). Every test uses fresh
 topics and a fresh consumer group, so tests do not see each other's data.
+use_broker() points the helpers at another broker whose clients need more
+properties (test_secure.py's TLS and SASL_SSL listeners).
 
 The expected alerts are computed here, independently of fanzha: the
 generator knows which events it made fraudulent (they carry phrases the

@@ -178,6 +178,7 @@ TEST_ENTRY(config_kafka_props)
 TEST_ENTRY(config_list_option)
 TEST_ENTRY(config_replay_positional)
 TEST_ENTRY(config_safety_properties)
+TEST_ENTRY(config_log_format_and_privacy)
 
 /* route (stream) */
 TEST_ENTRY(route_roundtrip)
