@@ -30,6 +30,7 @@
 #include "alert.h"
 #include "artifact.h"
 #include "http.h"
+#include "kafka.h"
 #include "metrics.h"
 #include "reload.h"
 #include "stream.h"
@@ -370,6 +371,7 @@ int fz_daemon_main(const fz_config *cfg) {
     while (!g_stop && !atomic_load(&app->fatal)) {
         struct timespec ts = {0, 50000000};
         nanosleep(&ts, NULL);
+        if (fz_kafka_failed(err, sizeof(err))) fz_app_fatal(app, "%s", err);
         if (fz_mono_ms() >= next_stats) {
             log_stats(app);
             next_stats = fz_mono_ms() + cfg->stats_interval_ms;

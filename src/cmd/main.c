@@ -5,6 +5,7 @@
 #include <hs/hs.h>
 #include <librdkafka/rdkafka.h>
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "privacy.h"
 #include "profile.h"
 #include "reload.h"
 #include "replay.h"
@@ -491,6 +493,17 @@ int main(int argc, char **argv) {
         return rc < 0 ? 2 : 0;
     }
     fz_log_set_level((fz_log_level)fz_log_level_parse(cfg.log_level));
+    fz_log_set_format((fz_log_format)fz_log_format_parse(cfg.log_format));
+    if (scope & FZ_SCOPE_BOTH) { /* what alerts and dead letters may carry */
+        fz_privacy pv;
+        if (fz_privacy_from_config(&pv, &cfg, err, sizeof(err)) != 0) {
+            fprintf(stderr, "fanzha %s: %s\n", cmd, err);
+            fz_config_free(&cfg);
+            return 2;
+        }
+        fz_privacy_set(&pv);
+        sodium_memzero(&pv, sizeof(pv));
+    }
     if (hs_valid_platform() != HS_SUCCESS) {
         fprintf(stderr, "fanzha: this CPU lacks the instructions Hyperscan needs (SSSE3)\n");
         fz_config_free(&cfg);

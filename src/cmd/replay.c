@@ -122,6 +122,9 @@ static size_t scan_batch(batch *bt, int t) {
 static void *helper_main(void *arg) {
     helper *h = arg;
     replay *rp = h->rp;
+    char name[32];
+    snprintf(name, sizeof(name), "replay-%d", h->idx);
+    fz_log_set_component(name);
     uint64_t seen = 0;
     for (;;) {
         pthread_mutex_lock(&rp->lock);

@@ -185,6 +185,20 @@ static const option options[] = {
      "(restoring state does not count)"},
     {"log_level", OPT_STR, FZ_SCOPE_ALL, OFF(log_level), "info", 0, 0,
      "error, warn, info or debug"},
+    {"log_format", OPT_STR, FZ_SCOPE_ALL, OFF(log_format), "text", 0, 0,
+     "text: 'TIME LEVEL message' lines; json: one JSON object per line with time, level, "
+     "component, msg (and facility, broker, client for librdkafka's lines), for journald and "
+     "log collectors (docs/operations.md#logs)"},
+    {"privacy_numbers", OPT_STR, FZ_SCOPE_BOTH, OFF(privacy_numbers), "keep", 0, 0,
+     "subscriber numbers (from, to) in alerts: keep; mask (13812345678 -> 138****5678); or "
+     "hash (keyed BLAKE2b with privacy_hash_key_file, stable per key); with mask or hash, dead "
+     "letters omit the payload (docs/alerts.md#privacy)"},
+    {"privacy_texts", OPT_STR, FZ_SCOPE_BOTH, OFF(privacy_texts), "keep", 0, 0,
+     "message texts in alerts and campaign summaries: keep or drop; with drop, dead letters "
+     "omit the payload"},
+    {"privacy_hash_key_file", OPT_STR, FZ_SCOPE_BOTH, OFF(privacy_hash_key_file), NULL, 0, 0,
+     "file holding the secret key (16-64 bytes; openssl rand -hex 32 > FILE) of privacy_numbers: "
+     "hash, and of the payload_hash of dead letters when privacy is on"},
     {"kafka", OPT_MAP, FZ_SCOPE_RUN | FZ_SCOPE_STATS, OFF(kafka), NULL, 0, 0,
      "librdkafka properties for both clients (CLI: -X key=value)"},
     {"kafka_consumer", OPT_MAP, FZ_SCOPE_RUN, OFF(kafka_consumer), NULL, 0, 0,
@@ -599,6 +613,10 @@ int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc
     if (fz_log_level_parse(c->log_level) < 0) {
         snprintf(err, errsz, "option 'log_level': expected error, warn, info or debug, got '%s'",
                  c->log_level);
+        return -1;
+    }
+    if (fz_log_format_parse(c->log_format) < 0) {
+        snprintf(err, errsz, "option 'log_format': expected text or json, got '%s'", c->log_format);
         return -1;
     }
     if (c->ledger_window_ms > 0 && c->ledger_grace_ms > 5 * c->ledger_window_ms) {

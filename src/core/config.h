@@ -92,6 +92,11 @@ typedef struct fz_config {
     int64_t metrics_rule_series;
     int64_t health_stall_ms;
     char *log_level;
+    char *log_format; /* "text" or "json" */
+    /* privacy of outputs (output/privacy.h) */
+    char *privacy_numbers;       /* keep | mask | hash */
+    char *privacy_texts;         /* keep | drop */
+    char *privacy_hash_key_file; /* NULL = none */
     /* replay */
     char *output;     /* "-" = stdout */
     char *verdicts;   /* NULL = none */

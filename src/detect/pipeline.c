@@ -9,6 +9,7 @@
 
 #include "campaign.h"
 #include "norm.h"
+#include "privacy.h"
 #include "stores.h"
 #include "utf8.h"
 #include "watch.h"
@@ -281,7 +282,9 @@ void fz_pipeline_decide_in(fz_pipeline *p, const fz_result *r, fz_decide_in *in)
     in->category = (fz_str){pr->category, strlen(pr->category)};
     in->ruleset = (fz_str){v, strlen(v)};
     fz_str text = r->ev.fields[FZ_FIELD_TEXT];
-    in->sample = text.p ? text : FZ_STR_LIT("");
+    /* privacy_texts: drop keeps the text off the route topic and the
+     * campaign changelog too, not only out of the summaries */
+    in->sample = text.p && !fz_privacy_get()->drop_texts ? text : FZ_STR_LIT("");
 }
 
 void fz_pipeline_apply(fz_pipeline *p, fz_result *r, const fz_decide_out *out) {

@@ -976,6 +976,7 @@ fail:
 
 static void *reloader_main(void *arg) {
     fz_reloader *r = arg;
+    fz_log_set_component("reload");
     while (!atomic_load(&r->stop)) {
         struct pollfd pf[2 + ADMIN_MAX_CLIENTS];
         int cidx[ADMIN_MAX_CLIENTS];

@@ -3,11 +3,20 @@
  */
 #include "kafka.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+
+/*
+ * The first error no retry can fix, from any client of the process:
+ * written once by whichever librdkafka callback sees it first (g_failed
+ * goes 0 -> 1 while g_failed_msg is written, then 2), read by anyone.
+ */
+static _Atomic int g_failed;
+static char g_failed_msg[768];
 
 int fz_kafka_conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t n) {
     char e2[256];
@@ -29,17 +38,134 @@ int fz_kafka_consumer_defaults(rd_kafka_conf_t *c, char *err, size_t n) {
 }
 
 void fz_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-    (void)rk;
-    fz_log(level <= 3   ? FZ_LOG_ERROR
-           : level <= 4 ? FZ_LOG_WARN
-           : level <= 6 ? FZ_LOG_INFO
-                        : FZ_LOG_DEBUG,
-           "rdkafka %s: %s", fac, buf);
+    fz_log_level lv = level <= 3   ? FZ_LOG_ERROR
+                      : level <= 4 ? FZ_LOG_WARN
+                      : level <= 6 ? FZ_LOG_INFO
+                                   : FZ_LOG_DEBUG;
+    if (!fz_log_enabled(lv)) return;
+    if (fz_log_get_format() != FZ_LOG_JSON) {
+        fz_log(lv, "rdkafka %s: %s", fac, buf);
+        return;
+    }
+    /* "[thrd:NAME]: NAME: text" for a broker thread: the broker is a field
+     * and the message is the text */
+    char thread[256] = "";
+    const char *msg = buf, *broker = NULL;
+    if (!strncmp(buf, "[thrd:", 6)) {
+        const char *end = strstr(buf + 6, "]: ");
+        if (end && (size_t)(end - buf - 6) < sizeof(thread)) {
+            memcpy(thread, buf + 6, (size_t)(end - buf - 6));
+            thread[end - buf - 6] = '\0';
+            msg = end + 3;
+            /* a broker thread's name ("[proto://]host:port/id") starts its text too */
+            size_t tn = strlen(thread);
+            if (strchr(thread, '/') && !strncmp(msg, thread, tn) && !strncmp(msg + tn, ": ", 2)) {
+                broker = thread;
+                msg += tn + 2;
+            }
+        }
+    }
+    const fz_log_field fields[] = {
+        {"facility", fac},
+        {"broker", broker},
+        {"client", rk ? rd_kafka_name(rk) : NULL},
+    };
+    fz_log_fields(lv, "kafka", fields, FZ_ARRAY_LEN(fields), "%s", msg);
+}
+
+int fz_kafka_failed(char *msg, size_t n) {
+    if (atomic_load_explicit(&g_failed, memory_order_acquire) != 2) return 0;
+    if (msg && n) snprintf(msg, n, "%s", g_failed_msg);
+    return 1;
+}
+
+static void conf_get(rd_kafka_t *rk, const char *key, char *out, size_t n) {
+    size_t sz = n;
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), key, out, &sz) != RD_KAFKA_CONF_OK) out[0] = '\0';
+}
+
+void fz_kafka_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    (void)opaque;
+    /* a connection lost in the middle of a login is reported as an
+     * authentication error too ("SaslAuthenticateRequest failed: Local:
+     * Broker transport failure"): only the broker's refusal, or a
+     * certificate that fails verification, is final */
+    int final = (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) &&
+                !strstr(reason, "Local: ");
+    if (!final) {
+        /* logged as librdkafka does when no error_cb is set; in JSON, a
+         * leading "[proto://]host:port/id: " is the broker field */
+        char broker[256] = "";
+        const char *sep = strstr(reason, ": ");
+        size_t bn = sep ? (size_t)(sep - reason) : 0;
+        if (sep && bn < sizeof(broker) && memchr(reason, '/', bn) && !memchr(reason, ' ', bn)) {
+            memcpy(broker, reason, bn);
+            broker[bn] = '\0';
+        }
+        const fz_log_field fields[] = {{"facility", "ERROR"},
+                                       {"error", rd_kafka_err2name(err)},
+                                       {"broker", broker[0] ? broker : NULL},
+                                       {"client", rd_kafka_name(rk)}};
+        if (fz_log_get_format() == FZ_LOG_JSON)
+            fz_log_fields(FZ_LOG_ERROR, "kafka", fields, FZ_ARRAY_LEN(fields), "%s",
+                          broker[0] ? sep + 2 : reason);
+        else
+            fz_error("rdkafka ERROR: %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err),
+                     reason);
+        return;
+    }
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&g_failed, &expected, 1)) return;
+    char user[256], mech[64], proto[32];
+    conf_get(rk, "sasl.username", user, sizeof(user));
+    conf_get(rk, "sasl.mechanisms", mech, sizeof(mech));
+    conf_get(rk, "security.protocol", proto, sizeof(proto));
+    /* the reason starts with the broker ("sasl_ssl://host:port/id: ...").
+     * librdkafka before 2.6.1 sends a SCRAM nonce that Kafka 4 brokers
+     * refuse (librdkafka PR 4895): the right password fails like a wrong one */
+    int old_scram = !strncmp(mech, "SCRAM", 5) && rd_kafka_version() < 0x020601ff;
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION)
+        snprintf(g_failed_msg, sizeof(g_failed_msg),
+                 "Kafka authentication failed for user '%s' (security.protocol=%s, "
+                 "sasl.mechanism=%s): %s; check sasl.username and sasl.password%s%s%s",
+                 user, proto, mech, reason, old_scram ? " (note: librdkafka " : "",
+                 old_scram ? rd_kafka_version_str() : "",
+                 old_scram ? " cannot log in with SCRAM to Kafka 4.0 or later brokers even with "
+                             "the right password; 2.6.1 and later can)"
+                           : "");
+    else
+        snprintf(g_failed_msg, sizeof(g_failed_msg),
+                 "Kafka TLS connection failed (security.protocol=%s): %s; check ssl.ca.location "
+                 "(the CA that signed the broker's certificate), the broker's host name in its "
+                 "certificate, and ssl.certificate.location/ssl.key.location if the broker asks "
+                 "for a client certificate",
+                 proto, reason);
+    atomic_store_explicit(&g_failed, 2, memory_order_release);
+}
+
+rd_kafka_resp_err_t fz_kafka_metadata(rd_kafka_t *rk, int all_topics, rd_kafka_topic_t *only,
+                                      const struct rd_kafka_metadata **md, int timeout_ms) {
+    int64_t until = fz_mono_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = until - fz_mono_ms();
+        int slice = left > 500 ? 500 : left > 0 ? (int)left : 1;
+        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, all_topics, only, md, slice);
+        /* serve the error callback: a refused login or certificate ends the wait */
+        if (e && rd_kafka_type(rk) == RD_KAFKA_PRODUCER) {
+            rd_kafka_poll(rk, 0);
+        } else if (e) { /* nothing assigned yet: only events come back */
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 0);
+            if (m) rd_kafka_message_destroy(m);
+        }
+        if (e && fz_kafka_failed(NULL, 0)) return RD_KAFKA_RESP_ERR__AUTHENTICATION;
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT || fz_mono_ms() >= until) return e;
+    }
 }
 
 rd_kafka_t *fz_kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *c, const char *what,
                                 char *err, size_t n) {
     rd_kafka_conf_set_log_cb(c, fz_kafka_on_log);
+    rd_kafka_conf_set_error_cb(c, fz_kafka_on_error);
     char e2[512];
     rd_kafka_t *rk = rd_kafka_new(type, c, e2, sizeof(e2));
     if (!rk) {
@@ -96,9 +222,10 @@ int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int3
     int64_t until = fz_mono_ms() + timeout_ms;
     int np = nparts;
     if (nparts < 0) {
-        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, (int)timeout_ms);
+        rd_kafka_resp_err_t e = fz_kafka_metadata(rk, 0, rkt, &md, (int)timeout_ms);
         if (!e && (md->topic_cnt != 1 || md->topics[0].err))
             e = md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        if (e && fz_kafka_failed(err, err_size)) goto out;
         if (e) {
             snprintf(err, err_size, "topic '%s': %s", topic, rd_kafka_err2str(e));
             goto out;

@@ -35,7 +35,32 @@ int fz_kafka_consumer_defaults(rd_kafka_conf_t *c, char *err, size_t n);
 /* A log_cb that writes librdkafka's log lines through fanzha's log. */
 void fz_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
-/* rd_kafka_new() with fanzha's log callback; takes c either way. On failure
+/*
+ * An error_cb. A refused login (RD_KAFKA_RESP_ERR__AUTHENTICATION) or a
+ * failed TLS handshake (RD_KAFKA_RESP_ERR__SSL: an untrusted or misnamed
+ * broker certificate, a client certificate the broker refuses) is a
+ * configuration error that librdkafka would retry forever: the first one
+ * is kept, with the user, the broker and what to check, for
+ * fz_kafka_failed(). A login cut short by a lost connection (librdkafka
+ * reports it as an authentication error whose reason names a local error,
+ * "Local: Broker transport failure") is not final. Other errors are
+ * logged. Called on the thread that polls the client.
+ */
+void fz_kafka_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+/* 1 with the message in msg (may be NULL) once any client of the process
+ * met such an error; 0 before. Any thread. */
+int fz_kafka_failed(char *msg, size_t n);
+/*
+ * rd_kafka_metadata() that waits in slices of 500 ms, serving rk's error
+ * callback between them, and gives up early with
+ * RD_KAFKA_RESP_ERR__AUTHENTICATION once fz_kafka_failed() is set. A
+ * consumer must not have partitions assigned yet (a record polled between
+ * the slices would be dropped).
+ */
+rd_kafka_resp_err_t fz_kafka_metadata(rd_kafka_t *rk, int all_topics, rd_kafka_topic_t *only,
+                                      const struct rd_kafka_metadata **md, int timeout_ms);
+
+/* rd_kafka_new() with fanzha's log and error callbacks; takes c either way. On failure
  * writes "WHAT: reason" to err and returns NULL. */
 rd_kafka_t *fz_kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *c, const char *what,
                                 char *err, size_t n);

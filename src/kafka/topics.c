@@ -32,9 +32,10 @@ static rd_kafka_t *admin_client(const fz_config *cfg, char *err, size_t n) {
  * with auto.create.topics.enable create it, with the wrong configuration. */
 static int partitions_of(rd_kafka_t *rk, const char *topic, char *err, size_t n) {
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, TIMEOUT_MS);
+    rd_kafka_resp_err_t e = fz_kafka_metadata(rk, 1, NULL, &md, TIMEOUT_MS);
     int r = -1;
-    if (e) { /* the cluster does not answer (yet) */
+    if (e && fz_kafka_failed(err, n)) return -1; /* refused login or certificate: no retry */
+    if (e) {                                     /* the cluster does not answer (yet) */
         snprintf(err, n, "topic '%s': metadata: %s", topic, rd_kafka_err2str(e));
         return FZ_TOPICS_UNREACHABLE;
     }

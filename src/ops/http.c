@@ -82,6 +82,7 @@ int fz_http_parse_address(const char *addr, struct sockaddr_storage *out, size_t
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     fz_http *h = cls;
     uint64_t sup;
+    fz_log_set_component("http"); /* libmicrohttpd's thread */
     if (!fz_ratelimit_allow(&h->log_rl, 10000, &sup)) return;
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "artifact.h"
+#include "kafka.h"
 #include "prom.h"
 #include "reload.h"
 #include "stream.h"
@@ -445,9 +446,13 @@ int fz_ready_check(fz_ops *o, fz_buf *b) {
     int status = 200;
     fz_buf d;
     fz_buf_init(&d, 1 << 16);
+    char kerr[1024];
     if (atomic_load(&app->fatal)) {
         status = 503;
         fz_buf_printf(&d, "fatal: %s\n", app->fatal_msg);
+    } else if (fz_kafka_failed(kerr, sizeof(kerr))) { /* the process stops at once */
+        status = 503;
+        fz_buf_printf(&d, "kafka: %s\n", kerr);
     } else if (o->phase == FZ_PHASE_STARTING) {
         status = 503;
         fz_buf_printf(&d, "starting: %s\n", o->starting);

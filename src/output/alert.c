@@ -9,6 +9,7 @@
 
 #include "campaign.h"
 #include "hll.h"
+#include "privacy.h"
 
 #include "utf8.h"
 
@@ -108,9 +109,14 @@ fz_err fz_alert_encode_split(fz_buf *b, const fz_ruleset *rs, const fz_result *r
     fz_buf_puts(b, ",\"window_ms\":");
     fz_buf_put_i64(b, window_ms);
     fz_buf_putc(b, '}');
-    put_opt_str(b, "from", ev->fields[FZ_FIELD_FROM]);
-    put_opt_str(b, "to", ev->fields[FZ_FIELD_TO]);
-    put_opt_str(b, "text", ev->fields[FZ_FIELD_TEXT]);
+    /* numbers and text as the privacy options allow (privacy.h) */
+    const fz_privacy *pv = fz_privacy_get();
+    for (int f = FZ_FIELD_FROM; f <= FZ_FIELD_TO; f++) {
+        if (!ev->fields[f].p) continue;
+        fz_buf_put_key(b, f == FZ_FIELD_FROM ? "from" : "to", 0);
+        fz_privacy_put_number(b, pv, ev->fields[f]);
+    }
+    if (!pv->drop_texts) put_opt_str(b, "text", ev->fields[FZ_FIELD_TEXT]);
     if (ev->has_amount) {
         fz_buf_puts(b, ",\"amount_minor\":");
         fz_buf_put_i64(b, ev->amount_minor);
@@ -200,6 +206,18 @@ fz_err fz_deadletter_encode_ex(fz_buf *b, fz_reason reason, const char *detail, 
     put_source(b, src);
     fz_buf_puts(b, ",\"payload_bytes\":");
     fz_buf_put_u64(b, len);
+    const fz_privacy *pv = fz_privacy_get();
+    if (fz_privacy_on(pv)) { /* the payload may hold numbers and text: not carried */
+        fz_buf_puts(b, ",\"payload_omitted\":true");
+        if (pv->key_len) {
+            char hex[FZ_PRIVACY_HASH_HEX + 1];
+            fz_privacy_hash_hex(pv, payload, len, hex);
+            fz_buf_puts(b, ",\"payload_hash\":\"");
+            fz_buf_put(b, hex, FZ_PRIVACY_HASH_HEX);
+            fz_buf_putc(b, '"');
+        }
+        return fz_buf_putc(b, '}');
+    }
     if (len > keep) {
         len = keep;
         /* cut at a character boundary so valid text stays valid */
@@ -257,7 +275,7 @@ fz_err fz_campaign_encode(fz_buf *b, const fz_campaign *cp, int state, int64_t w
     fz_buf_puts(b, ",\"window_ms\":");
     fz_buf_put_i64(b, window_ms);
     fz_buf_puts(b, ",\"sample\":");
-    fz_buf_put_json_str(b, cp->sample, cp->sample_len);
+    fz_buf_put_json_str(b, cp->sample, fz_privacy_get()->drop_texts ? 0 : cp->sample_len);
     fz_buf_putc(b, '}');
     return b->failed ? FZ_ERR_FULL : FZ_OK;
 }

@@ -99,7 +99,8 @@ typedef struct fz_app {
     /* stopping */
     _Atomic int stop;  /* SIGTERM/SIGINT: drain, commit, leave */
     _Atomic int fatal; /* a failure nothing can retry: leave, exit 1 */
-    char fatal_msg[512];
+    /* room for a Kafka login or TLS failure with its hint */
+    char fatal_msg[1024];
     /* tasks revoked cleanly, kept for a reassignment to this process (any
      * thread); guarded by susp_lock */
     pthread_mutex_t susp_lock;

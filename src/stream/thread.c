@@ -1029,6 +1029,9 @@ static void snapshot(fz_sthread *t) {
 static void *thread_main(void *arg) {
     fz_sthread *t = arg;
     fz_app *app = t->app;
+    char name[32];
+    snprintf(name, sizeof(name), "stream-%d", t->idx);
+    fz_log_set_component(name);
     t->next_commit = fz_mono_ms() + app->commit_ms;
     if (app->eos && begin(t)) return NULL;
     while (!atomic_load(&app->stop) && !atomic_load(&app->fatal)) {

@@ -63,6 +63,7 @@ static void advance(fz_watchlog *wl, int32_t p, int64_t off) {
 
 static void *reader_main(void *arg) {
     fz_watchlog *wl = arg;
+    fz_log_set_component("watchlog");
     while (!atomic_load(&wl->stop)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(wl->rk, 100);
         if (!m) continue;

@@ -3,6 +3,8 @@
 The broker is the one started by tests/run.sh (deploy/kafka-local.sh);
 FANZHA_BROKER names it (default 127.0.0.1:9092). Every test uses fresh
 topics and a fresh consumer group, so tests do not see each other's data.
+use_broker() points the helpers at another broker whose clients need more
+properties (test_secure.py's TLS and SASL_SSL listeners).
 
 The expected alerts are computed here, independently of fanzha: the
 generator knows which events it made fraudulent (they carry phrases the
@@ -29,10 +31,25 @@ BROKER = os.environ.get("FANZHA_BROKER", "127.0.0.1:9092")
 FANZHA = os.environ.get("FANZHA_BIN", os.path.join(ROOT, "build", "fanzha"))
 RULES = os.path.join(HERE, "rules")
 LOGDIR = os.environ.get("FANZHA_TEST_LOGDIR", os.path.join(ROOT, "build", "test-logs"))
+# librdkafka properties every client of the tests adds (TLS, SASL); see use_broker
+CLIENT = {}
+
+
+def use_broker(bootstrap, client_conf=None):
+    """Point the helpers (and Fanzha's --brokers) at another broker, whose
+    clients need client_conf (e.g. security.protocol, ssl.ca.location)."""
+    global BROKER, CLIENT
+    BROKER, CLIENT = bootstrap, dict(client_conf or {})
+
+
+def client(conf=None):
+    """A client configuration for the test broker: bootstrap servers, the
+    CLIENT properties, then conf."""
+    return {"bootstrap.servers": BROKER, **CLIENT, **(conf or {})}
 
 
 def admin():
-    return AdminClient({"bootstrap.servers": BROKER})
+    return AdminClient(client())
 
 
 def require_broker():
@@ -143,8 +160,8 @@ class Events:
 
 def produce(topic, records):
     """records: (key, value) or (key, value, partition)."""
-    p = Producer({"bootstrap.servers": BROKER, "linger.ms": 20, "enable.idempotence": True,
-                  "message.max.bytes": 2000000})
+    p = Producer(client({"linger.ms": 20, "enable.idempotence": True,
+                         "message.max.bytes": 2000000}))
     for r in records:
         key, value = r[0], r[1]
         kw = {"partition": r[2]} if len(r) > 2 else {}
@@ -168,8 +185,8 @@ def end_offsets(topic, timeout=60, isolation="read_committed"):
     NOT_LEADER_FOR_PARTITION (or times out) for a while: retried."""
     deadline = time.time() + timeout
     while True:
-        c = Consumer({"bootstrap.servers": BROKER, "group.id": "probe-" + uuid.uuid4().hex,
-                      "isolation.level": isolation})
+        c = Consumer(client({"group.id": "probe-" + uuid.uuid4().hex,
+                             "isolation.level": isolation}))
         try:
             md = c.list_topics(topic, timeout=10)
             ends = {}
@@ -193,7 +210,7 @@ def committed(group, topic, partitions, timeout=60):
     or COORDINATOR_LOAD_IN_PROGRESS for a while: those are retried."""
     deadline = time.time() + timeout
     while True:
-        c = Consumer({"bootstrap.servers": BROKER, "group.id": group})
+        c = Consumer(client({"group.id": group}))
         try:
             res = c.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
             return {tp.partition: tp.offset for tp in res}
@@ -211,9 +228,9 @@ def committed(group, topic, partitions, timeout=60):
 
 def consume_all(topic, isolation="read_committed", idle_s=3.0, max_s=120):
     """Read a topic from the beginning until nothing new arrives for idle_s."""
-    c = Consumer({"bootstrap.servers": BROKER, "group.id": "reader-" + uuid.uuid4().hex,
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                  "isolation.level": isolation})
+    c = Consumer(client({"group.id": "reader-" + uuid.uuid4().hex,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         "isolation.level": isolation}))
     c.subscribe([topic])
     out = []
     last = time.time()
@@ -317,9 +334,9 @@ def read_partitions(topic, starts, isolation="read_committed", first_only=False,
     the beginning) to each partition's end, as (partition, offset, key,
     value); with first_only, at most one per partition. Returns the records
     and the partitions not read to their end within timeout."""
-    c = Consumer({"bootstrap.servers": BROKER, "group.id": "reader-" + uuid.uuid4().hex,
-                  "enable.auto.commit": False, "isolation.level": isolation,
-                  "enable.partition.eof": True})
+    c = Consumer(client({"group.id": "reader-" + uuid.uuid4().hex,
+                         "enable.auto.commit": False, "isolation.level": isolation,
+                         "enable.partition.eof": True}))
     try:
         c.assign([TopicPartition(topic, p, max(0, o)) for p, o in starts.items()])
         todo, out = set(starts), []

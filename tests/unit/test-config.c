@@ -306,3 +306,38 @@ TEST_IMPL(config_safety_properties) {
     ASSERT_EQ_I64(PARSE(&c, FZ_SCOPE_RUN, "run", err, "-X", "enable.idempotence=true"), 0);
     fz_config_free(&c);
 }
+
+TEST_IMPL(config_log_format_and_privacy) {
+    const char *dir = fz_test_tmpdir();
+    const char *path = fz_test_write_str(dir, "fanzha.yaml",
+                                         "log_format: json\n"
+                                         "privacy_numbers: mask\n"
+                                         "privacy_texts: drop\n"
+                                         "privacy_hash_key_file: /etc/fanzha/privacy.key\n");
+    fz_config c;
+    fz_config_init(&c);
+    char err[512] = "";
+    ASSERT_STR_EQ(c.log_format, "text");
+    ASSERT_STR_EQ(c.privacy_numbers, "keep");
+    ASSERT_STR_EQ(c.privacy_texts, "keep");
+    ASSERT(c.privacy_hash_key_file == NULL);
+    ASSERT_EQ_I64(PARSE(&c, FZ_SCOPE_REPLAY, "replay", err, "--config", (char *)path), 0);
+    ASSERT_STR_EQ(c.log_format, "json");
+    ASSERT_STR_EQ(c.privacy_numbers, "mask");
+    ASSERT_STR_EQ(c.privacy_texts, "drop");
+    ASSERT_STR_EQ(c.privacy_hash_key_file, "/etc/fanzha/privacy.key");
+    fz_config_free(&c);
+    /* the command line form, and a value that is not a format */
+    fz_config_init(&c);
+    ASSERT_EQ_I64(
+        PARSE(&c, FZ_SCOPE_RUN, "run", err, "--log-format", "json", "--privacy-numbers", "hash"),
+        0);
+    ASSERT_STR_EQ(c.log_format, "json");
+    ASSERT_STR_EQ(c.privacy_numbers, "hash");
+    fz_config_free(&c);
+    fz_config_init(&c);
+    ASSERT_EQ_I64(PARSE(&c, FZ_SCOPE_RUN, "run", err, "--log-format", "xml"), -1);
+    ASSERT_CONTAINS(err, "log_format");
+    ASSERT_CONTAINS(err, "xml");
+    fz_config_free(&c);
+}

@@ -13,6 +13,13 @@ TEST_ENTRY(utf8_invalid_sequences)
 TEST_ENTRY(utf8_roundtrip_all)
 TEST_ENTRY(utf8_oracle_random)
 
+/* log: the JSON line format */
+TEST_ENTRY(log_json_fields)
+TEST_ENTRY(log_json_escaping)
+TEST_ENTRY(log_json_invalid_utf8)
+TEST_ENTRY(log_json_truncation)
+TEST_ENTRY(log_component)
+
 /* simd: every vector level against the scalar path */
 TEST_ENTRY(simd_levels)
 TEST_ENTRY(simd_utf8_differential)
@@ -153,6 +160,14 @@ TEST_ENTRY(alert_verdict_encode)
 TEST_ENTRY(alert_deadletter_encode)
 TEST_ENTRY(alert_primary_truncated)
 
+/* privacy: masked, hashed and dropped outputs */
+TEST_ENTRY(privacy_mask)
+TEST_ENTRY(privacy_hash)
+TEST_ENTRY(privacy_every_field)
+TEST_ENTRY(privacy_dead_letter)
+TEST_ENTRY(privacy_campaign_sample)
+TEST_ENTRY(privacy_config_errors)
+
 /* ledger */
 TEST_ENTRY(ledger_windows_late_invalid)
 TEST_ENTRY(ledger_categories_and_money)
@@ -174,6 +189,7 @@ TEST_ENTRY(config_kafka_props)
 TEST_ENTRY(config_list_option)
 TEST_ENTRY(config_replay_positional)
 TEST_ENTRY(config_safety_properties)
+TEST_ENTRY(config_log_format_and_privacy)
 
 /* route (stream) */
 TEST_ENTRY(route_roundtrip)
