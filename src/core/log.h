@@ -12,7 +12,7 @@
  *          "component":"stream-0"[,"field":"value"...],"msg":"message"}
  * one object per line, for journald and container log collectors. The
  * component is the logging thread's name, set once when the thread starts
- * (fz_log_set_component: main, stream-N, reload, watchlog, replay-N);
+ * (fz_log_set_component: main, stream-N, reload, watchlog, replay-N, http);
  * librdkafka's lines carry component "kafka" and their facility, broker
  * and client as fields. JSON strings are escaped per RFC 8259 (control
  * characters, '"' and '\\', and DEL as \u007f) and bytes that are not
