@@ -166,3 +166,27 @@ fz_err fz_privacy_put_number(fz_buf *b, const fz_privacy *p, fz_str s) {
     fz_buf_put(b, hex, FZ_PRIVACY_HASH_HEX);
     return fz_buf_putc(b, '"');
 }
+
+size_t fz_privacy_kafka_key(const fz_privacy *p, const void *key, size_t n,
+                            char out[FZ_PRIVACY_KEY_OUT], const void **use) {
+    *use = key;
+    if (!p || p->numbers == FZ_NUMBERS_KEEP || !key || !n) return n;
+    *use = out;
+    if (p->numbers == FZ_NUMBERS_HASH) {
+        char hex[FZ_PRIVACY_HASH_HEX + 1];
+        fz_privacy_hash_hex(p, key, n, hex);
+        memcpy(out, hex, FZ_PRIVACY_HASH_HEX);
+        return FZ_PRIVACY_HASH_HEX;
+    }
+    /* mask, byte by byte (a key need not be text): the head and tail kept
+     * as for numbers, the middle one '*' per byte, at most the buffer */
+    const unsigned char *k = key;
+    size_t head = n >= 11 ? 3 : 0, tail = n >= 11 ? 4 : n >= 5 ? 2 : 0;
+    size_t stars = n - head - tail;
+    if (head + stars + tail > FZ_PRIVACY_KEY_OUT) stars = FZ_PRIVACY_KEY_OUT - head - tail;
+    size_t o = 0;
+    for (size_t i = 0; i < head; i++) out[o++] = (char)k[i];
+    for (size_t i = 0; i < stars; i++) out[o++] = '*';
+    for (size_t i = n - tail; i < n; i++) out[o++] = (char)k[i];
+    return o;
+}

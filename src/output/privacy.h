@@ -77,4 +77,16 @@ fz_err fz_privacy_put_number(fz_buf *b, const fz_privacy *p, fz_str s);
 void fz_privacy_hash_hex(const fz_privacy *p, const void *data, size_t n,
                          char out[FZ_PRIVACY_HASH_HEX + 1]);
 
+/*
+ * The Kafka key of an alert or a dead letter is its input record's key,
+ * often the subscriber's number: under privacy_numbers mask or hash it is
+ * written as the number would be (masked bytes, or the 32 hex digits of
+ * its keyed hash), so records of one subscriber still share a key and a
+ * partition. key[0..n) -> out (cap FZ_PRIVACY_KEY_OUT): the length of the
+ * key to write; with keep (or no key), n and *use = key.
+ */
+#define FZ_PRIVACY_KEY_OUT 128
+size_t fz_privacy_kafka_key(const fz_privacy *p, const void *key, size_t n,
+                            char out[FZ_PRIVACY_KEY_OUT], const void **use);
+
 #endif

@@ -14,6 +14,7 @@
 #include "alert.h"
 #include "checkpoint.h"
 #include "route.h"
+#include "privacy.h"
 #include "stream.h"
 
 /* Keep the windows the last event closed for the next commit; 1 when the
@@ -46,8 +47,9 @@ static int route(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, const f
     fz_pipeline_decide_in(p, r, &in);
     fz_ledger_event le;
     fz_ledger_event_of(r, rs, &le);
-    const void *akey = m->key;
-    size_t aklen = m->key_len;
+    static __thread char keybuf[FZ_PRIVACY_KEY_OUT];
+    const void *akey;
+    size_t aklen = fz_privacy_kafka_key(fz_privacy_get(), m->key, m->key_len, keybuf, &akey);
     if (!akey && r->ev.id.p) { /* alerts keyed like their input, else by event id */
         akey = r->ev.id.p;
         aklen = r->ev.id.n;

@@ -40,6 +40,7 @@
 #include "alert.h"
 #include "checkpoint.h"
 #include "kafka.h"
+#include "privacy.h"
 #include "stream.h"
 
 #define BATCH 256
@@ -349,6 +350,8 @@ int fz_emit_dead_letter(fz_sthread *t, fz_task *k, int64_t in_offset, fz_reason 
     int64_t room = app->topics.max_bytes[FZ_T_DLQ] - 4096 - (int64_t)klen;
     size_t keep = room <= 0 ? 0 : (size_t)room * 3 / 4 /* base64 or escapes */;
     if (keep > FZ_DEADLETTER_PAYLOAD_MAX) keep = FZ_DEADLETTER_PAYLOAD_MAX;
+    char keybuf[FZ_PRIVACY_KEY_OUT]; /* under privacy_numbers, the key as a number */
+    klen = fz_privacy_kafka_key(fz_privacy_get(), key, klen, keybuf, &key);
     if (!fz_topics_fits(&app->topics, FZ_T_DLQ, klen, 0)) klen = 0, key = NULL;
     fz_buf *b = &t->buf[3];
     fz_buf_reset(b);

@@ -215,15 +215,20 @@ class SecureKafka4(SecureBase):
             for k in ("from", "to"):
                 self.assertEqual(a[k], hx(e[k].encode()))
             self.assertNotIn("text", a)
+        for _, _, k, v in msgs:  # the Kafka key too: the input's key, a number
+            a = json.loads(v)
+            if a.get("type") == "alert":
+                self.assertEqual(k, hx(events[a["event_id"]]["to"].encode()).encode())
         raw = b"".join(v for _, _, _, v in msgs)
         for eid in ev.fraud_ids:  # no alerted number anywhere in the topic
             for k in ("from", "to"):
                 self.assertNotIn(events[eid][k].encode(), raw)
         dl = [json.loads(v) for _, _, _, v in h.consume_all(topics["dlq"], idle_s=1)]
         self.assertEqual(len(dl), len(ev.invalid))
-        by_offset = {}
+        by_offset, keys = {}, {}
         for p, o, k, v in h.read_partitions(topics["events"], {0: -1, 1: -1})[0]:
             by_offset[p, o] = v
+            keys[p, o] = k
         for d in dl:
             jsonschema.validate(d, schema["dead-letter"])
             self.assertTrue(d["payload_omitted"])
@@ -231,6 +236,9 @@ class SecureKafka4(SecureBase):
             value = by_offset[d["source"]["partition"], d["source"]["offset"]]
             self.assertEqual(d["payload_bytes"], len(value))
             self.assertEqual(d["payload_hash"], hx(value))
+        for _, _, k, v in h.consume_all(topics["dlq"], idle_s=1):
+            d = json.loads(v)
+            self.assertEqual(k, hx(keys[d["source"]["partition"], d["source"]["offset"]]).encode())
 
     @unittest.skipUnless(SCRAM_ON_KAFKA4, "librdkafka < 2.6.1: SCRAM against Kafka 4 "
                          "is test_scram_needs_new_librdkafka; SCRAM runs on Kafka 3.9")

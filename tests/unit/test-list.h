@@ -163,6 +163,7 @@ TEST_ENTRY(alert_primary_truncated)
 /* privacy: masked, hashed and dropped outputs */
 TEST_ENTRY(privacy_mask)
 TEST_ENTRY(privacy_hash)
+TEST_ENTRY(privacy_kafka_key)
 TEST_ENTRY(privacy_every_field)
 TEST_ENTRY(privacy_dead_letter)
 TEST_ENTRY(privacy_campaign_sample)

@@ -90,6 +90,36 @@ TEST_IMPL(privacy_hash) {
     fz_buf_free(&b);
 }
 
+/* The Kafka key of alerts and dead letters (often the subscriber number). */
+TEST_IMPL(privacy_kafka_key) {
+    char out[FZ_PRIVACY_KEY_OUT];
+    const void *use;
+    fz_privacy keep = policy(FZ_NUMBERS_KEEP, 1, NULL);
+    ASSERT_EQ_U64(fz_privacy_kafka_key(&keep, "13812345678", 11, out, &use), 11);
+    ASSERT_VIEW_EQ((const char *)use, 11, "13812345678");
+    fz_privacy mask = policy(FZ_NUMBERS_MASK, 0, NULL);
+    size_t n = fz_privacy_kafka_key(&mask, "13812345678", 11, out, &use);
+    ASSERT(use == out);
+    ASSERT_VIEW_EQ(out, n, "138****5678");
+    n = fz_privacy_kafka_key(&mask, "95588", 5, out, &use);
+    ASSERT_VIEW_EQ(out, n, "***88");
+    /* bytes, not text; and a long key fits the buffer, its ends kept */
+    char big[1000];
+    memset(big, 'x', sizeof(big));
+    memcpy(big, "abc", 3);
+    memcpy(big + sizeof(big) - 4, "wxyz", 4);
+    n = fz_privacy_kafka_key(&mask, big, sizeof(big), out, &use);
+    ASSERT_EQ_U64(n, FZ_PRIVACY_KEY_OUT);
+    ASSERT(!memcmp(out, "abc*", 4) && !memcmp(out + n - 5, "*wxyz", 5));
+    /* no key: nothing to rewrite */
+    ASSERT_EQ_U64(fz_privacy_kafka_key(&mask, NULL, 0, out, &use), 0);
+    ASSERT(use == NULL);
+    /* hash: the same keyed hash as the number in the record */
+    fz_privacy p1 = policy(FZ_NUMBERS_HASH, 0, KEY1);
+    n = fz_privacy_kafka_key(&p1, "13812345678", 11, out, &use);
+    ASSERT_VIEW_EQ(out, n, "429ead79c11aa5088a31d7f1835c3402");
+}
+
 /* ---- every number field of every event type, through the real pipeline ---- */
 
 static const char rules_yaml[] =
