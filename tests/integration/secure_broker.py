@@ -1,4 +1,4 @@
-"""A second, temporary Kafka broker with TLS and SASL_SSL (SCRAM-SHA-512)
+"""A second, temporary Kafka broker with TLS and SASL_SSL (SCRAM-SHA-512, PLAIN)
 listeners, for tests/integration/test_secure.py.
 
 Single node in KRaft mode (broker and controller in one process) on free
@@ -112,6 +112,9 @@ class SecureBroker:
                     "appender.out.layout.pattern = [%d] %p %m (%c)%n\n"
                     "rootLogger.level = INFO\nrootLogger.appenderRef.out.ref = OUT\n")
         jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        # PLAIN over TLS: what every librdkafka logs in to Kafka 4 with
+        plain = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
+                 f'user_{USER}="{PASSWORD}";')
         with open(f"{d}/server.properties", "w") as f:
             f.write(f"""process.roles=broker,controller
 node.id=1
@@ -126,8 +129,9 @@ ssl.keystore.location={d}/broker-keystore.pem
 ssl.truststore.type=PEM
 ssl.truststore.location={self.ca}
 ssl.client.auth=none
-sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={jaas}
+listener.name.sasl_ssl.plain.sasl.jaas.config={plain}
 log.dirs={d}/data
 metadata.log.dir={d}/meta
 num.partitions=2
@@ -207,6 +211,11 @@ num.io.threads=2
     def ssl_client(self, ca=None):
         return {"bootstrap.servers": self.ssl_bootstrap, "security.protocol": "SSL",
                 "ssl.ca.location": ca or self.ca}
+
+    def plain_client(self, password=PASSWORD):
+        return {"bootstrap.servers": self.sasl_bootstrap, "security.protocol": "SASL_SSL",
+                "sasl.mechanisms": "PLAIN", "sasl.username": USER, "sasl.password": password,
+                "ssl.ca.location": self.ca}
 
     def sasl_client(self, password=PASSWORD, ca=None):
         return {"bootstrap.servers": self.sasl_bootstrap, "security.protocol": "SASL_SSL",

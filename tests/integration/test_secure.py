@@ -138,6 +138,16 @@ class SecureKafka4(SecureBase):
     def test_tls_cli(self):
         self.end_to_end("tls-cli", self.broker.ssl_client(), "cli")
 
+    def test_sasl_plain_config_file(self):
+        """SASL_SSL on the Kafka 4 broker with the PLAIN mechanism (over TLS),
+        which Debian 12's librdkafka logs in with."""
+        self.end_to_end("plain-file", self.broker.plain_client(), "file")
+
+    def test_sasl_plain_wrong_password_fails_fast(self):
+        line = self.fails_fast("plain-bad", self.broker.plain_client("wrong"), "cli",
+                               r"[Aa]uthentication failed")
+        self.assertNotIn("wrong", line)
+
     def test_tls_config_file(self):
         """... with log_format: json: every line one JSON object."""
         f = self.end_to_end("tls-file", self.broker.ssl_client(), "file", "log_format: json\n")
