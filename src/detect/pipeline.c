@@ -103,8 +103,8 @@ void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out) {
         if (!raw.p) continue;
         size_t n = raw.n <= p->max_event_bytes ? raw.n : p->max_event_bytes;
         if (f == FZ_FIELD_TEXT && fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_SKEL)) {
-            size_t k = fz_skel_text(raw.p, n, p->skel_tmp, p->skel_buf,
-                                    SKEL_CAP(p->max_event_bytes));
+            size_t k =
+                fz_skel_text(raw.p, n, p->skel_tmp, p->skel_buf, SKEL_CAP(p->max_event_bytes));
             (*out)[f][FZ_VIEW_SKEL] = (fz_str){p->skel_buf, k};
         }
         if (!fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_NORM)) continue;

@@ -421,7 +421,7 @@ norm_text_body(const char *in, size_t n, char *out, fz_simd_level level, int low
 #ifdef FZ_NORM_X86
 #define NORM_TEXT_X86(lower, suffix)                                                               \
     __attribute__((target("sse4.2"))) static size_t norm_text_sse42##suffix(const char *in,        \
-                                                                          size_t n, char *out) {   \
+                                                                            size_t n, char *out) { \
         return norm_text_body(in, n, out, FZ_SIMD_SSE42, lower);                                   \
     }                                                                                              \
     __attribute__((target("avx2"))) static size_t norm_text_avx2##suffix(const char *in, size_t n, \
@@ -429,11 +429,11 @@ norm_text_body(const char *in, size_t n, char *out, fz_simd_level level, int low
         return norm_text_body(in, n, out, FZ_SIMD_AVX2, lower);                                    \
     }
 #define NORM_TEXT_TABLE(suffix)                                                                    \
-    {norm_text_scalar##suffix, norm_text_sse42##suffix, norm_text_avx2##suffix}
+    { norm_text_scalar##suffix, norm_text_sse42##suffix, norm_text_avx2##suffix }
 #else
 #define NORM_TEXT_X86(lower, suffix)
 #define NORM_TEXT_TABLE(suffix)                                                                    \
-    {norm_text_scalar##suffix, norm_text_scalar##suffix, norm_text_scalar##suffix}
+    { norm_text_scalar##suffix, norm_text_scalar##suffix, norm_text_scalar##suffix }
 #endif
 NORM_TEXT_FNS(1, )
 NORM_TEXT_FNS(0, _cased)

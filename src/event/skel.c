@@ -169,16 +169,17 @@ int fz_skel_init(char *errstr, size_t errstr_size) {
 
 size_t fz_skel_map(const char *in, size_t n, char *out, size_t cap) {
     size_t i = 0, o = 0;
-    size_t word = 0;   /* where the current word starts in out */
-    int in_word = 0;   /* a word is open */
-    int letter = 0;    /* it holds a letter */
-    int swaps = 0;     /* it holds a byte to swap */
-    int prev_low = 0;  /* the character before is a lower-case letter of the word */
+    size_t word = 0;  /* where the current word starts in out */
+    int in_word = 0;  /* a word is open */
+    int letter = 0;   /* it holds a letter */
+    int swaps = 0;    /* it holds a byte to swap */
+    int prev_low = 0; /* the character before is a lower-case letter of the word */
 #define END_WORD()                                                                                 \
     do {                                                                                           \
         if (in_word && letter && swaps)                                                            \
             for (size_t k_ = word; k_ < o; k_++)                                                   \
-                if (swap_to[(unsigned char)out[k_]]) out[k_] = (char)swap_to[(unsigned char)out[k_]]; \
+                if (swap_to[(unsigned char)out[k_]])                                               \
+                    out[k_] = (char)swap_to[(unsigned char)out[k_]];                               \
         in_word = letter = swaps = prev_low = 0;                                                   \
     } while (0)
 #define BEGIN_WORD()                                                                               \
@@ -234,8 +235,10 @@ size_t fz_skel_map(const char *in, size_t n, char *out, size_t cap) {
             sl = ent & E_LEN_MASK;
         }
         if (o + sl > cap) break;
-        if (!(ent & E_WORD)) END_WORD();
-        else BEGIN_WORD();
+        if (!(ent & E_WORD))
+            END_WORD();
+        else
+            BEGIN_WORD();
         if (ent & E_ILIKE) {
             out[o++] = prev_low ? 'l' : 'i';
         } else {

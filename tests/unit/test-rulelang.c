@@ -29,7 +29,8 @@ static fz_matches scan(fz_matcher *m, const char *text, const char *from, const 
         size_t k =
             f == FZ_FIELD_TEXT ? fz_norm_text(in[f], n, nb[f]) : fz_norm_number(in[f], n, nb[f]);
         v[f][FZ_VIEW_NORM] = (fz_str){nb[f], k};
-        if (f == FZ_FIELD_TEXT) v[f][FZ_VIEW_SKEL] = (fz_str){sb, fz_skel_text(in[f], n, st, sb, sizeof(sb))};
+        if (f == FZ_FIELD_TEXT)
+            v[f][FZ_VIEW_SKEL] = (fz_str){sb, fz_skel_text(in[f], n, st, sb, sizeof(sb))};
     }
     fz_matches mt;
     ASSERT(fz_matcher_scan(m, &v, &mt) >= 0);
