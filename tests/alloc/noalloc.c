@@ -56,7 +56,8 @@ static const char *const events[] = {
     "{\"id\":\"g\",\"ts\":1764288000005,\"type\":\"sms\",\"text\":\"\xff\"}",
     "{\"id\":\"h\",\"ts\":1764288000006,\"type\":\"report\",\"from\":\"+2\",\"amount\":99}",
     /* look-alikes for the skeleton view: Cyrillic, a capital I, digits, a ligature */
-    "{\"id\":\"i\",\"ts\":1764288000007,\"type\":\"sms\",\"text\":\"\xd1\x80\xd0\xb0\xd1\x83\xd1\x80"
+    "{\"id\":\"i\",\"ts\":1764288000007,\"type\":\"sms\",\"text\":"
+    "\"\xd1\x80\xd0\xb0\xd1\x83\xd1\x80"
     "\xd0\xb0l PayPaI acc0unt BL0CKED \xef\xac\x81x \xc7\x86 95588 \xe5\xbe\xae\xe4\xbf\xa1\"}",
 };
 
