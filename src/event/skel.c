@@ -53,11 +53,11 @@ static pthread_once_t skel_once = PTHREAD_ONCE_INIT;
 static char skel_err[256];
 
 /* ASCII classes */
-#define A_LOWER 1 /* a-z */
-#define A_UPPER 2 /* A-Z */
-#define A_SWAP 4  /* a digit or symbol that a word with a letter swaps */
-#define A_DIGIT 8 /* 0-9: part of a word */
-static unsigned char aclass[128];
+#define A_LOWER 1                  /* a-z */
+#define A_UPPER 2                  /* A-Z */
+#define A_SWAP 4                   /* a digit or symbol that a word with a letter swaps */
+#define A_DIGIT 8                  /* 0-9: part of a word */
+static unsigned char aclass[256];  /* 0 for bytes >= 0x80 */
 static unsigned char swap_to[256]; /* 0 = no swap */
 
 static int is_cjk(uint32_t cp) {
@@ -194,10 +194,14 @@ size_t fz_skel_map(const char *in, size_t n, char *out, size_t cap) {
         if (c < 0x80) {
             if (o >= cap) break;
             unsigned cl = aclass[c];
-            if (cl & A_LOWER) {
+            if (cl & A_LOWER) { /* the common case: a run of lower-case letters */
                 BEGIN_WORD();
-                out[o++] = (char)c;
+                size_t end = n - i < cap - o ? n : i + (cap - o);
+                do {
+                    out[o++] = in[i++];
+                } while (i < end && aclass[(unsigned char)in[i]] == A_LOWER);
                 letter = prev_low = 1;
+                continue;
             } else if (cl & A_UPPER) {
                 BEGIN_WORD();
                 out[o++] = c == 'I' && prev_low ? 'l' : (char)(c + 32);
@@ -217,6 +221,15 @@ size_t fz_skel_map(const char *in, size_t n, char *out, size_t cap) {
                 out[o++] = (char)c;
             }
             i++;
+            continue;
+        }
+        if (c >= 0xE3 && c <= 0xE9 && n - i >= 3 && (in[i + 1] & 0xC0) == 0x80 &&
+            (in[i + 2] & 0xC0) == 0x80) { /* U+3000..9FFF: CJK, copied (is_cjk) */
+            if (o + 3 > cap) break;
+            END_WORD();
+            memcpy(out + o, in + i, 3);
+            o += 3;
+            i += 3;
             continue;
         }
         uint32_t cp;
