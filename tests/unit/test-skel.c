@@ -102,9 +102,9 @@ static size_t icu_skeleton(const USpoofChecker *sc, uint32_t cp, char *out, size
     return o;
 }
 
-/* Every lower-case letter outside ASCII and CJK, after a lower-case ASCII
- * letter (so no word rule applies unless the skeleton holds a digit): the
- * view is ICU's skeleton of it. */
+/* Every lower-case letter outside ASCII and CJK, alone (whose skeleton
+ * has no digit that the word rule would swap): the view is ICU's skeleton
+ * of it, lower-cased, rn written m. */
 TEST_IMPL(skel_matches_icu) {
     init_skel();
     UErrorCode e = U_ZERO_ERROR;
