@@ -117,7 +117,7 @@ static double round_once(fz_pipeline *p, fz_decoder *dec, const events *ev, int 
         if (!views) continue;
         fz_views v;
         fz_pipeline_views(p, &e, &v);
-        for (int f = 0; f < FZ_FIELD_COUNT; f++) vb += v[f][FZ_VIEW_NORM].n;
+        for (int f = 0; f < FZ_FIELD_COUNT; f++) vb += v[f][FZ_VIEW_NORM].n + v[f][FZ_VIEW_SKEL].n;
     }
     double t = now() - t0;
     *invalid = bad;
@@ -174,7 +174,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     int nviews = 0;
-    for (int f = 0; f < FZ_FIELD_COUNT; f++) nviews += fz_ruleset_uses(rs, f, FZ_VIEW_NORM);
+    for (int f = 0; f < FZ_FIELD_COUNT; f++)
+        nviews += fz_ruleset_uses(rs, f, FZ_VIEW_NORM) + fz_ruleset_uses(rs, f, FZ_VIEW_SKEL);
 
     /* the levels to time: one, or every level this CPU has */
     fz_simd_level levels[FZ_SIMD_LEVEL_COUNT];

@@ -8,6 +8,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   librdkafka-dev libhyperscan-dev libxxhash-dev libjemalloc-dev libjsmn-dev libyaml-dev libopencc-dev libmicrohttpd-dev
+  libicu-dev
   libsodium-dev
   kcat prometheus python3 python3-confluent-kafka python3-jsonschema python3-yaml python3-venv openssl
   openjdk-17-jre-headless maven procps curl

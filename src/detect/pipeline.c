@@ -9,6 +9,7 @@
 
 #include "campaign.h"
 #include "norm.h"
+#include "skel.h"
 #include "privacy.h"
 #include "stores.h"
 #include "utf8.h"
@@ -20,9 +21,15 @@ struct fz_pipeline {
     fz_matcher *matcher;
     fz_buf norm;                    /* dedup key scratch */
     char *view_buf[FZ_FIELD_COUNT]; /* normalised views, max_event_bytes each */
+    char *skel_tmp;                 /* the text normalised with its case, max_event_bytes */
+    char *skel_buf;                 /* the text's skeleton view, SKEL_CAP(max_event_bytes) */
     size_t max_event_bytes;
     const fz_mask_config *masks; /* campaign masks per category; NULL = all */
 };
+
+/* The skeleton view's buffer: twice the text, where a few ligatures more
+ * than that stop it (skel.h). */
+#define SKEL_CAP(max_event_bytes) (2 * (max_event_bytes) + 64)
 
 static const char *const verdict_names[] = {"clean", "alert", "suppressed", "invalid"};
 
@@ -42,12 +49,17 @@ fz_pipeline *fz_pipeline_new(size_t max_event_bytes, size_t arena_bytes, char *e
     p->max_event_bytes = max_event_bytes;
     for (int f = 0; f < FZ_FIELD_COUNT; f++)
         if (!(p->view_buf[f] = malloc(max_event_bytes + 1))) goto fail_nomem;
+    if (!(p->skel_tmp = malloc(max_event_bytes + 1)) ||
+        !(p->skel_buf = malloc(SKEL_CAP(max_event_bytes))))
+        goto fail_nomem;
     fz_buf_init(&p->norm, 2 * max_event_bytes + 64);
     if (fz_buf_reserve(&p->norm, 2 * max_event_bytes + 64) != FZ_OK) goto fail_nomem;
     return p;
 fail_nomem:
     snprintf(errstr, errstr_size, "pipeline: out of memory");
     for (int f = 0; f < FZ_FIELD_COUNT; f++) free(p->view_buf[f]);
+    free(p->skel_tmp);
+    free(p->skel_buf);
     fz_decoder_destroy(p->dec);
 fail:
     free(p);
@@ -60,6 +72,8 @@ void fz_pipeline_destroy(fz_pipeline *p) {
     fz_matcher_destroy(p->matcher);
     fz_buf_free(&p->norm);
     for (int f = 0; f < FZ_FIELD_COUNT; f++) free(p->view_buf[f]);
+    free(p->skel_tmp);
+    free(p->skel_buf);
     free(p);
 }
 
@@ -85,8 +99,15 @@ void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out) {
         fz_str raw = ev->fields[f];
         (*out)[f][FZ_VIEW_RAW] = raw;
         (*out)[f][FZ_VIEW_NORM] = FZ_STR_NULL;
-        if (!raw.p || !fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_NORM)) continue;
+        (*out)[f][FZ_VIEW_SKEL] = FZ_STR_NULL;
+        if (!raw.p) continue;
         size_t n = raw.n <= p->max_event_bytes ? raw.n : p->max_event_bytes;
+        if (f == FZ_FIELD_TEXT && fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_SKEL)) {
+            size_t k =
+                fz_skel_text(raw.p, n, p->skel_tmp, p->skel_buf, SKEL_CAP(p->max_event_bytes));
+            (*out)[f][FZ_VIEW_SKEL] = (fz_str){p->skel_buf, k};
+        }
+        if (!fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_NORM)) continue;
         size_t k = f == FZ_FIELD_TEXT ? fz_norm_text(raw.p, n, p->view_buf[f])
                                       : fz_norm_number(raw.p, n, p->view_buf[f]);
         (*out)[f][FZ_VIEW_NORM] = (fz_str){p->view_buf[f], k};

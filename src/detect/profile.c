@@ -16,6 +16,7 @@
 #include "event.h"
 #include "log.h"
 #include "norm.h"
+#include "skel.h"
 
 #define MAX_LINE_BYTES (1u << 20)
 
@@ -66,7 +67,7 @@ static int sample_read(sample *s, const char *path, size_t max, fz_profile_info 
         return -1;
     }
     dec = fz_decoder_new(MAX_LINE_BYTES, MAX_LINE_BYTES, 1024, errstr, errstr_size);
-    norm = malloc(MAX_LINE_BYTES + 1);
+    norm = malloc(3 * MAX_LINE_BYTES + 64); /* a view; the skeleton's uses 2 x + 64 */
     if (!dec || !norm) {
         if (dec) snprintf(errstr, errstr_size, "out of memory");
         goto out;
@@ -99,7 +100,11 @@ static int sample_read(sample *s, const char *path, size_t max, fz_profile_info 
                 if (!raw.p) continue;
                 const char *p = raw.p;
                 size_t n = raw.n;
-                if (v == FZ_VIEW_NORM) {
+                if (v == FZ_VIEW_SKEL) {
+                    n = fz_skel_text(raw.p, raw.n, norm + 2 * MAX_LINE_BYTES + 64, norm,
+                                     2 * MAX_LINE_BYTES + 64);
+                    p = norm;
+                } else if (v == FZ_VIEW_NORM) {
                     n = f == FZ_FIELD_TEXT ? fz_norm_text(raw.p, raw.n, norm)
                                            : fz_norm_number(raw.p, raw.n, norm);
                     p = norm;
@@ -227,7 +232,7 @@ long fz_profile_scan(const fz_ruleset *rs, const char *path, size_t max_events, 
         return -1;
     }
     list_terms(rs, &s, costs);
-    if (fz_norm_init(errstr, errstr_size) != 0 ||
+    if (fz_skel_init(errstr, errstr_size) != 0 ||
         sample_read(&s, path, max_events, info, errstr, errstr_size) != 0)
         goto fail;
     info->events = s.n;

@@ -38,6 +38,7 @@
 #include "dbcache.h"
 #include "log.h"
 #include "norm.h"
+#include "skel.h"
 #include "prefilter.h"
 #include "rulefile.h"
 #include "utf8.h"
@@ -104,7 +105,7 @@ struct fz_ruleset {
 
 static const char *const sev_names[] = {"", "low", "medium", "high", "critical"};
 static const char *const status_names[] = {"enabled", "shadow", "disabled"};
-static const char *const view_names[] = {"raw", "normalized"};
+static const char *const view_names[] = {"raw", "normalized", "skeleton"};
 static const char *const mode_names[] = {"contains", "word", "equals", "prefix", "suffix"};
 
 const char *fz_severity_name(fz_severity s) {
@@ -1041,6 +1042,13 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
         if ((int)t->view < 0) t->view = (fz_view)view; /* still -1 = by field */
         if ((int)t->mode < 0) t->mode = mode >= 0 ? (fz_lit_mode)mode : FZ_LIT_CONTAINS;
         if (!t->name && asprintf(&t->name, "p%zu", i + 1) < 0) return -1;
+        if (t->view == FZ_VIEW_SKEL && (t->fields & ~(1u << FZ_FIELD_TEXT))) {
+            diag_add(c->diags, c->file, t->line ? t->line : line, 0,
+                     "term '%s': view 'skeleton' is for the text field only (it scans %s); "
+                     "use 'normalized' for from/to",
+                     t->name, t->fields & (1u << FZ_FIELD_FROM) ? "from" : "to");
+            rc = -1;
+        }
         for (size_t j = 0; j < i; j++)
             if (!strcmp(names[j], t->name)) {
                 diag_add(c->diags, c->file, t->line, 0, "term name '%s' used twice in rule",
@@ -1182,7 +1190,7 @@ fz_view fz_term_view(const fz_term *t, fz_field f) {
 
 unsigned fz_term_regex_flags(const fz_term *t, fz_view v) {
     unsigned fl = t->hs_flags | HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH;
-    if (v == FZ_VIEW_NORM) fl |= HS_FLAG_CASELESS; /* the view is lower-cased */
+    if (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL) fl |= HS_FLAG_CASELESS; /* lower-cased views */
     return fl;
 }
 
@@ -1509,7 +1517,8 @@ static int add_regex(fz_ruleset *rs, db_build *bb, factor_build *fb, char ***are
                      const char *pat, unsigned fl, unsigned id, int f, fz_view v) {
     if (!rs->prefilter) return db_build_add(&bb[db_key((fz_field)f, v, 0)], pat, 0, fl, id);
     fz_prefilter pf;
-    int normalised = f == FZ_FIELD_TEXT && v == FZ_VIEW_NORM;
+    /* both views of text hold no upper-case ASCII (norm.h, skel.h) */
+    int normalised = f == FZ_FIELD_TEXT && (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL);
     if (fz_prefilter_derive(pat, fl | (normalised ? FZ_PF_NORMALISED : 0), &pf) != 0) return -1;
     if (pf.n == 0) {
         if ((rs->nunfiltered & (rs->nunfiltered - 1)) == 0) {
@@ -1620,11 +1629,16 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                         const char *lit = s->lit[j];
                         size_t len = s->litlen[j];
                         if (len == 0) continue; /* Hyperscan rejects (or worse) empty literals */
-                        if (v == FZ_VIEW_NORM) {
-                            char *nv = malloc(len + 1);
+                        if (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL) {
+                            /* a skeleton is at most SKEL_GROWTH times the text */
+                            size_t room = v == FZ_VIEW_SKEL ? FZ_SKEL_GROWTH * len : len;
+                            char *nv = malloc(2 * room + 1);
                             if (!nv) goto done;
-                            len = f == FZ_FIELD_TEXT ? fz_norm_text(lit, len, nv)
-                                                     : fz_norm_number(lit, len, nv);
+                            if (v == FZ_VIEW_SKEL)
+                                len = fz_skel_text(lit, len, nv + room + 1, nv, room);
+                            else
+                                len = f == FZ_FIELD_TEXT ? fz_norm_text(lit, len, nv)
+                                                         : fz_norm_number(lit, len, nv);
                             nv[len] = '\0';
                             if (arena_push(arena, narena, nv) != 0) goto done;
                             lit = nv;
@@ -1634,7 +1648,7 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                         a->len = (uint32_t)len;
                         unsigned fl = 0;
                         if ((t->hs_flags & HS_FLAG_CASELESS) ||
-                            (v == FZ_VIEW_NORM && f == FZ_FIELD_TEXT))
+                            ((v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL) && f == FZ_FIELD_TEXT))
                             fl |= HS_FLAG_CASELESS;
                         if (t->mode == FZ_LIT_CONTAINS) fl |= HS_FLAG_SINGLEMATCH;
                         rc = db_build_add(&bb[db_key(f, v, 1)], lit, len, fl, id);
@@ -1839,7 +1853,7 @@ static int ruleset_parse(load_ctx *lc, const char *shown_prefix) {
     fz_ruleset *rs = lc->rs;
     size_t cap = 0, errors_before = lc->diags->errors;
     char errstr[256];
-    if (fz_norm_init(errstr, sizeof(errstr)) != 0) {
+    if (fz_skel_init(errstr, sizeof(errstr)) != 0) {
         diag_add(lc->diags, rs->dir ? rs->dir : "", 0, 0, "%s", errstr);
         return -1;
     }

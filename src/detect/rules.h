@@ -12,7 +12,8 @@
  *   rule  = metadata + up to 64 terms + an optional boolean condition over
  *           the terms' names (default: any term);
  *   term  = a regex or a list of literals, applied to one or more fields
- *           (text, from, to) in one view (raw or normalized, see norm.h);
+ *           (text, from, to) in one view (raw, normalized (norm.h) or, for
+ *           text, skeleton (skel.h));
  *   atom  = one Hyperscan expression: a regex term on one field, or one
  *           literal of a list term on one field. The Hyperscan id of an
  *           atom is its index in fz_ruleset_atoms(), which maps it back to
@@ -56,7 +57,10 @@ typedef enum fz_rule_status {
 
 const char *fz_rule_status_name(fz_rule_status s);
 
-typedef enum fz_view { FZ_VIEW_RAW = 0, FZ_VIEW_NORM, FZ_VIEW_COUNT } fz_view;
+/* What a term scans: the field as sent, its normalised view (norm.h) or,
+ * for text, its skeleton view (skel.h). Stored in compiled files: append
+ * only. */
+typedef enum fz_view { FZ_VIEW_RAW = 0, FZ_VIEW_NORM, FZ_VIEW_SKEL, FZ_VIEW_COUNT } fz_view;
 
 const char *fz_view_name(fz_view v);
 

@@ -8,16 +8,17 @@
 
 #include "matcher.h"
 #include "norm.h"
+#include "skel.h"
 
 #define EXAMPLE_MAX 65536
 
 int fz_ruletest_run(const fz_ruleset *rs, fz_rule_diags *diags, fz_ruletest_summary *sum,
                     char *errstr, size_t errstr_size) {
     memset(sum, 0, sizeof(*sum));
-    if (fz_norm_init(errstr, errstr_size) != 0) return -1;
+    if (fz_skel_init(errstr, errstr_size) != 0) return -1;
     fz_matcher *m = fz_matcher_new(rs, errstr, errstr_size);
     if (!m) return -1;
-    static char nbuf[FZ_FIELD_COUNT][EXAMPLE_MAX];
+    static char nbuf[FZ_FIELD_COUNT][EXAMPLE_MAX], stmp[EXAMPLE_MAX], sbuf[2 * EXAMPLE_MAX];
     int rc = 0;
     for (size_t i = 0; i < fz_ruleset_count(rs); i++) {
         const fz_rule *r = fz_ruleset_rule(rs, i);
@@ -43,6 +44,9 @@ int fz_ruletest_run(const fz_ruleset *rs, fz_rule_diags *diags, fz_ruletest_summ
                 size_t k2 = f == FZ_FIELD_TEXT ? fz_norm_text(s, n, nbuf[f])
                                                : fz_norm_number(s, n, nbuf[f]);
                 v[f][FZ_VIEW_NORM] = (fz_str){nbuf[f], k2};
+                if (f == FZ_FIELD_TEXT)
+                    v[f][FZ_VIEW_SKEL] =
+                        (fz_str){sbuf, fz_skel_text(s, n, stmp, sbuf, sizeof(sbuf))};
             }
             fz_matches mt;
             sum->examples++;

@@ -153,16 +153,17 @@ static int is_sep_punct(uint32_t cp) {
     }
 }
 
-/* Map one code point (steps 1, 3, 4). */
-static uint32_t fold(uint32_t cp) {
-    if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
-    if (cp >= 0xFF01 && cp <= 0xFF5E) return fold(cp - 0xFEE0);
+/* Map one code point (steps 1, 4, and 3 when lower is set; without it
+ * ASCII letters keep their case and the mapped ones get theirs). */
+static inline uint32_t fold(uint32_t cp, int lower) {
+    if (cp < 0x80) return (lower && cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
+    if (cp >= 0xFF01 && cp <= 0xFF5E) return fold(cp - 0xFEE0, lower);
     if (cp == 0x3000) return ' ';
-    if (cp == 0x212A) return 'k';         /* KELVIN SIGN */
-    if (cp == 0x017F) return 's';         /* LONG S */
-    if (cp >= 0x1D400 && cp <= 0x1D6A3) { /* bold, italic, script, ... A-Z a-z */
+    if (cp == 0x212A) return lower ? 'k' : 'K'; /* KELVIN SIGN */
+    if (cp == 0x017F) return 's';               /* LONG S */
+    if (cp >= 0x1D400 && cp <= 0x1D6A3) {       /* bold, italic, script, ... A-Z a-z */
         uint32_t k = (cp - 0x1D400) % 52;
-        return 'a' + (k < 26 ? k : k - 26);
+        return k < 26 ? (lower ? 'a' : 'A') + k : 'a' + (k - 26);
     }
     if (cp >= 0x1D7CE && cp <= 0x1D7FF) return '0' + (cp - 0x1D7CE) % 10;
     if (cp <= 0xFFFF && t2s[cp]) return t2s[cp];
@@ -186,13 +187,14 @@ static inline int keep_pending(uint32_t prev, uint32_t f) {
  * on the vector paths, single spaces between them: a space that follows a
  * kept ASCII byte and comes before one is emitted as it is (keep_pending),
  * so the result is the scalar one. The run ends before a second space in
- * a row, a space at its end, and any other byte that is not kept.
+ * a row, a space at its end, and any other byte that is not kept. Without
+ * lower, the bytes are copied as they are (fz_norm_text_cased()).
  */
-static inline size_t ascii_run_scalar(const char *in, size_t n, char *out) {
+static inline size_t ascii_run_scalar(const char *in, size_t n, char *out, int lower) {
     size_t k = 0;
     unsigned char l = keep_lower[(unsigned char)in[0]];
     do {
-        out[k] = (char)l;
+        out[k] = lower ? (char)l : in[k];
     } while (++k < n && (l = keep_lower[(unsigned char)in[k]]) != 0);
     return k;
 }
@@ -212,7 +214,7 @@ static const unsigned char run_lo[16] = {RUN_LO}, run_hi[16] = {RUN_HI};
 /* the bytes that end the run in 16 bytes at p (bit i: p[i]), spaces in
  * *sp; out gets p lower-cased */
 __attribute__((target("sse4.2"))) static inline unsigned run_block_sse42(const char *p, char *out,
-                                                                         unsigned *sp) {
+                                                                         unsigned *sp, int lower) {
     const __m128i lo = _mm_loadu_si128((const __m128i *)run_lo);
     const __m128i hi = _mm_loadu_si128((const __m128i *)run_hi);
     const __m128i nib = _mm_set1_epi8(0x0F);
@@ -224,12 +226,13 @@ __attribute__((target("sse4.2"))) static inline unsigned run_block_sse42(const c
     /* 'A'..'Z' + (0x80 - 'A') are the 26 smallest signed bytes */
     __m128i upper = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - 'A'))),
                                    _mm_set1_epi8((char)(0x80 + 26)));
-    _mm_storeu_si128((__m128i *)out, _mm_or_si128(v, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
+    if (lower) v = _mm_or_si128(v, _mm_and_si128(upper, _mm_set1_epi8(0x20)));
+    _mm_storeu_si128((__m128i *)out, v);
     return stop;
 }
 
 __attribute__((target("avx2"))) static inline uint32_t run_block_avx2(const char *p, char *out,
-                                                                      uint32_t *sp) {
+                                                                      uint32_t *sp, int lower) {
     const __m256i lo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)run_lo));
     const __m256i hi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)run_hi));
     const __m256i nib = _mm256_set1_epi8(0x0F);
@@ -241,13 +244,13 @@ __attribute__((target("avx2"))) static inline uint32_t run_block_avx2(const char
     *sp = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(' ')));
     __m256i upper = _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(0x80 + 26)),
                                       _mm256_add_epi8(v, _mm256_set1_epi8((char)(0x80 - 'A'))));
-    _mm256_storeu_si256((__m256i *)out,
-                        _mm256_or_si256(v, _mm256_and_si256(upper, _mm256_set1_epi8(0x20))));
+    if (lower) v = _mm256_or_si256(v, _mm256_and_si256(upper, _mm256_set1_epi8(0x20)));
+    _mm256_storeu_si256((__m256i *)out, v);
     return stop;
 }
 
 /* the rest of a run after the vector blocks, a byte at a time */
-static inline size_t run_tail(const char *in, size_t i, size_t n, char *out) {
+static inline size_t run_tail(const char *in, size_t i, size_t n, char *out, int lower) {
     for (; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
         if (c == ' ') {
@@ -257,17 +260,17 @@ static inline size_t run_tail(const char *in, size_t i, size_t n, char *out) {
         }
         unsigned char l = keep_lower[c];
         if (!l) break;
-        out[i] = (char)l;
+        out[i] = lower ? (char)l : (char)c;
     }
     return in[i - 1] == ' ' ? i - 1 : i;
 }
 
 __attribute__((target("sse4.2"))) static inline size_t ascii_run_sse42(const char *in, size_t n,
-                                                                       char *out) {
+                                                                       char *out, int lower) {
     size_t i = 0;
     unsigned carry = 0; /* the byte before the block is a space */
     for (; i + 16 <= n; i += 16) {
-        unsigned sp, stop = run_block_sse42(in + i, out + i, &sp);
+        unsigned sp, stop = run_block_sse42(in + i, out + i, &sp, lower);
         stop |= sp & ((sp << 1) | carry);
         if (stop) {
             i += (size_t)__builtin_ctz(stop);
@@ -275,15 +278,15 @@ __attribute__((target("sse4.2"))) static inline size_t ascii_run_sse42(const cha
         }
         carry = sp >> 15;
     }
-    return run_tail(in, i, n, out);
+    return run_tail(in, i, n, out, lower);
 }
 
 __attribute__((target("avx2"))) static inline size_t ascii_run_avx2(const char *in, size_t n,
-                                                                    char *out) {
+                                                                    char *out, int lower) {
     size_t i = 0;
     uint32_t carry = 0;
     for (; i + 32 <= n; i += 32) {
-        uint32_t sp, stop = run_block_avx2(in + i, out + i, &sp);
+        uint32_t sp, stop = run_block_avx2(in + i, out + i, &sp, lower);
         stop |= sp & ((sp << 1) | carry);
         if (stop) {
             i += (size_t)__builtin_ctz(stop);
@@ -292,7 +295,7 @@ __attribute__((target("avx2"))) static inline size_t ascii_run_avx2(const char *
         carry = sp >> 31;
     }
     if (i + 16 <= n) {
-        unsigned sp16, stop = run_block_sse42(in + i, out + i, &sp16);
+        unsigned sp16, stop = run_block_sse42(in + i, out + i, &sp16, lower);
         stop |= sp16 & ((sp16 << 1) | carry);
         if (stop) {
             i += (size_t)__builtin_ctz(stop);
@@ -300,14 +303,14 @@ __attribute__((target("avx2"))) static inline size_t ascii_run_avx2(const char *
         }
         i += 16;
     }
-    return run_tail(in, i, n, out);
+    return run_tail(in, i, n, out, lower);
 }
 #define ASCII_RUN(level, in, n, out)                                                               \
-    ((level) == FZ_SIMD_AVX2    ? ascii_run_avx2((in), (n), (out))                                 \
-     : (level) == FZ_SIMD_SSE42 ? ascii_run_sse42((in), (n), (out))                                \
-                                : ascii_run_scalar((in), (n), (out)))
+    ((level) == FZ_SIMD_AVX2    ? ascii_run_avx2((in), (n), (out), lower)                          \
+     : (level) == FZ_SIMD_SSE42 ? ascii_run_sse42((in), (n), (out), lower)                         \
+                                : ascii_run_scalar((in), (n), (out), lower))
 #else
-#define ASCII_RUN(level, in, n, out) ascii_run_scalar((in), (n), (out))
+#define ASCII_RUN(level, in, n, out) ascii_run_scalar((in), (n), (out), lower)
 #endif
 
 /*
@@ -317,10 +320,10 @@ __attribute__((target("avx2"))) static inline size_t ascii_run_avx2(const char *
  * Everything else goes one code point at a time. The state stays in
  * locals: separators seen since the last kept character wait in pend
  * until the next kept character says whether they go or stay. Inlined
- * once per SIMD level, where level is a constant.
+ * once per SIMD level and case mode, where level and lower are constants.
  */
-static inline __attribute__((always_inline)) size_t norm_text_body(const char *in, size_t n,
-                                                                   char *out, fz_simd_level level) {
+static inline __attribute__((always_inline)) size_t
+norm_text_body(const char *in, size_t n, char *out, fz_simd_level level, int lower) {
     size_t i = 0, o = 0, np = 0;
     uint32_t prev = 0;      /* last kept non-separator code point, after folding; 0 = none */
     char pend[PENDING_MAX]; /* separators since prev, already folded */
@@ -384,7 +387,7 @@ static inline __attribute__((always_inline)) size_t norm_text_body(const char *i
         }
         i += len;
         if (is_zero_width(cp)) continue;
-        uint32_t f = fold(cp);
+        uint32_t f = fold(cp, lower);
         if (is_space(f)) {
             ADD_SPACE();
         } else if (is_sep_punct(f)) {
@@ -410,33 +413,41 @@ static inline __attribute__((always_inline)) size_t norm_text_body(const char *i
     return o;
 }
 
-static size_t norm_text_scalar(const char *in, size_t n, char *out) {
-    return norm_text_body(in, n, out, FZ_SIMD_SCALAR);
-}
+#define NORM_TEXT_FNS(lower, suffix)                                                               \
+    static size_t norm_text_scalar##suffix(const char *in, size_t n, char *out) {                  \
+        return norm_text_body(in, n, out, FZ_SIMD_SCALAR, lower);                                  \
+    }                                                                                              \
+    NORM_TEXT_X86(lower, suffix)
 #ifdef FZ_NORM_X86
-__attribute__((target("sse4.2"))) static size_t norm_text_sse42(const char *in, size_t n,
-                                                                char *out) {
-    return norm_text_body(in, n, out, FZ_SIMD_SSE42);
-}
-__attribute__((target("avx2"))) static size_t norm_text_avx2(const char *in, size_t n, char *out) {
-    return norm_text_body(in, n, out, FZ_SIMD_AVX2);
-}
+#define NORM_TEXT_X86(lower, suffix)                                                               \
+    __attribute__((target("sse4.2"))) static size_t norm_text_sse42##suffix(const char *in,        \
+                                                                            size_t n, char *out) { \
+        return norm_text_body(in, n, out, FZ_SIMD_SSE42, lower);                                   \
+    }                                                                                              \
+    __attribute__((target("avx2"))) static size_t norm_text_avx2##suffix(const char *in, size_t n, \
+                                                                         char *out) {              \
+        return norm_text_body(in, n, out, FZ_SIMD_AVX2, lower);                                    \
+    }
+#define NORM_TEXT_TABLE(suffix)                                                                    \
+    { norm_text_scalar##suffix, norm_text_sse42##suffix, norm_text_avx2##suffix }
+#else
+#define NORM_TEXT_X86(lower, suffix)
+#define NORM_TEXT_TABLE(suffix)                                                                    \
+    { norm_text_scalar##suffix, norm_text_scalar##suffix, norm_text_scalar##suffix }
 #endif
+NORM_TEXT_FNS(1, )
+NORM_TEXT_FNS(0, _cased)
 
 typedef size_t (*norm_text_fn)(const char *in, size_t n, char *out);
-static const norm_text_fn norm_text[FZ_SIMD_LEVEL_COUNT] = {
-    norm_text_scalar,
-#ifdef FZ_NORM_X86
-    norm_text_sse42,
-    norm_text_avx2,
-#else
-    norm_text_scalar,
-    norm_text_scalar,
-#endif
-};
+static const norm_text_fn norm_text[FZ_SIMD_LEVEL_COUNT] = NORM_TEXT_TABLE();
+static const norm_text_fn norm_text_cased[FZ_SIMD_LEVEL_COUNT] = NORM_TEXT_TABLE(_cased);
 
 size_t fz_norm_text(const char *in, size_t n, char *out) {
     return norm_text[fz_simd_level_get()](in, n, out);
+}
+
+size_t fz_norm_text_cased(const char *in, size_t n, char *out) {
+    return norm_text_cased[fz_simd_level_get()](in, n, out);
 }
 
 size_t fz_norm_number(const char *in, size_t n, char *out) {

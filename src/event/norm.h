@@ -41,6 +41,12 @@ int fz_norm_init(char *errstr, size_t errstr_size);
  * output length. Invalid UTF-8 bytes are copied unchanged. */
 size_t fz_norm_text(const char *in, size_t n, char *out);
 
+/* fz_norm_text() without step 3: ASCII letters keep their case, and
+ * full-width and mathematical letters and U+212A become the ASCII letter
+ * of their own case (the skeleton view starts from this, see skel.h).
+ * Never longer than the input; the SIMD levels give the same bytes. */
+size_t fz_norm_text_cased(const char *in, size_t n, char *out);
+
 /* Keep only the ASCII digits of in[0..n); returns the output length. */
 size_t fz_norm_number(const char *in, size_t n, char *out);
 

@@ -6,7 +6,8 @@
  * per-event work of a worker - decode, match, dedup, alert / dead-letter /
  * verdict encoding - over valid, escaped, matching and malformed events
  * must make no allocation at all, also with the privacy options on
- * (numbers masked and texts dropped, then numbers hashed).
+ * (numbers masked and texts dropped, then numbers hashed). Run once with
+ * rules that scan the skeleton view too (tests/CMakeLists.txt).
  *
  * usage: fanzha_noalloc RULES_DIR
  */
@@ -54,6 +55,10 @@ static const char *const events[] = {
     "not json at all",
     "{\"id\":\"g\",\"ts\":1764288000005,\"type\":\"sms\",\"text\":\"\xff\"}",
     "{\"id\":\"h\",\"ts\":1764288000006,\"type\":\"report\",\"from\":\"+2\",\"amount\":99}",
+    /* look-alikes for the skeleton view: Cyrillic, a capital I, digits, a ligature */
+    "{\"id\":\"i\",\"ts\":1764288000007,\"type\":\"sms\",\"text\":"
+    "\"\xd1\x80\xd0\xb0\xd1\x83\xd1\x80"
+    "\xd0\xb0l PayPaI acc0unt BL0CKED \xef\xac\x81x \xc7\x86 95588 \xe5\xbe\xae\xe4\xbf\xa1\"}",
 };
 
 int main(int argc, char **argv) {

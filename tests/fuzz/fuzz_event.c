@@ -6,7 +6,9 @@
  *    valid UTF-8;
  *  - every encoded record is valid UTF-8 and ends with '}';
  *  - every SIMD level (simd.h) decodes the input as the scalar path does
- *    (reason, detail, values) and normalises its text to the same bytes.
+ *    (reason, detail, values) and normalises its text to the same bytes;
+ *  - the text's skeleton view (skel.h) is the same on every level, valid
+ *    UTF-8 and free of upper-case ASCII.
  * Rules come from FANZHA_FUZZ_RULES (default tests/integration/rules).
  */
 #include <stdint.h>
@@ -19,6 +21,7 @@
 #include "norm.h"
 #include "pipeline.h"
 #include "simd.h"
+#include "skel.h"
 #include "stores.h"
 #include "utf8.h"
 
@@ -29,7 +32,7 @@ static fz_campaign g_closed, g_summary;
 static fz_watch *g_watch;
 static fz_buf g_out;
 static fz_decoder *g_dec; /* the differential decodes */
-static char g_norm[2][4096];
+static char g_norm[2][4096], g_skel[2][8192], g_skel_tmp[4096];
 
 static void init(void) {
     char err[256];
@@ -43,7 +46,7 @@ static void init(void) {
     g_watch = fz_watch_new(4096, 3600000, err, sizeof(err));
     fz_buf_init(&g_out, 1 << 20);
     g_dec = fz_decoder_new(4096, 4096 * FZ_SIMD_LEVEL_COUNT, 1024, err, sizeof(err));
-    if (!g_rs || !g_pipe || !st_ok || !g_watch || !g_dec ||
+    if (!g_rs || !g_pipe || !st_ok || !g_watch || !g_dec || fz_skel_init(err, sizeof(err)) ||
         fz_pipeline_bind(g_pipe, g_rs, err, sizeof(err))) {
         fprintf(stderr, "fuzz_event: set-up failed (rules dir?)\n");
         abort();
@@ -65,7 +68,7 @@ static void check_levels(const char *msg, size_t size) {
     fz_event ev[2];
     char detail[2][192];
     fz_reason reason[2];
-    size_t norm_n[2];
+    size_t norm_n[2], skel_n[2];
     fz_decoder_reset_arena(g_dec);
     for (int l = 0; l <= (int)fz_simd_level_best(); l++) {
         int k = l != 0; /* 0: the scalar answer, 1: this level's */
@@ -74,6 +77,12 @@ static void check_levels(const char *msg, size_t size) {
         fz_str text = ev[k].fields[FZ_FIELD_TEXT];
         norm_n[k] =
             reason[k] == FZ_REASON_NONE && text.p ? fz_norm_text(text.p, text.n, g_norm[k]) : 0;
+        skel_n[k] = reason[k] == FZ_REASON_NONE && text.p
+                        ? fz_skel_text(text.p, text.n, g_skel_tmp, g_skel[k], sizeof(g_skel[k]))
+                        : 0;
+        if (!fz_utf8_valid(g_skel[k], skel_n[k], NULL)) abort();
+        for (size_t i = 0; i < skel_n[k]; i++)
+            if (g_skel[k][i] >= 'A' && g_skel[k][i] <= 'Z') abort();
         if (l == 0) continue;
         const fz_event *a = &ev[0], *b = &ev[1];
         if (reason[1] != reason[0] || strcmp(detail[1], detail[0]) != 0 ||
@@ -81,7 +90,8 @@ static void check_levels(const char *msg, size_t size) {
             a->amount_minor != b->amount_minor || a->has_amount != b->has_amount ||
             a->duration_s != b->duration_s || !same_str(a->currency, b->currency) ||
             !same_str(a->category, b->category) || norm_n[1] != norm_n[0] ||
-            memcmp(g_norm[0], g_norm[1], norm_n[0]) != 0)
+            memcmp(g_norm[0], g_norm[1], norm_n[0]) != 0 || skel_n[1] != skel_n[0] ||
+            memcmp(g_skel[0], g_skel[1], skel_n[0]) != 0)
             abort();
         for (int f = 0; f < FZ_FIELD_COUNT; f++)
             if (!same_str(a->fields[f], b->fields[f])) abort();

@@ -84,6 +84,14 @@ TEST_ENTRY(norm_properties)
 TEST_ENTRY(norm_oracle_random)
 TEST_ENTRY(norm_no_upper_ascii)
 
+/* skel: the skeleton view */
+TEST_ENTRY(skel_golden)
+TEST_ENTRY(skel_matches_icu)
+TEST_ENTRY(skel_no_upper_ascii)
+TEST_ENTRY(skel_truncation)
+TEST_ENTRY(skel_rules)
+TEST_ENTRY(skel_rules_from_to_rejected)
+
 /* cond */
 TEST_ENTRY(cond_truth_tables)
 TEST_ENTRY(cond_errors)

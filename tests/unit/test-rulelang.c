@@ -13,11 +13,12 @@
 #include "norm.h"
 #include "ruletest.h"
 #include "rules.h"
+#include "skel.h"
 #include "test.h"
 
 /* Scan text/from/to (NULL = absent); returns the matches. */
 static fz_matches scan(fz_matcher *m, const char *text, const char *from, const char *to) {
-    static char nb[FZ_FIELD_COUNT][4096];
+    static char nb[FZ_FIELD_COUNT][4096], st[4096], sb[8192];
     const char *in[FZ_FIELD_COUNT] = {text, from, to};
     fz_views v;
     memset(&v, 0, sizeof(v));
@@ -28,6 +29,8 @@ static fz_matches scan(fz_matcher *m, const char *text, const char *from, const 
         size_t k =
             f == FZ_FIELD_TEXT ? fz_norm_text(in[f], n, nb[f]) : fz_norm_number(in[f], n, nb[f]);
         v[f][FZ_VIEW_NORM] = (fz_str){nb[f], k};
+        if (f == FZ_FIELD_TEXT)
+            v[f][FZ_VIEW_SKEL] = (fz_str){sb, fz_skel_text(in[f], n, st, sb, sizeof(sb))};
     }
     fz_matches mt;
     ASSERT(fz_matcher_scan(m, &v, &mt) >= 0);

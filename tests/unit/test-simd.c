@@ -13,6 +13,7 @@
 
 #include "event.h"
 #include "norm.h"
+#include "skel.h"
 #include "simd.h"
 #include "test.h"
 #include "utf8.h"
@@ -236,18 +237,30 @@ TEST_IMPL(simd_event_differential) {
     fz_decoder_destroy(d);
 }
 
+/* view 0: normalised, 1: normalised with case, 2: skeleton */
+static size_t view_of(int view, const char *in, size_t n, char *out) {
+    static char tmp[4096];
+    return view == 0   ? fz_norm_text(in, n, out)
+           : view == 1 ? fz_norm_text_cased(in, n, out)
+                       : fz_skel_text(in, n, tmp, out, 8192);
+}
+
 static void norm_all_levels(const char *in, size_t n, const fz_simd_level *lv, int nl) {
-    static char want[4096], got[4096];
-    fz_simd_set_level(FZ_SIMD_SCALAR);
-    size_t w = fz_norm_text(in, n, want);
-    for (int k = 1; k < nl; k++) {
-        fz_simd_set_level(lv[k]);
-        size_t g = fz_norm_text(in, n, got);
-        if (g != w || memcmp(got, want, w) != 0) {
-            char hex[3 * 200 + 1];
-            hexdump(hex, sizeof(hex), (const unsigned char *)in, n);
-            fz_test_fail(__FILE__, __LINE__, "%s gives \"%.*s\", scalar \"%.*s\" for %s",
-                         fz_simd_level_name(lv[k]), (int)g, got, (int)w, want, hex);
+    static char want[8192], got[8192];
+    static const char *const names[] = {"normalized", "normalized (cased)", "skeleton"};
+    for (int view = 0; view < 3; view++) {
+        fz_simd_set_level(FZ_SIMD_SCALAR);
+        size_t w = view_of(view, in, n, want);
+        for (int k = 1; k < nl; k++) {
+            fz_simd_set_level(lv[k]);
+            size_t g = view_of(view, in, n, got);
+            if (g != w || memcmp(got, want, w) != 0) {
+                char hex[3 * 200 + 1];
+                hexdump(hex, sizeof(hex), (const unsigned char *)in, n);
+                fz_test_fail(__FILE__, __LINE__, "%s: %s gives \"%.*s\", scalar \"%.*s\" for %s",
+                             names[view], fz_simd_level_name(lv[k]), (int)g, got, (int)w, want,
+                             hex);
+            }
         }
     }
 }
@@ -257,7 +270,7 @@ static void norm_all_levels(const char *in, size_t n, const fz_simd_level *lv, i
  * spaces, separators, CJK, full-width, zero-width and invalid bytes. */
 TEST_IMPL(simd_norm_differential) {
     char err[256];
-    if (fz_norm_init(err, sizeof(err)) != 0) fz_test_fail(__FILE__, __LINE__, "%s", err);
+    if (fz_skel_init(err, sizeof(err)) != 0) fz_test_fail(__FILE__, __LINE__, "%s", err);
     fz_simd_level lv[FZ_SIMD_LEVEL_COUNT];
     int nl = levels(lv);
     static const char base[] = "Call Me Back at once, the Parcel is HELD for you: pay now ok";
@@ -329,7 +342,15 @@ TEST_IMPL(simd_norm_differential) {
                                       "\xff",
                                       "\xc3",
                                       "\xe5\xbe",
-                                      "\x7f"};
+                                      "\x7f",
+                                      "0",
+                                      "$",
+                                      "I",
+                                      "\xd0\xb0",      /* Cyrillic a */
+                                      "\xd0\x86",      /* Cyrillic I */
+                                      "\xce\xa1",      /* Greek Rho */
+                                      "\xef\xac\x81",  /* fi ligature */
+                                      "\xe2\x84\xaa"}; /* Kelvin sign */
     for (int iter = 0; iter < 60000; iter++) {
         size_t n = 0, k = fz_test_rand_below(120);
         int mostly_words = fz_test_rand_below(2) == 0;

@@ -1,0 +1,60 @@
+/*
+ * skel.h - the skeleton view of the text field: what the text looks like.
+ *
+ * Fraudsters dodge keyword rules with characters that look like Latin
+ * letters (Cyrillic раураl, Greek ΡΑΥΡΑL, PayPaI with a capital I for the
+ * l) and with digits for letters inside words (BL0CKED, P4YPAL, acc0unt).
+ * A rule that asks for the "skeleton" view sees the text after:
+ *
+ *   1. the normalised view's steps (norm.h) except lower-casing: full-width
+ *      and mathematical letters become ASCII of their own case, zero-width
+ *      characters go, traditional Chinese becomes simplified, separators
+ *      between CJK characters go, white space collapses;
+ *   2. every character outside ASCII and CJK (see below) replaced by its
+ *      UTS #39 confusable skeleton as ICU's uspoof_getSkeleton() gives it
+ *      for that character alone, with upper-case ASCII in the result
+ *      lower-cased and "rn" (the skeleton of m) written m;
+ *   3. ASCII letters lower-cased, except that a capital I (or a character
+ *      whose skeleton is l and that is upper-case, such as Cyrillic І)
+ *      becomes l when the character before it in the same word is a
+ *      lower-case letter (PayPaI -> paypal, VERIFY -> verify); | becomes l;
+ *   4. inside a word that holds at least one letter, 0 1 3 4 5 7 8 @ $
+ *      become o l e a s t b a s; a word is a maximal run of letters
+ *      (any script), combining marks, ASCII digits, @ and $; a word of
+ *      digits only (95588, $100) keeps them.
+ *
+ * CJK characters (U+2E80..9FFF, U+AC00..D7AF, U+F900..FAFF, U+FE30..FE4F,
+ * U+FF61..FFDC, U+20000..3FFFF) pass through unchanged and end a word.
+ *
+ * The output never holds an upper-case ASCII letter (the prefilter relies
+ * on it). Unlike the normalised view it can be longer than the input (a
+ * ligature's skeleton is several letters): it stops before the first
+ * character whose skeleton does not fit in the caller's buffer.
+ * fz_skel_init() builds a table of every skeleton from ICU once; after
+ * that, the functions are pure, thread-safe and never allocate or call
+ * ICU.
+ */
+#ifndef FZ_SKEL_H
+#define FZ_SKEL_H
+
+#include <stddef.h>
+
+/* No text's skeleton is longer than FZ_SKEL_GROWTH times the text (a
+ * skeleton kept is at most 31 bytes, for a character of at least 2). */
+#define FZ_SKEL_GROWTH 16
+
+/* Build the skeleton table (about 10 ms) and the normaliser's (fz_norm_init).
+ * Idempotent and thread-safe; returns 0, or -1 with errstr filled when ICU's
+ * spoof checker or OpenCC cannot be loaded. */
+int fz_skel_init(char *errstr, size_t errstr_size);
+
+/* The skeleton view of UTF-8 text in[0..n) into out[0..cap); tmp has room
+ * for n bytes (it gets fz_norm_text_cased()'s output). Returns the output
+ * length (<= cap). Invalid UTF-8 bytes are copied unchanged. */
+size_t fz_skel_text(const char *in, size_t n, char *tmp, char *out, size_t cap);
+
+/* Steps 2-4 alone, over text that fz_norm_text_cased() produced (or any
+ * UTF-8: it is defined on all input). Returns the output length (<= cap). */
+size_t fz_skel_map(const char *in, size_t n, char *out, size_t cap);
+
+#endif
