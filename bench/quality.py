@@ -22,6 +22,7 @@ absent (skipped).
 """
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -55,7 +56,9 @@ TARGETS = {
     "spam80w/fraud_loan": ("fraud", 0.85),
     "uci/spam(fraud-like)": ("fraud", 0.80),
     "uci/spam(all)": ("info", None),
+    "spamhunter/Fraud": ("fraud", 0.90),
     "uci/ham": ("ham", 0.005),
+    "spamhunter/Ads": ("ad", 0.03),
     "fbs/AD_Loan": ("ad", 0.05),
     "fbs/AD_Network_service": ("ad", 0.05),
     "fbs/AD_Other": ("ad", 0.05),
@@ -105,7 +108,8 @@ def main():
     if not d:
         print("quality: SKIPPED: no SMS corpora (set FANZHA_DATA or provide ../shared/data)")
         sys.exit(3)
-    items = [(eid, text) for eid, text in corpus_events.corpus(d)
+    items = [(eid, text) for eid, text in
+             itertools.chain(corpus_events.corpus(d), corpus_events.spamhunter(d))
              if a.part == "all" or part_of(eid) == a.part]
     texts = dict(items)
     with tempfile.TemporaryDirectory() as tmp:
