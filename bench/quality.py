@@ -12,6 +12,9 @@ Suppressed counts as flagged: it means a rule matched and the event was a
 repeat of one that alerted. The "+shadow" column shows the same rate if the
 shadow rules (status: shadow, counted but never alerting) were enabled.
 
+Besides UCI and the two Chinese corpora, SpamHunter's labelled SMS are
+measured as spamhunter/Fraud (fraud) and spamhunter/Ads (advertising).
+
 --part splits every class deterministically by a hash of the event id:
 "tune" is two thirds of each class, "check" the remaining third. Write and
 tune rules looking at "tune" only, then read "check" to see how well they
