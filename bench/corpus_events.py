@@ -52,6 +52,18 @@ def corpus(d):
                     yield f"spam80w/{name[:-4]}:{i}", parts[2]
 
 
+def spamhunter(d):
+    """Yields (id, text) for SpamHunter's labelled SMS, the id naming its label:
+    "spamhunter/Fraud:<row>" or "spamhunter/Ads:<row>" (row of the CSV)."""
+    sh = os.path.join(d, "sms-en-spamhunter", "labelled.csv")
+    if os.path.exists(sh):
+        import csv
+        with open(sh, encoding="utf-8", errors="replace", newline="") as f:
+            for i, row in enumerate(csv.reader(f), 1):
+                if i > 1 and len(row) >= 3 and row[0] and row[2] in ("Fraud", "Ads"):
+                    yield f"spamhunter/{row[2]}:{i}", row[0]
+
+
 def more_corpora(d):
     """Yields (id, text): the corpora the quality tools leave out - SpamHunter's
     labelled SMS and every phishing domain of the blocklists, in a message."""

@@ -12,6 +12,9 @@ Suppressed counts as flagged: it means a rule matched and the event was a
 repeat of one that alerted. The "+shadow" column shows the same rate if the
 shadow rules (status: shadow, counted but never alerting) were enabled.
 
+Besides UCI and the two Chinese corpora, SpamHunter's labelled SMS are
+measured as spamhunter/Fraud (fraud) and spamhunter/Ads (advertising).
+
 --part splits every class deterministically by a hash of the event id:
 "tune" is two thirds of each class, "check" the remaining third. Write and
 tune rules looking at "tune" only, then read "check" to see how well they
@@ -22,6 +25,7 @@ absent (skipped).
 """
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -55,7 +59,9 @@ TARGETS = {
     "spam80w/fraud_loan": ("fraud", 0.85),
     "uci/spam(fraud-like)": ("fraud", 0.80),
     "uci/spam(all)": ("info", None),
+    "spamhunter/Fraud": ("fraud", 0.90),
     "uci/ham": ("ham", 0.005),
+    "spamhunter/Ads": ("ad", 0.03),
     "fbs/AD_Loan": ("ad", 0.05),
     "fbs/AD_Network_service": ("ad", 0.05),
     "fbs/AD_Other": ("ad", 0.05),
@@ -105,7 +111,8 @@ def main():
     if not d:
         print("quality: SKIPPED: no SMS corpora (set FANZHA_DATA or provide ../shared/data)")
         sys.exit(3)
-    items = [(eid, text) for eid, text in corpus_events.corpus(d)
+    items = [(eid, text) for eid, text in
+             itertools.chain(corpus_events.corpus(d), corpus_events.spamhunter(d))
              if a.part == "all" or part_of(eid) == a.part]
     texts = dict(items)
     with tempfile.TemporaryDirectory() as tmp:

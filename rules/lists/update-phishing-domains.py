@@ -30,6 +30,7 @@ SHARED = {
     "web.app", "firebaseapp.com", "glitch.me", "herokuapp.com", "netlify.app", "vercel.app",
     "pages.dev", "workers.dev", "ipfs.io", "mediafire.com", "wetransfer.com", "we.tl",
     "forms.office.com", "sway.office.com", "jotform.com", "typeform.com",
+    "bit.do", "gg.gg", "cutt.us", "adf.ly", "x.co", "tr.im", "s.id", "v.gd", "shorte.st",
 }
 VALID = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 
@@ -51,7 +52,7 @@ def main():
                 d = line.strip().rstrip(".").lower()
                 if not d or d.startswith("#"):
                     continue
-                if d in SHARED:
+                if d in SHARED or (d.startswith("www.") and d[4:] in SHARED):
                     skipped += 1
                     continue
                 if not VALID.match(d):
