@@ -741,6 +741,16 @@ static int commit(fz_sthread *t, int final) {
                 rd_kafka_topic_partition_list_add(l, k->topic, k->partition)->offset = k->position;
         }
         rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(t->consumer);
+        if (!md) {
+            /* the consumer is leaving the group (closing): no offsets can
+             * be committed, so nothing of this transaction may be; whoever
+             * takes the tasks over restores them from their last commit */
+            rd_kafka_topic_partition_list_destroy(l);
+            fz_warn("thread %d: commit: the consumer has left the group; the transaction "
+                    "is aborted",
+                    t->idx);
+            return abort_txn(t) < 0 ? -1 : 0;
+        }
         rd_kafka_error_t *e = NULL;
         int r;
         for (;;) {
