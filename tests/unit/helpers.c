@@ -595,3 +595,24 @@ struct fz_ruleset *fz_test_load_rules(const char *dir) {
     fz_rule_diags_free(&diags);
     return rs;
 }
+
+void fz_test_pipe_open(fz_test_pipe *f, const char *rules_yaml, int64_t dedup_window_ms) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "r.yaml", rules_yaml);
+    f->rs = fz_test_load_rules(dir);
+    char err[256];
+    f->p = fz_pipeline_new(1 << 17, 0, err, sizeof(err));
+    if (!f->p || fz_pipeline_bind(f->p, f->rs, err, sizeof(err)) != 0)
+        fz_test_fail(__FILE__, __LINE__, "pipeline: %s", err);
+    fz_stores_config sc = {1024, 0, dedup_window_ms, 0};
+    if (fz_stores_init(&f->st, &sc, 0, err, sizeof(err)) != 0)
+        fz_test_fail(__FILE__, __LINE__, "stores: %s", err);
+    fz_buf_init(&f->b, 1 << 20);
+}
+
+void fz_test_pipe_close(fz_test_pipe *f) {
+    fz_buf_free(&f->b);
+    fz_stores_destroy(&f->st);
+    fz_pipeline_destroy(f->p);
+    fz_ruleset_unref(f->rs);
+}

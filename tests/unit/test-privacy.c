@@ -127,36 +127,13 @@ static const char rules_yaml[] =
     "  - {id: any.text, category: c, severity: high, fields: [text], pattern: 'FRAUDWORD'}\n"
     "  - {id: any.from, category: c, severity: high, fields: [from], pattern: '^1709'}\n";
 
-typedef struct fixture {
-    fz_ruleset *rs;
-    fz_pipeline *p;
-    fz_stores st;
-    fz_buf b;
-} fixture;
+typedef fz_test_pipe fixture;
 
-static void setup(fixture *f) {
-    const char *dir = fz_test_tmpdir();
-    fz_test_write_str(dir, "r.yaml", rules_yaml);
-    fz_rule_diags diags = {0};
-    f->rs = fz_ruleset_load(dir, NULL, &diags);
-    if (!f->rs) fz_rule_diags_print(&diags, stderr);
-    ASSERT(f->rs != NULL);
-    fz_rule_diags_free(&diags);
-    char err[256];
-    f->p = fz_pipeline_new(1 << 17, 0, err, sizeof(err));
-    ASSERT(f->p != NULL);
-    ASSERT(fz_pipeline_bind(f->p, f->rs, err, sizeof(err)) == 0);
-    fz_stores_config sc = {1024, 0, 0, 0}; /* no dedup: every event alerts */
-    ASSERT(fz_stores_init(&f->st, &sc, 0, err, sizeof(err)) == 0);
-    fz_buf_init(&f->b, 1 << 20);
-}
+static void setup(fixture *f) { fz_test_pipe_open(f, rules_yaml, 0); }
 
 static void teardown(fixture *f) {
     fz_privacy_set(NULL);
-    fz_buf_free(&f->b);
-    fz_stores_destroy(&f->st);
-    fz_pipeline_destroy(f->p);
-    fz_ruleset_unref(f->rs);
+    fz_test_pipe_close(f);
 }
 
 /* The alert of msg (which must alert) under policy p, parsed. */

@@ -19,6 +19,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
+#include "pipeline.h"
+#include "stores.h"
+
 #define TEST_IMPL(name) void fz_test_##name(void)
 
 void fz_test_fail(const char *file, int line, const char *fmt, ...)
@@ -91,6 +95,18 @@ struct fz_ruleset *fz_test_load_rules(const char *dir);
 const char *fz_test_write(const char *dir, const char *name, const void *data, size_t n);
 #define fz_test_write_str(dir, name, s) fz_test_write((dir), (name), (s), strlen(s))
 void fz_test_rm_rf(const char *path);
+
+/* A pipeline over rules written from rules_yaml, with stores whose dedup
+ * window is dedup_window_ms (0: every event alerts) and no campaign table,
+ * and a 1 MiB buffer: what the encoder tests feed events through. */
+typedef struct fz_test_pipe {
+    struct fz_ruleset *rs;
+    fz_pipeline *p;
+    fz_stores st;
+    fz_buf b;
+} fz_test_pipe;
+void fz_test_pipe_open(fz_test_pipe *f, const char *rules_yaml, int64_t dedup_window_ms);
+void fz_test_pipe_close(fz_test_pipe *f);
 
 /* ---- naive reference UTF-8 (independent of src/utf8.c) ---- */
 /* Length (1-4) of the valid sequence at s, or 0; *cp gets the code point. */
