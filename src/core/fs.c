@@ -4,9 +4,12 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int fz_mkdir_p(const char *dir) {
     char *p = strdup(dir);
@@ -27,4 +30,35 @@ int fz_mkdir_p(const char *dir) {
     free(p);
     errno = saved;
     return rc;
+}
+
+int fz_private_dir_open(const char *what, const char *dir, const char *owner_hint,
+                        const char *mode_hint, char *errstr, size_t errstr_size) {
+    struct stat st;
+    if (fz_mkdir_p(dir) != 0) {
+        snprintf(errstr, errstr_size, "%s %s: cannot create: %s", what, dir, strerror(errno));
+        return -1;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fstat(dfd, &st) != 0) {
+        snprintf(errstr, errstr_size, "%s %s: cannot open: %s", what, dir, strerror(errno));
+        if (dfd >= 0) close(dfd);
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(errstr, errstr_size,
+                 "%s %s: refused: owned by uid %u, not by this process (uid %u)%s%s", what, dir,
+                 (unsigned)st.st_uid, (unsigned)geteuid(), owner_hint ? "; " : "",
+                 owner_hint ? owner_hint : "");
+        close(dfd);
+        return -1;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(errstr, errstr_size, "%s %s: refused: writable by group or others (mode %04o)%s%s",
+                 what, dir, (unsigned)(st.st_mode & 07777), mode_hint ? "; " : "",
+                 mode_hint ? mode_hint : "");
+        close(dfd);
+        return -1;
+    }
+    return dfd;
 }

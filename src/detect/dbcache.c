@@ -188,39 +188,13 @@ static void checksum(const void *p, size_t n, uint8_t out[16]) {
 fz_dbcache *fz_dbcache_open(const char *dir, char *errstr, size_t errstr_size) {
     fz_dbcache *c = NULL;
     int dfd = -1;
-    struct stat st;
     if (!dir || !*dir) {
         snprintf(errstr, errstr_size, "rules cache: no directory given");
         return NULL;
     }
-    if (fz_mkdir_p(dir) != 0) {
-        snprintf(errstr, errstr_size, "rules cache %s: cannot create: %s", dir, strerror(errno));
-        goto fail;
-    }
-    /* follows a symbolic link on purpose: what it points to is checked */
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) {
-        snprintf(errstr, errstr_size, "rules cache %s: cannot open: %s", dir, strerror(errno));
-        goto fail;
-    }
-    if (fstat(dfd, &st) != 0) {
-        snprintf(errstr, errstr_size, "rules cache %s: %s", dir, strerror(errno));
-        goto fail_close;
-    }
-    if (st.st_uid != geteuid()) {
-        snprintf(errstr, errstr_size,
-                 "rules cache %s: refused: owned by uid %u, not by this process (uid %u); "
-                 "another user could plant databases in it",
-                 dir, (unsigned)st.st_uid, (unsigned)geteuid());
-        goto fail_close;
-    }
-    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        snprintf(errstr, errstr_size,
-                 "rules cache %s: refused: writable by group or others (mode %04o); "
-                 "chmod go-w it or choose another directory",
-                 dir, (unsigned)(st.st_mode & 07777));
-        goto fail_close;
-    }
+    dfd = fz_private_dir_open("rules cache", dir, "another user could plant databases in it",
+                              "chmod go-w it or choose another directory", errstr, errstr_size);
+    if (dfd < 0) goto fail;
     c = calloc(1, sizeof(*c));
     if (!c || !(c->dir = strdup(dir))) {
         snprintf(errstr, errstr_size, "rules cache %s: out of memory", dir);

@@ -39,33 +39,13 @@ int fz_history_is_version(const char *s) {
 }
 
 fz_history *fz_history_open(const char *dir, int keep, char *errstr, size_t errstr_size) {
-    struct stat st;
     int dfd = -1;
     if (!dir || !*dir || keep < 1) {
         snprintf(errstr, errstr_size, "rules history: no directory given");
         return NULL;
     }
-    if (fz_mkdir_p(dir) != 0) {
-        snprintf(errstr, errstr_size, "rules history %s: cannot create: %s", dir, strerror(errno));
-        return NULL;
-    }
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fstat(dfd, &st) != 0) {
-        snprintf(errstr, errstr_size, "rules history %s: cannot open: %s", dir, strerror(errno));
+    if ((dfd = fz_private_dir_open("rules history", dir, NULL, NULL, errstr, errstr_size)) < 0)
         goto fail;
-    }
-    if (st.st_uid != geteuid()) {
-        snprintf(errstr, errstr_size,
-                 "rules history %s: refused: owned by uid %u, not by this process (uid %u)", dir,
-                 (unsigned)st.st_uid, (unsigned)geteuid());
-        goto fail;
-    }
-    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        snprintf(errstr, errstr_size,
-                 "rules history %s: refused: writable by group or others (mode %04o)", dir,
-                 (unsigned)(st.st_mode & 07777));
-        goto fail;
-    }
     fz_history *h = calloc(1, sizeof(*h));
     if (!h || !(h->dir = strdup(dir))) {
         free(h);

@@ -66,6 +66,29 @@ static int beneath(int dfd, const char *rel, uint64_t flags) {
     return (int)fd;
 }
 
+/* The file checked as a (a regular file) opened as fd: fd when fd is that
+ * file, else -1 with the reason in why (fd closed). */
+static int regular_and_same(const struct stat *a, int fd, char *why, size_t why_size) {
+    struct stat b;
+    if (fd < 0) {
+        reason(why, why_size, errno);
+        return -1;
+    }
+    if (fstat(fd, &b) != 0 || b.st_dev != a->st_dev || b.st_ino != a->st_ino) {
+        snprintf(why, why_size, "changed while being opened");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Not a regular file: the reason in why. */
+static int not_regular(const struct stat *a, char *why, size_t why_size) {
+    if (S_ISREG(a->st_mode)) return 0;
+    snprintf(why, why_size, "%s, not a regular file", kind(a->st_mode));
+    return 1;
+}
+
 /* The realpath() fallback; see DESIGN. */
 static int fallback(const char *dir, const char *rel, char *why, size_t why_size) {
     char *top = realpath(dir, NULL), *joined = NULL, *real = NULL;
@@ -88,23 +111,14 @@ static int fallback(const char *dir, const char *rel, char *why, size_t why_size
         reason(why, why_size, EXDEV);
         goto out;
     }
-    struct stat a, b;
+    struct stat a;
     if (stat(real, &a) != 0) {
         reason(why, why_size, errno);
         goto out;
     }
-    if (!S_ISREG(a.st_mode)) {
-        snprintf(why, why_size, "%s, not a regular file", kind(a.st_mode));
-        goto out;
-    }
-    fd = open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        reason(why, why_size, errno);
-    } else if (fstat(fd, &b) != 0 || b.st_dev != a.st_dev || b.st_ino != a.st_ino) {
-        snprintf(why, why_size, "changed while being opened");
-        close(fd);
-        fd = -1;
-    }
+    if (not_regular(&a, why, why_size)) goto out;
+    fd = regular_and_same(&a, open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY),
+                          why, why_size);
 out:
     free(top);
     free(joined);
@@ -123,7 +137,7 @@ int fz_rulefile_open(const char *dir, const char *rel, char *why, size_t why_siz
         return -1;
     }
     int fd = -1;
-    struct stat a, b;
+    struct stat a;
     int pfd = beneath(dfd, rel, O_PATH);
     if (pfd < 0 && (errno == ENOSYS || errno == EPERM)) {
         fd = fallback(dir, rel, why, why_size);
@@ -137,18 +151,8 @@ int fz_rulefile_open(const char *dir, const char *rel, char *why, size_t why_siz
         reason(why, why_size, errno);
         goto out;
     }
-    if (!S_ISREG(a.st_mode)) {
-        snprintf(why, why_size, "%s, not a regular file", kind(a.st_mode));
-        goto out;
-    }
-    fd = beneath(dfd, rel, O_RDONLY | O_NONBLOCK);
-    if (fd < 0) {
-        reason(why, why_size, errno);
-    } else if (fstat(fd, &b) != 0 || b.st_dev != a.st_dev || b.st_ino != a.st_ino) {
-        snprintf(why, why_size, "changed while being opened");
-        close(fd);
-        fd = -1;
-    }
+    if (not_regular(&a, why, why_size)) goto out;
+    fd = regular_and_same(&a, beneath(dfd, rel, O_RDONLY | O_NONBLOCK), why, why_size);
 out:
     if (pfd >= 0) close(pfd);
     close(dfd);
