@@ -1,6 +1,7 @@
 /*
  * campaign.c - see campaign.h. One left-to-right pass over the normalised
- * text; at each position the longest of URL, phone or digit run wins.
+ * text; at each position the longest of URL, phone or digit run wins. Links
+ * are found by fz_url_span() (url.h), the scanner the URL fields use too.
  */
 #include "campaign.h"
 
@@ -12,43 +13,12 @@
 #include "common.h"
 #include "hll.h"
 #include "norm.h"
+#include "url.h"
 
 static int lower_alpha(unsigned char c) { return c >= 'a' && c <= 'z'; }
 static int digit(unsigned char c) { return c >= '0' && c <= '9'; }
 static int host_char(unsigned char c) { return lower_alpha(c) || digit(c) || c == '-' || c == '.'; }
-static int path_char(unsigned char c) {
-    return host_char(c) || c == '/' || c == '?' || c == '=' || c == '&' || c == '%' || c == '_' ||
-           c == '#' || c == ':' || c == '~' || c == '+';
-}
 static int space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-
-/* Length of a URL or bare domain starting at s[0], or 0. */
-static size_t url_len(const char *s, size_t n) {
-    size_t i = 0;
-    if (n >= 7 && memcmp(s, "http://", 7) == 0)
-        i = 7;
-    else if (n >= 8 && memcmp(s, "https://", 8) == 0)
-        i = 8;
-    else if (n >= 4 && memcmp(s, "www.", 4) == 0)
-        i = 4;
-    size_t host = i;
-    while (i < n && host_char((unsigned char)s[i])) i++;
-    /* a host needs a dot followed by a 2+ letter label */
-    size_t last_dot = 0;
-    for (size_t k = host; k < i; k++)
-        if (s[k] == '.') last_dot = k + 1;
-    int is_host = 0;
-    if (last_dot && last_dot < i && lower_alpha((unsigned char)s[last_dot])) {
-        size_t tld = 0;
-        while (last_dot + tld < i && lower_alpha((unsigned char)s[last_dot + tld])) tld++;
-        is_host = tld >= 2 && last_dot + tld == i;
-    }
-    if (!is_host && host == 0) return 0;
-    if (!is_host && i == host) return 0;
-    while (i < n && path_char((unsigned char)s[i])) i++;
-    while (i > 0 && (s[i - 1] == '.' || s[i - 1] == ':')) i--; /* sentence punctuation */
-    return i;
-}
 
 /* Length of a number (digits with + - space separators) at s[0]; *ndigits
  * gets how many digits it holds. */
@@ -82,7 +52,7 @@ size_t fz_campaign_form_normalised(const char *scratch, size_t m, unsigned masks
         unsigned char c = (unsigned char)scratch[i];
         int at_word_start = i == 0 || !host_char((unsigned char)scratch[i - 1]);
         if ((masks & FZ_MASK_URLS) && at_word_start && (lower_alpha(c) || digit(c))) {
-            size_t u = url_len(scratch + i, m - i);
+            size_t u = fz_url_span(scratch + i, m - i);
             if (u) {
                 out[o++] = FZ_MASK_CHAR_URL;
                 i += u;

@@ -92,6 +92,13 @@ TEST_ENTRY(skel_truncation)
 TEST_ENTRY(skel_rules)
 TEST_ENTRY(skel_rules_from_to_rejected)
 
+/* url: the links of a text */
+TEST_ENTRY(url_golden)
+TEST_ENTRY(url_long_hosts)
+TEST_ENTRY(url_punycode)
+TEST_ENTRY(url_brands_errors)
+TEST_ENTRY(url_texts)
+
 /* cond */
 TEST_ENTRY(cond_truth_tables)
 TEST_ENTRY(cond_errors)
