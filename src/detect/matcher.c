@@ -162,6 +162,10 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
         case FZ_LIT_SUFFIX:
             if (end != m->field.n) return 0;
             break;
+        case FZ_LIT_LINE:
+            if ((start > 0 && p[start - 1] != '\n') || (end < m->field.n && p[end] != '\n'))
+                return 0;
+            break;
         default: break;
         }
     }

@@ -12,6 +12,7 @@
 #include "skel.h"
 #include "privacy.h"
 #include "stores.h"
+#include "url.h"
 #include "utf8.h"
 #include "watch.h"
 
@@ -19,10 +20,11 @@ struct fz_pipeline {
     fz_counters counters; /* first: its own cache line */
     fz_decoder *dec;
     fz_matcher *matcher;
-    fz_buf norm;                    /* dedup key scratch */
-    char *view_buf[FZ_FIELD_COUNT]; /* normalised views, max_event_bytes each */
-    char *skel_tmp;                 /* the text normalised with its case, max_event_bytes */
-    char *skel_buf;                 /* the text's skeleton view, SKEL_CAP(max_event_bytes) */
+    fz_buf norm;                          /* dedup key scratch */
+    char *view_buf[FZ_FIELD_EVENT_COUNT]; /* normalised views, max_event_bytes each */
+    fz_url_scan *urls;                    /* the url_* fields' buffers */
+    char *skel_tmp;                       /* the text normalised with its case, max_event_bytes */
+    char *skel_buf;                       /* the text's skeleton view, SKEL_CAP(max_event_bytes) */
     size_t max_event_bytes;
     const fz_mask_config *masks; /* campaign masks per category; NULL = all */
 };
@@ -47,8 +49,9 @@ fz_pipeline *fz_pipeline_new(size_t max_event_bytes, size_t arena_bytes, char *e
     p->dec = fz_decoder_new(max_event_bytes, arena_bytes, 1024, errstr, errstr_size);
     if (!p->dec) goto fail;
     p->max_event_bytes = max_event_bytes;
-    for (int f = 0; f < FZ_FIELD_COUNT; f++)
+    for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++)
         if (!(p->view_buf[f] = malloc(max_event_bytes + 1))) goto fail_nomem;
+    if (!(p->urls = fz_url_scan_new(errstr, errstr_size))) goto fail_nomem;
     if (!(p->skel_tmp = malloc(max_event_bytes + 1)) ||
         !(p->skel_buf = malloc(SKEL_CAP(max_event_bytes))))
         goto fail_nomem;
@@ -57,7 +60,8 @@ fz_pipeline *fz_pipeline_new(size_t max_event_bytes, size_t arena_bytes, char *e
     return p;
 fail_nomem:
     snprintf(errstr, errstr_size, "pipeline: out of memory");
-    for (int f = 0; f < FZ_FIELD_COUNT; f++) free(p->view_buf[f]);
+    for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++) free(p->view_buf[f]);
+    fz_url_scan_destroy(p->urls);
     free(p->skel_tmp);
     free(p->skel_buf);
     fz_decoder_destroy(p->dec);
@@ -71,7 +75,8 @@ void fz_pipeline_destroy(fz_pipeline *p) {
     fz_decoder_destroy(p->dec);
     fz_matcher_destroy(p->matcher);
     fz_buf_free(&p->norm);
-    for (int f = 0; f < FZ_FIELD_COUNT; f++) free(p->view_buf[f]);
+    for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++) free(p->view_buf[f]);
+    fz_url_scan_destroy(p->urls);
     free(p->skel_tmp);
     free(p->skel_buf);
     free(p);
@@ -93,9 +98,46 @@ fz_matcher *fz_pipeline_swap(fz_pipeline *p, fz_matcher *m) {
 fz_matcher *fz_pipeline_matcher(fz_pipeline *p) { return p->matcher; }
 const fz_ruleset *fz_pipeline_ruleset(fz_pipeline *p) { return fz_matcher_ruleset(p->matcher); }
 
+/* The url_* views the ruleset scans, as fz_url_scan_text() wants. */
+static unsigned url_wants(const fz_ruleset *rs) {
+    static const struct {
+        fz_field f;
+        fz_view v;
+        unsigned bit;
+    } map[] = {
+        {FZ_FIELD_URL_HOST, FZ_VIEW_RAW, FZ_URL_WANT_HOST},
+        {FZ_FIELD_URL_HOST, FZ_VIEW_NORM, FZ_URL_WANT_HOST_UNI},
+        {FZ_FIELD_URL_HOST, FZ_VIEW_SKEL, FZ_URL_WANT_HOST_SKEL},
+        {FZ_FIELD_URL_DOMAIN, FZ_VIEW_RAW, FZ_URL_WANT_DOMAIN},
+        {FZ_FIELD_URL_DOMAIN, FZ_VIEW_NORM, FZ_URL_WANT_DOMAIN_UNI},
+        {FZ_FIELD_URL_DOMAIN, FZ_VIEW_SKEL, FZ_URL_WANT_DOMAIN_SKEL},
+        {FZ_FIELD_URL_FLAGS, FZ_VIEW_RAW, FZ_URL_WANT_FLAGS},
+    };
+    unsigned want = 0;
+    for (size_t i = 0; i < FZ_ARRAY_LEN(map); i++)
+        if (fz_ruleset_uses(rs, map[i].f, map[i].v)) want |= map[i].bit;
+    return want;
+}
+
+void fz_pipeline_url_views(fz_url_scan *u, const fz_url_brands *brands, unsigned want, fz_str norm,
+                           fz_views *out) {
+    fz_url_fields uf;
+    fz_url_scan_text(u, norm.p, norm.n, brands, want, &uf);
+    (*out)[FZ_FIELD_URL_HOST][FZ_VIEW_RAW] = uf.host;
+    (*out)[FZ_FIELD_URL_HOST][FZ_VIEW_NORM] = uf.host_uni;
+    (*out)[FZ_FIELD_URL_HOST][FZ_VIEW_SKEL] = uf.host_skel;
+    (*out)[FZ_FIELD_URL_DOMAIN][FZ_VIEW_RAW] = uf.domain;
+    (*out)[FZ_FIELD_URL_DOMAIN][FZ_VIEW_NORM] = uf.domain_uni;
+    (*out)[FZ_FIELD_URL_DOMAIN][FZ_VIEW_SKEL] = uf.domain_skel;
+    (*out)[FZ_FIELD_URL_FLAGS][FZ_VIEW_RAW] = uf.flags;
+}
+
 void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out) {
     const fz_ruleset *rs = fz_matcher_ruleset(p->matcher);
-    for (int f = 0; f < FZ_FIELD_COUNT; f++) {
+    for (int f = FZ_FIELD_EVENT_COUNT; f < FZ_FIELD_COUNT; f++)
+        for (int v = 0; v < FZ_VIEW_COUNT; v++) (*out)[f][v] = FZ_STR_NULL;
+    unsigned want = url_wants(rs);
+    for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++) {
         fz_str raw = ev->fields[f];
         (*out)[f][FZ_VIEW_RAW] = raw;
         (*out)[f][FZ_VIEW_NORM] = FZ_STR_NULL;
@@ -107,10 +149,16 @@ void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out) {
                 fz_skel_text(raw.p, n, p->skel_tmp, p->skel_buf, SKEL_CAP(p->max_event_bytes));
             (*out)[f][FZ_VIEW_SKEL] = (fz_str){p->skel_buf, k};
         }
-        if (!fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_NORM)) continue;
+        /* the links are read from the normalised text */
+        if (!fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_NORM) && !(f == FZ_FIELD_TEXT && want))
+            continue;
         size_t k = f == FZ_FIELD_TEXT ? fz_norm_text(raw.p, n, p->view_buf[f])
                                       : fz_norm_number(raw.p, n, p->view_buf[f]);
-        (*out)[f][FZ_VIEW_NORM] = (fz_str){p->view_buf[f], k};
+        if (f == FZ_FIELD_TEXT && want)
+            fz_pipeline_url_views(p->urls, fz_ruleset_url_brands(rs), want,
+                                  (fz_str){p->view_buf[f], k}, out);
+        if (fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_NORM))
+            (*out)[f][FZ_VIEW_NORM] = (fz_str){p->view_buf[f], k};
     }
 }
 

@@ -112,6 +112,13 @@ const fz_ruleset *fz_pipeline_ruleset(fz_pipeline *p);
 /* Fill the views of ev's fields that the bound ruleset scans (normalised
  * views go to p's buffers, valid until the next call). */
 void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out);
+/* The url_* views (url.h) of the normalised text norm into out, the ones
+ * in want (FZ_URL_WANT_* bits; the others become NULL). Views point
+ * into u. Shared with the rule tests (ruletest.c). */
+struct fz_url_scan;
+struct fz_url_brands;
+void fz_pipeline_url_views(struct fz_url_scan *u, const struct fz_url_brands *brands, unsigned want,
+                           fz_str norm, fz_views *out);
 /* Start a new batch: previously decoded views become invalid. */
 void fz_pipeline_reset_arena(fz_pipeline *p);
 fz_counters *fz_pipeline_counters(fz_pipeline *p);

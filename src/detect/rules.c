@@ -41,6 +41,7 @@
 #include "skel.h"
 #include "prefilter.h"
 #include "rulefile.h"
+#include "url.h"
 #include "utf8.h"
 
 /* Regex sets larger than this are split into several databases compiled
@@ -101,12 +102,13 @@ struct fz_ruleset {
     size_t art_json_len;
     const char **cats; /* the distinct categories of the rules (their strings) */
     size_t ncats;
+    fz_url_brands *url_brands; /* lists/brands.txt, when a rule scans url_flags */
 };
 
 static const char *const sev_names[] = {"", "low", "medium", "high", "critical"};
 static const char *const status_names[] = {"enabled", "shadow", "disabled"};
 static const char *const view_names[] = {"raw", "normalized", "skeleton"};
-static const char *const mode_names[] = {"contains", "word", "equals", "prefix", "suffix"};
+static const char *const mode_names[] = {"contains", "word", "equals", "prefix", "suffix", "line"};
 
 const char *fz_severity_name(fz_severity s) {
     return (s >= FZ_SEV_LOW && s <= FZ_SEV_CRITICAL) ? sev_names[s] : "unknown";
@@ -226,6 +228,7 @@ static void ruleset_free(fz_ruleset *rs) {
     free(rs->atoms);
     free(rs->dir);
     free(rs->cats);
+    fz_url_brands_destroy(rs->url_brands);
     free(rs);
 }
 
@@ -253,6 +256,7 @@ const fz_atom *fz_ruleset_atoms(const fz_ruleset *rs) { return rs->atoms; }
 size_t fz_ruleset_db_count(const fz_ruleset *rs) { return rs->ndbs; }
 const fz_db *fz_ruleset_db_at(const fz_ruleset *rs, size_t i) { return &rs->dbs[i]; }
 int fz_ruleset_uses(const fz_ruleset *rs, fz_field f, fz_view v) { return rs->uses[f][v]; }
+const fz_url_brands *fz_ruleset_url_brands(const fz_ruleset *rs) { return rs->url_brands; }
 size_t fz_ruleset_confirm_count(const fz_ruleset *rs) { return rs->nconfirms; }
 const fz_confirm *fz_ruleset_confirms(const fz_ruleset *rs) { return rs->confirms; }
 size_t fz_ruleset_factor_count(const fz_ruleset *rs) { return rs->nfactors; }
@@ -643,7 +647,9 @@ static int add_field(parse_ctx *c, void *obj, yaml_node_t *item, const char *key
     int f = fz_field_parse(s, strlen(s));
     if (f < 0) {
         diag_add(c->diags, c->file, node_line(item), 0,
-                 "unknown field '%s' in '%s' (known: text, from, to)", s, key);
+                 "unknown field '%s' in '%s' (known: text, from, to, url_host, url_domain, "
+                 "url_flags)",
+                 s, key);
         return -1;
     }
     *fields |= 1u << f;
@@ -882,6 +888,14 @@ static int parse_tests(parse_ctx *c, fz_rule *r, yaml_node_t *v) {
                 const char *fk = scalar(yaml_document_get_node(c->doc, q->key));
                 const char *fv = scalar(yaml_document_get_node(c->doc, q->value));
                 int f = fk ? fz_field_parse(fk, strlen(fk)) : -1;
+                if (f >= FZ_FIELD_EVENT_COUNT && fv) {
+                    diag_add(c->diags, c->file, t->line, 0,
+                             "test example: field '%s' is derived from the text's links; give "
+                             "a text with the link instead",
+                             fk);
+                    rc = -1;
+                    continue;
+                }
                 if (f < 0 || !fv) {
                     diag_add(c->diags, c->file, t->line, 0,
                              "test example: unknown field '%s' (known: text, from, to)",
@@ -1042,11 +1056,17 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
         if ((int)t->view < 0) t->view = (fz_view)view; /* still -1 = by field */
         if ((int)t->mode < 0) t->mode = mode >= 0 ? (fz_lit_mode)mode : FZ_LIT_CONTAINS;
         if (!t->name && asprintf(&t->name, "p%zu", i + 1) < 0) return -1;
-        if (t->view == FZ_VIEW_SKEL && (t->fields & ~(1u << FZ_FIELD_TEXT))) {
+        const uint32_t numbers = (1u << FZ_FIELD_FROM) | (1u << FZ_FIELD_TO);
+        if (t->view == FZ_VIEW_SKEL && (t->fields & numbers)) {
             diag_add(c->diags, c->file, t->line ? t->line : line, 0,
                      "term '%s': view 'skeleton' is for the text field only (it scans %s); "
                      "use 'normalized' for from/to",
                      t->name, t->fields & (1u << FZ_FIELD_FROM) ? "from" : "to");
+            rc = -1;
+        }
+        if ((int)t->view > FZ_VIEW_RAW && (t->fields & (1u << FZ_FIELD_URL_FLAGS))) {
+            diag_add(c->diags, c->file, t->line ? t->line : line, 0,
+                     "term '%s': url_flags has the raw view only (its tokens are ASCII)", t->name);
             rc = -1;
         }
         for (size_t j = 0; j < i; j++)
@@ -1517,8 +1537,10 @@ static int add_regex(fz_ruleset *rs, db_build *bb, factor_build *fb, char ***are
                      const char *pat, unsigned fl, unsigned id, int f, fz_view v) {
     if (!rs->prefilter) return db_build_add(&bb[db_key((fz_field)f, v, 0)], pat, 0, fl, id);
     fz_prefilter pf;
-    /* both views of text hold no upper-case ASCII (norm.h, skel.h) */
-    int normalised = f == FZ_FIELD_TEXT && (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL);
+    /* both views of text hold no upper-case ASCII (norm.h, skel.h), nor
+     * does any view of the url_* fields (url.h) */
+    int normalised = (f == FZ_FIELD_TEXT && (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL)) ||
+                     fz_field_is_url(f); /* links are read from the normalised text */
     if (fz_prefilter_derive(pat, fl | (normalised ? FZ_PF_NORMALISED : 0), &pf) != 0) return -1;
     if (pf.n == 0) {
         if ((rs->nunfiltered & (rs->nunfiltered - 1)) == 0) {
@@ -1629,7 +1651,7 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                         const char *lit = s->lit[j];
                         size_t len = s->litlen[j];
                         if (len == 0) continue; /* Hyperscan rejects (or worse) empty literals */
-                        if (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL) {
+                        if (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL || fz_field_is_url(f)) {
                             /* a skeleton is at most SKEL_GROWTH times the text */
                             size_t room = v == FZ_VIEW_SKEL ? FZ_SKEL_GROWTH * len : len;
                             char *nv = malloc(2 * room + 1);
@@ -1637,8 +1659,10 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                             if (v == FZ_VIEW_SKEL)
                                 len = fz_skel_text(lit, len, nv + room + 1, nv, room);
                             else
-                                len = f == FZ_FIELD_TEXT ? fz_norm_text(lit, len, nv)
-                                                         : fz_norm_number(lit, len, nv);
+                                /* url_*: lower-case like the fields */
+                                len = f == FZ_FIELD_TEXT || fz_field_is_url(f)
+                                          ? fz_norm_text(lit, len, nv)
+                                          : fz_norm_number(lit, len, nv);
                             nv[len] = '\0';
                             if (arena_push(arena, narena, nv) != 0) goto done;
                             lit = nv;
@@ -1847,6 +1871,63 @@ static int cmp_src(const void *a, const void *b) {
     return strcmp(x->rel, y->rel);
 }
 
+/* The url_* fields need the public suffix list (url.h), and url_flags the
+ * brands table: the rules directory's lists/brands.txt when there is one,
+ * read as a list source like any other (so it is part of the version and
+ * of a compiled file). Without it no link gets a brand token: a warning. */
+#define URL_BRANDS_LIST "lists/brands.txt"
+
+static int load_url_data(load_ctx *lc, const char *shown_prefix) {
+    fz_ruleset *rs = lc->rs;
+    const uint32_t url =
+        (1u << FZ_FIELD_URL_HOST) | (1u << FZ_FIELD_URL_DOMAIN) | (1u << FZ_FIELD_URL_FLAGS);
+    const fz_rule *ur = NULL, *fr = NULL;
+    const fz_term *ut = NULL, *ft = NULL;
+    for (size_t i = 0; i < rs->nrules; i++)
+        for (size_t k = 0; k < rs->rules[i].nterms; k++) {
+            const fz_term *t = &rs->rules[i].terms[k];
+            if ((t->fields & url) && !ur) ur = &rs->rules[i], ut = t;
+            if ((t->fields & (1u << FZ_FIELD_URL_FLAGS)) && !fr) fr = &rs->rules[i], ft = t;
+        }
+    if (!ur) return 0;
+    char err[256];
+    if (fz_url_init(err, sizeof(err)) != 0) {
+        diag_add(lc->diags, ur->file, ut->line ? ut->line : ur->line, 0, "%s", err);
+        return -1;
+    }
+    if (!fr) return 0;
+    int present = 0;
+    if (lc->dir) {
+        char *path;
+        struct stat st;
+        if (asprintf(&path, "%s/%s", lc->dir, URL_BRANDS_LIST) < 0) return -1;
+        present = lstat(path, &st) == 0;
+        free(path);
+    } else {
+        for (size_t i = 0; i < rs->nsrc; i++)
+            present |= rs->src[i].is_list && !strcmp(rs->src[i].rel, URL_BRANDS_LIST);
+    }
+    unsigned line = ft->line ? ft->line : fr->line;
+    if (!present) {
+        diag_add(lc->diags, fr->file, line, 1,
+                 "rule '%s' scans url_flags, but there is no %s: no link gets a brand token",
+                 fr->id, URL_BRANDS_LIST);
+        return 0;
+    }
+    source *s = list_get(lc, URL_BRANDS_LIST, fr->file, line);
+    if (!s) return -1;
+    unsigned bad;
+    rs->url_brands = fz_url_brands_parse(s->text, s->len, &bad, err, sizeof(err));
+    if (!rs->url_brands) {
+        char *shown;
+        if (asprintf(&shown, "%s%s", shown_prefix, URL_BRANDS_LIST) < 0) return -1;
+        diag_add(lc->diags, shown, bad, 0, "%s", err);
+        free(shown);
+        return -1;
+    }
+    return 0;
+}
+
 /* Parse the rule sources already in rs->src, check, hash. Returns 0 if
  * there was no error. */
 static int ruleset_parse(load_ctx *lc, const char *shown_prefix) {
@@ -1868,6 +1949,9 @@ static int ruleset_parse(load_ctx *lc, const char *shown_prefix) {
         parse_file(lc, shown, text, len, &cap);
         free(shown);
     }
+    if (lc->diags->errors == errors_before && load_url_data(lc, shown_prefix) != 0 &&
+        lc->diags->errors == errors_before)
+        return -1;
     if (rs->nsrc > 1) qsort(rs->src, rs->nsrc, sizeof(source), cmp_src);
     XXH3_state_t *h = XXH3_createState();
     if (!h) return -1;

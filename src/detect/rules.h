@@ -71,6 +71,7 @@ typedef enum fz_lit_mode {
     FZ_LIT_EQUALS,       /* the whole field */
     FZ_LIT_PREFIX,       /* at the start */
     FZ_LIT_SUFFIX,       /* at the end */
+    FZ_LIT_LINE,         /* a whole line of the field (url_* fields: one line per link) */
 } fz_lit_mode;
 
 #define FZ_MAX_TERMS 64
@@ -287,6 +288,11 @@ int fz_ruleset_prefiltered(const fz_ruleset *rs);
 /* Regex atoms that stay in the always-scanned databases although the
  * prefilter is on, and why (static strings): for `rules check`. */
 size_t fz_ruleset_unfiltered(const fz_ruleset *rs, const uint32_t **atoms, const char *const **why);
+
+struct fz_url_brands;
+/* The brands table (url.h) of the rules directory's lists/brands.txt, read
+ * when some rule scans url_flags; NULL without one. Valid while rs is. */
+const struct fz_url_brands *fz_ruleset_url_brands(const fz_ruleset *rs);
 
 /* 1 if some database scans this field in this view. */
 int fz_ruleset_uses(const fz_ruleset *rs, fz_field f, fz_view v);

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "matcher.h"
+#include "pipeline.h"
+#include "url.h"
 #include "norm.h"
 #include "skel.h"
 
@@ -18,8 +20,15 @@ int fz_ruletest_run(const fz_ruleset *rs, fz_rule_diags *diags, fz_ruletest_summ
     if (fz_skel_init(errstr, errstr_size) != 0) return -1;
     fz_matcher *m = fz_matcher_new(rs, errstr, errstr_size);
     if (!m) return -1;
-    static char nbuf[FZ_FIELD_COUNT][EXAMPLE_MAX], stmp[EXAMPLE_MAX], sbuf[2 * EXAMPLE_MAX];
-    int rc = 0;
+    fz_url_scan *urls = fz_url_scan_new(errstr, errstr_size);
+    if (!urls) {
+        fz_matcher_destroy(m);
+        return -1;
+    }
+    static char nbuf[FZ_FIELD_EVENT_COUNT][EXAMPLE_MAX], stmp[EXAMPLE_MAX], sbuf[2 * EXAMPLE_MAX];
+    int rc = 0, uses_urls = 0;
+    for (int f = FZ_FIELD_EVENT_COUNT; f < FZ_FIELD_COUNT; f++)
+        for (int vw = 0; vw < FZ_VIEW_COUNT; vw++) uses_urls |= fz_ruleset_uses(rs, f, vw);
     for (size_t i = 0; i < fz_ruleset_count(rs); i++) {
         const fz_rule *r = fz_ruleset_rule(rs, i);
         if (r->status == FZ_STATUS_DISABLED) {
@@ -35,7 +44,7 @@ int fz_ruletest_run(const fz_ruleset *rs, fz_rule_diags *diags, fz_ruletest_summ
             const fz_rule_test *t = &r->tests[k];
             fz_views v;
             memset(&v, 0, sizeof(v));
-            for (int f = 0; f < FZ_FIELD_COUNT; f++) {
+            for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++) {
                 const char *s = t->fields[f];
                 if (!s) continue;
                 size_t n = strlen(s);
@@ -48,6 +57,9 @@ int fz_ruletest_run(const fz_ruleset *rs, fz_rule_diags *diags, fz_ruletest_summ
                     v[f][FZ_VIEW_SKEL] =
                         (fz_str){sbuf, fz_skel_text(s, n, stmp, sbuf, sizeof(sbuf))};
             }
+            if (t->fields[FZ_FIELD_TEXT] && uses_urls) /* the links, as the pipeline sees them */
+                fz_pipeline_url_views(urls, fz_ruleset_url_brands(rs), FZ_URL_WANT_ALL,
+                                      v[FZ_FIELD_TEXT][FZ_VIEW_NORM], &v);
             fz_matches mt;
             sum->examples++;
             if (fz_matcher_scan(m, &v, &mt) < 0) {
@@ -69,6 +81,7 @@ int fz_ruletest_run(const fz_ruleset *rs, fz_rule_diags *diags, fz_ruletest_summ
         }
     }
 out:
+    fz_url_scan_destroy(urls);
     fz_matcher_destroy(m);
     return rc;
 }

@@ -31,8 +31,25 @@ typedef enum fz_event_type {
     FZ_EV_TYPE_COUNT
 } fz_event_type;
 
-/* Event fields that rules can scan. */
-typedef enum fz_field { FZ_FIELD_TEXT = 0, FZ_FIELD_FROM, FZ_FIELD_TO, FZ_FIELD_COUNT } fz_field;
+/* Fields that rules can scan: the event's own (text, from, to), then the
+ * ones derived from the text's links (url.h; never in an event: the
+ * pipeline computes their views). The numbers are stored in compiled rule
+ * files: append only. */
+typedef enum fz_field {
+    FZ_FIELD_TEXT = 0,
+    FZ_FIELD_FROM,
+    FZ_FIELD_TO,
+    FZ_FIELD_URL_HOST,   /* one line per link: its host */
+    FZ_FIELD_URL_DOMAIN, /* one line per link: its registered domain */
+    FZ_FIELD_URL_FLAGS,  /* one line per link: its flag tokens */
+    FZ_FIELD_COUNT
+} fz_field;
+
+/* The fields an event carries (the others are derived from text). */
+#define FZ_FIELD_EVENT_COUNT (FZ_FIELD_TO + 1)
+static inline int fz_field_is_url(int f) {
+    return f >= FZ_FIELD_URL_HOST && f <= FZ_FIELD_URL_FLAGS;
+}
 
 /* Why an event was rejected; the names (fz_reason_name) are the
  * machine-readable "reason" of dead-letter records and verdicts. */
@@ -57,7 +74,7 @@ typedef struct fz_event {
     fz_event_type type;
     int64_t ts_ms; /* epoch milliseconds */
     fz_str id;
-    fz_str fields[FZ_FIELD_COUNT]; /* text, from, to; .p == NULL if absent */
+    fz_str fields[FZ_FIELD_COUNT]; /* text, from, to; .p == NULL if absent (and url_*) */
     fz_str currency;               /* transfer/report; "CNY" if absent */
     fz_str category;               /* report: the victim's category, optional */
     int64_t amount_minor;          /* transfer/report: integer minor units */

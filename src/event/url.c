@@ -700,6 +700,7 @@ port_done:;
     if (domain_forms(h, hn, u) != 0) return -1;
     {
         const char *last = u->host + last_labels(u->host, u->host_len, 1);
+        if (!g_psl) return -1; /* fz_url_init() was not called */
         if ((u->flags & FZ_URL_BARE) &&
             !psl_is_public_suffix2(g_psl, last, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE))
             return -1;
