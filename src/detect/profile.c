@@ -16,6 +16,8 @@
 #include "event.h"
 #include "log.h"
 #include "norm.h"
+#include "pipeline.h"
+#include "url.h"
 #include "skel.h"
 
 #define MAX_LINE_BYTES (1u << 20)
@@ -30,6 +32,7 @@ typedef struct sample {
     size_t n;
     corpus c[FZ_FIELD_COUNT][FZ_VIEW_COUNT];
     int used[FZ_FIELD_COUNT][FZ_VIEW_COUNT];
+    const fz_url_brands *brands; /* for the url_* fields */
 } sample;
 
 static int corpus_put(corpus *c, const char *p, size_t n) {
@@ -59,16 +62,19 @@ static int sample_read(sample *s, const char *path, size_t max, fz_profile_info 
                        size_t errstr_size) {
     int rc = -1;
     FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    char *line = NULL, *norm = NULL, detail[192];
+    char *line = NULL, *norm = NULL, *unorm = NULL, detail[192];
     size_t lcap = 0;
     fz_decoder *dec = NULL;
+    fz_url_scan *urls = NULL;
     if (!fp) {
         snprintf(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     dec = fz_decoder_new(MAX_LINE_BYTES, MAX_LINE_BYTES, 1024, errstr, errstr_size);
     norm = malloc(3 * MAX_LINE_BYTES + 64); /* a view; the skeleton's uses 2 x + 64 */
-    if (!dec || !norm) {
+    unorm = malloc(MAX_LINE_BYTES);         /* the text the links are read from */
+    urls = fz_url_scan_new(errstr, errstr_size);
+    if (!dec || !norm || !unorm || !urls) {
         if (dec) snprintf(errstr, errstr_size, "out of memory");
         goto out;
     }
@@ -91,10 +97,27 @@ static int sample_read(sample *s, const char *path, size_t max, fz_profile_info 
             info->invalid++;
             continue;
         }
+        fz_views uv; /* the url_* views, as the pipeline computes them */
+        memset(&uv, 0, sizeof(uv));
+        fz_str text = ev.fields[FZ_FIELD_TEXT];
+        int links = 0;
+        for (int f = FZ_FIELD_EVENT_COUNT; f < FZ_FIELD_COUNT; f++)
+            for (int v = 0; v < FZ_VIEW_COUNT; v++) links |= s->used[f][v];
+        if (text.p && links)
+            fz_pipeline_url_views(urls, s->brands, FZ_URL_WANT_ALL,
+                                  (fz_str){unorm, fz_norm_text(text.p, text.n, unorm)}, &uv);
         for (int f = 0; f < FZ_FIELD_COUNT; f++)
             for (int v = 0; v < FZ_VIEW_COUNT; v++) {
                 if (!s->used[f][v]) continue;
                 corpus *c = &s->c[f][v];
+                if (f >= FZ_FIELD_EVENT_COUNT) {
+                    c->off[s->n] = c->len;
+                    if (uv[f][v].p && corpus_put(c, uv[f][v].p, uv[f][v].n) != 0) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto out;
+                    }
+                    continue;
+                }
                 fz_str raw = ev.fields[f];
                 c->off[s->n] = c->len;
                 if (!raw.p) continue;
@@ -135,6 +158,8 @@ static int sample_read(sample *s, const char *path, size_t max, fz_profile_info 
 out:
     free(line);
     free(norm);
+    free(unorm);
+    fz_url_scan_destroy(urls);
     fz_decoder_destroy(dec);
     if (fp != stdin) fclose(fp);
     return rc;
@@ -217,6 +242,7 @@ long fz_profile_scan(const fz_ruleset *rs, const char *path, size_t max_events, 
                      fz_scan_cost **out, fz_profile_info *info, char *errstr, size_t errstr_size) {
     sample s;
     memset(&s, 0, sizeof(s));
+    s.brands = fz_ruleset_url_brands(rs);
     memset(info, 0, sizeof(*info));
     *out = NULL;
     if (rounds < 1) rounds = 1;

@@ -74,11 +74,11 @@ typedef struct fz_event {
     fz_event_type type;
     int64_t ts_ms; /* epoch milliseconds */
     fz_str id;
-    fz_str fields[FZ_FIELD_COUNT]; /* text, from, to; .p == NULL if absent (and url_*) */
-    fz_str currency;               /* transfer/report; "CNY" if absent */
-    fz_str category;               /* report: the victim's category, optional */
-    int64_t amount_minor;          /* transfer/report: integer minor units */
-    int64_t duration_s;            /* call; -1 if absent */
+    fz_str fields[FZ_FIELD_EVENT_COUNT]; /* text, from, to; .p == NULL if absent */
+    fz_str currency;                     /* transfer/report; "CNY" if absent */
+    fz_str category;                     /* report: the victim's category, optional */
+    int64_t amount_minor;                /* transfer/report: integer minor units */
+    int64_t duration_s;                  /* call; -1 if absent */
     int has_amount;
 } fz_event;
 

@@ -93,7 +93,7 @@ static void check_levels(const char *msg, size_t size) {
             memcmp(g_norm[0], g_norm[1], norm_n[0]) != 0 || skel_n[1] != skel_n[0] ||
             memcmp(g_skel[0], g_skel[1], skel_n[0]) != 0)
             abort();
-        for (int f = 0; f < FZ_FIELD_COUNT; f++)
+        for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++)
             if (!same_str(a->fields[f], b->fields[f])) abort();
     }
     fz_simd_set_level(was);
@@ -110,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_pipeline_decide(g_pipe, &g_stores, &r, &g_closed, &g_summary);
     if (r.verdict != FZ_VERDICT_INVALID) {
         check_view(r.ev.id);
-        for (int f = 0; f < FZ_FIELD_COUNT; f++) check_view(r.ev.fields[f]);
+        for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++) check_view(r.ev.fields[f]);
     }
     fz_source src = {.topic = "t", .partition = 0, .offset = 1};
     fz_buf_reset(&g_out);

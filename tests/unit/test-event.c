@@ -434,7 +434,7 @@ TEST_IMPL(event_views) {
     size_t len = strlen(msg);
     ASSERT_EQ_I64(fz_event_decode(d, msg, len, &ev, detail, sizeof(detail)), FZ_REASON_NONE);
     ASSERT(inside(ev.id.p, ev.id.n, msg, len));
-    for (int f = 0; f < FZ_FIELD_COUNT; f++)
+    for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++)
         ASSERT(inside(ev.fields[f].p, ev.fields[f].n, msg, len));
     ASSERT(inside(ev.currency.p, ev.currency.n, msg, len));
     ASSERT(inside(ev.category.p, ev.category.n, msg, len));

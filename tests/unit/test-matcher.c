@@ -23,10 +23,10 @@ static fz_matcher *bound_matcher(const fz_ruleset *rs) {
 /* Scan ev's raw and normalised views. */
 static int scan_event(fz_matcher *m, const fz_event *ev, uint32_t *out, int *trunc,
                       uint32_t *primary) {
-    static char nbuf[FZ_FIELD_COUNT][4096];
+    static char nbuf[FZ_FIELD_EVENT_COUNT][4096];
     fz_views v;
     memset(&v, 0, sizeof(v));
-    for (int f = 0; f < FZ_FIELD_COUNT; f++) {
+    for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++) {
         fz_str raw = ev->fields[f];
         v[f][FZ_VIEW_RAW] = raw;
         if (!raw.p || raw.n > sizeof(nbuf[f])) continue;

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "norm.h"
+#include "rules.h"
+#include "ruletest.h"
 #include "skel.h"
 #include "test.h"
 #include "url.h"
@@ -285,4 +287,170 @@ TEST_IMPL(url_texts) {
     ASSERT(f.host.p == NULL && f.flags.p == NULL && f.host_skel.p == NULL);
     fz_url_scan_destroy(u);
     fz_url_brands_destroy(b);
+}
+
+/* ---- the fields in the rule language ---- */
+
+static fz_ruleset *load(const char *dir, fz_rule_diags *diags) {
+    memset(diags, 0, sizeof(*diags));
+    return fz_ruleset_load(dir, NULL, diags);
+}
+
+static int has_diag(const fz_rule_diags *d, const char *file_end, unsigned line, int warning,
+                    const char *msg) {
+    for (size_t i = 0; i < d->n; i++) {
+        const fz_rule_diag *g = &d->v[i];
+        size_t fl = strlen(g->file), el = strlen(file_end);
+        if (fl >= el && !strcmp(g->file + fl - el, file_end) && g->line == line &&
+            g->warning == warning && strstr(g->msg, msg))
+            return 1;
+    }
+    fz_rule_diags_print(d, stderr);
+    return 0;
+}
+
+static const char url_rules[] =
+    "rules:\n"
+    "  - id: u.brand\n"
+    "    category: c\n"
+    "    severity: high\n"
+    "    fields: [url_flags]\n"
+    "    pattern: '\\bbrand:paypal\\b'\n"
+    "    tests:\n"
+    "      should_match: ['Locked! http://paypa1-login.com/x', 'see "
+    "https://paypal.com@xn--pypal-4ve.com']\n"
+    "      should_not_match: ['https://www.paypal.com/x', 'write to help@paypal-help.com']\n"
+    "  - id: u.short\n"
+    "    category: c\n"
+    "    severity: low\n"
+    "    fields: [url_domain]\n"
+    "    list: lists/short.txt\n"
+    "    list_match: line\n"
+    "    tests:\n"
+    "      should_match: ['a https://x.org/ b BIT.LY/abc', 'bit.ly/x']\n"
+    "      should_not_match: ['https://bit.ly.evil.com/x', 'https://mybit.ly/x', 'bit.lyx/a']\n"
+    "  - id: u.host\n"
+    "    category: c\n"
+    "    severity: low\n"
+    "    fields: [url_host]\n"
+    "    view: skeleton\n"
+    "    flags: [multiline]\n"
+    "    pattern: '^paypal\\.'\n"
+    "    tests:\n"
+    "      should_match: ['https://x.org and http://p\xd0\xb0yp\xd0\xb0l.cc/']\n"
+    "      should_not_match: ['paypal. Is it?', 'http://www.paypal.cc']\n"
+    "  - id: u.uni\n"
+    "    category: c\n"
+    "    severity: low\n"
+    "    fields: [url_domain]\n"
+    "    view: normalized\n"
+    "    list: lists/uni.txt\n"
+    "    list_match: line\n"
+    "    tests:\n"
+    "      should_match: ['http://www.xn--e1afmkfd.xn--p1ai/']\n"
+    "      should_not_match: ['http://www.e1afmkfd.ru/']\n";
+
+TEST_IMPL(url_rules) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "u.yaml", url_rules);
+    fz_test_write_str(dir, "lists/short.txt", "bit.ly\n");
+    fz_test_write_str(dir, "lists/uni.txt",
+                      "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84\n");
+    fz_test_write_str(dir, "lists/brands.txt", "paypal: paypal.com\n");
+    fz_rule_diags diags;
+    fz_ruleset *rs = load(dir, &diags);
+    if (!rs) fz_rule_diags_print(&diags, stderr);
+    ASSERT(rs != NULL);
+    ASSERT(fz_ruleset_url_brands(rs) != NULL);
+    ASSERT(fz_ruleset_uses(rs, FZ_FIELD_URL_FLAGS, FZ_VIEW_RAW));
+    ASSERT(fz_ruleset_uses(rs, FZ_FIELD_URL_HOST, FZ_VIEW_SKEL));
+    ASSERT(!fz_ruleset_uses(rs, FZ_FIELD_URL_HOST, FZ_VIEW_RAW));
+    fz_ruletest_summary sum;
+    char err[256];
+    int rc = fz_ruletest_run(rs, &diags, &sum, err, sizeof(err));
+    if (rc != 0) fz_rule_diags_print(&diags, stderr);
+    ASSERT_EQ_I64(rc, 0);
+    ASSERT_EQ_U64(sum.examples, 14);
+    ASSERT_EQ_U64(sum.failed, 0);
+    /* the brands file is part of the version */
+    char v1[32];
+    snprintf(v1, sizeof(v1), "%s", fz_ruleset_version(rs));
+    fz_ruleset_unref(rs);
+    fz_rule_diags_free(&diags);
+    fz_test_write_str(dir, "lists/brands.txt", "paypal: paypal.com paypal-help.com\n");
+    rs = load(dir, &diags);
+    ASSERT(rs != NULL);
+    ASSERT(strcmp(v1, fz_ruleset_version(rs)) != 0);
+    fz_ruleset_unref(rs);
+    fz_rule_diags_free(&diags);
+}
+
+TEST_IMPL(url_rules_errors) {
+    /* url_flags has the raw view only */
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "u.yaml",
+                      "rules:\n"
+                      "  - id: u.x\n"
+                      "    category: c\n"
+                      "    severity: low\n"
+                      "    patterns:\n"
+                      "      - {name: f, fields: [url_flags], view: skeleton, pattern: 'ip'}\n");
+    fz_rule_diags diags;
+    ASSERT(load(dir, &diags) == NULL);
+    ASSERT(has_diag(&diags, "u.yaml", 6, 0, "term 'f': url_flags has the raw view only"));
+    fz_rule_diags_free(&diags);
+    /* examples give the text, not the derived fields */
+    dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "u.yaml",
+                      "rules:\n"
+                      "  - id: u.x\n"
+                      "    category: c\n"
+                      "    severity: low\n"
+                      "    fields: [url_host]\n"
+                      "    pattern: 'evil'\n"
+                      "    tests:\n"
+                      "      should_match:\n"
+                      "        - {url_host: evil.com}\n");
+    ASSERT(load(dir, &diags) == NULL);
+    ASSERT(has_diag(&diags, "u.yaml", 9, 0, "field 'url_host' is derived from the text's links"));
+    fz_rule_diags_free(&diags);
+    /* an unknown field names the url ones */
+    fz_test_write_str(dir, "u.yaml",
+                      "rules:\n"
+                      "  - id: u.x\n"
+                      "    category: c\n"
+                      "    severity: low\n"
+                      "    fields: [url]\n"
+                      "    pattern: 'evil'\n");
+    ASSERT(load(dir, &diags) == NULL);
+    ASSERT(
+        has_diag(&diags, "u.yaml", 5, 0, "known: text, from, to, url_host, url_domain, url_flags"));
+    fz_rule_diags_free(&diags);
+    /* a bad brands file: its own file and line */
+    fz_test_write_str(dir, "u.yaml",
+                      "rules:\n"
+                      "  - id: u.x\n"
+                      "    category: c\n"
+                      "    severity: low\n"
+                      "    fields: [url_flags]\n"
+                      "    pattern: 'brand:'\n");
+    fz_test_write_str(dir, "lists/brands.txt", "# brands\npaypal: paypal.com\npaypa1: x.com\n");
+    ASSERT(load(dir, &diags) == NULL);
+    ASSERT(has_diag(&diags, "lists/brands.txt", 3, 0, "letters a-z only"));
+    fz_rule_diags_free(&diags);
+    /* no brands file: a warning, and the rules load */
+    dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "u.yaml",
+                      "rules:\n"
+                      "  - id: u.x\n"
+                      "    category: c\n"
+                      "    severity: low\n"
+                      "    fields: [url_flags]\n"
+                      "    pattern: 'brand:'\n");
+    fz_ruleset *rs = load(dir, &diags);
+    ASSERT(rs != NULL);
+    ASSERT(has_diag(&diags, "u.yaml", 6, 1, "no lists/brands.txt"));
+    ASSERT(fz_ruleset_url_brands(rs) == NULL);
+    fz_ruleset_unref(rs);
+    fz_rule_diags_free(&diags);
 }
