@@ -35,9 +35,9 @@ if [ -z "${FANZHA_QUICK:-}" ]; then
   configure build-tsan -DCMAKE_BUILD_TYPE=Debug -DFANZHA_SANITIZE=thread
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L 'unit|golden' -j"$JOBS" --output-on-failure)
 
-  step "libFuzzer: event decoder, rule parser, prefilter against reference matcher, compiled-ruleset loader, ${FUZZ_SECONDS}s each"
+  step "libFuzzer: event decoder, rule parser, prefilter against reference matcher, compiled-ruleset loader, link parser, ${FUZZ_SECONDS}s each"
   CC=clang configure build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFANZHA_FUZZ=ON
-  for t in event rules matcher compiled; do
+  for t in event rules matcher compiled url; do
     work="$(mktemp -d)"
     rc=0
     maxlen=4096
