@@ -40,13 +40,13 @@
  *
  * Brands. A link gets brand:NAME when the skeleton (skel.h) of its
  * Unicode host, cut into tokens at '.' and '-', has a token that starts
- * with NAME - or, for a NAME shorter than 5 letters, is NAME - and its
+ * with NAME - or, for a NAME of 3 letters, is NAME - and its
  * registered domain is none of NAME's domains in the brands table.
  * paypal-secure-login.com, apple.id-verify.xyz, pаypal.com (Cyrillic а),
- * paypa1.com, appleid.com.cn, paypal.github.io get it; www.paypal.com,
- * pineapple.com, mypaypal.com (the brand inside a word: not a token
- * start) and ups-tracking for a brand "ups" when ups.com... only through
- * the token rule: "upstream.com" does not.
+ * paypa1.com, paypal.com.cn, paypal.github.io get it; www.paypal.com
+ * does not, nor do pineapple.com and mypaypal.com (the brand is not at
+ * the start of a token), nor upstream.com for a brand "ups" (three
+ * letters: only the whole token ups counts, as in ups-tracking.top).
  *
  * Workload: a few links per SMS, most texts none. Everything is bounded
  * (FZ_URL_MAX links, FZ_URL_HOST_MAX bytes a host) and written into the
@@ -596,7 +596,7 @@ static void find_brands(const fz_url_brands *b, fz_url *u) {
         for (size_t i = 0; i < b->n && u->nbrands < FZ_URL_BRAND_HITS; i++) {
             const brand *br = &b->v[i];
             if (e - s < br->len || memcmp(sk + s, br->name, br->len) != 0) continue;
-            if (br->len < 5 && e - s != br->len) continue;
+            if (br->len < 4 && e - s != br->len) continue; /* ups: not upstream */
             if (brand_owns(b, br, dom, dn)) continue;
             int seen = 0;
             for (int j = 0; j < u->nbrands; j++) seen |= u->brands[j] == i;

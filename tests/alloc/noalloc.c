@@ -63,10 +63,12 @@ static const char *const events[] = {
     /* links for the url_* fields: IDN both ways, IPs in several forms,
      * userinfo, ports, a shortener, an e-mail address, more links than
      * are analysed */
-    "{\"id\":\"j\",\"ts\":1764288000008,\"type\":\"sms\",\"text\":\"Verify: http://p\xd0\xb0ypal.com/ "
+    "{\"id\":\"j\",\"ts\":1764288000008,\"type\":\"sms\",\"text\":\"Verify: "
+    "http://p\xd0\xb0ypal.com/ "
     "https://xn--pypal-4ve.com:8443/a http://u@3232235777/ http://[2001:db8::1]/ bit.ly/x "
     "me@paypal.com www.paypal.com \xe8\xaf\xb7\xe7\x99\xbb\xe5\xbd\x95icbc-vip.cc/a\"}",
-    "{\"id\":\"k\",\"ts\":1764288000009,\"type\":\"sms\",\"text\":\"a.cn b.cn c.cn d.cn e.cn f.cn g.cn "
+    "{\"id\":\"k\",\"ts\":1764288000009,\"type\":\"sms\",\"text\":\"a.cn b.cn c.cn d.cn e.cn f.cn "
+    "g.cn "
     "h.cn i.cn j.cn k.cn l.cn m.cn n.cn o.cn p.cn q.cn r.cn s.cn t.cn u.cn v.cn w.cn x.cn y.cn "
     "z.cn aa.cn bb.cn cc.cn dd.cn ee.cn ff.cn gg.cn hh.cn account suspended\"}",
 };

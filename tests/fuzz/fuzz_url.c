@@ -88,7 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_url_fields f;
     fz_url_scan_text(g_scan, g_norm, n, g_brands, FZ_URL_WANT_ALL, &f);
     if (f.nurls > FZ_URL_MAX) abort();
-    fz_str all[] = {f.host, f.host_uni, f.host_skel, f.domain, f.domain_uni, f.domain_skel, f.flags};
+    fz_str all[] = {f.host,       f.host_uni,    f.host_skel, f.domain,
+                    f.domain_uni, f.domain_skel, f.flags};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         if (lines(all[i]) != f.nurls) abort();
     return 0;
