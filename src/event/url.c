@@ -516,8 +516,12 @@ static int domain_forms(const char *h, size_t n, fz_url *u) {
         int ascii = 1;
         for (size_t i = s; i < e; i++) ascii &= (unsigned char)h[i] < 0x80;
         if (ascii) {
-            for (size_t i = s; i < e; i++)
+            int alnum = 0; /* "-" or "_" alone is no label */
+            for (size_t i = s; i < e; i++) {
                 if (!label_char((unsigned char)h[i])) return -1;
+                alnum |= h[i] != '-' && h[i] != '_';
+            }
+            if (!alnum) return -1;
             if (e - s > 63 || a + (e - s) > FZ_URL_HOST_MAX) return -1;
             memcpy(u->host + a, h + s, e - s);
             a += e - s;
@@ -749,6 +753,7 @@ full:
 typedef struct line_buf {
     char *p;
     size_t n, cap;
+    unsigned lines; /* an empty line still counts: one line per link */
 } line_buf;
 
 struct fz_url_scan {
@@ -784,7 +789,7 @@ void fz_url_scan_destroy(fz_url_scan *u) {
 }
 
 static void put_line(line_buf *b, const char *s, size_t n) {
-    if (b->n) b->p[b->n++] = '\n'; /* room: each line has its cap + 1 */
+    if (b->lines++) b->p[b->n++] = '\n'; /* room: each line has its cap + 1 */
     memcpy(b->p + b->n, s, n);
     b->n += n;
 }
@@ -792,7 +797,7 @@ static void put_line(line_buf *b, const char *s, size_t n) {
 void fz_url_scan_text(fz_url_scan *u, const char *norm, size_t n, const fz_url_brands *brands,
                       unsigned want, fz_url_fields *out) {
     memset(out, 0, sizeof(*out));
-    for (int i = 0; i < 7; i++) u->out[i].n = 0;
+    for (int i = 0; i < 7; i++) u->out[i].n = u->out[i].lines = 0;
     int prev_host = 0; /* the character before was a host character */
     for (size_t i = 0; i < n;) {
         const unsigned char *s = (const unsigned char *)norm + i;

@@ -102,6 +102,8 @@ TEST_IMPL(url_golden) {
         {"http://", NULL, NULL, NULL, NULL},
         {"http://a..b/", NULL, NULL, NULL, NULL},
         {"http://ev!l.com/", NULL, NULL, NULL, NULL},
+        {"https://-/", NULL, NULL, NULL, NULL},
+        {"https://a.-.com/", NULL, NULL, NULL, NULL},
         {"https://xn--zz-.com", NULL, NULL, NULL, NULL},
         {"https://xn--abc.com", NULL, NULL, NULL, NULL}, /* decodes to no letter */
         /* single labels after a scheme, public suffixes as hosts */
