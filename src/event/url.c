@@ -67,22 +67,13 @@
 
 /* ---- the public suffix list ---- */
 
-static psl_ctx_t *g_psl;
-static const char *g_psl_source = "";
+static psl_ctx_t *g_psl; /* read-only once loaded: any thread */
 static pthread_once_t g_psl_once = PTHREAD_ONCE_INIT;
 
 static void psl_load(void) {
-    psl_ctx_t *p = psl_latest(NULL);
-    if (p) {
-        g_psl = p;
-        g_psl_source = psl_dist_filename() ? psl_dist_filename() : "system";
-        return;
-    }
-    p = (psl_ctx_t *)psl_builtin();
-    if (p) {
-        g_psl = p;
-        g_psl_source = "built-in";
-    }
+    /* the newer of the system's list and the one built into libpsl */
+    g_psl = psl_latest(NULL);
+    if (!g_psl) g_psl = (psl_ctx_t *)psl_builtin();
 }
 
 int fz_url_init(char *errstr, size_t errstr_size) {
@@ -94,8 +85,6 @@ int fz_url_init(char *errstr, size_t errstr_size) {
     }
     return 0;
 }
-
-const char *fz_url_psl_source(void) { return g_psl_source; }
 
 /* ---- the scanner ---- */
 

@@ -67,8 +67,6 @@
  * publicsuffix package, or libpsl's built-in one). Idempotent and
  * thread-safe; returns 0, or -1 with errstr filled. */
 int fz_url_init(char *errstr, size_t errstr_size);
-/* Where the public suffix list came from, for logs ("" before init). */
-const char *fz_url_psl_source(void);
 
 /* Length of the link that starts at s[0] in normalised text, or 0: an
  * http:// or https:// URL, a www. link, or a bare host name ending in a

@@ -72,6 +72,11 @@ TEST_IMPL(campaign_key_variants) {
         form("Order 12345 ships; call 0800 123 4567 or visit Shop.Example.com/t/9", FZ_MASK_ALL),
         "order<D>ships;call<P>orvisit<U>");
     ASSERT_STR_EQ(form("ratio 1.5 and v2.0", FZ_MASK_ALL), "ratio<D>.<D>andv<D>.<D>");
+    /* links as the url fields read them (fz_url_span): userinfo, IPv6,
+     * letters outside ASCII are part of the link */
+    ASSERT_STR_EQ(form("see http://paypal.com@evil.com/x now", FZ_MASK_ALL), "see<U>now");
+    ASSERT_STR_EQ(form("go http://[2001:db8::1]:8080/x", FZ_MASK_ALL), "go<U>");
+    ASSERT_STR_EQ(form("visit p\xd0\xb0ypal.com ok", FZ_MASK_ALL), "visit<U>ok");
     /* each mask can be switched off */
     ASSERT_STR_EQ(form("call 0800 123 4567 at x.cn", FZ_MASK_URLS), "call08001234567at<U>");
     ASSERT_STR_EQ(form("call 0800 123 4567 at x.cn", FZ_MASK_PHONES), "call<P>atx.cn");
