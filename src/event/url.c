@@ -481,8 +481,11 @@ static int ipv4_parse(const char *h, size_t n, char *out, size_t *out_len) {
 }
 
 /* Letters of the alphabets a host may hold in Unicode (what
- * fz_url_span() takes), and not the ASCII ones. */
-static int uni_host_cp(uint32_t cp) { return cp >= 0xc0 && cp <= 0x1fff; }
+ * fz_url_span() takes), and not the ASCII ones. U+017F LONG S is not one
+ * (IDNA2008 disallows it; the normalised text maps it to s): the views
+ * keep the promise of the normalised view that it never appears, which
+ * the prefilter's caseless factors rely on (norm.h). */
+static int uni_host_cp(uint32_t cp) { return cp >= 0xc0 && cp <= 0x1fff && cp != 0x17f; }
 
 static int label_char(unsigned char c) {
     return lower_alpha(c) || digit(c) || c == '-' || c == '_';
@@ -783,37 +786,54 @@ static void put_line(line_buf *b, const char *s, size_t n) {
     b->n += n;
 }
 
+static int maybe_link(const char *s, size_t n) {
+    const char *end = s + n;
+    for (const char *p = s; p < end && (p = memchr(p, '.', (size_t)(end - p))); p++)
+        if (p + 1 < end && host_len_at((const unsigned char *)p + 1, (size_t)(end - p - 1)))
+            return 1;
+    for (const char *p = s; p < end && (p = memchr(p, ':', (size_t)(end - p))); p++)
+        if (end - p >= 3 && p[1] == '/' && p[2] == '/') return 1;
+    return 0;
+}
+
 void fz_url_scan_text(fz_url_scan *u, const char *norm, size_t n, const fz_url_brands *brands,
                       unsigned want, fz_url_fields *out) {
     memset(out, 0, sizeof(*out));
     for (int i = 0; i < 7; i++) u->out[i].n = u->out[i].lines = 0;
-    int prev_host = 0; /* the character before was a host character */
+    /* every link holds a '.' before a host character (a domain, an IPv4,
+     * www.) or "://": most texts have neither, and memchr finds that fast */
+    if (!maybe_link(norm, n)) return;
     for (size_t i = 0; i < n;) {
         const unsigned char *s = (const unsigned char *)norm + i;
         size_t k = host_len_at(s, n - i);
         if (!k) {
-            prev_host = 0;
             i++;
             continue;
         }
-        if (prev_host || (i > 0 && norm[i - 1] == '@') || (*s == '-' || *s == '.')) {
-            prev_host = 1;
-            i += k;
+        /* a word of host characters starts at i: links start only here */
+        size_t end = i;
+        int dot = 0;
+        while (end < n && (k = host_len_at((const unsigned char *)norm + end, n - end))) {
+            dot |= norm[end] == '.';
+            end += k;
+        }
+        int scheme = end - i >= 4 && end - i <= 5 && !memcmp(s, "http", 4) && end + 3 <= n &&
+                     !memcmp(norm + end, "://", 3);
+        if ((i > 0 && norm[i - 1] == '@') || *s == '-' || *s == '.' || (!dot && !scheme)) {
+            i = end; /* part of an e-mail address, or no link can start here */
             continue;
         }
         size_t span = fz_url_span(norm + i, n - i);
         if (!span) {
-            prev_host = 1;
-            i += k;
+            i = end;
             continue;
         }
         i += span;
-        prev_host = 0;
-        if (fz_url_parse(norm + i - span, span, brands, &u->url) != 0) continue;
-        if (out->nurls == FZ_URL_MAX) {
+        if (out->nurls == FZ_URL_MAX) { /* full: count the rest, read none */
             out->nskipped++;
             continue;
         }
+        if (fz_url_parse(norm + i - span, span, brands, &u->url) != 0) continue;
         out->nurls++;
         fz_url *url = &u->url;
         if (want & FZ_URL_WANT_HOST) put_line(&u->out[0], url->host, url->host_len);
