@@ -21,7 +21,8 @@ static const char brands_txt[] = "# brand: its registered domains\n"
                                  "paypal: paypal.com paypal.me\n"
                                  "apple: apple.com icloud.com\n"
                                  "\n"
-                                 "ups: ups.com\n";
+                                 "ups: ups.com\n"
+                                 "bbva: bbva.com bbva.es\n";
 
 static fz_url_brands *init_url(void) {
     char err[256];
@@ -64,6 +65,11 @@ TEST_IMPL(url_golden) {
          "https brand:ups"},
         {"https://pineapple.com", "pineapple.com", "pineapple.com", "pineapple.com", "https"},
         {"https://mypaypal.com", "mypaypal.com", "mypaypal.com", "mypaypal.com", "https"},
+        /* four letters and more: a token start is enough */
+        {"bbvamx24.in/mx", "bbvamx24.in", "bbvamx24.in", "bbvamx24.in", "bare brand:bbva"},
+        {"https://www.bbva.es/", "www.bbva.es", "bbva.es", "www.bbva.es", "https"},
+        /* a backslash ends the authority, as browsers read it */
+        {"http://evil.com\\@paypal.com/", "evil.com", "evil.com", "evil.com", "http"},
         /* userinfo: the host is after the last @ */
         {"http://paypal.com@evil.com/x", "evil.com", "evil.com", "evil.com", "http userinfo"},
         {"http://a:b@paypal.com@45.12.3.4/", "45.12.3.4", "45.12.3.4", "45.12.3.4",
