@@ -12,8 +12,9 @@
  *   rule  = metadata + up to 64 terms + an optional boolean condition over
  *           the terms' names (default: any term);
  *   term  = a regex or a list of literals, applied to one or more fields
- *           (text, from, to) in one view (raw, normalized (norm.h) or, for
- *           text, skeleton (skel.h));
+ *           (text, from, to, and url_host, url_domain, url_flags: the
+ *           text's links, url.h) in one view (raw, normalized (norm.h) or,
+ *           for text, url_host and url_domain, skeleton (skel.h));
  *   atom  = one Hyperscan expression: a regex term on one field, or one
  *           literal of a list term on one field. The Hyperscan id of an
  *           atom is its index in fz_ruleset_atoms(), which maps it back to
