@@ -24,7 +24,8 @@
  *     last filling the remaining bytes (3232235777 and 0xc0.0250.1.1 are
  *     192.168.1.1): a browser connects there, so the host becomes the
  *     dotted quad and the link gets ip (and ip_encoded when it was not
- *     written that way); an invalid number is not a host;
+ *     written that way, ip_private for an address of a private network);
+ *     an invalid number is not a host;
  *   - [IPv6] is checked and written canonically (inet_pton/inet_ntop);
  *   - any other host is a domain name: labels of a-z 0-9 - _, or IDN
  *     labels - written in Unicode (encoded to punycode here) or as xn--
@@ -403,7 +404,31 @@ static int brand_owns(const fz_url_brands *b, const brand *br, const char *dom, 
 /* ---- one link ---- */
 
 static const char *const flag_names[FZ_URL_NFLAGS] = {
-    "http", "https", "bare", "userinfo", "port", "ip", "ip_encoded", "ipv6", "punycode"};
+    "http", "https",      "bare", "userinfo",   "port",
+    "ip",   "ip_encoded", "ipv6", "ip_private", "punycode"};
+
+/* Addresses no one outside the recipient's own network can serve a page
+ * from: this network, private (RFC 1918), shared (RFC 6598), loopback,
+ * link-local, broadcast; for IPv6 also unique-local, and IPv4-mapped
+ * forms of the above. A router's set-up page, not a phishing site. */
+static int ipv4_private(uint32_t a) {
+    return (a >> 24) == 0 || (a >> 24) == 10 || (a >> 22) == ((100u << 2) | 1) ||
+           (a >> 24) == 127 || (a >> 16) == ((169u << 8) | 254) || (a >> 20) == ((172u << 4) | 1) ||
+           (a >> 16) == ((192u << 8) | 168) || a == 0xffffffffu;
+}
+
+static int ipv6_private(const unsigned char b[16]) {
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    int zero = 1;
+    for (int i = 0; i < 15; i++) zero &= b[i] == 0;
+    if (zero && b[15] <= 1) return 1;                    /* :: and ::1 */
+    if ((b[0] & 0xfe) == 0xfc) return 1;                 /* fc00::/7 */
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return 1; /* fe80::/10 */
+    if (!memcmp(b, mapped, 12))
+        return ipv4_private((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 |
+                            b[15]);
+    return 0;
+}
 
 static int hexval(unsigned char c) {
     if (digit(c)) return c - '0';
@@ -454,8 +479,9 @@ static int ends_in_number(const char *h, size_t n) {
     return 0;
 }
 
-/* Parse an IPv4 host into out as a dotted quad. -1 when invalid. */
-static int ipv4_parse(const char *h, size_t n, char *out, size_t *out_len) {
+/* Parse an IPv4 host into out as a dotted quad and *addr. -1 when
+ * invalid. */
+static int ipv4_parse(const char *h, size_t n, char *out, size_t *out_len, uint32_t *addr_out) {
     uint64_t parts[4];
     size_t np = 0;
     for (size_t s = 0; s <= n;) {
@@ -474,6 +500,7 @@ static int ipv4_parse(const char *h, size_t n, char *out, size_t *out_len) {
     uint64_t last = parts[np - 1];
     if (last >= (1ull << (8 * (5 - np)))) return -1;
     addr |= last;
+    *addr_out = (uint32_t)addr;
     *out_len = (size_t)snprintf(out, 16, "%u.%u.%u.%u", (unsigned)(addr >> 24) & 255,
                                 (unsigned)(addr >> 16) & 255, (unsigned)(addr >> 8) & 255,
                                 (unsigned)addr & 255);
@@ -682,15 +709,16 @@ port_done:;
         u->host_len = strlen(u->host);
         u->host[u->host_len++] = ']';
         u->host[u->host_len] = '\0';
-        u->flags |= FZ_URL_IP | FZ_URL_IPV6;
+        u->flags |= FZ_URL_IP | FZ_URL_IPV6 | (ipv6_private(bin) ? FZ_URL_IP_PRIVATE : 0);
         goto ip_done;
     }
     if (!fz_utf8_valid(h, hn, NULL)) return -1;
     if (ends_in_number(h, hn)) {
         if (u->flags & FZ_URL_BARE) return -1; /* "1.5" or "3.14" is no link */
-        if (ipv4_parse(h, hn, u->host, &u->host_len) != 0) return -1;
+        uint32_t addr;
+        if (ipv4_parse(h, hn, u->host, &u->host_len, &addr) != 0) return -1;
         if (u->host_len != hn || memcmp(u->host, h, hn) != 0) u->flags |= FZ_URL_IP_ENCODED;
-        u->flags |= FZ_URL_IP;
+        u->flags |= FZ_URL_IP | (ipv4_private(addr) ? FZ_URL_IP_PRIVATE : 0);
         goto ip_done;
     }
     if (domain_forms(h, hn, u) != 0) return -1;

@@ -17,7 +17,7 @@
  *           host itself for an IP or a host that is a public suffix;
  *   flags   what is unusual about the link: the scheme (http, https, or
  *           bare for www.x.com and x.com/...), userinfo, port, ip,
- *           ip_encoded, ipv6, punycode, and brand:NAME when a label of
+ *           ip_encoded, ipv6, ip_private, punycode, and brand:NAME when a label of
  *           the host looks like a brand of the brands table while the
  *           registered domain is not one of that brand's (url.c says
  *           exactly how).
@@ -60,8 +60,9 @@
 #define FZ_URL_IP 0x020u         /* the host is an IPv4 or IPv6 address */
 #define FZ_URL_IP_ENCODED 0x040u /* an IPv4 not written as a dotted quad of decimals */
 #define FZ_URL_IPV6 0x080u
-#define FZ_URL_PUNYCODE 0x100u /* an IDN label, written as xn-- or in Unicode */
-#define FZ_URL_NFLAGS 9
+#define FZ_URL_IP_PRIVATE 0x100u /* not reachable from the internet: RFC 1918, loopback, ... */
+#define FZ_URL_PUNYCODE 0x200u   /* an IDN label, written as xn-- or in Unicode */
+#define FZ_URL_NFLAGS 10
 
 /* Load the public suffix list (psl_latest(): the system's list from the
  * publicsuffix package, or libpsl's built-in one). Idempotent and
