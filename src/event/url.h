@@ -3,7 +3,8 @@
  *
  * Phishing SMS carry links that look official and are not:
  * paypal-secure-login.com, apple.id-verify.xyz, http://45.12.3.4/login,
- * http://3232235777/, xn--pypal-4ve.com (pаypal with a Cyrillic а),
+ * http://755761924/ (the same address), xn--pypal-4ve.com (pаypal with a
+ * Cyrillic а),
  * http://paypal.com@evil.example/, bit.ly/... . This module finds the links
  * of a text and derives, per link, what a browser would connect to and
  * what it looks like:
