@@ -93,8 +93,9 @@ they do on messages nobody looked at. The goals are for the check part.
   (deposit rates, ETC cards, wealth products, a shop "west of the ICBC
   branch"), most of `fraud_loan` the same loan advertising that FBS labels
   `AD_Loan`. Flagging them would break the advertising goal, so their
-  targets are floors (0.60 and 0.25) kept by the real fraud in them, not
-  recall goals.
+  targets are floors (0.60 and 0.10) kept by the fraud in them ("transfer
+  to this card" with an account number, a loan seller's false "I just
+  called you", upfront fees), not recall goals.
 - `IL_*` (illegal services), `Other`, `spam_mixed` and `uci/spam(all)` are
   shown without a goal.
 """

@@ -59,16 +59,16 @@ FRAUD_LIKE = re.compile(
 # of fraud_bank_impersonation is bank advertising that names a bank (deposit
 # rates, ETC cards, wealth products, shops "next to the ICBC branch") and most
 # of fraud_loan is the same loan advertising that FBS labels AD_Loan, which must
-# stay clean. Their targets are floors that the real fraud in them (fake
-# customer service, card freezes, cash-out offers, upfront-fee loans) keeps
-# above, not recall goals; see docs/detection.md.
+# stay clean. Their targets are floors that the fraud in them ("transfer to
+# this card" with a bank account, a loan seller's false "I just called you",
+# upfront fees) keeps them above, not recall goals; see docs/detection.md.
 TARGETS = {
     "fbs/FR_Financial": ("fraud", 0.95),
     "fbs/FR_Other": ("fraud", 0.95),
     "fbs/FR_Phishing_Bank": ("fraud", 0.95),
     "fbs/FR_Phishing_Other": ("fraud", 0.95),
     "spam80w/fraud_bank_impersonation": ("fraud", 0.60),
-    "spam80w/fraud_loan": ("fraud", 0.25),
+    "spam80w/fraud_loan": ("fraud", 0.10),
     "uci/spam(fraud-like)": ("fraud", 0.90),
     "uci/spam(all)": ("info", None),
     "spamhunter/Fraud": ("fraud", 0.90),
