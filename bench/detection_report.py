@@ -91,11 +91,12 @@ they do on messages nobody looked at. The goals are for the check part.
 - `sms-zh-spam80w/fraud_*` were labelled by keyword by a third party: most
   of `fraud_bank_impersonation` is bank advertising that names a bank
   (deposit rates, ETC cards, wealth products, a shop "west of the ICBC
-  branch"), most of `fraud_loan` the same loan advertising that FBS labels
-  `AD_Loan`. Flagging them would break the advertising goal, so their
-  targets are floors (0.60 and 0.10) kept by the fraud in them ("transfer
-  to this card" with an account number, a loan seller's false "I just
-  called you", upfront fees), not recall goals.
+  branch"), and `fraud_loan` is loan telemarketing ("I am Mr Wang of
+  <lender>, we just spoke: unsecured loans, money in 3 days"), the texts FBS
+  labels `AD_Loan`. Flagging them would break the advertising goal.
+  `fraud_bank_impersonation` has a floor (0.60) kept by the fraud in it
+  ("transfer to this card" with an account number), not a recall goal;
+  `fraud_loan` is shown without a goal.
 - `IL_*` (illegal services), `Other`, `spam_mixed` and `uci/spam(all)` are
   shown without a goal.
 """

@@ -35,7 +35,6 @@ ENFORCED_GOALS = [
     "fbs/FR_Phishing_Bank",
     "fbs/FR_Phishing_Other",
     "spam80w/fraud_bank_impersonation",
-    "spam80w/fraud_loan",
     "uci/spam(fraud-like)",
     "uci/ham",
     "fbs/AD_Network_service",
