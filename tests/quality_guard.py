@@ -37,6 +37,7 @@ ENFORCED_GOALS = [
     "spam80w/fraud_bank_impersonation",
     "uci/spam(fraud-like)",
     "uci/ham",
+    "spamhunter/Ads",
     "fbs/AD_Network_service",
     "fbs/AD_Other",
     "fbs/AD_Real_estate",
