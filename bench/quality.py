@@ -20,6 +20,11 @@ measured as spamhunter/Fraud (fraud) and spamhunter/Ads (advertising).
 tune rules looking at "tune" only, then read "check" to see how well they
 generalise; a large gap means rules that memorise messages.
 
+The last line gives the precision per corpus: of the flagged messages of
+its labelled classes (fraud, advertising, ham), the share that is fraud.
+bench/detection_report.py and tests/quality_guard.py use the functions
+below (load_items, replay, tally, figures, precision) on one replay.
+
 Exits 0 when every target is met, 1 when one is missed, 3 when the data is
 absent (skipped).
 """
@@ -49,28 +54,42 @@ FRAUD_LIKE = re.compile(
     r"expire[sd]?|suspend(ed)?)\b|[£$€]\s?\d|\b09\d{6,}",
     re.I)
 
-# class -> (kind, target). kind "fraud": recall >= target; "ad"/"ham": rate <= target.
+# class -> (kind, target). kind "fraud": recall >= target; "ad"/"ham": rate <= target;
+# "info": shown without a target. These are the issue's goals for the check part:
+# English smishing and fraud SMS recall >= 0.90 with ham FP <= 0.5 % and
+# advertising FP <= 3 %; Chinese fraud FR_* recall >= 0.95 with advertising FP
+# <= 2 % in every AD_*/ad_* class.
+#
+# The spam80w fraud_* classes were labelled by keyword by a third party: most
+# of fraud_bank_impersonation is bank advertising that names a bank (deposit
+# rates, ETC cards, wealth products, shops "next to the ICBC branch") and most
+# of fraud_loan is the same loan telemarketing that FBS labels AD_Loan ("I am
+# Mr Wang of <lender>, we just spoke, unsecured credit loans in 3 days"),
+# which must stay clean. fraud_bank_impersonation's target is a floor that
+# the fraud in it ("transfer to this card" with an account number) keeps it
+# above, not a recall goal; fraud_loan is shown without a target. See
+# docs/detection.md.
 TARGETS = {
-    "fbs/FR_Financial": ("fraud", 0.85),
-    "fbs/FR_Other": ("fraud", 0.85),
-    "fbs/FR_Phishing_Bank": ("fraud", 0.85),
-    "fbs/FR_Phishing_Other": ("fraud", 0.85),
-    "spam80w/fraud_bank_impersonation": ("fraud", 0.85),
-    "spam80w/fraud_loan": ("fraud", 0.85),
-    "uci/spam(fraud-like)": ("fraud", 0.80),
+    "fbs/FR_Financial": ("fraud", 0.95),
+    "fbs/FR_Other": ("fraud", 0.95),
+    "fbs/FR_Phishing_Bank": ("fraud", 0.95),
+    "fbs/FR_Phishing_Other": ("fraud", 0.95),
+    "spam80w/fraud_bank_impersonation": ("fraud", 0.60),
+    "spam80w/fraud_loan": ("info", None),
+    "uci/spam(fraud-like)": ("fraud", 0.90),
     "uci/spam(all)": ("info", None),
     "spamhunter/Fraud": ("fraud", 0.90),
     "uci/ham": ("ham", 0.005),
     "spamhunter/Ads": ("ad", 0.03),
-    "fbs/AD_Loan": ("ad", 0.05),
-    "fbs/AD_Network_service": ("ad", 0.05),
-    "fbs/AD_Other": ("ad", 0.05),
-    "fbs/AD_Real_estate": ("ad", 0.05),
-    "fbs/AD_Retail": ("ad", 0.05),
-    "spam80w/ad_jobs": ("ad", 0.05),
-    "spam80w/ad_real_estate": ("ad", 0.05),
-    "spam80w/ad_services": ("ad", 0.05),
-    "spam80w/ad_used_cars": ("ad", 0.05),
+    "fbs/AD_Loan": ("ad", 0.02),
+    "fbs/AD_Network_service": ("ad", 0.02),
+    "fbs/AD_Other": ("ad", 0.02),
+    "fbs/AD_Real_estate": ("ad", 0.02),
+    "fbs/AD_Retail": ("ad", 0.02),
+    "spam80w/ad_jobs": ("ad", 0.02),
+    "spam80w/ad_real_estate": ("ad", 0.02),
+    "spam80w/ad_services": ("ad", 0.02),
+    "spam80w/ad_used_cars": ("ad", 0.02),
     "fbs/IL_Escort_service": ("info", None),
     "fbs/IL_Fake_ID_and_invoice": ("info", None),
     "fbs/IL_Gambling": ("info", None),
@@ -94,6 +113,106 @@ def classes_of(eid, text):
     return [base]
 
 
+def load_items(data):
+    """(id, text) of every labelled message of the corpora, both parts."""
+    return list(itertools.chain(corpus_events.corpus(data), corpus_events.spamhunter(data)))
+
+
+REPLAY_TIME = re.compile(r"fanzha replay: (\d+) events, .*?; ([0-9.]+) s, ")
+
+
+def replay(fanzha, rules, items, threads=None):
+    """Replays items through fanzha with dedup off; returns (verdicts by event
+    id, replay seconds as fanzha reports them: the event loop, not the rule
+    compile). Exits 2 with fanzha's message when the replay fails."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ev_path = os.path.join(tmp, "events.ndjson")
+        vd_path = os.path.join(tmp, "verdicts.ndjson")
+        with open(ev_path, "w", encoding="utf-8") as f:
+            for n, (eid, text) in enumerate(items):
+                f.write(json.dumps({"id": eid, "ts": 1764288000000 + n * 1000, "type": "sms",
+                                    "from": "+8610000000000", "to": "+8613900000000",
+                                    "text": text}, ensure_ascii=False) + "\n")
+        # dedup off: every message is judged on its own, repeats included
+        cmd = [fanzha, "replay", "--rules", rules, "--dedup-window-ms", "0",
+               "--log-level", "warn", "-o", "/dev/null", "--verdicts", vd_path, ev_path]
+        if threads:
+            cmd[2:2] = ["--threads", str(threads)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.stderr.write(r.stderr[-4000:])
+            print(f"quality: fanzha replay failed ({r.returncode}): {' '.join(cmd)}")
+            sys.exit(2)
+        m = REPLAY_TIME.search(r.stderr)
+        seconds = float(m.group(2)) if m else None
+        verdicts = {}
+        with open(vd_path, encoding="utf-8") as f:
+            for line in f:
+                v = json.loads(line)
+                verdicts[v.get("event_id")] = v
+    return verdicts, seconds
+
+
+def flagged(v):
+    """A rule matched: alert, or suppressed (a repeat of an alerted event)."""
+    return v.get("verdict") in ("alert", "suppressed")
+
+
+def tally(items, verdicts, part):
+    """{class: [messages, flagged, flagged with shadow rules]} for part."""
+    stats = {}
+    for eid, text in items:
+        if part != "all" and part_of(eid) != part:
+            continue
+        v = verdicts.get(eid, {})
+        f = flagged(v)
+        for cls in classes_of(eid, text):
+            s = stats.setdefault(cls, [0, 0, 0])
+            s[0] += 1
+            s[1] += f
+            s[2] += f or bool(v.get("shadow_rules"))
+    return stats
+
+
+def precision(stats):
+    """{corpus: (flagged fraud, flagged, precision or None)}: of the flagged
+    messages of the labelled classes (fraud, advertising, ham), the share that
+    is fraud. Unlabelled or illegal-service classes ("info") are left out;
+    for UCI, spam that is not fraud-like is left out too."""
+    out = {}
+    for cls, (kind, _) in TARGETS.items():
+        if cls not in stats or kind == "info":
+            continue
+        c = out.setdefault(cls.split("/")[0], [0, 0])
+        c[1] += stats[cls][1]
+        if kind == "fraud":
+            c[0] += stats[cls][1]
+    return {k: (tp, n, tp / n if n else None) for k, (tp, n) in out.items()}
+
+
+def judge(kind, target, rate):
+    """(measure, goal text, met: True/False/None)."""
+    if kind == "fraud":
+        return "recall", f">= {target:.2f}", rate >= target
+    if kind in ("ad", "ham"):
+        return "false positives", f"<= {target * 100:.1f}%", rate <= target
+    return "flagged", "-", None
+
+
+def figures(stats):
+    """The per-class figures as JSON-ready dicts, in TARGETS order."""
+    out = {}
+    for cls, (kind, target) in TARGETS.items():
+        if cls not in stats:
+            continue
+        n, k, ks = stats[cls]
+        rate = k / n if n else 0.0
+        out[cls] = {"kind": kind, "target": target, "messages": n, "flagged": k,
+                    "rate": rate, "shadow_rate": ks / n if n else 0.0,
+                    "met": judge(kind, target, rate)[2]}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fanzha", default=os.path.join(ROOT, "build", "fanzha"))
@@ -111,74 +230,38 @@ def main():
     if not d:
         print("quality: SKIPPED: no SMS corpora (set FANZHA_DATA or provide ../shared/data)")
         sys.exit(3)
-    items = [(eid, text) for eid, text in
-             itertools.chain(corpus_events.corpus(d), corpus_events.spamhunter(d))
+    items = [(eid, text) for eid, text in load_items(d)
              if a.part == "all" or part_of(eid) == a.part]
-    texts = dict(items)
-    with tempfile.TemporaryDirectory() as tmp:
-        ev_path = os.path.join(tmp, "events.ndjson")
-        vd_path = os.path.join(tmp, "verdicts.ndjson")
-        with open(ev_path, "w", encoding="utf-8") as f:
-            for n, (eid, text) in enumerate(items):
-                f.write(json.dumps({"id": eid, "ts": 1764288000000 + n * 1000, "type": "sms",
-                                    "from": "+8610000000000", "to": "+8613900000000",
-                                    "text": text}, ensure_ascii=False) + "\n")
-        # dedup off: every message is judged on its own, repeats included
-        cmd = [a.fanzha, "replay", "--rules", a.rules, "--dedup-window-ms", "0",
-               "--log-level", "warn", "-o", "/dev/null", "--verdicts", vd_path, ev_path]
-        r = subprocess.run(cmd)
-        if r.returncode != 0:
-            print(f"quality: fanzha replay failed ({r.returncode}): {' '.join(cmd)}")
-            sys.exit(2)
-        verdicts = {}
-        with open(vd_path, encoding="utf-8") as f:
-            for line in f:
-                v = json.loads(line)
-                verdicts[v.get("event_id")] = v
+    verdicts, _ = replay(a.fanzha, a.rules, items)
 
-    stats = {}
-    shown = 0
-    for eid, text in items:
-        v = verdicts.get(eid, {})
-        flagged = v.get("verdict") in ("alert", "suppressed")
-        shadow = flagged or bool(v.get("shadow_rules"))
-        for cls in classes_of(eid, text):
-            s = stats.setdefault(cls, [0, 0, 0])
-            s[0] += 1
-            s[1] += flagged
-            s[2] += shadow
-            if shown < a.limit and ((cls == a.show_misses and not flagged) or
-                                    (cls == a.show_hits and flagged)):
-                shown += 1
-                print(f"{eid}\t{','.join(v.get('rules', []))}\t{text}")
     if a.show_misses or a.show_hits:
+        shown = 0
+        for eid, text in items:
+            v = verdicts.get(eid, {})
+            f = flagged(v)
+            for cls in classes_of(eid, text):
+                if shown < a.limit and ((cls == a.show_misses and not f) or
+                                        (cls == a.show_hits and f)):
+                    shown += 1
+                    print(f"{eid}\t{','.join(v.get('rules', []))}\t{text}")
         return 0
 
-    ok = True
+    stats = tally(items, verdicts, a.part)
+    figs = figures(stats)
+    prec = precision(stats)
+    ok = all(f["met"] is not False for f in figs.values())
     rows = []
-    for cls, (kind, target) in TARGETS.items():
-        if cls not in stats:
-            continue
-        n, k, ks = stats[cls]
-        rate = k / n if n else 0.0
-        srate = ks / n if n else 0.0
-        if kind == "fraud":
-            what, goal, met = "recall", f">= {target:.2f}", rate >= target
-        elif kind in ("ad", "ham"):
-            what, goal, met = "false positives", f"<= {target * 100:.1f}%", rate <= target
-        else:
-            what, goal, met = "flagged", "-", None
-        if met is False:
-            ok = False
+    for cls, f in figs.items():
+        kind = f["kind"]
+        what, goal, met = judge(kind, f["target"], f["rate"])
         fmt = (lambda x: f"{x:.3f}") if kind == "fraud" else (lambda x: f"{x * 100:.2f}%")
-        rows.append((cls, kind, n, k, what, fmt(rate), goal,
-                     "-" if met is None else ("yes" if met else "NO"), fmt(srate)))
+        rows.append((cls, kind, f["messages"], f["flagged"], what, fmt(f["rate"]), goal,
+                     "-" if met is None else ("yes" if met else "NO"), fmt(f["shadow_rate"])))
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"part": a.part, "rules": a.rules,
-                       "classes": {cls: {"kind": TARGETS[cls][0], "messages": st[0],
-                                         "flagged": st[1], "rate": st[1] / st[0] if st[0] else 0}
-                                   for cls, st in stats.items() if cls in TARGETS}}, f, indent=1)
+        with open(a.json, "w") as fp:
+            json.dump({"part": a.part, "rules": a.rules, "classes": figs,
+                       "precision": {k: {"flagged_fraud": tp, "flagged": n, "precision": p}
+                                     for k, (tp, n, p) in prec.items()}}, fp, indent=1)
     if a.markdown:
         print("| class | kind | messages | flagged | measure | value | target | met | +shadow |")
         print("|---|---|---:|---:|---|---:|---|---|---:|")
@@ -189,6 +272,8 @@ def main():
               f"  {'target':9} {'met':4} {'+shadow':>8}")
         for cls, kind, n, k, what, val, goal, met, sval in rows:
             print(f"{cls:36} {kind:5} {n:6} {k:7}  {what:15} {val:>7}  {goal:9} {met:4} {sval:>8}")
+        print("precision (flagged fraud / flagged, labelled classes): " + ", ".join(
+            f"{k} {'-' if p is None else f'{p:.3f}'} ({tp}/{n})" for k, (tp, n, p) in prec.items()))
     print(f"quality: part={a.part} rules={a.rules} -> {'all targets met' if ok else 'TARGETS MISSED'}")
     return 0 if ok else 1
 
