@@ -306,6 +306,18 @@ static int lazy_scan(lazy_fix *x, const char *text, fz_matches *mt) {
 
 #define HEAD(id) "  - id: " id "\n    category: misc\n    severity: low\n"
 
+#define RULES_OR                                                                                   \
+    "rules:\n" HEAD("r.or") "    patterns:\n"                                                      \
+                            "      - {name: a, pattern: 'bank'}\n"                                 \
+                            "      - {name: m, model: {file: models/t.fzm, min_score: 0.9}}\n"     \
+                            "    condition: a or m\n"
+#define RULE_NOT                                                                                   \
+    HEAD("r.not")                                                                                  \
+    "    patterns:\n"                                                                              \
+    "      - {name: a, pattern: 'bank'}\n"                                                         \
+    "      - {name: m, model: {file: models/t.fzm, min_score: 0.5}}\n"                             \
+    "    condition: a and not m\n"
+
 TEST_IMPL(model_term_lazy) {
     lazy_fix x;
     lazy_open(&x, "rules:\n" HEAD(
@@ -331,17 +343,16 @@ TEST_IMPL(model_term_lazy) {
     lazy_close(&x);
 
     /* `a or m`: a found decides alone, the model is not scored */
-    lazy_open(
-        &x,
-        "rules:\n" HEAD(
-            "r.or") "    patterns:\n"
-                    "      - {name: a, pattern: 'bank'}\n"
-                    "      - {name: m, model: {file: models/t.fzm, min_score: 0.9}}\n"
-                    "    condition: a or m\n" HEAD(
-                        "r.not") "    patterns:\n"
-                                 "      - {name: a, pattern: 'bank'}\n"
-                                 "      - {name: m, model: {file: models/t.fzm, min_score: 0.5}}\n"
-                                 "    condition: a and not m\n");
+    lazy_open(&x, RULES_OR);
+    ASSERT_EQ_I64(lazy_scan(&x, "bank", &mt), 1);
+    ASSERT_EQ_I64(lazy_scan(&x, "bank fraud", &mt), 1);
+    ASSERT_EQ_U64(fz_matcher_models_scored(x.m), 0);
+    ASSERT_EQ_I64(lazy_scan(&x, "fraud", &mt), 1);
+    ASSERT_EQ_U64(fz_matcher_models_scored(x.m), 1);
+    lazy_close(&x);
+
+    /* with a rule that needs the score when a is found */
+    lazy_open(&x, RULES_OR RULE_NOT);
     ASSERT_EQ_I64(lazy_scan(&x, "bank", &mt), 2); /* r.or by a; r.not needs the score */
     ASSERT_EQ_U64(fz_matcher_models_scored(x.m), 1);
     ASSERT_EQ_U64(mt.rules[1], 1); /* r.not: bank, and the model says no */
