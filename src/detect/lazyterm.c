@@ -92,20 +92,21 @@ fz_lazy *fz_lazy_new(const fz_ruleset *rs, char *errstr, size_t errstr_size) {
     for (size_t i = 0; i < nr; i++) {
         const fz_rule *r = fz_ruleset_rule(rs, i);
         if (r->status == FZ_STATUS_DISABLED) continue;
-        rule_plan *p = &lz->plans[np];
-        for (size_t k = 0; k < r->nterms && p->n < FZ_MAX_MODEL_TERMS; k++) {
+        rule_plan p = {0};
+        for (size_t k = 0; k < r->nterms && p.n < FZ_MAX_MODEL_TERMS; k++) {
             const fz_term *t = &r->terms[k];
             if (!t->model) continue;
-            p->term[p->n] = (uint8_t)k;
-            p->model[p->n] = t->model_idx;
-            p->min_score[p->n] = t->min_score;
-            p->n++;
+            p.term[p.n] = (uint8_t)k;
+            p.model[p.n] = t->model_idx;
+            p.min_score[p.n] = t->min_score;
+            p.n++;
         }
-        if (!p->n) continue;
+        if (!p.n) continue;
+        lz->plans[np] = p;
         lz->slot[i] = (uint32_t)++np;
         int val;
         /* true for some model bits with every other term absent */
-        if (depends(r, p, 0, 0, &val) || val) lz->always[lz->nalways++] = (uint32_t)i;
+        if (depends(r, &p, 0, 0, &val) || val) lz->always[lz->nalways++] = (uint32_t)i;
     }
     return lz;
 nomem:
