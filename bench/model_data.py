@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Labelled training (or check) sets for the text scorer's models, from the corpora.
 
-    bench/model_data.py --out DIR [--data DIR] [--part tune|check]
+    bench/model_data.py --out DIR [--data DIR] [--part tune|check] [--ids] [--ads-weight N]
 
 Writes DIR/sms-zh.tsv and DIR/sms-en.tsv, one example a line as
 `fanzha model train` reads them: LABEL<TAB>TEXT, 1 = fraud, 0 = not fraud.
@@ -22,7 +22,12 @@ fraud nor advertising), fbs/Other, spam80w/spam_mixed (unlabelled spam) and
 UCI spam that is not fraud-like (marketing, chat lines: some of it is scam,
 some not). Tabs and line breaks inside a text become spaces (the
 normalised view collapses white space anyway). Lines are written in corpus
-order, so the same data gives the same bytes.
+order, so the same data gives the same bytes. --ads-weight N writes the
+advertising examples (AD_*, ad_*, spamhunter/Ads) as "0*N": training counts
+each N times, so the few advertising messages weigh against the many ham
+ones (their false-positive target is the hard one). --ids also writes
+DIR/sms-zh.ids and DIR/sms-en.ids: the event id of each line (for
+bench/model_cv.py, which combines the model's scores with the rules').
 """
 import argparse
 import itertools
@@ -62,6 +67,8 @@ def main():
     ap.add_argument("--out", required=True, help="directory for sms-zh.tsv and sms-en.tsv")
     ap.add_argument("--data")
     ap.add_argument("--part", choices=["tune", "check"], default="tune")
+    ap.add_argument("--ids", action="store_true", help="also write the event id of each line")
+    ap.add_argument("--ads-weight", type=int, default=1, help="training weight of advertising")
     a = ap.parse_args()
     d = corpus_events.data_dir(a.data)
     if not d:
@@ -71,6 +78,8 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     files = {lang: open(os.path.join(a.out, f"sms-{lang}.tsv"), "w", encoding="utf-8")
              for lang in ("zh", "en")}
+    ids = {lang: open(os.path.join(a.out, f"sms-{lang}.ids"), "w", encoding="utf-8")
+           for lang in ("zh", "en")} if a.ids else {}
     counts = {(lang, y): 0 for lang in ("zh", "en") for y in (0, 1)}
     for eid, text in itertools.chain(corpus_events.corpus(d), corpus_events.spamhunter(d)):
         if part_of(eid) != a.part:
@@ -82,9 +91,13 @@ def main():
         clean = " ".join(text.replace("\t", " ").splitlines()).strip()
         if not clean:
             continue
-        files[lang].write(f"{y}\t{clean}\n")
+        ad = "/AD_" in eid or "/ad_" in eid or eid.startswith("spamhunter/Ads")
+        w = f"*{a.ads_weight}" if ad and a.ads_weight > 1 else ""
+        files[lang].write(f"{y}{w}\t{clean}\n")
+        if ids:
+            ids[lang].write(eid + "\n")
         counts[(lang, y)] += 1
-    for f in files.values():
+    for f in list(files.values()) + list(ids.values()):
         f.close()
     for lang in ("zh", "en"):
         print(f"model_data: {a.out}/sms-{lang}.tsv: {counts[(lang, 1)]} fraud, "

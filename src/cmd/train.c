@@ -16,7 +16,13 @@
  *
  * Corpus format, one example a line, UTF-8:
  *   LABEL<TAB>TEXT                     (LABEL 1 = fraud, 0 = not fraud)
- *   {"label": 1, "text": "..."}        (NDJSON; label 0/1 or true/false)
+ *   LABEL*WEIGHT<TAB>TEXT              (the example counts WEIGHT times, 1-100)
+ *   {"label": 1, "text": "...", "weight": 3}   (NDJSON; label 0/1 or true/false;
+ *                                       weight optional)
+ * A weight makes training count an example several times (the same
+ * vector, listed again: liblinear 2.3 has no per-example weights); it is
+ * how a small class that must not be flagged (advertising among much ham)
+ * is given its say. Evaluation counts every example once.
  * Empty lines and lines starting with '#' are skipped; anything else that
  * is not an example is an error naming file:line.
  */
@@ -46,9 +52,12 @@
 #define CORPUS_MAX_BYTES (1L << 30)
 #define MODEL_FILE_MAX_BYTES (64L << 20)
 
+#define WEIGHT_MAX 100
+
 typedef struct example {
     int label;
-    char *norm; /* normalised text */
+    unsigned weight; /* training: the example counts this many times */
+    char *norm;      /* normalised text */
     size_t n;
 } example;
 
@@ -151,8 +160,8 @@ static long json_unescape(const char *s, size_t n, char *out) {
 }
 
 /* One NDJSON example; 0 or -1 with why filled. */
-static int parse_json_line(const char *line, size_t n, int *label, char *text, size_t *tlen,
-                           const char **why) {
+static int parse_json_line(const char *line, size_t n, int *label, unsigned *weight, char *text,
+                           size_t *tlen, const char **why) {
     jsmn_parser p;
     jsmntok_t t[64];
     jsmn_init(&p);
@@ -181,6 +190,20 @@ static int parse_json_line(const char *line, size_t n, int *label, char *text, s
                 return -1;
             }
             have_label = 1;
+        } else if (kl == 6 && !memcmp(k, "weight", 6)) {
+            char num[8];
+            unsigned long w = 0;
+            char *end = NULL;
+            if (v->type == JSMN_PRIMITIVE && vl < sizeof(num)) {
+                memcpy(num, vs, vl);
+                num[vl] = '\0';
+                w = strtoul(num, &end, 10);
+            }
+            if (!end || *end || w < 1 || w > WEIGHT_MAX) {
+                *why = "\"weight\" must be an integer from 1 to 100";
+                return -1;
+            }
+            *weight = (unsigned)w;
         } else if (kl == 4 && !memcmp(k, "text", 4)) {
             if (v->type != JSMN_STRING) {
                 *why = "\"text\" must be a string";
@@ -231,29 +254,38 @@ static int corpus_read(corpus_set *cs, const char *path, char *err, size_t errsz
         if (ll && line[ll - 1] == '\r') ll--;
         if (ll == 0 || line[0] == '#') continue;
         int label = -1;
+        unsigned weight = 1;
         const char *text = NULL;
         size_t tl = 0;
         char *tmp = NULL;
         if (line[0] == '{') {
             const char *why = "";
             tmp = malloc(ll + 1);
-            if (!tmp || parse_json_line(line, ll, &label, tmp, &tl, &why) != 0) {
+            if (!tmp || parse_json_line(line, ll, &label, &weight, tmp, &tl, &why) != 0) {
                 snprintf(err, errsz, "%s:%lu: %s", path, lineno, tmp ? why : "out of memory");
                 free(tmp);
                 goto out;
             }
             text = tmp;
         } else {
-            if (ll < 2 || (line[0] != '0' && line[0] != '1') || line[1] != '\t') {
+            size_t at = 1;
+            if (ll >= 3 && line[1] == '*') { /* LABEL*WEIGHT */
+                weight = 0;
+                for (at = 2; at < ll && line[at] >= '0' && line[at] <= '9' && weight <= WEIGHT_MAX;
+                     at++)
+                    weight = weight * 10 + (unsigned)(line[at] - '0');
+            }
+            if (ll < at + 1 || (line[0] != '0' && line[0] != '1') || line[at] != '\t' ||
+                weight < 1 || weight > WEIGHT_MAX) {
                 snprintf(err, errsz,
-                         "%s:%lu: want LABEL<TAB>TEXT with LABEL 0 or 1, or a JSON object "
-                         "{\"label\":..,\"text\":..}",
+                         "%s:%lu: want LABEL<TAB>TEXT with LABEL 0 or 1 (or LABEL*WEIGHT, "
+                         "WEIGHT 1-100), or a JSON object {\"label\":..,\"text\":..}",
                          path, lineno);
                 goto out;
             }
             label = line[0] - '0';
-            text = line + 2;
-            tl = ll - 2;
+            text = line + at + 1;
+            tl = ll - at - 1;
         }
         if (cs->n == cs->cap) {
             cs->cap = cs->cap ? 2 * cs->cap : 4096;
@@ -267,6 +299,7 @@ static int corpus_read(corpus_set *cs, const char *path, char *err, size_t errsz
         }
         example *e = &cs->v[cs->n];
         e->label = label;
+        e->weight = weight;
         e->norm = malloc(tl + 1);
         if (!e->norm) {
             free(tmp);
@@ -449,8 +482,9 @@ static int cmd_train(int argc, char **argv) {
     struct model *lm = NULL;
     uint8_t *file = NULL;
     if (corpora_read(&cs, paths, npaths, err, sizeof(err)) != 0) goto fail;
-    size_t total = 0, maxn = 0, npos = 0;
+    size_t total = 0, maxn = 0, npos = 0, rows = 0;
     for (size_t i = 0; i < cs.n; i++) {
+        rows += cs.v[i].weight;
         total += ngram_cap(cs.v[i].n) + 2;
         if (cs.v[i].n > maxn) maxn = cs.v[i].n;
         npos += cs.v[i].label;
@@ -460,12 +494,12 @@ static int cmd_train(int argc, char **argv) {
                  npos, cs.n - npos);
         goto fail;
     }
-    if (cs.n > INT32_MAX || total > (size_t)INT32_MAX) {
+    if (rows > INT32_MAX || total > (size_t)INT32_MAX) {
         snprintf(err, sizeof(err), "too many examples");
         goto fail;
     }
-    x = malloc(cs.n * sizeof(*x));
-    y = malloc(cs.n * sizeof(*y));
+    x = malloc(rows * sizeof(*x));
+    y = malloc(rows * sizeof(*y));
     nodes = malloc(total * sizeof(*nodes));
     scratch = malloc(ngram_cap(maxn) * sizeof(uint32_t));
     if (!x || !y || !nodes || !scratch) {
@@ -473,14 +507,17 @@ static int cmd_train(int argc, char **argv) {
         goto fail;
     }
     bucket_list bl = {scratch, 0, ngram_cap(maxn)};
-    size_t used = 0;
+    size_t used = 0, row = 0;
     for (size_t i = 0; i < cs.n; i++) {
-        x[i] = nodes + used;
-        y[i] = cs.v[i].label ? 1 : -1;
-        used += vectorise(&f, cs.v[i].norm, cs.v[i].n, &bl, nodes + used);
+        struct feature_node *v = nodes + used;
+        used += vectorise(&f, cs.v[i].norm, cs.v[i].n, &bl, v);
+        for (unsigned k = 0; k < cs.v[i].weight; k++, row++) { /* the same vector again */
+            x[row] = v;
+            y[row] = cs.v[i].label ? 1 : -1;
+        }
     }
     size_t nw = (size_t)1 << f.bits;
-    struct problem prob = {.l = (int)cs.n, .n = (int)nw + 1, .y = y, .x = x, .bias = 1.0};
+    struct problem prob = {.l = (int)rows, .n = (int)nw + 1, .y = y, .x = x, .bias = 1.0};
     int wl[1] = {1};
     double wv[1] = {pos_weight};
     struct parameter param = {.solver_type = L2R_LR,
