@@ -631,6 +631,7 @@ static int cmd_eval(int argc, char **argv) {
     const char *model = NULL;
     double thr = -1;
     int scores = 0, npaths = 0;
+    long rounds = 1;
     char **paths = calloc((size_t)argc + 1, sizeof(char *));
     if (!paths) return 1;
     for (int i = 0; i < argc; i++) {
@@ -639,10 +640,13 @@ static int cmd_eval(int argc, char **argv) {
         else if (!strcmp(argv[i], "--threshold") && i + 1 < argc &&
                  parse_double(argv[i + 1], 0, 1, &thr) == 0)
             i++;
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc &&
+                 (rounds = strtol(argv[i + 1], NULL, 10)) >= 1 && rounds <= 1000)
+            i++;
         else if (argv[i][0] == '-') {
             free(paths);
             fprintf(stderr, "usage: fanzha model eval MODEL CORPUS... [--threshold T] "
-                            "[--scores]\n");
+                            "[--scores] [--rounds N]\n");
             return 2;
         } else if (!model)
             model = argv[i];
@@ -651,7 +655,9 @@ static int cmd_eval(int argc, char **argv) {
     }
     if (!model || !npaths) {
         free(paths);
-        fprintf(stderr, "usage: fanzha model eval MODEL CORPUS... [--threshold T] [--scores]\n");
+        fprintf(
+            stderr,
+            "usage: fanzha model eval MODEL CORPUS... [--threshold T] [--scores] [--rounds N]\n");
         return 2;
     }
     char err[512];
@@ -665,9 +671,13 @@ static int cmd_eval(int argc, char **argv) {
     v = malloc((cs.n ? cs.n : 1) * sizeof(*v));
     if (!v) goto fail;
     size_t tp = 0, fp = 0, tn = 0, fn = 0;
-    int64_t t0 = fz_mono_ns();
-    for (size_t i = 0; i < cs.n; i++) v[i].s = fz_model_score(m, cs.v[i].norm, cs.v[i].n);
-    int64_t t1 = fz_mono_ns();
+    int64_t best = INT64_MAX; /* the fastest round: the least disturbed by other work */
+    for (long round = 0; round < rounds; round++) {
+        int64_t t0 = fz_mono_ns();
+        for (size_t i = 0; i < cs.n; i++) v[i].s = fz_model_score(m, cs.v[i].norm, cs.v[i].n);
+        int64_t t = fz_mono_ns() - t0;
+        if (t < best) best = t;
+    }
     for (size_t i = 0; i < cs.n; i++) {
         v[i].label = cs.v[i].label;
         int hit = v[i].s >= thr;
@@ -691,8 +701,10 @@ static int cmd_eval(int argc, char **argv) {
             rec, fpr, f1, acc, auc);
     size_t bytes = 0;
     for (size_t i = 0; i < cs.n; i++) bytes += cs.v[i].n;
-    fprintf(o, "scoring: %.3f us per example (mean %.0f bytes of normalised text)\n",
-            cs.n ? (double)(t1 - t0) / 1e3 / (double)cs.n : 0.0,
+    fprintf(o,
+            "scoring: %.3f us per example (fastest of %ld round(s); mean %.0f bytes of "
+            "normalised text)\n",
+            cs.n ? (double)best / 1e3 / (double)cs.n : 0.0, rounds,
             cs.n ? (double)bytes / (double)cs.n : 0.0);
     rc = 0;
     goto done;
@@ -731,9 +743,10 @@ int fz_model_cmd(int argc, char **argv) {
     if (argc >= 1 && !strcmp(argv[0], "train")) return cmd_train(argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "eval")) return cmd_eval(argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "info")) return cmd_info(argc - 1, argv + 1);
-    fprintf(stderr, "usage: fanzha model train CORPUS... -o FILE [options]   (--help: "
-                    "'fanzha model train')\n"
-                    "       fanzha model eval MODEL CORPUS... [--threshold T] [--scores]\n"
-                    "       fanzha model info MODEL\n");
+    fprintf(stderr,
+            "usage: fanzha model train CORPUS... -o FILE [options]   (--help: "
+            "'fanzha model train')\n"
+            "       fanzha model eval MODEL CORPUS... [--threshold T] [--scores] [--rounds N]\n"
+            "       fanzha model info MODEL\n");
     return 2;
 }

@@ -13,8 +13,9 @@
  *     is covered by the character n-grams);
  *   - with FZ_MODEL_FOLD_DIGITS, every ASCII digit counts as '0' (phone
  *     numbers, amounts and codes share their n-grams).
- * Each n-gram is hashed with XXH3 (seeded by its kind and order) into one
- * of 2^bits buckets; the feature vector holds, per bucket, the number of
+ * Each n-gram is hashed into one of 2^bits buckets (words with XXH3,
+ * character n-grams packed into an integer with a multiplicative hash;
+ * each seeded by its kind and order, see model.c); the feature vector holds, per bucket, the number of
  * n-grams that fell in it divided by sqrt(total n-grams), so long and
  * short texts weigh alike. score = sigmoid(bias + w . x), in [0, 1].
  *
@@ -43,8 +44,9 @@
  * ruleset's digest; sign the compiled ruleset that carries the model).
  *
  * Scoring is allocation-free and reentrant: a model is immutable once
- * parsed and any number of threads may score with it. Cost: one XXH3 of
- * 8 bytes and one table read per n-gram (docs/rules.md has the figures).
+ * parsed and any number of threads may score with it. Cost: a multiply
+ * (an XXH3 for a word) and one table read per n-gram (docs/rules.md has
+ * the figures).
  */
 #ifndef FZ_MODEL_H
 #define FZ_MODEL_H

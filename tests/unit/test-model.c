@@ -23,7 +23,7 @@
 
 /* fz_model_ngrams() of "ab 12" in 2^16 buckets, character 1-2-grams, word
  * 1-2-grams, digits folded: every bucket as 4 hex digits */
-#define MODEL_GOLDEN_HEX "356ede7bf34c4e2b34083755628cd500628cdc38a458be4d"
+#define MODEL_GOLDEN_HEX "c4849f2badac4e2bd4dd936cb8553c8ab855af88a458be4d"
 
 /* ---- features ---- */
 
@@ -37,12 +37,13 @@ static void collect(void *ctx, uint32_t b) {
     if (g->n < 256) g->v[g->n++] = b;
 }
 
-/* The bucket of a character n-gram, written out from model.h's
- * definition: code points packed 21 bits each, XXH3 seeded by the order. */
+/* The bucket of a character n-gram, written out from model.c's
+ * definition: code points packed 21 bits each, xored with the order's
+ * seed, times 2^64 / golden ratio, the top bits. */
 static uint32_t char_bucket(const uint32_t *cps, unsigned k, unsigned bits) {
     uint64_t key = 0;
     for (unsigned i = 0; i < k; i++) key = (key << 21) | cps[i];
-    return (uint32_t)(XXH3_64bits_withSeed(&key, 8, 0x6368617200000000ull + k) >> (64 - bits));
+    return (uint32_t)(((key ^ (0x6368617200000000ull + k)) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
 }
 
 TEST_IMPL(model_features_golden) {
