@@ -10,6 +10,7 @@ pkgs=(
   librdkafka-dev libhyperscan-dev libxxhash-dev libjemalloc-dev libjsmn-dev libyaml-dev libopencc-dev libmicrohttpd-dev
   libicu-dev
   libsodium-dev
+  liblinear-dev
   kcat prometheus python3 python3-confluent-kafka python3-jsonschema python3-yaml python3-venv openssl
   openjdk-17-jre-headless maven procps curl
 )
