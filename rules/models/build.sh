@@ -24,8 +24,8 @@ echo "[models] training sets (tune part) -> $tmp"
 # the links and brand names inside Chinese messages); C chosen on a
 # held-out quarter of the tune part (docs/rules.md, "Learned text scorer").
 echo "[models] sms-zh.fzm"
-"$fanzha" model train "$tmp/sms-zh.tsv" -o "$here/sms-zh.fzm" --bits 20 --chars 1-2 --words 2 \
+"$fanzha" model train "$tmp/sms-zh.tsv" -o "$here/sms-zh.fzm" --bits 16 --chars 1-2 --words 2 \
     --fold-digits --c 16 --threshold 0.5
 echo "[models] sms-en.fzm"
-"$fanzha" model train "$tmp/sms-en.tsv" -o "$here/sms-en.fzm" --bits 20 --chars 0-0 --words 2 \
+"$fanzha" model train "$tmp/sms-en.tsv" -o "$here/sms-en.fzm" --bits 16 --chars 0-0 --words 2 \
     --fold-digits --c 16 --threshold 0.5

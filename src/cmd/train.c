@@ -387,7 +387,8 @@ static int train_usage(void) {
     fprintf(stderr,
             "usage: fanzha model train CORPUS... -o FILE [--bits N] [--chars MIN-MAX] "
             "[--words N]\n"
-            "                          [--fold-digits|--keep-digits] [--c C] [--pos-weight W]\n"
+            "                          [--fold-digits|--keep-digits] [--chars-non-ascii]\n"
+            "                          [--c C] [--pos-weight W]\n"
             "                          [--threshold T]\n"
             "  CORPUS: lines 'LABEL<TAB>TEXT' (1 = fraud, 0 = not) or "
             "{\"label\":0|1,\"text\":\"...\"}\n"
@@ -448,6 +449,8 @@ static int cmd_train(int argc, char **argv) {
             f.flags |= FZ_MODEL_FOLD_DIGITS;
         } else if (!strcmp(a, "--keep-digits")) {
             f.flags &= ~FZ_MODEL_FOLD_DIGITS;
+        } else if (!strcmp(a, "--chars-non-ascii")) {
+            f.flags |= FZ_MODEL_CHARS_NON_ASCII;
         } else if (!strcmp(a, "--c") && v && parse_double(v, 1e-6, 1e6, &C) == 0) {
             i++;
         } else if (!strcmp(a, "--pos-weight") && v &&
@@ -554,9 +557,10 @@ static int cmd_train(int argc, char **argv) {
     fz_buf_printf(&meta,
                   "trained by fanzha %s with liblinear %d: L2-regularised logistic regression "
                   "(solver 0), C %g, eps 0.01, fraud weight %g\n"
-                  "features: 2^%u buckets, character %u-%u-grams, word 1-%u-grams, digits %s\n"
+                  "features: 2^%u buckets, character %u-%u-grams%s, word 1-%u-grams, digits %s\n"
                   "examples: %zu (%zu fraud)\n",
                   FZ_VERSION, liblinear_version, C, pos_weight, f.bits, f.char_min, f.char_max,
+                  f.flags & FZ_MODEL_CHARS_NON_ASCII ? " (ending in a non-ASCII character)" : "",
                   f.word_max, f.flags & FZ_MODEL_FOLD_DIGITS ? "folded" : "kept", cs.n, npos);
     fz_buf_put(&meta, cs.meta.p, cs.meta.len);
     fz_buf_putc(&meta, '\0');
@@ -730,9 +734,10 @@ static int cmd_info(int argc, char **argv) {
         return 1;
     }
     const fz_model_features *f = fz_model_config(m);
-    printf("%s: %s, format %u, 2^%u buckets, character %u-%u-grams, word 1-%u-grams, digits %s, "
+    printf("%s: %s, format %u, 2^%u buckets, character %u-%u-grams%s, word 1-%u-grams, digits %s, "
            "threshold %.4f\n%s",
            argv[0], fz_model_version(m), FZ_MODEL_FORMAT, f->bits, f->char_min, f->char_max,
+           f->flags & FZ_MODEL_CHARS_NON_ASCII ? " (ending in a non-ASCII character)" : "",
            f->word_max, f->flags & FZ_MODEL_FOLD_DIGITS ? "folded" : "kept", fz_model_threshold(m),
            fz_model_meta(m));
     fz_model_destroy(m);

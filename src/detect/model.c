@@ -7,7 +7,7 @@
  * pass over the text with no allocation and no per-text table: every
  * n-gram is hashed as it is met and its bucket's weight added to an
  * integer sum; the sum is scaled once at the end. A word is hashed from
- * its bytes with XXH3, a word pair from the two words' XXH3 hashes. A
+ * its bytes with XXH3, a word pair by mixing the two words' hashes. A
  * character n-gram is packed into one u64 (three 21-bit code points), and
  * a fixed-width integer key needs no byte hash: it is mixed with its
  * order's seed and multiplied by 2^64 / golden ratio, and the top bits
@@ -78,7 +78,7 @@ int fz_model_features_check(const fz_model_features *f, char *errstr, size_t err
         snprintf(errstr, errstr_size, "no features: give character or word n-grams");
         return -1;
     }
-    if (f->flags & ~FZ_MODEL_FOLD_DIGITS) {
+    if (f->flags & ~(FZ_MODEL_FOLD_DIGITS | FZ_MODEL_CHARS_NON_ASCII)) {
         snprintf(errstr, errstr_size, "unknown feature flags 0x%x", f->flags);
         return -1;
     }
@@ -125,6 +125,7 @@ static inline __attribute__((always_inline)) size_t ngrams(const fz_model_featur
     const unsigned char *s = (const unsigned char *)text;
     const unsigned shift = 64 - f->bits;
     const int fold = (f->flags & FZ_MODEL_FOLD_DIGITS) != 0;
+    const uint32_t char_from = f->flags & FZ_MODEL_CHARS_NON_ASCII ? 0x80 : 0;
     size_t count = 0, i = 0, seen = 0;
     uint64_t packed = 0; /* the last three code points, 21 bits each */
     char word[WORD_MAX_BYTES];
@@ -144,9 +145,9 @@ static inline __attribute__((always_inline)) size_t ngrams(const fz_model_featur
                 emit(ctx, (uint32_t)(h >> shift));
                 count++;
                 if (f->word_max >= 2 && have_prev) {
-                    uint64_t pair[2] = {prev_word, h};
-                    emit(ctx,
-                         (uint32_t)(XXH3_64bits_withSeed(pair, sizeof(pair), SEED_PAIR) >> shift));
+                    /* a pair of 64-bit hashes: mixed like a character n-gram */
+                    uint64_t key = (prev_word * FIB_MUL) ^ h ^ SEED_PAIR;
+                    emit(ctx, (uint32_t)((((key >> 29) ^ key) * FIB_MUL) >> shift));
                     count++;
                 }
                 prev_word = h;
@@ -158,7 +159,7 @@ static inline __attribute__((always_inline)) size_t ngrams(const fz_model_featur
         if (f->char_max) {
             packed = ((packed << 21) | (cp & 0x1fffffu)) & ((1ull << 63) - 1);
             seen++;
-            for (unsigned k = f->char_min; k <= f->char_max && k <= seen; k++) {
+            for (unsigned k = f->char_min; k <= f->char_max && k <= seen && cp >= char_from; k++) {
                 uint64_t key = k == 3 ? packed : packed & ((1ull << (21 * k)) - 1);
                 emit(ctx, (uint32_t)(((key ^ (SEED_CHAR + k)) * FIB_MUL) >> shift));
                 count++;

@@ -12,12 +12,16 @@
  *     is a run of ASCII letters and digits (Latin-script words; CJK text
  *     is covered by the character n-grams);
  *   - with FZ_MODEL_FOLD_DIGITS, every ASCII digit counts as '0' (phone
- *     numbers, amounts and codes share their n-grams).
+ *     numbers, amounts and codes share their n-grams);
+ *   - with FZ_MODEL_CHARS_NON_ASCII, a character n-gram counts only when
+ *     its last code point is not ASCII: Chinese text gets its character
+ *     n-grams (with the Latin letter or digit before a CJK character), and
+ *     Latin text, left to the word n-grams, costs nothing more.
  * Each n-gram is hashed into one of 2^bits buckets (words with XXH3,
  * character n-grams packed into an integer with a multiplicative hash;
- * each seeded by its kind and order, see model.c); the feature vector holds, per bucket, the number of
- * n-grams that fell in it divided by sqrt(total n-grams), so long and
- * short texts weigh alike. score = sigmoid(bias + w . x), in [0, 1].
+ * each seeded by its kind and order, see model.c); the feature vector holds, per bucket, the number
+ * of n-grams that fell in it divided by sqrt(total n-grams), so long and short texts weigh alike.
+ * score = sigmoid(bias + w . x), in [0, 1].
  *
  * File layout (all integers little-endian, doubles as IEEE-754 binary64
  * bits in a little-endian u64):
@@ -31,7 +35,8 @@
  *                 0-23 and then the body
  *       40    -  body:
  *                 u8 bits (10..24), u8 char_min, u8 char_max, u8 word_max,
- *                 u32 flags (FZ_MODEL_FOLD_DIGITS; other bits refused),
+ *                 u32 flags (FZ_MODEL_FOLD_DIGITS, FZ_MODEL_CHARS_NON_ASCII;
+ *                 other bits refused),
  *                 f64 bias, f64 scale (a weight is its int8 times scale),
  *                 f64 threshold (the score eval counts as positive),
  *                 u32 meta length, meta (UTF-8 text: how it was trained),
@@ -60,6 +65,7 @@
 #define FZ_MODEL_MAX_BITS 24
 #define FZ_MODEL_MAX_META 65536
 #define FZ_MODEL_FOLD_DIGITS 1u
+#define FZ_MODEL_CHARS_NON_ASCII 2u
 
 /* How a text becomes features. */
 typedef struct fz_model_features {
@@ -67,7 +73,7 @@ typedef struct fz_model_features {
     unsigned char_min; /* character n-grams: orders char_min..char_max (0, 0: none) */
     unsigned char_max;
     unsigned word_max; /* word n-grams: orders 1..word_max (0: none) */
-    unsigned flags;    /* FZ_MODEL_FOLD_DIGITS */
+    unsigned flags;    /* FZ_MODEL_FOLD_DIGITS, FZ_MODEL_CHARS_NON_ASCII */
 } fz_model_features;
 
 /* Check a feature configuration; 0, or -1 with errstr filled. */
