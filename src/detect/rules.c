@@ -612,27 +612,34 @@ static long model_get(load_ctx *lc, const char *rel, const char *file, unsigned 
         if (asprintf(&path, "%s/%s", lc->dir, rel) < 0) return -1;
         char why[256];
         int fd = fz_rulefile_open(lc->dir, rel, why, sizeof(why));
+        if (fd < 0) {
+            diag_add(lc->diags, file, line, 0, "model '%s': cannot open %s: %s", rel, path, why);
+            free(path);
+            return -1;
+        }
         struct stat st;
         char *text = NULL;
         ssize_t got = -1;
-        if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= 0 &&
-            (uint64_t)st.st_size <= FZ_MODEL_FILE_MAX_BYTES &&
-            (text = malloc((size_t)st.st_size + 1))) {
+        if (fstat(fd, &st) != 0) {
+            diag_add(lc->diags, file, line, 0, "model '%s': cannot read %s: %s", rel, path,
+                     strerror(errno));
+        } else if ((uint64_t)st.st_size > FZ_MODEL_FILE_MAX_BYTES) {
+            diag_add(lc->diags, file, line, 0, "model '%s' is larger than %u MiB", rel,
+                     FZ_MODEL_FILE_MAX_BYTES >> 20);
+        } else if ((text = malloc((size_t)st.st_size + 1))) {
             size_t n = 0;
-            while (n < (size_t)st.st_size) {
-                ssize_t k = read(fd, text + n, (size_t)st.st_size - n);
-                if (k <= 0) break;
+            ssize_t k = 1;
+            while (n < (size_t)st.st_size && (k = read(fd, text + n, (size_t)st.st_size - n)) > 0)
                 n += (size_t)k;
-            }
-            got = n == (size_t)st.st_size ? (ssize_t)n : -1;
+            if (n == (size_t)st.st_size)
+                got = (ssize_t)n;
+            else
+                diag_add(lc->diags, file, line, 0, "model '%s': read error on %s: %s", rel, path,
+                         k < 0 ? strerror(errno) : "the file shrank while it was read");
+        } else {
+            diag_add(lc->diags, file, line, 0, "model '%s': out of memory", rel);
         }
-        if (fd < 0) {
-            diag_add(lc->diags, file, line, 0, "model '%s': cannot open %s: %s", rel, path, why);
-        } else if (got < 0) {
-            diag_add(lc->diags, file, line, 0, "model '%s': cannot read %s (larger than %u MiB?)",
-                     rel, path, FZ_MODEL_FILE_MAX_BYTES >> 20);
-        }
-        if (fd >= 0) close(fd);
+        close(fd);
         if (got < 0) {
             free(text);
             free(path);
