@@ -97,7 +97,7 @@ TEST_IMPL(model_features_check) {
     char err[256];
     const fz_model_features bad[] = {
         {9, 1, 3, 2, 0},  {25, 1, 3, 2, 0}, {16, 0, 3, 2, 0}, {16, 2, 1, 2, 0},
-        {16, 1, 4, 2, 0}, {16, 1, 3, 3, 0}, {16, 0, 0, 0, 0}, {16, 1, 3, 2, 2},
+        {16, 1, 4, 2, 0}, {16, 1, 3, 3, 0}, {16, 0, 0, 0, 0}, {16, 1, 3, 2, 4},
     };
     for (size_t i = 0; i < FZ_ARRAY_LEN(bad); i++) {
         fz_test_context("case %zu", i);
