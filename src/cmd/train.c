@@ -559,10 +559,10 @@ static int cmd_train(int argc, char **argv) {
                   "trained by fanzha %s with liblinear %d: L2-regularised logistic regression "
                   "(solver 0), C %g, eps 0.01, fraud weight %g\n"
                   "features: 2^%u buckets, character %u-%u-grams%s, word 1-%u-grams, digits %s\n"
-                  "examples: %zu (%zu fraud)\n",
+                  "examples: %zu (%zu fraud), %zu training rows with their weights\n",
                   FZ_VERSION, liblinear_version, C, pos_weight, f.bits, f.char_min, f.char_max,
                   f.flags & FZ_MODEL_CHARS_NON_ASCII ? " (ending in a non-ASCII character)" : "",
-                  f.word_max, f.flags & FZ_MODEL_FOLD_DIGITS ? "folded" : "kept", cs.n, npos);
+                  f.word_max, f.flags & FZ_MODEL_FOLD_DIGITS ? "folded" : "kept", cs.n, npos, rows);
     fz_buf_put(&meta, cs.meta.p, cs.meta.len);
     fz_buf_putc(&meta, '\0');
     fz_model_spec spec = {f, bias, w, threshold, meta.failed ? "" : meta.p};
