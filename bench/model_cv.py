@@ -13,7 +13,9 @@ never saw it. It then replays the tune part through the rules without the
 model rules (*/model.yaml) and prints, per quality class and threshold, the
 share flagged by "the rules, or the out-of-fold score >= threshold": an
 estimate of what bench/quality.py --part check will say of rules + model.
-The check part is not read.
+The model rules' other terms (language and cue gates) are not applied
+here, so it is an upper bound on what the model adds. The check part is
+not read.
 """
 import argparse
 import itertools

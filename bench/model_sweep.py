@@ -7,8 +7,9 @@
 Replays the corpora's part (default "tune": choose thresholds there, never
 on "check") once through the rules with `--verdicts`; every verdict carries
 the scores of the models its event was scored with (lazy: an event is
-scored when a rule's outcome depends on it, and the shipped model rules
-make that every text of their language). For each threshold it prints, per
+scored when a rule's outcome depends on it; with the shipped model rules,
+every text of their language that passes the rule's cue gate). For each
+threshold it prints, per
 quality class of that model's language, the share flagged by "the rules
 other than the model rules, or the model's score >= threshold" - what
 bench/quality.py would measure with that min_score - and the target.
