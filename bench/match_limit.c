@@ -135,6 +135,7 @@ int main(int argc, char **argv) {
     double *rate = calloc((size_t)rounds, sizeof(double));
     double *db_secs = calloc(ndb + 1, sizeof(double));
     unsigned long long matched = 0, invalid = 0;
+    uint64_t scored = 0; /* model scorings in the first pass */
     double match_secs = 0, views_secs = 0;
     for (int r = 0; r < rounds + 2 * per_db; r++) {
         int timing = r == rounds;    /* an extra --per-db pass: each database alone */
@@ -170,6 +171,7 @@ int main(int argc, char **argv) {
         }
         if (views_only) views_secs = now() - t0;
         if (r < rounds) rate[r] = (double)n / (now() - t0);
+        if (r == 0) scored = fz_matcher_models_scored(m); /* one pass's model scorings */
     }
     qsort(rate, (size_t)rounds, sizeof(double), cmp_double);
     size_t nscanned = 0;
@@ -179,6 +181,11 @@ int main(int argc, char **argv) {
            "%zu patterns, prefilter %s\n",
            n, rate[rounds / 2], rounds, rate[rounds - 1], matched, invalid, nscanned,
            ndb - nscanned, fz_ruleset_pattern_count(rs), fz_ruleset_prefiltered(rs) ? "on" : "off");
+    if (fz_ruleset_model_count(rs))
+        printf("  model terms: %zu model file(s), %llu scorings in a pass: %.1f %% of events "
+               "reached a scorer\n",
+               fz_ruleset_model_count(rs), (unsigned long long)scored,
+               n ? 100.0 * (double)scored / (double)n : 0.0);
     if (per_db) {
         double scanned = 0;
         for (size_t k = 0; k < ndb; k++)

@@ -11,6 +11,7 @@ pkgs=(
   libicu-dev
   libsodium-dev
   libpsl-dev publicsuffix
+  liblinear-dev
   kcat prometheus python3 python3-confluent-kafka python3-jsonschema python3-yaml python3-venv openssl
   openjdk-17-jre-headless maven procps curl
 )

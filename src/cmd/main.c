@@ -22,6 +22,7 @@
 #include "ruletest.h"
 #include "rules.h"
 #include "stats.h"
+#include "train.h"
 
 #ifndef FZ_VERSION
 #define FZ_VERSION "0.0.0"
@@ -45,6 +46,10 @@ static void usage(FILE *fp) {
             "                                  events, most expensive first\n"
             "  fanzha rules stats FILE         per-rule matches and cost (replay --rule-stats,\n"
             "                                  or --admin SOCKET for a running daemon)\n"
+            "  fanzha model train CORPUS... -o FILE\n"
+            "                                  train a text scorer (a rule's model: term)\n"
+            "  fanzha model eval MODEL CORPUS... precision, recall, ROC AUC of a model\n"
+            "  fanzha model info MODEL         what a model file holds\n"
             "  fanzha stats [OPTIONS] [FILE]   loss-recovery statistics of a deployment: sums\n"
             "                                  the statistics topic (or files of its records)\n"
             "  fanzha admin CMD                reload | status | rule-stats | history |\n"
@@ -471,6 +476,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "rules") == 0) return cmd_rules(argc - 2, argv + 2);
     if (strcmp(cmd, "admin") == 0) return cmd_admin(argc - 2, argv + 2);
+    if (strcmp(cmd, "model") == 0) return fz_model_cmd(argc - 2, argv + 2);
     unsigned scope;
     if (strcmp(cmd, "run") == 0)
         scope = FZ_SCOPE_RUN;

@@ -52,6 +52,7 @@ struct fz_matcher {
     uint64_t *dbscans; /* per database: confirm scans of it */
     int hit;           /* an atom matched since cleared */
     fz_prefilter_stats pstats;
+    fz_lazy *lazy; /* model terms, or NULL when the ruleset has none */
 };
 
 fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_size) {
@@ -74,6 +75,11 @@ fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_siz
     if (!m->st || !m->touched || !m->ctr || !m->cst || !m->ccount || !m->cand || !m->dbstamp ||
         !m->dbscans)
         goto nomem;
+    m->lazy = fz_lazy_new(rs, errstr, errstr_size);
+    if (!m->lazy && errstr[0]) {
+        fz_matcher_destroy(m);
+        return NULL;
+    }
     for (size_t i = 0; i < fz_ruleset_db_count(rs); i++) {
         if (hs_alloc_scratch(fz_ruleset_db_at(rs, i)->db, &m->scratch) != HS_SUCCESS) {
             snprintf(errstr, errstr_size, "matcher: hs_alloc_scratch failed");
@@ -99,6 +105,7 @@ void fz_matcher_destroy(fz_matcher *m) {
     free(m->cand);
     free(m->dbstamp);
     free(m->dbscans);
+    fz_lazy_destroy(m->lazy);
     free(m);
 }
 
@@ -181,6 +188,31 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     return 0;
 }
 
+/* Model terms (lazyterm.h): the rules that need no found term join the
+ * touched ones, then each touched rule with model terms gets their bits,
+ * scored only where its outcome depends on them. */
+static void resolve_lazy(fz_matcher *m, const fz_views *views, fz_matches *out) {
+    fz_lazy_begin(m->lazy, (*views)[FZ_FIELD_TEXT][FZ_VIEW_NORM]);
+    const uint32_t *always;
+    size_t n = fz_lazy_always(m->lazy, &always);
+    for (size_t i = 0; i < n; i++) {
+        rule_state *s = &m->st[always[i]];
+        if (s->stamp == m->cur) continue;
+        s->stamp = m->cur;
+        s->terms = 0;
+        m->touched[m->ntouched++] = always[i];
+    }
+    for (size_t i = 0; i < m->ntouched; i++) {
+        rule_state *s = &m->st[m->touched[i]];
+        s->terms = fz_lazy_resolve(m->lazy, m->touched[i], s->terms);
+    }
+    out->nscores = fz_lazy_scores(m->lazy, out->scores, FZ_MAX_SCORES);
+}
+
+uint64_t fz_matcher_models_scored(const fz_matcher *m) {
+    return m->lazy ? fz_lazy_scored(m->lazy) : 0;
+}
+
 static void sort_u32(uint32_t *v, int n) {
     for (int i = 1; i < n; i++) { /* insertion sort: n is small */
         uint32_t x = v[i];
@@ -205,6 +237,7 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
     out->n = 0;
     out->truncated = 0;
     out->nshadow = 0;
+    out->nscores = 0;
     const fz_ruleset *rs = m->rs;
     for (size_t i = 0; i < fz_ruleset_db_count(rs); i++) {
         const fz_db *d = fz_ruleset_db_at(rs, i);
@@ -226,6 +259,7 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
         if (hs_scan(d->db, v.p, (unsigned)v.n, 0, m->scratch, on_match, m) != HS_SUCCESS) return -1;
         m->pstats.confirmed += m->hit;
     }
+    if (m->lazy) resolve_lazy(m, views, out);
     for (size_t i = 0; i < m->ntouched; i++) {
         uint32_t id = m->touched[i];
         const fz_rule *r = fz_ruleset_rule(rs, id);

@@ -16,11 +16,13 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "lazyterm.h"
 #include "rules.h"
 
 /* Most rules reported for one event; more matches are counted, not kept. */
 #define FZ_MAX_MATCHES 64
 #define FZ_MAX_SHADOW 16
+#define FZ_MAX_SCORES 4
 
 /* The views of an event's fields, indexed [field][view]; .p == NULL when
  * absent or not needed. */
@@ -33,6 +35,8 @@ typedef struct fz_matches {
     uint32_t rules[FZ_MAX_MATCHES];
     int nshadow; /* shadow rules that matched (first FZ_MAX_SHADOW kept) */
     uint32_t shadow[FZ_MAX_SHADOW];
+    int nscores; /* models scored for the event's model terms (lazyterm.h) */
+    fz_score scores[FZ_MAX_SCORES];
 } fz_matches;
 
 /* Per-rule counters: written by the owning thread, read by anyone. */
@@ -75,6 +79,10 @@ const uint64_t *fz_matcher_candidate_counts(const fz_matcher *m);
 /* Per database (fz_ruleset_db_at()): how often it was scanned as a
  * confirm group. */
 const uint64_t *fz_matcher_confirm_scans(const fz_matcher *m);
+
+/* Models scored by this matcher's scans (each model once per event, only
+ * where a rule's outcome depended on it; lazyterm.h). */
+uint64_t fz_matcher_models_scored(const fz_matcher *m);
 
 /* Counters of rule idx (array of fz_ruleset_count() entries). */
 const fz_rule_counters *fz_matcher_counters(const fz_matcher *m);

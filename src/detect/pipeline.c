@@ -203,6 +203,7 @@ void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r)
     fz_counter_inc(&p->counters.events);
     r->nrules = 0;
     r->nshadow = 0;
+    r->nscores = 0;
     r->truncated = 0;
     r->dedup_key = 0;
     r->dedup_count = 0;
@@ -235,6 +236,8 @@ void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r)
     memcpy(r->rules, mt.rules, (size_t)n * sizeof(uint32_t));
     r->nshadow = mt.nshadow;
     memcpy(r->shadow, mt.shadow, (size_t)mt.nshadow * sizeof(uint32_t));
+    r->nscores = mt.nscores;
+    memcpy(r->scores, mt.scores, (size_t)mt.nscores * sizeof(fz_score));
     if (r->truncated) fz_counter_inc(&p->counters.truncated);
     if (n == 0) {
         r->verdict = FZ_VERDICT_CLEAN;
@@ -281,7 +284,7 @@ void fz_pipeline_time_check(fz_pipeline *p, const fz_time_bounds *b, int64_t now
     if (r->verdict == FZ_VERDICT_CLEAN) counter_dec(&p->counters.clean);
     r->verdict = FZ_VERDICT_INVALID; /* (a pending alert was not counted yet) */
     r->reason = why;
-    r->nrules = r->nshadow = 0;
+    r->nrules = r->nshadow = r->nscores = 0;
     fz_counter_inc(&p->counters.invalid);
     fz_counter_inc(&p->counters.invalid_by_reason[why]);
 }

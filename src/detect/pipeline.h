@@ -60,6 +60,8 @@ typedef struct fz_result {
     uint32_t rules[FZ_MAX_MATCHES];
     int nshadow; /* shadow rules that matched: counted, never alerted */
     uint32_t shadow[FZ_MAX_SHADOW];
+    int nscores; /* models scored for the event (rules' model terms) */
+    fz_score scores[FZ_MAX_SCORES];
     uint64_t dedup_key;
     uint32_t dedup_count;
     /* set by the decision when sms go through a campaign table: the caller

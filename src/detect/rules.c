@@ -37,6 +37,7 @@
 #include "cond.h"
 #include "dbcache.h"
 #include "log.h"
+#include "model.h"
 #include "norm.h"
 #include "skel.h"
 #include "prefilter.h"
@@ -56,12 +57,18 @@
  * literals, factors */
 #define FZ_DB_MAX (FZ_FIELD_COUNT * FZ_VIEW_COUNT * (MAX_CHUNKS + 2))
 
+/* what a source is (stored in compiled files: append only) */
+#define SRC_RULES 0
+#define SRC_LIST 1
+#define SRC_MODEL 2 /* a model file (model.h); its bytes, parsed into rs->models */
+#define FZ_MODEL_FILE_MAX_BYTES (64u << 20)
+
 /* one input file of the ruleset, as read */
 typedef struct source {
     char *rel; /* path relative to the rules directory */
     char *text;
     size_t len;
-    int is_list;
+    int is_list; /* SRC_* */
     /* lists, once parsed: literals as offsets into text (NUL-terminated in
      * place), and the normalised copies */
     size_t nlit;
@@ -103,6 +110,11 @@ struct fz_ruleset {
     const char **cats; /* the distinct categories of the rules (their strings) */
     size_t ncats;
     fz_url_brands *url_brands; /* lists/brands.txt, when a rule scans url_flags */
+    struct {
+        char *rel; /* as the rules name it */
+        fz_model *m;
+    } * models; /* in the order first named: fz_term.model_idx */
+    size_t nmodels;
 };
 
 static const char *const sev_names[] = {"", "low", "medium", "high", "critical"};
@@ -186,6 +198,7 @@ static void term_free(fz_term *t) {
     free(t->name);
     free(t->pattern);
     free(t->list);
+    free(t->model);
 }
 
 static void rule_free(fz_rule *r) {
@@ -229,6 +242,11 @@ static void ruleset_free(fz_ruleset *rs) {
     free(rs->dir);
     free(rs->cats);
     fz_url_brands_destroy(rs->url_brands);
+    for (size_t i = 0; i < rs->nmodels; i++) {
+        free(rs->models[i].rel);
+        fz_model_destroy(rs->models[i].m);
+    }
+    free(rs->models);
     free(rs);
 }
 
@@ -242,6 +260,9 @@ void fz_ruleset_unref(fz_ruleset *rs) {
 }
 
 size_t fz_ruleset_count(const fz_ruleset *rs) { return rs->nrules; }
+size_t fz_ruleset_model_count(const fz_ruleset *rs) { return rs->nmodels; }
+const fz_model *fz_ruleset_model(const fz_ruleset *rs, size_t i) { return rs->models[i].m; }
+const char *fz_ruleset_model_path(const fz_ruleset *rs, size_t i) { return rs->models[i].rel; }
 size_t fz_ruleset_pattern_count(const fz_ruleset *rs) { return rs->natoms; }
 size_t fz_ruleset_literal_count(const fz_ruleset *rs) { return rs->nliterals; }
 const fz_rule *fz_ruleset_rule(const fz_ruleset *rs, size_t i) { return &rs->rules[i]; }
@@ -511,7 +532,7 @@ static int list_parse(load_ctx *lc, source *s, const char *shown) {
 static source *list_get(load_ctx *lc, const char *rel, const char *file, unsigned line) {
     fz_ruleset *rs = lc->rs;
     for (size_t i = 0; i < rs->nsrc; i++)
-        if (rs->src[i].is_list && strcmp(rs->src[i].rel, rel) == 0)
+        if (rs->src[i].is_list == SRC_LIST && strcmp(rs->src[i].rel, rel) == 0)
             return rs->src[i].parsed > 0 ? &rs->src[i] : NULL;
     if (!valid_rel_path(rel)) {
         diag_add(lc->diags, file, line, 0,
@@ -561,6 +582,88 @@ static source *list_get(load_ctx *lc, const char *rel, const char *file, unsigne
     s->parsed = list_parse(lc, s, path) == 0 ? 1 : -1;
     free(path);
     return s->parsed > 0 ? s : NULL;
+}
+
+/* The model at rel (relative to the rules directory), loaded once: its
+ * index in rs->models, or -1 with the problem reported at file:line. From
+ * a compiled file, its bytes are one of the file's sources. */
+static long model_get(load_ctx *lc, const char *rel, const char *file, unsigned line) {
+    fz_ruleset *rs = lc->rs;
+    for (size_t i = 0; i < rs->nmodels; i++)
+        if (!strcmp(rs->models[i].rel, rel)) return rs->models[i].m ? (long)i : -1;
+    if (!valid_rel_path(rel)) {
+        diag_add(lc->diags, file, line, 0,
+                 "model '%s': give a path inside the rules directory (relative, no '..')", rel);
+        return -1;
+    }
+    void *nm = realloc(rs->models, (rs->nmodels + 1) * sizeof(*rs->models));
+    if (!nm) return -1;
+    rs->models = nm;
+    long idx = (long)rs->nmodels;
+    rs->models[idx].rel = strdup(rel);
+    rs->models[idx].m = NULL; /* a model that failed stays, so it is reported once */
+    rs->nmodels++;
+    if (!rs->models[idx].rel) return -1;
+    source *s = NULL;
+    for (size_t i = 0; i < rs->nsrc && !s; i++)
+        if (rs->src[i].is_list == SRC_MODEL && !strcmp(rs->src[i].rel, rel)) s = &rs->src[i];
+    char *path = NULL;
+    if (!s && !lc->dir) {
+        diag_add(lc->diags, file, line, 0, "model '%s' is not in the compiled file", rel);
+        return -1;
+    }
+    if (!s) {
+        if (asprintf(&path, "%s/%s", lc->dir, rel) < 0) return -1;
+        char why[256];
+        int fd = fz_rulefile_open(lc->dir, rel, why, sizeof(why));
+        if (fd < 0) {
+            diag_add(lc->diags, file, line, 0, "model '%s': cannot open %s: %s", rel, path, why);
+            free(path);
+            return -1;
+        }
+        struct stat st;
+        char *text = NULL;
+        ssize_t got = -1;
+        if (fstat(fd, &st) != 0) {
+            diag_add(lc->diags, file, line, 0, "model '%s': cannot read %s: %s", rel, path,
+                     strerror(errno));
+        } else if ((uint64_t)st.st_size > FZ_MODEL_FILE_MAX_BYTES) {
+            diag_add(lc->diags, file, line, 0, "model '%s' is larger than %u MiB", rel,
+                     FZ_MODEL_FILE_MAX_BYTES >> 20);
+        } else if ((text = malloc((size_t)st.st_size + 1))) {
+            size_t n = 0;
+            ssize_t k = 1;
+            while (n < (size_t)st.st_size && (k = read(fd, text + n, (size_t)st.st_size - n)) > 0)
+                n += (size_t)k;
+            if (n == (size_t)st.st_size)
+                got = (ssize_t)n;
+            else
+                diag_add(lc->diags, file, line, 0, "model '%s': read error on %s: %s", rel, path,
+                         k < 0 ? strerror(errno) : "the file shrank while it was read");
+        } else {
+            diag_add(lc->diags, file, line, 0, "model '%s': out of memory", rel);
+        }
+        close(fd);
+        if (got < 0) {
+            free(text);
+            free(path);
+            return -1;
+        }
+        text[got] = '\0';
+        s = source_add(rs, rel, text, (size_t)got, SRC_MODEL);
+        if (!s) {
+            free(text);
+            free(path);
+            return -1;
+        }
+    } else if (asprintf(&path, "%s", file) < 0) {
+        return -1;
+    }
+    char err[512];
+    rs->models[idx].m = fz_model_parse(path, (const uint8_t *)s->text, s->len, err, sizeof(err));
+    if (!rs->models[idx].m) diag_add(lc->diags, file, line, 0, "model '%s': %s", rel, err);
+    free(path);
+    return rs->models[idx].m ? idx : -1;
 }
 
 /* ---- YAML helpers ---- */
@@ -745,7 +848,56 @@ static int set_list(parse_ctx *c, fz_term *t, yaml_node_t *n) {
     return 0;
 }
 
-/* A term written as a mapping: {name, pattern | list, fields, view, flags, list_match}. */
+/* model: {file: PATH, min_score: X} */
+static int set_model(parse_ctx *c, fz_term *t, yaml_node_t *n) {
+    t->line = node_line(n);
+    if (n->type != YAML_MAPPING_NODE) {
+        diag_add(c->diags, c->file, t->line, 0,
+                 "'model' must be a mapping: {file: models/NAME.fzm, min_score: 0.9}");
+        return -1;
+    }
+    int rc = 0, have_score = 0;
+    free(t->model);
+    t->model = NULL;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(c->doc, p->value);
+        const char *k = scalar(kn), *v = scalar(vn);
+        if (k && !strcmp(k, "file")) {
+            if (!v || !*v) {
+                diag_add(c->diags, c->file, node_line(vn), 0, "model 'file' must be a path");
+                rc = -1;
+                continue;
+            }
+            free(t->model);
+            t->model = strdup(v);
+        } else if (k && !strcmp(k, "min_score")) {
+            char *end = NULL;
+            double d = v ? strtod(v, &end) : -1;
+            if (!v || !*v || *end || !(d >= 0 && d <= 1)) {
+                diag_add(c->diags, c->file, node_line(vn), 0,
+                         "model 'min_score' must be a number in [0, 1], not '%s'", v ? v : "");
+                rc = -1;
+                continue;
+            }
+            t->min_score = d;
+            have_score = 1;
+        } else {
+            diag_add(c->diags, c->file, node_line(kn), 0,
+                     "unknown model key '%s' (known: file, min_score)", k ? k : "?");
+            rc = -1;
+        }
+    }
+    if (rc == 0 && (!t->model || !have_score)) {
+        diag_add(c->diags, c->file, t->line, 0, "model term needs 'file' and 'min_score'");
+        rc = -1;
+    }
+    if (rc && !t->model) t->model = strdup(""); /* still a model term, for the checks below */
+    return rc;
+}
+
+/* A term written as a mapping: {name, pattern | list | model, fields, view, flags,
+ * list_match}. */
 static int parse_term_map(parse_ctx *c, fz_rule *r, yaml_node_t *m) {
     fz_term *t = term_new(r);
     if (!t) return -1;
@@ -775,6 +927,9 @@ static int parse_term_map(parse_ctx *c, fz_rule *r, yaml_node_t *m) {
             rc |= set_pattern(c, t, vn);
         } else if (!strcmp(k, "list")) {
             rc |= set_list(c, t, vn);
+        } else if (!strcmp(k, "model")) {
+            rc |= set_model(c, t, vn);
+            t->line = node_line(m);
         } else if (!strcmp(k, "fields") || !strcmp(k, "field")) {
             rc |= for_each_item(c, &t->fields, vn, k, add_field);
         } else if (!strcmp(k, "flags")) {
@@ -793,14 +948,20 @@ static int parse_term_map(parse_ctx *c, fz_rule *r, yaml_node_t *m) {
                 t->mode = (fz_lit_mode)v;
         } else {
             diag_add(c->diags, c->file, node_line(kn), 0,
-                     "unknown term key '%s' (known: name, pattern, list, list_match, fields, "
-                     "view, flags)",
+                     "unknown term key '%s' (known: name, pattern, list, model, list_match, "
+                     "fields, view, flags)",
                      k);
             rc = -1;
         }
     }
-    if (!!t->pattern == !!t->list) {
-        diag_add(c->diags, c->file, t->line, 0, "a term needs exactly one of 'pattern' or 'list'");
+    if (!!t->pattern + !!t->list + !!t->model != 1) {
+        diag_add(c->diags, c->file, t->line, 0,
+                 "a term needs exactly one of 'pattern', 'list' or 'model'");
+        rc = -1;
+    } else if (t->model && (t->fields || t->hs_flags || (int)t->view >= 0 || (int)t->mode >= 0)) {
+        diag_add(c->diags, c->file, t->line, 0,
+                 "a model term scores the normalised text: 'fields', 'view', 'flags' and "
+                 "'list_match' do not apply to it");
         rc = -1;
     }
     return rc;
@@ -932,7 +1093,7 @@ static char *rule_json(const fz_rule *r, size_t *len) {
 static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
     static const char *const known =
         "id, rev, category, severity, status, description, references, fields, view, flags, "
-        "pattern, patterns, list, list_match, condition, tests";
+        "pattern, patterns, list, list_match, model, condition, tests";
     int rc = 0;
     unsigned line = node_line(m);
     r->line = line;
@@ -967,6 +1128,9 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
         } else if (!strcmp(k, "list")) {
             fz_term *t = term_new(r);
             rc |= t ? set_list(c, t, vn) : -1;
+        } else if (!strcmp(k, "model")) {
+            fz_term *t = term_new(r);
+            rc |= t ? set_model(c, t, vn) : -1;
         } else if (!strcmp(k, "tests")) {
             rc |= parse_tests(c, r, vn);
         } else if (!strcmp(k, "view")) {
@@ -1036,12 +1200,20 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
             rc = -1;
         }
     if (r->nterms == 0 && rc == 0) {
-        diag_add(c->diags, c->file, line, 0, "rule has no 'pattern', 'patterns' or 'list'");
+        diag_add(c->diags, c->file, line, 0,
+                 "rule has no 'pattern', 'patterns', 'list' or 'model'");
         rc = -1;
     }
     if (r->nterms > FZ_MAX_TERMS) {
         diag_add(c->diags, c->file, line, 0, "rule has %zu terms; at most %d", r->nterms,
                  FZ_MAX_TERMS);
+        rc = -1;
+    }
+    size_t nmodel = 0;
+    for (size_t i = 0; i < r->nterms; i++) nmodel += r->terms[i].model != NULL;
+    if (nmodel > FZ_MAX_MODEL_TERMS) {
+        diag_add(c->diags, c->file, line, 0, "rule has %zu model terms; at most %d", nmodel,
+                 FZ_MAX_MODEL_TERMS);
         rc = -1;
     }
     if (r->rev == 0) r->rev = 1;
@@ -1076,6 +1248,17 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
                 rc = -1;
             }
         names[i] = t->name;
+        if (t->model) { /* scores the normalised text, whatever the rule says */
+            t->fields = 1u << FZ_FIELD_TEXT;
+            t->view = FZ_VIEW_NORM;
+            t->hs_flags = 0;
+            long mi = *t->model ? model_get(c->lc, t->model, c->file, t->line) : -1;
+            if (mi < 0)
+                rc = -1;
+            else
+                t->model_idx = (uint32_t)mi;
+            continue;
+        }
         if (t->list && t->pattern == NULL) {
             source *s = list_get(c->lc, t->list, c->file, t->line);
             if (!s)
@@ -1608,7 +1791,7 @@ static int factors_finish(fz_ruleset *rs, factor_build *fb) {
 
 static source *find_list(fz_ruleset *rs, const char *rel) {
     for (size_t i = 0; i < rs->nsrc; i++)
-        if (rs->src[i].is_list && !strcmp(rs->src[i].rel, rel)) return &rs->src[i];
+        if (rs->src[i].is_list == SRC_LIST && !strcmp(rs->src[i].rel, rel)) return &rs->src[i];
     return NULL;
 }
 
@@ -1624,6 +1807,10 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
         if (r->status == FZ_STATUS_DISABLED) continue;
         for (size_t k = 0; k < r->nterms; k++) {
             fz_term *t = &r->terms[k];
+            if (t->model) { /* no atom: scored after the scan (lazyterm.h) */
+                rs->uses[FZ_FIELD_TEXT][FZ_VIEW_NORM] = 1;
+                continue;
+            }
             for (int f = 0; f < FZ_FIELD_COUNT; f++) {
                 if (!(t->fields & (1u << f))) continue;
                 fz_view v = fz_term_view(t, (fz_field)f);
@@ -1959,7 +2146,7 @@ static int ruleset_parse(load_ctx *lc, const char *shown_prefix) {
     for (size_t i = 0; i < rs->nsrc; i++) {
         source *s = &rs->src[i];
         XXH3_64bits_update(h, s->rel, strlen(s->rel) + 1);
-        XXH3_64bits_update(h, s->is_list ? "L" : "R", 1);
+        XXH3_64bits_update(h, s->is_list == SRC_MODEL ? "M" : s->is_list ? "L" : "R", 1);
         uint64_t len = s->len;
         XXH3_64bits_update(h, &len, sizeof(len));
         XXH3_64bits_update(h, s->text, s->len);
@@ -2256,7 +2443,10 @@ static fz_ruleset *body_load(const char *path, const char *body, size_t blen,
         const char *rel = get_blob(&r, &rl);
         const uint8_t *is_list = get_raw(&r, 1);
         const char *text = get_blob(&r, &tl);
-        if (r.bad) break;
+        if (r.bad || *is_list > SRC_MODEL) {
+            r.bad = 1;
+            break;
+        }
         char *relz = strndup(rel, rl), *textz = malloc(tl + 1);
         if (!relz || !textz) {
             free(relz);
@@ -2273,7 +2463,7 @@ static fz_ruleset *body_load(const char *path, const char *body, size_t blen,
             r.bad = 1;
             break;
         }
-        if (s->is_list) { /* named "FILE:LIST", as the rule files are */
+        if (s->is_list == SRC_LIST) { /* named "FILE:LIST", as the rule files are */
             load_ctx lc0 = {rs, NULL, diags};
             char *shown = NULL;
             if (asprintf(&shown, "%s:%s", path, s->rel) < 0) {

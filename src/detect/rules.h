@@ -14,7 +14,10 @@
  *   term  = a regex or a list of literals, applied to one or more fields
  *           (text, from, to, and url_host, url_domain, url_flags: the
  *           text's links, url.h) in one view (raw, normalized (norm.h) or,
- *           for text, url_host and url_domain, skeleton (skel.h));
+ *           for text, url_host and url_domain, skeleton (skel.h)); or a
+ *           model term: a text scorer (model.h) over the normalised text
+ *           with a minimum score, which has no atom and is evaluated
+ *           lazily after the scan (lazyterm.h);
  *   atom  = one Hyperscan expression: a regex term on one field, or one
  *           literal of a list term on one field. The Hyperscan id of an
  *           atom is its index in fz_ruleset_atoms(), which maps it back to
@@ -79,17 +82,23 @@ typedef enum fz_lit_mode {
 #define FZ_LIST_MAX_LITERALS 1000000
 #define FZ_LIST_MAX_BYTES (64u << 20)
 #define FZ_LITERAL_MAX_BYTES 1024
+/* A rule has at most this many model terms (lazyterm.h). */
+#define FZ_MAX_MODEL_TERMS 4
 
 typedef struct fz_term {
     char *name;
     unsigned line;
     uint32_t fields; /* bit (1u << fz_field) per scanned field */
     fz_view view;
-    unsigned hs_flags; /* flags as written (caseless, dotall, ...) */
-    char *pattern;     /* a regex term, or NULL */
-    char *list;        /* a list term: path relative to the rules directory */
-    fz_lit_mode mode;  /* list terms */
-    size_t nliterals;  /* list terms: distinct literals used */
+    unsigned hs_flags;  /* flags as written (caseless, dotall, ...) */
+    char *pattern;      /* a regex term, or NULL */
+    char *list;         /* a list term: path relative to the rules directory */
+    fz_lit_mode mode;   /* list terms */
+    size_t nliterals;   /* list terms: distinct literals used */
+    char *model;        /* a model term (model.h): the .fzm file, relative to the rules
+                         * directory; scores the normalised text */
+    double min_score;   /* model terms: the term holds when the score is >= this */
+    uint32_t model_idx; /* model terms: index of the model, fz_ruleset_model() */
 } fz_term;
 
 /* One embedded example: the fields of an event and whether it must match. */
@@ -322,6 +331,14 @@ typedef struct fz_pattern_cost {
  * `rules check --profile`: finds the patterns that make a ruleset slow to
  * compile. */
 size_t fz_ruleset_profile(const fz_ruleset *rs, fz_pattern_cost **out);
+
+/* The model files the rules name (model.h), in the order first named:
+ * term.model_idx indexes them. The path is relative to the rules
+ * directory. Valid while rs is; any thread. */
+struct fz_model;
+size_t fz_ruleset_model_count(const fz_ruleset *rs);
+const struct fz_model *fz_ruleset_model(const fz_ruleset *rs, size_t i);
+const char *fz_ruleset_model_path(const fz_ruleset *rs, size_t i);
 
 /* Evaluate rule r's condition over the set of its terms that matched
  * (bit i = term i). Thread-safe. */

@@ -48,6 +48,31 @@ static void put_opt_str(fz_buf *b, const char *key, fz_str s) {
     fz_buf_put_json_fz(b, s);
 }
 
+/* 1 if rule x has a model term scoring with model `model`. */
+static int rule_uses_model(const fz_rule *x, uint32_t model) {
+    for (size_t k = 0; k < x->nterms; k++)
+        if (x->terms[k].model && x->terms[k].model_idx == model) return 1;
+    return 0;
+}
+
+/* ,"models":[{"file":..,"score":..}]: the models scored for r; with
+ * fired_only, those a matched rule has a term of. Nothing when none. */
+static void put_models(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int fired_only) {
+    int n = 0;
+    for (int i = 0; i < r->nscores; i++) {
+        const fz_score *sc = &r->scores[i];
+        int used = !fired_only;
+        for (int k = 0; k < r->nrules && !used; k++)
+            used = rule_uses_model(fz_ruleset_rule(rs, r->rules[k]), sc->model);
+        if (!used) continue;
+        fz_buf_puts(b, n++ ? ",{\"file\":" : ",\"models\":[{\"file\":");
+        const char *path = fz_ruleset_model_path(rs, sc->model);
+        fz_buf_put_json_str(b, path, strlen(path));
+        fz_buf_printf(b, ",\"score\":%.4f}", (double)sc->score);
+    }
+    if (n) fz_buf_putc(b, ']');
+}
+
 /* The rule an intercept alert names when no rule of the ruleset matched. */
 static const char intercept_rule_json[] =
     "{\"id\":\"fanzha.intercept\",\"rev\":1,\"category\":\"intercept\",\"severity\":"
@@ -93,6 +118,7 @@ fz_err fz_alert_encode_split(fz_buf *b, const fz_ruleset *rs, const fz_result *r
     if (!primary) fz_buf_puts(b, intercept_rule_json);
     fz_buf_putc(b, ']');
     if (r->truncated) fz_buf_puts(b, ",\"rules_truncated\":true");
+    put_models(b, rs, r, 1);
     fz_buf_puts(b, ",\"ruleset\":\"");
     fz_buf_puts(b, fz_ruleset_version(rs));
     fz_buf_putc(b, '"');
@@ -165,6 +191,7 @@ fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r,
         }
         fz_buf_putc(b, ']');
     }
+    put_models(b, rs, r, 0); /* every score, so thresholds can be tuned on verdicts */
     if (r->verdict == FZ_VERDICT_ALERT || r->verdict == FZ_VERDICT_SUPPRESSED) {
         fz_buf_puts(b, ",\"dedup_count\":");
         fz_buf_put_u64(b, r->dedup_count);

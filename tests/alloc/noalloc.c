@@ -7,8 +7,10 @@
  * verdict encoding - over valid, escaped, matching and malformed events
  * must make no allocation at all, also with the privacy options on
  * (numbers masked and texts dropped, then numbers hashed). Run once with
- * rules that scan the skeleton view too, and once with rules that scan
- * every view of the url_* fields (tests/CMakeLists.txt).
+ * rules that scan the skeleton view too, once with rules that scan every
+ * view of the url_* fields, and once with the shipped model rules, whose
+ * model terms score texts (tests/CMakeLists.txt): when the ruleset has
+ * models, scoring must have happened too.
  *
  * usage: fanzha_noalloc RULES_DIR
  */
@@ -133,7 +135,11 @@ int main(int argc, char **argv) {
     printf("verdicts: clean=%zu alert=%zu suppressed=%zu invalid=%zu; allocations after "
            "warm-up: %zu\n",
            kinds[0], kinds[1], kinds[2], kinds[3], g_allocs);
-    int ok = g_allocs == 0 && kinds[0] && kinds[1] && kinds[2] && kinds[3];
+    uint64_t scored = fz_matcher_models_scored(fz_pipeline_matcher(p));
+    printf("model scorings: %llu (the ruleset names %zu model file(s))\n",
+           (unsigned long long)scored, fz_ruleset_model_count(rs));
+    int ok = g_allocs == 0 && kinds[0] && kinds[1] && kinds[2] && kinds[3] &&
+             (fz_ruleset_model_count(rs) == 0 || scored > 0);
     if (!ok) fprintf(stderr, "FAIL: the hot path allocated or a verdict kind was not exercised\n");
     fz_buf_free(&out);
     fz_stores_destroy(&st);

@@ -74,6 +74,17 @@ TEST_ENTRY(rulefile_confined)
 TEST_ENTRY(rulefile_configmap_layout)
 TEST_ENTRY(rulefile_load_refuses)
 
+/* model: the text scorer and model terms */
+TEST_ENTRY(model_features_golden)
+TEST_ENTRY(model_features_check)
+TEST_ENTRY(model_file_roundtrip)
+TEST_ENTRY(model_file_damage_refused)
+TEST_ENTRY(model_term_lazy)
+TEST_ENTRY(model_term_model_only)
+TEST_ENTRY(model_term_alert)
+TEST_ENTRY(model_term_errors)
+TEST_ENTRY(model_term_version_and_compiled)
+
 /* profile */
 TEST_ENTRY(profile_costs)
 

@@ -345,7 +345,7 @@ static const err_case lang_cases[] = {
       {"l.txt", "a\n"}},
      "a.yaml",
      5,
-     "exactly one of 'pattern' or 'list'",
+     "exactly one of 'pattern', 'list' or 'model'",
      NULL},
     {{{"a.yaml", RULE_HEAD("x.one") "    pattern: x\n    tests: {should_alert: [x]}\n"}},
      "a.yaml",

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Choose the model rules' min_score on the tune part, by cross-validation.
+
+    bench/model_cv.py [--fanzha BIN] [--rules DIR] [--data DIR] [--folds 4]
+                      [--thresholds 0.5,0.6,...] [--ads-weight N]
+
+A model scores the examples it was trained on far better than new ones, so
+thresholds are not chosen on its own training set. This script splits the
+tune part's training sets (bench/model_data.py) into --folds folds, trains a
+model on all folds but one with the options of rules/models/build.sh, and
+scores the fold left out: every tune example gets a score from a model that
+never saw it. It then replays the tune part through the rules without the
+model rules (*/model.yaml) and prints, per quality class and threshold, the
+share flagged by "the rules, or the out-of-fold score >= threshold": an
+estimate of what bench/quality.py --part check will say of rules + model.
+The model rules' other terms (language and cue gates) are not applied
+here, so it is an upper bound on what the model adds. The check part is
+not read.
+"""
+import argparse
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import corpus_events  # noqa: E402
+from quality import TARGETS, classes_of, part_of  # noqa: E402
+
+
+def train_opts(lang):
+    """The options rules/models/build.sh trains sms-<lang>.fzm with."""
+    text = open(os.path.join(ROOT, "rules", "models", "build.sh"), encoding="utf-8").read()
+    text = text.replace("\\\n", " ")
+    m = re.search(rf'model train "\$tmp/sms-{lang}.tsv" -o "\$here/sms-{lang}.fzm"(.*)', text)
+    return m.group(1).split()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fanzha", default=os.path.join(ROOT, "build", "fanzha"))
+    ap.add_argument("--rules", default=os.path.join(ROOT, "rules"))
+    ap.add_argument("--data")
+    ap.add_argument("--folds", type=int, default=4)
+    ap.add_argument("--ads-weight", default=None,
+                    help="model_data.py's --ads-weight (default: rules/models/build.sh's)")
+    ap.add_argument("--thresholds", default="0.5,0.6,0.7,0.8,0.85,0.9,0.95,0.97")
+    a = ap.parse_args()
+    thresholds = [float(t) for t in a.thresholds.split(",")]
+    d = corpus_events.data_dir(a.data)
+    if not d:
+        print("model_cv: SKIPPED: no SMS corpora", file=sys.stderr)
+        sys.exit(3)
+    with tempfile.TemporaryDirectory() as tmp:
+        aw = a.ads_weight or re.search(r"--ads-weight (\d+)", open(
+            os.path.join(ROOT, "rules", "models", "build.sh"), encoding="utf-8").read()).group(1)
+        subprocess.run([sys.executable, os.path.join(HERE, "model_data.py"), "--out", tmp,
+                        "--part", "tune", "--ids", "--data", d, "--ads-weight", aw], check=True)
+        scores = {}  # lang -> {event id: out-of-fold score}
+        for lang in ("zh", "en"):
+            lines = open(os.path.join(tmp, f"sms-{lang}.tsv"), encoding="utf-8").readlines()
+            ids = open(os.path.join(tmp, f"sms-{lang}.ids"), encoding="utf-8").read().split()
+            scores[lang] = {}
+            for k in range(a.folds):
+                tr, te = os.path.join(tmp, "train.tsv"), os.path.join(tmp, "test.tsv")
+                with open(tr, "w", encoding="utf-8") as f:
+                    f.writelines(x for i, x in enumerate(lines) if i % a.folds != k)
+                with open(te, "w", encoding="utf-8") as f:
+                    f.writelines(x for i, x in enumerate(lines) if i % a.folds == k)
+                fzm = os.path.join(tmp, "fold.fzm")
+                subprocess.run([a.fanzha, "model", "train", tr, "-o", fzm] + train_opts(lang),
+                               check=True, stdout=subprocess.DEVNULL)
+                out = subprocess.run([a.fanzha, "model", "eval", fzm, te, "--scores"],
+                                     check=True, capture_output=True, text=True).stdout
+                held = [i for i in range(len(lines)) if i % a.folds == k]
+                for i, row in zip(held, out.splitlines()):
+                    scores[lang][ids[i]] = float(row.split("\t")[0])
+        # the rules alone, on the tune part
+        rules = os.path.join(tmp, "rules")
+        shutil.copytree(a.rules, rules, ignore=lambda _d, names: [n for n in names
+                                                                  if n == "model.yaml"])
+        items = [(eid, text) for eid, text in
+                 itertools.chain(corpus_events.corpus(d), corpus_events.spamhunter(d))
+                 if part_of(eid) == "tune"]
+        ev, vd = os.path.join(tmp, "events.ndjson"), os.path.join(tmp, "verdicts.ndjson")
+        with open(ev, "w", encoding="utf-8") as f:
+            for n, (eid, text) in enumerate(items):
+                f.write(json.dumps({"id": eid, "ts": 1764288000000 + n * 1000, "type": "sms",
+                                    "from": "+8610000000000", "to": "+8613900000000",
+                                    "text": text}, ensure_ascii=False) + "\n")
+        subprocess.run([a.fanzha, "replay", "--rules", rules, "--dedup-window-ms", "0",
+                        "--log-level", "warn", "-o", "/dev/null", "--verdicts", vd, ev],
+                       check=True)
+        flagged = {}
+        for line in open(vd, encoding="utf-8"):
+            v = json.loads(line)
+            flagged[v["event_id"]] = v["verdict"] in ("alert", "suppressed")
+    for lang in ("zh", "en"):
+        rows = {}
+        for eid, text in items:
+            if eid not in scores[lang]:
+                continue
+            for cls in classes_of(eid, text):
+                rows.setdefault(cls, []).append((flagged.get(eid, False), scores[lang][eid]))
+        print(f"sms-{lang}: rules alone, and rules OR out-of-fold score >= t "
+              f"({a.folds} folds of the tune part)")
+        print(f"{'class':36} {'kind':5} {'n':>5} {'rules':>6} " +
+              " ".join(f"{t:>6}" for t in thresholds) + "  target")
+        for cls in sorted(rows):
+            kind, target = TARGETS.get(cls, ("info", None))
+            r = rows[cls]
+            base = sum(o for o, _ in r) / len(r)
+            rates = [sum(1 for o, s in r if o or s >= t) / len(r) for t in thresholds]
+            tgt = "" if target is None else (">= " if kind == "fraud" else "<= ") + str(target)
+            print(f"{cls:36} {kind:5} {len(r):>5} {base:6.3f} " +
+                  " ".join(f"{x:6.3f}" for x in rates) + f"  {tgt}")
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# build.sh - rebuild the shipped text-scorer models from the corpora's
+# training ("tune") part, byte for byte:
+#
+#   rules/models/build.sh [FANZHA_BIN]      (from the repository root or anywhere)
+#
+# Needs the corpora in $FANZHA_DATA or ../shared/data beside the
+# repository, and a built fanzha (default build/fanzha). The training sets
+# are written by bench/model_data.py (the tune part of bench/quality.py's
+# split; which class is fraud is documented there) into a temporary
+# directory, then `fanzha model train` writes sms-zh.fzm and sms-en.fzm
+# here. Same corpora, same fanzha: same bytes (git diff shows nothing).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+fanzha="${1:-$root/build/fanzha}"
+py="${PYTHON:-python3}"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+echo "[models] training sets (tune part) -> $tmp"
+# advertising counts 4 times: its false-positive targets are the tight ones
+"$py" "$root/bench/model_data.py" --out "$tmp" --part tune --ads-weight 4
+# Chinese: character 1-2-grams of the normalised text (and Latin words, for
+# the links and brand names inside Chinese messages); C chosen on a
+# held-out quarter of the tune part (docs/rules.md, "Learned text scorer").
+echo "[models] sms-zh.fzm"
+"$fanzha" model train "$tmp/sms-zh.tsv" -o "$here/sms-zh.fzm" --bits 16 --chars 1-2 --words 2 \
+    --fold-digits --c 16 --threshold 0.5
+echo "[models] sms-en.fzm"
+"$fanzha" model train "$tmp/sms-en.tsv" -o "$here/sms-en.fzm" --bits 16 --chars 0-0 --words 2 \
+    --fold-digits --c 16 --threshold 0.5
