@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
     fz_pipeline *p = fz_pipeline_new(65536, 0, err, sizeof(err));
     /* small on purpose: campaigns close by window and by eviction too */
     fz_stores st;
-    fz_stores_config sc = {1024, 64, 600000, 60000};
+    fz_stores_config sc = {1024, 64, 600000, 60000, 0, 0, 0};
     int st_ok = fz_stores_init(&st, &sc, 1, err, sizeof(err)) == 0;
     static fz_campaign closed, summary;
     fz_watch *wl = fz_watch_new(4096, 3600000, err, sizeof(err));
