@@ -36,6 +36,7 @@
 
 #define FZ_ROUTE_DECIDE 1
 #define FZ_ROUTE_MARK 2
+#define FZ_ROUTE_AGG 3 /* one event for one aggregate rule's window (version 3) */
 
 typedef struct fz_route {
     uint8_t kind;
@@ -60,6 +61,19 @@ typedef struct fz_route {
     int64_t ingest_ms;       /* the input record's Kafka timestamp: the latency metrics */
     uint8_t severity;        /* decide: the primary rule's fz_severity (0: none matched) */
     fz_str primary_category; /* decide: the primary rule's category (absent: none matched) */
+    /* version 3 (zero when an older record is read): an aggregate record
+     * (key: fz_agg_entry_key(); src_seq 1 + FZ_MAX_MARKS + its index among
+     * the event's aggregates). rule_id, ruleset, severity and alert_key are
+     * shared with decide records. */
+    uint64_t agg_value;         /* the distinct field's number key */
+    int64_t agg_window_ms;      /* the rule's window */
+    int64_t agg_median_below_ms; /* 0: no duration condition */
+    int64_t duration_s;         /* the call's, or -1 */
+    uint32_t agg_min_distinct;
+    uint8_t agg_key_field, agg_distinct_field;
+    fz_str agg_rule_json; /* the rule's object for the alert */
+    fz_str agg_key_json;  /* the key number as the privacy options show it */
+    fz_str event_id;
 } fz_route;
 
 /* Append r's encoding to b. FZ_ERR_FULL when b's cap is hit. */

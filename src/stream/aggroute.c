@@ -1,0 +1,121 @@
+/*
+ * aggroute.c - aggregate rules in `fanzha run`: the screen stage sends
+ * each event that feeds an aggregate rule to the decide task that owns the
+ * rule's window for the event's key, and that task counts it and alerts.
+ *
+ * Design: the window of (rule, key) is keyed state like a dedup entry. Its
+ * route record (kind FZ_ROUTE_AGG) is keyed by fz_agg_entry_key(), so every
+ * event of that key - whichever input partition, and so whichever
+ * instance, it came from (a mule's payers are different subscribers) -
+ * reaches the one decide task of partition fz_route_partition(key), which
+ * holds the window in its store (state/agg.h) and writes it to its
+ * partition of <group>.agg-changelog in the commit's transaction, with
+ * the offsets. The record carries what the decision and the alert need
+ * (the rule's settings and pre-encoded object, the key as the privacy
+ * options show it), so a decide task needs no ruleset, as for decide
+ * records. The decision is fz_aggs_hit(), the same call `fanzha replay`
+ * makes (output/aggalert.c: fz_agg_step).
+ *
+ * A record is small (about 200 bytes plus the rule's object); one is sent
+ * per event and aggregate rule it feeds, so an aggregate rule over all
+ * calls routes every call: the cost of behavioural rules is the route hop
+ * of the events they count (docs/architecture.md).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "aggalert.h"
+#include "aggrule.h"
+#include "privacy.h"
+#include "route.h"
+#include "stream.h"
+
+int fz_screen_aggs(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, const fz_result *r) {
+    fz_app *app = fz_sthread_app(t);
+    const fz_ruleset *rs = fz_pipeline_ruleset(fz_sthread_pipeline(t));
+    fz_buf *kb = fz_sthread_buf(t, 0), *rb = fz_sthread_buf(t, 1);
+    static __thread char keybuf[FZ_PRIVACY_KEY_OUT];
+    const void *akey;
+    size_t aklen = fz_privacy_kafka_key(fz_privacy_get(), m->key, m->key_len, keybuf, &akey);
+    if (!akey && r->ev.id.p) { /* alerts keyed like their input, else by event id */
+        akey = r->ev.id.p;
+        aklen = r->ev.id.n;
+    }
+    const char *ver = fz_ruleset_version(rs);
+    fz_sthread_counters *ctr = fz_sthread_ctr(t);
+    for (int i = 0; i < r->naggs; i++) {
+        const fz_rule *x = fz_ruleset_rule(rs, r->aggs[i].rule);
+        const fz_aggrule *ag = x->agg;
+        fz_buf_reset(kb);
+        if (fz_agg_key_json(kb, r->ev.fields[ag->key_field]) != FZ_OK) return -1;
+        fz_route rt = {
+            .kind = FZ_ROUTE_AGG,
+            .src_topic = {k->topic, strlen(k->topic)},
+            .src_partition = k->partition,
+            .src_offset = m->offset,
+            .src_seq = (uint8_t)(1 + FZ_MAX_MARKS + i),
+            .src_lineage = k->lineage,
+            .ts_ms = r->ev.ts_ms,
+            .key = r->aggs[i].key,
+            .type = (uint8_t)r->ev.type,
+            .rule_id = {x->id, strlen(x->id)},
+            .rule_category = {x->category, strlen(x->category)},
+            .ruleset = {ver, strlen(ver)},
+            .alert_key = {akey, aklen},
+            .ingest_ms = rd_kafka_message_timestamp(m, NULL),
+            .severity = (uint8_t)x->severity,
+            .agg_value = r->aggs[i].value,
+            .agg_window_ms = ag->window_ms,
+            .agg_median_below_ms = ag->median_below_ms,
+            .duration_s = r->ev.duration_s,
+            .agg_min_distinct = ag->min_distinct,
+            .agg_key_field = ag->key_field,
+            .agg_distinct_field = ag->distinct_field,
+            .agg_rule_json = {x->json, x->json_len},
+            .agg_key_json = {kb->p, kb->len},
+            .event_id = r->ev.id,
+        };
+        fz_buf_reset(rb);
+        if (fz_route_encode(rb, &rt) != FZ_OK) return -1;
+        int rc = fz_emit(t, k, m->offset, FZ_T_ROUTE,
+                         fz_route_partition(rt.key, app->topics.partitions), &rt.key, 8, rb->p,
+                         rb->len);
+        if (rc) return rc < 0 ? -1 : 0; /* a few hundred bytes: it always fits */
+        atomic_fetch_add_explicit(&ctr->routed, 1, memory_order_relaxed);
+    }
+    return 0;
+}
+
+int fz_decide_agg(fz_sthread *t, fz_task *k, int64_t offset, const fz_route *r) {
+    if (!k->stores.aggs) return 0; /* aggregate_capacity 0: aggregates off */
+    fz_agg_in in = {r->key,           r->agg_value,          r->ts_ms,
+                    r->duration_s,    r->agg_window_ms,      r->agg_min_distinct,
+                    r->agg_median_below_ms};
+    fz_agg_out out;
+    fz_aggs_hit(k->stores.aggs, &in, &out);
+    if (!out.fired) return 0;
+    char topic[256];
+    snprintf(topic, sizeof(topic), "%.*s", (int)r->src_topic.n, r->src_topic.p);
+    fz_source src = {.topic = topic, .partition = r->src_partition, .offset = r->src_offset};
+    fz_agg_alert al = {r->event_id,         r->type,
+                       r->ts_ms,            r->severity,
+                       r->agg_rule_json,    r->rule_id,
+                       r->ruleset,          r->agg_key_field,
+                       r->agg_distinct_field, r->agg_key_json,
+                       r->agg_window_ms,    r->agg_min_distinct,
+                       r->agg_median_below_ms};
+    fz_buf *b = fz_sthread_buf(t, 0);
+    fz_buf_reset(b);
+    if (fz_agg_alert_encode(b, &al, &out, &src) != FZ_OK) {
+        fz_app_fatal(fz_sthread_app(t), "aggregate alert exceeds the encoding buffer");
+        return -1;
+    }
+    int rc = fz_emit_alert(t, k, offset, r->alert_key.p, r->alert_key.n, b->p, b->len, r->ts_ms,
+                           r->ingest_ms);
+    if (rc < 0) return -1;
+    if (rc == 0) {
+        atomic_fetch_add_explicit(&fz_sthread_ctr(t)->alerts, 1, memory_order_relaxed);
+        fz_sthread_count_alert(t, r->rule_category, r->severity);
+    }
+    return 0;
+}
