@@ -232,13 +232,11 @@ int fz_topics_prepare(const fz_config *cfg, fz_topics *t, char *err, size_t err_
     const char *const watch_cfg[] = {
         "cleanup.policy", "compact,delete", "segment.ms", "3600000", "retention.ms", keep, NULL};
     /* an aggregate window past aggregate_exact_max carries its sketch */
-    const char *const agg_cfg[] = {"cleanup.policy", "compact", "segment.ms", "3600000",
-                                   "max.message.bytes", maxb, NULL};
+    const char *const agg_cfg[] = {"cleanup.policy",    "compact", "segment.ms", "3600000",
+                                   "max.message.bytes", maxb,      NULL};
     spec specs[] = {
-        {t->name[FZ_T_ROUTE], n, route_cfg},
-        {t->name[FZ_T_DEDUP_LOG], n, compact_base},
-        {t->name[FZ_T_CAMPAIGN_LOG], n, compact_base},
-        {t->name[FZ_T_WATCH_LOG], n, watch_cfg},
+        {t->name[FZ_T_ROUTE], n, route_cfg},           {t->name[FZ_T_DEDUP_LOG], n, compact_base},
+        {t->name[FZ_T_CAMPAIGN_LOG], n, compact_base}, {t->name[FZ_T_WATCH_LOG], n, watch_cfg},
         {t->name[FZ_T_AGG_LOG], n, agg_cfg},
     };
     for (size_t i = 0; i < FZ_ARRAY_LEN(specs); i++) {

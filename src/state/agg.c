@@ -129,7 +129,9 @@ static void mark(fz_aggs *a, uint64_t slot) {
 }
 
 static entry *set_of(fz_aggs *a, uint64_t key, uint64_t *base) {
-    uint64_t s = (uint64_t)(((unsigned __int128)(key * 0x9E3779B97F4A7C15ull) * a->nsets) >> 64);
+    /* the key's own high bits, as the dedup store: not the bits the route
+     * partitioner mixes, or a task's keys would crowd into few sets */
+    uint64_t s = ((key >> 32) * a->nsets) >> 32;
     *base = s * WAYS;
     return &a->slots[*base];
 }

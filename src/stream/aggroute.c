@@ -77,9 +77,9 @@ int fz_screen_aggs(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, const
         };
         fz_buf_reset(rb);
         if (fz_route_encode(rb, &rt) != FZ_OK) return -1;
-        int rc = fz_emit(t, k, m->offset, FZ_T_ROUTE,
-                         fz_route_partition(rt.key, app->topics.partitions), &rt.key, 8, rb->p,
-                         rb->len);
+        int rc =
+            fz_emit(t, k, m->offset, FZ_T_ROUTE, fz_route_partition(rt.key, app->topics.partitions),
+                    &rt.key, 8, rb->p, rb->len);
         if (rc) return rc < 0 ? -1 : 0; /* a few hundred bytes: it always fits */
         atomic_fetch_add_explicit(&ctr->routed, 1, memory_order_relaxed);
     }
@@ -88,8 +88,12 @@ int fz_screen_aggs(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, const
 
 int fz_decide_agg(fz_sthread *t, fz_task *k, int64_t offset, const fz_route *r) {
     if (!k->stores.aggs) return 0; /* aggregate_capacity 0: aggregates off */
-    fz_agg_in in = {r->key,           r->agg_value,          r->ts_ms,
-                    r->duration_s,    r->agg_window_ms,      r->agg_min_distinct,
+    fz_agg_in in = {r->key,
+                    r->agg_value,
+                    r->ts_ms,
+                    r->duration_s,
+                    r->agg_window_ms,
+                    r->agg_min_distinct,
                     r->agg_median_below_ms};
     fz_agg_out out;
     fz_aggs_hit(k->stores.aggs, &in, &out);
@@ -97,13 +101,11 @@ int fz_decide_agg(fz_sthread *t, fz_task *k, int64_t offset, const fz_route *r) 
     char topic[256];
     snprintf(topic, sizeof(topic), "%.*s", (int)r->src_topic.n, r->src_topic.p);
     fz_source src = {.topic = topic, .partition = r->src_partition, .offset = r->src_offset};
-    fz_agg_alert al = {r->event_id,         r->type,
-                       r->ts_ms,            r->severity,
-                       r->agg_rule_json,    r->rule_id,
-                       r->ruleset,          r->agg_key_field,
-                       r->agg_distinct_field, r->agg_key_json,
-                       r->agg_window_ms,    r->agg_min_distinct,
-                       r->agg_median_below_ms};
+    fz_agg_alert al = {
+        r->event_id,           r->type,         r->ts_ms,         r->severity,
+        r->agg_rule_json,      r->rule_id,      r->ruleset,       r->agg_key_field,
+        r->agg_distinct_field, r->agg_key_json, r->agg_window_ms, r->agg_min_distinct,
+        r->agg_median_below_ms};
     fz_buf *b = fz_sthread_buf(t, 0);
     fz_buf_reset(b);
     if (fz_agg_alert_encode(b, &al, &out, &src) != FZ_OK) {

@@ -97,8 +97,9 @@ static int on_changelog(void *ctx, const rd_kafka_message_t *m) {
         char err[160];
         if (!k->stores.aggs || fz_agg_put(k->stores.aggs, key, p, n, err, sizeof(err)) != 0) {
             if (k->stores.aggs)
-                fz_warn("%s[%d]@%lld: aggregate changelog: %s", m->rkt ? rd_kafka_topic_name(m->rkt) : "?",
-                        m->partition, (long long)m->offset, err);
+                fz_warn("%s[%d]@%lld: aggregate changelog: %s",
+                        m->rkt ? rd_kafka_topic_name(m->rkt) : "?", m->partition,
+                        (long long)m->offset, err);
             r->bad++;
             return 0;
         }

@@ -10,7 +10,8 @@
 #include "rules.h"
 
 #define MAGIC "FZR"
-#define VERSION 3 /* written; versions 1 (no ingest time, severity) and 2 (no aggregates) are read too */
+#define VERSION                                                                                    \
+    3 /* written; versions 1 (no ingest time, severity) and 2 (no aggregates) are read too */
 #define VERSION_MIN 1
 
 static void put_u8(fz_buf *b, uint8_t v) { fz_buf_putc(b, (char)v); }

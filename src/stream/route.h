@@ -65,10 +65,10 @@ typedef struct fz_route {
      * (key: fz_agg_entry_key(); src_seq 1 + FZ_MAX_MARKS + its index among
      * the event's aggregates). rule_id, ruleset, severity and alert_key are
      * shared with decide records. */
-    uint64_t agg_value;         /* the distinct field's number key */
-    int64_t agg_window_ms;      /* the rule's window */
+    uint64_t agg_value;          /* the distinct field's number key */
+    int64_t agg_window_ms;       /* the rule's window */
     int64_t agg_median_below_ms; /* 0: no duration condition */
-    int64_t duration_s;         /* the call's, or -1 */
+    int64_t duration_s;          /* the call's, or -1 */
     uint32_t agg_min_distinct;
     uint8_t agg_key_field, agg_distinct_field;
     fz_str agg_rule_json; /* the rule's object for the alert */
