@@ -31,6 +31,28 @@ static void put_source(fz_buf *b, const fz_source *src) {
     fz_buf_putc(b, '}');
 }
 
+fz_err fz_agg_event_json(fz_buf *b, const fz_event *ev) {
+    const fz_privacy *pv = fz_privacy_get();
+    for (int f = FZ_FIELD_FROM; f <= FZ_FIELD_TO; f++) {
+        if (!ev->fields[f].p) continue;
+        fz_buf_put_key(b, f == FZ_FIELD_FROM ? "from" : "to", 0);
+        fz_privacy_put_number(b, pv, ev->fields[f]);
+    }
+    if (!pv->drop_texts && ev->fields[FZ_FIELD_TEXT].p) {
+        fz_buf_put_key(b, "text", 0);
+        fz_buf_put_json_fz(b, ev->fields[FZ_FIELD_TEXT]);
+    }
+    if (ev->has_amount) {
+        fz_buf_puts(b, ",\"amount_minor\":");
+        fz_buf_put_i64(b, ev->amount_minor);
+        if (ev->currency.p) {
+            fz_buf_put_key(b, "currency", 0);
+            fz_buf_put_json_fz(b, ev->currency);
+        }
+    }
+    return b->failed ? FZ_ERR_FULL : FZ_OK;
+}
+
 fz_err fz_agg_key_json(fz_buf *b, fz_str number) {
     return fz_privacy_put_number(b, fz_privacy_get(), number);
 }
@@ -54,6 +76,12 @@ fz_err fz_agg_alert_encode(fz_buf *b, const fz_agg_alert *a, const fz_agg_out *o
     fz_buf_put(b, a->rule_json.p, a->rule_json.n);
     fz_buf_puts(b, "],\"ruleset\":");
     fz_buf_put_json_fz(b, a->ruleset);
+    fz_buf_puts(b, ",\"dedup\":{\"key\":\"");
+    fz_buf_put_hex64(b, a->key);
+    fz_buf_puts(b, "\",\"count\":1,\"window_ms\":");
+    fz_buf_put_i64(b, a->window_ms);
+    fz_buf_putc(b, '}');
+    fz_buf_put(b, a->event_json.p, a->event_json.n);
     fz_buf_puts(b, ",\"aggregate\":{\"rule\":");
     fz_buf_put_json_fz(b, a->rule_id);
     fz_buf_puts(b, ",\"key_field\":\"");
@@ -96,20 +124,24 @@ int fz_agg_step(fz_aggs *aggs, const fz_ruleset *rs, const fz_result *r, fz_buf 
         if (!out.fired) continue;
         fz_buf_reset(kb);
         fz_agg_key_json(kb, r->ev.fields[ag->key_field]);
+        size_t klen = kb->len;
+        fz_agg_event_json(kb, &r->ev);
         const char *ver = fz_ruleset_version(rs);
-        fz_agg_alert al = {r->ev.id,
-                           (uint8_t)r->ev.type,
-                           r->ev.ts_ms,
-                           (uint8_t)x->severity,
-                           {x->json, x->json_len},
-                           {x->id, strlen(x->id)},
-                           {ver, strlen(ver)},
-                           ag->key_field,
-                           ag->distinct_field,
-                           {kb->p, kb->len},
-                           ag->window_ms,
-                           ag->min_distinct,
-                           ag->median_below_ms};
+        fz_agg_alert al = {.key = r->aggs[i].key,
+                           .event_id = r->ev.id,
+                           .event_type = (uint8_t)r->ev.type,
+                           .ts_ms = r->ev.ts_ms,
+                           .severity = (uint8_t)x->severity,
+                           .rule_json = {x->json, x->json_len},
+                           .rule_id = {x->id, strlen(x->id)},
+                           .ruleset = {ver, strlen(ver)},
+                           .key_field = ag->key_field,
+                           .distinct_field = ag->distinct_field,
+                           .key_json = {kb->p, klen},
+                           .event_json = {kb->p + klen, kb->len - klen},
+                           .window_ms = ag->window_ms,
+                           .min_distinct = ag->min_distinct,
+                           .median_below_ms = ag->median_below_ms};
         fz_agg_alert_encode(ob, &al, &out, src);
         fz_buf_putc(ob, '\n');
         n++;

@@ -48,6 +48,8 @@ int fz_screen_aggs(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, const
         const fz_aggrule *ag = x->agg;
         fz_buf_reset(kb);
         if (fz_agg_key_json(kb, r->ev.fields[ag->key_field]) != FZ_OK) return -1;
+        size_t klen = kb->len;
+        if (fz_agg_event_json(kb, &r->ev) != FZ_OK) return -1;
         fz_route rt = {
             .kind = FZ_ROUTE_AGG,
             .src_topic = {k->topic, strlen(k->topic)},
@@ -72,7 +74,8 @@ int fz_screen_aggs(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, const
             .agg_key_field = ag->key_field,
             .agg_distinct_field = ag->distinct_field,
             .agg_rule_json = {x->json, x->json_len},
-            .agg_key_json = {kb->p, kb->len},
+            .agg_key_json = {kb->p, klen},
+            .alert_head = {kb->p + klen, kb->len - klen}, /* the event's fields */
             .event_id = r->ev.id,
         };
         fz_buf_reset(rb);
@@ -101,11 +104,21 @@ int fz_decide_agg(fz_sthread *t, fz_task *k, int64_t offset, const fz_route *r) 
     char topic[256];
     snprintf(topic, sizeof(topic), "%.*s", (int)r->src_topic.n, r->src_topic.p);
     fz_source src = {.topic = topic, .partition = r->src_partition, .offset = r->src_offset};
-    fz_agg_alert al = {
-        r->event_id,           r->type,         r->ts_ms,         r->severity,
-        r->agg_rule_json,      r->rule_id,      r->ruleset,       r->agg_key_field,
-        r->agg_distinct_field, r->agg_key_json, r->agg_window_ms, r->agg_min_distinct,
-        r->agg_median_below_ms};
+    fz_agg_alert al = {.key = r->key,
+                       .event_id = r->event_id,
+                       .event_type = r->type,
+                       .ts_ms = r->ts_ms,
+                       .severity = r->severity,
+                       .rule_json = r->agg_rule_json,
+                       .rule_id = r->rule_id,
+                       .ruleset = r->ruleset,
+                       .key_field = r->agg_key_field,
+                       .distinct_field = r->agg_distinct_field,
+                       .key_json = r->agg_key_json,
+                       .event_json = r->alert_head,
+                       .window_ms = r->agg_window_ms,
+                       .min_distinct = r->agg_min_distinct,
+                       .median_below_ms = r->agg_median_below_ms};
     fz_buf *b = fz_sthread_buf(t, 0);
     fz_buf_reset(b);
     if (fz_agg_alert_encode(b, &al, &out, &src) != FZ_OK) {
