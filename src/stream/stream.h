@@ -199,6 +199,7 @@ typedef struct fz_sthread_snapshot {
     int64_t producer_queue[2];    /* outputs, transactional: not yet acknowledged */
     fz_dedup_stats dedup;         /* summed over its decide tasks */
     fz_campaigns_stats campaigns; /* summed */
+    fz_agg_stats aggs;            /* summed */
     uint64_t dedup_stores;        /* decide tasks */
 } fz_sthread_snapshot;
 
