@@ -417,14 +417,20 @@ fz_err fz_agg_entry_save(const fz_aggs *a, uint64_t key, fz_buf *b) {
     uint64_t slot;
     entry *e = find((fz_aggs *)a, key, &slot);
     if (!e) return FZ_ERR_ARG;
+    /* only what the window holds (a reload may have shortened it since the
+     * entry was last pruned) */
+    int64_t lo = e->newest_ms - e->window_ms;
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < e->n; i++) n += e->v[i].ts > lo;
     fz_buf_putc(b, SAVE_VERSION);
     fz_buf_putc(b, e->sk ? 1 : 0);
-    put64(b, e->n);
+    put64(b, n);
     put64(b, (uint64_t)e->newest_ms);
     put64(b, (uint64_t)e->quiet_until_ms);
     put64(b, (uint64_t)e->window_ms);
     put64(b, (uint64_t)e->dropped_ms);
     for (uint32_t i = 0; i < e->n; i++) {
+        if (e->v[i].ts <= lo) continue;
         put64(b, e->v[i].h);
         put64(b, (uint64_t)e->v[i].ts);
         put64(b, (uint64_t)e->v[i].dur);
