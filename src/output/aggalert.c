@@ -76,6 +76,7 @@ fz_err fz_agg_alert_encode(fz_buf *b, const fz_agg_alert *a, const fz_agg_out *o
     fz_buf_put(b, a->rule_json.p, a->rule_json.n);
     fz_buf_puts(b, "],\"ruleset\":");
     fz_buf_put_json_fz(b, a->ruleset);
+    fz_buf_put(b, a->artifact_json.p, a->artifact_json.n);
     fz_buf_puts(b, ",\"dedup\":{\"key\":\"");
     fz_buf_put_hex64(b, a->key);
     fz_buf_puts(b, "\",\"count\":1,\"window_ms\":");
@@ -127,6 +128,8 @@ int fz_agg_step(fz_aggs *aggs, const fz_ruleset *rs, const fz_result *r, fz_buf 
         size_t klen = kb->len;
         fz_agg_event_json(kb, &r->ev);
         const char *ver = fz_ruleset_version(rs);
+        size_t alen;
+        const char *art = fz_ruleset_artifact_json(rs, &alen);
         fz_agg_alert al = {.key = r->aggs[i].key,
                            .event_id = r->ev.id,
                            .event_type = (uint8_t)r->ev.type,
@@ -135,6 +138,7 @@ int fz_agg_step(fz_aggs *aggs, const fz_ruleset *rs, const fz_result *r, fz_buf 
                            .rule_json = {x->json, x->json_len},
                            .rule_id = {x->id, strlen(x->id)},
                            .ruleset = {ver, strlen(ver)},
+                           .artifact_json = {art, alen},
                            .key_field = ag->key_field,
                            .distinct_field = ag->distinct_field,
                            .key_json = {kb->p, klen},

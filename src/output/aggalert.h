@@ -34,6 +34,7 @@ typedef struct fz_agg_alert {
     fz_str rule_json; /* the rule's pre-encoded object (fz_rule.json) */
     fz_str rule_id;
     fz_str ruleset;         /* version */
+    fz_str artifact_json;   /* fz_ruleset_artifact_json(): "" unless a compiled file */
     uint8_t key_field;      /* fz_field */
     uint8_t distinct_field; /* fz_field */
     fz_str key_json;        /* the key number as the privacy options show it (JSON) */

@@ -42,6 +42,8 @@ int fz_screen_aggs(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, const
         aklen = r->ev.id.n;
     }
     const char *ver = fz_ruleset_version(rs);
+    size_t alen;
+    const char *art = fz_ruleset_artifact_json(rs, &alen);
     fz_sthread_counters *ctr = fz_sthread_ctr(t);
     for (int i = 0; i < r->naggs; i++) {
         const fz_rule *x = fz_ruleset_rule(rs, r->aggs[i].rule);
@@ -63,6 +65,7 @@ int fz_screen_aggs(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, const
             .rule_id = {x->id, strlen(x->id)},
             .rule_category = {x->category, strlen(x->category)},
             .ruleset = {ver, strlen(ver)},
+            .sample = {art, alen}, /* the ruleset's provenance, for the alert */
             .alert_key = {akey, aklen},
             .ingest_ms = rd_kafka_message_timestamp(m, NULL),
             .severity = (uint8_t)x->severity,
@@ -112,6 +115,7 @@ int fz_decide_agg(fz_sthread *t, fz_task *k, int64_t offset, const fz_route *r) 
                        .rule_json = r->agg_rule_json,
                        .rule_id = r->rule_id,
                        .ruleset = r->ruleset,
+                       .artifact_json = r->sample,
                        .key_field = r->agg_key_field,
                        .distinct_field = r->agg_distinct_field,
                        .key_json = r->agg_key_json,

@@ -65,7 +65,7 @@ typedef struct fz_route {
      * (key: fz_agg_entry_key(); src_seq 1 + FZ_MAX_MARKS + its index among
      * the event's aggregates). rule_id, ruleset, severity and alert_key are
      * shared with decide records; alert_head holds the alert's event fields
-     * (output/aggalert.h). */
+     * and sample the ruleset's artifact JSON (output/aggalert.h). */
     uint64_t agg_value;          /* the distinct field's number key */
     int64_t agg_window_ms;       /* the rule's window */
     int64_t agg_median_below_ms; /* 0: no duration condition */
