@@ -27,6 +27,9 @@
 #define SWEEP 2
 #define SAVE_VERSION 1
 #define MIN_VALS 8
+#define NCLASS 14 /* value lists of MIN_VALS << c values, c < NCLASS (up to 65,536) */
+#define SK_CLASS NCLASS
+#define BLOCK_BYTES ((size_t)1 << 20)
 
 typedef struct val {
     uint64_t h;
@@ -55,8 +58,22 @@ typedef struct entry {
     uint32_t dirty;
 } entry;
 
+/* Value lists and sketches come from size classes carved out of 1 MiB
+ * blocks and go back to a free list per class: after a warm-up, windows
+ * come and go without malloc (the hot path allocates nothing per event);
+ * blocks are kept until the store is destroyed, and what is in use is
+ * bounded by max_bytes. */
+typedef struct pool {
+    void *free[NCLASS + 1];
+    char **blocks;
+    size_t nblocks, cap_blocks;
+    char *cur;
+    size_t left;
+} pool;
+
 struct fz_aggs {
     entry *slots;
+    pool pool;
     uint64_t nsets;
     uint32_t exact_max;
     size_t max_bytes, bytes;
@@ -94,11 +111,61 @@ nomem:
     return NULL;
 }
 
+static size_t class_bytes(int c) {
+    return c == SK_CLASS ? NREG * sizeof(reg) : ((size_t)MIN_VALS << c) * sizeof(val);
+}
+
+static int class_of(uint32_t cap) {
+    int c = 0;
+    while (((uint32_t)MIN_VALS << c) < cap) c++;
+    return c;
+}
+
+static void *pool_get(fz_aggs *a, int c) {
+    pool *p = &a->pool;
+    if (p->free[c]) {
+        void *x = p->free[c];
+        p->free[c] = *(void **)x;
+        return x;
+    }
+    size_t n = class_bytes(c);
+    if (n > p->left) {
+        size_t bn = n > BLOCK_BYTES ? n : BLOCK_BYTES;
+        if (p->nblocks == p->cap_blocks) {
+            size_t cap = p->cap_blocks ? p->cap_blocks * 2 : 16;
+            char **v = realloc(p->blocks, cap * sizeof(*v));
+            if (!v) return NULL;
+            p->blocks = v;
+            p->cap_blocks = cap;
+        }
+        char *blk = malloc(bn);
+        if (!blk) return NULL;
+        p->blocks[p->nblocks++] = blk;
+        p->cur = blk;
+        p->left = bn;
+    }
+    void *x = p->cur;
+    p->cur += n;
+    p->left -= n;
+    return x;
+}
+
+static void pool_put(fz_aggs *a, int c, void *x) {
+    if (!x) return;
+    *(void **)x = a->pool.free[c];
+    a->pool.free[c] = x;
+}
+
 static void entry_clear(fz_aggs *a, entry *e) {
-    a->bytes -= (size_t)e->cap * sizeof(val) + (e->sk ? NREG * sizeof(reg) : 0);
-    if (e->sk) a->estimated--;
-    free(e->v);
-    free(e->sk);
+    if (e->cap) {
+        a->bytes -= class_bytes(class_of(e->cap));
+        pool_put(a, class_of(e->cap), e->v);
+    }
+    if (e->sk) {
+        a->bytes -= class_bytes(SK_CLASS);
+        a->estimated--;
+        pool_put(a, SK_CLASS, e->sk);
+    }
     e->v = NULL;
     e->sk = NULL;
     e->n = e->cap = 0;
@@ -106,10 +173,8 @@ static void entry_clear(fz_aggs *a, entry *e) {
 
 void fz_aggs_destroy(fz_aggs *a) {
     if (!a) return;
-    for (uint64_t i = 0; i < a->nsets * WAYS; i++) {
-        free(a->slots[i].v);
-        free(a->slots[i].sk);
-    }
+    for (size_t i = 0; i < a->pool.nblocks; i++) free(a->pool.blocks[i]);
+    free(a->pool.blocks);
     free(a->slots);
     free(a->changed);
     free(a->scratch);
@@ -203,6 +268,13 @@ static entry *claim(fz_aggs *a, uint64_t key, int64_t now_ms, uint64_t *slot) {
 /* ---- the sliding sketch ---- */
 
 static void sk_add(reg *sk, uint64_t h, int64_t ts) {
+    /* values are number keys (hashes already), but the sketch must not
+     * depend on that: mix (MurmurHash3's finaliser) */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
     reg *r = &sk[h >> (64 - HLL_P)];
     uint64_t w = (h << HLL_P) | (1ull << (HLL_P - 1));
     uint8_t rank = (uint8_t)(__builtin_clzll(w) + 1);
@@ -265,9 +337,9 @@ static void prune(fz_aggs *a, entry *e, int64_t lo) {
         if (e->v[i].ts > lo) e->v[k++] = e->v[i];
     e->n = k;
     if (e->sk && e->dropped_ms <= lo) {
-        a->bytes -= NREG * sizeof(reg);
+        a->bytes -= class_bytes(SK_CLASS);
         a->estimated--;
-        free(e->sk);
+        pool_put(a, SK_CLASS, e->sk);
         e->sk = NULL;
         e->dropped_ms = INT64_MIN;
     }
@@ -300,13 +372,17 @@ static int add_value(fz_aggs *a, entry *e, uint64_t h, int64_t ts, int64_t dur) 
     if (e->n == e->cap && e->cap < a->exact_max) {
         uint32_t cap = e->cap ? e->cap * 2 : MIN_VALS;
         if (cap > a->exact_max) cap = a->exact_max;
-        if (charge(a, (size_t)(cap - e->cap) * sizeof(val)) == 0) {
-            val *nv = realloc(e->v, cap * sizeof(val));
+        int c = class_of(cap), oc = e->cap ? class_of(e->cap) : -1;
+        size_t more = class_bytes(c) - (oc >= 0 ? class_bytes(oc) : 0);
+        if (charge(a, more) == 0) {
+            val *nv = pool_get(a, c);
             if (nv) {
+                if (e->n) memcpy(nv, e->v, (size_t)e->n * sizeof(val));
+                if (oc >= 0) pool_put(a, oc, e->v);
                 e->v = nv;
                 e->cap = cap;
             } else {
-                a->bytes -= (size_t)(cap - e->cap) * sizeof(val);
+                a->bytes -= more;
             }
         }
     }
@@ -317,12 +393,13 @@ static int add_value(fz_aggs *a, entry *e, uint64_t h, int64_t ts, int64_t dur) 
     }
     if (e->cap < a->exact_max && !e->sk) return 0; /* no room: counted over budget */
     if (!e->sk) { /* past exact_max: the sketch counts from here on */
-        if (charge(a, NREG * sizeof(reg)) != 0) return 0;
-        e->sk = calloc(NREG, sizeof(reg));
+        if (charge(a, class_bytes(SK_CLASS)) != 0) return 0;
+        e->sk = pool_get(a, SK_CLASS);
         if (!e->sk) {
-            a->bytes -= NREG * sizeof(reg);
+            a->bytes -= class_bytes(SK_CLASS);
             return 0;
         }
+        memset(e->sk, 0, class_bytes(SK_CLASS));
         a->estimated++;
         for (uint32_t i = 0; i < e->n; i++) sk_add(e->sk, e->v[i].h, e->v[i].ts);
     }
@@ -524,7 +601,20 @@ int fz_agg_put(fz_aggs *a, uint64_t key, const void *p, size_t n, char *err, siz
     }
     if (d.bad || d.p != d.end)
         BAD("aggregate entry truncated or with trailing bytes (%zu bytes)", n);
-    size_t need = cap * sizeof(val) + (sk ? NREG * sizeof(reg) : 0);
+    size_t need = class_bytes(class_of(cap)) + (sk ? class_bytes(SK_CLASS) : 0);
+    val *pv = pool_get(a, class_of(cap));
+    reg *psk = sk ? pool_get(a, SK_CLASS) : NULL;
+    if (!pv || (sk && !psk)) {
+        if (pv) pool_put(a, class_of(cap), pv);
+        if (psk) pool_put(a, SK_CLASS, psk);
+        BAD("out of memory");
+    }
+    memcpy(pv, v, (size_t)nv * sizeof(val));
+    if (sk) memcpy(psk, sk, class_bytes(SK_CLASS));
+    free(v);
+    free(sk);
+    v = NULL;
+    sk = NULL;
     uint64_t slot;
     entry *e = find(a, key, &slot);
     if (e) {
@@ -538,11 +628,11 @@ int fz_agg_put(fz_aggs *a, uint64_t key, const void *p, size_t n, char *err, siz
     e->quiet_until_ms = quiet;
     e->window_ms = window;
     e->dropped_ms = dropped;
-    e->v = v;
+    e->v = pv;
     e->n = (uint32_t)nv;
     e->cap = cap;
-    e->sk = sk;
-    if (sk) a->estimated++;
+    e->sk = psk;
+    if (psk) a->estimated++;
     mark(a, slot);
     return 0;
 bad:

@@ -23,8 +23,9 @@
  * event at least window after the one that fired (the re-arm rule).
  *
  * Memory: at most `capacity` entries (8-way sets, like the dedup store);
- * value lists grow by doubling up to exact_max, sketches are 45 KiB, and
- * both are charged to max_bytes: an entry that cannot grow within it keeps
+ * value lists grow by doubling up to exact_max, sketches are 48 KiB; both
+ * come from per-size free lists carved out of 1 MiB blocks (no malloc per
+ * event once warm) and are charged to max_bytes: an entry that cannot grow within it keeps
  * counting on what it holds (counted in stats.over_budget). When a set is
  * full, an entry whose window is over is reused, else the one idle longest
  * is evicted (counted). Idle entries are also swept a few slots per event.
