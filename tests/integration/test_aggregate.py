@@ -5,8 +5,8 @@ patterns into normal traffic (a call centre, a bulk notifier and shops sit
 close to the thresholds) and writes which numbers it planted. The shipped
 rules (rules/common/behaviour.yaml) must alert on exactly those numbers -
 precision and recall 1.0, nothing on the normal traffic - in `fanzha
-replay`, in `fanzha run` with one instance and with three, and across a
-crash: an instance killed after half the input, whose windows a new
+replay`, in `fanzha run` with one instance and with three (at least once
+and exactly once), and across a crash: an instance killed after half the input, whose windows a new
 instance restores from <group>.agg-changelog before it reads the rest (the
 robocall windows span the cut, so without the restore they never reach
 their threshold).
@@ -75,8 +75,8 @@ class Aggregate(unittest.TestCase):
         for a in alerts:
             self.assertFalse(a["aggregate"]["estimated"])
 
-    def instance(self, name, topics, group):
-        f = h.Fanzha(name, topics, group)
+    def instance(self, name, topics, group, extra=()):
+        f = h.Fanzha(name, topics, group, extra)
         f.args[f.args.index("--rules") + 1] = self.rules
         return f.start()
 
@@ -88,10 +88,11 @@ class Aggregate(unittest.TestCase):
         print(f"\nreplay: {len(self.replayed)} alerts on {len(self.lines)} events, "
               f"planted {len(self.want)}")
 
-    def run_instances(self, n):
+    def run_instances(self, n, guarantee="at_least_once"):
         topics = h.create_topics({"events": 6, "alerts": 3, "dlq": 1})
         group = f"agg{n}-{uuid.uuid4().hex[:6]}"
-        fs = [self.instance(f"agg{n}-{i}", topics, group) for i in range(n)]
+        fs = [self.instance(f"agg{n}-{i}", topics, group, ("--processing-guarantee", guarantee))
+              for i in range(n)]
         try:
             for f in fs:
                 h.wait_ready(f, timeout=90)
@@ -112,6 +113,9 @@ class Aggregate(unittest.TestCase):
 
     def test_three_instances(self):
         self.run_instances(3)
+
+    def test_three_instances_exactly_once(self):
+        self.run_instances(3, "exactly_once")
 
     def test_restore_after_kill(self):
         topics = h.create_topics({"events": 6, "alerts": 3, "dlq": 1})
