@@ -6,10 +6,10 @@ close to the thresholds) and writes which numbers it planted. The shipped
 rules (rules/common/behaviour.yaml) must alert on exactly those numbers -
 precision and recall 1.0, nothing on the normal traffic - in `fanzha
 replay`, in `fanzha run` with one instance and with three (at least once
-and exactly once), and across a crash: an instance killed after half the input, whose windows a new
-instance restores from <group>.agg-changelog before it reads the rest (the
-robocall windows span the cut, so without the restore they never reach
-their threshold).
+and exactly once), and across a crash: an instance killed after half the
+input, whose windows a new instance restores from <group>.agg-changelog
+before it reads the rest (the robocall windows span the cut, so without
+the restore they never reach their threshold).
 
 Events are keyed as bench/gen.py keys them (the recipient of calls and
 sms, the payer of transfers), so the events of one aggregate key arrive
