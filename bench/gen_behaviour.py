@@ -13,13 +13,13 @@ The planted patterns are sized for rules/common/behaviour.yaml:
   robocall   360-420 calls to distinct numbers spread over 50 minutes
              (fewer than 100 in any 10 minutes), 1-6 s each
   mule       12-20 distinct payers into one account within 40 minutes
-  sms_blast  220-300 sms to distinct recipients within 4 minutes
+  sms_blast  220-300 sms with a link to distinct recipients within 4 minutes
 
 Normal traffic stays clear of every threshold, close enough to test them:
 subscribers call, text and pay a few of their contacts; one call centre per
 100 subscribers calls 150 distinct numbers in 10 minutes but talks for
-minutes (median over 60 s); a bulk notifier texts 150 recipients in 5
-minutes; a shop receives from up to 8 distinct payers an hour.
+minutes (median over 60 s); a bulk notifier texts a link to 150
+recipients in 5 minutes; a shop receives from up to 8 distinct payers an hour.
 
 The truth file maps each shipped rule id to the sorted planted keys it must
 alert on: {"common.behaviour.simbox": ["+86170..."], ...}. Events are
@@ -88,7 +88,8 @@ def generate(seed=11, subscribers=2000, minutes=60, planted=2):
         notifier = phone("106", c)
         start = rnd.randrange(span - 300000)
         for j in range(150):
-            sms(start + j * 2000, notifier, phone("137", c * 1000 + j), "您的快递已到达驿站")
+            sms(start + j * 2000, notifier, phone("137", c * 1000 + j),
+                "您的快递已到达驿站，详情 https://kd.example.cn/q")
     for c in range(max(1, subscribers // 200)):
         shop = acct(500, c)
         for j in range(8):
@@ -121,7 +122,7 @@ def generate(seed=11, subscribers=2000, minutes=60, planted=2):
         n = rnd.randint(220, 300)
         for j in range(n):
             sms(start + j * 240000 // n, blaster, phone("134", k * 10000 + j),
-                "【通知】您的账户积分即将清零，回复1兑换")
+                "【通知】您的账户积分即将清零，速登 http://jf-10086.top 兑换")
     events.sort(key=lambda e: (e[0], e[1]))
     out, keys = [], []
     for i, (_, _, ev, key) in enumerate(events):
