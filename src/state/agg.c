@@ -27,6 +27,7 @@
 #define SWEEP 2
 #define SAVE_VERSION 1
 #define MIN_VALS 8
+#define FZ_AGG_TS_MAX 253402300799999LL /* 9999-12-31, as event times (event.h) */
 #define NCLASS 14 /* value lists of MIN_VALS << c values, c < NCLASS (up to 65,536) */
 #define SK_CLASS NCLASS
 #define BLOCK_BYTES ((size_t)1 << 20)
@@ -202,7 +203,7 @@ static entry *set_of(fz_aggs *a, uint64_t key, uint64_t *base) {
 }
 
 static int expired(const entry *e, int64_t now_ms) {
-    return e->key && now_ms - e->newest_ms >= e->window_ms;
+    return e->key && fz_sat_sub(now_ms, e->newest_ms, NULL) >= e->window_ms;
 }
 
 /* free the entry in slot i (a tombstone for the changelog) */
@@ -221,7 +222,7 @@ static void sweep(fz_aggs *a, int64_t now_ms) {
     for (int i = 0; i < SWEEP; i++) {
         uint64_t s = a->sweep++ % total;
         entry *e = &a->slots[s];
-        if (e->key && now_ms - e->newest_ms >= 2 * e->window_ms) drop(a, s);
+        if (e->key && fz_sat_sub(now_ms, e->newest_ms, NULL) >= 2 * e->window_ms) drop(a, s);
     }
 }
 
@@ -356,7 +357,8 @@ static int64_t median(fz_aggs *a, const entry *e) {
         if (e->v[i].dur >= 0) a->scratch[m++] = e->v[i].dur;
     if (!m) return -1;
     qsort(a->scratch, m, sizeof(int64_t), cmp_i64);
-    return m % 2 ? a->scratch[m / 2] : (a->scratch[m / 2 - 1] + a->scratch[m / 2]) / 2;
+    int64_t lo = a->scratch[m / 2 - (m % 2 ? 0 : 1)], hi = a->scratch[m / 2];
+    return lo + (hi - lo) / 2; /* sorted and >= 0: no overflow */
 }
 
 /* add value h at ts to e; 1 if the entry changed */
@@ -427,7 +429,7 @@ void fz_aggs_hit(fz_aggs *a, const fz_agg_in *in, fz_agg_out *out) {
     }
     e->window_ms = in->window_ms;
     if (in->ts_ms > e->newest_ms) e->newest_ms = in->ts_ms;
-    int64_t lo = e->newest_ms - in->window_ms;
+    int64_t lo = fz_sat_sub(e->newest_ms, in->window_ms, NULL);
     if (in->ts_ms <= lo) {
         a->late++;
         return;
@@ -449,7 +451,7 @@ void fz_aggs_hit(fz_aggs *a, const fz_agg_in *in, fz_agg_out *out) {
     if (out->distinct < in->min_distinct || in->ts_ms < e->quiet_until_ms) return;
     if (in->median_below_ms > 0) {
         out->median_duration_s = median(a, e);
-        if (out->median_duration_s < 0 || out->median_duration_s * 1000 >= in->median_below_ms)
+        if (out->median_duration_s < 0 || out->median_duration_s >= in->median_below_ms / 1000)
             return;
     }
     out->fired = 1;
@@ -496,7 +498,7 @@ fz_err fz_agg_entry_save(const fz_aggs *a, uint64_t key, fz_buf *b) {
     if (!e) return FZ_ERR_ARG;
     /* only what the window holds (a reload may have shortened it since the
      * entry was last pruned) */
-    int64_t lo = e->newest_ms - e->window_ms;
+    int64_t lo = fz_sat_sub(e->newest_ms, e->window_ms, NULL);
     uint64_t n = 0;
     for (uint32_t i = 0; i < e->n; i++) n += e->v[i].ts > lo;
     fz_buf_putc(b, SAVE_VERSION);
@@ -569,6 +571,8 @@ int fz_agg_put(fz_aggs *a, uint64_t key, const void *p, size_t n, char *err, siz
     if (nv > a->exact_max || (uint64_t)(d.end - d.p) / 24 < nv)
         BAD("aggregate entry with %llu values (at most %u here, or truncated)",
             (unsigned long long)nv, a->exact_max);
+    if (newest < 0 || newest > FZ_AGG_TS_MAX)
+        BAD("aggregate entry with newest event time %lld", (long long)newest);
     if (window <= 0 || window > 7LL * 86400 * 1000)
         BAD("aggregate entry with window %lld ms", (long long)window);
     uint32_t cap = MIN_VALS;
