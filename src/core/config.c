@@ -95,7 +95,7 @@ static const option options[] = {
      "longest is evicted to make room (counted); 0 = aggregate rules off"},
     {"aggregate_exact_max", OPT_INT, FZ_SCOPE_BOTH, OFF(aggregate_exact_max), "1024", 16, 65536,
      "distinct values an aggregate window counts exactly (24 bytes each); past it the count is "
-     "a sliding HyperLogLog estimate (about 3 %, 45 KiB) and alerts say \"estimated\": true"},
+     "a sliding HyperLogLog estimate (about 3 %, 48 KiB) and alerts say \"estimated\": true"},
     {"aggregate_memory_mb", OPT_INT, FZ_SCOPE_BOTH, OFF(aggregate_memory_mb), "256", 1, 1048576,
      "memory for the values and sketches of aggregate windows, shared by the decide tasks; a "
      "window that cannot grow within it counts on what it holds (counted as over_budget)"},
