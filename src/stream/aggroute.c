@@ -16,10 +16,12 @@
  * records. The decision is fz_aggs_hit(), the same call `fanzha replay`
  * makes (output/aggalert.c: fz_agg_step).
  *
- * A record is small (about 200 bytes plus the rule's object); one is sent
- * per event and aggregate rule it feeds, so an aggregate rule over all
- * calls routes every call: the cost of behavioural rules is the route hop
- * of the events they count (docs/architecture.md).
+ * A record is about 250 bytes plus the rule's object and the event's
+ * fields as its alert would show them (numbers and text as the privacy
+ * options allow); one is sent per event and aggregate rule it feeds, so an
+ * aggregate rule over all calls routes every call: the cost of behavioural
+ * rules is the route hop of the events they count
+ * (docs/benchmarks/aggregates.md).
  */
 #include <stdio.h>
 #include <string.h>
