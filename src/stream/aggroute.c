@@ -34,6 +34,7 @@
 
 int fz_screen_aggs(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, const fz_result *r) {
     fz_app *app = fz_sthread_app(t);
+    if (app->stores.agg_capacity == 0) return 0; /* aggregate rules off: nothing travels */
     const fz_ruleset *rs = fz_pipeline_ruleset(fz_sthread_pipeline(t));
     fz_buf *kb = fz_sthread_buf(t, 0), *rb = fz_sthread_buf(t, 1);
     static __thread char keybuf[FZ_PRIVACY_KEY_OUT];
@@ -88,7 +89,13 @@ int fz_screen_aggs(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, const
         int rc =
             fz_emit(t, k, m->offset, FZ_T_ROUTE, fz_route_partition(rt.key, app->topics.partitions),
                     &rt.key, 8, rb->p, rb->len);
-        if (rc) return rc < 0 ? -1 : 0; /* a few hundred bytes: it always fits */
+        if (rc < 0) return -1;
+        if (rc) { /* larger than the route topic takes (a huge text): not counted */
+            fz_warn("%s[%d]@%lld: aggregate record for rule '%s' exceeds the route topic's "
+                    "record limit; the event is not counted",
+                    k->topic, k->partition, (long long)m->offset, x->id);
+            continue;
+        }
         atomic_fetch_add_explicit(&ctr->routed, 1, memory_order_relaxed);
     }
     return 0;
