@@ -9,7 +9,8 @@ replay`, in `fanzha run` with one instance and with three (at least once
 and exactly once), and across a crash: an instance killed after half the
 input, whose windows a new instance restores from <group>.agg-changelog
 before it reads the rest (the robocall windows span the cut, so without
-the restore they never reach their threshold).
+the restore they never reach their threshold) - also with windows past
+aggregate_exact_max, whose sketches are restored.
 
 Events are keyed as bench/gen.py keys them (the recipient of calls and
 sms, the payer of transfers), so the events of one aggregate key arrive
