@@ -6,6 +6,13 @@
  * reported with the line of its value, so a security team fixing a rule
  * file sees all its mistakes at once. The block only describes the
  * aggregate; the state it needs lives in the decide stage (state/agg.h).
+ *
+ * Per event (fz_aggrule_feeds, on every scanning thread): the ruleset's
+ * aggregate rules are a short list; for each whose type is the event's
+ * and whose filter matched (the matcher already evaluated its condition),
+ * the key and distinct numbers are hashed (fz_number_key) into the
+ * event's feeds. No allocation; the matched aggregate rules leave the
+ * event's alerting rules.
  */
 #include "aggrule.h"
 

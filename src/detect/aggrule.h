@@ -12,8 +12,10 @@
  * only choose which events of `type` feed the aggregate; the alert comes
  * from the store (state/agg.h) when the aggregate crosses its threshold.
  *
- * This module only parses and validates; the ruleset keeps the result
- * (fz_rule.agg) and the list of aggregate rules (fz_ruleset_aggs()).
+ * This module parses and validates the block (the ruleset keeps the result,
+ * fz_rule.agg, and the list of aggregate rules, fz_ruleset_aggs()) and,
+ * per event, finds the aggregate rules it feeds (fz_aggrule_feeds, called
+ * by the pipeline's scan); the windows themselves are state/agg.h's.
  */
 #ifndef FZ_AGGRULE_H
 #define FZ_AGGRULE_H
