@@ -228,8 +228,8 @@ int fz_aggrule_feeds(const fz_matcher *m, fz_result *r) {
         uint64_t key = fz_number_key(r->ev.fields[a->key_field]);
         uint64_t value = fz_number_key(r->ev.fields[a->distinct_field]);
         if (!key || !value) continue;
-        r->aggs[r->naggs++] =
-            (fz_agg_feed){aggs[i], fz_agg_entry_key((fz_str){x->id, strlen(x->id)}, key), value};
+        r->aggs[r->naggs++] = (fz_agg_feed){
+            aggs[i], fz_agg_entry_key((fz_str){x->id, strlen(x->id)}, key), key, value};
     }
     return k;
 }

@@ -55,9 +55,10 @@ typedef struct fz_mark {
  * key and the distinct field. */
 #define FZ_MAX_AGG_FEEDS 8
 typedef struct fz_agg_feed {
-    uint32_t rule;  /* index in the ruleset */
-    uint64_t key;   /* fz_agg_entry_key(rule id, number key of the key field) */
-    uint64_t value; /* number key of the distinct field */
+    uint32_t rule;   /* index in the ruleset */
+    uint64_t key;    /* fz_agg_entry_key(rule id, number) */
+    uint64_t number; /* number key of the key field */
+    uint64_t value;  /* number key of the distinct field */
 } fz_agg_feed;
 
 typedef struct fz_result {

@@ -443,43 +443,75 @@ TEST_IMPL(aggrule_durations) {
 }
 
 TEST_IMPL(route_aggregate_record) {
-    fz_route in, out;
+    static fz_route in, out;
     memset(&in, 0, sizeof(in));
     in.kind = FZ_ROUTE_AGG;
     in.src_topic = (fz_str){"calls", 5};
     in.src_partition = 2;
     in.src_offset = 77;
-    in.src_seq = 17;
+    in.src_seq = 18;
     in.ts_ms = 1764288000000LL;
     in.key = 0xabcdef;
     in.type = 1;
-    in.severity = 3;
-    in.rule_id = (fz_str){"x.simbox", 8};
-    in.agg_value = 12345;
-    in.agg_window_ms = 600000;
-    in.agg_median_below_ms = 20000;
     in.duration_s = -1;
-    in.agg_min_distinct = 100;
     in.agg_key_field = 1;
-    in.agg_distinct_field = 2;
-    in.agg_rule_json = (fz_str){"{\"id\":\"x.simbox\"}", 17};
     in.agg_key_json = (fz_str){"\"+8613900000000\"", 16};
     in.event_id = (fz_str){"e1", 2};
+    in.nfeeds = 2;
+    for (int i = 0; i < 2; i++)
+        in.feeds[i] = (fz_route_feed){.rule_id = {i ? "x.robocall" : "x.simbox", i ? 10u : 8u},
+                                      .rule_category = {"simbox", 6},
+                                      .rule_json = {"{\"id\":\"x\"}", 10},
+                                      .severity = 3,
+                                      .distinct_field = 2,
+                                      .min_distinct = 100 + (uint32_t)i,
+                                      .window_ms = 600000 * (i + 1),
+                                      .median_below_ms = 20000,
+                                      .value = 12345 + (uint64_t)i};
     fz_buf b;
     fz_buf_init(&b, MB);
     ASSERT(fz_route_encode(&b, &in) == FZ_OK);
     char err[256];
     ASSERT_EQ_I64(fz_route_decode(b.p, b.len, &out, err, sizeof(err)), 0);
-    ASSERT(out.kind == FZ_ROUTE_AGG && out.agg_value == 12345 && out.agg_window_ms == 600000);
-    ASSERT(out.agg_median_below_ms == 20000 && out.duration_s == -1);
-    ASSERT(out.agg_min_distinct == 100 && out.agg_key_field == 1 && out.agg_distinct_field == 2);
+    ASSERT(out.kind == FZ_ROUTE_AGG && out.nfeeds == 2 && out.duration_s == -1);
+    ASSERT(out.agg_key_field == 1 && out.key == 0xabcdef);
     ASSERT_VIEW_EQ(out.agg_key_json.p, out.agg_key_json.n, "\"+8613900000000\"");
     ASSERT_VIEW_EQ(out.event_id.p, out.event_id.n, "e1");
-    /* an aggregate record without its rule's settings is refused */
-    in.agg_window_ms = 0;
+    ASSERT_VIEW_EQ(out.feeds[1].rule_id.p, out.feeds[1].rule_id.n, "x.robocall");
+    ASSERT(out.feeds[1].value == 12346 && out.feeds[1].window_ms == 1200000);
+    ASSERT(out.feeds[1].min_distinct == 101 && out.feeds[1].median_below_ms == 20000);
+    ASSERT(out.feeds[0].severity == 3 && out.feeds[0].distinct_field == 2);
+    /* every truncation is refused */
+    for (size_t n = 0; n < b.len; n++) {
+        char *c = malloc(n + 1);
+        memcpy(c, b.p, n);
+        fz_test_context("truncated to %zu of %zu", n, b.len);
+        ASSERT_EQ_I64(fz_route_decode(c, n, &out, err, sizeof(err)), -1);
+        free(c);
+    }
+    fz_test_context("%s", "");
+    /* an aggregate record without its rule's settings, or with too many
+     * feeds, is refused */
+    in.feeds[1].window_ms = 0;
     fz_buf_reset(&b);
     ASSERT(fz_route_encode(&b, &in) == FZ_OK);
     ASSERT_EQ_I64(fz_route_decode(b.p, b.len, &out, err, sizeof(err)), -1);
     ASSERT_CONTAINS(err, "aggregate");
+    in.feeds[1].window_ms = 1;
+    in.nfeeds = 0;
+    fz_buf_reset(&b);
+    ASSERT(fz_route_encode(&b, &in) == FZ_OK);
+    ASSERT_EQ_I64(fz_route_decode(b.p, b.len, &out, err, sizeof(err)), -1);
+    size_t at = b.len - 1; /* where the feed count goes: the feeds follow it */
+    fz_buf_reset(&b);
+    in.nfeeds = 2;
+    ASSERT(fz_route_encode(&b, &in) == FZ_OK);
+    char *c = malloc(b.len);
+    memcpy(c, b.p, b.len);
+    ASSERT_EQ_I64((unsigned char)c[at], 2);
+    c[at] = 9;
+    ASSERT_EQ_I64(fz_route_decode(c, b.len, &out, err, sizeof(err)), -1);
+    ASSERT_CONTAINS(err, "feeds");
+    free(c);
     fz_buf_free(&b);
 }

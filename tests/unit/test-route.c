@@ -89,12 +89,12 @@ TEST_IMPL(route_roundtrip) {
     memcpy(v1, b.p, b.len);
     v1[3] = 1;
     size_t v2_bytes = 9 + 4 + strlen("impersonate_police");
-    size_t v3_bytes = 5 * 8 + 2 + 3 * 4; /* a decide record's (empty) aggregate fields */
+    size_t v3_bytes = 8 + 1 + 2 * 4 + 1; /* a decide record's (empty) aggregate fields */
     /* a version-2 record: read, without the aggregate fields */
     v1[3] = 2;
     ASSERT_EQ_I64(fz_route_decode(v1, b.len - v3_bytes, &out, err, sizeof(err)), 0);
     ASSERT(str_eq(out.primary_category, "impersonate_police"));
-    ASSERT(out.agg_window_ms == 0 && out.agg_rule_json.p == NULL);
+    ASSERT(out.nfeeds == 0 && out.agg_key_json.p == NULL);
     v1[3] = 1;
     ASSERT_EQ_I64(fz_route_decode(v1, b.len - v3_bytes - v2_bytes, &out, err, sizeof(err)), 0);
     ASSERT(str_eq(out.alert_tail, ",\"window_ms\":600000}}"));
