@@ -169,8 +169,9 @@ def main():
             x = rows[name]
             out.append(f"| {r + 1} | {name} | {x['replay'][r]:,} | {x['run'][r]:,.0f} | "
                        f"{x['routed'][r]:.1%} |")
-    out.append("\nA routed share above 100 % means events that feed several aggregate rules "
-               "(a call feeds the SIM-box and the robocall rule: one route record each).\n")
+    out.append("\nrouted: route records per event screened - the decide records of matched "
+               "events and their marks, and one aggregate record per event and key field it is "
+               "counted by (so above 100 % when every event is counted).\n")
     out.append("`fanzha run` command line (the rules directory and group vary):\n")
     cmdline = re.sub(r"/tmp/\S+", "RULES", cmdline).replace(h.FANZHA, "fanzha")
     out.append("```\n" + cmdline + "\n```")
