@@ -311,9 +311,13 @@ int fz_daemon_main(const fz_config *cfg) {
         sleep(2);
     }
     int32_t np = app->topics.partitions;
-    app->stores =
-        (fz_stores_config){share(cfg->dedup_capacity, np), share(cfg->campaign_capacity, np),
-                           cfg->dedup_window_ms, cfg->campaign_summary_ms};
+    app->stores = (fz_stores_config){share(cfg->dedup_capacity, np),
+                                     share(cfg->campaign_capacity, np),
+                                     cfg->dedup_window_ms,
+                                     cfg->campaign_summary_ms,
+                                     share(cfg->aggregate_capacity, np),
+                                     (uint32_t)cfg->aggregate_exact_max,
+                                     share(cfg->aggregate_memory_mb << 20, np)};
     if (cfg->intercept_capacity > 0) {
         app->watch = fz_watch_new((size_t)cfg->intercept_capacity, cfg->intercept_lookback_ms, err,
                                   sizeof(err));

@@ -38,6 +38,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "reload.h"
+#include "aggalert.h"
 #include "stores.h"
 
 typedef struct line_ref {
@@ -71,7 +72,9 @@ typedef struct helper {
 struct replay {
     const fz_config *cfg;
     fz_ruleset *rs;
-    fz_stores stores;            /* dedup and sms campaigns, for the whole input */
+    fz_stores stores; /* dedup and sms campaigns, for the whole input */
+    fz_buf kb;        /* an aggregate alert's key */
+    uint64_t agg_alerts;
     fz_watch *watch;             /* interception; NULL when off */
     fz_ledger *ledger;           /* loss-recovery statistics; NULL when off */
     fz_ledger_book *book;        /* its closed windows */
@@ -307,6 +310,19 @@ static void print_summary(replay *rp, double secs) {
                 (unsigned long long)ws.entries, cap, (double)ws.bytes / (double)cap,
                 (unsigned long long)ws.evictions);
     }
+    size_t naggs;
+    fz_ruleset_aggs(rp->rs, &naggs);
+    if (rp->stores.aggs && naggs) {
+        fz_agg_stats as;
+        fz_aggs_stats_get(rp->stores.aggs, &as);
+        fprintf(stderr,
+                "; aggregates %llu alerts, %llu of %llu windows (%llu estimated), %llu evicted, "
+                "%llu late, %llu over budget, %.1f MiB",
+                (unsigned long long)rp->agg_alerts, (unsigned long long)as.entries,
+                (unsigned long long)as.capacity, (unsigned long long)as.estimated,
+                (unsigned long long)as.evictions, (unsigned long long)as.late,
+                (unsigned long long)as.over_budget, (double)as.bytes / 1048576.0);
+    }
     fputc('\n', stderr);
 }
 
@@ -399,6 +415,7 @@ static int decide(replay *rp, batch *bt, fz_buf *ob, fz_buf *vb, int64_t window,
             fz_campaign_encode(ob, &rp->summary, FZ_CAMPAIGN_OPEN, window);
             fz_buf_putc(ob, '\n');
         }
+        if (r->naggs) rp->agg_alerts += fz_agg_step(rp->stores.aggs, rp->rs, r, ob, &rp->kb, &src);
         if (rp->ledger) {
             fz_ledger_add_result(rp->ledger, r, rp->rs, -1);
             while (fz_ledger_pop_closed(rp->ledger, &rp->win))
@@ -435,6 +452,7 @@ int fz_replay_main(const fz_config *cfg) {
     size_t out_cap = (size_t)cfg->max_event_bytes * 8 + (1u << 20);
     fz_buf_init(&ob, out_cap * 64);
     fz_buf_init(&vb, out_cap * 64);
+    fz_buf_init(&rp->kb, 4096);
 
     fz_rule_diags diags = {0};
     rp->rs = fz_rules_build(cfg, &diags);
@@ -446,8 +464,13 @@ int fz_replay_main(const fz_config *cfg) {
         return 1;
     }
     if (fz_config_campaign_masks(cfg, &rp->masks, errstr, sizeof(errstr)) != 0) goto out_err;
-    fz_stores_config sc = {(size_t)cfg->dedup_capacity, (size_t)cfg->campaign_capacity,
-                           cfg->dedup_window_ms, cfg->campaign_summary_ms};
+    fz_stores_config sc = {(size_t)cfg->dedup_capacity,
+                           (size_t)cfg->campaign_capacity,
+                           cfg->dedup_window_ms,
+                           cfg->campaign_summary_ms,
+                           (size_t)cfg->aggregate_capacity,
+                           (uint32_t)cfg->aggregate_exact_max,
+                           (size_t)cfg->aggregate_memory_mb << 20};
     if (fz_stores_init(&rp->stores, &sc, 0, errstr, sizeof(errstr)) != 0) goto out_err;
     if (cfg->intercept_capacity > 0) {
         rp->watch = fz_watch_new((size_t)cfg->intercept_capacity, cfg->intercept_lookback_ms,
@@ -577,6 +600,7 @@ out:
     if (rp->in && rp->in != stdin) fclose(rp->in);
     fz_buf_free(&ob);
     fz_buf_free(&vb);
+    fz_buf_free(&rp->kb);
     fz_ledger_destroy(rp->ledger);
     fz_ledger_book_destroy(rp->book);
     fz_stores_destroy(&rp->stores);

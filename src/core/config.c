@@ -89,6 +89,16 @@ static const option options[] = {
      "per rule category, what is masked in an sms text before its dedup (campaign) key is "
      "computed: a comma-separated list of digits, urls, phones, all, none; key 'default' for "
      "the other categories (default: all) (CLI: -X campaign.CATEGORY=LIST)"},
+    {"aggregate_capacity", OPT_INT, FZ_SCOPE_BOTH, OFF(aggregate_capacity), "65536", 0,
+     INT64_C(1) << 26,
+     "hard cap on live (aggregate rule, key) windows, shared by the decide tasks; the one idle "
+     "longest is evicted to make room (counted); 0 = aggregate rules off"},
+    {"aggregate_exact_max", OPT_INT, FZ_SCOPE_BOTH, OFF(aggregate_exact_max), "1024", 16, 65536,
+     "distinct values an aggregate window counts exactly (24 bytes each); past it the count is "
+     "a sliding HyperLogLog estimate (about 3 %, 48 KiB) and alerts say \"estimated\": true"},
+    {"aggregate_memory_mb", OPT_INT, FZ_SCOPE_BOTH, OFF(aggregate_memory_mb), "256", 1, 1048576,
+     "memory for the values and sketches of aggregate windows, shared by the decide tasks; a "
+     "window that cannot grow within it counts on what it holds (counted as over_budget)"},
     {"campaign_capacity", OPT_INT, FZ_SCOPE_BOTH, OFF(campaign_capacity), "16384", 0,
      INT64_C(1) << 24,
      "hard cap on live sms campaigns (about 1.5 KiB each); the least recently seen is closed "
@@ -513,10 +523,12 @@ static const char RUN_TOPOLOGY[] =
     "Instances with the same group_id form one consumer group; each of their stream\n"
     "threads is a member and runs tasks:\n"
     "  screen task  one input partition: decode, match, time bounds, intercept check.\n"
-    "               Clean and invalid events end here; matched events and marks go on\n"
-    "               to <group>.route, keyed by dedup key or number.\n"
-    "  decide task  one partition of <group>.route: owns its dedup store and campaign\n"
-    "               table (changelogs <group>.dedup-changelog, .campaign-changelog) and\n"
+    "               Clean and invalid events end here; matched events, marks and the\n"
+    "               events aggregate rules count go on to <group>.route, keyed by\n"
+    "               dedup key, number or aggregate window.\n"
+    "  decide task  one partition of <group>.route: owns its dedup store, campaign\n"
+    "               table and aggregate windows (changelogs <group>.dedup-changelog,\n"
+    "               .campaign-changelog, .agg-changelog) and\n"
     "               the watchlist entries of its numbers (<group>.watch-changelog, read\n"
     "               whole by every instance); writes alerts and campaign summaries.\n"
     "Every task writes statistics records (stats_topic) and a checkpoint (state_topic).\n"

@@ -67,6 +67,9 @@ typedef struct fz_config {
     size_t n_admin_groups;
     fz_kvlist campaign_masks; /* category -> mask list */
     int64_t campaign_capacity;
+    int64_t aggregate_capacity; /* 0 = aggregate rules off */
+    int64_t aggregate_exact_max;
+    int64_t aggregate_memory_mb;
     int64_t campaign_summary_ms;
     int64_t intercept_capacity; /* 0 = interception off */
     int64_t intercept_lookback_ms;

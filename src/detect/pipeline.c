@@ -3,6 +3,8 @@
  */
 #include "pipeline.h"
 
+#include "aggrule.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <xxhash.h>
@@ -207,6 +209,7 @@ void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r)
     r->truncated = 0;
     r->dedup_key = 0;
     r->dedup_count = 0;
+    r->naggs = 0;
     r->reason = fz_event_decode(p->dec, msg, len, &r->ev, r->detail, sizeof(r->detail));
     if (r->reason != FZ_REASON_NONE) {
         r->verdict = FZ_VERDICT_INVALID;
@@ -238,6 +241,7 @@ void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r)
     memcpy(r->shadow, mt.shadow, (size_t)mt.nshadow * sizeof(uint32_t));
     r->nscores = mt.nscores;
     memcpy(r->scores, mt.scores, (size_t)mt.nscores * sizeof(fz_score));
+    n = fz_aggrule_feeds(p->matcher, r); /* aggregate rules feed their windows instead */
     if (r->truncated) fz_counter_inc(&p->counters.truncated);
     if (n == 0) {
         r->verdict = FZ_VERDICT_CLEAN;
@@ -285,6 +289,7 @@ void fz_pipeline_time_check(fz_pipeline *p, const fz_time_bounds *b, int64_t now
     r->verdict = FZ_VERDICT_INVALID; /* (a pending alert was not counted yet) */
     r->reason = why;
     r->nrules = r->nshadow = r->nscores = 0;
+    r->naggs = 0;
     fz_counter_inc(&p->counters.invalid);
     fz_counter_inc(&p->counters.invalid_by_reason[why]);
 }

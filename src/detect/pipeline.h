@@ -50,6 +50,17 @@ typedef struct fz_mark {
     uint8_t kind; /* FZ_WATCH_* bits */
 } fz_mark;
 
+/* One aggregate rule (detect/aggrule.h) an event feeds: the filter of the
+ * rule (its terms and condition, if any) passed and the event has both the
+ * key and the distinct field. */
+#define FZ_MAX_AGG_FEEDS 8
+typedef struct fz_agg_feed {
+    uint32_t rule;   /* index in the ruleset */
+    uint64_t key;    /* fz_agg_entry_key(rule id, number) */
+    uint64_t number; /* number key of the key field */
+    uint64_t value;  /* number key of the distinct field */
+} fz_agg_feed;
+
 typedef struct fz_result {
     fz_event ev;
     fz_reason reason; /* FZ_REASON_NONE unless invalid */
@@ -74,6 +85,9 @@ typedef struct fz_result {
     /* matched sms and calls: the numbers they warn and flag */
     uint8_t nmarks;
     fz_mark marks[FZ_MAX_MARKS];
+    /* aggregate rules this event feeds (their matches are not in rules[]) */
+    uint8_t naggs;
+    fz_agg_feed aggs[FZ_MAX_AGG_FEEDS];
     char detail[192];
 } fz_result;
 

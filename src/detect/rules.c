@@ -32,6 +32,7 @@
 #include <xxhash.h>
 #include <yaml.h>
 
+#include "aggrule.h"
 #include "artifact.h"
 #include "buf.h"
 #include "cond.h"
@@ -115,6 +116,8 @@ struct fz_ruleset {
         fz_model *m;
     } * models; /* in the order first named: fz_term.model_idx */
     size_t nmodels;
+    uint32_t *aggs; /* enabled aggregate rules (aggrule.h) */
+    size_t naggs;
 };
 
 static const char *const sev_names[] = {"", "low", "medium", "high", "critical"};
@@ -216,6 +219,7 @@ static void rule_free(fz_rule *r) {
         for (int f = 0; f < FZ_FIELD_COUNT; f++) free(r->tests[i].fields[f]);
     free(r->tests);
     free(r->json);
+    free(r->agg);
 }
 
 static void source_free(source *s) {
@@ -247,6 +251,7 @@ static void ruleset_free(fz_ruleset *rs) {
         fz_model_destroy(rs->models[i].m);
     }
     free(rs->models);
+    free(rs->aggs);
     free(rs);
 }
 
@@ -263,6 +268,10 @@ size_t fz_ruleset_count(const fz_ruleset *rs) { return rs->nrules; }
 size_t fz_ruleset_model_count(const fz_ruleset *rs) { return rs->nmodels; }
 const fz_model *fz_ruleset_model(const fz_ruleset *rs, size_t i) { return rs->models[i].m; }
 const char *fz_ruleset_model_path(const fz_ruleset *rs, size_t i) { return rs->models[i].rel; }
+const uint32_t *fz_ruleset_aggs(const fz_ruleset *rs, size_t *n) {
+    *n = rs->naggs;
+    return rs->aggs;
+}
 size_t fz_ruleset_pattern_count(const fz_ruleset *rs) { return rs->natoms; }
 size_t fz_ruleset_literal_count(const fz_ruleset *rs) { return rs->nliterals; }
 const fz_rule *fz_ruleset_rule(const fz_ruleset *rs, size_t i) { return &rs->rules[i]; }
@@ -1093,7 +1102,7 @@ static char *rule_json(const fz_rule *r, size_t *len) {
 static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
     static const char *const known =
         "id, rev, category, severity, status, description, references, fields, view, flags, "
-        "pattern, patterns, list, list_match, model, condition, tests";
+        "pattern, patterns, list, list_match, model, condition, tests, aggregate";
     int rc = 0;
     unsigned line = node_line(m);
     r->line = line;
@@ -1133,6 +1142,10 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
             rc |= t ? set_model(c, t, vn) : -1;
         } else if (!strcmp(k, "tests")) {
             rc |= parse_tests(c, r, vn);
+        } else if (!strcmp(k, "aggregate")) {
+            free(r->agg);
+            r->agg = calloc(1, sizeof(*r->agg));
+            rc |= r->agg ? fz_aggrule_parse(c->doc, vn, c->file, c->diags, r->agg) : -1;
         } else if (!strcmp(k, "view")) {
             rc |= parse_enum(c, vn, k, view_names, FZ_VIEW_COUNT, &view);
         } else if (!strcmp(k, "list_match")) {
@@ -1199,7 +1212,7 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
             diag_add(c->diags, c->file, line, 0, "rule is missing '%s'", required[i]);
             rc = -1;
         }
-    if (r->nterms == 0 && rc == 0) {
+    if (r->nterms == 0 && !r->agg && rc == 0) {
         diag_add(c->diags, c->file, line, 0,
                  "rule has no 'pattern', 'patterns', 'list' or 'model'");
         rc = -1;
@@ -1267,6 +1280,7 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
                 t->nliterals = s->nlit;
         }
     }
+    if (r->agg && rc == 0) rc |= fz_aggrule_check_rule(r, c->diags);
     if (r->cond_src && rc == 0) {
         char err[512];
         r->cond = fz_cond_compile(r->cond_src, names, r->nterms, &r->ncond, err, sizeof(err));
@@ -2172,6 +2186,11 @@ static int ruleset_parse(load_ctx *lc, const char *shown_prefix) {
         const char *c = rs->rules[i].category;
         if (c && !fz_ruleset_category_find(rs, c, strlen(c))) rs->cats[rs->ncats++] = c;
     }
+    rs->aggs = calloc(rs->nrules + 1, sizeof(*rs->aggs));
+    if (!rs->aggs) return -1;
+    for (size_t i = 0; i < rs->nrules; i++)
+        if (rs->rules[i].agg && rs->rules[i].status == FZ_STATUS_ENABLED)
+            rs->aggs[rs->naggs++] = (uint32_t)i;
     return lc->diags->errors == errors_before ? 0 : -1;
 }
 

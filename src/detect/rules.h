@@ -108,6 +108,8 @@ typedef struct fz_rule_test {
     char *fields[FZ_FIELD_COUNT]; /* NULL if not given */
 } fz_rule_test;
 
+typedef struct fz_aggrule fz_aggrule; /* aggrule.h */
+
 typedef struct fz_rule {
     char *id;
     unsigned rev;
@@ -128,6 +130,7 @@ typedef struct fz_rule {
     size_t ntests;
     char *json; /* {"id":..,"rev":..,"category":..,"severity":..} for alerts */
     size_t json_len;
+    fz_aggrule *agg; /* a behavioural rule (aggrule.h): its terms only filter; or NULL */
 } fz_rule;
 
 /* What a Hyperscan match id means. */
@@ -339,6 +342,10 @@ struct fz_model;
 size_t fz_ruleset_model_count(const fz_ruleset *rs);
 const struct fz_model *fz_ruleset_model(const fz_ruleset *rs, size_t i);
 const char *fz_ruleset_model_path(const fz_ruleset *rs, size_t i);
+
+/* The enabled rules with an aggregate block (aggrule.h), as rule indexes
+ * in ruleset order: *n of them. Valid while rs is. */
+const uint32_t *fz_ruleset_aggs(const fz_ruleset *rs, size_t *n);
 
 /* Evaluate rule r's condition over the set of its terms that matched
  * (bit i = term i). Thread-safe. */

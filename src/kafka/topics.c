@@ -160,8 +160,8 @@ int fz_topics_prepare(const fz_config *cfg, fz_topics *t, char *err, size_t err_
     t->name[FZ_T_STATS] = cfg->ledger_window_ms > 0 ? dup_or_null(cfg->stats_topic) : NULL;
     t->name[FZ_T_STATE] = dup_or_null(cfg->state_topic);
     static const char *const suffix[] = {".route", ".dedup-changelog", ".campaign-changelog",
-                                         ".watch-changelog"};
-    for (int i = 0; i < 4; i++)
+                                         ".watch-changelog", ".agg-changelog"};
+    for (int i = 0; i < 5; i++)
         if (asprintf(&t->name[FZ_T_ROUTE + i], "%s%s", g, suffix[i]) < 0)
             t->name[FZ_T_ROUTE + i] = NULL;
     for (int i = FZ_T_ROUTE; i < FZ_T_COUNT; i++)
@@ -231,11 +231,13 @@ int fz_topics_prepare(const fz_config *cfg, fz_topics *t, char *err, size_t err_
              (long long)(lookback2 > 604800000 ? lookback2 : 604800000));
     const char *const watch_cfg[] = {
         "cleanup.policy", "compact,delete", "segment.ms", "3600000", "retention.ms", keep, NULL};
+    /* an aggregate window past aggregate_exact_max carries its sketch */
+    const char *const agg_cfg[] = {"cleanup.policy",    "compact", "segment.ms", "3600000",
+                                   "max.message.bytes", maxb,      NULL};
     spec specs[] = {
-        {t->name[FZ_T_ROUTE], n, route_cfg},
-        {t->name[FZ_T_DEDUP_LOG], n, compact_base},
-        {t->name[FZ_T_CAMPAIGN_LOG], n, compact_base},
-        {t->name[FZ_T_WATCH_LOG], n, watch_cfg},
+        {t->name[FZ_T_ROUTE], n, route_cfg},           {t->name[FZ_T_DEDUP_LOG], n, compact_base},
+        {t->name[FZ_T_CAMPAIGN_LOG], n, compact_base}, {t->name[FZ_T_WATCH_LOG], n, watch_cfg},
+        {t->name[FZ_T_AGG_LOG], n, agg_cfg},
     };
     for (size_t i = 0; i < FZ_ARRAY_LEN(specs); i++) {
         int k = partitions_of(rk, specs[i].name, err, err_size);

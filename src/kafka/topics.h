@@ -13,8 +13,9 @@
  *   <group>.watch-changelog     the interception watchlist, owned   (compact,
  *                               per number by the decide tasks and   delete after
  *                               read whole by every instance         2 x look-back)
+ *   <group>.agg-changelog       the decide tasks' aggregate windows (compact)
  *
- * All four have the same number of partitions (internal_partitions; by
+ * All five have the same number of partitions (internal_partitions; by
  * default the largest partition count among the input topics), and the
  * changelogs are co-partitioned with the route topic: decide task p owns
  * partition p of each. The state topic (task checkpoints) and the
@@ -40,6 +41,7 @@ enum {
     FZ_T_DEDUP_LOG,
     FZ_T_CAMPAIGN_LOG,
     FZ_T_WATCH_LOG,
+    FZ_T_AGG_LOG,
     FZ_T_COUNT
 };
 

@@ -199,6 +199,7 @@ static void tasks(fz_app *app, fz_buf *b) {
     int64_t uncommitted = 0, cq = 0, pq[2] = {0, 0}, assigned[3] = {0, 0, 0}, restoring = 0;
     fz_dedup_stats d = {0};
     fz_campaigns_stats c = {0};
+    fz_agg_stats ag = {0};
     for (int i = 0; i < app->nthreads; i++) {
         fz_sthread_telemetry *tel = fz_sthread_tel(app->threads[i]);
         restoring += atomic_load(&tel->restoring);
@@ -225,6 +226,8 @@ static void tasks(fz_app *app, fz_buf *b) {
         d.evictions += s->dedup.evictions, d.bytes += s->dedup.bytes;
         c.campaigns += s->campaigns.campaigns, c.evictions += s->campaigns.evictions;
         c.bytes += s->campaigns.bytes;
+        ag.entries += s->aggs.entries, ag.evictions += s->aggs.evictions;
+        ag.bytes += s->aggs.bytes;
         pthread_mutex_unlock(&tel->lock);
     }
     fz_prom_family(b, "fanzha_assigned_partitions", "gauge",
@@ -256,12 +259,13 @@ static void tasks(fz_app *app, fz_buf *b) {
     struct {
         const char *store;
         uint64_t entries, evictions, bytes;
-    } st[3] = {{"dedup", d.entries, d.evictions, d.bytes},
+    } st[4] = {{"dedup", d.entries, d.evictions, d.bytes},
                {"campaign", c.campaigns, c.evictions, c.bytes},
+               {"aggregate", ag.entries, ag.evictions, ag.bytes},
                {"watch", ws.entries, ws.evictions, 0}};
     fz_prom_family(b, "fanzha_store_entries", "gauge",
                    "Live entries of the keyed state stores this instance holds");
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         fz_prom_labels_init(&l);
         fz_prom_label(&l, "store", st[k].store);
         fz_prom_u64(b, "fanzha_store_entries", &l, st[k].entries);
@@ -269,13 +273,14 @@ static void tasks(fz_app *app, fz_buf *b) {
     fz_prom_family(b, "fanzha_store_evictions_total", "counter",
                    "Live entries dropped for room (over the tasks held now; resets when tasks "
                    "move)");
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         fz_prom_labels_init(&l);
         fz_prom_label(&l, "store", st[k].store);
         fz_prom_u64(b, "fanzha_store_evictions_total", &l, st[k].evictions);
     }
-    fz_prom_family(b, "fanzha_store_bytes", "gauge", "Memory of the dedup and campaign stores");
-    for (int k = 0; k < 2; k++) {
+    fz_prom_family(b, "fanzha_store_bytes", "gauge",
+                   "Memory of the dedup, campaign and aggregate stores");
+    for (int k = 0; k < 3; k++) {
         fz_prom_labels_init(&l);
         fz_prom_label(&l, "store", st[k].store);
         fz_prom_u64(b, "fanzha_store_bytes", &l, st[k].bytes);

@@ -22,12 +22,23 @@ int fz_stores_init(fz_stores *st, const fz_stores_config *cfg, int track, char *
             return -1;
         }
     }
+    if (cfg->agg_capacity > 0) {
+        st->aggs = fz_aggs_new(cfg->agg_capacity, cfg->agg_exact_max, cfg->agg_bytes, track, errstr,
+                               errstr_size);
+        if (!st->aggs) {
+            fz_campaigns_destroy(st->campaigns);
+            fz_dedup_destroy(st->dedup);
+            memset(st, 0, sizeof(*st));
+            return -1;
+        }
+    }
     return 0;
 }
 
 void fz_stores_destroy(fz_stores *st) {
     fz_dedup_destroy(st->dedup);
     fz_campaigns_destroy(st->campaigns);
+    fz_aggs_destroy(st->aggs);
     memset(st, 0, sizeof(*st));
 }
 

@@ -22,6 +22,7 @@
 
 #include <stdint.h>
 
+#include "agg.h"
 #include "campaign.h"
 #include "common.h"
 #include "dedup.h"
@@ -51,11 +52,15 @@ typedef struct fz_stores_config {
     size_t campaign_capacity; /* 0: no campaign table (sms go through the dedup store) */
     int64_t window_ms;        /* dedup window; 0 disables dedup and campaigns */
     int64_t summary_ms;       /* periodic campaign summaries (campaign.h) */
+    size_t agg_capacity;      /* aggregate windows (agg.h); 0 = none */
+    uint32_t agg_exact_max;
+    size_t agg_bytes;
 } fz_stores_config;
 
 typedef struct fz_stores {
     fz_dedup *dedup;
     fz_campaigns *campaigns; /* NULL when off */
+    fz_aggs *aggs;           /* aggregate rules' windows; NULL when off */
 } fz_stores;
 
 /* track: keep changes for changelogs. -1 with errstr (out of memory). */

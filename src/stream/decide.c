@@ -142,6 +142,7 @@ int fz_decide(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m) {
         }
         return 0;
     }
+    if (r.kind == FZ_ROUTE_AGG) return fz_decide_agg(t, k, m->offset, &r);
     atomic_fetch_add_explicit(&ctr->decided, 1, memory_order_relaxed);
     fz_decide_in in = {r.key,           r.ts_ms,          r.type,        r.matched,
                        r.intercept,     r.recipient_hash, r.sender_hash, r.rule_id,

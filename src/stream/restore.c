@@ -59,7 +59,7 @@ static int on_checkpoint(void *ctx, const rd_kafka_message_t *m) {
 typedef struct log_read {
     fz_task **k; /* decide tasks by route partition (NULL: not restoring) */
     int32_t nparts;
-    int campaigns;
+    int campaigns; /* 1: campaign changelog, 2: aggregate changelog, 0: dedup */
     uint64_t entries, foreign, bad;
 } log_read;
 
@@ -73,7 +73,9 @@ static int on_changelog(void *ctx, const rd_kafka_message_t *m) {
         return 0;
     }
     if (!m->payload) { /* tombstone */
-        if (r->campaigns)
+        if (r->campaigns == 2) {
+            if (k->stores.aggs) fz_agg_remove(k->stores.aggs, key);
+        } else if (r->campaigns)
             fz_campaigns_remove(k->stores.campaigns, key);
         else
             fz_dedup_remove(k->stores.dedup, key);
@@ -91,7 +93,17 @@ static int on_changelog(void *ctx, const rd_kafka_message_t *m) {
     }
     const char *p = (const char *)m->payload + 8;
     size_t n = m->len - 8;
-    if (r->campaigns) {
+    if (r->campaigns == 2) {
+        char err[160];
+        if (!k->stores.aggs || fz_agg_put(k->stores.aggs, key, p, n, err, sizeof(err)) != 0) {
+            if (k->stores.aggs)
+                fz_warn("%s[%d]@%lld: aggregate changelog: %s",
+                        m->rkt ? rd_kafka_topic_name(m->rkt) : "?", m->partition,
+                        (long long)m->offset, err);
+            r->bad++;
+            return 0;
+        }
+    } else if (r->campaigns) {
         static __thread fz_campaign cp;
         if (!k->stores.campaigns || fz_campaign_load(&cp, p, n) != n || cp.key != key) {
             r->bad++;
@@ -224,6 +236,12 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
             fz_warn("restore: campaign changelog: %s", err);
             goto out;
         }
+        lr.campaigns = 2;
+        if (app->stores.agg_capacity > 0 &&
+            read_changelog(app, FZ_T_AGG_LOG, &lr, logparts, nlog, err, sizeof(err)) != 0) {
+            fz_warn("restore: aggregate changelog: %s", err);
+            goto out;
+        }
         atomic_fetch_add(&ctr->restored_entries, lr.entries);
         if (lr.bad)
             fz_warn("restore: %llu damaged changelog record(s) ignored",
@@ -232,6 +250,7 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
             fz_task *k = bypart[logparts[i]];
             fz_dedup_changes_done(k->stores.dedup);
             if (k->stores.campaigns) fz_campaigns_changes_done(k->stores.campaigns);
+            if (k->stores.aggs) fz_agg_changes_done(k->stores.aggs);
         }
         fz_info("restore: %d decide task(s): %llu store entries in %lld ms", nlog,
                 (unsigned long long)lr.entries, (long long)(fz_mono_ms() - t0));

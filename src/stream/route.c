@@ -6,8 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "event.h"
+#include "rules.h"
+
 #define MAGIC "FZR"
-#define VERSION 2 /* written; version 1 (no ingest time, severity) is read too */
+#define VERSION                                                                                    \
+    3 /* written; versions 1 (no ingest time, severity) and 2 (no aggregates) are read too */
 #define VERSION_MIN 1
 
 static void put_u8(fz_buf *b, uint8_t v) { fz_buf_putc(b, (char)v); }
@@ -60,6 +64,24 @@ fz_err fz_route_encode(fz_buf *b, const fz_route *r) {
     put_u64(b, (uint64_t)r->ingest_ms);
     put_u8(b, r->severity);
     put_str(b, r->primary_category);
+    /* version 3 */
+    put_u64(b, (uint64_t)r->duration_s);
+    put_u8(b, r->agg_key_field);
+    put_str(b, r->agg_key_json);
+    put_str(b, r->event_id);
+    put_u8(b, r->nfeeds);
+    for (int i = 0; i < r->nfeeds && i < FZ_ROUTE_MAX_FEEDS; i++) {
+        const fz_route_feed *f = &r->feeds[i];
+        put_str(b, f->rule_id);
+        put_str(b, f->rule_category);
+        put_str(b, f->rule_json);
+        put_u8(b, f->severity);
+        put_u8(b, f->distinct_field);
+        put_u64(b, f->min_distinct);
+        put_u64(b, (uint64_t)f->window_ms);
+        put_u64(b, (uint64_t)f->median_below_ms);
+        put_u64(b, f->value);
+    }
     return b->failed ? FZ_ERR_FULL : FZ_OK;
 }
 
@@ -150,11 +172,47 @@ int fz_route_decode(const void *p, size_t n, fz_route *r, char *err, size_t err_
         r->severity = get_u8(&d);
         r->primary_category = get_str(&d);
     }
+    if (ver >= 3) {
+        r->duration_s = (int64_t)get_u64(&d);
+        r->agg_key_field = get_u8(&d);
+        r->agg_key_json = get_str(&d);
+        r->event_id = get_str(&d);
+        r->nfeeds = get_u8(&d);
+        if (r->nfeeds > FZ_ROUTE_MAX_FEEDS) {
+            snprintf(err, err_size, "route record with %u aggregate feeds (at most %d)", r->nfeeds,
+                     FZ_ROUTE_MAX_FEEDS);
+            return -1;
+        }
+        for (int i = 0; i < r->nfeeds; i++) {
+            fz_route_feed *f = &r->feeds[i];
+            f->rule_id = get_str(&d);
+            f->rule_category = get_str(&d);
+            f->rule_json = get_str(&d);
+            f->severity = get_u8(&d);
+            f->distinct_field = get_u8(&d);
+            uint64_t md = get_u64(&d);
+            f->min_distinct = md > UINT32_MAX ? UINT32_MAX : (uint32_t)md;
+            f->window_ms = (int64_t)get_u64(&d);
+            f->median_below_ms = (int64_t)get_u64(&d);
+            f->value = get_u64(&d);
+            if (!d.bad && (f->window_ms <= 0 || f->min_distinct < 2 || !f->rule_json.p ||
+                           !f->rule_id.p || f->distinct_field >= FZ_FIELD_COUNT ||
+                           f->severity < FZ_SEV_LOW || f->severity > FZ_SEV_CRITICAL)) {
+                snprintf(err, err_size, "aggregate route record without its rule's settings");
+                return -1;
+            }
+        }
+    }
     if (d.bad || d.p != d.end) {
         snprintf(err, err_size, "route record truncated or with trailing bytes (%zu bytes)", n);
         return -1;
     }
-    if (r->kind != FZ_ROUTE_DECIDE && r->kind != FZ_ROUTE_MARK) {
+    if (r->kind == FZ_ROUTE_AGG &&
+        (ver < 3 || r->nfeeds == 0 || !r->agg_key_json.p || r->agg_key_field >= FZ_FIELD_COUNT)) {
+        snprintf(err, err_size, "aggregate route record without its rule's settings");
+        return -1;
+    }
+    if (r->kind != FZ_ROUTE_DECIDE && r->kind != FZ_ROUTE_MARK && r->kind != FZ_ROUTE_AGG) {
         snprintf(err, err_size, "route record of unknown kind %u", r->kind);
         return -1;
     }

@@ -36,6 +36,20 @@
 
 #define FZ_ROUTE_DECIDE 1
 #define FZ_ROUTE_MARK 2
+#define FZ_ROUTE_AGG 3 /* one event for one aggregate rule's window (version 3) */
+
+/* One aggregate rule an aggregate record feeds. */
+#define FZ_ROUTE_MAX_FEEDS 8
+typedef struct fz_route_feed {
+    fz_str rule_id, rule_category;
+    fz_str rule_json;       /* the rule's object for the alert */
+    uint8_t severity;       /* the rule's fz_severity */
+    uint8_t distinct_field; /* fz_field */
+    uint32_t min_distinct;
+    int64_t window_ms;
+    int64_t median_below_ms; /* 0: no duration condition */
+    uint64_t value;          /* the distinct field's number key */
+} fz_route_feed;
 
 typedef struct fz_route {
     uint8_t kind;
@@ -60,6 +74,18 @@ typedef struct fz_route {
     int64_t ingest_ms;       /* the input record's Kafka timestamp: the latency metrics */
     uint8_t severity;        /* decide: the primary rule's fz_severity (0: none matched) */
     fz_str primary_category; /* decide: the primary rule's category (absent: none matched) */
+    /* version 3 (zero when an older record is read): an aggregate record,
+     * one per event and key field: the event for every aggregate rule it
+     * feeds with that key (key: the key number's fz_number_key(); src_seq
+     * 1 + FZ_MAX_MARKS + the key field). ruleset and alert_key are shared
+     * with decide records; alert_head holds the alert's event fields and
+     * sample the ruleset's artifact JSON (output/aggalert.h). */
+    int64_t duration_s; /* the call's, or -1 */
+    uint8_t agg_key_field;
+    fz_str agg_key_json; /* the key number as the privacy options show it */
+    fz_str event_id;
+    uint8_t nfeeds; /* 1 to FZ_ROUTE_MAX_FEEDS in an aggregate record */
+    fz_route_feed feeds[FZ_ROUTE_MAX_FEEDS];
 } fz_route;
 
 /* Append r's encoding to b. FZ_ERR_FULL when b's cap is hit. */

@@ -147,6 +147,7 @@ int fz_screen(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m) {
     } else if (k->ledger) {
         fz_ledger_add_result(k->ledger, &r, fz_pipeline_ruleset(p), m->offset);
     }
+    if (rc >= 0 && r.naggs && r.verdict != FZ_VERDICT_INVALID) rc = fz_screen_aggs(t, k, m, &r);
     if (rc < 0) return -1;
     k->dirty = 1;
     return fz_task_pop_windows(t, k);

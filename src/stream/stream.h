@@ -199,6 +199,7 @@ typedef struct fz_sthread_snapshot {
     int64_t producer_queue[2];    /* outputs, transactional: not yet acknowledged */
     fz_dedup_stats dedup;         /* summed over its decide tasks */
     fz_campaigns_stats campaigns; /* summed */
+    fz_agg_stats aggs;            /* summed */
     uint64_t dedup_stores;        /* decide tasks */
 } fz_sthread_snapshot;
 
@@ -267,6 +268,12 @@ fz_app *fz_sthread_app(fz_sthread *t);
  * when the thread must stop. */
 int fz_screen(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m);
 int fz_decide(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m);
+/* aggroute.c: the aggregate rules r feeds, as route records keyed by their
+ * window (screen stage; 0 or -1), and one such record in the decide stage
+ * (0 or -1). */
+struct fz_route;
+int fz_screen_aggs(fz_sthread *t, fz_task *k, const rd_kafka_message_t *m, const fz_result *r);
+int fz_decide_agg(fz_sthread *t, fz_task *k, int64_t offset, const struct fz_route *r);
 /* Everything k changed since the last commit, into the open transaction:
  * changelog entries (decide), statistics records, the checkpoint. final:
  * the task is leaving (revocation, shutdown): its open windows are written

@@ -221,6 +221,7 @@ void fz_task_committed(fz_task *k) {
     if (k->stage == FZ_STAGE_DECIDE) {
         fz_dedup_changes_done(k->stores.dedup);
         if (k->stores.campaigns) fz_campaigns_changes_done(k->stores.campaigns);
+        if (k->stores.aggs) fz_agg_changes_done(k->stores.aggs);
     }
 }
 
@@ -274,6 +275,15 @@ static int campaign_change(void *ctx, uint64_t key, const fz_campaign *cp) {
     fz_buf_reset(c->b);
     fz_buf_put(c->b, &c->k->lineage, 8);
     if (fz_campaign_save(cp, c->b) != FZ_OK) return -1;
+    return put_changelog(c, key, c->b->p, c->b->len);
+}
+
+static int agg_change(void *ctx, uint64_t key, const fz_aggs *a) {
+    log_ctx *c = ctx;
+    if (!a) return put_changelog(c, key, NULL, 0);
+    fz_buf_reset(c->b);
+    fz_buf_put(c->b, &c->k->lineage, 8);
+    if (fz_agg_entry_save(a, key, c->b) != FZ_OK) return -1;
     return put_changelog(c, key, c->b->p, c->b->len);
 }
 
@@ -338,6 +348,8 @@ int fz_task_flush(fz_sthread *t, fz_task *k, int final) {
         c.topic = FZ_T_CAMPAIGN_LOG;
         if (k->stores.campaigns && fz_campaigns_changes(k->stores.campaigns, campaign_change, &c))
             return -1;
+        c.topic = FZ_T_AGG_LOG;
+        if (k->stores.aggs && fz_agg_changes(k->stores.aggs, agg_change, &c)) return -1;
     }
     if (app->watch && k->nmarked && flush_marks(t, k)) return -1;
     if (k->position < 0) return 0; /* nothing read yet: nothing to checkpoint */

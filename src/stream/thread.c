@@ -997,6 +997,7 @@ static void snapshot(fz_sthread *t) {
     s->nrows = 0;
     memset(&s->dedup, 0, sizeof(s->dedup));
     memset(&s->campaigns, 0, sizeof(s->campaigns));
+    memset(&s->aggs, 0, sizeof(s->aggs));
     s->dedup_stores = 0;
     for (int i = 0; i < t->ntasks; i++) {
         fz_task *k = t->tasks[i];
@@ -1012,6 +1013,13 @@ static void snapshot(fz_sthread *t) {
                 fz_campaigns_stats_get(k->stores.campaigns, &c);
                 s->campaigns.campaigns += c.campaigns, s->campaigns.evictions += c.evictions;
                 s->campaigns.bytes += c.bytes;
+            }
+            if (k->stores.aggs) {
+                fz_agg_stats a;
+                fz_aggs_stats_get(k->stores.aggs, &a);
+                s->aggs.entries += a.entries, s->aggs.evictions += a.evictions;
+                s->aggs.bytes += a.bytes, s->aggs.late += a.late;
+                s->aggs.over_budget += a.over_budget, s->aggs.estimated += a.estimated;
             }
         }
         if (s->nrows == s->cap) continue;

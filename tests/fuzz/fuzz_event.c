@@ -41,7 +41,7 @@ static void init(void) {
     g_rs = fz_ruleset_load(dir ? dir : "tests/integration/rules", NULL, &diags);
     fz_rule_diags_free(&diags);
     g_pipe = fz_pipeline_new(4096, 0, err, sizeof(err));
-    fz_stores_config sc = {1024, 64, 600000, 60000};
+    fz_stores_config sc = {1024, 64, 600000, 60000, 0, 0, 0};
     int st_ok = fz_stores_init(&g_stores, &sc, 0, err, sizeof(err)) == 0;
     g_watch = fz_watch_new(4096, 3600000, err, sizeof(err));
     fz_buf_init(&g_out, 1 << 20);

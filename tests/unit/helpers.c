@@ -604,7 +604,7 @@ void fz_test_pipe_open(fz_test_pipe *f, const char *rules_yaml, int64_t dedup_wi
     f->p = fz_pipeline_new(1 << 17, 0, err, sizeof(err));
     if (!f->p || fz_pipeline_bind(f->p, f->rs, err, sizeof(err)) != 0)
         fz_test_fail(__FILE__, __LINE__, "pipeline: %s", err);
-    fz_stores_config sc = {1024, 0, dedup_window_ms, 0};
+    fz_stores_config sc = {1024, 0, dedup_window_ms, 0, 0, 0, 0};
     if (fz_stores_init(&f->st, &sc, 0, err, sizeof(err)) != 0)
         fz_test_fail(__FILE__, __LINE__, "stores: %s", err);
     fz_buf_init(&f->b, 1 << 20);

@@ -342,7 +342,7 @@ TEST_IMPL(alert_primary_truncated) {
     fz_pipeline *p = fz_pipeline_new(4096, 0, err, sizeof(err));
     ASSERT(p && fz_pipeline_bind(p, rs, err, sizeof(err)) == 0);
     fz_stores st;
-    fz_stores_config sc = {64, 0, 1000, 0};
+    fz_stores_config sc = {64, 0, 1000, 0, 0, 0, 0};
     ASSERT(fz_stores_init(&st, &sc, 0, err, sizeof(err)) == 0);
     fz_result r;
     const char *msg = "{\"id\":\"k1\",\"ts\":1,\"type\":\"sms\",\"text\":\"k\"}";

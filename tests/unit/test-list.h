@@ -226,6 +226,19 @@ TEST_ENTRY(route_damage_refused)
 TEST_ENTRY(route_partitioner)
 TEST_ENTRY(route_stores_use_every_set)
 
+/* aggregates: behavioural rules' windows (state/agg.h) */
+TEST_ENTRY(agg_exact_below_bound)
+TEST_ENTRY(agg_threshold_and_rearm)
+TEST_ENTRY(agg_window_slides)
+TEST_ENTRY(agg_median_condition)
+TEST_ENTRY(agg_sketch_above_bound)
+TEST_ENTRY(agg_eviction_and_budget)
+TEST_ENTRY(agg_changelog_roundtrip)
+TEST_ENTRY(agg_changelog_hostile)
+TEST_ENTRY(agg_uses_every_set)
+TEST_ENTRY(aggrule_durations)
+TEST_ENTRY(route_aggregate_record)
+
 /* ops: metrics format and HTTP endpoints */
 TEST_ENTRY(prom_labels_escaped)
 TEST_ENTRY(prom_histogram_cumulative)

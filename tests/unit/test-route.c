@@ -89,13 +89,20 @@ TEST_IMPL(route_roundtrip) {
     memcpy(v1, b.p, b.len);
     v1[3] = 1;
     size_t v2_bytes = 9 + 4 + strlen("impersonate_police");
-    ASSERT_EQ_I64(fz_route_decode(v1, b.len - v2_bytes, &out, err, sizeof(err)), 0);
+    size_t v3_bytes = 8 + 1 + 2 * 4 + 1; /* a decide record's (empty) aggregate fields */
+    /* a version-2 record: read, without the aggregate fields */
+    v1[3] = 2;
+    ASSERT_EQ_I64(fz_route_decode(v1, b.len - v3_bytes, &out, err, sizeof(err)), 0);
+    ASSERT(str_eq(out.primary_category, "impersonate_police"));
+    ASSERT(out.nfeeds == 0 && out.agg_key_json.p == NULL);
+    v1[3] = 1;
+    ASSERT_EQ_I64(fz_route_decode(v1, b.len - v3_bytes - v2_bytes, &out, err, sizeof(err)), 0);
     ASSERT(str_eq(out.alert_tail, ",\"window_ms\":600000}}"));
     ASSERT_EQ_I64(out.ingest_ms, 0);
     ASSERT_EQ_I64(out.severity, 0);
     ASSERT(out.primary_category.p == NULL);
     /* ... but not with the version-2 fields after it */
-    ASSERT_EQ_I64(fz_route_decode(v1, b.len, &out, err, sizeof(err)), -1);
+    ASSERT_EQ_I64(fz_route_decode(v1, b.len - v3_bytes, &out, err, sizeof(err)), -1);
     free(v1);
 
     /* a mark: absent strings stay absent */
@@ -146,7 +153,7 @@ TEST_IMPL(route_damage_refused) {
         }
         free(c);
     }
-    ASSERT_EQ_I64(fz_route_decode("FZR\x03", 4, &out, err, sizeof(err)), -1);
+    ASSERT_EQ_I64(fz_route_decode("FZR\x04", 4, &out, err, sizeof(err)), -1);
     ASSERT_CONTAINS(err, "version");
     ASSERT_EQ_I64(fz_route_decode("{\"id\":1}", 8, &out, err, sizeof(err)), -1);
     ASSERT_CONTAINS(err, "not a route record");
