@@ -187,7 +187,7 @@ int fz_aggrule_parse(yaml_document_t *doc, yaml_node_t *n, const char *file, fz_
  * model score. */
 static int term_reads_text(const fz_term *t) {
     if (t->model) return 1;
-    for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++)
+    for (int f = 0; f < FZ_FIELD_COUNT; f++)
         if ((t->fields & (1u << f)) && (f == FZ_FIELD_TEXT || fz_field_is_url(f))) return 1;
     return 0;
 }
