@@ -14,6 +14,12 @@
  * databases, the confirm database of each candidate's group is scanned
  * once over its view, with the same callback as any regex atom: its
  * results are exact for every regex in it, candidate or not.
+ *
+ * Two kinds of atom stand for more than themselves (rules.h): the literals
+ * of a literal-set regex (FZ_ATOM_SET), whose regex \b edges are checked
+ * here and which count one hit per scan as the regex did; and a regex
+ * shared by several terms, whose match is recorded for each of them
+ * (fz_atom.also).
  */
 #include "matcher.h"
 
@@ -115,6 +121,25 @@ static inline int word_char(unsigned char c) {
            c == '-';
 }
 
+/* \w as Hyperscan's \b sees it without HS_FLAG_UCP (the rules never set
+ * it): ASCII letters, digits and '_'. */
+static inline int re_word(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Atom a matched in this scan: its term counts for its rule. */
+static inline void record(fz_matcher *m, const fz_atom *a) {
+    rule_state *s = &m->st[a->rule];
+    m->hit = 1;
+    bump(&m->ctr[a->rule].hits);
+    if (s->stamp != m->cur) {
+        s->stamp = m->cur;
+        s->terms = 0;
+        m->touched[m->ntouched++] = a->rule;
+    }
+    s->terms |= 1ull << a->term;
+}
+
 static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
                     unsigned int flags, void *ctx) {
     (void)from;
@@ -145,6 +170,20 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
         return 0;
     }
     const fz_atom *a = &m->atoms[id];
+    if (a->mode & FZ_ATOM_SET) { /* a literal of a literal-set regex */
+        size_t end = (size_t)to, start = end - a->len;
+        const unsigned char *p = (const unsigned char *)m->field.p;
+        if ((a->mode & FZ_ATOM_SET_WSTART) &&
+            re_word(p[start]) == (start > 0 && re_word(p[start - 1])))
+            return 0;
+        if ((a->mode & FZ_ATOM_SET_WEND) &&
+            re_word(p[end - 1]) == (end < m->field.n && re_word(p[end])))
+            return 0;
+        const rule_state *s = &m->st[a->rule];
+        if (s->stamp == m->cur && (s->terms >> a->term & 1)) return 0; /* one hit, as its regex */
+        record(m, a);
+        return 0;
+    }
     if (a->mode != FZ_LIT_CONTAINS) {
         size_t end = (size_t)to, start = end - a->len;
         const unsigned char *p = (const unsigned char *)m->field.p;
@@ -165,15 +204,11 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
         default: break;
         }
     }
-    rule_state *s = &m->st[a->rule];
-    m->hit = 1;
-    bump(&m->ctr[a->rule].hits);
-    if (s->stamp != m->cur) {
-        s->stamp = m->cur;
-        s->terms = 0;
-        m->touched[m->ntouched++] = a->rule;
+    record(m, a);
+    while (a->also) { /* the same regex in other terms */
+        a = &m->atoms[a->also - 1];
+        record(m, a);
     }
-    s->terms |= 1ull << a->term;
     return 0;
 }
 
