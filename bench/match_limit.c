@@ -220,11 +220,11 @@ int main(int argc, char **argv) {
         printf("  confirm scans and rule conditions: %.1f %% of match time, %.2f us per event\n",
                match_secs > 0 ? 100.0 * rest / match_secs : 0.0, 1e6 * rest / (double)n);
         printf("  prefilter: %zu regexes behind %zu factor literals; %.1f %% of events had a "
-               "candidate; %.3f candidates and %.3f confirm group scans per event, %.1f %% of "
-               "those scans matched\n",
+               "candidate; %.3f candidates (%.3f not needed by any verdict) and %.3f confirm "
+               "group scans per event, %.1f %% of those scans matched\n",
                fz_ruleset_confirm_count(rs), fz_ruleset_factor_count(rs),
                100.0 * (double)ps.events_with_candidates / ev, (double)ps.candidates / ev,
-               (double)ps.group_scans / ev,
+               (double)ps.not_needed / ev, (double)ps.group_scans / ev,
                ps.group_scans ? 100.0 * (double)ps.confirmed / (double)ps.group_scans : 0.0);
         printf("  prefilter: %.2f factor hits per event, counting for %.2f clauses\n",
                (double)ps.factor_hits / ev, (double)ps.factor_targets / ev);

@@ -29,8 +29,10 @@
 #include "cond.h"
 
 typedef struct rule_state {
-    uint32_t stamp; /* scan that last touched the rule */
-    uint64_t terms; /* terms matched in that scan */
+    uint32_t stamp;   /* scan that last touched the rule */
+    uint32_t pstamp;  /* scan that last set pending */
+    uint64_t terms;   /* terms matched in that scan */
+    uint64_t pending; /* terms whose regex is a candidate in that scan */
 } rule_state;
 
 typedef struct confirm_state {
@@ -54,9 +56,12 @@ struct fz_matcher {
     uint64_t *ccount; /* per confirm: scans where it was a candidate */
     uint32_t *cand;   /* confirm databases to scan in this scan */
     size_t ncand;
-    uint32_t *dbstamp; /* per database: scan that queued it */
-    uint64_t *dbscans; /* per database: confirm scans of it */
-    int hit;           /* an atom matched since cleared */
+    uint32_t *ccand; /* confirms that became candidates in this scan */
+    size_t nccand;
+    uint64_t *unscanned; /* per rule: terms no database finds (evaluated later) */
+    uint32_t *dbstamp;   /* per database: scan that queued it */
+    uint64_t *dbscans;   /* per database: confirm scans of it */
+    int hit;             /* an atom matched since cleared */
     fz_prefilter_stats pstats;
 };
 
@@ -75,11 +80,18 @@ fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_siz
     m->cst = calloc(nc, sizeof(confirm_state));
     m->ccount = calloc(nc, sizeof(uint64_t));
     m->cand = malloc(fz_ruleset_db_count(rs) * sizeof(uint32_t) + 1);
+    m->ccand = malloc(nc * sizeof(uint32_t));
+    m->unscanned = calloc(n, sizeof(uint64_t));
     m->dbstamp = calloc(fz_ruleset_db_count(rs) + 1, sizeof(uint32_t));
     m->dbscans = calloc(fz_ruleset_db_count(rs) + 1, sizeof(uint64_t));
-    if (!m->st || !m->touched || !m->ctr || !m->cst || !m->ccount || !m->cand || !m->dbstamp ||
-        !m->dbscans)
+    if (!m->st || !m->touched || !m->ctr || !m->cst || !m->ccount || !m->cand || !m->ccand ||
+        !m->unscanned || !m->dbstamp || !m->dbscans)
         goto nomem;
+    for (size_t i = 0; i < m->nrules; i++) { /* a term of another kind: never assumed */
+        const fz_rule *r = fz_ruleset_rule(rs, i);
+        for (size_t k = 0; k < r->nterms; k++)
+            if (!r->terms[k].pattern && !r->terms[k].list) m->unscanned[i] |= 1ull << k;
+    }
     for (size_t i = 0; i < fz_ruleset_db_count(rs); i++) {
         if (hs_alloc_scratch(fz_ruleset_db_at(rs, i)->db, &m->scratch) != HS_SUCCESS) {
             snprintf(errstr, errstr_size, "matcher: hs_alloc_scratch failed");
@@ -103,6 +115,8 @@ void fz_matcher_destroy(fz_matcher *m) {
     free(m->cst);
     free(m->ccount);
     free(m->cand);
+    free(m->ccand);
+    free(m->unscanned);
     free(m->dbstamp);
     free(m->dbscans);
     free(m);
@@ -162,10 +176,7 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
             if (c->bits != cf->all) continue;
             m->pstats.candidates++;
             m->ccount[t[i].confirm]++;
-            if (m->dbstamp[cf->db] != m->cur) {
-                m->dbstamp[cf->db] = m->cur;
-                m->cand[m->ncand++] = cf->db;
-            }
+            m->ccand[m->nccand++] = t[i].confirm; /* once: its bits are complete now */
         }
         return 0;
     }
@@ -212,6 +223,68 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     return 0;
 }
 
+/* Whether rule id's verdict may still depend on its pending terms (the
+ * candidates not confirmed yet, and terms no database finds): 1, or 0 when
+ * it is the same whatever they turn out to be. A rule matches when some
+ * term matched (it is touched) and its condition holds. */
+static int undecided(const fz_matcher *m, uint32_t id) {
+    const rule_state *s = &m->st[id];
+    uint64_t known = s->stamp == m->cur ? s->terms : 0;
+    uint64_t unknown = (s->pstamp == m->cur ? s->pending : 0) | m->unscanned[id];
+    unknown &= ~known;
+    if (!unknown) return 0;
+    const fz_rule *r = fz_ruleset_rule(m->rs, id);
+    int lo, hi; /* the verdict with every unknown false, and at best */
+    if (!r->cond) {
+        lo = known != 0;
+        hi = 1;
+    } else {
+        int c = fz_cond_eval3(r->cond, r->ncond, known, unknown);
+        if (c == 0) return 0;
+        lo = known != 0 && c == 1;
+        hi = 1;
+    }
+    return lo != hi;
+}
+
+/* Queue the confirm databases the verdicts need. A candidate regex is
+ * confirmed unless every rule it stands for (fz_atom.also) has a verdict
+ * that cannot depend on it, given what the scanned databases found:
+ * `threat and (link or act)` with no candidate for threat needs no scan
+ * for act. Skipping changes no verdict; the skipped regex's hits are not
+ * counted (it was not scanned). */
+static void queue_confirms(fz_matcher *m) {
+    for (size_t i = 0; i < m->nccand; i++) { /* what is pending in each rule */
+        const fz_atom *a = &m->atoms[m->confirms[m->ccand[i]].atom];
+        for (;;) {
+            rule_state *s = &m->st[a->rule];
+            if (s->pstamp != m->cur) {
+                s->pstamp = m->cur;
+                s->pending = 0;
+            }
+            s->pending |= 1ull << a->term;
+            if (!a->also) break;
+            a = &m->atoms[a->also - 1];
+        }
+    }
+    for (size_t i = 0; i < m->nccand; i++) {
+        const fz_confirm *cf = &m->confirms[m->ccand[i]];
+        if (m->dbstamp[cf->db] == m->cur) continue; /* its group is queued */
+        const fz_atom *a = &m->atoms[cf->atom];
+        int need = 0;
+        for (;;) {
+            if ((need = undecided(m, a->rule)) != 0 || !a->also) break;
+            a = &m->atoms[a->also - 1];
+        }
+        if (!need) {
+            m->pstats.not_needed++;
+            continue;
+        }
+        m->dbstamp[cf->db] = m->cur;
+        m->cand[m->ncand++] = cf->db;
+    }
+}
+
 static void sort_u32(uint32_t *v, int n) {
     for (int i = 1; i < n; i++) { /* insertion sort: n is small */
         uint32_t x = v[i];
@@ -226,13 +299,14 @@ static void sort_u32(uint32_t *v, int n) {
 
 int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
     if (++m->cur == 0) { /* stamp wrapped: forget old stamps */
-        for (size_t i = 0; i < m->nrules; i++) m->st[i].stamp = 0;
+        for (size_t i = 0; i < m->nrules; i++) m->st[i].stamp = m->st[i].pstamp = 0;
         for (size_t i = 0; i < fz_ruleset_confirm_count(m->rs); i++) m->cst[i].stamp = 0;
         for (size_t i = 0; i < fz_ruleset_db_count(m->rs); i++) m->dbstamp[i] = 0;
         m->cur = 1;
     }
     m->ntouched = 0;
     m->ncand = 0;
+    m->nccand = 0;
     out->n = 0;
     out->truncated = 0;
     out->nshadow = 0;
@@ -246,7 +320,8 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
         if (hs_scan(d->db, v.p, (unsigned)v.n, 0, m->scratch, on_match, m) != HS_SUCCESS) return -1;
     }
     m->pstats.scans++;
-    if (m->ncand) m->pstats.events_with_candidates++;
+    if (m->nccand) m->pstats.events_with_candidates++;
+    queue_confirms(m);
     m->pstats.group_scans += m->ncand;
     for (size_t i = 0; i < m->ncand; i++) {
         const fz_db *d = fz_ruleset_db_at(rs, m->cand[i]);
