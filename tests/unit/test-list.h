@@ -94,6 +94,7 @@ TEST_ENTRY(skel_rules_from_to_rejected)
 
 /* cond */
 TEST_ENTRY(cond_truth_tables)
+TEST_ENTRY(cond_three_valued)
 TEST_ENTRY(cond_errors)
 
 /* rule language */
@@ -215,4 +216,6 @@ TEST_ENTRY(http_endpoints)
 /* prefilter */
 TEST_ENTRY(prefilter_golden)
 TEST_ENTRY(prefilter_oracle)
+TEST_ENTRY(prefilter_exact_golden)
+TEST_ENTRY(prefilter_exact_oracle)
 TEST_ENTRY(prefilter_shipped_rules)
