@@ -1359,8 +1359,11 @@ static void check_patterns(fz_ruleset *rs, int analyze, double slow_ms, fz_rule_
 /* ---- atoms and databases ---- */
 
 /* db_build slots per (field, view): always-scanned regexes, literals
- * (list literals and factors), regexes behind the prefilter. */
-enum { KIND_REGEX = 0, KIND_LITERAL = 1, KIND_CONFIRM = 2, KIND_FACTOR = 3, NKINDS };
+ * (list literals, the literals of literal-set regexes and the factors, in
+ * one database: one literal pass over the view instead of two, about a
+ * tenth of the matching time on 250-byte SMS), regexes behind the
+ * prefilter. */
+enum { KIND_REGEX = 0, KIND_LITERAL = 1, KIND_CONFIRM = 2, NKINDS };
 #define NKEYS (FZ_FIELD_COUNT * FZ_VIEW_COUNT * NKINDS)
 
 static size_t db_key(fz_field f, fz_view v, int kind) {
@@ -1490,7 +1493,7 @@ static int64_t factor_get(factor_build *fb, db_build *bb, char ***arena, size_t 
     if (arena_push(arena, narena, copy) != 0) return -1;
     uint32_t idx = (uint32_t)fb->nkeys;
     unsigned fl = HS_FLAG_SINGLEMATCH | (k->caseless ? HS_FLAG_CASELESS : 0);
-    if (db_build_add(&bb[db_key((fz_field)k->field, (fz_view)k->view, KIND_FACTOR)], copy, k->n, fl,
+    if (db_build_add(&bb[db_key((fz_field)k->field, (fz_view)k->view, KIND_LITERAL)], copy, k->n, fl,
                      FZ_FACTOR_ID + idx) != 0)
         return -1;
     fb->keys[fb->nkeys] = *k;
