@@ -5,6 +5,7 @@
                          [--old-commit 2fce919] [--rules rules]
                          [--set LABEL=RULES_DIR[@FANZHA_BIN]] ...
                          [--fanzha build/fanzha] [--no-limit] [--json FILE]
+                         [--cache DIR]
 
 The issue's budget: with every shipped rule (and model) enabled, `fanzha
 replay` on the standard SMS benchmark may run at most 20 % slower than with
@@ -25,8 +26,8 @@ order (interleaved: the machine is shared, noise hits all sets alike):
 `fanzha replay --threads 1 -o /dev/null` (its own events/s line: the
 time after the rules are loaded) and, unless --no-limit, the match limit
 `fz_match_limit --rounds 1` (decode, views and matching alone). The rules
-are compiled once before the rounds (a scratch rules cache), so no round
-pays for compiling.
+are compiled once before the rounds (into a scratch rules cache, or
+--cache DIR, kept between runs), so no round pays for compiling.
 
 Prints, per set, the median events/s of replay and of the match limit,
 the ratio of each to the first set ("old"), the median CPU time per event
@@ -129,6 +130,8 @@ def main():
     ap.add_argument("--no-limit", action="store_true", help="replay only, not fz_match_limit")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--cache", help="compiled-rules cache directory to use and keep "
+                    "(default: a scratch one)")
     a = ap.parse_args()
     if a.rounds < 1:
         sys.exit("detect_cost: --rounds must be at least 1")
@@ -157,7 +160,7 @@ def main():
             say(f"generating {a.count:,} standard SMS events")
             run([PY, os.path.join(HERE, "gen.py"), "--count", str(a.count), "--mix", "sms=100",
                  "--text-bytes", "250", "--seed", "1", "--out", events, "--quiet"])
-        cache = os.path.join(tmp, "cache")
+        cache = os.path.abspath(a.cache) if a.cache else os.path.join(tmp, "cache")
         os.environ["CACHE_DIRECTORY"] = cache  # fz_match_limit's cache too
         base = ["--threads", str(a.threads), "--rules-cache-dir", cache, "-o", "/dev/null"]
         for s in sets:  # compile once: no round pays for it
