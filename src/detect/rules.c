@@ -1493,8 +1493,8 @@ static int64_t factor_get(factor_build *fb, db_build *bb, char ***arena, size_t 
     if (arena_push(arena, narena, copy) != 0) return -1;
     uint32_t idx = (uint32_t)fb->nkeys;
     unsigned fl = HS_FLAG_SINGLEMATCH | (k->caseless ? HS_FLAG_CASELESS : 0);
-    if (db_build_add(&bb[db_key((fz_field)k->field, (fz_view)k->view, KIND_LITERAL)], copy, k->n, fl,
-                     FZ_FACTOR_ID + idx) != 0)
+    if (db_build_add(&bb[db_key((fz_field)k->field, (fz_view)k->view, KIND_LITERAL)], copy, k->n,
+                     fl, FZ_FACTOR_ID + idx) != 0)
         return -1;
     fb->keys[fb->nkeys] = *k;
     fb->keys[fb->nkeys++].s = copy;
