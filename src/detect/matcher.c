@@ -30,9 +30,9 @@
 
 typedef struct rule_state {
     uint32_t stamp;   /* scan that last touched the rule */
-    uint32_t pstamp;  /* scan that last set pending */
+    uint32_t pstamp;  /* pending's generation (fz_matcher.pgen) */
     uint64_t terms;   /* terms matched in that scan */
-    uint64_t pending; /* terms whose regex is a candidate in that scan */
+    uint64_t pending; /* terms with a candidate regex not confirmed yet */
 } rule_state;
 
 typedef struct confirm_state {
@@ -54,10 +54,10 @@ struct fz_matcher {
     const fz_confirm *confirms;
     confirm_state *cst;
     uint64_t *ccount; /* per confirm: scans where it was a candidate */
-    uint32_t *cand;   /* confirm databases to scan in this scan */
-    size_t ncand;
-    uint32_t *ccand; /* confirms that became candidates in this scan */
+    uint32_t *ccand;  /* confirms that became candidates in this scan */
     size_t nccand;
+    size_t cnext;        /* the first of them not yet confirmed or passed over */
+    uint32_t pgen;       /* generation of rule_state.pending */
     uint64_t *unscanned; /* per rule: terms no database finds (evaluated later) */
     uint32_t *dbstamp;   /* per database: scan that queued it */
     uint64_t *dbscans;   /* per database: confirm scans of it */
@@ -79,13 +79,12 @@ fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_siz
     m->confirms = fz_ruleset_confirms(rs);
     m->cst = calloc(nc, sizeof(confirm_state));
     m->ccount = calloc(nc, sizeof(uint64_t));
-    m->cand = malloc(fz_ruleset_db_count(rs) * sizeof(uint32_t) + 1);
     m->ccand = malloc(nc * sizeof(uint32_t));
     m->unscanned = calloc(n, sizeof(uint64_t));
     m->dbstamp = calloc(fz_ruleset_db_count(rs) + 1, sizeof(uint32_t));
     m->dbscans = calloc(fz_ruleset_db_count(rs) + 1, sizeof(uint64_t));
-    if (!m->st || !m->touched || !m->ctr || !m->cst || !m->ccount || !m->cand || !m->ccand ||
-        !m->unscanned || !m->dbstamp || !m->dbscans)
+    if (!m->st || !m->touched || !m->ctr || !m->cst || !m->ccount || !m->ccand || !m->unscanned ||
+        !m->dbstamp || !m->dbscans)
         goto nomem;
     for (size_t i = 0; i < m->nrules; i++) { /* a term of another kind: never assumed */
         const fz_rule *r = fz_ruleset_rule(rs, i);
@@ -114,7 +113,6 @@ void fz_matcher_destroy(fz_matcher *m) {
     free(m->ctr);
     free(m->cst);
     free(m->ccount);
-    free(m->cand);
     free(m->ccand);
     free(m->unscanned);
     free(m->dbstamp);
@@ -230,7 +228,7 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 static int undecided(const fz_matcher *m, uint32_t id) {
     const rule_state *s = &m->st[id];
     uint64_t known = s->stamp == m->cur ? s->terms : 0;
-    uint64_t unknown = (s->pstamp == m->cur ? s->pending : 0) | m->unscanned[id];
+    uint64_t unknown = (s->pstamp == m->pgen ? s->pending : 0) | m->unscanned[id];
     unknown &= ~known;
     if (!unknown) return 0;
     const fz_rule *r = fz_ruleset_rule(m->rs, id);
@@ -247,19 +245,28 @@ static int undecided(const fz_matcher *m, uint32_t id) {
     return lo != hi;
 }
 
-/* Queue the confirm databases the verdicts need. A candidate regex is
+/* The next confirm database the verdicts need, or -1. A candidate regex is
  * confirmed unless every rule it stands for (fz_atom.also) has a verdict
- * that cannot depend on it, given what the scanned databases found:
- * `threat and (link or act)` with no candidate for threat needs no scan
- * for act. Skipping changes no verdict; the skipped regex's hits are not
- * counted (it was not scanned). */
-static void queue_confirms(fz_matcher *m) {
-    for (size_t i = 0; i < m->nccand; i++) { /* what is pending in each rule */
-        const fz_atom *a = &m->atoms[m->confirms[m->ccand[i]].atom];
+ * that cannot depend on it, given what the scans so far found: `threat
+ * and (link or act)` with no candidate for threat needs no scan for act.
+ * Asked again after each confirm scan, with the candidates that scan
+ * settled known: a verdict once decided stays decided, so a candidate
+ * passed over is never needed later. Skipping changes no verdict; the
+ * skipped regex's hits are not counted (it was not scanned). */
+static int next_confirm(fz_matcher *m) {
+    if (m->cnext >= m->nccand) return -1;
+    if (++m->pgen == 0) { /* generation wrapped: forget old ones */
+        for (size_t i = 0; i < m->nrules; i++) m->st[i].pstamp = 0;
+        m->pgen = 1;
+    }
+    for (size_t i = m->cnext; i < m->nccand; i++) { /* the terms still pending */
+        const fz_confirm *cf = &m->confirms[m->ccand[i]];
+        if (m->dbstamp[cf->db] == m->cur) continue; /* settled by its group's scan */
+        const fz_atom *a = &m->atoms[cf->atom];
         for (;;) {
             rule_state *s = &m->st[a->rule];
-            if (s->pstamp != m->cur) {
-                s->pstamp = m->cur;
+            if (s->pstamp != m->pgen) {
+                s->pstamp = m->pgen;
                 s->pending = 0;
             }
             s->pending |= 1ull << a->term;
@@ -267,9 +274,9 @@ static void queue_confirms(fz_matcher *m) {
             a = &m->atoms[a->also - 1];
         }
     }
-    for (size_t i = 0; i < m->nccand; i++) {
-        const fz_confirm *cf = &m->confirms[m->ccand[i]];
-        if (m->dbstamp[cf->db] == m->cur) continue; /* its group is queued */
+    for (; m->cnext < m->nccand; m->cnext++) {
+        const fz_confirm *cf = &m->confirms[m->ccand[m->cnext]];
+        if (m->dbstamp[cf->db] == m->cur) continue; /* its group was scanned */
         const fz_atom *a = &m->atoms[cf->atom];
         int need = 0;
         for (;;) {
@@ -281,8 +288,10 @@ static void queue_confirms(fz_matcher *m) {
             continue;
         }
         m->dbstamp[cf->db] = m->cur;
-        m->cand[m->ncand++] = cf->db;
+        m->cnext++;
+        return (int)cf->db;
     }
+    return -1;
 }
 
 static void sort_u32(uint32_t *v, int n) {
@@ -299,14 +308,14 @@ static void sort_u32(uint32_t *v, int n) {
 
 int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
     if (++m->cur == 0) { /* stamp wrapped: forget old stamps */
-        for (size_t i = 0; i < m->nrules; i++) m->st[i].stamp = m->st[i].pstamp = 0;
+        for (size_t i = 0; i < m->nrules; i++) m->st[i].stamp = 0;
         for (size_t i = 0; i < fz_ruleset_confirm_count(m->rs); i++) m->cst[i].stamp = 0;
         for (size_t i = 0; i < fz_ruleset_db_count(m->rs); i++) m->dbstamp[i] = 0;
         m->cur = 1;
     }
     m->ntouched = 0;
-    m->ncand = 0;
     m->nccand = 0;
+    m->cnext = 0;
     out->n = 0;
     out->truncated = 0;
     out->nshadow = 0;
@@ -321,11 +330,10 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
     }
     m->pstats.scans++;
     if (m->nccand) m->pstats.events_with_candidates++;
-    queue_confirms(m);
-    m->pstats.group_scans += m->ncand;
-    for (size_t i = 0; i < m->ncand; i++) {
-        const fz_db *d = fz_ruleset_db_at(rs, m->cand[i]);
-        m->dbscans[m->cand[i]]++;
+    for (int db; (db = next_confirm(m)) >= 0;) {
+        const fz_db *d = fz_ruleset_db_at(rs, (size_t)db);
+        m->pstats.group_scans++;
+        m->dbscans[db]++;
         fz_str v = (*views)[d->field][d->view];
         m->field = v;
         m->hit = 0;
