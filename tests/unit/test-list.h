@@ -127,6 +127,7 @@ TEST_ENTRY(dbcache_off_and_default_dir)
 /* matcher */
 TEST_ENTRY(matcher_oracle)
 TEST_ENTRY(matcher_field_scope)
+TEST_ENTRY(matcher_prefilter_shortcuts)
 TEST_ENTRY(matcher_truncated)
 TEST_ENTRY(matcher_rebind)
 
