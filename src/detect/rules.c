@@ -1656,7 +1656,7 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                 fz_pf_exact_free(&ex);
                 /* a literal-set regex on one field: its literals, one hit per
                  * scan (on several fields the term would count one per field) */
-                if (!t->list && rs->prefilter && __builtin_popcount(t->fields) == 1 &&
+                if (t->pattern && rs->prefilter && __builtin_popcount(t->fields) == 1 &&
                     fz_prefilter_exact(
                         t->pattern, fz_term_regex_flags(t, v) | (normalised ? FZ_PF_NORMALISED : 0),
                         &ex) != 0)
