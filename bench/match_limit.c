@@ -15,7 +15,8 @@
  * cost. Prints the median events/s over the rounds (and the best), one
  * line, for bench/run; with --per-db, also where the scan time goes (each
  * scanned database timed alone, the confirm scans as the rest) and the
- * prefilter's candidate rate. --no-prefilter loads the rules without it
+ * prefilter's candidate rate, and the --top N (default 10) regexes that are
+ * candidates most often. --no-prefilter loads the rules without it
  * (the reference matcher).
  */
 #define _GNU_SOURCE
@@ -55,7 +56,7 @@ static int cmp_double(const void *a, const void *b) {
 
 static int usage(void) {
     fprintf(stderr, "usage: fz_match_limit [--rules DIR] [--rules-compiled FILE] [--rounds N] "
-                    "[--per-db] [--no-prefilter] EVENTS.ndjson\n");
+                    "[--per-db [--top N]] [--no-prefilter] EVENTS.ndjson\n");
     return 2;
 }
 
@@ -63,7 +64,7 @@ int main(int argc, char **argv) {
     fz_config cfg;
     fz_config_init(&cfg);
     const char *path = NULL;
-    int rounds = 5, per_db = 0;
+    int rounds = 5, per_db = 0, top_n = 10;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--rules") && i + 1 < argc) {
             free(cfg.rules_dir);
@@ -74,6 +75,8 @@ int main(int argc, char **argv) {
             per_db = 1;
         } else if (!strcmp(argv[i], "--no-prefilter")) {
             cfg.rules_prefilter = 0;
+        } else if (!strcmp(argv[i], "--top") && i + 1 < argc) {
+            top_n = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
             rounds = atoi(argv[++i]);
         } else if (!path && argv[i][0] != '-') {
@@ -224,25 +227,26 @@ int main(int argc, char **argv) {
         printf("  confirm scans and rule conditions: %.1f %% of match time, %.2f us per event\n",
                match_secs > 0 ? 100.0 * rest / match_secs : 0.0, 1e6 * rest / (double)n);
         printf("  prefilter: %zu regexes behind %zu factor literals; %.1f %% of events had a "
-               "candidate; %.3f candidates and %.3f confirm group scans per event, %.1f %% of "
-               "those scans matched\n",
+               "candidate; %.3f candidates (%.3f not needed by any verdict) and %.3f confirm "
+               "group scans per event, %.1f %% of those scans matched\n",
                fz_ruleset_confirm_count(rs), fz_ruleset_factor_count(rs),
                100.0 * (double)ps.events_with_candidates / ev, (double)ps.candidates / ev,
-               (double)ps.group_scans / ev,
+               (double)ps.not_needed / ev, (double)ps.group_scans / ev,
                ps.group_scans ? 100.0 * (double)ps.confirmed / (double)ps.group_scans : 0.0);
         printf("  prefilter: %.2f factor hits per event, counting for %.2f clauses\n",
                (double)ps.factor_hits / ev, (double)ps.factor_targets / ev);
         const uint64_t *cc = fz_matcher_candidate_counts(m);
         const fz_confirm *cf = fz_ruleset_confirms(rs);
-        for (int top = 0; top < 10; top++) { /* the least selective factors */
+        for (int top = 0; top < top_n; top++) { /* the least selective factors */
             size_t best = SIZE_MAX;
             for (size_t c = 0; c < fz_ruleset_confirm_count(rs); c++)
                 if (cc[c] && (best == SIZE_MAX || cc[c] > cc[best])) best = c;
             if (best == SIZE_MAX) break;
             const fz_atom *a = &fz_ruleset_atoms(rs)[cf[best].atom];
             const fz_rule *r = fz_ruleset_rule(rs, a->rule);
-            printf("    candidate in %5.1f %% of events: %s:%u: %s\n",
-                   100.0 * (double)cc[best] / ev, r->file, r->terms[a->term].line, r->id);
+            printf("    candidate in %5.1f %% of events: %s:%u: %s term '%s' (confirm group %u)\n",
+                   100.0 * (double)cc[best] / ev, r->file, r->terms[a->term].line, r->id,
+                   r->terms[a->term].name, cf[best].db);
             ((uint64_t *)cc)[best] = 0;
         }
     }

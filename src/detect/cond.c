@@ -171,6 +171,38 @@ int fz_cond_eval(const int16_t *ops, size_t nops, uint64_t terms) {
     return sp ? st[0] : 0;
 }
 
+int fz_cond_eval3(const int16_t *ops, size_t nops, uint64_t known, uint64_t unknown) {
+    /* each value as an interval [lo, hi] of the truth values it can take:
+     * Kleene's three-valued logic, which is exact for one occurrence of
+     * each unknown and safe (never definite when it is not) otherwise */
+    uint8_t lo[FZ_COND_MAX_OPS], hi[FZ_COND_MAX_OPS];
+    size_t sp = 0;
+    for (size_t i = 0; i < nops; i++) {
+        int16_t op = ops[i];
+        if (op >= 0) {
+            int u = (int)((unknown >> op) & 1);
+            lo[sp] = (uint8_t)(!u && ((known >> op) & 1));
+            hi[sp] = (uint8_t)(u || ((known >> op) & 1));
+            sp++;
+        } else if (op == FZ_COND_NOT) {
+            uint8_t l = lo[sp - 1];
+            lo[sp - 1] = !hi[sp - 1];
+            hi[sp - 1] = !l;
+        } else {
+            sp--;
+            if (op == FZ_COND_AND) {
+                lo[sp - 1] &= lo[sp];
+                hi[sp - 1] &= hi[sp];
+            } else {
+                lo[sp - 1] |= lo[sp];
+                hi[sp - 1] |= hi[sp];
+            }
+        }
+    }
+    if (!sp) return 0;
+    return lo[0] == hi[0] ? lo[0] : -1;
+}
+
 uint64_t fz_cond_terms_used(const int16_t *ops, size_t nops) {
     uint64_t m = 0;
     for (size_t i = 0; i < nops; i++)

@@ -28,6 +28,12 @@ int16_t *fz_cond_compile(const char *src, const char *const *names, size_t nname
 /* Evaluate a program over the set of matched terms (bit i = term i). */
 int fz_cond_eval(const int16_t *ops, size_t nops, uint64_t terms);
 
+/* Evaluate a program when the terms in unknown may or may not have
+ * matched (known: those that did, of the others): 1 or 0 when the result
+ * is the same whatever they turn out to be, -1 when it may depend on them.
+ * Allocation-free and thread-safe. */
+int fz_cond_eval3(const int16_t *ops, size_t nops, uint64_t known, uint64_t unknown);
+
 /* Bit i set if term i appears in the program. */
 uint64_t fz_cond_terms_used(const int16_t *ops, size_t nops);
 

@@ -14,6 +14,12 @@
  * databases, the confirm database of each candidate's group is scanned
  * once over its view, with the same callback as any regex atom: its
  * results are exact for every regex in it, candidate or not.
+ *
+ * Two kinds of atom stand for more than themselves (rules.h): the literals
+ * of a literal-set regex (FZ_ATOM_SET), whose regex \b edges are checked
+ * here and which count one hit per scan as the regex did; and a regex
+ * shared by several terms, whose match is recorded for each of them
+ * (fz_atom.also).
  */
 #include "matcher.h"
 
@@ -23,8 +29,10 @@
 #include "cond.h"
 
 typedef struct rule_state {
-    uint32_t stamp; /* scan that last touched the rule */
-    uint64_t terms; /* terms matched in that scan */
+    uint32_t stamp;   /* scan that last touched the rule */
+    uint32_t pstamp;  /* pending's generation (fz_matcher.pgen) */
+    uint64_t terms;   /* terms matched in that scan */
+    uint64_t pending; /* terms with a candidate regex not confirmed yet */
 } rule_state;
 
 typedef struct confirm_state {
@@ -46,11 +54,14 @@ struct fz_matcher {
     const fz_confirm *confirms;
     confirm_state *cst;
     uint64_t *ccount; /* per confirm: scans where it was a candidate */
-    uint32_t *cand;   /* confirm databases to scan in this scan */
-    size_t ncand;
-    uint32_t *dbstamp; /* per database: scan that queued it */
-    uint64_t *dbscans; /* per database: confirm scans of it */
-    int hit;           /* an atom matched since cleared */
+    uint32_t *ccand;  /* confirms that became candidates in this scan */
+    size_t nccand;
+    size_t cnext;        /* the first of them not yet confirmed or passed over */
+    uint32_t pgen;       /* generation of rule_state.pending */
+    uint64_t *unscanned; /* per rule: terms no database finds (evaluated later) */
+    uint32_t *dbstamp;   /* per database: scan that queued it */
+    uint64_t *dbscans;   /* per database: confirm scans of it */
+    int hit;             /* an atom matched since cleared */
     fz_prefilter_stats pstats;
     fz_lazy *lazy; /* model terms, or NULL when the ruleset has none */
 };
@@ -69,16 +80,22 @@ fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_siz
     m->confirms = fz_ruleset_confirms(rs);
     m->cst = calloc(nc, sizeof(confirm_state));
     m->ccount = calloc(nc, sizeof(uint64_t));
-    m->cand = malloc(fz_ruleset_db_count(rs) * sizeof(uint32_t) + 1);
+    m->ccand = malloc(nc * sizeof(uint32_t));
+    m->unscanned = calloc(n, sizeof(uint64_t));
     m->dbstamp = calloc(fz_ruleset_db_count(rs) + 1, sizeof(uint32_t));
     m->dbscans = calloc(fz_ruleset_db_count(rs) + 1, sizeof(uint64_t));
-    if (!m->st || !m->touched || !m->ctr || !m->cst || !m->ccount || !m->cand || !m->dbstamp ||
-        !m->dbscans)
+    if (!m->st || !m->touched || !m->ctr || !m->cst || !m->ccount || !m->ccand || !m->unscanned ||
+        !m->dbstamp || !m->dbscans)
         goto nomem;
     m->lazy = fz_lazy_new(rs, errstr, errstr_size);
     if (!m->lazy && errstr[0]) {
         fz_matcher_destroy(m);
         return NULL;
+    }
+    for (size_t i = 0; i < m->nrules; i++) { /* a term of another kind: never assumed */
+        const fz_rule *r = fz_ruleset_rule(rs, i);
+        for (size_t k = 0; k < r->nterms; k++)
+            if (!r->terms[k].pattern && !r->terms[k].list) m->unscanned[i] |= 1ull << k;
     }
     for (size_t i = 0; i < fz_ruleset_db_count(rs); i++) {
         if (hs_alloc_scratch(fz_ruleset_db_at(rs, i)->db, &m->scratch) != HS_SUCCESS) {
@@ -102,7 +119,8 @@ void fz_matcher_destroy(fz_matcher *m) {
     free(m->ctr);
     free(m->cst);
     free(m->ccount);
-    free(m->cand);
+    free(m->ccand);
+    free(m->unscanned);
     free(m->dbstamp);
     free(m->dbscans);
     fz_lazy_destroy(m->lazy);
@@ -120,6 +138,25 @@ static inline void bump(_Atomic uint64_t *c) {
 static inline int word_char(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-';
+}
+
+/* \w as Hyperscan's \b sees it without HS_FLAG_UCP (the rules never set
+ * it): ASCII letters, digits and '_'. */
+static inline int re_word(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Atom a matched in this scan: its term counts for its rule. */
+static inline void record(fz_matcher *m, const fz_atom *a) {
+    rule_state *s = &m->st[a->rule];
+    m->hit = 1;
+    bump(&m->ctr[a->rule].hits);
+    if (s->stamp != m->cur) {
+        s->stamp = m->cur;
+        s->terms = 0;
+        m->touched[m->ntouched++] = a->rule;
+    }
+    s->terms |= 1ull << a->term;
 }
 
 static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
@@ -144,14 +181,25 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
             if (c->bits != cf->all) continue;
             m->pstats.candidates++;
             m->ccount[t[i].confirm]++;
-            if (m->dbstamp[cf->db] != m->cur) {
-                m->dbstamp[cf->db] = m->cur;
-                m->cand[m->ncand++] = cf->db;
-            }
+            m->ccand[m->nccand++] = t[i].confirm; /* once: its bits are complete now */
         }
         return 0;
     }
     const fz_atom *a = &m->atoms[id];
+    if (a->mode & FZ_ATOM_SET) { /* a literal of a literal-set regex */
+        size_t end = (size_t)to, start = end - a->len;
+        const unsigned char *p = (const unsigned char *)m->field.p;
+        if ((a->mode & FZ_ATOM_SET_WSTART) &&
+            re_word(p[start]) == (start > 0 && re_word(p[start - 1])))
+            return 0;
+        if ((a->mode & FZ_ATOM_SET_WEND) &&
+            re_word(p[end - 1]) == (end < m->field.n && re_word(p[end])))
+            return 0;
+        const rule_state *s = &m->st[a->rule];
+        if (s->stamp == m->cur && (s->terms >> a->term & 1)) return 0; /* one hit, as its regex */
+        record(m, a);
+        return 0;
+    }
     if (a->mode != FZ_LIT_CONTAINS) {
         size_t end = (size_t)to, start = end - a->len;
         const unsigned char *p = (const unsigned char *)m->field.p;
@@ -176,15 +224,11 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
         default: break;
         }
     }
-    rule_state *s = &m->st[a->rule];
-    m->hit = 1;
-    bump(&m->ctr[a->rule].hits);
-    if (s->stamp != m->cur) {
-        s->stamp = m->cur;
-        s->terms = 0;
-        m->touched[m->ntouched++] = a->rule;
+    record(m, a);
+    while (a->also) { /* the same regex in other terms */
+        a = &m->atoms[a->also - 1];
+        record(m, a);
     }
-    s->terms |= 1ull << a->term;
     return 0;
 }
 
@@ -213,6 +257,79 @@ uint64_t fz_matcher_models_scored(const fz_matcher *m) {
     return m->lazy ? fz_lazy_scored(m->lazy) : 0;
 }
 
+/* Whether rule id's verdict may still depend on its pending terms (the
+ * candidates not confirmed yet, and terms no database finds): 1, or 0 when
+ * it is the same whatever they turn out to be. A rule matches when some
+ * term matched (it is touched) and its condition holds. */
+static int undecided(const fz_matcher *m, uint32_t id) {
+    const rule_state *s = &m->st[id];
+    uint64_t known = s->stamp == m->cur ? s->terms : 0;
+    uint64_t unknown = (s->pstamp == m->pgen ? s->pending : 0) | m->unscanned[id];
+    unknown &= ~known;
+    if (!unknown) return 0;
+    const fz_rule *r = fz_ruleset_rule(m->rs, id);
+    int lo, hi; /* the verdict with every unknown false, and at best */
+    if (!r->cond) {
+        lo = known != 0;
+        hi = 1;
+    } else {
+        int c = fz_cond_eval3(r->cond, r->ncond, known, unknown);
+        if (c == 0) return 0;
+        lo = known != 0 && c == 1;
+        hi = 1;
+    }
+    return lo != hi;
+}
+
+/* The next confirm database the verdicts need, or -1. A candidate regex is
+ * confirmed unless every rule it stands for (fz_atom.also) has a verdict
+ * that cannot depend on it, given what the scans so far found: `threat
+ * and (link or act)` with no candidate for threat needs no scan for act.
+ * Asked again after each confirm scan, with the candidates that scan
+ * settled known: a verdict once decided stays decided, so a candidate
+ * passed over is never needed later. Skipping changes no verdict; the
+ * skipped regex's hits are not counted (it was not scanned). */
+static int next_confirm(fz_matcher *m) {
+    if (m->cnext >= m->nccand) return -1;
+    if (++m->pgen == 0) { /* generation wrapped: forget old ones */
+        for (size_t i = 0; i < m->nrules; i++) m->st[i].pstamp = 0;
+        m->pgen = 1;
+    }
+    for (size_t i = m->cnext; i < m->nccand; i++) { /* the terms still pending */
+        const fz_confirm *cf = &m->confirms[m->ccand[i]];
+        if (m->dbstamp[cf->db] == m->cur) continue; /* settled by its group's scan */
+        const fz_atom *a = &m->atoms[cf->atom];
+        for (;;) {
+            rule_state *s = &m->st[a->rule];
+            if (s->pstamp != m->pgen) {
+                s->pstamp = m->pgen;
+                s->pending = 0;
+            }
+            s->pending |= 1ull << a->term;
+            if (!a->also) break;
+            a = &m->atoms[a->also - 1];
+        }
+    }
+    for (; m->cnext < m->nccand; m->cnext++) {
+        const fz_confirm *cf = &m->confirms[m->ccand[m->cnext]];
+        if (m->dbstamp[cf->db] == m->cur) continue; /* its group was scanned */
+        const fz_atom *a = &m->atoms[cf->atom];
+        int need = 0;
+        for (;;) {
+            if ((need = undecided(m, a->rule)) != 0 || !a->also) break;
+            a = &m->atoms[a->also - 1];
+        }
+        if (!need) {
+            m->pstats.not_needed++;
+            continue;
+        }
+        m->dbstamp[cf->db] = m->cur;
+        m->cnext++;
+        return (int)cf->db;
+    }
+    return -1;
+}
+
 static void sort_u32(uint32_t *v, int n) {
     for (int i = 1; i < n; i++) { /* insertion sort: n is small */
         uint32_t x = v[i];
@@ -233,7 +350,8 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
         m->cur = 1;
     }
     m->ntouched = 0;
-    m->ncand = 0;
+    m->nccand = 0;
+    m->cnext = 0;
     out->n = 0;
     out->truncated = 0;
     out->nshadow = 0;
@@ -248,11 +366,11 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
         if (hs_scan(d->db, v.p, (unsigned)v.n, 0, m->scratch, on_match, m) != HS_SUCCESS) return -1;
     }
     m->pstats.scans++;
-    if (m->ncand) m->pstats.events_with_candidates++;
-    m->pstats.group_scans += m->ncand;
-    for (size_t i = 0; i < m->ncand; i++) {
-        const fz_db *d = fz_ruleset_db_at(rs, m->cand[i]);
-        m->dbscans[m->cand[i]]++;
+    if (m->nccand) m->pstats.events_with_candidates++;
+    for (int db; (db = next_confirm(m)) >= 0;) {
+        const fz_db *d = fz_ruleset_db_at(rs, (size_t)db);
+        m->pstats.group_scans++;
+        m->dbscans[db]++;
         fz_str v = (*views)[d->field][d->view];
         m->field = v;
         m->hit = 0;

@@ -69,6 +69,7 @@ typedef struct fz_prefilter_stats {
     uint64_t factor_hits;            /* factor literals found */
     uint64_t factor_targets;         /* clauses they counted for */
     uint64_t candidates;             /* regexes whose factors all hit */
+    uint64_t not_needed;             /* of them, not confirmed: no verdict depended on them */
     uint64_t group_scans;            /* confirm databases scanned for them */
     uint64_t confirmed;              /* group scans where some regex matched */
 } fz_prefilter_stats;

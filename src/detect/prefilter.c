@@ -42,6 +42,9 @@ typedef struct parser {
     int depth;
     int bad;   /* syntax not understood */
     int nomem; /* allocation failed */
+    int zw;    /* saw a zero-width assertion (\\b, ^, $ ...): an exact set is then
+                  only what the assertions let through, not the matches */
+    int alts;  /* top-level alternatives */
 } parser;
 
 /* ---- sets ---- */
@@ -506,7 +509,10 @@ static info parse_atom(parser *ps) {
     case '[': ps->p++; return parse_class(ps);
     case '.': ps->p++; return info_any();
     case '^':
-    case '$': ps->p++; return info_exact1(ps, "", 0);
+    case '$':
+        ps->p++;
+        ps->zw = 1;
+        return info_exact1(ps, "", 0);
     case '\\': {
         if (ps->p + 1 >= ps->end) {
             ps->bad = 1;
@@ -514,7 +520,10 @@ static info parse_atom(parser *ps) {
         }
         unsigned char e = (unsigned char)ps->p[1];
         ps->p += 2;
-        if (e && strchr("bBAzZG", e)) return info_exact1(ps, "", 0);
+        if (e && strchr("bBAzZG", e)) {
+            ps->zw = 1;
+            return info_exact1(ps, "", 0);
+        }
         if (is_class_escape(e) || e == 'R' || e == 'X' || e == 'C') return info_any();
         if (e == 'p' || e == 'P') {
             if (ps->p < ps->end && *ps->p == '{') {
@@ -622,6 +631,7 @@ static info parse_alt(parser *ps) {
         ps->p++;
     info *items = l.v;
     size_t n = l.n;
+    if (ps->depth == 0) ps->alts = (int)n;
     info out = n ? alternate(ps, items, n) : info_any();
     free(items);
     return out;
@@ -697,6 +707,58 @@ int fz_prefilter_derive(const char *pattern, unsigned hs_flags, fz_prefilter *ou
     out->n = keep;
     info_free(&x);
     return 0;
+}
+
+int fz_prefilter_exact(const char *pattern, unsigned hs_flags, fz_pf_exact *out) {
+    memset(out, 0, sizeof(*out));
+    const unsigned known = HS_FLAG_CASELESS | HS_FLAG_DOTALL | HS_FLAG_MULTILINE |
+                           HS_FLAG_SINGLEMATCH | HS_FLAG_UTF8 | FZ_PF_NORMALISED;
+    if (hs_flags & ~known) return 0; /* UCP (a Unicode \b), SOM, combinations ... */
+    const char *p = pattern, *end = pattern + strlen(pattern);
+    if (end - p >= 2 && p[0] == '\\' && p[1] == 'b') {
+        out->word_start = 1;
+        p += 2;
+    }
+    if (end - p >= 2 && end[-2] == '\\' && end[-1] == 'b') {
+        size_t bs = 0; /* the backslashes before 'b': odd = an escape of b */
+        for (const char *q = end - 2; q >= p && *q == '\\'; q--) bs++;
+        if (bs % 2 == 1) {
+            out->word_end = 1;
+            end -= 2;
+        }
+    }
+    if (p >= end) return 0;
+    parser ps = {.p = p, .end = end};
+    ps.caseless = (hs_flags & HS_FLAG_CASELESS) != 0;
+    ps.utf8 = (hs_flags & HS_FLAG_UTF8) != 0;
+    ps.normalised = (hs_flags & FZ_PF_NORMALISED) != 0;
+    info x = parse_alt(&ps);
+    if (ps.p != ps.end) ps.bad = 1;
+    if (ps.nomem) {
+        info_free(&x);
+        return -1;
+    }
+    /* \ba|b\b is (\ba)|(b\b): edges count only around one alternative */
+    int edges_ok = !(out->word_start || out->word_end) || ps.alts <= 1;
+    if (ps.bad || ps.zw || !x.exact || !edges_ok || x.ex.n == 0 || set_has_empty(&x.ex)) {
+        info_free(&x);
+        out->word_start = out->word_end = 0;
+        return 0;
+    }
+    qsort(x.ex.v, x.ex.n, sizeof(fz_pf_lit), cmp_lit);
+    out->lits = x.ex.v;
+    out->n = x.ex.n;
+    out->caseless = ps.caseless;
+    memset(&x.ex, 0, sizeof(x.ex));
+    info_free(&x);
+    return 0;
+}
+
+void fz_pf_exact_free(fz_pf_exact *e) {
+    if (!e) return;
+    for (size_t i = 0; i < e->n; i++) free(e->lits[i].s);
+    free(e->lits);
+    memset(e, 0, sizeof(*e));
 }
 
 void fz_prefilter_free(fz_prefilter *p) {

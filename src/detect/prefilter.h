@@ -89,4 +89,28 @@ typedef struct fz_prefilter {
 int fz_prefilter_derive(const char *pattern, unsigned hs_flags, fz_prefilter *out);
 void fz_prefilter_free(fz_prefilter *p);
 
+/* A regex that is only a finite set of literals: it matches a text exactly
+ * when the text contains one of lits (compiled caseless when caseless,
+ * with Hyperscan's ASCII folding; the KELVIN SIGN and LONG S partners of
+ * k and s are members of the set), at a word boundary (\b: an ASCII
+ * [A-Za-z0-9_] character on exactly one side) before it when word_start
+ * and after it when word_end. */
+typedef struct fz_pf_exact {
+    fz_pf_lit *lits; /* distinct, sorted, none empty */
+    size_t n;        /* 0: not such a set */
+    int caseless;
+    int word_start, word_end;
+} fz_pf_exact;
+
+/*
+ * Whether pattern, compiled with hs_flags (plus FZ_PF_NORMALISED as for
+ * fz_prefilter_derive()), is such a set: `(点击|登录|链接)`, `colou?r`,
+ * `\b(call|click|pay now)\b`. No other assertion (^, $, \B, a \b inside),
+ * no class of more than 16 characters, no repeat but ?, at most 64
+ * strings. Returns 0 (out->n == 0 when it is not one) or -1 when out of
+ * memory. The caller frees out with fz_pf_exact_free().
+ */
+int fz_prefilter_exact(const char *pattern, unsigned hs_flags, fz_pf_exact *out);
+void fz_pf_exact_free(fz_pf_exact *e);
+
 #endif

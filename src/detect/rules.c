@@ -1576,8 +1576,11 @@ static void check_patterns(fz_ruleset *rs, int analyze, double slow_ms, fz_rule_
 /* ---- atoms and databases ---- */
 
 /* db_build slots per (field, view): always-scanned regexes, literals
- * (list literals and factors), regexes behind the prefilter. */
-enum { KIND_REGEX = 0, KIND_LITERAL = 1, KIND_CONFIRM = 2, KIND_FACTOR = 3, NKINDS };
+ * (list literals, the literals of literal-set regexes and the factors, in
+ * one database: one literal pass over the view instead of two, about a
+ * tenth of the matching time on 250-byte SMS), regexes behind the
+ * prefilter. */
+enum { KIND_REGEX = 0, KIND_LITERAL = 1, KIND_CONFIRM = 2, NKINDS };
 #define NKEYS (FZ_FIELD_COUNT * FZ_VIEW_COUNT * NKINDS)
 
 static size_t db_key(fz_field f, fz_view v, int kind) {
@@ -1707,8 +1710,8 @@ static int64_t factor_get(factor_build *fb, db_build *bb, char ***arena, size_t 
     if (arena_push(arena, narena, copy) != 0) return -1;
     uint32_t idx = (uint32_t)fb->nkeys;
     unsigned fl = HS_FLAG_SINGLEMATCH | (k->caseless ? HS_FLAG_CASELESS : 0);
-    if (db_build_add(&bb[db_key((fz_field)k->field, (fz_view)k->view, KIND_FACTOR)], copy, k->n, fl,
-                     FZ_FACTOR_ID + idx) != 0)
+    if (db_build_add(&bb[db_key((fz_field)k->field, (fz_view)k->view, KIND_LITERAL)], copy, k->n,
+                     fl, FZ_FACTOR_ID + idx) != 0)
         return -1;
     fb->keys[fb->nkeys] = *k;
     fb->keys[fb->nkeys++].s = copy;
@@ -1809,12 +1812,54 @@ static source *find_list(fz_ruleset *rs, const char *rel) {
     return NULL;
 }
 
+/* The regexes compiled so far (prefilter on): one Hyperscan pattern serves
+ * every term that writes the same regex with the same flags on the same
+ * field and view (rules often share a "link" or "act" term). */
+typedef struct regex_seen {
+    const char *pattern;
+    unsigned flags;
+    int field;
+    fz_view view;
+    uint32_t last; /* the last atom it stands for */
+} regex_seen;
+
+typedef struct regex_seens {
+    regex_seen *v;
+    size_t n, cap;
+} regex_seens;
+
+/* The last atom of an identical regex seen before (and id becomes its
+ * last), or -1 after recording this one as new; -2 when out of memory.
+ * Linear: a few hundred regexes, once per load. */
+static int64_t regex_same(regex_seens *rs, const char *pat, unsigned fl, int f, fz_view v,
+                          uint32_t id) {
+    for (size_t i = 0; i < rs->n; i++) {
+        regex_seen *e = &rs->v[i];
+        if (e->flags == fl && e->field == f && e->view == v && !strcmp(e->pattern, pat)) {
+            uint32_t last = e->last;
+            e->last = id;
+            return last;
+        }
+    }
+    if (rs->n == rs->cap) {
+        size_t nc = rs->cap ? rs->cap * 2 : 64;
+        regex_seen *nv = realloc(rs->v, nc * sizeof(*nv));
+        if (!nv) return -2;
+        rs->v = nv;
+        rs->cap = nc;
+    }
+    rs->v[rs->n++] = (regex_seen){pat, fl, f, v, id};
+    return -1;
+}
+
 /* Build every atom. Literal expressions for the normalised view are
  * normalised copies kept in *arena (freed by the caller after compiling),
- * as are the factor literals. */
+ * as are the factor literals and the literals of literal-set regexes. */
 static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *narena) {
     size_t cap = 0;
     factor_build fb = {0};
+    regex_seens seen = {0};
+    fz_pf_exact ex = {0};
     int out = -1;
     for (size_t i = 0; i < rs->nrules; i++) {
         fz_rule *r = &rs->rules[i];
@@ -1829,7 +1874,17 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                 if (!(t->fields & (1u << f))) continue;
                 fz_view v = fz_term_view(t, (fz_field)f);
                 source *s = t->list ? find_list(rs, t->list) : NULL;
-                size_t count = t->list ? (s ? s->nlit : 0) : 1;
+                /* both views of text hold no upper-case ASCII (norm.h, skel.h) */
+                int normalised = f == FZ_FIELD_TEXT && (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL);
+                fz_pf_exact_free(&ex);
+                /* a literal-set regex on one field: its literals, one hit per
+                 * scan (on several fields the term would count one per field) */
+                if (t->pattern && rs->prefilter && __builtin_popcount(t->fields) == 1 &&
+                    fz_prefilter_exact(
+                        t->pattern, fz_term_regex_flags(t, v) | (normalised ? FZ_PF_NORMALISED : 0),
+                        &ex) != 0)
+                    goto done;
+                size_t count = t->list ? (s ? s->nlit : 0) : ex.n ? ex.n : 1;
                 for (size_t j = 0; j < count; j++) {
                     if (rs->natoms == cap) {
                         cap = cap ? cap * 2 : 1024;
@@ -1843,11 +1898,34 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                     a->field = (uint16_t)f;
                     unsigned id = (unsigned)rs->natoms;
                     int rc;
-                    if (!t->list) {
+                    a->also = 0;
+                    if (!t->list && ex.n) {
+                        char *lit = malloc(ex.lits[j].n + 1);
+                        if (!lit) goto done;
+                        memcpy(lit, ex.lits[j].s, ex.lits[j].n + 1);
+                        if (arena_push(arena, narena, lit) != 0) goto done;
+                        a->mode = (uint8_t)(FZ_ATOM_SET | (ex.word_start ? FZ_ATOM_SET_WSTART : 0) |
+                                            (ex.word_end ? FZ_ATOM_SET_WEND : 0));
+                        a->len = (uint32_t)ex.lits[j].n;
+                        /* lower-case literals: exact on the lower-cased views */
+                        unsigned fl = ex.caseless && !normalised ? HS_FLAG_CASELESS : 0;
+                        /* with a boundary to check, a later occurrence may be the one */
+                        if (!ex.word_start && !ex.word_end) fl |= HS_FLAG_SINGLEMATCH;
+                        rc = db_build_add(&bb[db_key(f, v, KIND_LITERAL)], lit, ex.lits[j].n, fl,
+                                          id);
+                    } else if (!t->list) {
                         a->mode = FZ_LIT_CONTAINS;
                         a->len = 0;
-                        rc = add_regex(rs, bb, &fb, arena, narena, t->pattern,
-                                       fz_term_regex_flags(t, v), id, f, v);
+                        unsigned fl = fz_term_regex_flags(t, v);
+                        int64_t prev =
+                            rs->prefilter ? regex_same(&seen, t->pattern, fl, f, v, id) : -1;
+                        if (prev == -2) goto done;
+                        if (prev >= 0) {
+                            rs->atoms[prev].also = id + 1; /* scanned as the first one */
+                            rc = 0;
+                        } else {
+                            rc = add_regex(rs, bb, &fb, arena, narena, t->pattern, fl, id, f, v);
+                        }
                     } else {
                         const char *lit = s->lit[j];
                         size_t len = s->litlen[j];
@@ -1889,6 +1967,8 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
     out = factors_finish(rs, &fb);
 done:
     factor_build_free(&fb);
+    fz_pf_exact_free(&ex);
+    free(seen.v);
     return out;
 }
 
@@ -2290,7 +2370,10 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
  * The container (header, digest, signature) is artifact.c's; this is the
  * body it carries (host byte order; a compiled file is for the machine
  * type that wrote it, as Hyperscan's databases are):
- *   u32 prefilter  str hs_version  str source_version
+ *   u32 layout  str hs_version  str source_version
+ * (layout: 0 = no prefilter, LAYOUT_PREFILTER = the prefilter's databases
+ * as build_atoms() lays them out now; 1 was the prefilter before
+ * literal-set regexes and shared regexes, refused: recompile)
  *   u32 nsources, then per source: str rel, u8 is_list, blob text
  *   u32 ndbs, then per database: u32 field, u32 view, u32 literal, u32 confirm,
  *                                u64 natoms, blob hs_serialize_database()
@@ -2299,6 +2382,8 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
  * (and can show them) without compiling anything. Nothing here is parsed
  * before the container's checks passed (fz_artifact_verify()).
  */
+
+#define LAYOUT_PREFILTER 2u
 
 static int put_raw(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n ? 0 : -1; }
 static int put_u32(FILE *fp, uint32_t v) { return put_raw(fp, &v, 4); }
@@ -2312,7 +2397,7 @@ static char *body_write(const fz_ruleset *rs, size_t *len) {
     char *mem = NULL;
     FILE *fp = open_memstream(&mem, len);
     if (!fp) return NULL;
-    int rc = put_u32(fp, (uint32_t)rs->prefilter);
+    int rc = put_u32(fp, rs->prefilter ? LAYOUT_PREFILTER : 0u);
     rc |= put_blob(fp, hs_version(), strlen(hs_version()));
     rc |= put_blob(fp, rs->src_version, strlen(rs->src_version));
     rc |= put_u32(fp, (uint32_t)rs->nsrc);
@@ -2451,6 +2536,13 @@ static fz_ruleset *body_load(const char *path, const char *body, size_t blen,
                  "holds ruleset %s, but %s was expected (the rules changed since it was "
                  "compiled): recompile it with 'fanzha rules compile'",
                  version, expect_version);
+        return NULL;
+    }
+    if (prefilter != 0 && prefilter != LAYOUT_PREFILTER) {
+        diag_add(diags, path, 0, 0, "%s",
+                 prefilter == 1 ? "compiled by an earlier fanzha, whose prefilter laid out the "
+                                  "databases differently: recompile it with 'fanzha rules compile'"
+                                : "truncated or damaged compiled ruleset");
         return NULL;
     }
     rs = ruleset_new(path);

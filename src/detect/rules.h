@@ -31,8 +31,14 @@
  * under ids FZ_FACTOR_ID + factor index, and the regex is compiled alone
  * into a confirm database, scanned only on events where each of its
  * factor clauses had a hit. Regexes with no usable factor stay in the
- * always-scanned regex databases. The verdicts are the same either way
- * (tests/diff checks it on the corpora, generated and fuzzed events).
+ * always-scanned regex databases. Two more shortcuts, with the prefilter
+ * only: a regex that is just a set of literals (prefilter.h,
+ * fz_prefilter_exact: `(点击|登录)`, `\b(call|click)\b`) becomes literal
+ * atoms of that literal database (FZ_ATOM_SET), with no confirm; and a
+ * regex written identically (pattern, flags, field, view) in several rules
+ * is compiled once, its atoms chained by fz_atom.also. The verdicts are
+ * the same either way (tests/diff checks it on the corpora, generated and
+ * fuzzed events).
  */
 #ifndef FZ_RULES_H
 #define FZ_RULES_H
@@ -137,10 +143,20 @@ typedef struct fz_rule {
 typedef struct fz_atom {
     uint32_t rule;
     uint8_t term;
-    uint8_t mode; /* fz_lit_mode; FZ_LIT_CONTAINS for regexes */
+    uint8_t mode; /* fz_lit_mode; FZ_LIT_CONTAINS for regexes; FZ_ATOM_SET.. */
     uint16_t field;
-    uint32_t len; /* literal length in bytes (0 for regexes) */
+    uint32_t len;  /* literal length in bytes (0 for regexes) */
+    uint32_t also; /* a regex compiled once for several terms: the next atom
+                      it stands for (index + 1); 0 = none */
 } fz_atom;
+
+/* fz_atom.mode of one literal of a regex term that is a set of literals:
+ * the term counts one hit per scan, as its regex did; with _WSTART /
+ * _WEND, the literal must have a \b (regex word boundary: an ASCII
+ * [A-Za-z0-9_] character on exactly one side) before / after it. */
+#define FZ_ATOM_SET 0x10
+#define FZ_ATOM_SET_WSTART 0x01
+#define FZ_ATOM_SET_WEND 0x02
 
 /* One compiled database. */
 typedef struct fz_db {

@@ -6,7 +6,8 @@
  *
  * Every line is decoded with fanzha's decoder; each valid event is matched
  * by both; any difference in the verdicts is printed (event id, both rule
- * lists) and makes the exit status 1. The summary line says how many
+ * lists) and makes the exit status 1, as does any rule whose counters
+ * (term hits, matches) differ at the end. The summary line says how many
  * events were compared, how many matched a rule, and how many reached
  * confirmation, so a run that compared nothing cannot pass unnoticed: with
  * no valid event, or with no event matched, the status is 1 too.
@@ -84,10 +85,12 @@ int main(int argc, char **argv) {
     free(line);
     fz_prefilter_stats ps;
     fz_matcher_prefilter_stats(mp.m[0], &ps);
+    size_t cdiffs = fz_matcher_pair_counters(&mp, (size_t)max_diffs, stderr);
     printf("matcher-diff: %llu events compared (%llu invalid skipped), %llu matched a rule, "
-           "%.1f %% reached confirmation; %llu difference(s)\n",
+           "%.1f %% reached confirmation; %llu difference(s); %zu rule(s) with other counters\n",
            events, invalid, matched,
-           ps.scans ? 100.0 * (double)ps.events_with_candidates / (double)ps.scans : 0.0, diffs);
+           ps.scans ? 100.0 * (double)ps.events_with_candidates / (double)ps.scans : 0.0, diffs,
+           cdiffs);
     fz_decoder_destroy(dec);
     fz_matcher_pair_close(&mp);
     fz_config_free(&cfg);
@@ -95,5 +98,5 @@ int main(int argc, char **argv) {
         fprintf(stderr, "matcher-diff: nothing compared or nothing matched: not a test\n");
         return 1;
     }
-    return diffs ? 1 : 0;
+    return diffs || cdiffs ? 1 : 0;
 }

@@ -8,7 +8,8 @@
  * was before the prefilter, kept as the reference). Both matchers scan the
  * same views; their verdicts - the enabled rules that matched, in order,
  * the truncation flag, the primary rule, and the shadow rules - must be
- * identical. Compiled databases come from the rules cache, so only the
+ * identical, and so must their per-rule counters over a run. Compiled
+ * databases come from the rules cache, so only the
  * first run on a machine compiles.
  */
 #ifndef FZ_MATCHER_PAIR_H
@@ -77,6 +78,30 @@ static inline int fz_matcher_pair_event(fz_matcher_pair *mp, const fz_event *ev,
     for (int i = 0; i < 2; i++)
         if (fz_matcher_scan(mp->m[i], &views, &out[i]) < 0) return -1;
     return fz_matches_equal(&out[0], &out[1]);
+}
+
+/* Compare the two matchers' per-rule counters after a run: matches must
+ * be equal; the prefilter's term hits may be fewer (a candidate no verdict
+ * needed is not confirmed, so not counted) but never more: its shortcuts
+ * (a literal-set regex scanned as literals, a shared regex compiled once)
+ * count one hit per scan as the regex did. Prints each rule that differs
+ * (up to max); returns how many. */
+static inline size_t fz_matcher_pair_counters(const fz_matcher_pair *mp, size_t max, FILE *fp) {
+    const fz_rule_counters *c0 = fz_matcher_counters(mp->m[0]);
+    const fz_rule_counters *c1 = fz_matcher_counters(mp->m[1]);
+    size_t bad = 0;
+    for (size_t i = 0; i < fz_ruleset_count(mp->rs[0]); i++) {
+        uint64_t h0 = atomic_load(&c0[i].hits), h1 = atomic_load(&c1[i].hits);
+        uint64_t m0 = atomic_load(&c0[i].matches), m1 = atomic_load(&c1[i].matches);
+        if (h0 <= h1 && m0 == m1) continue;
+        if (bad++ < max)
+            fprintf(fp,
+                    "COUNTERS DIFFER: rule %s: hits %llu (prefilter) / %llu (reference), "
+                    "matches %llu / %llu\n",
+                    fz_ruleset_rule(mp->rs[0], i)->id, (unsigned long long)h0,
+                    (unsigned long long)h1, (unsigned long long)m0, (unsigned long long)m1);
+    }
+    return bad;
 }
 
 /* Print the two verdicts as rule ids. */

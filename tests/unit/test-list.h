@@ -114,6 +114,7 @@ TEST_ENTRY(url_rules_errors)
 
 /* cond */
 TEST_ENTRY(cond_truth_tables)
+TEST_ENTRY(cond_three_valued)
 TEST_ENTRY(cond_errors)
 
 /* rule language */
@@ -146,6 +147,7 @@ TEST_ENTRY(dbcache_off_and_default_dir)
 /* matcher */
 TEST_ENTRY(matcher_oracle)
 TEST_ENTRY(matcher_field_scope)
+TEST_ENTRY(matcher_prefilter_shortcuts)
 TEST_ENTRY(matcher_truncated)
 TEST_ENTRY(matcher_rebind)
 
@@ -248,4 +250,6 @@ TEST_ENTRY(http_endpoints)
 /* prefilter */
 TEST_ENTRY(prefilter_golden)
 TEST_ENTRY(prefilter_oracle)
+TEST_ENTRY(prefilter_exact_golden)
+TEST_ENTRY(prefilter_exact_oracle)
 TEST_ENTRY(prefilter_shipped_rules)

@@ -4,7 +4,9 @@
  * with CJK characters and regex metacharacters, checked against a naive
  * substring search, including the primary rule), field scoping, ordering
  * and uniqueness of results, and truncation past FZ_MAX_MATCHES (the
- * lowest indexes are kept; the primary rule may lie beyond them).
+ * lowest indexes are kept; the primary rule may lie beyond them), and the
+ * prefilter's shortcuts (word-set regexes, shared regexes, confirms only
+ * when a verdict depends on them) seen from its counters.
  */
 #include <stdlib.h>
 
@@ -251,6 +253,70 @@ TEST_IMPL(matcher_field_scope) {
     /* and the next scan starts from nothing */
     ASSERT_EQ_I64(scan(m, rs, "y", NULL, NULL, out), 1);
     ASSERT_EQ_U64(out[0], 1);
+    fz_matcher_destroy(m);
+    fz_ruleset_unref(rs);
+}
+
+/* The prefilter's shortcuts, seen from the counters: a word-set regex is
+ * no confirm; a regex written in two rules is one confirm that counts for
+ * both; a candidate no verdict depends on is not confirmed, and is as soon
+ * as one does. Rule 0: threat and act; rule 1: act alone (the same regex);
+ * rule 2: a word set with \b edges. */
+static const char shortcut_yaml[] =
+    "rules:\n"
+    "  - id: s.combo\n    category: c\n    severity: low\n    fields: text\n"
+    "    patterns:\n"
+    "      - name: threat\n"
+    "        pattern: 'account.{0,20}suspended'\n"
+    "      - name: act\n"
+    "        pattern: 'verify.{0,10}now'\n"
+    "    condition: threat and act\n"
+    "  - id: s.act\n    category: c\n    severity: low\n    fields: text\n"
+    "    pattern: 'verify.{0,10}now'\n"
+    "  - id: s.words\n    category: c\n    severity: low\n    fields: text\n"
+    "    pattern: '\\b(click|tap) here\\b'\n";
+
+TEST_IMPL(matcher_prefilter_shortcuts) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "s.yaml", shortcut_yaml);
+    fz_ruleset *rs = fz_test_load_rules(dir);
+    ASSERT_EQ_U64(fz_ruleset_confirm_count(rs), 2); /* threat, act (once) */
+    fz_matcher *m = bound_matcher(rs);
+    uint32_t out[FZ_MAX_MATCHES];
+    fz_prefilter_stats ps;
+
+    /* act's words, no threat: s.act needs the confirm, s.combo would not */
+    ASSERT_EQ_I64(scan(m, rs, "verify it now", NULL, NULL, out), 1);
+    ASSERT_EQ_U64(out[0], 1);
+    fz_matcher_prefilter_stats(m, &ps);
+    ASSERT_EQ_U64(ps.group_scans, 1);
+    ASSERT_EQ_U64(ps.not_needed, 0);
+
+    /* threat's words only: threat alone decides nothing for s.combo */
+    ASSERT_EQ_I64(scan(m, rs, "account suspended", NULL, NULL, out), 0);
+    fz_matcher_prefilter_stats(m, &ps);
+    ASSERT_EQ_U64(ps.not_needed, 1);
+    ASSERT_EQ_U64(ps.group_scans, 1);
+
+    /* both: one group scan settles both, both rules match */
+    ASSERT_EQ_I64(scan(m, rs, "account suspended: verify now", NULL, NULL, out), 2);
+    ASSERT_EQ_U64(out[0], 0);
+    ASSERT_EQ_U64(out[1], 1);
+
+    /* the word set: literals with \b edges, no confirm */
+    fz_matcher_prefilter_stats(m, &ps);
+    uint64_t scans = ps.group_scans;
+    ASSERT_EQ_I64(scan(m, rs, "please CLICK HERE!", NULL, NULL, out), 1);
+    ASSERT_EQ_U64(out[0], 2);
+    ASSERT_EQ_I64(scan(m, rs, "doubleclick here", NULL, NULL, out), 0);
+    ASSERT_EQ_I64(scan(m, rs, "tap heres", NULL, NULL, out), 0);
+    ASSERT_EQ_I64(scan(m, rs, "tap here_ tap here", NULL, NULL, out), 1); /* the second */
+    fz_matcher_prefilter_stats(m, &ps);
+    ASSERT_EQ_U64(ps.group_scans, scans);
+    /* one hit per event for the word set, as its regex */
+    const fz_rule_counters *c = fz_matcher_counters(m);
+    ASSERT_EQ_U64(atomic_load(&c[2].hits), 2);
+    ASSERT_EQ_U64(atomic_load(&c[2].matches), 2);
     fz_matcher_destroy(m);
     fz_ruleset_unref(rs);
 }

@@ -940,6 +940,143 @@ TEST_IMPL(prefilter_oracle) {
     ASSERT(pairs >= ORACLE_MIN_PAIRS);
 }
 
+/* ---- literal-set regexes (fz_prefilter_exact) ---- */
+
+static int re_word(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* What the matcher decides from the literals (matcher.c, FZ_ATOM_SET):
+ * some literal occurs (ASCII folding when caseless) with a regex word
+ * boundary before / after it where the set asks for one. */
+static int exact_matches(const fz_pf_exact *ex, const char *t, size_t n) {
+    const unsigned char *u = (const unsigned char *)t;
+    for (size_t l = 0; l < ex->n; l++) {
+        const fz_pf_lit *lit = &ex->lits[l];
+        for (size_t i = 0; i + lit->n <= n; i++) {
+            size_t k = 0;
+            while (k < lit->n && (ex->caseless ? fold(u[i + k]) == fold((unsigned char)lit->s[k])
+                                               : t[i + k] == lit->s[k]))
+                k++;
+            if (k < lit->n) continue;
+            size_t end = i + lit->n;
+            if (ex->word_start && re_word(u[i]) == (i > 0 && re_word(u[i - 1]))) continue;
+            if (ex->word_end && re_word(u[end - 1]) == (end < n && re_word(u[end]))) continue;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static char *render_exact(const fz_pf_exact *ex) {
+    sbuf b = {0};
+    sb_str(&b, ex->word_start ? "\\b[" : "[");
+    for (size_t i = 0; i < ex->n; i++) {
+        if (i) sb_str(&b, "|");
+        sb_lit(&b, ex->lits[i].s, ex->lits[i].n);
+    }
+    sb_str(&b, ex->word_end ? "]\\b" : "]");
+    return b.p;
+}
+
+TEST_IMPL(prefilter_exact_golden) {
+    static const struct {
+        const char *pattern;
+        unsigned flags;
+        const char *want; /* NULL: not a literal set */
+    } g[] = {
+        {"(点击|登录|链接)", FL_U, "[点击|登录|链接]"},
+        {"(验证码|校验码|请忽略)", FL_UC | FZ_PF_NORMALISED, "[校验码|请忽略|验证码]"},
+        {"colou?r", FL_U, "[color|colour]"},
+        {"\\b(call|click|pay now)\\b", FL_UC | FZ_PF_NORMALISED, "\\b[call|click|pay now]\\b"},
+        {"\\bsk", FL_UC, "\\b[sk|s\u212A|\u017Fk|\u017F\u212A]"},
+        {"(a|b)\\b", FL_U, "[a|b]\\b"},
+        {"x\\\\b", FL_U, "[x\\\\b]"}, /* an escaped backslash, then 'b' */
+        {"\\ba|b\\b", FL_U, NULL},    /* (\ba)|(b\b) */
+        {"a\\bb", FL_U, NULL},
+        {"^abc", FL_U, NULL},
+        {"abc$", FL_U, NULL},
+        {"ab.", FL_U, NULL},
+        {"ab+", FL_U, NULL},
+        {"(ab)?", FL_U, NULL},
+        {"[a-z]bc", FL_U, NULL},
+        {"abc", FL_U | HS_FLAG_UCP, NULL},
+        {"\\b", FL_U, NULL},
+        {"é", FL_UC, NULL}, /* case partners outside ASCII */
+    };
+    for (size_t i = 0; i < FZ_ARRAY_LEN(g); i++) {
+        fz_pf_exact ex;
+        fz_test_context("/%s/ flags 0x%x", g[i].pattern, g[i].flags);
+        ASSERT_EQ_I64(fz_prefilter_exact(g[i].pattern, g[i].flags, &ex), 0);
+        if (!g[i].want) {
+            ASSERT_EQ_U64(ex.n, 0);
+        } else {
+            char *got = render_exact(&ex);
+            ASSERT_STR_EQ(got, g[i].want);
+            free(got);
+        }
+        fz_pf_exact_free(&ex);
+    }
+}
+
+/* Random patterns, some wrapped in \b( )\b: wherever fz_prefilter_exact
+ * claims a literal set, the set must decide every text as Hyperscan does. */
+TEST_IMPL(prefilter_exact_oracle) {
+    size_t sets = 0, texts = 0, matched = 0;
+    sbuf pat = {0}, text = {0};
+    for (int it = 0; it < 10 * ORACLE_PATTERNS; it++) {
+        tree t;
+        t.n = 0;
+        int root = gen_alt(&t, 0);
+        if (root < 0) continue;
+        pat.n = 0;
+        uint64_t wrap = fz_test_rand_below(4);
+        sb_str(&pat, wrap & 1 ? "\\b(" : "(");
+        render_node(&t, root, &pat);
+        sb_str(&pat, wrap & 2 ? ")\\b" : ")");
+        unsigned flags = FL_U;
+        if (fz_test_rand_below(2)) flags |= HS_FLAG_CASELESS;
+        fz_test_context("pattern %d: /%s/ flags 0x%x", it, pat.p, flags);
+        fz_pf_exact ex;
+        ASSERT_EQ_I64(fz_prefilter_exact(pat.p, flags, &ex), 0);
+        if (ex.n == 0) continue;
+        hs_database_t *db = NULL;
+        hs_compile_error_t *err = NULL;
+        if (hs_compile(pat.p, flags, HS_MODE_BLOCK, NULL, &db, &err) != HS_SUCCESS) {
+            hs_free_compile_error(err); /* e.g. \b that can never hold */
+            fz_pf_exact_free(&ex);
+            continue;
+        }
+        sets++;
+        hs_scratch_t *scratch = NULL;
+        ASSERT(hs_alloc_scratch(db, &scratch) == HS_SUCCESS);
+        fz_pf_clause cl = {ex.lits, ex.n}; /* the texts' pieces come from the set */
+        fz_prefilter pf = {&cl, 1, ex.caseless, NULL};
+        for (int k = 0; k < ORACLE_TEXTS; k++) {
+            gen_text(&t, root, &pf, (flags & HS_FLAG_CASELESS) != 0, &text);
+            int want = hs_matches(db, scratch, text.p, text.n);
+            int got = exact_matches(&ex, text.p, text.n);
+            if (want != got) {
+                char td[1024];
+                describe(text.p, text.n, td, sizeof(td));
+                char *r = render_exact(&ex);
+                fz_test_fail(__FILE__, __LINE__, "literal set %s says %d, Hyperscan %d on \"%s\"",
+                             r, got, want, td);
+            }
+            texts++;
+            matched += (size_t)want;
+        }
+        hs_free_scratch(scratch);
+        hs_free_database(db);
+        fz_pf_exact_free(&ex);
+    }
+    free(pat.p);
+    free(text.p);
+    fz_test_context("%zu literal sets, %zu texts, %zu matched", sets, texts, matched);
+    ASSERT(sets >= 200);
+    ASSERT(matched >= texts / 4 && matched < texts);
+}
+
 /* ---- the shipped rules ---- */
 
 /* The repository's rules/ directory: this file is tests/unit/ under the

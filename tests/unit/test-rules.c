@@ -143,8 +143,11 @@ TEST_IMPL(rules_db_per_field) {
     fz_rule_diags diags;
     fz_ruleset *rs = load(dir, &diags);
     ASSERT(rs != NULL);
-    /* with the prefilter: the regex's factors and its confirm group */
-    ASSERT_EQ_U64(fz_ruleset_db_count(rs), 2);
+    /* with the prefilter: 'lottery' is a set of one literal, scanned in the
+     * literal database of text/normalized, with no confirm group */
+    ASSERT_EQ_U64(fz_ruleset_db_count(rs), 1);
+    ASSERT(fz_ruleset_db_at(rs, 0)->literal);
+    ASSERT_EQ_U64(fz_ruleset_confirm_count(rs), 0);
     for (size_t i = 0; i < fz_ruleset_db_count(rs); i++) {
         ASSERT_EQ_U64(fz_ruleset_db_at(rs, i)->field, FZ_FIELD_TEXT);
         ASSERT_EQ_U64(fz_ruleset_db_at(rs, i)->view, FZ_VIEW_NORM);
@@ -577,8 +580,9 @@ TEST_IMPL(rules_warning_only) {
 }
 
 /* The rules cache: a second load of unchanged rules compiles nothing; after
- * one regex changes, only the databases it feeds (its factors, its confirm
- * group) are compiled again, and the list literals come from the cache. The
+ * one regex changes, only the databases it feeds (the literal database of
+ * its field and view, which holds its factors, and its confirm group) are
+ * compiled again, and those of the other field come from the cache. The
  * verdicts of the cached ruleset are those of a compiled one. */
 TEST_IMPL(rules_cache_recompiles_only_changed) {
     const char *dir = fz_test_tmpdir();
@@ -595,9 +599,13 @@ TEST_IMPL(rules_cache_recompiles_only_changed) {
     static const char rx2[] = "rules:\n"
                               "  - id: r.one\n    category: misc\n    severity: low\n"
                               "    fields: text\n    pattern: 'lottery.{0,20}award'\n";
+    static const char other[] = "rules:\n"
+                                "  - id: r.from\n    category: misc\n    severity: low\n"
+                                "    fields: from\n    pattern: '1900.{0,4}5555'\n";
     fz_test_write_str(rdir, "l.yaml", lists);
     fz_test_write_str(rdir, "l.txt", "evil.example\nbad.example\n");
     fz_test_write_str(rdir, "r.yaml", rx1);
+    fz_test_write_str(rdir, "f.yaml", other);
     char err[512];
     fz_dbcache *c = fz_dbcache_open(cdir, err, sizeof(err));
     ASSERT(c != NULL);
@@ -605,8 +613,9 @@ TEST_IMPL(rules_cache_recompiles_only_changed) {
     fz_rule_diags diags = {0};
     fz_ruleset *a = fz_ruleset_load(rdir, &o, &diags);
     ASSERT(a != NULL);
-    size_t ndb = fz_ruleset_db_count(a); /* list literals, factors, one confirm group */
-    ASSERT_EQ_U64(ndb, 3);
+    /* per field: list literals and factors, one confirm group */
+    size_t ndb = fz_ruleset_db_count(a);
+    ASSERT_EQ_U64(ndb, 4);
     ASSERT_EQ_U64(fz_ruleset_cached_dbs(a), 0);
     fz_ruleset *b = fz_ruleset_load(rdir, &o, &diags);
     ASSERT(b != NULL);
@@ -615,7 +624,7 @@ TEST_IMPL(rules_cache_recompiles_only_changed) {
     fz_ruleset *d = fz_ruleset_load(rdir, &o, &diags);
     ASSERT(d != NULL);
     ASSERT_EQ_U64(fz_ruleset_db_count(d), ndb);
-    ASSERT_EQ_U64(fz_ruleset_cached_dbs(d), 1); /* the list literals */
+    ASSERT_EQ_U64(fz_ruleset_cached_dbs(d), 2); /* those of the from field */
     /* what was cached matches like what was compiled */
     fz_matcher *m = fz_matcher_new(b, err, sizeof(err));
     ASSERT(m != NULL);
