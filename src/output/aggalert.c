@@ -9,27 +9,8 @@
 #include "aggalert.h"
 
 #include "aggrule.h"
+#include "alert.h"
 #include "privacy.h"
-
-static void put_source(fz_buf *b, const fz_source *src) {
-    if (!src) return;
-    fz_buf_put_key(b, "source", 0);
-    if (src->topic) {
-        fz_buf_puts(b, "{\"topic\":");
-        fz_buf_put_json_str(b, src->topic, strlen(src->topic));
-        fz_buf_puts(b, ",\"partition\":");
-        fz_buf_put_i64(b, src->partition);
-        fz_buf_puts(b, ",\"offset\":");
-        fz_buf_put_i64(b, src->offset);
-    } else {
-        fz_buf_puts(b, "{\"file\":");
-        const char *f = src->file ? src->file : "-";
-        fz_buf_put_json_str(b, f, strlen(f));
-        fz_buf_puts(b, ",\"line\":");
-        fz_buf_put_u64(b, src->line);
-    }
-    fz_buf_putc(b, '}');
-}
 
 fz_err fz_agg_event_json(fz_buf *b, const fz_event *ev) {
     const fz_privacy *pv = fz_privacy_get();
@@ -107,7 +88,7 @@ fz_err fz_agg_alert_encode(fz_buf *b, const fz_agg_alert *a, const fz_agg_out *o
         fz_buf_put_i64(b, a->median_below_ms / 1000);
     }
     fz_buf_putc(b, '}');
-    put_source(b, src);
+    fz_alert_put_source(b, src);
     return fz_buf_putc(b, '}');
 }
 

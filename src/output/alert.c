@@ -13,7 +13,7 @@
 
 #include "utf8.h"
 
-static void put_source(fz_buf *b, const fz_source *src) {
+void fz_alert_put_source(fz_buf *b, const fz_source *src) {
     if (!src) return;
     fz_buf_put_key(b, "source", 0);
     if (src->topic) {
@@ -149,7 +149,7 @@ fz_err fz_alert_encode_split(fz_buf *b, const fz_ruleset *rs, const fz_result *r
         put_opt_str(b, "currency", ev->currency);
     }
     if (r->intercept) put_intercept(b, r->intercept);
-    put_source(b, src);
+    fz_alert_put_source(b, src);
     return fz_buf_putc(b, '}');
 }
 
@@ -230,7 +230,7 @@ fz_err fz_deadletter_encode_ex(fz_buf *b, fz_reason reason, const char *detail, 
         fz_buf_puts(b, "null");
     fz_buf_puts(b, ",\"at\":");
     fz_buf_put_i64(b, now_ms);
-    put_source(b, src);
+    fz_alert_put_source(b, src);
     fz_buf_puts(b, ",\"payload_bytes\":");
     fz_buf_put_u64(b, len);
     const fz_privacy *pv = fz_privacy_get();

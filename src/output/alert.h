@@ -31,6 +31,9 @@ fz_err fz_alert_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int6
 fz_err fz_alert_encode_split(fz_buf *b, const fz_ruleset *rs, const fz_result *r, int64_t window_ms,
                              const fz_source *src, size_t *count_at);
 /* One replay verdict line for r (no trailing newline). */
+/* ,"source":{...}: where an event was read (a topic partition and offset,
+ * or a file and line); nothing when src is NULL. */
+void fz_alert_put_source(fz_buf *b, const fz_source *src);
 fz_err fz_verdict_encode(fz_buf *b, const fz_ruleset *rs, const fz_result *r, const fz_source *src);
 /* Payload bytes kept in a dead-letter record; longer ones are cut. */
 #define FZ_DEADLETTER_PAYLOAD_MAX 65536
