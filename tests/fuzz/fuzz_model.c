@@ -25,7 +25,7 @@ static size_t g_valid_len;
 static fz_model *g_model;
 
 static void init(void) {
-    fz_model_features f = {10, 1, 3, 2, FZ_MODEL_FOLD_DIGITS | FZ_MODEL_CHARS_NON_ASCII};
+    fz_model_features f = {10, 1, 3, 2, FZ_MODEL_FOLD_DIGITS | FZ_MODEL_CHARS_NON_ASCII, 0};
     static double w[1024];
     for (int i = 0; i < 1024; i++) w[i] = ((i * 7919) % 201 - 100) / 25.0;
     fz_model_spec spec = {f, -0.5, w, 0.5, "fuzz seed model"};
