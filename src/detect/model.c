@@ -122,6 +122,9 @@ static inline int word_byte(uint32_t c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
 }
 
+/* the low 1, 2 or 3 code points of a packed character n-gram */
+static const uint64_t ORDER_MASK[4] = {0, (1ull << 21) - 1, (1ull << 42) - 1, (1ull << 63) - 1};
+
 /* The one feature extractor, inlined into both callers so that scoring's
  * emit (a table read) costs no call. */
 static inline __attribute__((always_inline)) size_t ngrams(const fz_model_features *f,
@@ -133,6 +136,7 @@ static inline __attribute__((always_inline)) size_t ngrams(const fz_model_featur
     const int fold = (f->flags & FZ_MODEL_FOLD_DIGITS) != 0;
     const uint32_t char_from = f->flags & FZ_MODEL_CHARS_NON_ASCII ? 0x80 : 0;
     const size_t max_chars = f->max_chars ? f->max_chars : SIZE_MAX;
+    const unsigned char_min = f->char_min, char_max = f->char_max;
     size_t count = 0, i = 0, seen = 0;
     uint64_t packed = 0; /* the last three code points, 21 bits each */
     char word[WORD_MAX_BYTES];
@@ -165,12 +169,15 @@ static inline __attribute__((always_inline)) size_t ngrams(const fz_model_featur
         }
         if (end) break;
         seen++;
-        if (f->char_max) {
-            packed = ((packed << 21) | (cp & 0x1fffffu)) & ((1ull << 63) - 1);
-            for (unsigned k = f->char_min; k <= f->char_max && k <= seen && cp >= char_from; k++) {
-                uint64_t key = k == 3 ? packed : packed & ((1ull << (21 * k)) - 1);
-                emit(ctx, (uint32_t)(((key ^ (SEED_CHAR + k)) * FIB_MUL) >> shift));
-                count++;
+        if (char_max) {
+            packed = ((packed << 21) | (cp & 0x1fffffu)) & ORDER_MASK[3];
+            if (cp >= char_from) {
+                unsigned kmax = seen < char_max ? (unsigned)seen : char_max;
+                for (unsigned k = char_min; k <= kmax; k++) {
+                    uint64_t key = packed & ORDER_MASK[k];
+                    emit(ctx, (uint32_t)(((key ^ (SEED_CHAR + k)) * FIB_MUL) >> shift));
+                    count++;
+                }
             }
         }
     }
