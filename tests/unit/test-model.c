@@ -244,6 +244,92 @@ TEST_IMPL(model_file_damage_refused) {
     free(w);
 }
 
+/* max_chars: only the first code points count, a word cut by the bound ends
+ * there; the bound is stored (format 2) and the parsed model scores exactly
+ * the bounded text; a format 2 file without a bound, or any damaged byte of
+ * one, is refused. */
+TEST_IMPL(model_max_chars) {
+    fz_model_features cap = {12, 1, 2, 1, 0, 3};
+    fz_model_features all = cap;
+    all.max_chars = 0;
+    grams a = {{0}, 0}, b = {{0}, 0};
+    /* "abcdef gh" bounded to 3 code points is "abc" */
+    ASSERT_EQ_U64(fz_model_ngrams(&cap, "abcdef gh", 9, collect, &a), 3 + 2 + 1);
+    fz_model_ngrams(&all, "abc", 3, collect, &b);
+    ASSERT_EQ_U64(a.n, b.n);
+    ASSERT(memcmp(a.v, b.v, a.n * sizeof(uint32_t)) == 0);
+    /* code points, not bytes: three CJK characters are nine bytes */
+    a.n = b.n = 0;
+    fz_model_ngrams(&cap, "银行卡号码", strlen("银行卡号码"), collect, &a);
+    fz_model_ngrams(&all, "银行卡", strlen("银行卡"), collect, &b);
+    ASSERT_EQ_U64(a.n, 3 + 2);
+    ASSERT(memcmp(a.v, b.v, a.n * sizeof(uint32_t)) == 0);
+    /* a text shorter than the bound: the same features */
+    a.n = b.n = 0;
+    fz_model_ngrams(&cap, "ab", 2, collect, &a);
+    fz_model_ngrams(&all, "ab", 2, collect, &b);
+    ASSERT_EQ_U64(a.n, b.n);
+    ASSERT(memcmp(a.v, b.v, a.n * sizeof(uint32_t)) == 0);
+
+    /* the file keeps the bound */
+    fz_model_features f = {12, 1, 2, 2, FZ_MODEL_FOLD_DIGITS, 40};
+    double *w = random_weights(12, 1.0);
+    fz_model_spec spec = {f, 0.25, w, 0.5, "meta"};
+    char err[256];
+    size_t len;
+    uint8_t *file = fz_model_serialize(&spec, &len, err, sizeof(err));
+    ASSERT(file != NULL);
+    ASSERT_EQ_U64(file[8], FZ_MODEL_FORMAT);
+    fz_model *m = fz_model_parse("m.fzm", file, len, err, sizeof(err));
+    ASSERT(m != NULL);
+    ASSERT_EQ_U64(fz_model_config(m)->max_chars, 40);
+    ASSERT_EQ_U64(fz_model_format(m), FZ_MODEL_FORMAT);
+    const char *text = "Your parcel is held at the depot: pay the 2 GBP fee at "
+                       "http://parcel-fee.example within 24 hours";
+    char head[41];
+    memcpy(head, text, 40);
+    head[40] = '\0';
+    ASSERT(fz_model_score(m, text, strlen(text)) == fz_model_score(m, head, 40));
+    double bounded = fz_model_score(m, text, strlen(text));
+    fz_model_destroy(m);
+    /* without a bound: format 1, as before */
+    spec.feat.max_chars = 0;
+    uint8_t *f1 = fz_model_serialize(&spec, &len, err, sizeof(err));
+    ASSERT(f1 != NULL);
+    ASSERT_EQ_U64(f1[8], FZ_MODEL_FORMAT_1);
+    m = fz_model_parse("m.fzm", f1, len, err, sizeof(err));
+    ASSERT(m != NULL);
+    ASSERT_EQ_U64(fz_model_config(m)->max_chars, 0);
+    ASSERT_EQ_U64(fz_model_format(m), FZ_MODEL_FORMAT_1);
+    ASSERT(fz_model_score(m, head, 40) == bounded); /* same weights */
+    ASSERT(fz_model_score(m, text, strlen(text)) != bounded);
+    fz_model_destroy(m);
+    free(f1);
+    /* format 2 with a zero bound, checksum made right: refused */
+    spec.feat.max_chars = 40;
+    free(file);
+    file = fz_model_serialize(&spec, &len, err, sizeof(err));
+    ASSERT(file != NULL);
+    memset(file + FZ_MODEL_HEADER_BYTES + 36, 0, 4);
+    XXH3_state_t *st = XXH3_createState();
+    ASSERT(st != NULL);
+    XXH3_128bits_reset(st);
+    XXH3_128bits_update(st, file, 24);
+    XXH3_128bits_update(st, file + FZ_MODEL_HEADER_BYTES, len - FZ_MODEL_HEADER_BYTES);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+    XXH3_freeState(st);
+    memcpy(file + 24, c.digest, 16);
+    ASSERT(fz_model_parse("m.fzm", file, len, err, sizeof(err)) == NULL);
+    ASSERT_CONTAINS(err, "no bound");
+    /* a bound above the largest: refused by the writer */
+    spec.feat.max_chars = FZ_MODEL_MAX_CHARS + 1;
+    ASSERT(fz_model_serialize(&spec, &len, err, sizeof(err)) == NULL);
+    ASSERT_CONTAINS(err, "scored characters");
+    free(file);
+    free(w);
+}
+
 /* ---- model terms ---- */
 
 /* A model over word unigrams whose only weight is on the word "fraud":
