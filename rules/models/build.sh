@@ -27,7 +27,7 @@ echo "[models] training sets (tune part) -> $tmp"
 # bench/model_cv.py on the tune part: docs/rules.md, "Learned text scorer").
 echo "[models] sms-zh.fzm"
 "$fanzha" model train "$tmp/sms-zh.tsv" -o "$here/sms-zh.fzm" --bits 16 --chars 1-2 --words 2 \
-    --fold-digits --c 64 --max-chars 96 --threshold 0.5
+    --fold-digits --c 256 --max-chars 96 --threshold 0.5
 echo "[models] sms-en.fzm"
 "$fanzha" model train "$tmp/sms-en.tsv" -o "$here/sms-en.fzm" --bits 16 --chars 0-0 --words 2 \
     --fold-digits --c 16 --max-chars 160 --threshold 0.5
