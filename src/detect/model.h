@@ -86,8 +86,8 @@ typedef struct fz_model_features {
     unsigned bits;     /* 2^bits buckets */
     unsigned char_min; /* character n-grams: orders char_min..char_max (0, 0: none) */
     unsigned char_max;
-    unsigned word_max; /* word n-grams: orders 1..word_max (0: none) */
-    unsigned flags;    /* FZ_MODEL_FOLD_DIGITS, FZ_MODEL_CHARS_NON_ASCII */
+    unsigned word_max;  /* word n-grams: orders 1..word_max (0: none) */
+    unsigned flags;     /* FZ_MODEL_FOLD_DIGITS, FZ_MODEL_CHARS_NON_ASCII */
     unsigned max_chars; /* only the first max_chars code points count (0: all) */
 } fz_model_features;
 
