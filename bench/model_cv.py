@@ -51,7 +51,12 @@ def main():
     ap.add_argument("--ads-weight", default=None,
                     help="model_data.py's --ads-weight (default: rules/models/build.sh's)")
     ap.add_argument("--thresholds", default="0.5,0.6,0.7,0.8,0.85,0.9,0.95,0.97")
+    ap.add_argument("--train-zh", help="fanzha model train options for sms-zh instead of "
+                    "rules/models/build.sh's (one string, e.g. '--bits 14 --max-chars 96')")
+    ap.add_argument("--train-en", help="the same for sms-en")
     a = ap.parse_args()
+    opts = {"zh": a.train_zh.split() if a.train_zh else train_opts("zh"),
+            "en": a.train_en.split() if a.train_en else train_opts("en")}
     thresholds = [float(t) for t in a.thresholds.split(",")]
     d = corpus_events.data_dir(a.data)
     if not d:
@@ -74,7 +79,7 @@ def main():
                 with open(te, "w", encoding="utf-8") as f:
                     f.writelines(x for i, x in enumerate(lines) if i % a.folds == k)
                 fzm = os.path.join(tmp, "fold.fzm")
-                subprocess.run([a.fanzha, "model", "train", tr, "-o", fzm] + train_opts(lang),
+                subprocess.run([a.fanzha, "model", "train", tr, "-o", fzm] + opts[lang],
                                check=True, stdout=subprocess.DEVNULL)
                 out = subprocess.run([a.fanzha, "model", "eval", fzm, te, "--scores"],
                                      check=True, capture_output=True, text=True).stdout
@@ -103,6 +108,7 @@ def main():
             flagged[v["event_id"]] = v["verdict"] in ("alert", "suppressed")
     for lang in ("zh", "en"):
         rows = {}
+        print(f"sms-{lang}: trained with {' '.join(opts[lang])}")
         for eid, text in items:
             if eid not in scores[lang]:
                 continue

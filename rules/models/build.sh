@@ -21,11 +21,13 @@ echo "[models] training sets (tune part) -> $tmp"
 # advertising counts 4 times: its false-positive targets are the tight ones
 "$py" "$root/bench/model_data.py" --out "$tmp" --part tune --ads-weight 4
 # Chinese: character 1-2-grams of the normalised text (and Latin words, for
-# the links and brand names inside Chinese messages); C chosen on a
-# held-out quarter of the tune part (docs/rules.md, "Learned text scorer").
+# the links and brand names inside Chinese messages) of the first 128
+# characters; English: word 1-2-grams of the first 160 characters (the
+# bounds, C and the thresholds in rules/*/model.yaml were chosen with
+# bench/model_cv.py on the tune part: docs/rules.md, "Learned text scorer").
 echo "[models] sms-zh.fzm"
 "$fanzha" model train "$tmp/sms-zh.tsv" -o "$here/sms-zh.fzm" --bits 16 --chars 1-2 --words 2 \
-    --fold-digits --c 16 --threshold 0.5
+    --fold-digits --c 256 --max-chars 128 --threshold 0.5
 echo "[models] sms-en.fzm"
 "$fanzha" model train "$tmp/sms-en.tsv" -o "$here/sms-en.fzm" --bits 16 --chars 0-0 --words 2 \
-    --fold-digits --c 16 --threshold 0.5
+    --fold-digits --c 16 --max-chars 160 --threshold 0.5

@@ -382,6 +382,13 @@ static size_t ngram_cap(size_t n) { return 5 * n + 8; }
 
 static void quiet(const char *s) { (void)s; }
 
+/* "the first N characters" or "the whole text": what a model scores */
+static const char *scored_desc(const fz_model_features *f, char *buf, size_t size) {
+    if (!f->max_chars) return "the whole text";
+    snprintf(buf, size, "the first %u characters", f->max_chars);
+    return buf;
+}
+
 /* ---- train ---- */
 
 static int train_usage(void) {
@@ -389,12 +396,13 @@ static int train_usage(void) {
             "usage: fanzha model train CORPUS... -o FILE [--bits N] [--chars MIN-MAX] "
             "[--words N]\n"
             "                          [--fold-digits|--keep-digits] [--chars-non-ascii]\n"
+            "                          [--max-chars N]\n"
             "                          [--c C] [--pos-weight W]\n"
             "                          [--threshold T]\n"
             "  CORPUS: lines 'LABEL<TAB>TEXT' (1 = fraud, 0 = not) or "
             "{\"label\":0|1,\"text\":\"...\"}\n"
             "  defaults: --bits 20 --chars 1-3 --words 2 --fold-digits --c 1 --pos-weight 1 "
-            "--threshold 0.5\n");
+            "--threshold 0.5 --max-chars 0 (0: the whole text)\n");
     return 2;
 }
 
@@ -424,7 +432,7 @@ static int write_atomic(const char *path, const uint8_t *p, size_t n, char *err,
 }
 
 static int cmd_train(int argc, char **argv) {
-    fz_model_features f = {20, 1, 3, 2, FZ_MODEL_FOLD_DIGITS};
+    fz_model_features f = {20, 1, 3, 2, FZ_MODEL_FOLD_DIGITS, 0};
     double C = 1.0, pos_weight = 1.0, threshold = 0.5;
     const char *out = NULL;
     char **paths = calloc((size_t)argc + 1, sizeof(char *));
@@ -452,6 +460,9 @@ static int cmd_train(int argc, char **argv) {
             f.flags &= ~FZ_MODEL_FOLD_DIGITS;
         } else if (!strcmp(a, "--chars-non-ascii")) {
             f.flags |= FZ_MODEL_CHARS_NON_ASCII;
+        } else if (!strcmp(a, "--max-chars") && v && sscanf(v, "%u", &x) == 1) {
+            f.max_chars = x;
+            i++;
         } else if (!strcmp(a, "--c") && v && parse_double(v, 1e-6, 1e6, &C) == 0) {
             i++;
         } else if (!strcmp(a, "--pos-weight") && v &&
@@ -553,16 +564,19 @@ static int cmd_train(int argc, char **argv) {
     }
     for (size_t i = 0; i < nw; i++) w[i] = sign * lm->w[i];
     double bias = sign * lm->w[nw];
+    char bound[48];
     fz_buf meta;
     fz_buf_init(&meta, FZ_MODEL_MAX_META);
     fz_buf_printf(&meta,
                   "trained by fanzha %s with liblinear %d: L2-regularised logistic regression "
                   "(solver 0), C %g, eps 0.01, fraud weight %g\n"
-                  "features: 2^%u buckets, character %u-%u-grams%s, word 1-%u-grams, digits %s\n"
+                  "features: 2^%u buckets, character %u-%u-grams%s, word 1-%u-grams, digits %s, "
+                  "%s scored\n"
                   "examples: %zu (%zu fraud), %zu training rows with their weights\n",
                   FZ_VERSION, liblinear_version, C, pos_weight, f.bits, f.char_min, f.char_max,
                   f.flags & FZ_MODEL_CHARS_NON_ASCII ? " (ending in a non-ASCII character)" : "",
-                  f.word_max, f.flags & FZ_MODEL_FOLD_DIGITS ? "folded" : "kept", cs.n, npos, rows);
+                  f.word_max, f.flags & FZ_MODEL_FOLD_DIGITS ? "folded" : "kept",
+                  scored_desc(&f, bound, sizeof(bound)), cs.n, npos, rows);
     fz_buf_put(&meta, cs.meta.p, cs.meta.len);
     fz_buf_putc(&meta, '\0');
     fz_model_spec spec = {f, bias, w, threshold, meta.failed ? "" : meta.p};
@@ -743,12 +757,13 @@ static int cmd_info(int argc, char **argv) {
         return 1;
     }
     const fz_model_features *f = fz_model_config(m);
+    char bound[48];
     printf("%s: %s, format %u, 2^%u buckets, character %u-%u-grams%s, word 1-%u-grams, digits %s, "
-           "threshold %.4f\n%s",
-           argv[0], fz_model_version(m), FZ_MODEL_FORMAT, f->bits, f->char_min, f->char_max,
+           "%s scored, threshold %.4f\n%s",
+           argv[0], fz_model_version(m), fz_model_format(m), f->bits, f->char_min, f->char_max,
            f->flags & FZ_MODEL_CHARS_NON_ASCII ? " (ending in a non-ASCII character)" : "",
-           f->word_max, f->flags & FZ_MODEL_FOLD_DIGITS ? "folded" : "kept", fz_model_threshold(m),
-           fz_model_meta(m));
+           f->word_max, f->flags & FZ_MODEL_FOLD_DIGITS ? "folded" : "kept",
+           scored_desc(f, bound, sizeof(bound)), fz_model_threshold(m), fz_model_meta(m));
     fz_model_destroy(m);
     return 0;
 }

@@ -16,7 +16,13 @@
  *   - with FZ_MODEL_CHARS_NON_ASCII, a character n-gram counts only when
  *     its last code point is not ASCII: Chinese text gets its character
  *     n-grams (with the Latin letter or digit before a CJK character), and
- *     Latin text, left to the word n-grams, costs nothing more.
+ *     Latin text, left to the word n-grams, costs nothing more;
+ *   - with max_chars > 0, only the text's first max_chars code points
+ *     count (an invalid byte is one code point; a word cut by the bound
+ *     ends there). An SMS segment is 70 CJK or 160 Latin characters and
+ *     the lure is at the start of a message: the bound keeps the features
+ *     a model needs and caps its cost per event, and being stored in the
+ *     file, training and scoring see the same features.
  * Each n-gram is hashed into one of 2^bits buckets (words with XXH3,
  * character n-grams packed into an integer with a multiplicative hash;
  * each seeded by its kind and order, see model.c); the feature vector holds, per bucket, the number
@@ -39,8 +45,14 @@
  *                 other bits refused),
  *                 f64 bias, f64 scale (a weight is its int8 times scale),
  *                 f64 threshold (the score eval counts as positive),
- *                 u32 meta length, meta (UTF-8 text: how it was trained),
+ *                 u32 meta length,
+ *                 format 2 only: u32 max_chars (1..FZ_MODEL_MAX_CHARS),
+ *                 meta (UTF-8 text: how it was trained),
  *                 int8 weights[2^bits]
+ *
+ * A model without a bound (max_chars 0) is written in format 1, which has
+ * no max_chars field, so older fanzha versions still read it; this one
+ * reads both formats.
  *
  * The checksum is verified before any byte of the body is parsed, and the
  * body length must be exactly what bits and the meta length say, so a
@@ -59,21 +71,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FZ_MODEL_FORMAT 1u
+#define FZ_MODEL_FORMAT 2u /* written when max_chars is set; format 1 otherwise */
+#define FZ_MODEL_FORMAT_1 1u
 #define FZ_MODEL_HEADER_BYTES 40
 #define FZ_MODEL_MIN_BITS 10
 #define FZ_MODEL_MAX_BITS 24
 #define FZ_MODEL_MAX_META 65536
 #define FZ_MODEL_FOLD_DIGITS 1u
 #define FZ_MODEL_CHARS_NON_ASCII 2u
+#define FZ_MODEL_MAX_CHARS 4096 /* largest cap on the scored code points */
 
 /* How a text becomes features. */
 typedef struct fz_model_features {
     unsigned bits;     /* 2^bits buckets */
     unsigned char_min; /* character n-grams: orders char_min..char_max (0, 0: none) */
     unsigned char_max;
-    unsigned word_max; /* word n-grams: orders 1..word_max (0: none) */
-    unsigned flags;    /* FZ_MODEL_FOLD_DIGITS, FZ_MODEL_CHARS_NON_ASCII */
+    unsigned word_max;  /* word n-grams: orders 1..word_max (0: none) */
+    unsigned flags;     /* FZ_MODEL_FOLD_DIGITS, FZ_MODEL_CHARS_NON_ASCII */
+    unsigned max_chars; /* only the first max_chars code points count (0: all) */
 } fz_model_features;
 
 /* Check a feature configuration; 0, or -1 with errstr filled. */
@@ -110,6 +125,8 @@ double fz_model_threshold(const fz_model *m);
 const char *fz_model_meta(const fz_model *m);
 /* "fzm-" + 16 hex digits of the file's checksum; valid while m is. */
 const char *fz_model_version(const fz_model *m);
+/* The file's format (FZ_MODEL_FORMAT_1 or FZ_MODEL_FORMAT). */
+unsigned fz_model_format(const fz_model *m);
 
 /* A model to write: the features, bias and one weight per bucket. */
 typedef struct fz_model_spec {

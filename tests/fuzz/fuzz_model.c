@@ -3,7 +3,8 @@
  * scoring (model.h). The first byte picks what the rest is:
  *   0: a model file as found on disk: parsed; when accepted, it scores a
  *      few texts;
- *   1: a text: scored by a fixed valid model (all feature kinds on);
+ *   1: a text: scored by a fixed valid model (all feature kinds on, the
+ *      first 64 characters);
  *   2: edits to a valid model file - (offset, byte) pairs - after which
  *      the checksum is recomputed, so the parser's checks behind the
  *      checksum (sizes, feature settings, doubles) are reached.
@@ -25,7 +26,8 @@ static size_t g_valid_len;
 static fz_model *g_model;
 
 static void init(void) {
-    fz_model_features f = {10, 1, 3, 2, FZ_MODEL_FOLD_DIGITS | FZ_MODEL_CHARS_NON_ASCII};
+    /* a bound on the scored characters: a format 2 file, and texts longer than it */
+    fz_model_features f = {10, 1, 3, 2, FZ_MODEL_FOLD_DIGITS | FZ_MODEL_CHARS_NON_ASCII, 64};
     static double w[1024];
     for (int i = 0; i < 1024; i++) w[i] = ((i * 7919) % 201 - 100) / 25.0;
     fz_model_spec spec = {f, -0.5, w, 0.5, "fuzz seed model"};

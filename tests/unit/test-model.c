@@ -47,7 +47,7 @@ static uint32_t char_bucket(const uint32_t *cps, unsigned k, unsigned bits) {
 }
 
 TEST_IMPL(model_features_golden) {
-    fz_model_features f = {16, 1, 2, 2, FZ_MODEL_FOLD_DIGITS};
+    fz_model_features f = {16, 1, 2, 2, FZ_MODEL_FOLD_DIGITS, 0};
     grams g = {{0}, 0};
     /* "ab 12": code points a b ' ' 0 0 (digits folded); words "ab", "00" */
     size_t n = fz_model_ngrams(&f, "ab 12", 5, collect, &g);
@@ -70,18 +70,18 @@ TEST_IMPL(model_features_golden) {
     ASSERT_STR_EQ(hex, MODEL_GOLDEN_HEX);
     /* CJK: one code point each; no words */
     g.n = 0;
-    fz_model_features c3 = {12, 1, 3, 0, 0};
+    fz_model_features c3 = {12, 1, 3, 0, 0, 0};
     n = fz_model_ngrams(&c3, "银行卡", strlen("银行卡"), collect, &g);
     ASSERT_EQ_U64(n, 3 + 2 + 1);
     const uint32_t zh[] = {0x94f6, 0x884c, 0x5361};
     ASSERT_EQ_U64(g.v[5], char_bucket(zh, 3, 12));
     /* digits kept: "12" differs from "00" */
     grams a = {{0}, 0}, b = {{0}, 0};
-    fz_model_features keep = {16, 1, 1, 1, 0};
+    fz_model_features keep = {16, 1, 1, 1, 0, 0};
     fz_model_ngrams(&keep, "12", 2, collect, &a);
     fz_model_ngrams(&keep, "00", 2, collect, &b);
     ASSERT(memcmp(a.v, b.v, a.n * sizeof(uint32_t)) != 0);
-    fz_model_features fold = {16, 1, 1, 1, FZ_MODEL_FOLD_DIGITS};
+    fz_model_features fold = {16, 1, 1, 1, FZ_MODEL_FOLD_DIGITS, 0};
     a.n = b.n = 0;
     fz_model_ngrams(&fold, "12", 2, collect, &a);
     fz_model_ngrams(&fold, "00", 2, collect, &b);
@@ -96,15 +96,16 @@ TEST_IMPL(model_features_golden) {
 TEST_IMPL(model_features_check) {
     char err[256];
     const fz_model_features bad[] = {
-        {9, 1, 3, 2, 0},  {25, 1, 3, 2, 0}, {16, 0, 3, 2, 0}, {16, 2, 1, 2, 0},
-        {16, 1, 4, 2, 0}, {16, 1, 3, 3, 0}, {16, 0, 0, 0, 0}, {16, 1, 3, 2, 4},
+        {9, 1, 3, 2, 0, 0},  {25, 1, 3, 2, 0, 0}, {16, 0, 3, 2, 0, 0},
+        {16, 2, 1, 2, 0, 0}, {16, 1, 4, 2, 0, 0}, {16, 1, 3, 3, 0, 0},
+        {16, 0, 0, 0, 0, 0}, {16, 1, 3, 2, 4, 0}, {16, 1, 3, 2, 0, FZ_MODEL_MAX_CHARS + 1},
     };
     for (size_t i = 0; i < FZ_ARRAY_LEN(bad); i++) {
         fz_test_context("case %zu", i);
         ASSERT(fz_model_features_check(&bad[i], err, sizeof(err)) == -1);
         ASSERT(err[0] != '\0');
     }
-    const fz_model_features ok = {16, 0, 0, 1, 0};
+    const fz_model_features ok = {16, 0, 0, 1, 0, 0};
     ASSERT(fz_model_features_check(&ok, err, sizeof(err)) == 0);
 }
 
@@ -146,7 +147,7 @@ static const char *const texts[] = {
 };
 
 TEST_IMPL(model_file_roundtrip) {
-    fz_model_features f = {12, 1, 3, 2, FZ_MODEL_FOLD_DIGITS};
+    fz_model_features f = {12, 1, 3, 2, FZ_MODEL_FOLD_DIGITS, 0};
     double *w = random_weights(12, 3.0);
     fz_model_spec spec = {f, -0.25, w, 0.7, "trained by a test\n"};
     char err[256];
@@ -191,7 +192,7 @@ TEST_IMPL(model_file_roundtrip) {
 }
 
 TEST_IMPL(model_file_damage_refused) {
-    fz_model_features f = {10, 1, 2, 1, 0};
+    fz_model_features f = {10, 1, 2, 1, 0, 0};
     double *w = random_weights(10, 1.0);
     fz_model_spec spec = {f, 0.5, w, 0.5, "meta"};
     char err[256];
@@ -243,13 +244,99 @@ TEST_IMPL(model_file_damage_refused) {
     free(w);
 }
 
+/* max_chars: only the first code points count, a word cut by the bound ends
+ * there; the bound is stored (format 2) and the parsed model scores exactly
+ * the bounded text; a format 2 file without a bound, or any damaged byte of
+ * one, is refused. */
+TEST_IMPL(model_max_chars) {
+    fz_model_features cap = {12, 1, 2, 1, 0, 3};
+    fz_model_features all = cap;
+    all.max_chars = 0;
+    grams a = {{0}, 0}, b = {{0}, 0};
+    /* "abcdef gh" bounded to 3 code points is "abc" */
+    ASSERT_EQ_U64(fz_model_ngrams(&cap, "abcdef gh", 9, collect, &a), 3 + 2 + 1);
+    fz_model_ngrams(&all, "abc", 3, collect, &b);
+    ASSERT_EQ_U64(a.n, b.n);
+    ASSERT(memcmp(a.v, b.v, a.n * sizeof(uint32_t)) == 0);
+    /* code points, not bytes: three CJK characters are nine bytes */
+    a.n = b.n = 0;
+    fz_model_ngrams(&cap, "银行卡号码", strlen("银行卡号码"), collect, &a);
+    fz_model_ngrams(&all, "银行卡", strlen("银行卡"), collect, &b);
+    ASSERT_EQ_U64(a.n, 3 + 2);
+    ASSERT(memcmp(a.v, b.v, a.n * sizeof(uint32_t)) == 0);
+    /* a text shorter than the bound: the same features */
+    a.n = b.n = 0;
+    fz_model_ngrams(&cap, "ab", 2, collect, &a);
+    fz_model_ngrams(&all, "ab", 2, collect, &b);
+    ASSERT_EQ_U64(a.n, b.n);
+    ASSERT(memcmp(a.v, b.v, a.n * sizeof(uint32_t)) == 0);
+
+    /* the file keeps the bound */
+    fz_model_features f = {12, 1, 2, 2, FZ_MODEL_FOLD_DIGITS, 40};
+    double *w = random_weights(12, 1.0);
+    fz_model_spec spec = {f, 0.25, w, 0.5, "meta"};
+    char err[256];
+    size_t len;
+    uint8_t *file = fz_model_serialize(&spec, &len, err, sizeof(err));
+    ASSERT(file != NULL);
+    ASSERT_EQ_U64(file[8], FZ_MODEL_FORMAT);
+    fz_model *m = fz_model_parse("m.fzm", file, len, err, sizeof(err));
+    ASSERT(m != NULL);
+    ASSERT_EQ_U64(fz_model_config(m)->max_chars, 40);
+    ASSERT_EQ_U64(fz_model_format(m), FZ_MODEL_FORMAT);
+    const char *text = "Your parcel is held at the depot: pay the 2 GBP fee at "
+                       "http://parcel-fee.example within 24 hours";
+    char head[41];
+    memcpy(head, text, 40);
+    head[40] = '\0';
+    ASSERT(fz_model_score(m, text, strlen(text)) == fz_model_score(m, head, 40));
+    double bounded = fz_model_score(m, text, strlen(text));
+    fz_model_destroy(m);
+    /* without a bound: format 1, as before */
+    spec.feat.max_chars = 0;
+    uint8_t *f1 = fz_model_serialize(&spec, &len, err, sizeof(err));
+    ASSERT(f1 != NULL);
+    ASSERT_EQ_U64(f1[8], FZ_MODEL_FORMAT_1);
+    m = fz_model_parse("m.fzm", f1, len, err, sizeof(err));
+    ASSERT(m != NULL);
+    ASSERT_EQ_U64(fz_model_config(m)->max_chars, 0);
+    ASSERT_EQ_U64(fz_model_format(m), FZ_MODEL_FORMAT_1);
+    ASSERT(fz_model_score(m, head, 40) == bounded); /* same weights */
+    ASSERT(fz_model_score(m, text, strlen(text)) != bounded);
+    fz_model_destroy(m);
+    free(f1);
+    /* format 2 with a zero bound, checksum made right: refused */
+    spec.feat.max_chars = 40;
+    free(file);
+    file = fz_model_serialize(&spec, &len, err, sizeof(err));
+    ASSERT(file != NULL);
+    memset(file + FZ_MODEL_HEADER_BYTES + 36, 0, 4);
+    XXH3_state_t *st = XXH3_createState();
+    ASSERT(st != NULL);
+    XXH3_128bits_reset(st);
+    XXH3_128bits_update(st, file, 24);
+    XXH3_128bits_update(st, file + FZ_MODEL_HEADER_BYTES, len - FZ_MODEL_HEADER_BYTES);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+    XXH3_freeState(st);
+    memcpy(file + 24, c.digest, 16);
+    ASSERT(fz_model_parse("m.fzm", file, len, err, sizeof(err)) == NULL);
+    ASSERT_CONTAINS(err, "no bound");
+    /* a bound above the largest: refused by the writer */
+    spec.feat.max_chars = FZ_MODEL_MAX_CHARS + 1;
+    ASSERT(fz_model_serialize(&spec, &len, err, sizeof(err)) == NULL);
+    ASSERT_CONTAINS(err, "scored characters");
+    free(file);
+    free(w);
+}
+
 /* ---- model terms ---- */
 
 /* A model over word unigrams whose only weight is on the word "fraud":
  * scores 0.5 with no n-gram, about 0.0067 (bias -5) without "fraud" and
  * close to 1 with it in a short text. */
 static void write_test_model(const char *dir, const char *name, const char *word) {
-    fz_model_features f = {10, 0, 0, 1, 0};
+    fz_model_features f = {10, 0, 0, 1, 0, 0};
     double *w = calloc(1024, sizeof(double));
     ASSERT(w != NULL);
     grams g = {{0}, 0};
