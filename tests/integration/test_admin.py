@@ -80,6 +80,10 @@ class AdminSocket(unittest.TestCase):
         try:
             ok = h.wait_for(lambda: admin(cls.sock, "status").returncode == 0, 60)
         finally:
+            # the watcher stops by itself once it has seen the new socket;
+            # stopping it as soon as the daemon answers could stop it before
+            # it ran again on a loaded machine (then it saw nothing)
+            t.join(30)
             stop.set()
             t.join()
         if not ok:
