@@ -1588,10 +1588,12 @@ static size_t db_key(fz_field f, fz_view v, int kind) {
 }
 
 /* Regexes behind the prefilter are compiled in groups of this many (same
- * field and view): a candidate costs a scan of its group, and a regex
- * compiled alone costs ten times its share of a large database (Hyperscan
- * tries harder for one pattern). */
-#define CONFIRM_GROUP 16
+ * field and view): a candidate costs a scan of its group. One: a group of
+ * 16 cost a candidate 0.3-4 us a scan, where the one regex it needs costs
+ * a fraction of that; on the corpora the matcher runs about 20 % faster
+ * with each regex alone (docs/benchmarks/detect_cost.md), though a regex
+ * alone costs more than its share of a group would. */
+#define CONFIRM_GROUP 1
 
 typedef struct db_build {
     const char **ex;
@@ -2373,7 +2375,8 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
  *   u32 layout  str hs_version  str source_version
  * (layout: 0 = no prefilter, LAYOUT_PREFILTER = the prefilter's databases
  * as build_atoms() lays them out now; 1 was the prefilter before
- * literal-set regexes and shared regexes, refused: recompile)
+ * literal-set regexes and shared regexes, 2 the one with confirm groups
+ * of 16 regexes, both refused: recompile)
  *   u32 nsources, then per source: str rel, u8 is_list, blob text
  *   u32 ndbs, then per database: u32 field, u32 view, u32 literal, u32 confirm,
  *                                u64 natoms, blob hs_serialize_database()
@@ -2383,7 +2386,7 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
  * before the container's checks passed (fz_artifact_verify()).
  */
 
-#define LAYOUT_PREFILTER 2u
+#define LAYOUT_PREFILTER 3u
 
 static int put_raw(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n ? 0 : -1; }
 static int put_u32(FILE *fp, uint32_t v) { return put_raw(fp, &v, 4); }
@@ -2540,9 +2543,10 @@ static fz_ruleset *body_load(const char *path, const char *body, size_t blen,
     }
     if (prefilter != 0 && prefilter != LAYOUT_PREFILTER) {
         diag_add(diags, path, 0, 0, "%s",
-                 prefilter == 1 ? "compiled by an earlier fanzha, whose prefilter laid out the "
-                                  "databases differently: recompile it with 'fanzha rules compile'"
-                                : "truncated or damaged compiled ruleset");
+                 prefilter == 1 || prefilter == 2
+                     ? "compiled by an earlier fanzha, whose prefilter laid out the "
+                       "databases differently: recompile it with 'fanzha rules compile'"
+                     : "truncated or damaged compiled ruleset");
         return NULL;
     }
     rs = ruleset_new(path);

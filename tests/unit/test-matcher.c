@@ -321,6 +321,35 @@ TEST_IMPL(matcher_prefilter_shortcuts) {
     fz_ruleset_unref(rs);
 }
 
+/* Each regex behind the prefilter is its own confirm database: a candidate
+ * costs a scan of the one regex it needs, never of others of its view. */
+TEST_IMPL(matcher_confirm_alone) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "c.yaml",
+                      "rules:\n"
+                      "  - id: c.one\n    category: c\n    severity: low\n    fields: text\n"
+                      "    pattern: 'account.{0,20}suspended'\n"
+                      "  - id: c.two\n    category: c\n    severity: low\n    fields: text\n"
+                      "    pattern: 'parcel.{0,20}customs'\n");
+    fz_ruleset *rs = fz_test_load_rules(dir);
+    ASSERT_EQ_U64(fz_ruleset_confirm_count(rs), 2);
+    ASSERT_EQ_U64(fz_ruleset_db_count(rs), 3); /* the factors, then one per regex */
+    const fz_confirm *cf = fz_ruleset_confirms(rs);
+    ASSERT(cf[0].db != cf[1].db);
+    fz_matcher *m = bound_matcher(rs);
+    uint32_t out[FZ_MAX_MATCHES];
+    ASSERT_EQ_I64(scan(m, rs, "account now suspended", NULL, NULL, out), 1);
+    ASSERT_EQ_U64(out[0], 0);
+    const uint64_t *scans = fz_matcher_confirm_scans(m);
+    ASSERT_EQ_U64(scans[cf[0].db], 1);
+    ASSERT_EQ_U64(scans[cf[1].db], 0); /* its regex was not scanned */
+    ASSERT_EQ_I64(scan(m, rs, "parcel held at customs; account suspended", NULL, NULL, out), 2);
+    ASSERT_EQ_U64(scans[cf[0].db], 2);
+    ASSERT_EQ_U64(scans[cf[1].db], 1);
+    fz_matcher_destroy(m);
+    fz_ruleset_unref(rs);
+}
+
 TEST_IMPL(matcher_truncated) {
     enum { NR = FZ_MAX_MATCHES + 6 };
     const char *dir = fz_test_tmpdir();
