@@ -1734,9 +1734,13 @@ static int factor_target(factor_build *fb, uint32_t factor, uint32_t confirm, ui
 }
 
 /* Regex atom id (pattern on field f in view v) behind its factors, or in
- * the always-scanned database of (f, v) when it has none. */
+ * the always-scanned database of (f, v) when it has none. With none and
+ * `deferred` (its term alone cannot make its rule match), it is a confirm
+ * of no clause instead: a candidate in every event, scanned only where a
+ * verdict depends on it (`p1 or (tandc and promo)` with no tandc found
+ * needs no scan for promo). */
 static int add_regex(fz_ruleset *rs, db_build *bb, factor_build *fb, char ***arena, size_t *narena,
-                     const char *pat, unsigned fl, unsigned id, int f, fz_view v) {
+                     const char *pat, unsigned fl, unsigned id, int f, fz_view v, int deferred) {
     if (!rs->prefilter) return db_build_add(&bb[db_key((fz_field)f, v, 0)], pat, 0, fl, id);
     fz_prefilter pf;
     /* both views of text hold no upper-case ASCII (norm.h, skel.h), nor
@@ -1744,7 +1748,7 @@ static int add_regex(fz_ruleset *rs, db_build *bb, factor_build *fb, char ***are
     int normalised = (f == FZ_FIELD_TEXT && (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL)) ||
                      fz_field_is_url(f); /* links are read from the normalised text */
     if (fz_prefilter_derive(pat, fl | (normalised ? FZ_PF_NORMALISED : 0), &pf) != 0) return -1;
-    if (pf.n == 0) {
+    if (pf.n == 0 && !deferred) {
         if ((rs->nunfiltered & (rs->nunfiltered - 1)) == 0) {
             size_t nc = rs->nunfiltered ? rs->nunfiltered * 2 : 1;
             uint32_t *na = realloc(rs->unfiltered, nc * sizeof(uint32_t));
@@ -1926,7 +1930,8 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                             rs->atoms[prev].also = id + 1; /* scanned as the first one */
                             rc = 0;
                         } else {
-                            rc = add_regex(rs, bb, &fb, arena, narena, t->pattern, fl, id, f, v);
+                            rc = add_regex(rs, bb, &fb, arena, narena, t->pattern, fl, id, f, v,
+                                           !fz_rule_eval(r, 1ull << k));
                         }
                     } else {
                         const char *lit = s->lit[j];

@@ -149,6 +149,7 @@ TEST_ENTRY(matcher_oracle)
 TEST_ENTRY(matcher_field_scope)
 TEST_ENTRY(matcher_prefilter_shortcuts)
 TEST_ENTRY(matcher_confirm_alone)
+TEST_ENTRY(matcher_deferred_regex)
 TEST_ENTRY(matcher_truncated)
 TEST_ENTRY(matcher_rebind)
 

@@ -350,6 +350,54 @@ TEST_IMPL(matcher_confirm_alone) {
     fz_ruleset_unref(rs);
 }
 
+/* A regex with no factor whose term alone cannot make its rule match is
+ * deferred: not always scanned, but a confirm of no clause, scanned only
+ * where the rule's verdict depends on it (here: where threat was found),
+ * and never over an empty view. Rule 0: threat and price; rule 1: price
+ * alone (always needed, always scanned). */
+TEST_IMPL(matcher_deferred_regex) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "d.yaml",
+                      "rules:\n"
+                      "  - id: d.combo\n    category: c\n    severity: low\n    fields: text\n"
+                      "    patterns:\n"
+                      "      - name: threat\n"
+                      "        pattern: 'account.{0,20}suspended'\n"
+                      "      - name: price\n"
+                      "        pattern: '\\b[0-9]+p\\b'\n"
+                      "    condition: threat and price\n"
+                      "  - id: d.alone\n    category: c\n    severity: low\n    fields: text\n"
+                      "    pattern: '\\b[0-9]+q\\b'\n");
+    fz_ruleset *rs = fz_test_load_rules(dir);
+    const uint32_t *un;
+    const char *const *why;
+    ASSERT_EQ_U64(fz_ruleset_unfiltered(rs, &un, &why), 1); /* d.alone's regex */
+    ASSERT_EQ_U64(fz_ruleset_confirm_count(rs), 2);         /* threat; price deferred */
+    const fz_confirm *cf = fz_ruleset_confirms(rs);
+    ASSERT_EQ_U64(cf[1].nclauses, 0);
+    uint32_t price_db = cf[1].db;
+    fz_matcher *m = bound_matcher(rs);
+    const uint64_t *scans = fz_matcher_confirm_scans(m);
+    uint32_t out[FZ_MAX_MATCHES];
+    /* price alone: d.combo cannot match without threat, no scan for price */
+    ASSERT_EQ_I64(scan(m, rs, "only 150p a week", NULL, NULL, out), 0);
+    ASSERT_EQ_U64(scans[price_db], 0);
+    ASSERT_EQ_I64(scan(m, rs, "150q", NULL, NULL, out), 1);
+    ASSERT_EQ_U64(out[0], 1);
+    ASSERT_EQ_U64(scans[price_db], 0);
+    /* threat found: price decides, it is scanned */
+    ASSERT_EQ_I64(scan(m, rs, "account suspended", NULL, NULL, out), 0);
+    ASSERT_EQ_U64(scans[price_db], 1);
+    ASSERT_EQ_I64(scan(m, rs, "account suspended: pay 150p", NULL, NULL, out), 1);
+    ASSERT_EQ_U64(out[0], 0);
+    ASSERT_EQ_U64(scans[price_db], 2);
+    /* no text at all: nothing to scan (and no scan error) */
+    ASSERT_EQ_I64(scan(m, rs, NULL, "+8613900000000", NULL, out), 0);
+    ASSERT_EQ_U64(scans[price_db], 2);
+    fz_matcher_destroy(m);
+    fz_ruleset_unref(rs);
+}
+
 TEST_IMPL(matcher_truncated) {
     enum { NR = FZ_MAX_MATCHES + 6 };
     const char *dir = fz_test_tmpdir();
