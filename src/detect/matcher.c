@@ -331,7 +331,7 @@ static int next_confirm(fz_matcher *m) {
             a = &m->atoms[a->also - 1];
         }
         if (!need) {
-            m->pstats.not_needed++;
+            m->pstats.not_needed += cf->nclauses != 0; /* a deferred one was no candidate */
             continue;
         }
         m->dbstamp[cf->db] = m->cur;

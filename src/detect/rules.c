@@ -1858,6 +1858,17 @@ static int64_t regex_same(regex_seens *rs, const char *pat, unsigned fl, int f, 
     return -1;
 }
 
+/* Whether term k of r, a regex, may wait until a verdict needs it: its
+ * term alone cannot make the rule match. Not in a rule with a model term:
+ * the model is scored after the scans, so until then nearly every verdict
+ * of such a rule depends on its regexes, and one scanned alone on most
+ * events costs more than its share of the always-scanned database. */
+static int defer_term(const fz_rule *r, size_t k) {
+    for (size_t j = 0; j < r->nterms; j++)
+        if (r->terms[j].model) return 0;
+    return !fz_rule_eval(r, 1ull << k);
+}
+
 /* Build every atom. Literal expressions for the normalised view are
  * normalised copies kept in *arena (freed by the caller after compiling),
  * as are the factor literals and the literals of literal-set regexes. */
@@ -1931,7 +1942,7 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                             rc = 0;
                         } else {
                             rc = add_regex(rs, bb, &fb, arena, narena, t->pattern, fl, id, f, v,
-                                           !fz_rule_eval(r, 1ull << k));
+                                           defer_term(r, k));
                         }
                     } else {
                         const char *lit = s->lit[j];
