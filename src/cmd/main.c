@@ -104,9 +104,12 @@ static void rules_summary(const char *dir, const fz_ruleset *rs, double secs, si
     if (!fz_ruleset_prefiltered(rs)) return;
     const uint32_t *un;
     const char *const *why;
-    size_t nun = fz_ruleset_unfiltered(rs, &un, &why);
-    printf("prefilter: %zu regex(es) behind %zu factor literals; %zu always scanned%s\n",
-           fz_ruleset_confirm_count(rs), fz_ruleset_factor_count(rs), nun,
+    size_t nun = fz_ruleset_unfiltered(rs, &un, &why), ndef = 0;
+    for (size_t i = 0; i < fz_ruleset_confirm_count(rs); i++) /* no factor, deferred */
+        ndef += fz_ruleset_confirms(rs)[i].nclauses == 0;
+    printf("prefilter: %zu regex(es) behind %zu factor literals; %zu scanned only where a "
+           "verdict needs them; %zu always scanned%s\n",
+           fz_ruleset_confirm_count(rs) - ndef, fz_ruleset_factor_count(rs), ndef, nun,
            nun ? " (each costs every event a scan; measure them with 'fanzha rules profile DIR "
                  "EVENTS', give them a rarer required literal to fix):"
                : "");

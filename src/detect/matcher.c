@@ -15,6 +15,11 @@
  * once over its view, with the same callback as any regex atom: its
  * results are exact for every regex in it, candidate or not.
  *
+ * A regex with no factor whose term alone cannot make its rule match is
+ * such a confirm too, of no clause (rules.c, add_regex()): queued in every
+ * scan after the candidates, and scanned only where a verdict depends on
+ * it.
+ *
  * Two kinds of atom stand for more than themselves (rules.h): the literals
  * of a literal-set regex (FZ_ATOM_SET), whose regex \b edges are checked
  * here and which count one hit per scan as the regex did; and a regex
@@ -63,7 +68,9 @@ struct fz_matcher {
     uint64_t *dbscans;   /* per database: confirm scans of it */
     int hit;             /* an atom matched since cleared */
     fz_prefilter_stats pstats;
-    fz_lazy *lazy; /* model terms, or NULL when the ruleset has none */
+    fz_lazy *lazy;      /* model terms, or NULL when the ruleset has none */
+    uint32_t *deferred; /* confirms of no clause: candidates in every scan */
+    size_t ndeferred;
 };
 
 fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_size) {
@@ -84,9 +91,12 @@ fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_siz
     m->unscanned = calloc(n, sizeof(uint64_t));
     m->dbstamp = calloc(fz_ruleset_db_count(rs) + 1, sizeof(uint32_t));
     m->dbscans = calloc(fz_ruleset_db_count(rs) + 1, sizeof(uint64_t));
+    m->deferred = malloc(nc * sizeof(uint32_t));
     if (!m->st || !m->touched || !m->ctr || !m->cst || !m->ccount || !m->ccand || !m->unscanned ||
-        !m->dbstamp || !m->dbscans)
+        !m->dbstamp || !m->dbscans || !m->deferred)
         goto nomem;
+    for (size_t c = 0; c < fz_ruleset_confirm_count(rs); c++)
+        if (m->confirms[c].nclauses == 0) m->deferred[m->ndeferred++] = (uint32_t)c;
     m->lazy = fz_lazy_new(rs, errstr, errstr_size);
     if (!m->lazy && errstr[0]) {
         fz_matcher_destroy(m);
@@ -123,6 +133,7 @@ void fz_matcher_destroy(fz_matcher *m) {
     free(m->unscanned);
     free(m->dbstamp);
     free(m->dbscans);
+    free(m->deferred);
     fz_lazy_destroy(m->lazy);
     free(m);
 }
@@ -320,7 +331,7 @@ static int next_confirm(fz_matcher *m) {
             a = &m->atoms[a->also - 1];
         }
         if (!need) {
-            m->pstats.not_needed++;
+            m->pstats.not_needed += cf->nclauses != 0; /* a deferred one was no candidate */
             continue;
         }
         m->dbstamp[cf->db] = m->cur;
@@ -367,6 +378,15 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
     }
     m->pstats.scans++;
     if (m->nccand) m->pstats.events_with_candidates++;
+    /* the deferred regexes (no factor; their term alone decides nothing):
+     * last, so that what the others found can make them unneeded. Not
+     * counted as candidates; a factor never completes them, so each is
+     * queued once. An empty view is not scanned, as above. */
+    for (size_t i = 0; i < m->ndeferred; i++) {
+        const fz_confirm *cf = &m->confirms[m->deferred[i]];
+        fz_str v = (*views)[m->atoms[cf->atom].field][cf->view];
+        if (v.p && v.n) m->ccand[m->nccand++] = m->deferred[i];
+    }
     for (int db; (db = next_confirm(m)) >= 0;) {
         const fz_db *d = fz_ruleset_db_at(rs, (size_t)db);
         m->pstats.group_scans++;

@@ -1588,10 +1588,12 @@ static size_t db_key(fz_field f, fz_view v, int kind) {
 }
 
 /* Regexes behind the prefilter are compiled in groups of this many (same
- * field and view): a candidate costs a scan of its group, and a regex
- * compiled alone costs ten times its share of a large database (Hyperscan
- * tries harder for one pattern). */
-#define CONFIRM_GROUP 16
+ * field and view): a candidate costs a scan of its group. One: a group of
+ * 16 cost a candidate 0.3-4 us a scan, where the one regex it needs costs
+ * a fraction of that; on the corpora the matcher runs about 20 % faster
+ * with each regex alone (docs/benchmarks/detect_cost.md), though a regex
+ * alone costs more than its share of a group would. */
+#define CONFIRM_GROUP 1
 
 typedef struct db_build {
     const char **ex;
@@ -1732,9 +1734,13 @@ static int factor_target(factor_build *fb, uint32_t factor, uint32_t confirm, ui
 }
 
 /* Regex atom id (pattern on field f in view v) behind its factors, or in
- * the always-scanned database of (f, v) when it has none. */
+ * the always-scanned database of (f, v) when it has none. With none and
+ * `deferred` (its term alone cannot make its rule match), it is a confirm
+ * of no clause instead: a candidate in every event, scanned only where a
+ * verdict depends on it (`p1 or (tandc and promo)` with no tandc found
+ * needs no scan for promo). */
 static int add_regex(fz_ruleset *rs, db_build *bb, factor_build *fb, char ***arena, size_t *narena,
-                     const char *pat, unsigned fl, unsigned id, int f, fz_view v) {
+                     const char *pat, unsigned fl, unsigned id, int f, fz_view v, int deferred) {
     if (!rs->prefilter) return db_build_add(&bb[db_key((fz_field)f, v, 0)], pat, 0, fl, id);
     fz_prefilter pf;
     /* both views of text hold no upper-case ASCII (norm.h, skel.h), nor
@@ -1742,7 +1748,7 @@ static int add_regex(fz_ruleset *rs, db_build *bb, factor_build *fb, char ***are
     int normalised = (f == FZ_FIELD_TEXT && (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL)) ||
                      fz_field_is_url(f); /* links are read from the normalised text */
     if (fz_prefilter_derive(pat, fl | (normalised ? FZ_PF_NORMALISED : 0), &pf) != 0) return -1;
-    if (pf.n == 0) {
+    if (pf.n == 0 && !deferred) {
         if ((rs->nunfiltered & (rs->nunfiltered - 1)) == 0) {
             size_t nc = rs->nunfiltered ? rs->nunfiltered * 2 : 1;
             uint32_t *na = realloc(rs->unfiltered, nc * sizeof(uint32_t));
@@ -1852,6 +1858,17 @@ static int64_t regex_same(regex_seens *rs, const char *pat, unsigned fl, int f, 
     return -1;
 }
 
+/* Whether term k of r, a regex, may wait until a verdict needs it: its
+ * term alone cannot make the rule match. Not in a rule with a model term:
+ * the model is scored after the scans, so until then nearly every verdict
+ * of such a rule depends on its regexes, and one scanned alone on most
+ * events costs more than its share of the always-scanned database. */
+static int defer_term(const fz_rule *r, size_t k) {
+    for (size_t j = 0; j < r->nterms; j++)
+        if (r->terms[j].model) return 0;
+    return !fz_rule_eval(r, 1ull << k);
+}
+
 /* Build every atom. Literal expressions for the normalised view are
  * normalised copies kept in *arena (freed by the caller after compiling),
  * as are the factor literals and the literals of literal-set regexes. */
@@ -1924,7 +1941,8 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                             rs->atoms[prev].also = id + 1; /* scanned as the first one */
                             rc = 0;
                         } else {
-                            rc = add_regex(rs, bb, &fb, arena, narena, t->pattern, fl, id, f, v);
+                            rc = add_regex(rs, bb, &fb, arena, narena, t->pattern, fl, id, f, v,
+                                           defer_term(r, k));
                         }
                     } else {
                         const char *lit = s->lit[j];
@@ -2373,7 +2391,8 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
  *   u32 layout  str hs_version  str source_version
  * (layout: 0 = no prefilter, LAYOUT_PREFILTER = the prefilter's databases
  * as build_atoms() lays them out now; 1 was the prefilter before
- * literal-set regexes and shared regexes, refused: recompile)
+ * literal-set regexes and shared regexes, 2 the one with confirm groups
+ * of 16 regexes, both refused: recompile)
  *   u32 nsources, then per source: str rel, u8 is_list, blob text
  *   u32 ndbs, then per database: u32 field, u32 view, u32 literal, u32 confirm,
  *                                u64 natoms, blob hs_serialize_database()
@@ -2383,7 +2402,7 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
  * before the container's checks passed (fz_artifact_verify()).
  */
 
-#define LAYOUT_PREFILTER 2u
+#define LAYOUT_PREFILTER 3u
 
 static int put_raw(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n ? 0 : -1; }
 static int put_u32(FILE *fp, uint32_t v) { return put_raw(fp, &v, 4); }
@@ -2540,9 +2559,10 @@ static fz_ruleset *body_load(const char *path, const char *body, size_t blen,
     }
     if (prefilter != 0 && prefilter != LAYOUT_PREFILTER) {
         diag_add(diags, path, 0, 0, "%s",
-                 prefilter == 1 ? "compiled by an earlier fanzha, whose prefilter laid out the "
-                                  "databases differently: recompile it with 'fanzha rules compile'"
-                                : "truncated or damaged compiled ruleset");
+                 prefilter == 1 || prefilter == 2
+                     ? "compiled by an earlier fanzha, whose prefilter laid out the "
+                       "databases differently: recompile it with 'fanzha rules compile'"
+                     : "truncated or damaged compiled ruleset");
         return NULL;
     }
     rs = ruleset_new(path);

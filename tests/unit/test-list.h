@@ -149,6 +149,8 @@ TEST_ENTRY(dbcache_off_and_default_dir)
 TEST_ENTRY(matcher_oracle)
 TEST_ENTRY(matcher_field_scope)
 TEST_ENTRY(matcher_prefilter_shortcuts)
+TEST_ENTRY(matcher_confirm_alone)
+TEST_ENTRY(matcher_deferred_regex)
 TEST_ENTRY(matcher_truncated)
 TEST_ENTRY(matcher_rebind)
 

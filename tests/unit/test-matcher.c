@@ -321,6 +321,83 @@ TEST_IMPL(matcher_prefilter_shortcuts) {
     fz_ruleset_unref(rs);
 }
 
+/* Each regex behind the prefilter is its own confirm database: a candidate
+ * costs a scan of the one regex it needs, never of others of its view. */
+TEST_IMPL(matcher_confirm_alone) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "c.yaml",
+                      "rules:\n"
+                      "  - id: c.one\n    category: c\n    severity: low\n    fields: text\n"
+                      "    pattern: 'account.{0,20}suspended'\n"
+                      "  - id: c.two\n    category: c\n    severity: low\n    fields: text\n"
+                      "    pattern: 'parcel.{0,20}customs'\n");
+    fz_ruleset *rs = fz_test_load_rules(dir);
+    ASSERT_EQ_U64(fz_ruleset_confirm_count(rs), 2);
+    ASSERT_EQ_U64(fz_ruleset_db_count(rs), 3); /* the factors, then one per regex */
+    const fz_confirm *cf = fz_ruleset_confirms(rs);
+    ASSERT(cf[0].db != cf[1].db);
+    fz_matcher *m = bound_matcher(rs);
+    uint32_t out[FZ_MAX_MATCHES];
+    ASSERT_EQ_I64(scan(m, rs, "account now suspended", NULL, NULL, out), 1);
+    ASSERT_EQ_U64(out[0], 0);
+    const uint64_t *scans = fz_matcher_confirm_scans(m);
+    ASSERT_EQ_U64(scans[cf[0].db], 1);
+    ASSERT_EQ_U64(scans[cf[1].db], 0); /* its regex was not scanned */
+    ASSERT_EQ_I64(scan(m, rs, "parcel held at customs; account suspended", NULL, NULL, out), 2);
+    ASSERT_EQ_U64(scans[cf[0].db], 2);
+    ASSERT_EQ_U64(scans[cf[1].db], 1);
+    fz_matcher_destroy(m);
+    fz_ruleset_unref(rs);
+}
+
+/* A regex with no factor whose term alone cannot make its rule match is
+ * deferred: not always scanned, but a confirm of no clause, scanned only
+ * where the rule's verdict depends on it (here: where threat was found),
+ * and never over an empty view. Rule 0: threat and price; rule 1: price
+ * alone (always needed, always scanned). */
+TEST_IMPL(matcher_deferred_regex) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "d.yaml",
+                      "rules:\n"
+                      "  - id: d.combo\n    category: c\n    severity: low\n    fields: text\n"
+                      "    patterns:\n"
+                      "      - name: threat\n"
+                      "        pattern: 'account.{0,20}suspended'\n"
+                      "      - name: price\n"
+                      "        pattern: '\\b[0-9]+p\\b'\n"
+                      "    condition: threat and price\n"
+                      "  - id: d.alone\n    category: c\n    severity: low\n    fields: text\n"
+                      "    pattern: '\\b[0-9]+q\\b'\n");
+    fz_ruleset *rs = fz_test_load_rules(dir);
+    const uint32_t *un;
+    const char *const *why;
+    ASSERT_EQ_U64(fz_ruleset_unfiltered(rs, &un, &why), 1); /* d.alone's regex */
+    ASSERT_EQ_U64(fz_ruleset_confirm_count(rs), 2);         /* threat; price deferred */
+    const fz_confirm *cf = fz_ruleset_confirms(rs);
+    ASSERT_EQ_U64(cf[1].nclauses, 0);
+    uint32_t price_db = cf[1].db;
+    fz_matcher *m = bound_matcher(rs);
+    const uint64_t *scans = fz_matcher_confirm_scans(m);
+    uint32_t out[FZ_MAX_MATCHES];
+    /* price alone: d.combo cannot match without threat, no scan for price */
+    ASSERT_EQ_I64(scan(m, rs, "only 150p a week", NULL, NULL, out), 0);
+    ASSERT_EQ_U64(scans[price_db], 0);
+    ASSERT_EQ_I64(scan(m, rs, "150q", NULL, NULL, out), 1);
+    ASSERT_EQ_U64(out[0], 1);
+    ASSERT_EQ_U64(scans[price_db], 0);
+    /* threat found: price decides, it is scanned */
+    ASSERT_EQ_I64(scan(m, rs, "account suspended", NULL, NULL, out), 0);
+    ASSERT_EQ_U64(scans[price_db], 1);
+    ASSERT_EQ_I64(scan(m, rs, "account suspended: pay 150p", NULL, NULL, out), 1);
+    ASSERT_EQ_U64(out[0], 0);
+    ASSERT_EQ_U64(scans[price_db], 2);
+    /* no text at all: nothing to scan (and no scan error) */
+    ASSERT_EQ_I64(scan(m, rs, NULL, "+8613900000000", NULL, out), 0);
+    ASSERT_EQ_U64(scans[price_db], 2);
+    fz_matcher_destroy(m);
+    fz_ruleset_unref(rs);
+}
+
 TEST_IMPL(matcher_truncated) {
     enum { NR = FZ_MAX_MATCHES + 6 };
     const char *dir = fz_test_tmpdir();
