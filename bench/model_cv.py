@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import corpus_events  # noqa: E402
-from quality import TARGETS, classes_of, part_of  # noqa: E402
+from quality import classes_of, part_of, print_threshold_table  # noqa: E402
 
 
 def train_opts(lang):
@@ -116,16 +116,7 @@ def main():
                 rows.setdefault(cls, []).append((flagged.get(eid, False), scores[lang][eid]))
         print(f"sms-{lang}: rules alone, and rules OR out-of-fold score >= t "
               f"({a.folds} folds of the tune part)")
-        print(f"{'class':36} {'kind':5} {'n':>5} {'rules':>6} " +
-              " ".join(f"{t:>6}" for t in thresholds) + "  target")
-        for cls in sorted(rows):
-            kind, target = TARGETS.get(cls, ("info", None))
-            r = rows[cls]
-            base = sum(o for o, _ in r) / len(r)
-            rates = [sum(1 for o, s in r if o or s >= t) / len(r) for t in thresholds]
-            tgt = "" if target is None else (">= " if kind == "fraud" else "<= ") + str(target)
-            print(f"{cls:36} {kind:5} {len(r):>5} {base:6.3f} " +
-                  " ".join(f"{x:6.3f}" for x in rates) + f"  {tgt}")
+        print_threshold_table(rows, thresholds)
         print()
 
 

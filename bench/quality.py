@@ -174,6 +174,22 @@ def tally(items, verdicts, part):
     return stats
 
 
+def print_threshold_table(rows, thresholds):
+    """Prints, per class, the share flagged by the rules alone and by "the
+    rules, or a model score >= t" for each threshold t. rows: class ->
+    [(flagged by the rules, score)]."""
+    print(f"{'class':36} {'kind':5} {'n':>5} {'rules':>6} " +
+          " ".join(f"{t:>6}" for t in thresholds) + "  target")
+    for cls in sorted(rows):
+        kind, target = TARGETS.get(cls, ("info", None))
+        r = rows[cls]
+        base = sum(o for o, _ in r) / len(r)
+        rates = [sum(1 for o, s in r if o or s >= t) / len(r) for t in thresholds]
+        tgt = "" if target is None else (">= " if kind == "fraud" else "<= ") + str(target)
+        print(f"{cls:36} {kind:5} {len(r):>5} {base:6.3f} " +
+              " ".join(f"{x:6.3f}" for x in rates) + f"  {tgt}")
+
+
 def precision(stats):
     """{corpus: (flagged fraud, flagged, precision or None)}: of the flagged
     messages of the labelled classes (fraud, advertising, ham), the share that
