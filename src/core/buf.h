@@ -53,4 +53,51 @@ fz_err fz_buf_put_base64(fz_buf *b, const void *data, size_t n);
 /* "key": prefix, with a leading comma unless first. */
 fz_err fz_buf_put_key(fz_buf *b, const char *key, int first);
 
+/* Reading a binary record (route records, changelog entries): little-endian
+ * integers and u32-length-prefixed strings from [p, end). Reading past the
+ * end sets bad and returns 0 / an empty string, so a decoder reads on and
+ * checks bad once. */
+typedef struct fz_rd {
+    const unsigned char *p, *end;
+    int bad;
+} fz_rd;
+
+static inline fz_rd fz_rd_init(const void *p, size_t n) {
+    return (fz_rd){p, (const unsigned char *)p + n, 0};
+}
+static inline uint8_t fz_rd_u8(fz_rd *d) {
+    if (d->end - d->p < 1) {
+        d->bad = 1;
+        return 0;
+    }
+    return *d->p++;
+}
+static inline uint64_t fz_rd_u64(fz_rd *d) {
+    if (d->end - d->p < 8) {
+        d->bad = 1;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)d->p[i] << (8 * i);
+    d->p += 8;
+    return v;
+}
+/* A u32 length, then that many bytes (FZ_STR_NULL when empty). */
+static inline fz_str fz_rd_str(fz_rd *d) {
+    if (d->end - d->p < 4) {
+        d->bad = 1;
+        return FZ_STR_NULL;
+    }
+    uint32_t n = (uint32_t)d->p[0] | (uint32_t)d->p[1] << 8 | (uint32_t)d->p[2] << 16 |
+                 (uint32_t)d->p[3] << 24;
+    d->p += 4;
+    if ((uint64_t)(d->end - d->p) < n) {
+        d->bad = 1;
+        return FZ_STR_NULL;
+    }
+    fz_str s = {(const char *)d->p, n};
+    d->p += n;
+    return n ? s : FZ_STR_NULL;
+}
+
 #endif

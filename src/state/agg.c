@@ -525,30 +525,6 @@ fz_err fz_agg_entry_save(const fz_aggs *a, uint64_t key, fz_buf *b) {
     return b->failed ? FZ_ERR_FULL : FZ_OK;
 }
 
-typedef struct rd {
-    const unsigned char *p, *end;
-    int bad;
-} rd;
-
-static uint64_t get64(rd *d) {
-    if (d->end - d->p < 8) {
-        d->bad = 1;
-        return 0;
-    }
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)d->p[i] << (8 * i);
-    d->p += 8;
-    return v;
-}
-
-static uint8_t get8(rd *d) {
-    if (d->end - d->p < 1) {
-        d->bad = 1;
-        return 0;
-    }
-    return *d->p++;
-}
-
 #define BAD(...)                                                                                   \
     do {                                                                                           \
         snprintf(err, err_size, __VA_ARGS__);                                                      \
@@ -556,17 +532,17 @@ static uint8_t get8(rd *d) {
     } while (0)
 
 int fz_agg_put(fz_aggs *a, uint64_t key, const void *p, size_t n, char *err, size_t err_size) {
-    rd d = {p, (const unsigned char *)p + n, 0};
+    fz_rd d = fz_rd_init(p, n);
     val *v = NULL;
     reg *sk = NULL;
     if (!key) BAD("aggregate entry with key 0");
-    uint8_t ver = get8(&d), flags = get8(&d);
+    uint8_t ver = fz_rd_u8(&d), flags = fz_rd_u8(&d);
     if (d.bad || ver != SAVE_VERSION)
         BAD("aggregate entry of version %u, this build reads %u", ver, SAVE_VERSION);
     if (flags > 1) BAD("aggregate entry with unknown flags %u", flags);
-    uint64_t nv = get64(&d);
-    int64_t newest = (int64_t)get64(&d), quiet = (int64_t)get64(&d), window = (int64_t)get64(&d),
-            dropped = (int64_t)get64(&d);
+    uint64_t nv = fz_rd_u64(&d);
+    int64_t newest = (int64_t)fz_rd_u64(&d), quiet = (int64_t)fz_rd_u64(&d),
+            window = (int64_t)fz_rd_u64(&d), dropped = (int64_t)fz_rd_u64(&d);
     if (d.bad) BAD("aggregate entry truncated (%zu bytes)", n);
     if (nv > a->exact_max || (uint64_t)(d.end - d.p) / 24 < nv)
         BAD("aggregate entry with %llu values (at most %u here, or truncated)",
@@ -580,9 +556,9 @@ int fz_agg_put(fz_aggs *a, uint64_t key, const void *p, size_t n, char *err, siz
     if (cap > a->exact_max) cap = a->exact_max;
     if (!(v = malloc(cap * sizeof(val)))) BAD("out of memory");
     for (uint64_t i = 0; i < nv; i++) {
-        v[i].h = get64(&d);
-        v[i].ts = (int64_t)get64(&d);
-        v[i].dur = (int64_t)get64(&d);
+        v[i].h = fz_rd_u64(&d);
+        v[i].ts = (int64_t)fz_rd_u64(&d);
+        v[i].dur = (int64_t)fz_rd_u64(&d);
         if (!v[i].h || v[i].ts > newest || v[i].ts <= newest - window || v[i].dur < -1)
             BAD("aggregate entry value %llu out of its window or invalid", (unsigned long long)i);
         for (uint64_t j = 0; j < i; j++)
@@ -591,12 +567,12 @@ int fz_agg_put(fz_aggs *a, uint64_t key, const void *p, size_t n, char *err, siz
     if (flags & 1) {
         if (!(sk = calloc(NREG, sizeof(reg)))) BAD("out of memory");
         for (unsigned i = 0; i < NREG && !d.bad; i++) {
-            uint8_t c = get8(&d);
+            uint8_t c = fz_rd_u8(&d);
             if (c > LPFM) BAD("aggregate sketch register with %u pairs (at most %d)", c, LPFM);
             sk[i].n = c;
             for (int j = 0; j < c; j++) {
-                sk[i].ts[j] = (int64_t)get64(&d);
-                sk[i].rank[j] = get8(&d);
+                sk[i].ts[j] = (int64_t)fz_rd_u64(&d);
+                sk[i].rank[j] = fz_rd_u8(&d);
                 if (sk[i].rank[j] < 1 || sk[i].rank[j] > 64 - HLL_P + 1 || sk[i].ts[j] > newest ||
                     (j && (sk[i].ts[j] < sk[i].ts[j - 1] || sk[i].rank[j] >= sk[i].rank[j - 1])))
                     BAD("aggregate sketch register %u out of order or out of range", i);

@@ -85,99 +85,58 @@ fz_err fz_route_encode(fz_buf *b, const fz_route *r) {
     return b->failed ? FZ_ERR_FULL : FZ_OK;
 }
 
-typedef struct rd {
-    const unsigned char *p, *end;
-    int bad;
-} rd;
-
-static uint8_t get_u8(rd *d) {
-    if (d->end - d->p < 1) {
-        d->bad = 1;
-        return 0;
-    }
-    return *d->p++;
-}
-
-static uint64_t get_u64(rd *d) {
-    if (d->end - d->p < 8) {
-        d->bad = 1;
-        return 0;
-    }
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)d->p[i] << (8 * i);
-    d->p += 8;
-    return v;
-}
-
-static fz_str get_str(rd *d) {
-    if (d->end - d->p < 4) {
-        d->bad = 1;
-        return FZ_STR_NULL;
-    }
-    uint32_t n = (uint32_t)d->p[0] | (uint32_t)d->p[1] << 8 | (uint32_t)d->p[2] << 16 |
-                 (uint32_t)d->p[3] << 24;
-    d->p += 4;
-    if ((uint64_t)(d->end - d->p) < n) {
-        d->bad = 1;
-        return FZ_STR_NULL;
-    }
-    fz_str s = {(const char *)d->p, n};
-    d->p += n;
-    return n ? s : FZ_STR_NULL;
-}
-
 int fz_route_decode(const void *p, size_t n, fz_route *r, char *err, size_t err_size) {
     memset(r, 0, sizeof(*r));
-    rd d = {p, (const unsigned char *)p + n, 0};
+    fz_rd d = fz_rd_init(p, n);
     if (n < 4 || memcmp(p, MAGIC, 3) != 0) {
         snprintf(err, err_size, "not a route record (%zu bytes)", n);
         return -1;
     }
     d.p += 3;
-    uint8_t ver = get_u8(&d);
+    uint8_t ver = fz_rd_u8(&d);
     if (ver < VERSION_MIN || ver > VERSION) {
         snprintf(err, err_size, "route record version %u, this build reads %u to %u", ver,
                  VERSION_MIN, VERSION);
         return -1;
     }
-    r->kind = get_u8(&d);
-    r->mark_kind = get_u8(&d);
-    r->type = get_u8(&d);
-    r->matched = get_u8(&d);
-    r->intercept = get_u8(&d);
-    r->late = get_u8(&d);
-    r->has_amount = get_u8(&d);
-    r->category_input = get_u8(&d);
-    r->src_seq = get_u8(&d);
-    r->src_partition = (int32_t)(uint32_t)get_u64(&d);
-    r->src_offset = (int64_t)get_u64(&d);
-    r->src_lineage = get_u64(&d);
-    r->ts_ms = (int64_t)get_u64(&d);
-    r->key = get_u64(&d);
-    r->amount_minor = (int64_t)get_u64(&d);
-    r->recipient_hash = get_u64(&d);
-    r->sender_hash = get_u64(&d);
-    r->src_topic = get_str(&d);
-    r->currency = get_str(&d);
-    r->category = get_str(&d);
-    r->rule_id = get_str(&d);
-    r->rule_category = get_str(&d);
-    r->ruleset = get_str(&d);
-    r->sample = get_str(&d);
-    r->alert_key = get_str(&d);
-    r->alert_head = get_str(&d);
-    r->alert_tail = get_str(&d);
+    r->kind = fz_rd_u8(&d);
+    r->mark_kind = fz_rd_u8(&d);
+    r->type = fz_rd_u8(&d);
+    r->matched = fz_rd_u8(&d);
+    r->intercept = fz_rd_u8(&d);
+    r->late = fz_rd_u8(&d);
+    r->has_amount = fz_rd_u8(&d);
+    r->category_input = fz_rd_u8(&d);
+    r->src_seq = fz_rd_u8(&d);
+    r->src_partition = (int32_t)(uint32_t)fz_rd_u64(&d);
+    r->src_offset = (int64_t)fz_rd_u64(&d);
+    r->src_lineage = fz_rd_u64(&d);
+    r->ts_ms = (int64_t)fz_rd_u64(&d);
+    r->key = fz_rd_u64(&d);
+    r->amount_minor = (int64_t)fz_rd_u64(&d);
+    r->recipient_hash = fz_rd_u64(&d);
+    r->sender_hash = fz_rd_u64(&d);
+    r->src_topic = fz_rd_str(&d);
+    r->currency = fz_rd_str(&d);
+    r->category = fz_rd_str(&d);
+    r->rule_id = fz_rd_str(&d);
+    r->rule_category = fz_rd_str(&d);
+    r->ruleset = fz_rd_str(&d);
+    r->sample = fz_rd_str(&d);
+    r->alert_key = fz_rd_str(&d);
+    r->alert_head = fz_rd_str(&d);
+    r->alert_tail = fz_rd_str(&d);
     if (ver >= 2) {
-        r->ingest_ms = (int64_t)get_u64(&d);
-        r->severity = get_u8(&d);
-        r->primary_category = get_str(&d);
+        r->ingest_ms = (int64_t)fz_rd_u64(&d);
+        r->severity = fz_rd_u8(&d);
+        r->primary_category = fz_rd_str(&d);
     }
     if (ver >= 3) {
-        r->duration_s = (int64_t)get_u64(&d);
-        r->agg_key_field = get_u8(&d);
-        r->agg_key_json = get_str(&d);
-        r->event_id = get_str(&d);
-        r->nfeeds = get_u8(&d);
+        r->duration_s = (int64_t)fz_rd_u64(&d);
+        r->agg_key_field = fz_rd_u8(&d);
+        r->agg_key_json = fz_rd_str(&d);
+        r->event_id = fz_rd_str(&d);
+        r->nfeeds = fz_rd_u8(&d);
         if (r->nfeeds > FZ_ROUTE_MAX_FEEDS) {
             snprintf(err, err_size, "route record with %u aggregate feeds (at most %d)", r->nfeeds,
                      FZ_ROUTE_MAX_FEEDS);
@@ -185,16 +144,16 @@ int fz_route_decode(const void *p, size_t n, fz_route *r, char *err, size_t err_
         }
         for (int i = 0; i < r->nfeeds; i++) {
             fz_route_feed *f = &r->feeds[i];
-            f->rule_id = get_str(&d);
-            f->rule_category = get_str(&d);
-            f->rule_json = get_str(&d);
-            f->severity = get_u8(&d);
-            f->distinct_field = get_u8(&d);
-            uint64_t md = get_u64(&d);
+            f->rule_id = fz_rd_str(&d);
+            f->rule_category = fz_rd_str(&d);
+            f->rule_json = fz_rd_str(&d);
+            f->severity = fz_rd_u8(&d);
+            f->distinct_field = fz_rd_u8(&d);
+            uint64_t md = fz_rd_u64(&d);
             f->min_distinct = md > UINT32_MAX ? UINT32_MAX : (uint32_t)md;
-            f->window_ms = (int64_t)get_u64(&d);
-            f->median_below_ms = (int64_t)get_u64(&d);
-            f->value = get_u64(&d);
+            f->window_ms = (int64_t)fz_rd_u64(&d);
+            f->median_below_ms = (int64_t)fz_rd_u64(&d);
+            f->value = fz_rd_u64(&d);
             if (!d.bad && (f->window_ms <= 0 || f->min_distinct < 2 || !f->rule_json.p ||
                            !f->rule_id.p || f->distinct_field >= FZ_FIELD_COUNT ||
                            f->severity < FZ_SEV_LOW || f->severity > FZ_SEV_CRITICAL)) {
