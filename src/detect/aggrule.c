@@ -183,12 +183,12 @@ int fz_aggrule_parse(yaml_document_t *doc, yaml_node_t *n, const char *file, fz_
     return rc;
 }
 
-/* A term that reads the text: on it, its links (the url_* fields) or its
- * model score. */
+/* A term that reads the text: on it, the fields derived from it (url_*,
+ * text_*) or its model score. */
 static int term_reads_text(const fz_term *t) {
     if (t->model) return 1;
     for (int f = 0; f < FZ_FIELD_COUNT; f++)
-        if ((t->fields & (1u << f)) && (f == FZ_FIELD_TEXT || fz_field_is_url(f))) return 1;
+        if ((t->fields & (1u << f)) && (f == FZ_FIELD_TEXT || fz_field_is_derived(f))) return 1;
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "skel.h"
 #include "privacy.h"
 #include "stores.h"
+#include "textfacts.h"
 #include "url.h"
 #include "utf8.h"
 #include "watch.h"
@@ -25,6 +26,7 @@ struct fz_pipeline {
     fz_buf norm;                          /* dedup key scratch */
     char *view_buf[FZ_FIELD_EVENT_COUNT]; /* normalised views, max_event_bytes each */
     fz_url_scan *urls;                    /* the url_* fields' buffers */
+    char *facts;                          /* the text_* fields' buffer */
     char *skel_tmp;                       /* the text normalised with its case, max_event_bytes */
     char *skel_buf;                       /* the text's skeleton view, SKEL_CAP(max_event_bytes) */
     size_t max_event_bytes;
@@ -54,6 +56,7 @@ fz_pipeline *fz_pipeline_new(size_t max_event_bytes, size_t arena_bytes, char *e
     for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++)
         if (!(p->view_buf[f] = malloc(max_event_bytes + 1))) goto fail_nomem;
     if (!(p->urls = fz_url_scan_new(errstr, errstr_size))) goto fail_nomem;
+    if (!(p->facts = malloc(FZ_TEXT_FACTS_ROOM(max_event_bytes)))) goto fail_nomem;
     if (!(p->skel_tmp = malloc(max_event_bytes + 1)) ||
         !(p->skel_buf = malloc(SKEL_CAP(max_event_bytes))))
         goto fail_nomem;
@@ -64,6 +67,7 @@ fail_nomem:
     snprintf(errstr, errstr_size, "pipeline: out of memory");
     for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++) free(p->view_buf[f]);
     fz_url_scan_destroy(p->urls);
+    free(p->facts);
     free(p->skel_tmp);
     free(p->skel_buf);
     fz_decoder_destroy(p->dec);
@@ -79,6 +83,7 @@ void fz_pipeline_destroy(fz_pipeline *p) {
     fz_buf_free(&p->norm);
     for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++) free(p->view_buf[f]);
     fz_url_scan_destroy(p->urls);
+    free(p->facts);
     free(p->skel_tmp);
     free(p->skel_buf);
     free(p);
@@ -100,8 +105,9 @@ fz_matcher *fz_pipeline_swap(fz_pipeline *p, fz_matcher *m) {
 fz_matcher *fz_pipeline_matcher(fz_pipeline *p) { return p->matcher; }
 const fz_ruleset *fz_pipeline_ruleset(fz_pipeline *p) { return fz_matcher_ruleset(p->matcher); }
 
-/* The url_* views the ruleset scans, as fz_url_scan_text() wants. */
-static unsigned url_wants(const fz_ruleset *rs) {
+/* The derived views the ruleset scans, as fz_pipeline_derived_views()
+ * wants them. */
+static unsigned derived_wants(const fz_ruleset *rs) {
     static const struct {
         fz_field f;
         fz_view v;
@@ -114,6 +120,8 @@ static unsigned url_wants(const fz_ruleset *rs) {
         {FZ_FIELD_URL_DOMAIN, FZ_VIEW_NORM, FZ_URL_WANT_DOMAIN_UNI},
         {FZ_FIELD_URL_DOMAIN, FZ_VIEW_SKEL, FZ_URL_WANT_DOMAIN_SKEL},
         {FZ_FIELD_URL_FLAGS, FZ_VIEW_RAW, FZ_URL_WANT_FLAGS},
+        {FZ_FIELD_TEXT_FLAGS, FZ_VIEW_RAW, FZ_TEXT_WANT_FLAGS},
+        {FZ_FIELD_TEXT_NUMBERS, FZ_VIEW_RAW, FZ_TEXT_WANT_NUMBERS},
     };
     unsigned want = 0;
     for (size_t i = 0; i < FZ_ARRAY_LEN(map); i++)
@@ -121,10 +129,25 @@ static unsigned url_wants(const fz_ruleset *rs) {
     return want;
 }
 
-void fz_pipeline_url_views(fz_url_scan *u, const fz_url_brands *brands, unsigned want, fz_str norm,
-                           fz_views *out) {
+void fz_pipeline_derived_views(fz_url_scan *u, const fz_url_brands *brands, unsigned want,
+                               fz_str norm, char *facts, fz_views *out) {
     fz_url_fields uf;
-    fz_url_scan_text(u, norm.p, norm.n, brands, want, &uf);
+    memset(&uf, 0, sizeof(uf));
+    /* the link token needs the links, even when no url_* field is wanted */
+    if (want & (FZ_URL_WANT_ALL | FZ_TEXT_WANT_FLAGS))
+        fz_url_scan_text(u, norm.p, norm.n, brands, want & FZ_URL_WANT_ALL, &uf);
+    if (want & (FZ_TEXT_WANT_FLAGS | FZ_TEXT_WANT_NUMBERS)) {
+        size_t nn = 0;
+        char *nums = facts + FZ_TEXT_FLAGS_MAX;
+        unsigned fl =
+            fz_text_scan(norm.p, norm.n, (want & FZ_TEXT_WANT_NUMBERS) ? nums : NULL, &nn);
+        if (uf.nurls) fl |= FZ_TEXT_LINK;
+        size_t k = fz_text_flags_format(fl, facts);
+        (*out)[FZ_FIELD_TEXT_FLAGS][FZ_VIEW_RAW] =
+            (want & FZ_TEXT_WANT_FLAGS) && k ? (fz_str){facts, k} : FZ_STR_NULL;
+        (*out)[FZ_FIELD_TEXT_NUMBERS][FZ_VIEW_RAW] =
+            (want & FZ_TEXT_WANT_NUMBERS) && nn ? (fz_str){nums, nn} : FZ_STR_NULL;
+    }
     (*out)[FZ_FIELD_URL_HOST][FZ_VIEW_RAW] = uf.host;
     (*out)[FZ_FIELD_URL_HOST][FZ_VIEW_NORM] = uf.host_uni;
     (*out)[FZ_FIELD_URL_HOST][FZ_VIEW_SKEL] = uf.host_skel;
@@ -138,7 +161,7 @@ void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out) {
     const fz_ruleset *rs = fz_matcher_ruleset(p->matcher);
     for (int f = FZ_FIELD_EVENT_COUNT; f < FZ_FIELD_COUNT; f++)
         for (int v = 0; v < FZ_VIEW_COUNT; v++) (*out)[f][v] = FZ_STR_NULL;
-    unsigned want = url_wants(rs);
+    unsigned want = derived_wants(rs);
     for (int f = 0; f < FZ_FIELD_EVENT_COUNT; f++) {
         fz_str raw = ev->fields[f];
         (*out)[f][FZ_VIEW_RAW] = raw;
@@ -157,8 +180,8 @@ void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out) {
         size_t k = f == FZ_FIELD_TEXT ? fz_norm_text(raw.p, n, p->view_buf[f])
                                       : fz_norm_number(raw.p, n, p->view_buf[f]);
         if (f == FZ_FIELD_TEXT && want)
-            fz_pipeline_url_views(p->urls, fz_ruleset_url_brands(rs), want,
-                                  (fz_str){p->view_buf[f], k}, out);
+            fz_pipeline_derived_views(p->urls, fz_ruleset_url_brands(rs), want,
+                                      (fz_str){p->view_buf[f], k}, p->facts, out);
         if (fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_NORM))
             (*out)[f][FZ_VIEW_NORM] = (fz_str){p->view_buf[f], k};
     }

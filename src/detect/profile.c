@@ -62,7 +62,7 @@ static int sample_read(sample *s, const char *path, size_t max, fz_profile_info 
                        size_t errstr_size) {
     int rc = -1;
     FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    char *line = NULL, *norm = NULL, *unorm = NULL, detail[192];
+    char *line = NULL, *norm = NULL, *unorm = NULL, *facts = NULL, detail[192];
     size_t lcap = 0;
     fz_decoder *dec = NULL;
     fz_url_scan *urls = NULL;
@@ -73,8 +73,9 @@ static int sample_read(sample *s, const char *path, size_t max, fz_profile_info 
     dec = fz_decoder_new(MAX_LINE_BYTES, MAX_LINE_BYTES, 1024, errstr, errstr_size);
     norm = malloc(3 * MAX_LINE_BYTES + 64); /* a view; the skeleton's uses 2 x + 64 */
     unorm = malloc(MAX_LINE_BYTES);         /* the text the links are read from */
+    facts = malloc(FZ_TEXT_FACTS_ROOM(MAX_LINE_BYTES));
     urls = fz_url_scan_new(errstr, errstr_size);
-    if (!dec || !norm || !unorm || !urls) {
+    if (!dec || !norm || !unorm || !facts || !urls) {
         if (dec) snprintf(errstr, errstr_size, "out of memory");
         goto out;
     }
@@ -97,15 +98,16 @@ static int sample_read(sample *s, const char *path, size_t max, fz_profile_info 
             info->invalid++;
             continue;
         }
-        fz_views uv; /* the url_* views, as the pipeline computes them */
+        fz_views uv; /* the derived views, as the pipeline computes them */
         memset(&uv, 0, sizeof(uv));
         fz_str text = ev.fields[FZ_FIELD_TEXT];
         int links = 0;
         for (int f = FZ_FIELD_EVENT_COUNT; f < FZ_FIELD_COUNT; f++)
             for (int v = 0; v < FZ_VIEW_COUNT; v++) links |= s->used[f][v];
         if (text.p && links)
-            fz_pipeline_url_views(urls, s->brands, FZ_URL_WANT_ALL,
-                                  (fz_str){unorm, fz_norm_text(text.p, text.n, unorm)}, &uv);
+            fz_pipeline_derived_views(urls, s->brands, FZ_DERIVED_WANT_ALL,
+                                      (fz_str){unorm, fz_norm_text(text.p, text.n, unorm)}, facts,
+                                      &uv);
         for (int f = 0; f < FZ_FIELD_COUNT; f++)
             for (int v = 0; v < FZ_VIEW_COUNT; v++) {
                 if (!s->used[f][v]) continue;
@@ -159,6 +161,7 @@ out:
     free(line);
     free(norm);
     free(unorm);
+    free(facts);
     fz_url_scan_destroy(urls);
     fz_decoder_destroy(dec);
     if (fp != stdin) fclose(fp);

@@ -760,7 +760,7 @@ static int add_field(parse_ctx *c, void *obj, yaml_node_t *item, const char *key
     if (f < 0) {
         diag_add(c->diags, c->file, node_line(item), 0,
                  "unknown field '%s' in '%s' (known: text, from, to, url_host, url_domain, "
-                 "url_flags)",
+                 "url_flags, text_flags, text_numbers)",
                  s, key);
         return -1;
     }
@@ -1060,8 +1060,8 @@ static int parse_tests(parse_ctx *c, fz_rule *r, yaml_node_t *v) {
                 int f = fk ? fz_field_parse(fk, strlen(fk)) : -1;
                 if (f >= FZ_FIELD_EVENT_COUNT && fv) {
                     diag_add(c->diags, c->file, t->line, 0,
-                             "test example: field '%s' is derived from the text's links; give "
-                             "a text with the link instead",
+                             "test example: field '%s' is derived from the text; give a text "
+                             "that has it instead",
                              fk);
                     rc = -1;
                     continue;
@@ -1249,9 +1249,13 @@ static int parse_rule(parse_ctx *c, yaml_node_t *m, fz_rule *r) {
                      t->name, t->fields & (1u << FZ_FIELD_FROM) ? "from" : "to");
             rc = -1;
         }
-        if ((int)t->view > FZ_VIEW_RAW && (t->fields & (1u << FZ_FIELD_URL_FLAGS))) {
+        const uint32_t raw_only = (1u << FZ_FIELD_URL_FLAGS) | (1u << FZ_FIELD_TEXT_FLAGS) |
+                                  (1u << FZ_FIELD_TEXT_NUMBERS);
+        if ((int)t->view > FZ_VIEW_RAW && (t->fields & raw_only)) {
+            int f = __builtin_ctz(t->fields & raw_only);
             diag_add(c->diags, c->file, t->line ? t->line : line, 0,
-                     "term '%s': url_flags has the raw view only (its tokens are ASCII)", t->name);
+                     "term '%s': %s has the raw view only (its tokens are ASCII)", t->name,
+                     fz_field_name((fz_field)f));
             rc = -1;
         }
         for (size_t j = 0; j < i; j++)
@@ -1744,9 +1748,9 @@ static int add_regex(fz_ruleset *rs, db_build *bb, factor_build *fb, char ***are
     if (!rs->prefilter) return db_build_add(&bb[db_key((fz_field)f, v, 0)], pat, 0, fl, id);
     fz_prefilter pf;
     /* both views of text hold no upper-case ASCII (norm.h, skel.h), nor
-     * does any view of the url_* fields (url.h) */
+     * does any view of the fields derived from it (url.h, textfacts.h) */
     int normalised = (f == FZ_FIELD_TEXT && (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL)) ||
-                     fz_field_is_url(f); /* links are read from the normalised text */
+                     fz_field_is_derived(f); /* read from the normalised text */
     if (fz_prefilter_derive(pat, fl | (normalised ? FZ_PF_NORMALISED : 0), &pf) != 0) return -1;
     if (pf.n == 0 && !deferred) {
         if ((rs->nunfiltered & (rs->nunfiltered - 1)) == 0) {
@@ -1948,7 +1952,7 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                         const char *lit = s->lit[j];
                         size_t len = s->litlen[j];
                         if (len == 0) continue; /* Hyperscan rejects (or worse) empty literals */
-                        if (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL || fz_field_is_url(f)) {
+                        if (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL || fz_field_is_derived(f)) {
                             /* a skeleton is at most SKEL_GROWTH times the text */
                             size_t room = v == FZ_VIEW_SKEL ? FZ_SKEL_GROWTH * len : len;
                             char *nv = malloc(2 * room + 1);
@@ -1956,8 +1960,10 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                             if (v == FZ_VIEW_SKEL)
                                 len = fz_skel_text(lit, len, nv + room + 1, nv, room);
                             else
-                                /* url_*: lower-case like the fields */
-                                len = f == FZ_FIELD_TEXT || fz_field_is_url(f)
+                                /* url_*, text_flags: lower-case like the
+                                 * fields; text_numbers: digits only */
+                                len = f == FZ_FIELD_TEXT || fz_field_is_url(f) ||
+                                              f == FZ_FIELD_TEXT_FLAGS
                                           ? fz_norm_text(lit, len, nv)
                                           : fz_norm_number(lit, len, nv);
                             nv[len] = '\0';
@@ -2170,7 +2176,8 @@ static int cmp_src(const void *a, const void *b) {
     return strcmp(x->rel, y->rel);
 }
 
-/* The url_* fields need the public suffix list (url.h), and url_flags the
+/* The url_* fields and text_flags (its link token) need the public suffix
+ * list (url.h), and url_flags the
  * brands table: the rules directory's lists/brands.txt when there is one,
  * read as a list source like any other (so it is part of the version and
  * of a compiled file). Without it no link gets a brand token: a warning. */
@@ -2178,8 +2185,8 @@ static int cmp_src(const void *a, const void *b) {
 
 static int load_url_data(load_ctx *lc, const char *shown_prefix) {
     fz_ruleset *rs = lc->rs;
-    const uint32_t url =
-        (1u << FZ_FIELD_URL_HOST) | (1u << FZ_FIELD_URL_DOMAIN) | (1u << FZ_FIELD_URL_FLAGS);
+    const uint32_t url = (1u << FZ_FIELD_URL_HOST) | (1u << FZ_FIELD_URL_DOMAIN) |
+                         (1u << FZ_FIELD_URL_FLAGS) | (1u << FZ_FIELD_TEXT_FLAGS);
     const fz_rule *ur = NULL, *fr = NULL;
     const fz_term *ut = NULL, *ft = NULL;
     for (size_t i = 0; i < rs->nrules; i++)

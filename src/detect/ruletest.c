@@ -25,7 +25,8 @@ int fz_ruletest_run(const fz_ruleset *rs, fz_rule_diags *diags, fz_ruletest_summ
         fz_matcher_destroy(m);
         return -1;
     }
-    static char nbuf[FZ_FIELD_EVENT_COUNT][EXAMPLE_MAX], stmp[EXAMPLE_MAX], sbuf[2 * EXAMPLE_MAX];
+    static char nbuf[FZ_FIELD_EVENT_COUNT][EXAMPLE_MAX], stmp[EXAMPLE_MAX], sbuf[2 * EXAMPLE_MAX],
+        facts[FZ_TEXT_FACTS_ROOM(EXAMPLE_MAX)];
     int rc = 0, uses_urls = 0;
     for (int f = FZ_FIELD_EVENT_COUNT; f < FZ_FIELD_COUNT; f++)
         for (int vw = 0; vw < FZ_VIEW_COUNT; vw++) uses_urls |= fz_ruleset_uses(rs, f, vw);
@@ -57,9 +58,9 @@ int fz_ruletest_run(const fz_ruleset *rs, fz_rule_diags *diags, fz_ruletest_summ
                     v[f][FZ_VIEW_SKEL] =
                         (fz_str){sbuf, fz_skel_text(s, n, stmp, sbuf, sizeof(sbuf))};
             }
-            if (t->fields[FZ_FIELD_TEXT] && uses_urls) /* the links, as the pipeline sees them */
-                fz_pipeline_url_views(urls, fz_ruleset_url_brands(rs), FZ_URL_WANT_ALL,
-                                      v[FZ_FIELD_TEXT][FZ_VIEW_NORM], &v);
+            if (t->fields[FZ_FIELD_TEXT] && uses_urls) /* as the pipeline sees them */
+                fz_pipeline_derived_views(urls, fz_ruleset_url_brands(rs), FZ_DERIVED_WANT_ALL,
+                                          v[FZ_FIELD_TEXT][FZ_VIEW_NORM], facts, &v);
             fz_matches mt;
             sum->examples++;
             if (fz_matcher_scan(m, &v, &mt) < 0) {

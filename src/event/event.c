@@ -54,8 +54,8 @@ static const char *const reason_names[FZ_REASON_COUNT] = {
 };
 
 static const char *const type_names[FZ_EV_TYPE_COUNT] = {"sms", "call", "transfer", "report"};
-static const char *const field_names[FZ_FIELD_COUNT] = {"text",     "from",       "to",
-                                                        "url_host", "url_domain", "url_flags"};
+static const char *const field_names[FZ_FIELD_COUNT] = {
+    "text", "from", "to", "url_host", "url_domain", "url_flags", "text_flags", "text_numbers"};
 
 const char *fz_reason_name(fz_reason r) {
     return (unsigned)r < FZ_REASON_COUNT ? reason_names[r] : "unknown";

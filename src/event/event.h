@@ -32,16 +32,19 @@ typedef enum fz_event_type {
 } fz_event_type;
 
 /* Fields that rules can scan: the event's own (text, from, to), then the
- * ones derived from the text's links (url.h; never in an event: the
- * pipeline computes their views). The numbers are stored in compiled rule
- * files: append only. */
+ * ones derived from its text: its links (url.h) and what it holds
+ * (textfacts.h). Derived fields are never in an event: the pipeline
+ * computes their views. The numbers are stored in compiled rule files:
+ * append only. */
 typedef enum fz_field {
     FZ_FIELD_TEXT = 0,
     FZ_FIELD_FROM,
     FZ_FIELD_TO,
-    FZ_FIELD_URL_HOST,   /* one line per link: its host */
-    FZ_FIELD_URL_DOMAIN, /* one line per link: its registered domain */
-    FZ_FIELD_URL_FLAGS,  /* one line per link: its flag tokens */
+    FZ_FIELD_URL_HOST,     /* one line per link: its host */
+    FZ_FIELD_URL_DOMAIN,   /* one line per link: its registered domain */
+    FZ_FIELD_URL_FLAGS,    /* one line per link: its flag tokens */
+    FZ_FIELD_TEXT_FLAGS,   /* what the text holds: han latin link money */
+    FZ_FIELD_TEXT_NUMBERS, /* one line per number in the text: its digits */
     FZ_FIELD_COUNT
 } fz_field;
 
@@ -49,6 +52,10 @@ typedef enum fz_field {
 #define FZ_FIELD_EVENT_COUNT (FZ_FIELD_TO + 1)
 static inline int fz_field_is_url(int f) {
     return f >= FZ_FIELD_URL_HOST && f <= FZ_FIELD_URL_FLAGS;
+}
+/* Derived from the normalised text: no upper-case ASCII in any view. */
+static inline int fz_field_is_derived(int f) {
+    return f >= FZ_FIELD_EVENT_COUNT && f < FZ_FIELD_COUNT;
 }
 
 /* Why an event was rejected; the names (fz_reason_name) are the

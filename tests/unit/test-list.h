@@ -113,6 +113,12 @@ TEST_ENTRY(url_texts)
 TEST_ENTRY(url_rules)
 TEST_ENTRY(url_rules_errors)
 
+/* textfacts: what a text holds (text_flags, text_numbers) */
+TEST_ENTRY(textfacts_golden)
+TEST_ENTRY(textfacts_oracle_random)
+TEST_ENTRY(textfacts_rules)
+TEST_ENTRY(textfacts_rules_errors)
+
 /* cond */
 TEST_ENTRY(cond_truth_tables)
 TEST_ENTRY(cond_three_valued)

@@ -434,7 +434,7 @@ TEST_IMPL(url_rules_errors) {
                       "      should_match:\n"
                       "        - {url_host: evil.com}\n");
     ASSERT(load(dir, &diags) == NULL);
-    ASSERT(has_diag(&diags, "u.yaml", 9, 0, "field 'url_host' is derived from the text's links"));
+    ASSERT(has_diag(&diags, "u.yaml", 9, 0, "field 'url_host' is derived from the text"));
     fz_rule_diags_free(&diags);
     /* an unknown field names the url ones */
     fz_test_write_str(dir, "u.yaml",

@@ -1,0 +1,234 @@
+/*
+ * textfacts.c - the text_flags and text_numbers fields (see textfacts.h).
+ *
+ * One pass over the normalised text. ASCII bytes are classed by a table;
+ * a non-ASCII lead byte is decoded only as far as the ranges need (a
+ * two-byte sequence for Latin letters and £ ¥, three bytes for Han, the
+ * currency signs of U+20xx and the full-width forms, four for the Han
+ * extensions). Bytes that are not UTF-8 (the normalised view copies them
+ * unchanged) count as nothing. A number is written while it is read, so
+ * the pass needs no buffer of its own; joining across a separator looks
+ * ahead at the next group only.
+ *
+ * Most bytes cannot change the answer: once a Latin letter has been seen,
+ * letters are nothing new, nor, once a Han character has, are more of
+ * them. On x86-64 (SSE2, at any SIMD level but scalar: simd.h) the pass
+ * looks at 16 bytes at a time for the next byte that can (wanted()), so a
+ * text costs about its digits and its first few characters; the scalar
+ * path asks wanted() byte by byte, as the vector one does for the last
+ * bytes. Both give the same fields: the unit tests run every input
+ * through both.
+ */
+#include "textfacts.h"
+
+#include <stdint.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "simd.h"
+
+enum { C_OTHER, C_DIGIT, C_LETTER, C_DOLLAR };
+
+static const uint8_t ascii_class[128] = {
+    ['0'] = C_DIGIT,  ['1'] = C_DIGIT,  ['2'] = C_DIGIT,  ['3'] = C_DIGIT,  ['4'] = C_DIGIT,
+    ['5'] = C_DIGIT,  ['6'] = C_DIGIT,  ['7'] = C_DIGIT,  ['8'] = C_DIGIT,  ['9'] = C_DIGIT,
+    ['a'] = C_LETTER, ['b'] = C_LETTER, ['c'] = C_LETTER, ['d'] = C_LETTER, ['e'] = C_LETTER,
+    ['f'] = C_LETTER, ['g'] = C_LETTER, ['h'] = C_LETTER, ['i'] = C_LETTER, ['j'] = C_LETTER,
+    ['k'] = C_LETTER, ['l'] = C_LETTER, ['m'] = C_LETTER, ['n'] = C_LETTER, ['o'] = C_LETTER,
+    ['p'] = C_LETTER, ['q'] = C_LETTER, ['r'] = C_LETTER, ['s'] = C_LETTER, ['t'] = C_LETTER,
+    ['u'] = C_LETTER, ['v'] = C_LETTER, ['w'] = C_LETTER, ['x'] = C_LETTER, ['y'] = C_LETTER,
+    ['z'] = C_LETTER, ['A'] = C_LETTER, ['B'] = C_LETTER, ['C'] = C_LETTER, ['D'] = C_LETTER,
+    ['E'] = C_LETTER, ['F'] = C_LETTER, ['G'] = C_LETTER, ['H'] = C_LETTER, ['I'] = C_LETTER,
+    ['J'] = C_LETTER, ['K'] = C_LETTER, ['L'] = C_LETTER, ['M'] = C_LETTER, ['N'] = C_LETTER,
+    ['O'] = C_LETTER, ['P'] = C_LETTER, ['Q'] = C_LETTER, ['R'] = C_LETTER, ['S'] = C_LETTER,
+    ['T'] = C_LETTER, ['U'] = C_LETTER, ['V'] = C_LETTER, ['W'] = C_LETTER, ['X'] = C_LETTER,
+    ['Y'] = C_LETTER, ['Z'] = C_LETTER, ['$'] = C_DOLLAR,
+};
+
+static inline int digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static inline int cont(unsigned char c) { return (c & 0xc0) == 0x80; }
+static inline int joiner(unsigned char c) { return c == ' ' || c == '-' || c == '.'; }
+
+static unsigned class_2(uint32_t cp) {
+    if (cp == 0xa3 || cp == 0xa5) return FZ_TEXT_MONEY; /* £ ¥ */
+    if (cp >= 0xc0 && cp <= 0x24f && cp != 0xd7 && cp != 0xf7) return FZ_TEXT_LATIN;
+    return 0;
+}
+
+static unsigned class_3(uint32_t cp) {
+    if ((cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x4e00 && cp <= 0x9fff) ||
+        (cp >= 0xf900 && cp <= 0xfaff))
+        return FZ_TEXT_HAN;
+    switch (cp) {
+    case 0x20ab: /* ₫ */
+    case 0x20ac: /* € */
+    case 0x20a9: /* ₩ */
+    case 0x20b1: /* ₱ */
+    case 0x20b9: /* ₹ */
+    case 0x20ba: /* ₺ */
+    case 0x20bd: /* ₽ */
+    case 0xff04: /* ＄ */
+    case 0xffe1: /* ￡ */
+    case 0xffe5: /* ￥ */ return FZ_TEXT_MONEY;
+    default: return 0;
+    }
+}
+
+/* The number whose first digit is s[i]: its digits into out; returns
+ * where reading stops. */
+static size_t number_at(const unsigned char *s, size_t n, size_t i, char *out, size_t *o) {
+    for (;;) {
+        size_t j = i;
+        while (j < n && digit(s[j])) out[(*o)++] = (char)s[j++];
+        if (j - i >= 3 && j + 1 < n && joiner(s[j]) && digit(s[j + 1])) {
+            size_t k = j + 1;
+            while (k < n && k - (j + 1) < 3 && digit(s[k])) k++;
+            if (k - (j + 1) >= 3) {
+                i = j + 1; /* "138 1234": one number */
+                continue;
+            }
+        }
+        return j;
+    }
+}
+
+/* Whether byte c can change the answer, given the flags found so far. */
+static inline int wanted(unsigned char c, unsigned flags) {
+    if (digit(c) || c == '$') return 1;
+    if (!(flags & FZ_TEXT_LATIN) &&
+        ((c < 0x80 && ascii_class[c] == C_LETTER) || (c >= 0xc3 && c <= 0xc9)))
+        return 1;
+    if (!(flags & FZ_TEXT_HAN) && ((c >= 0xe3 && c <= 0xe9) || c == 0xef || c == 0xf0)) return 1;
+    if (!(flags & FZ_TEXT_MONEY) && (c == 0xc2 || c == 0xe2 || c == 0xef)) return 1;
+    return 0;
+}
+
+#ifdef __SSE2__
+/* x in [lo, hi] (unsigned), per byte */
+static inline __m128i in_range(__m128i v, unsigned char lo, unsigned char hi) {
+    __m128i x = _mm_sub_epi8(v, _mm_set1_epi8((char)lo));
+    __m128i k = _mm_set1_epi8((char)(hi - lo));
+    return _mm_cmpeq_epi8(_mm_min_epu8(x, k), x);
+}
+
+/* The offset of the first byte in s[0..16) that wanted() would take, or
+ * 16 (it reads s[16] and s[17] too): most bytes of a text are letters already seen (or, in Chinese
+ * text once one Han character is, more of them), skipped 16 at a time. */
+static inline unsigned next_wanted16(const unsigned char *s, unsigned flags) {
+    __m128i v = _mm_loadu_si128((const __m128i *)s);
+    __m128i m = _mm_or_si128(in_range(v, '0', '9'), _mm_cmpeq_epi8(v, _mm_set1_epi8('$')));
+    if (!(flags & FZ_TEXT_LATIN))
+        m = _mm_or_si128(m, _mm_or_si128(in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z'),
+                                         in_range(v, 0xc3, 0xc9)));
+    if (!(flags & FZ_TEXT_HAN))
+        m = _mm_or_si128(m, _mm_or_si128(in_range(v, 0xe3, 0xe9), in_range(v, 0xef, 0xf0)));
+    if (!(flags & FZ_TEXT_MONEY)) {
+        /* the lead bytes of the signs, with the next byte (and the one
+         * after for the full-width forms, whose block holds the common
+         * punctuation of Chinese text: "，" is EF BC 8C) */
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(s + 1));
+        __m128i v2 = _mm_loadu_si128((const __m128i *)(s + 2));
+#define EQ(x, c) _mm_cmpeq_epi8((x), _mm_set1_epi8((char)(c)))
+        __m128i lat1 = _mm_and_si128(EQ(v, 0xc2), _mm_or_si128(EQ(v1, 0xa3), EQ(v1, 0xa5)));
+        __m128i cur = _mm_and_si128(EQ(v, 0xe2), EQ(v1, 0x82));
+        __m128i full = _mm_and_si128(
+            EQ(v, 0xef),
+            _mm_or_si128(_mm_and_si128(EQ(v1, 0xbc), EQ(v2, 0x84)),
+                         _mm_and_si128(EQ(v1, 0xbf), _mm_or_si128(EQ(v2, 0xa1), EQ(v2, 0xa5)))));
+#undef EQ
+        m = _mm_or_si128(m, _mm_or_si128(lat1, _mm_or_si128(cur, full)));
+    }
+    unsigned bits = (unsigned)_mm_movemask_epi8(m);
+    return bits ? (unsigned)__builtin_ctz(bits) : 16;
+}
+#endif
+
+static inline __attribute__((always_inline)) unsigned
+scan_body(const char *norm, size_t n, char *numbers, size_t *numbers_len, int vec) {
+    const unsigned char *s = (const unsigned char *)norm;
+    unsigned flags = 0;
+    size_t o = 0;
+    (void)vec;
+    for (size_t i = 0; i < n;) {
+#ifdef __SSE2__
+        if (vec && n - i >= 18) { /* 16 bytes and the two after them */
+            unsigned k = next_wanted16(s + i, flags);
+            i += k;
+            if (k == 16) continue;
+        } else
+#endif
+            if (!wanted(s[i], flags)) {
+            i++;
+            continue;
+        }
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            switch (ascii_class[c]) {
+            case C_DIGIT:
+                if (!numbers) {
+                    i++;
+                    continue;
+                }
+                if (o) numbers[o++] = '\n';
+                i = number_at(s, n, i, numbers, &o);
+                continue;
+            case C_LETTER: flags |= FZ_TEXT_LATIN; break;
+            case C_DOLLAR: flags |= FZ_TEXT_MONEY; break;
+            default: break;
+            }
+            i++;
+        } else if (c >= 0xc2 && c <= 0xdf && i + 1 < n && cont(s[i + 1])) {
+            flags |= class_2(((uint32_t)(c & 0x1f) << 6) | (s[i + 1] & 0x3fu));
+            i += 2;
+        } else if (c >= 0xe0 && c <= 0xef && i + 2 < n && cont(s[i + 1]) && cont(s[i + 2])) {
+            flags |= class_3(((uint32_t)(c & 0x0f) << 12) | ((uint32_t)(s[i + 1] & 0x3f) << 6) |
+                             (s[i + 2] & 0x3fu));
+            i += 3;
+        } else if (c >= 0xf0 && c <= 0xf4 && i + 3 < n && cont(s[i + 1]) && cont(s[i + 2]) &&
+                   cont(s[i + 3])) {
+            uint32_t cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3f) << 12) |
+                          ((uint32_t)(s[i + 2] & 0x3f) << 6) | (s[i + 3] & 0x3fu);
+            if (cp >= 0x20000 && cp <= 0x3134f) flags |= FZ_TEXT_HAN;
+            i += 4;
+        } else {
+            i++; /* not UTF-8: nothing */
+        }
+    }
+    if (numbers_len) *numbers_len = o;
+    return flags;
+}
+
+static unsigned scan_scalar(const char *norm, size_t n, char *numbers, size_t *numbers_len) {
+    return scan_body(norm, n, numbers, numbers_len, 0);
+}
+
+static unsigned scan_vec(const char *norm, size_t n, char *numbers, size_t *numbers_len) {
+    return scan_body(norm, n, numbers, numbers_len, 1);
+}
+
+unsigned fz_text_scan(const char *norm, size_t n, char *numbers, size_t *numbers_len) {
+    return (fz_simd_level_get() == FZ_SIMD_SCALAR ? scan_scalar : scan_vec)(norm, n, numbers,
+                                                                            numbers_len);
+}
+
+size_t fz_text_flags_format(unsigned flags, char *out) {
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{FZ_TEXT_HAN, "han"},
+                 {FZ_TEXT_LATIN, "latin"},
+                 {FZ_TEXT_LINK, "link"},
+                 {FZ_TEXT_MONEY, "money"}};
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!(flags & names[i].bit)) continue;
+        if (o) out[o++] = ' ';
+        size_t k = strlen(names[i].name);
+        memcpy(out + o, names[i].name, k);
+        o += k;
+    }
+    out[o] = '\0';
+    return o;
+}
