@@ -8,8 +8,10 @@
  * registered domain is a suffix at a label start; the Unicode form is
  * valid UTF-8; parsing "http://" + the host again gives the same host,
  * Unicode host and domain (the ASCII form is a fixed point); and each
- * field has exactly one line per analysed link. Any crash, sanitizer
- * report or abort() is a finding.
+ * field has exactly one line per analysed link. The text fields
+ * (textfacts.h) of the same text: numbers never longer than the text,
+ * digits and single line breaks only, the same at the scalar and the
+ * vector level. Any crash, sanitizer report or abort() is a finding.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,13 +19,15 @@
 #include <string.h>
 
 #include "norm.h"
+#include "simd.h"
 #include "skel.h"
+#include "textfacts.h"
 #include "url.h"
 #include "utf8.h"
 
 static fz_url_brands *g_brands;
 static fz_url_scan *g_scan;
-static char *g_norm;
+static char *g_norm, *g_nums[2];
 
 #define MAX_INPUT (1u << 16)
 
@@ -33,7 +37,8 @@ static void init(void) {
     static const char brands[] = "paypal: paypal.com\napple: apple.com icloud.com\nups: ups.com\n";
     if (fz_skel_init(err, sizeof(err)) != 0 || fz_url_init(err, sizeof(err)) != 0 ||
         !(g_brands = fz_url_brands_parse(brands, strlen(brands), &line, err, sizeof(err))) ||
-        !(g_scan = fz_url_scan_new(err, sizeof(err))) || !(g_norm = malloc(MAX_INPUT))) {
+        !(g_scan = fz_url_scan_new(err, sizeof(err))) || !(g_norm = malloc(MAX_INPUT)) ||
+        !(g_nums[0] = malloc(MAX_INPUT)) || !(g_nums[1] = malloc(MAX_INPUT))) {
         fprintf(stderr, "fuzz_url: %s\n", err);
         abort();
     }
@@ -92,5 +97,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     f.domain_uni, f.domain_skel, f.flags};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         if (lines(all[i]) != f.nurls) abort();
+    /* the text fields, at both levels */
+    fz_simd_level was = fz_simd_level_get();
+    unsigned fl[2];
+    size_t nn[2];
+    for (int v = 0; v < 2; v++) {
+        fz_simd_set_level(v ? was : FZ_SIMD_SCALAR);
+        fl[v] = fz_text_scan(g_norm, n, g_nums[v], &nn[v]);
+        if (nn[v] > n || (nn[v] && (g_nums[v][0] == '\n' || g_nums[v][nn[v] - 1] == '\n'))) abort();
+        for (size_t i = 0; i < nn[v]; i++)
+            if (!(g_nums[v][i] >= '0' && g_nums[v][i] <= '9') &&
+                !(g_nums[v][i] == '\n' && g_nums[v][i + 1] != '\n'))
+                abort();
+    }
+    fz_simd_set_level(was);
+    if (fl[0] != fl[1] || nn[0] != nn[1] || memcmp(g_nums[0], g_nums[1], nn[0]) != 0) abort();
     return 0;
 }
