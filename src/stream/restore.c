@@ -130,7 +130,6 @@ static int read_changelog(fz_app *app, int topic, log_read *lr, const int32_t *p
     snprintf(gid, sizeof(gid), "%s.restore", app->cfg->group_id);
     int rc = fz_kafka_read_partitions(app->cfg, app->topics.name[topic], parts, n, gid,
                                       READ_TIMEOUT_MS, on_changelog, lr, err, errsz);
-    if (rc > 0) snprintf(err, errsz, "not read to its end in %d s", READ_TIMEOUT_MS / 1000);
     return rc ? -1 : 0;
 }
 
@@ -175,8 +174,7 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
         int r = fz_kafka_read_topic(app->cfg, app->topics.name[FZ_T_STATE], gid, READ_TIMEOUT_MS,
                                     on_checkpoint, &cr, err, sizeof(err));
         if (r != 0) {
-            fz_warn("restore: state topic '%s': %s", app->topics.name[FZ_T_STATE],
-                    r > 0 ? "not read to its end in time" : err);
+            fz_warn("restore: state topic: %s", err);
             goto out;
         }
     }

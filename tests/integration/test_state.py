@@ -15,7 +15,12 @@ instance while offsets and checkpoints were per partition.
 - a deleted and recreated input topic is recognised and read from its
   beginning (its events used to be skipped up to the old offsets);
 - exactly once: after kill -9, no alert twice and none missing for a
-  read_committed reader, and exact statistics.
+  read_committed reader, and exact statistics;
+- a restore waits for a transaction left open on the state topic: the
+  checkpoints committed behind it are read, not an older one (a restore
+  read the state topic only up to its last stable offset, found
+  checkpoints older than the committed offsets and started the tasks
+  again under new lineages, their state lost).
 """
 import collections
 import json
@@ -25,7 +30,7 @@ import time
 import unittest
 import uuid
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import ConfigResource, NewTopic
 
 import harness as h
@@ -385,6 +390,53 @@ class State(unittest.TestCase):
         got = stats_totals(topics["stats"])
         self.assertEqual(got["screened"] + got["invalid"],
                          len(first.records) + len(second.records), dict(got))
+
+    def test_restore_waits_for_open_transaction(self):
+        """exactly_once: a transaction another producer left open on the
+        state topic (a zombie's, one whose coordinator has not ended it
+        yet) holds its last stable offset back, and the checkpoints
+        committed after it lie beyond. A restore waits until it ends and
+        restores them; it used to read up to the stable offset, find
+        checkpoints older than the committed offsets, and start every task
+        that had moved on again under a new lineage (its dedup entries,
+        campaigns and statistics lost: alerts repeated or missing)."""
+        topics = h.create_topics({"events": 2, "alerts": 1, "dlq": 1, "stats": 1, "state": 1})
+        group = f"g-txopen-{uuid.uuid4().hex[:6]}"
+        args = ("--processing-guarantee", "exactly_once")
+        ev = h.Events(2000, seed=53, fraud_rate=0.2, dedup_group=50)
+        more = h.Events(2000, seed=54, fraud_rate=0.2)
+        h.produce(topics["events"], ev.records)
+        zombie = Producer({"bootstrap.servers": h.BROKER, "transactional.id": f"zombie-{group}",
+                           "transaction.timeout.ms": 120000})
+        zombie.init_transactions(30)
+        a = h.Fanzha("txopen-a", topics, group, args).start()
+        try:
+            h.wait_caught_up(group, topics["events"], proc=a)
+            zombie.begin_transaction()
+            zombie.produce(topics["state"], key=b"zombie", value=b"not a checkpoint", partition=0)
+            self.assertEqual(zombie.flush(30), 0)
+            # every task moves on: its checkpoints now lie past the open transaction
+            h.produce(topics["events"], more.records)
+            h.wait_caught_up(group, topics["events"], proc=a)
+        finally:
+            a.stop()
+        self.assertTrue(open_transaction([topics["state"]]))
+        b = h.Fanzha("txopen-b", topics, group, args).start()
+        try:
+            self.assertTrue(h.wait_for(lambda: "assigned" in b.log(), 60), b.log()[-3000:])
+            time.sleep(5)
+            self.assertNotIn("starting lineage", b.log())
+            self.assertNotIn("task(s) ready", b.log(), "restored past an open transaction")
+            zombie.abort_transaction(30)
+            h.wait_ready(b)
+            time.sleep(2)
+        finally:
+            b.stop()
+        self.assertNotIn("starting lineage", b.log())
+        self.assertIn("restored at offset", b.log())
+        ids = collections.Counter(x["event_id"] for x in
+                                  h.alerts_of(h.consume_all(topics["alerts"])))
+        self.assertEqual(set(ids), ev.fraud_ids | more.fraud_ids | {ev.dedup_ids[0]})
 
     def test_exactly_once_kill(self):
         """exactly_once: kill -9 in the middle of the stream, restart. A
