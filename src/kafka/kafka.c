@@ -205,6 +205,33 @@ int fz_kafka_read_topic(const fz_config *cfg, const char *topic, const char *gro
                                     err_size);
 }
 
+#define HELD_BACK_WARN_MS 15000
+
+/* Why the first partition of ids[0..n) whose end hi[i] (> 0) is not yet
+ * reached is behind: its last stable offset (asked of the read_committed
+ * reader rk) short of that end means a transaction still open (1). */
+static int behind(rd_kafka_t *rk, const char *topic, const int32_t *ids, const int64_t *hi, int n,
+                  char *out, size_t size) {
+    snprintf(out, size, "topic '%s': not read to its end", topic);
+    for (int i = 0; i < n; i++) {
+        int64_t lo = 0, lso = -1;
+        if (hi[i] <= 0) continue;
+        if (rd_kafka_query_watermark_offsets(rk, topic, ids[i], &lo, &lso, 5000)) lso = -1;
+        if (lso >= 0 && lso < hi[i])
+            snprintf(out, size,
+                     "topic '%s' partition %d: its committed records end at offset %lld, before "
+                     "offset %lld where its log ended when the read started: a transaction "
+                     "still open holds them back (`kafka-transactions.sh find-hanging` names "
+                     "one that is never ended)",
+                     topic, ids[i], (long long)lso, (long long)hi[i]);
+        else
+            snprintf(out, size, "topic '%s' partition %d: not yet read to offset %lld", topic,
+                     ids[i], (long long)hi[i]);
+        return lso >= 0 && lso < hi[i];
+    }
+    return 0;
+}
+
 rd_kafka_t *fz_kafka_probe_new(const fz_config *cfg, const char *client_id, char *err, size_t n) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     if (fz_kafka_conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
@@ -286,7 +313,13 @@ int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int3
         snprintf(err, err_size, "topic '%s': assign: %s", topic, rd_kafka_err2str(e));
         goto out;
     }
+    int64_t warn_at = fz_mono_ms() + HELD_BACK_WARN_MS;
     while (left > 0 && fz_mono_ms() < until) {
+        if (fz_mono_ms() >= warn_at) {
+            char why[400];
+            if (behind(rk, topic, ids, hi, np, why, sizeof(why))) fz_warn("%s: waiting", why);
+            warn_at = fz_mono_ms() + HELD_BACK_WARN_MS;
+        }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         if (!m) continue;
         int stop = 0;
@@ -314,27 +347,11 @@ int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int3
         }
     }
     rc = left > 0 ? 1 : 0;
-    if (rc) { /* say which partition, and whether a transaction holds it back */
-        snprintf(err, err_size, "topic '%s': not read to its end in %lld s", topic,
+    if (rc) {
+        char why[400];
+        behind(rk, topic, ids, hi, np, why, sizeof(why));
+        snprintf(err, err_size, "%s (not read to its end in %lld s)", why,
                  (long long)(timeout_ms / 1000));
-        for (int i = 0; i < np; i++) {
-            int64_t lo = 0, lso = -1;
-            if (hi[i] <= 0) continue;
-            if (rd_kafka_query_watermark_offsets(rk, topic, ids[i], &lo, &lso, 5000)) lso = -1;
-            if (lso >= 0 && lso < hi[i])
-                snprintf(err, err_size,
-                         "topic '%s' partition %d: its committed records end at offset %lld, "
-                         "before offset %lld where the log ended when the read started: a "
-                         "transaction still open holds them back (not ended within %lld s: "
-                         "see `kafka-transactions.sh find-hanging`)",
-                         topic, ids[i], (long long)lso, (long long)hi[i],
-                         (long long)(timeout_ms / 1000));
-            else
-                snprintf(err, err_size,
-                         "topic '%s' partition %d: not read to offset %lld in %lld s", topic,
-                         ids[i], (long long)hi[i], (long long)(timeout_ms / 1000));
-            break;
-        }
     }
 out:
     if (md) rd_kafka_metadata_destroy(md);

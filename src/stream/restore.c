@@ -3,8 +3,11 @@
  * by re-reading input (see stream.h).
  *
  * For a batch of tasks: the committed offsets of their partitions; their
- * checkpoints from the state topic (read to its end, committed records
- * only); for decide tasks, their changelog partitions. A checkpoint and a
+ * checkpoints from the state topic (read to the end of its log as it
+ * stands when the read starts, committed records only: a transaction open
+ * there is waited for, since the checkpoint that goes with a committed
+ * offset may lie beyond it); for decide tasks, their changelog partitions,
+ * read the same way. A checkpoint and a
  * committed offset were written by one transaction, so they agree; when
  * they do not (no checkpoint, a damaged one, one from before this format),
  * the task starts a new lineage at the committed offset: its statistics

@@ -786,6 +786,7 @@ static int restore_tasks(fz_sthread *t, fz_task **v, int n, rd_kafka_topic_parti
     for (int attempt = 1;; attempt++) {
         if (fz_restore(app, t->offsets, v, n, l, &t->ctr) == 0) return 0;
         if (atomic_load(&app->stop) || atomic_load(&app->fatal) || fz_mono_ms() >= until) break;
+        inc(&t->ctr.restore_retries);
         fz_warn("thread %d: restoring %d task(s) failed (attempt %d); trying again", t->idx, n,
                 attempt);
         sleep(attempt < 5 ? (unsigned)attempt : 5);
@@ -1076,7 +1077,20 @@ static void *thread_main(void *arg) {
         if (t->batch_ms >= t->next_snapshot) snapshot(t);
     }
 out:
-    if (!atomic_load(&app->fatal)) commit(t, 1);
+    if (!atomic_load(&app->fatal)) {
+        commit(t, 1);
+    } else if (t->in_txn) {
+        /* ended now rather than by the coordinator after the transaction
+         * timeout: open, it holds back the last stable offset of every
+         * partition it wrote to and the committed offsets it carries, and
+         * whoever takes the tasks over waits for it to restore them */
+        rd_kafka_error_t *e = rd_kafka_abort_transaction(t->txp, ABORT_TIMEOUT_MS);
+        if (e) {
+            fz_debug("thread %d: abort transaction at exit: %s", t->idx, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        t->in_txn = 0;
+    }
     atomic_store(&t->tel.exited, 1);
     return NULL;
 }

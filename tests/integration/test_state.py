@@ -424,7 +424,9 @@ class State(unittest.TestCase):
         b = h.Fanzha("txopen-b", topics, group, args).start()
         try:
             self.assertTrue(h.wait_for(lambda: "assigned" in b.log(), 60), b.log()[-3000:])
-            time.sleep(5)
+            # after 15 s, it says what it waits for
+            self.assertTrue(h.wait_for(lambda: "a transaction still open holds them back"
+                                       in b.log(), 30), b.log()[-3000:])
             self.assertNotIn("starting lineage", b.log())
             self.assertNotIn("task(s) ready", b.log(), "restored past an open transaction")
             zombie.abort_transaction(30)
