@@ -24,6 +24,7 @@ instance while offsets and checkpoints were per partition.
 """
 import collections
 import json
+import re
 import signal
 import threading
 import time
@@ -407,10 +408,14 @@ class State(unittest.TestCase):
         more = h.Events(2000, seed=54, fraud_rate=0.2)
         h.produce(topics["events"], ev.records)
         zombie = Producer({"bootstrap.servers": h.BROKER, "transactional.id": f"zombie-{group}",
-                           "transaction.timeout.ms": 120000})
+                           "transaction.timeout.ms": 60000})
         zombie.init_transactions(30)
         a = h.Fanzha("txopen-a", topics, group, args).start()
         try:
+            # both threads in the group: no rebalance aborts a transaction
+            # of A (whose restore would wait for the zombie) from here on
+            self.assertTrue(h.wait_for(lambda: re.search(r"thread 1: \d+ task\(s\) ready",
+                                                          a.log()), 60), a.log()[-3000:])
             h.wait_caught_up(group, topics["events"], proc=a)
             zombie.begin_transaction()
             zombie.produce(topics["state"], key=b"zombie", value=b"not a checkpoint", partition=0)
