@@ -152,7 +152,13 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
     }
     rd_kafka_resp_err_t e = rd_kafka_committed(c, cl, OFFSETS_TIMEOUT_MS);
     if (e) {
-        fz_warn("restore: cannot read committed offsets: %s", rd_kafka_err2str(e));
+        /* read_committed asks for stable offsets: those that a transaction
+         * still open carries are not given out until it ends */
+        fz_warn("restore: cannot read committed offsets: %s%s", rd_kafka_err2str(e),
+                e == RD_KAFKA_RESP_ERR__TIMED_OUT
+                    ? " (the broker away, or offsets that a transaction still open carries: "
+                      "`kafka-transactions.sh find-hanging` names one that is never ended)"
+                    : "");
         goto out;
     }
     /* a task handed back from this process's registry keeps its state if
