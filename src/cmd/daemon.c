@@ -99,7 +99,7 @@ out:
 typedef struct totals {
     uint64_t consumed, screened, routed, marks, decided, alerts, suppressed, duplicates,
         dead_letters, rejected, campaign_summaries, stats_records, commits, retries, aborts,
-        restores, restore_ms, restored_entries, restore_retries, incarnations, tasks,
+        restores, restore_ms, restored_entries, restore_retries, offsets_lost, incarnations, tasks,
         producer_waits, producer_resets;
     uint64_t clean, invalid, intercepts;
 } totals;
@@ -129,6 +129,7 @@ static totals sum(fz_app *app) {
         ADD(restore_ms, restore_ms);
         ADD(restored_entries, restored_entries);
         ADD(restore_retries, restore_retries);
+        ADD(offsets_lost, offsets_lost);
         ADD(incarnations, incarnations);
         ADD(tasks, tasks);
         ADD(producer_waits, producer_waits);
@@ -187,28 +188,28 @@ static void log_stats(fz_app *app) {
     totals t = sum(app);
     fz_watch_stats ws = {0};
     if (app->watch) fz_watch_stats_get(app->watch, &ws);
-    fz_info(
-        "stats: consumed=%llu processed=%llu clean=%llu routed=%llu marks=%llu decided=%llu "
-        "alerts=%llu suppressed=%llu invalid=%llu dead_letters=%llu rejected_outputs=%llu "
-        "duplicates=%llu campaign_summaries=%llu intercepts=%llu stats_records=%llu "
-        "commits=%llu commit_retries=%llu aborts=%llu tasks=%llu restores=%llu "
-        "restore_ms=%llu restored_entries=%llu restore_retries=%llu incarnations=%llu "
-        "producer_waits=%llu "
-        "producer_resets=%llu "
-        "watched=%llu watch_evictions=%llu watchlog_records=%llu",
-        (unsigned long long)t.consumed, (unsigned long long)t.screened, (unsigned long long)t.clean,
-        (unsigned long long)t.routed, (unsigned long long)t.marks, (unsigned long long)t.decided,
-        (unsigned long long)t.alerts, (unsigned long long)t.suppressed,
-        (unsigned long long)t.invalid, (unsigned long long)t.dead_letters,
-        (unsigned long long)t.rejected, (unsigned long long)t.duplicates,
-        (unsigned long long)t.campaign_summaries, (unsigned long long)t.intercepts,
-        (unsigned long long)t.stats_records, (unsigned long long)t.commits,
-        (unsigned long long)t.retries, (unsigned long long)t.aborts, (unsigned long long)t.tasks,
-        (unsigned long long)t.restores, (unsigned long long)t.restore_ms,
-        (unsigned long long)t.restored_entries, (unsigned long long)t.restore_retries,
-        (unsigned long long)t.incarnations, (unsigned long long)t.producer_waits,
-        (unsigned long long)t.producer_resets, (unsigned long long)ws.entries,
-        (unsigned long long)ws.evictions, (unsigned long long)fz_watchlog_records(app->watchlog));
+    fz_info("stats: consumed=%llu processed=%llu clean=%llu routed=%llu marks=%llu decided=%llu "
+            "alerts=%llu suppressed=%llu invalid=%llu dead_letters=%llu rejected_outputs=%llu "
+            "duplicates=%llu campaign_summaries=%llu intercepts=%llu stats_records=%llu "
+            "commits=%llu commit_retries=%llu aborts=%llu tasks=%llu restores=%llu "
+            "restore_ms=%llu restored_entries=%llu restore_retries=%llu offsets_lost=%llu "
+            "incarnations=%llu producer_waits=%llu producer_resets=%llu "
+            "watched=%llu watch_evictions=%llu watchlog_records=%llu",
+            (unsigned long long)t.consumed, (unsigned long long)t.screened,
+            (unsigned long long)t.clean, (unsigned long long)t.routed, (unsigned long long)t.marks,
+            (unsigned long long)t.decided, (unsigned long long)t.alerts,
+            (unsigned long long)t.suppressed, (unsigned long long)t.invalid,
+            (unsigned long long)t.dead_letters, (unsigned long long)t.rejected,
+            (unsigned long long)t.duplicates, (unsigned long long)t.campaign_summaries,
+            (unsigned long long)t.intercepts, (unsigned long long)t.stats_records,
+            (unsigned long long)t.commits, (unsigned long long)t.retries,
+            (unsigned long long)t.aborts, (unsigned long long)t.tasks,
+            (unsigned long long)t.restores, (unsigned long long)t.restore_ms,
+            (unsigned long long)t.restored_entries, (unsigned long long)t.restore_retries,
+            (unsigned long long)t.offsets_lost, (unsigned long long)t.incarnations,
+            (unsigned long long)t.producer_waits, (unsigned long long)t.producer_resets,
+            (unsigned long long)ws.entries, (unsigned long long)ws.evictions,
+            (unsigned long long)fz_watchlog_records(app->watchlog));
 }
 
 /* ---- the HTTP endpoints ---- */

@@ -7,12 +7,14 @@
  * stands when the read starts, committed records only: a transaction open
  * there is waited for, since the checkpoint that goes with a committed
  * offset may lie beyond it); for decide tasks, their changelog partitions,
- * read the same way. A checkpoint and a
- * committed offset were written by one transaction, so they agree; when
- * they do not (no checkpoint, a damaged one, one from before this format),
- * the task starts a new lineage at the committed offset: its statistics
- * records and changelog entries then carry the new lineage and can never
- * overwrite what the old one wrote, so every sum stays exact.
+ * read the same way. A checkpoint and a committed offset were written by
+ * one transaction, so they agree; an offset of the checkpoint's lineage
+ * that lags it lost its transaction's offsets at the broker, and the task
+ * is restored at the checkpoint (fz_checkpoint_judge). Otherwise (no
+ * checkpoint, a damaged one, one from before this format, offsets set by
+ * hand) the task starts a new lineage at the committed offset: its
+ * statistics records and changelog entries then carry the new lineage and
+ * can never overwrite what the old one wrote, so every sum stays exact.
  *
  * A task with a checkpoint is started one record early, at the last record
  * it read (verify_offset): the thread compares that record's fingerprint
@@ -194,20 +196,14 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
         int64_t committed = cl->elems[i].err || cl->elems[i].offset < 0 ? -1 : cl->elems[i].offset;
         fz_checkpoint ck;
         const char *why = NULL;
+        fz_checkpoint_verdict verdict = FZ_CKPT_DISAGREES;
         if (!w[i].val) {
             why = committed >= 0 ? "no checkpoint" : NULL;
         } else if (fz_checkpoint_decode(w[i].val, w[i].len, &ck, err, sizeof(err)) != 0) {
             why = err;
-        } else if (ck.position != committed) {
-            if (committed < 0)
-                snprintf(err, sizeof(err),
-                         "a checkpoint at offset %lld but no committed offset: the topic was "
-                         "recreated (deleting a topic deletes its offsets) or the group's offsets "
-                         "were deleted",
-                         (long long)ck.position);
-            else
-                snprintf(err, sizeof(err), "checkpoint at offset %lld, committed offset %lld",
-                         (long long)ck.position, (long long)committed);
+        } else if ((verdict = fz_checkpoint_judge(&ck, committed, cl->elems[i].metadata,
+                                                  cl->elems[i].metadata_size, err, sizeof(err))) ==
+                   FZ_CKPT_DISAGREES) {
             why = err;
         } else if (fz_task_load(app, k, &ck, err, sizeof(err)) != 0) {
             fz_task_reset(app, k);
@@ -218,6 +214,14 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
             if (k->stage == FZ_STAGE_DECIDE) {
                 bypart[k->partition] = k;
                 logparts[nlog++] = k->partition;
+            }
+            if (verdict == FZ_CKPT_OFFSET_LOST) {
+                /* the next commit writes the checkpoint's offset again */
+                k->dirty = 1;
+                atomic_fetch_add(&ctr->offsets_lost, 1);
+                fz_warn("%s[%d]: %s: restored at the checkpoint, offset %lld (lineage %s)",
+                        k->topic, k->partition, err, (long long)k->position, k->lineage_hex);
+                continue;
             }
             fz_info("%s[%d]: restored at offset %lld (lineage %s)", k->topic, k->partition,
                     (long long)k->position, k->lineage_hex);

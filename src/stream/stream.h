@@ -165,8 +165,8 @@ struct fz_task {
 typedef struct fz_sthread_counters {
     _Atomic uint64_t consumed, screened, routed, marks, decided, alerts, suppressed, duplicates,
         dead_letters, rejected_outputs, campaign_summaries, stats_records, commits, commit_retries,
-        aborts, restores, restore_ms, restored_entries, restore_retries, incarnations, tasks,
-        producer_waits, producer_resets;
+        aborts, restores, restore_ms, restored_entries, restore_retries, offsets_lost, incarnations,
+        tasks, producer_waits, producer_resets;
 } fz_sthread_counters;
 
 /* Alerts by (category, severity) of one thread: a small fixed table, the

@@ -737,8 +737,18 @@ static int commit(fz_sthread *t, int final) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(t->ntasks + 1);
         for (int i = 0; i < t->ntasks; i++) {
             fz_task *k = t->tasks[i];
-            if (k && k->flushed && k->position >= 0)
-                rd_kafka_topic_partition_list_add(l, k->topic, k->partition)->offset = k->position;
+            if (!k || !k->flushed || k->position < 0) continue;
+            rd_kafka_topic_partition_t *p =
+                rd_kafka_topic_partition_list_add(l, k->topic, k->partition);
+            p->offset = k->position;
+            /* its lineage, for a restore that finds the offset behind the
+             * checkpoint (checkpoint.h); freed with the list */
+            char tag[FZ_CHECKPOINT_TAG_MAX];
+            size_t n = fz_checkpoint_offset_tag(k->lineage, tag);
+            if ((p->metadata = malloc(n))) {
+                memcpy(p->metadata, tag, n);
+                p->metadata_size = n;
+            }
         }
         rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(t->consumer);
         if (!md) {
