@@ -196,15 +196,16 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
         int64_t committed = cl->elems[i].err || cl->elems[i].offset < 0 ? -1 : cl->elems[i].offset;
         fz_checkpoint ck;
         const char *why = NULL;
+        char judged[256]; /* the verdict's reason (err is fz_task_load's) */
         fz_checkpoint_verdict verdict = FZ_CKPT_DISAGREES;
         if (!w[i].val) {
             why = committed >= 0 ? "no checkpoint" : NULL;
         } else if (fz_checkpoint_decode(w[i].val, w[i].len, &ck, err, sizeof(err)) != 0) {
             why = err;
         } else if ((verdict = fz_checkpoint_judge(&ck, committed, cl->elems[i].metadata,
-                                                  cl->elems[i].metadata_size, err, sizeof(err))) ==
-                   FZ_CKPT_DISAGREES) {
-            why = err;
+                                                  cl->elems[i].metadata_size, judged,
+                                                  sizeof(judged))) == FZ_CKPT_DISAGREES) {
+            why = judged;
         } else if (fz_task_load(app, k, &ck, err, sizeof(err)) != 0) {
             fz_task_reset(app, k);
             why = err;
@@ -220,7 +221,7 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
                 k->dirty = 1;
                 atomic_fetch_add(&ctr->offsets_lost, 1);
                 fz_warn("%s[%d]: %s: restored at the checkpoint, offset %lld (lineage %s)",
-                        k->topic, k->partition, err, (long long)k->position, k->lineage_hex);
+                        k->topic, k->partition, judged, (long long)k->position, k->lineage_hex);
                 continue;
             }
             fz_info("%s[%d]: restored at offset %lld (lineage %s)", k->topic, k->partition,
