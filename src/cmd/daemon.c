@@ -99,8 +99,8 @@ out:
 typedef struct totals {
     uint64_t consumed, screened, routed, marks, decided, alerts, suppressed, duplicates,
         dead_letters, rejected, campaign_summaries, stats_records, commits, retries, aborts,
-        restores, restore_ms, restored_entries, incarnations, tasks, producer_waits,
-        producer_resets;
+        restores, restore_ms, restored_entries, restore_retries, offsets_lost, incarnations, tasks,
+        producer_waits, producer_resets;
     uint64_t clean, invalid, intercepts;
 } totals;
 
@@ -128,6 +128,8 @@ static totals sum(fz_app *app) {
         ADD(restores, restores);
         ADD(restore_ms, restore_ms);
         ADD(restored_entries, restored_entries);
+        ADD(restore_retries, restore_retries);
+        ADD(offsets_lost, offsets_lost);
         ADD(incarnations, incarnations);
         ADD(tasks, tasks);
         ADD(producer_waits, producer_waits);
@@ -190,8 +192,8 @@ static void log_stats(fz_app *app) {
             "alerts=%llu suppressed=%llu invalid=%llu dead_letters=%llu rejected_outputs=%llu "
             "duplicates=%llu campaign_summaries=%llu intercepts=%llu stats_records=%llu "
             "commits=%llu commit_retries=%llu aborts=%llu tasks=%llu restores=%llu "
-            "restore_ms=%llu restored_entries=%llu incarnations=%llu producer_waits=%llu "
-            "producer_resets=%llu "
+            "restore_ms=%llu restored_entries=%llu restore_retries=%llu offsets_lost=%llu "
+            "incarnations=%llu producer_waits=%llu producer_resets=%llu "
             "watched=%llu watch_evictions=%llu watchlog_records=%llu",
             (unsigned long long)t.consumed, (unsigned long long)t.screened,
             (unsigned long long)t.clean, (unsigned long long)t.routed, (unsigned long long)t.marks,
@@ -203,7 +205,8 @@ static void log_stats(fz_app *app) {
             (unsigned long long)t.commits, (unsigned long long)t.retries,
             (unsigned long long)t.aborts, (unsigned long long)t.tasks,
             (unsigned long long)t.restores, (unsigned long long)t.restore_ms,
-            (unsigned long long)t.restored_entries, (unsigned long long)t.incarnations,
+            (unsigned long long)t.restored_entries, (unsigned long long)t.restore_retries,
+            (unsigned long long)t.offsets_lost, (unsigned long long)t.incarnations,
             (unsigned long long)t.producer_waits, (unsigned long long)t.producer_resets,
             (unsigned long long)ws.entries, (unsigned long long)ws.evictions,
             (unsigned long long)fz_watchlog_records(app->watchlog));

@@ -215,8 +215,7 @@ int fz_stats_main(const fz_config *cfg) {
             fz_error("%s", err);
             rc = -1;
         } else if (r > 0) {
-            fz_warn("topic '%s' not read to its end in 60 s: the figures are incomplete",
-                    cfg->stats_topic);
+            fz_warn("%s: the figures are incomplete", err);
         }
     }
     if (rc == 0) rc = report(&s);

@@ -205,12 +205,57 @@ int fz_kafka_read_topic(const fz_config *cfg, const char *topic, const char *gro
                                     err_size);
 }
 
+#define HELD_BACK_WARN_MS 15000
+
+/* Why the first partition of ids[0..n) whose end hi[i] (> 0) is not yet
+ * reached is behind: its last stable offset (asked of the read_committed
+ * reader rk) short of that end means a transaction still open (1). */
+static int behind(rd_kafka_t *rk, const char *topic, const int32_t *ids, const int64_t *hi, int n,
+                  char *out, size_t size) {
+    snprintf(out, size, "topic '%s': not read to its end", topic);
+    for (int i = 0; i < n; i++) {
+        int64_t lo = 0, lso = -1;
+        if (hi[i] <= 0) continue;
+        if (rd_kafka_query_watermark_offsets(rk, topic, ids[i], &lo, &lso, 5000)) lso = -1;
+        if (lso >= 0 && lso < hi[i])
+            snprintf(out, size,
+                     "topic '%s' partition %d: its committed records end at offset %lld, before "
+                     "offset %lld where its log ended when the read started: a transaction "
+                     "still open holds them back (`kafka-transactions.sh find-hanging` names "
+                     "one that is never ended)",
+                     topic, ids[i], (long long)lso, (long long)hi[i]);
+        else
+            snprintf(out, size, "topic '%s' partition %d: not yet read to offset %lld", topic,
+                     ids[i], (long long)hi[i]);
+        return lso >= 0 && lso < hi[i];
+    }
+    return 0;
+}
+
+rd_kafka_t *fz_kafka_probe_new(const fz_config *cfg, const char *client_id, char *err, size_t n) {
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (fz_kafka_conf_set(c, "bootstrap.servers", cfg->brokers, err, n) ||
+        fz_kafka_conf_apply(c, &cfg->kafka, err, n) ||
+        fz_kafka_conf_apply(c, &cfg->kafka_consumer, err, n) ||
+        fz_kafka_conf_set(c, "client.id", client_id, err, n) ||
+        fz_kafka_conf_set(c, "enable.auto.commit", "false", err, n) ||
+        /* librdkafka asks ListOffsets with the handle's isolation level:
+         * read_committed would answer with the last stable offset */
+        fz_kafka_conf_set(c, "isolation.level", "read_uncommitted", err, n)) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    return fz_kafka_client_new(RD_KAFKA_CONSUMER, c, client_id, err, n);
+}
+
 int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int32_t *parts,
                              int nparts, const char *group_id, int64_t timeout_ms,
                              fz_kafka_record_fn fn, void *ctx, char *err, size_t err_size) {
     int rc = -1;
     rd_kafka_topic_partition_list_t *l = NULL;
     const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_t *probe = NULL;
+    rd_kafka_topic_t *rkt = NULL;
     int64_t *hi = NULL;
     int32_t *ids = NULL;
     /* the end of a partition is known after a fetch that returns nothing,
@@ -218,7 +263,8 @@ int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int3
      * the default 500 ms per topic read */
     rd_kafka_t *rk = fz_kafka_reader_new(cfg, group_id, "fanzha-reader", 10, err, err_size);
     if (!rk) return -1;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (!(probe = fz_kafka_probe_new(cfg, "fanzha-reader-end", err, err_size))) goto out;
+    rkt = rd_kafka_topic_new(rk, topic, NULL);
     int64_t until = fz_mono_ms() + timeout_ms;
     int np = nparts;
     if (nparts < 0) {
@@ -243,8 +289,14 @@ int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int3
     for (int i = 0; i < np; i++) {
         int32_t p = parts ? parts[i] : md->topics[0].partitions[i].id;
         int64_t lo = 0, h = 0;
+        /* the end of the log, not the last stable offset: a record that a
+         * transaction committed before the read started may lie behind
+         * one still open (another producer's, or one its coordinator has
+         * not ended yet); read up to the last stable offset, the read
+         * would end before it without a word. Reading to the end of the
+         * log waits until every transaction open now is ended. */
         rd_kafka_resp_err_t e =
-            rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &h, (int)timeout_ms);
+            rd_kafka_query_watermark_offsets(probe, topic, p, &lo, &h, (int)timeout_ms);
         if (e) {
             snprintf(err, err_size, "topic '%s' partition %d: %s", topic, p, rd_kafka_err2str(e));
             goto out;
@@ -261,12 +313,19 @@ int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int3
         snprintf(err, err_size, "topic '%s': assign: %s", topic, rd_kafka_err2str(e));
         goto out;
     }
+    int64_t warn_at = fz_mono_ms() + HELD_BACK_WARN_MS;
     while (left > 0 && fz_mono_ms() < until) {
+        if (fz_mono_ms() >= warn_at) {
+            char why[400];
+            if (behind(rk, topic, ids, hi, np, why, sizeof(why))) fz_warn("%s: waiting", why);
+            warn_at = fz_mono_ms() + HELD_BACK_WARN_MS;
+        }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         if (!m) continue;
         int stop = 0;
         /* a partition is read when a record at its end arrives, or its end is
-         * reached past commit markers (which are not delivered) */
+         * reached past commit markers and aborted records (which are not
+         * delivered) */
         int64_t reached = -1;
         if (m->err == 0) {
             stop = fn(ctx, m);
@@ -288,12 +347,19 @@ int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int3
         }
     }
     rc = left > 0 ? 1 : 0;
+    if (rc) {
+        char why[400];
+        behind(rk, topic, ids, hi, np, why, sizeof(why));
+        snprintf(err, err_size, "%s (not read to its end in %lld s)", why,
+                 (long long)(timeout_ms / 1000));
+    }
 out:
     if (md) rd_kafka_metadata_destroy(md);
     if (l) rd_kafka_topic_partition_list_destroy(l);
     free(hi);
     free(ids);
-    rd_kafka_topic_destroy(rkt);
+    if (rkt) rd_kafka_topic_destroy(rkt);
+    if (probe) rd_kafka_destroy(probe);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;

@@ -79,22 +79,38 @@ rd_kafka_t *fz_kafka_reader_new(const fz_config *cfg, const char *group_id, cons
                                 int fetch_wait_ms, char *err, size_t n);
 
 /*
- * Read every partition of topic from its low to its high watermark (taken
- * when the read starts), committed records only, with a consumer that
- * assigns the partitions itself
- * and commits nothing (group.id group_id, which librdkafka's consume calls
- * need, is never joined; cfg's brokers and `kafka:` properties), calling fn for each
- * record in partition order. Returns 0 when every partition was read to
- * its end, 1 when timeout_ms passed first (fn saw what was read), -1 with
- * a reason in err when the topic cannot be read (missing, no leader, bad
- * property) or fn stopped the read. Blocks; any thread.
+ * A consumer handle that reads nothing: it asks where a partition's log
+ * ends, committed or not (isolation.level read_uncommitted; librdkafka's
+ * rd_kafka_query_watermark_offsets() asks with the handle's isolation
+ * level, and a read_committed one is answered with the last stable offset,
+ * which a transaction left open holds back). cfg's brokers, `kafka:` and
+ * `kafka_consumer:` properties. NULL with err.
+ */
+rd_kafka_t *fz_kafka_probe_new(const fz_config *cfg, const char *client_id, char *err, size_t n);
+
+/*
+ * Read every partition of topic from its low watermark to the end of its
+ * log as it stands when the read starts (its high watermark, not its last
+ * stable offset), committed records only, with a consumer that assigns the
+ * partitions itself and commits nothing (group.id group_id, which
+ * librdkafka's consume calls need, is never joined; cfg's brokers and
+ * `kafka:` properties), calling fn for each record in partition order.
+ * Every record of a transaction that was committed before the read started
+ * is read: a transaction still open then is waited for until it ends
+ * (committed, or aborted by its producer or, after transaction.timeout.ms,
+ * by its coordinator). Returns 0 when every partition was read to its end,
+ * 1 when timeout_ms passed first (fn saw what was read; err says which
+ * partition is behind and, when a transaction holds it back, where), -1
+ * with a reason in err when the topic cannot be read (missing, no leader,
+ * bad property) or fn stopped the read. Blocks; any thread.
  */
 int fz_kafka_read_topic(const fz_config *cfg, const char *topic, const char *group_id,
                         int64_t timeout_ms, fz_kafka_record_fn fn, void *ctx, char *err,
                         size_t err_size);
 /* The same for partitions parts[0..nparts) of topic (nparts -1: all). Only
  * committed records are read (isolation.level=read_committed); the end of a
- * partition is found past the commit markers that close transactions. */
+ * partition is found past the markers that close transactions and the
+ * aborted records before them. */
 int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int32_t *parts,
                              int nparts, const char *group_id, int64_t timeout_ms,
                              fz_kafka_record_fn fn, void *ctx, char *err, size_t err_size);

@@ -108,6 +108,14 @@ static void counters(fz_app *app, fz_buf *b) {
                     "Transactional producers replaced after a failed abort", SUM(producer_resets));
     fz_prom_counter(b, "fanzha_restores_total", "Tasks restored from checkpoints and changelogs",
                     SUM(restores));
+    fz_prom_counter(b, "fanzha_restore_retries_total",
+                    "Restores that failed and were tried again (the cluster away, or a "
+                    "transaction still open on the state topic or a changelog)",
+                    SUM(restore_retries));
+    fz_prom_counter(b, "fanzha_restore_offsets_lost_total",
+                    "Tasks restored at a checkpoint ahead of their committed offset: the broker "
+                    "lost the offsets of the committed transaction that wrote it",
+                    SUM(offsets_lost));
     fz_prom_family(b, "fanzha_restore_seconds_total", "counter", "Time spent restoring tasks");
     fz_prom_f64(b, "fanzha_restore_seconds_total", NULL, (double)SUM(restore_ms) / 1e3);
     fz_prom_counter(b, "fanzha_restored_entries_total", "Store entries read back from changelogs",

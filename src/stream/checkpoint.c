@@ -94,6 +94,36 @@ bad:
     return -1;
 }
 
+size_t fz_checkpoint_offset_tag(uint64_t lineage, char *out) {
+    return (size_t)snprintf(out, FZ_CHECKPOINT_TAG_MAX, "fz1:%016llx", (unsigned long long)lineage);
+}
+
+fz_checkpoint_verdict fz_checkpoint_judge(const fz_checkpoint *c, int64_t committed,
+                                          const void *tag, size_t tag_len, char *err,
+                                          size_t err_size) {
+    if (c->position == committed) return FZ_CKPT_AGREES;
+    if (committed < 0) {
+        snprintf(err, err_size,
+                 "a checkpoint at offset %lld but no committed offset: the topic was recreated "
+                 "(deleting a topic deletes its offsets) or the group's offsets were deleted",
+                 (long long)c->position);
+        return FZ_CKPT_DISAGREES;
+    }
+    char mine[FZ_CHECKPOINT_TAG_MAX];
+    size_t n = fz_checkpoint_offset_tag(c->lineage, mine);
+    if (c->position > committed && tag && tag_len == n && memcmp(tag, mine, n) == 0) {
+        snprintf(err, err_size,
+                 "committed offset %lld lags its checkpoint at offset %lld (same lineage): the "
+                 "offsets of the committed transaction that wrote the checkpoint were lost at "
+                 "the broker",
+                 (long long)committed, (long long)c->position);
+        return FZ_CKPT_OFFSET_LOST;
+    }
+    snprintf(err, err_size, "checkpoint at offset %lld, committed offset %lld",
+             (long long)c->position, (long long)committed);
+    return FZ_CKPT_DISAGREES;
+}
+
 uint64_t fz_checkpoint_fingerprint(const void *key, size_t key_len, const void *value, size_t len,
                                    int64_t timestamp) {
     XXH3_state_t st;

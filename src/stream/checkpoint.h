@@ -37,6 +37,34 @@ fz_err fz_checkpoint_encode(fz_buf *b, const fz_checkpoint *c);
 /* Views into p. 0, or -1 with the reason in err. */
 int fz_checkpoint_decode(const void *p, size_t n, fz_checkpoint *c, char *err, size_t err_size);
 
+/* The metadata a task's committed offset carries: "fz1:" and the lineage
+ * it was committed in (16 hex digits). out holds FZ_CHECKPOINT_TAG_MAX
+ * bytes; returns the length (no NUL counted). */
+#define FZ_CHECKPOINT_TAG_MAX 24
+size_t fz_checkpoint_offset_tag(uint64_t lineage, char *out);
+
+/* What a restore makes of a checkpoint and the committed offset. */
+typedef enum fz_checkpoint_verdict {
+    FZ_CKPT_AGREES, /* they agree (one transaction wrote both): restore */
+    /* the committed offset, of the checkpoint's lineage, lags the
+     * checkpoint: the transaction that wrote the checkpoint committed (a
+     * read_committed reader saw it), but the broker lost the offsets it
+     * carried (seen after a broker restart: its commit marker written to
+     * the state topic, not to __consumer_offsets). Restore; the checkpoint
+     * holds what was committed. */
+    FZ_CKPT_OFFSET_LOST,
+    /* anything else (offsets reset by hand, a recreated topic): a new
+     * lineage at the committed offset */
+    FZ_CKPT_DISAGREES,
+} fz_checkpoint_verdict;
+
+/* The verdict on checkpoint c given the group's committed offset (-1:
+ * none) and the metadata committed with it (tag[0..tag_len), NULL: none);
+ * for FZ_CKPT_OFFSET_LOST and FZ_CKPT_DISAGREES, why in err. Pure. */
+fz_checkpoint_verdict fz_checkpoint_judge(const fz_checkpoint *c, int64_t committed,
+                                          const void *tag, size_t tag_len, char *err,
+                                          size_t err_size);
+
 /* The fingerprint of a Kafka record: XXH3 of its key, value and timestamp. */
 uint64_t fz_checkpoint_fingerprint(const void *key, size_t key_len, const void *value, size_t len,
                                    int64_t timestamp);

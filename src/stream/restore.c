@@ -3,13 +3,18 @@
  * by re-reading input (see stream.h).
  *
  * For a batch of tasks: the committed offsets of their partitions; their
- * checkpoints from the state topic (read to its end, committed records
- * only); for decide tasks, their changelog partitions. A checkpoint and a
- * committed offset were written by one transaction, so they agree; when
- * they do not (no checkpoint, a damaged one, one from before this format),
- * the task starts a new lineage at the committed offset: its statistics
- * records and changelog entries then carry the new lineage and can never
- * overwrite what the old one wrote, so every sum stays exact.
+ * checkpoints from the state topic (read to the end of its log as it
+ * stands when the read starts, committed records only: a transaction open
+ * there is waited for, since the checkpoint that goes with a committed
+ * offset may lie beyond it); for decide tasks, their changelog partitions,
+ * read the same way. A checkpoint and a committed offset were written by
+ * one transaction, so they agree; an offset of the checkpoint's lineage
+ * that lags it lost its transaction's offsets at the broker, and the task
+ * is restored at the checkpoint (fz_checkpoint_judge). Otherwise (no
+ * checkpoint, a damaged one, one from before this format, offsets set by
+ * hand) the task starts a new lineage at the committed offset: its
+ * statistics records and changelog entries then carry the new lineage and
+ * can never overwrite what the old one wrote, so every sum stays exact.
  *
  * A task with a checkpoint is started one record early, at the last record
  * it read (verify_offset): the thread compares that record's fingerprint
@@ -130,7 +135,6 @@ static int read_changelog(fz_app *app, int topic, log_read *lr, const int32_t *p
     snprintf(gid, sizeof(gid), "%s.restore", app->cfg->group_id);
     int rc = fz_kafka_read_partitions(app->cfg, app->topics.name[topic], parts, n, gid,
                                       READ_TIMEOUT_MS, on_changelog, lr, err, errsz);
-    if (rc > 0) snprintf(err, errsz, "not read to its end in %d s", READ_TIMEOUT_MS / 1000);
     return rc ? -1 : 0;
 }
 
@@ -150,7 +154,13 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
     }
     rd_kafka_resp_err_t e = rd_kafka_committed(c, cl, OFFSETS_TIMEOUT_MS);
     if (e) {
-        fz_warn("restore: cannot read committed offsets: %s", rd_kafka_err2str(e));
+        /* read_committed asks for stable offsets: those that a transaction
+         * still open carries are not given out until it ends */
+        fz_warn("restore: cannot read committed offsets: %s%s", rd_kafka_err2str(e),
+                e == RD_KAFKA_RESP_ERR__TIMED_OUT
+                    ? " (the broker away, or offsets that a transaction still open carries: "
+                      "`kafka-transactions.sh find-hanging` names one that is never ended)"
+                    : "");
         goto out;
     }
     /* a task handed back from this process's registry keeps its state if
@@ -175,8 +185,7 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
         int r = fz_kafka_read_topic(app->cfg, app->topics.name[FZ_T_STATE], gid, READ_TIMEOUT_MS,
                                     on_checkpoint, &cr, err, sizeof(err));
         if (r != 0) {
-            fz_warn("restore: state topic '%s': %s", app->topics.name[FZ_T_STATE],
-                    r > 0 ? "not read to its end in time" : err);
+            fz_warn("restore: state topic: %s", err);
             goto out;
         }
     }
@@ -187,21 +196,16 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
         int64_t committed = cl->elems[i].err || cl->elems[i].offset < 0 ? -1 : cl->elems[i].offset;
         fz_checkpoint ck;
         const char *why = NULL;
+        char judged[256]; /* the verdict's reason (err is fz_task_load's) */
+        fz_checkpoint_verdict verdict = FZ_CKPT_DISAGREES;
         if (!w[i].val) {
             why = committed >= 0 ? "no checkpoint" : NULL;
         } else if (fz_checkpoint_decode(w[i].val, w[i].len, &ck, err, sizeof(err)) != 0) {
             why = err;
-        } else if (ck.position != committed) {
-            if (committed < 0)
-                snprintf(err, sizeof(err),
-                         "a checkpoint at offset %lld but no committed offset: the topic was "
-                         "recreated (deleting a topic deletes its offsets) or the group's offsets "
-                         "were deleted",
-                         (long long)ck.position);
-            else
-                snprintf(err, sizeof(err), "checkpoint at offset %lld, committed offset %lld",
-                         (long long)ck.position, (long long)committed);
-            why = err;
+        } else if ((verdict = fz_checkpoint_judge(&ck, committed, cl->elems[i].metadata,
+                                                  cl->elems[i].metadata_size, judged,
+                                                  sizeof(judged))) == FZ_CKPT_DISAGREES) {
+            why = judged;
         } else if (fz_task_load(app, k, &ck, err, sizeof(err)) != 0) {
             fz_task_reset(app, k);
             why = err;
@@ -211,6 +215,14 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
             if (k->stage == FZ_STAGE_DECIDE) {
                 bypart[k->partition] = k;
                 logparts[nlog++] = k->partition;
+            }
+            if (verdict == FZ_CKPT_OFFSET_LOST) {
+                /* the next commit writes the checkpoint's offset again */
+                k->dirty = 1;
+                atomic_fetch_add(&ctr->offsets_lost, 1);
+                fz_warn("%s[%d]: %s: restored at the checkpoint, offset %lld (lineage %s)",
+                        k->topic, k->partition, judged, (long long)k->position, k->lineage_hex);
+                continue;
             }
             fz_info("%s[%d]: restored at offset %lld (lineage %s)", k->topic, k->partition,
                     (long long)k->position, k->lineage_hex);

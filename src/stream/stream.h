@@ -165,8 +165,8 @@ struct fz_task {
 typedef struct fz_sthread_counters {
     _Atomic uint64_t consumed, screened, routed, marks, decided, alerts, suppressed, duplicates,
         dead_letters, rejected_outputs, campaign_summaries, stats_records, commits, commit_retries,
-        aborts, restores, restore_ms, restored_entries, incarnations, tasks, producer_waits,
-        producer_resets;
+        aborts, restores, restore_ms, restored_entries, restore_retries, offsets_lost, incarnations,
+        tasks, producer_waits, producer_resets;
 } fz_sthread_counters;
 
 /* Alerts by (category, severity) of one thread: a small fixed table, the
@@ -322,7 +322,8 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
 
 /* watchlog.c: the global watchlist's reader. */
 fz_watchlog *fz_watchlog_start(fz_app *app, char *err, size_t err_size);
-/* Read every partition to its end as of now; -1 on timeout. */
+/* Read every partition to the end of its log as of now (transactions open
+ * now are waited for); -1 on timeout. */
 int fz_watchlog_catch_up(fz_watchlog *wl, int32_t partition, int64_t timeout_ms);
 void fz_watchlog_stop(fz_watchlog *wl);
 uint64_t fz_watchlog_records(const fz_watchlog *wl);

@@ -737,8 +737,18 @@ static int commit(fz_sthread *t, int final) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(t->ntasks + 1);
         for (int i = 0; i < t->ntasks; i++) {
             fz_task *k = t->tasks[i];
-            if (k && k->flushed && k->position >= 0)
-                rd_kafka_topic_partition_list_add(l, k->topic, k->partition)->offset = k->position;
+            if (!k || !k->flushed || k->position < 0) continue;
+            rd_kafka_topic_partition_t *p =
+                rd_kafka_topic_partition_list_add(l, k->topic, k->partition);
+            p->offset = k->position;
+            /* its lineage, for a restore that finds the offset behind the
+             * checkpoint (checkpoint.h); freed with the list */
+            char tag[FZ_CHECKPOINT_TAG_MAX];
+            size_t n = fz_checkpoint_offset_tag(k->lineage, tag);
+            if ((p->metadata = malloc(n))) {
+                memcpy(p->metadata, tag, n);
+                p->metadata_size = n;
+            }
         }
         rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(t->consumer);
         if (!md) {
@@ -786,6 +796,7 @@ static int restore_tasks(fz_sthread *t, fz_task **v, int n, rd_kafka_topic_parti
     for (int attempt = 1;; attempt++) {
         if (fz_restore(app, t->offsets, v, n, l, &t->ctr) == 0) return 0;
         if (atomic_load(&app->stop) || atomic_load(&app->fatal) || fz_mono_ms() >= until) break;
+        inc(&t->ctr.restore_retries);
         fz_warn("thread %d: restoring %d task(s) failed (attempt %d); trying again", t->idx, n,
                 attempt);
         sleep(attempt < 5 ? (unsigned)attempt : 5);
@@ -1076,7 +1087,20 @@ static void *thread_main(void *arg) {
         if (t->batch_ms >= t->next_snapshot) snapshot(t);
     }
 out:
-    if (!atomic_load(&app->fatal)) commit(t, 1);
+    if (!atomic_load(&app->fatal)) {
+        commit(t, 1);
+    } else if (t->in_txn) {
+        /* ended now rather than by the coordinator after the transaction
+         * timeout: open, it holds back the last stable offset of every
+         * partition it wrote to and the committed offsets it carries, and
+         * whoever takes the tasks over waits for it to restore them */
+        rd_kafka_error_t *e = rd_kafka_abort_transaction(t->txp, ABORT_TIMEOUT_MS);
+        if (e) {
+            fz_debug("thread %d: abort transaction at exit: %s", t->idx, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        t->in_txn = 0;
+    }
     atomic_store(&t->tel.exited, 1);
     return NULL;
 }

@@ -26,6 +26,7 @@
 struct fz_watchlog {
     fz_app *app;
     rd_kafka_t *rk;
+    rd_kafka_t *probe; /* where each partition's log ends (fz_kafka_probe_new) */
     pthread_t tid;
     int started;
     _Atomic int stop;
@@ -101,6 +102,7 @@ fz_watchlog *fz_watchlog_start(fz_app *app, char *err, size_t n) {
     /* a mark reaches the other instances this much sooner (an idle
      * partition's fetch is held back by the broker up to this long) */
     if (!(wl->rk = fz_kafka_reader_new(cfg, gid, "fanzha-watchlog", 100, err, n))) goto fail;
+    if (!(wl->probe = fz_kafka_probe_new(cfg, "fanzha-watchlog-end", err, n))) goto fail;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(wl->nparts);
     for (int32_t p = 0; p < wl->nparts; p++)
         rd_kafka_topic_partition_list_add(l, app->topics.name[FZ_T_WATCH_LOG], p)->offset =
@@ -131,9 +133,11 @@ int fz_watchlog_catch_up(fz_watchlog *wl, int32_t partition, int64_t timeout_ms)
          p < (partition < 0 ? wl->nparts : partition + 1); p++) {
         int64_t lo = 0, hi = 0;
         rd_kafka_resp_err_t e;
-        /* a broker just (re)started answers unknown partition, no leader
-         * or nothing at all for a while: asked again until the deadline */
-        while ((e = rd_kafka_query_watermark_offsets(wl->rk, topic, p, &lo, &hi, 5000))) {
+        /* up to the end of the log, not the last stable offset: an entry
+         * committed before now may lie behind a transaction still open. A
+         * broker just (re)started answers unknown partition, no leader or
+         * nothing at all for a while: asked again until the deadline */
+        while ((e = rd_kafka_query_watermark_offsets(wl->probe, topic, p, &lo, &hi, 5000))) {
             if (fz_mono_ms() >= until) {
                 fz_warn("watch changelog [%d]: %s", p, rd_kafka_err2str(e));
                 return -1;
@@ -161,6 +165,7 @@ void fz_watchlog_stop(fz_watchlog *wl) {
         rd_kafka_consumer_close(wl->rk);
         rd_kafka_destroy(wl->rk);
     }
+    if (wl->probe) rd_kafka_destroy(wl->probe);
     if (atomic_load(&wl->bad))
         fz_warn("watch changelog: %llu damaged record(s) ignored",
                 (unsigned long long)atomic_load(&wl->bad));

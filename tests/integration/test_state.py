@@ -15,17 +15,29 @@ instance while offsets and checkpoints were per partition.
 - a deleted and recreated input topic is recognised and read from its
   beginning (its events used to be skipped up to the old offsets);
 - exactly once: after kill -9, no alert twice and none missing for a
-  read_committed reader, and exact statistics.
+  read_committed reader, and exact statistics;
+- a restore waits for a transaction left open on the state topic: the
+  checkpoints committed behind it are read, not an older one (a restore
+  read the state topic only up to its last stable offset, found
+  checkpoints older than the committed offsets and started the tasks
+  again under new lineages, their state lost);
+- a committed offset of the checkpoint's lineage that lags the checkpoint
+  (a broker restart lost the offsets of a committed transaction) is
+  restored at the checkpoint; an offset set by hand still starts a new
+  lineage.
 """
 import collections
+import ctypes
 import json
+import struct
+import re
 import signal
 import threading
 import time
 import unittest
 import uuid
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import ConfigResource, NewTopic
 
 import harness as h
@@ -70,6 +82,81 @@ def open_transaction(topics):
     finally:
         for c in cs:
             c.close()
+
+
+class _TP(ctypes.Structure):  # rd_kafka_topic_partition_t
+    _fields_ = [("topic", ctypes.c_char_p), ("partition", ctypes.c_int32),
+                ("offset", ctypes.c_int64), ("metadata", ctypes.c_void_p),
+                ("metadata_size", ctypes.c_size_t), ("opaque", ctypes.c_void_p),
+                ("err", ctypes.c_int), ("_private", ctypes.c_void_p)]
+
+
+def commit_offsets(group, topic, offsets, timeout=30):
+    """Commit {partition: (offset, metadata bytes)} for a group without
+    members, as a tool would (confluent_kafka 1.7 commits no metadata:
+    librdkafka's C API through ctypes). Until the last member's leave is
+    through, the broker refuses it (unknown member): asked again."""
+    deadline = time.time() + timeout
+    while True:
+        e = _commit_offsets(group, topic, offsets)
+        if e is None:
+            return
+        if time.time() > deadline:
+            raise AssertionError(f"commit to {group}: {e}")
+        time.sleep(0.5)
+
+
+def _commit_offsets(group, topic, offsets):
+    rk = ctypes.CDLL("librdkafka.so.1")
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    rk.rd_kafka_conf_new.restype = ctypes.c_void_p
+    rk.rd_kafka_new.restype = ctypes.c_void_p
+    rk.rd_kafka_new.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    rk.rd_kafka_conf_set.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
+                                     ctypes.c_char_p, ctypes.c_size_t]
+    rk.rd_kafka_topic_partition_list_new.restype = ctypes.c_void_p
+    rk.rd_kafka_topic_partition_list_add.restype = ctypes.POINTER(_TP)
+    rk.rd_kafka_topic_partition_list_add.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                                     ctypes.c_int32]
+    rk.rd_kafka_commit.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+    rk.rd_kafka_topic_partition_list_destroy.argtypes = [ctypes.c_void_p]
+    rk.rd_kafka_consumer_close.argtypes = [ctypes.c_void_p]
+    rk.rd_kafka_destroy.argtypes = [ctypes.c_void_p]
+    rk.rd_kafka_err2str.restype = ctypes.c_char_p
+    err = ctypes.create_string_buffer(512)
+    conf = rk.rd_kafka_conf_new()
+    for k, v in (("bootstrap.servers", h.BROKER), ("group.id", group),
+                 ("enable.auto.commit", "false")):
+        assert rk.rd_kafka_conf_set(conf, k.encode(), v.encode(), err, 512) == 0, err.value
+    c = rk.rd_kafka_new(1, conf, err, 512)  # RD_KAFKA_CONSUMER; conf now owned by c
+    assert c, err.value
+    lst = rk.rd_kafka_topic_partition_list_new(len(offsets))
+    for p, (off, meta) in offsets.items():
+        tp = rk.rd_kafka_topic_partition_list_add(lst, topic.encode(), p).contents
+        tp.offset = off
+        if meta:  # freed with the list
+            tp.metadata = libc.malloc(len(meta))
+            ctypes.memmove(tp.metadata, meta, len(meta))
+            tp.metadata_size = len(meta)
+    e = rk.rd_kafka_commit(c, lst, 0)
+    rk.rd_kafka_topic_partition_list_destroy(lst)
+    rk.rd_kafka_consumer_close(c)
+    rk.rd_kafka_destroy(c)
+    return rk.rd_kafka_err2str(e).decode() if e else None
+
+
+def checkpoints(state_topic, group, topic):
+    """{partition: (position, lineage hex)} of the tasks of topic, from
+    their latest checkpoints (checkpoint.h: "FZC", version, stage, ledger
+    flag, then lineage and position, little-endian)."""
+    out = {}
+    for _, _, key, value in h.consume_all(state_topic, idle_s=2):
+        parts = key.decode().split("|") if key else []
+        if len(parts) == 3 and parts[0] == group and parts[1] == topic and value:
+            lineage, position = struct.unpack_from("<QQ", value, 6)
+            out[int(parts[2])] = (position, f"{lineage:016x}")
+    return out
 
 
 def read_alerts(topic, isolation="read_committed"):
@@ -385,6 +472,106 @@ class State(unittest.TestCase):
         got = stats_totals(topics["stats"])
         self.assertEqual(got["screened"] + got["invalid"],
                          len(first.records) + len(second.records), dict(got))
+
+    def test_restore_waits_for_open_transaction(self):
+        """exactly_once: a transaction another producer left open on the
+        state topic (a zombie's, one whose coordinator has not ended it
+        yet) holds its last stable offset back, and the checkpoints
+        committed after it lie beyond. A restore waits until it ends and
+        restores them; it used to read up to the stable offset, find
+        checkpoints older than the committed offsets, and start every task
+        that had moved on again under a new lineage (its dedup entries,
+        campaigns and statistics lost: alerts repeated or missing)."""
+        topics = h.create_topics({"events": 2, "alerts": 1, "dlq": 1, "stats": 1, "state": 1})
+        group = f"g-txopen-{uuid.uuid4().hex[:6]}"
+        args = ("--processing-guarantee", "exactly_once")
+        ev = h.Events(2000, seed=53, fraud_rate=0.2, dedup_group=50)
+        more = h.Events(2000, seed=54, fraud_rate=0.2)
+        h.produce(topics["events"], ev.records)
+        zombie = Producer({"bootstrap.servers": h.BROKER, "transactional.id": f"zombie-{group}",
+                           "transaction.timeout.ms": 60000})
+        zombie.init_transactions(30)
+        a = h.Fanzha("txopen-a", topics, group, args).start()
+        try:
+            # both threads in the group: no rebalance aborts a transaction
+            # of A (whose restore would wait for the zombie) from here on
+            self.assertTrue(h.wait_for(lambda: re.search(r"thread 1: \d+ task\(s\) ready",
+                                                          a.log()), 60), a.log()[-3000:])
+            h.wait_caught_up(group, topics["events"], proc=a)
+            zombie.begin_transaction()
+            zombie.produce(topics["state"], key=b"zombie", value=b"not a checkpoint", partition=0)
+            self.assertEqual(zombie.flush(30), 0)
+            # every task moves on: its checkpoints now lie past the open transaction
+            h.produce(topics["events"], more.records)
+            h.wait_caught_up(group, topics["events"], proc=a)
+        finally:
+            a.stop()
+        self.assertTrue(open_transaction([topics["state"]]))
+        b = h.Fanzha("txopen-b", topics, group, args).start()
+        try:
+            self.assertTrue(h.wait_for(lambda: "assigned" in b.log(), 60), b.log()[-3000:])
+            # it waits, and after 15 s says what for
+            held = "a transaction still open holds them back"
+            h.wait_for(lambda: held in b.log() or "task(s) ready" in b.log(), 30)
+            self.assertNotIn("starting lineage", b.log())
+            self.assertNotIn("task(s) ready", b.log(), "restored past an open transaction")
+            self.assertIn(held, b.log())
+            zombie.abort_transaction(30)
+            h.wait_ready(b)
+            time.sleep(2)
+        finally:
+            b.stop()
+        self.assertNotIn("starting lineage", b.log())
+        self.assertIn("restored at offset", b.log())
+        ids = collections.Counter(x["event_id"] for x in
+                                  h.alerts_of(h.consume_all(topics["alerts"])))
+        self.assertEqual(set(ids), ev.fraud_ids | more.fraud_ids | {ev.dedup_ids[0]})
+
+    def test_restore_at_checkpoint_when_offsets_lost(self):
+        """A broker restart was seen to end a committed transaction on the
+        state topic (its commit marker written) but not on
+        __consumer_offsets (its offsets discarded with the producer's next,
+        aborted, transaction): the committed offset lags the checkpoint.
+        Every offset fanzha commits carries its lineage, so a restore that
+        finds an offset of the checkpoint's lineage behind the checkpoint
+        restores the checkpoint (it used to start a new lineage at the
+        offset: the records between were counted twice and their state
+        lost); an offset set by hand (no lineage) still starts a new one."""
+        topics = h.create_topics({"events": 2, "alerts": 1, "dlq": 1, "stats": 1, "state": 1})
+        group = f"g-offlost-{uuid.uuid4().hex[:6]}"
+        args = ("--processing-guarantee", "exactly_once")
+        ev = h.Events(2000, seed=55, fraud_rate=0.2, dedup_group=50)
+        h.produce(topics["events"], ev.records)
+        a = h.Fanzha("offlost-a", topics, group, args).start()
+        try:
+            h.wait_caught_up(group, topics["events"], proc=a)
+        finally:
+            a.stop()
+        ck = checkpoints(topics["state"], group, topics["events"])
+        self.assertEqual(sorted(ck), [0, 1], a.log()[-3000:])
+        # partition 0: the offsets of its last transaction lost (an earlier
+        # offset of the same lineage); partition 1: reset by hand
+        commit_offsets(group, topics["events"], {
+            0: (ck[0][0] - 10, f"fz1:{ck[0][1]}".encode()),
+            1: (ck[1][0] - 10, None)})
+        b = h.Fanzha("offlost-b", topics, group, args).start()
+        try:
+            h.wait_ready(b)
+            self.assertTrue(h.wait_for(lambda: b.log().count("task(s) ready") >= 2, 30))
+            # the checkpoint's offset is committed again
+            self.assertTrue(h.wait_for(lambda: h.committed(group, topics["events"], [0]).get(0)
+                                       == ck[0][0], 30), b.log()[-3000:])
+        finally:
+            b.stop()
+        log = b.log()
+        ev0 = f"{topics['events']}[0]"
+        self.assertIn(f"{ev0}: committed offset {ck[0][0] - 10} lags its checkpoint at offset "
+                      f"{ck[0][0]}", log)
+        self.assertIn(f"restored at the checkpoint, offset {ck[0][0]} (lineage {ck[0][1]})", log)
+        self.assertNotIn(f"{ev0}: checkpoint at offset", log)
+        self.assertIn(f"{topics['events']}[1]: checkpoint at offset {ck[1][0]}, committed offset "
+                      f"{ck[1][0] - 10}: starting lineage", log)
+        self.assertEqual(counter(b, "offsets_lost"), 1, stats_line(b))
 
     def test_exactly_once_kill(self):
         """exactly_once: kill -9 in the middle of the stream, restart. A

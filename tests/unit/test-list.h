@@ -231,6 +231,11 @@ TEST_ENTRY(config_replay_positional)
 TEST_ENTRY(config_safety_properties)
 TEST_ENTRY(config_log_format_and_privacy)
 
+/* checkpoint (stream): the restore's verdict on a checkpoint and its offset */
+TEST_ENTRY(checkpoint_roundtrip)
+TEST_ENTRY(checkpoint_offset_tag)
+TEST_ENTRY(checkpoint_verdict)
+
 /* route (stream) */
 TEST_ENTRY(route_roundtrip)
 TEST_ENTRY(route_damage_refused)
