@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--brokers", default="127.0.0.1:9092")
@@ -28,13 +28,22 @@ here = os.path.dirname(os.path.abspath(__file__))
 run = time.strftime("%H%M%S")
 
 
-def end_offsets(c, topic):
-    md = c.list_topics(topic, timeout=10)
-    tps = []
-    for p in md.topics[topic].partitions:
-        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        tps.append(TopicPartition(topic, p, hi))
-    return tps
+def end_offsets(c, topic, wait_s=60):
+    # a broker that has just started (again, on the state of an earlier run)
+    # lists a topic's partitions before their leaders are back: ask again
+    deadline = time.time() + wait_s
+    while True:
+        try:
+            md = c.list_topics(topic, timeout=10)
+            tps = []
+            for p in md.topics[topic].partitions:
+                lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                tps.append(TopicPartition(topic, p, hi))
+            return tps
+        except KafkaException as e:
+            if time.time() > deadline:
+                sys.exit(f"topic '{topic}': no end offsets from the broker in {wait_s} s: {e}")
+            time.sleep(1)
 
 
 reader = Consumer({"bootstrap.servers": args.brokers, "group.id": f"quickstart-reader-{run}",
