@@ -132,10 +132,11 @@ static unsigned derived_wants(const fz_ruleset *rs) {
 void fz_pipeline_derived_views(fz_url_scan *u, const fz_url_brands *brands, unsigned want,
                                fz_str norm, char *facts, fz_views *out) {
     fz_url_fields uf;
-    memset(&uf, 0, sizeof(uf));
     /* the link token needs the links, even when no url_* field is wanted */
     if (want & (FZ_URL_WANT_ALL | FZ_TEXT_WANT_FLAGS))
         fz_url_scan_text(u, norm.p, norm.n, brands, want & FZ_URL_WANT_ALL, &uf);
+    else
+        memset(&uf, 0, sizeof(uf));
     if (want & (FZ_TEXT_WANT_FLAGS | FZ_TEXT_WANT_NUMBERS)) {
         size_t nn = 0;
         char *nums = facts + FZ_TEXT_FLAGS_MAX;

@@ -1,7 +1,7 @@
 /*
  * textfacts.c - the text_flags and text_numbers fields (see textfacts.h).
  *
- * One pass over the normalised text. ASCII bytes are classed by a table;
+ * One pass over the normalised text. ASCII bytes are classed by comparison;
  * a non-ASCII lead byte is decoded only as far as the ranges need (a
  * two-byte sequence for Latin letters and £ ¥, three bytes for Han, the
  * currency signs of U+20xx and the full-width forms, four for the Han
@@ -29,25 +29,8 @@
 
 #include "simd.h"
 
-enum { C_OTHER, C_DIGIT, C_LETTER, C_DOLLAR };
-
-static const uint8_t ascii_class[128] = {
-    ['0'] = C_DIGIT,  ['1'] = C_DIGIT,  ['2'] = C_DIGIT,  ['3'] = C_DIGIT,  ['4'] = C_DIGIT,
-    ['5'] = C_DIGIT,  ['6'] = C_DIGIT,  ['7'] = C_DIGIT,  ['8'] = C_DIGIT,  ['9'] = C_DIGIT,
-    ['a'] = C_LETTER, ['b'] = C_LETTER, ['c'] = C_LETTER, ['d'] = C_LETTER, ['e'] = C_LETTER,
-    ['f'] = C_LETTER, ['g'] = C_LETTER, ['h'] = C_LETTER, ['i'] = C_LETTER, ['j'] = C_LETTER,
-    ['k'] = C_LETTER, ['l'] = C_LETTER, ['m'] = C_LETTER, ['n'] = C_LETTER, ['o'] = C_LETTER,
-    ['p'] = C_LETTER, ['q'] = C_LETTER, ['r'] = C_LETTER, ['s'] = C_LETTER, ['t'] = C_LETTER,
-    ['u'] = C_LETTER, ['v'] = C_LETTER, ['w'] = C_LETTER, ['x'] = C_LETTER, ['y'] = C_LETTER,
-    ['z'] = C_LETTER, ['A'] = C_LETTER, ['B'] = C_LETTER, ['C'] = C_LETTER, ['D'] = C_LETTER,
-    ['E'] = C_LETTER, ['F'] = C_LETTER, ['G'] = C_LETTER, ['H'] = C_LETTER, ['I'] = C_LETTER,
-    ['J'] = C_LETTER, ['K'] = C_LETTER, ['L'] = C_LETTER, ['M'] = C_LETTER, ['N'] = C_LETTER,
-    ['O'] = C_LETTER, ['P'] = C_LETTER, ['Q'] = C_LETTER, ['R'] = C_LETTER, ['S'] = C_LETTER,
-    ['T'] = C_LETTER, ['U'] = C_LETTER, ['V'] = C_LETTER, ['W'] = C_LETTER, ['X'] = C_LETTER,
-    ['Y'] = C_LETTER, ['Z'] = C_LETTER, ['$'] = C_DOLLAR,
-};
-
 static inline int digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static inline int letter(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
 static inline int cont(unsigned char c) { return (c & 0xc0) == 0x80; }
 static inline int joiner(unsigned char c) { return c == ' ' || c == '-' || c == '.'; }
 
@@ -97,9 +80,7 @@ static size_t number_at(const unsigned char *s, size_t n, size_t i, char *out, s
 /* Whether byte c can change the answer, given the flags found so far. */
 static inline int wanted(unsigned char c, unsigned flags) {
     if (digit(c) || c == '$') return 1;
-    if (!(flags & FZ_TEXT_LATIN) &&
-        ((c < 0x80 && ascii_class[c] == C_LETTER) || (c >= 0xc3 && c <= 0xc9)))
-        return 1;
+    if (!(flags & FZ_TEXT_LATIN) && (letter(c) || (c >= 0xc3 && c <= 0xc9))) return 1;
     if (!(flags & FZ_TEXT_HAN) && ((c >= 0xe3 && c <= 0xe9) || c == 0xef || c == 0xf0)) return 1;
     if (!(flags & FZ_TEXT_MONEY) && (c == 0xc2 || c == 0xe2 || c == 0xef)) return 1;
     return 0;
@@ -164,20 +145,12 @@ scan_body(const char *norm, size_t n, char *numbers, size_t *numbers_len, int ve
             continue;
         }
         unsigned char c = s[i];
-        if (c < 0x80) {
-            switch (ascii_class[c]) {
-            case C_DIGIT:
-                if (!numbers) {
-                    i++;
-                    continue;
-                }
-                if (o) numbers[o++] = '\n';
-                i = number_at(s, n, i, numbers, &o);
-                continue;
-            case C_LETTER: flags |= FZ_TEXT_LATIN; break;
-            case C_DOLLAR: flags |= FZ_TEXT_MONEY; break;
-            default: break;
-            }
+        if (digit(c) && numbers) {
+            if (o) numbers[o++] = '\n';
+            i = number_at(s, n, i, numbers, &o);
+        } else if (c < 0x80) {
+            if (letter(c)) flags |= FZ_TEXT_LATIN;
+            if (c == '$') flags |= FZ_TEXT_MONEY;
             i++;
         } else if (c >= 0xc2 && c <= 0xdf && i + 1 < n && cont(s[i + 1])) {
             flags |= class_2(((uint32_t)(c & 0x1f) << 6) | (s[i + 1] & 0x3fu));
@@ -217,17 +190,17 @@ size_t fz_text_flags_format(unsigned flags, char *out) {
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {{FZ_TEXT_HAN, "han"},
-                 {FZ_TEXT_LATIN, "latin"},
-                 {FZ_TEXT_LINK, "link"},
-                 {FZ_TEXT_MONEY, "money"}};
+        size_t len;
+    } names[] = {{FZ_TEXT_HAN, "han", 3},
+                 {FZ_TEXT_LATIN, "latin", 5},
+                 {FZ_TEXT_LINK, "link", 4},
+                 {FZ_TEXT_MONEY, "money", 5}};
     size_t o = 0;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (!(flags & names[i].bit)) continue;
         if (o) out[o++] = ' ';
-        size_t k = strlen(names[i].name);
-        memcpy(out + o, names[i].name, k);
-        o += k;
+        memcpy(out + o, names[i].name, names[i].len);
+        o += names[i].len;
     }
     out[o] = '\0';
     return o;
