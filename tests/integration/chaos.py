@@ -384,18 +384,26 @@ class Cluster:
                 self.start(i)
 
     def stop(self):
+        """SIGTERM to every instance; their exit codes. An instance that
+        exits non-zero (or must be killed) is noted with its log's end."""
         codes = []
         for f in self.slots:
             if f and f.proc.poll() is None:
                 f.proc.send_signal(signal.SIGTERM)
         for f in self.slots:
             if f:
+                t0 = time.time()
                 try:
-                    codes.append(f.proc.wait(120))
+                    code = f.proc.wait(120)
                 except subprocess.TimeoutExpired:
                     f.proc.kill()
-                    codes.append(f.proc.wait())
+                    code = f.proc.wait()
+                    self.crashes.append(f"{f.log_path}: still running 120 s after SIGTERM")
+                codes.append(code)
                 f.logf.close()
+                if code != 0:
+                    self.crashes.append(f"{f.log_path}: exit {code} on SIGTERM after "
+                                        f"{time.time() - t0:.0f} s: " + f.log()[-1500:])
         return codes
 
 

@@ -81,6 +81,55 @@ class Faults(unittest.TestCase):
         self.assertIn("revoked", a.log())
         self.check_complete("rebalance", topics, ev)
 
+    def test_sigterm_while_restore_waits(self):
+        """SIGTERM while a restore waits for a transaction still open on the
+        state topic: the instance abandons the restore and exits 0 at once
+        (an orchestrator's grace period is 30 s), commits nothing for the
+        tasks it never restored, and the next instance restores them."""
+        from confluent_kafka import Producer
+        topics = h.create_topics({"events": 2, "alerts": 1, "dlq": 1})
+        group = f"g-rst-{uuid.uuid4().hex[:6]}"
+        ev = h.Events(2000, seed=29, fraud_rate=0.1)
+        h.produce(topics["events"], ev.records)
+        a = h.Fanzha("restore-wait-a", topics, group).start()
+        try:
+            h.wait_caught_up(group, topics["events"], timeout=120, proc=a)
+        finally:
+            a.stop()
+        self.assertEqual(a.proc.returncode, 0, a.log()[-3000:])
+        before = h.committed(group, topics["events"], [0, 1])
+        # a transaction left open on the state topic: every restore reads
+        # that topic to its end, so it waits for this one
+        tx = Producer(h.client({"transactional.id": f"open-{group}",
+                                "transaction.timeout.ms": 300000}))
+        tx.init_transactions(30)
+        tx.begin_transaction()
+        tx.produce(f"{group}.state", key=b"held-open", value=b"x", partition=0)
+        tx.flush(30)
+        b = h.Fanzha("restore-wait-b", topics, group).start()
+        try:
+            self.assertTrue(h.wait_for(lambda: "assigned" in b.log(), 60), b.log()[-3000:])
+            time.sleep(3)
+            self.assertNotIn("task(s) ready", b.log(), "the restore did not wait")
+            t0 = time.time()
+            b.signal(signal.SIGTERM)
+            code = b.wait(90)
+            took = time.time() - t0
+        finally:
+            tx.abort_transaction(30)
+            b.stop()
+        self.assertEqual(code, 0, b.log()[-3000:])
+        self.assertLess(took, 20, f"SIGTERM took {took:.0f} s:\n{b.log()[-3000:]}")
+        self.assertIn("is abandoned", b.log())
+        self.assertEqual(h.committed(group, topics["events"], [0, 1]), before)
+        c = h.Fanzha("restore-wait-c", topics, group).start()
+        try:
+            h.wait_ready(c, timeout=90)
+            self.assertNotIn("starting lineage", c.log(), c.log()[-3000:])
+        finally:
+            c.stop()
+        self.assertEqual(c.proc.returncode, 0, c.log()[-3000:])
+
 
 if __name__ == "__main__":
     h.main()
