@@ -276,12 +276,13 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
             screens = 1;
             continue;
         }
-        if (fz_watchlog_catch_up(app->watchlog, v[i]->partition, READ_TIMEOUT_MS) != 0) {
+        if (fz_watchlog_catch_up(app->watchlog, v[i]->partition, READ_TIMEOUT_MS, &app->stop) !=
+            0) {
             fz_warn("restore: watch changelog [%d] not caught up in time", v[i]->partition);
             goto out;
         }
     }
-    if (screens && fz_watchlog_catch_up(app->watchlog, -1, READ_TIMEOUT_MS) != 0) {
+    if (screens && fz_watchlog_catch_up(app->watchlog, -1, READ_TIMEOUT_MS, &app->stop) != 0) {
         fz_warn("restore: watch changelog not caught up in time");
         goto out;
     }
