@@ -487,6 +487,10 @@ int fz_rules_diff_main(int argc, char **argv) {
                           cache, &rep.side[s].load_s);
         if (!rs[s]) goto out;
         rep.side[s].source = names[s];
+        if (s == 0 && gitdir[0]) {
+            rep.side[s].root = gitdir;
+            rep.side[s].root_display = gitname;
+        }
         rep.side[s].rs = rs[s];
     }
 

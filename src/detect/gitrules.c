@@ -134,8 +134,16 @@ int fz_gitrules_export(const char *dir, const char *rev, char *out, size_t out_s
                  dir, stat(dir, &st) != 0 ? strerror(errno) : "not a directory");
         return -1;
     }
+    char top[OUTPUT_MAX];
+    char *top_argv[] = {"git", "-C", (char *)dir, "rev-parse", "--show-toplevel", NULL};
+    int rc = run(top_argv, top, sizeof(top), errstr, errstr_size);
+    if (rc < 0) return -1;
+    if (rc != 0) {
+        snprintf(errstr, errstr_size, "%s: not in a git work tree: %s", dir, first_line(top));
+        return -1;
+    }
     char *prefix_argv[] = {"git", "-C", (char *)dir, "rev-parse", "--show-prefix", NULL};
-    int rc = run(prefix_argv, prefix, sizeof(prefix), errstr, errstr_size);
+    rc = run(prefix_argv, prefix, sizeof(prefix), errstr, errstr_size);
     if (rc < 0) return -1;
     if (rc != 0) {
         snprintf(errstr, errstr_size, "%s: not in a git work tree: %s", dir, first_line(prefix));
@@ -157,8 +165,8 @@ int fz_gitrules_export(const char *dir, const char *rev, char *out, size_t out_s
     rc = run(type_argv, res, sizeof(res), errstr, errstr_size);
     if (rc < 0) return -1;
     if (rc != 0 || strcmp(res, "tree") != 0) {
-        snprintf(errstr, errstr_size, "--git %s: %s%s is %s at %s", rev, pl ? prefix : ".",
-                 pl ? "/" : "", rc != 0 ? "not present" : "not a directory", rev);
+        snprintf(errstr, errstr_size, "--git %s: %s is %s at %s", rev, pl ? prefix : ".",
+                 rc != 0 ? "not present" : "not a directory", rev);
         return -1;
     }
     const char *td = getenv("TMPDIR");
@@ -175,8 +183,8 @@ int fz_gitrules_export(const char *dir, const char *rev, char *out, size_t out_s
         snprintf(errstr, errstr_size, "%s: %s", rules, strerror(errno));
         goto fail;
     }
-    char *archive_argv[] = {"git", "-C",    (char *)dir, "archive", "--format=tar",
-                            "-o",  tarfile, spec,        NULL};
+    /* from the top: in a subdirectory, git archive limits itself to it */
+    char *archive_argv[] = {"git", "-C", top, "archive", "--format=tar", "-o", tarfile, spec, NULL};
     rc = run(archive_argv, res, sizeof(res), errstr, errstr_size);
     if (rc < 0) goto fail;
     if (rc != 0) {

@@ -288,7 +288,24 @@ static void j_tally(fz_buf *b, const fz_diff_tally *t, int *first) {
     fz_buf_putc(b, '}');
 }
 
-static void j_rule_side(fz_buf *b, const fz_rule *r) {
+/* The rule file's name as the user knows it (see fz_diff_side.root). */
+static void j_file(fz_buf *b, const fz_diff_side *sd, const char *file) {
+    size_t rl = sd->root && sd->root_display ? strlen(sd->root) : 0;
+    if (rl && file && !strncmp(file, sd->root, rl) && (file[rl] == '/' || !file[rl])) {
+        size_t dl = strlen(sd->root_display), fl = strlen(file + rl);
+        char *name = malloc(dl + fl + 1);
+        if (name) {
+            memcpy(name, sd->root_display, dl);
+            memcpy(name + dl, file + rl, fl + 1);
+            j_str(b, name);
+            free(name);
+            return;
+        }
+    }
+    j_str(b, file);
+}
+
+static void j_rule_side(fz_buf *b, const fz_diff_side *sd, const fz_rule *r) {
     if (!r) {
         fz_buf_puts(b, "null");
         return;
@@ -303,7 +320,7 @@ static void j_rule_side(fz_buf *b, const fz_rule *r) {
     j_key(b, "severity", &f);
     j_str(b, fz_severity_name(r->severity));
     j_key(b, "file", &f);
-    j_str(b, r->file);
+    j_file(b, sd, r->file);
     j_u64(b, "line", r->line, &f);
     fz_buf_putc(b, '}');
 }
@@ -435,9 +452,9 @@ int fz_diffreport_json(const fz_diff_report *r, FILE *fp) {
         j_key(&b, "same_verdicts", &g);
         fz_buf_puts(&b, same_verdicts(x) ? "true" : "false");
         j_key(&b, "old", &g);
-        j_rule_side(&b, x->old_rule);
+        j_rule_side(&b, &r->side[0], x->old_rule);
         j_key(&b, "new", &g);
-        j_rule_side(&b, x->new_rule);
+        j_rule_side(&b, &r->side[1], x->new_rule);
         j_u64(&b, "shadow_old", x->shadow_old, &g);
         j_u64(&b, "shadow_new", x->shadow_new, &g);
         j_tally(&b, &x->t, &g);
@@ -516,7 +533,9 @@ static void h_examples(fz_buf *b, const char *attr, const char *name, const fz_d
         h_esc(b, name);
         fz_buf_printf(b, "\"><summary>%s ", fz_diff_kind_name((fz_diff_kind)k));
         h_esc(b, name);
-        fz_buf_printf(b, ": <span data-count=\"examples\">%zu</span> of %llu</summary><ol>",
+        fz_buf_printf(b,
+                      ": <span data-count=\"examples\">%zu</span> of <span "
+                      "data-count=\"total\">%llu</span></summary><ol>",
                       t->nex[k], (unsigned long long)t->n[k]);
         for (size_t i = 0; i < t->nex[k]; i++) {
             const fz_diff_example *e = &t->ex[k][i];
@@ -608,8 +627,9 @@ int fz_diffreport_html(const fz_diff_report *r, FILE *fp) {
     if (r->timed && r->side[0].timed && r->side[1].timed)
         fz_buf_printf(&b,
                       "<p>New/old matching time per event: <span data-ratio=\"match-time\">%.2f"
-                      "</span> (fastest of %d round(s), each matching %zu events %zu time(s), one "
-                      "thread).</p>\n",
+                      "</span> (fastest of <span data-count=\"rounds\">%d</span> round(s), each "
+                      "matching <span data-count=\"timed-events\">%zu</span> events <span "
+                      "data-count=\"repeats\">%zu</span> time(s), one thread).</p>\n",
                       ratio(r), r->rounds, r->timed_events, r->repeats);
     else if (!r->timed)
         fz_buf_puts(&b, "<p>Cost not measured (--no-timing).</p>\n");

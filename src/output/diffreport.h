@@ -22,9 +22,11 @@
 typedef struct fz_diff_side {
     const char *source; /* as the user named it: a path, or "REV:path" */
     const fz_ruleset *rs;
-    double load_s;  /* reading, parsing and compiling or loading, wall clock */
-    int timed;      /* throughput measured */
-    double match_s; /* fastest round over the timed events, matching only */
+    const char *root;         /* rule files under root are named ...   */
+    const char *root_display; /* ... with root_display instead (a git export), or NULL */
+    double load_s;            /* reading, parsing and compiling or loading, wall clock */
+    int timed;                /* throughput measured */
+    double match_s;           /* fastest round over the timed events, matching only */
     double events_per_s, us_per_event;
 } fz_diff_side;
 
