@@ -166,13 +166,19 @@ int fz_diffreport_text(const fz_diff_report *r, FILE *fp) {
                 (unsigned long long)x->t.n[FZ_DIFF_LOST],
                 (unsigned long long)x->t.n[FZ_DIFF_UNCHANGED], sh);
     }
-    fprintf(fp, "per category:\n");
-    fprintf(fp, "  %-32s %8s %8s %9s\n", "category", "gained", "lost", "unchanged");
+    size_t quiet = 0;
     for (size_t i = 0; i < ncats; i++)
-        fprintf(fp, "  %-32s %8llu %8llu %9llu\n", cats[i].name,
-                (unsigned long long)cats[i].t.n[FZ_DIFF_GAINED],
-                (unsigned long long)cats[i].t.n[FZ_DIFF_LOST],
-                (unsigned long long)cats[i].t.n[FZ_DIFF_UNCHANGED]);
+        quiet += cats[i].t.n[0] + cats[i].t.n[1] + cats[i].t.n[2] == 0;
+    fprintf(fp, "per category (%zu of %zu listed: the others match none of these events):\n",
+            ncats - quiet, ncats);
+    if (quiet < ncats)
+        fprintf(fp, "  %-32s %8s %8s %9s\n", "category", "gained", "lost", "unchanged");
+    for (size_t i = 0; i < ncats; i++)
+        if (cats[i].t.n[0] + cats[i].t.n[1] + cats[i].t.n[2])
+            fprintf(fp, "  %-32s %8llu %8llu %9llu\n", cats[i].name,
+                    (unsigned long long)cats[i].t.n[FZ_DIFF_GAINED],
+                    (unsigned long long)cats[i].t.n[FZ_DIFF_LOST],
+                    (unsigned long long)cats[i].t.n[FZ_DIFF_UNCHANGED]);
 
     if (fz_rulesdiff_examples(d) > 0) {
         fprintf(fp, "examples (the first %zu of each; unchanged ones in --json and --html):\n",
