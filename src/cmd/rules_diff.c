@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "dbcache.h"
 #include "diffreport.h"
 #include "gitrules.h"
 #include "log.h"
@@ -67,6 +68,8 @@ static int usage(void) {
             "output)\n"
             "  --timing-events N        valid events kept to time each ruleset (default 20000)\n"
             "  --rules-cache DIR        compiled-database cache (default: as replay; 'off')\n"
+            "  --rules-cache-max-mb N   then prune the cache to N MiB, least recently used first "
+            "(512)\n"
             "  --max-event-bytes N      longer lines are invalid (too_large; default 65536)\n"
             "  --privacy-numbers keep|mask|hash, --privacy-texts keep|drop,\n"
             "  --privacy-hash-key-file FILE\n"
@@ -88,6 +91,7 @@ typedef struct diff_opts {
     int no_timing;
     long timing_events;
     const char *rules_cache;
+    long rules_cache_max_mb;
     long max_event_bytes;
     const char *privacy_numbers, *privacy_texts, *privacy_key;
 } diff_opts;
@@ -111,6 +115,7 @@ static int parse_args(int argc, char **argv, diff_opts *o) {
     o->max_new_rate = -1;
     o->timing_events = 20000;
     o->max_event_bytes = 65536;
+    o->rules_cache_max_mb = 512;
     o->privacy_numbers = "keep";
     o->privacy_texts = "keep";
     o->inputs = calloc((size_t)argc + 1, sizeof(char *));
@@ -162,6 +167,9 @@ static int parse_args(int argc, char **argv, diff_opts *o) {
         } else if (!strcmp(a, "--rules-cache")) {
             VALUE();
             o->rules_cache = v;
+        } else if (!strcmp(a, "--rules-cache-max-mb")) {
+            VALUE();
+            if (parse_long(a, v, 1, 1048576, &o->rules_cache_max_mb)) return -1;
         } else if (!strcmp(a, "--max-event-bytes")) {
             VALUE();
             if (parse_long(a, v, 64, 64L << 20, &o->max_event_bytes)) return -1;
@@ -493,6 +501,10 @@ int fz_rules_diff_main(int argc, char **argv) {
         }
         rep.side[s].rs = rs[s];
     }
+
+    /* as replay does after a load; both rulesets' databases were just used */
+    if (cache && fz_dbcache_prune(cache, (uint64_t)o.rules_cache_max_mb << 20) < 0)
+        fprintf(stderr, "fanzha rules diff: warning: pruning the rules cache failed\n");
 
     size_t meb = (size_t)o.max_event_bytes;
     p = fz_pipeline_new(meb, meb, err, sizeof(err));
