@@ -274,7 +274,7 @@ typedef struct reader {
     const char *name;
     uint64_t lineno;
     char *buf;
-    size_t cap; /* max_event_bytes + 2: a longer line does not fit */
+    size_t cap; /* max_event_bytes + 2: a line, its \r and a NUL; longer ones are not kept */
 } reader;
 
 enum { LINE_OK = 0, LINE_TOO_LONG = 1, LINE_EOF = 2, LINE_ERROR = -1 };
@@ -295,29 +295,34 @@ static int next_line(reader *r, size_t *len) {
                 return LINE_ERROR;
             }
         }
-        if (!fgets(r->buf, (int)r->cap, r->in)) {
-            int bad = ferror(r->in);
-            if (bad)
-                fprintf(stderr, "fanzha rules diff: EVENTS %s: read error after line %llu: %s\n",
-                        r->name, (unsigned long long)r->lineno, strerror(errno));
+        /* byte by byte, so that a NUL inside a line stays part of it (the
+         * decoder rejects it, as replay's does) */
+        size_t n = 0, total = 0;
+        int c = EOF, any = 0;
+        while ((c = getc_unlocked(r->in)) != EOF) {
+            any = 1;
+            if (c == '\n') break;
+            if (n < r->cap) r->buf[n++] = (char)c;
+            total++;
+        }
+        if (c == EOF && ferror(r->in)) {
+            fprintf(stderr, "fanzha rules diff: EVENTS %s: read error after line %llu: %s\n",
+                    r->name, (unsigned long long)r->lineno, strerror(errno));
+            return LINE_ERROR;
+        }
+        if (!any) { /* end of this input */
             if (r->in != stdin) fclose(r->in);
             r->in = NULL;
-            if (bad) return LINE_ERROR;
             continue;
         }
         r->lineno++;
-        size_t n = strlen(r->buf); /* a NUL byte in the line ends it here: it is invalid anyway */
-        int nl = n > 0 && r->buf[n - 1] == '\n';
-        if (!nl && n + 1 == r->cap && !feof(r->in)) {
-            size_t total = n;
-            int c;
-            while ((c = getc(r->in)) != EOF && c != '\n') total++;
+        if (total > r->cap - 1) { /* longer than max_event_bytes and a \r: not kept */
             *len = total;
             return LINE_TOO_LONG;
         }
-        if (nl) r->buf[--n] = '\0';
-        if (n && r->buf[n - 1] == '\r') r->buf[--n] = '\0';
+        if (n && r->buf[n - 1] == '\r') n--;
         if (n == 0) continue;
+        r->buf[n] = '\0';
         *len = n;
         return LINE_OK;
     }

@@ -186,6 +186,12 @@ hostile)
   expect 0 "" diff_cmd old-rules new-rules "$tmp/garbage.ndjson" "${COMMON[@]}" --json "$tmp/garbage.json"
   "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); e=d["events"]; assert e["valid"]==1 and e["invalid"]>=3 and e["read"]==e["valid"]+e["invalid"], e; assert d["alerts"]["gained"]==1, d["alerts"]' "$tmp/garbage.json" ||
     { echo "FAIL: garbage events miscounted"; fail=1; }
+  # a NUL inside a line keeps the line whole (invalid, as in replay), CRLF is a line end
+  printf '{"id":"n","ts":1,"type":"sms","from":"1","to":"2","text":"账户冻结"}\0garbage\n{"id":"n2","ts":1,"type":"sms","from":"1","to":"2","text":"账户冻结"}\r\n' \
+    >"$tmp/nul.ndjson"
+  expect 0 "" diff_cmd old-rules new-rules "$tmp/nul.ndjson" "${COMMON[@]}" --json "$tmp/nul.json"
+  "$PY" -c 'import json,sys; e=json.load(open(sys.argv[1]))["events"]; assert (e["valid"], e["invalid"], e["invalid_by_reason"]) == (1, 1, {"invalid_json": 1}), e' "$tmp/nul.json" ||
+    { echo "FAIL: a NUL in a line"; fail=1; }
   # a compiled file on either side gives the counts of its directory
   "$FANZHA" rules compile new-rules -o "$tmp/new.fzr" >/dev/null 2>&1
   expect 0 "" diff_cmd old-rules "$tmp/new.fzr" events.ndjson "${COMMON[@]}" --json "$tmp/c.json"
