@@ -49,8 +49,8 @@
 #define TIMING_ROUNDS_MAX 30
 #define TIMING_ROUND_NS 10000000LL /* at least 10 ms of matching per round */
 
-static int usage(void) {
-    fprintf(stderr,
+static int usage(FILE *fp) {
+    fprintf(fp,
             "usage: fanzha rules diff OLD NEW EVENTS... [OPTIONS]\n"
             "  OLD, NEW                 rules directories or compiled files (fanzha rules "
             "compile)\n"
@@ -183,7 +183,7 @@ static int parse_args(int argc, char **argv, diff_opts *o) {
             VALUE();
             o->privacy_key = v;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            return -1;
+            return 1;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "fanzha rules diff: unknown option '%s'\n", a);
             return -1;
@@ -467,8 +467,10 @@ int fz_rules_diff_main(int argc, char **argv) {
     fz_diff_report rep;
     memset(&rep, 0, sizeof(rep));
 
-    if (parse_args(argc, argv, &o) != 0) {
-        usage();
+    int pa = parse_args(argc, argv, &o);
+    if (pa != 0) {
+        usage(pa > 0 ? stdout : stderr);
+        rc = pa > 0 ? 0 : 2;
         goto out;
     }
     fz_config pc; /* only the privacy options are read */

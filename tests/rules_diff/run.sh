@@ -164,6 +164,8 @@ hostile)
   expect 2 "EVENTS missing.ndjson: cannot open" diff_cmd old-rules new-rules events.ndjson \
     missing.ndjson "${COMMON[@]}"
   expect 2 "wants OLD, NEW and at least one EVENTS" diff_cmd old-rules new-rules
+  expect 0 "" diff_cmd --help
+  grep -q '^usage: fanzha rules diff OLD NEW EVENTS' "$tmp/out" || { echo "FAIL: --help not on stdout"; fail=1; }
   expect 2 "unknown option '--frobnicate'" diff_cmd old-rules new-rules events.ndjson --frobnicate
   expect 2 "--examples wants an integer" diff_cmd old-rules new-rules events.ndjson --examples 1001
   expect 2 "--examples wants an integer" diff_cmd old-rules new-rules events.ndjson --examples -1
