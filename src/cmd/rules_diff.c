@@ -18,8 +18,12 @@
  * both alike; the fastest round of each is reported. Decoding is outside
  * the timed part: it is the same for both rulesets.
  *
- * The event source is a reader callback (next_line()) so that a Kafka
- * time range can feed the same loop later. One thread.
+ * The events come from one function, next_line(): the next line's bytes
+ * and its fz_source. A Kafka time range (--brokers/--topic/--from-time/
+ * --to-time, read without a consumer group; not built yet) would be
+ * another implementation of it, filling the source's topic, partition and
+ * offset (examples then name topic/partition@offset), and feed the same
+ * loop. One thread.
  */
 #define _GNU_SOURCE
 #include "rules_diff.h"
@@ -279,10 +283,10 @@ typedef struct reader {
 
 enum { LINE_OK = 0, LINE_TOO_LONG = 1, LINE_EOF = 2, LINE_ERROR = -1 };
 
-/* The next non-blank line into r->buf (*len bytes, no newline); its place
- * is r->name:r->lineno. LINE_TOO_LONG: skipped to its newline, *len is
- * its length. */
-static int next_line(reader *r, size_t *len) {
+/* The next non-blank line: *msg (in r->buf, valid until the next call)
+ * and *len bytes without its line end, *src where it is. LINE_TOO_LONG:
+ * skipped to its newline, not kept; *len is its length. */
+static int next_line(reader *r, const char **msg, size_t *len, fz_source *src) {
     for (;;) {
         if (!r->in) {
             if (r->next == r->n) return LINE_EOF;
@@ -316,6 +320,8 @@ static int next_line(reader *r, size_t *len) {
             continue;
         }
         r->lineno++;
+        *src = (fz_source){.file = r->name, .line = r->lineno};
+        *msg = r->buf;
         if (total > r->cap - 1) { /* longer than max_event_bytes and a \r: not kept */
             *len = total;
             return LINE_TOO_LONG;
@@ -535,11 +541,12 @@ int fz_rules_diff_main(int argc, char **argv) {
     }
 
     for (;;) {
+        const char *msg;
         size_t len;
-        int k = next_line(&rd, &len);
+        fz_source src;
+        int k = next_line(&rd, &msg, &len, &src);
         if (k == LINE_EOF) break;
         if (k == LINE_ERROR) goto out;
-        fz_source src = {.file = rd.name, .line = rd.lineno};
         if (k == LINE_TOO_LONG) {
             char detail[96];
             snprintf(detail, sizeof(detail), "line of %zu bytes, more than --max-event-bytes %zu",
@@ -548,11 +555,11 @@ int fz_rules_diff_main(int argc, char **argv) {
             continue;
         }
         fz_pipeline_reset_arena(p);
-        fz_pipeline_scan(p, rd.buf, len, ra); /* decode once, match with OLD */
+        fz_pipeline_scan(p, msg, len, ra); /* decode once, match with OLD */
         *rb = *ra;
         if (ra->verdict != FZ_VERDICT_INVALID) {
             fz_pipeline_rematch(p, mnew, rb); /* the same decoded event with NEW */
-            if (rb->verdict != FZ_VERDICT_INVALID) timing_keep(&tm, rd.buf, len);
+            if (rb->verdict != FZ_VERDICT_INVALID) timing_keep(&tm, msg, len);
         }
         if (fz_rulesdiff_add(d, ra, rb, &src) != 0) {
             snprintf(err, sizeof(err), "out of memory keeping examples (lower --examples)");
