@@ -605,5 +605,6 @@ out:
     fz_ruleset_unref(rs[1]);
     fz_gitrules_remove(gitdir);
     free(o.inputs);
+    explicit_bzero(&pv, sizeof(pv)); /* the hash key, if any */
     return rc;
 }
