@@ -10,6 +10,11 @@
 # must write them unchanged.
 # A rules case holds rules/ and expected-check.txt: the output of
 # `fanzha rules check rules`, which must also exit non-zero.
+# A rules diff case holds old-rules/, new-rules/, events.ndjson, args (options
+# of `fanzha rules diff`, one line; use --no-timing for a stable report),
+# expected-diff.txt, expected-diff.json and expected-diff.html (the three
+# reports) and optionally expected-exit (the exit status, default 0). The
+# same diff from stdin must give the same JSON but for the input's name.
 # A statistics case holds records.ndjson (partial records as `fanzha run`
 # writes them) and expected-summed.ndjson: `fanzha stats` summing them.
 set -euo pipefail
@@ -26,7 +31,32 @@ compare() { # expected actual what
   if ! diff -u "$1" "$2"; then echo "FAIL: $CASE: $3 differs from $1"; fail=1; fi
 }
 
-if [ -f records.ndjson ]; then
+if [ -d old-rules ]; then
+  args=()
+  [ -f args ] && read -r -a args < args
+  want=0
+  [ -f expected-exit ] && want="$(cat expected-exit)"
+  set +e
+  "$FANZHA" rules diff old-rules new-rules events.ndjson ${args[@]+"${args[@]}"} \
+    --json "$tmp/diff.json" --html "$tmp/diff.html" >"$tmp/diff.txt" 2>"$tmp/stderr.diff"
+  rc=$?
+  set -e
+  [ "$rc" = "$want" ] || { cat "$tmp/stderr.diff"; echo "FAIL: $CASE: exit $rc, want $want"; fail=1; }
+  compare expected-diff.txt "$tmp/diff.txt" "rules diff report"
+  compare expected-diff.json "$tmp/diff.json" "rules diff --json"
+  compare expected-diff.html "$tmp/diff.html" "rules diff --html"
+  set +e
+  "$FANZHA" rules diff old-rules new-rules - ${args[@]+"${args[@]}"} --json "$tmp/stdin.json" \
+    <events.ndjson >/dev/null 2>"$tmp/stderr.stdin"
+  rc=$?
+  set -e
+  [ "$rc" = "$want" ] || { cat "$tmp/stderr.stdin"; echo "FAIL: $CASE: stdin: exit $rc"; fail=1; }
+  if [ "$UPDATE" != "--update" ]; then
+    sed -e 's/"events\.ndjson:/"-:/g' -e 's/"inputs":\["events\.ndjson"\]/"inputs":["-"]/' \
+      expected-diff.json >"$tmp/stdin.expected.json"
+    compare "$tmp/stdin.expected.json" "$tmp/stdin.json" "rules diff --json (stdin)"
+  fi
+elif [ -f records.ndjson ]; then
   "$FANZHA" stats --ledger-period-ms 0 --stats-output "$tmp/summed" records.ndjson \
     >/dev/null 2>"$tmp/stderr.stats" || { cat "$tmp/stderr.stats"; fail=1; }
   compare expected-summed.ndjson "$tmp/summed" "fanzha stats over the records"

@@ -21,6 +21,7 @@
 #include "replay.h"
 #include "ruletest.h"
 #include "rules.h"
+#include "rules_diff.h"
 #include "stats.h"
 #include "train.h"
 
@@ -46,6 +47,9 @@ static void usage(FILE *fp) {
             "                                  events, most expensive first\n"
             "  fanzha rules stats FILE         per-rule matches and cost (replay --rule-stats,\n"
             "                                  or --admin SOCKET for a running daemon)\n"
+            "  fanzha rules diff OLD NEW EVENTS...\n"
+            "                                  what a rule change does to these events: alerts\n"
+            "                                  gained and lost per rule and category, cost\n"
             "  fanzha model train CORPUS... -o FILE\n"
             "                                  train a text scorer (a rule's model: term)\n"
             "  fanzha model eval MODEL CORPUS... precision, recall, ROC AUC of a model\n"
@@ -71,7 +75,10 @@ static int rules_usage(void) {
         "       fanzha rules keygen -o PREFIX          (writes PREFIX.sec and PREFIX.pub)\n"
         "       fanzha rules profile DIR EVENTS.ndjson [--events N] [--rounds N] [--top N]\n"
         "       fanzha rules stats FILE|- [--top N]      (JSON lines from replay --rule-stats)\n"
-        "       fanzha rules stats --admin SOCKET [--top N]\n");
+        "       fanzha rules stats --admin SOCKET [--top N]\n"
+        "       fanzha rules diff OLD NEW EVENTS... [--git REV] [--json FILE] [--html FILE]\n"
+        "                         [--examples N] [--fail-on-lost] [--max-new-alerts-rate R]\n"
+        "                         ('fanzha rules diff --help' for every option)\n");
     return 2;
 }
 
@@ -430,6 +437,7 @@ static int cmd_rules(int argc, char **argv) {
     if (!strcmp(argv[0], "keygen")) return rules_keygen(argc - 1, argv + 1);
     if (!strcmp(argv[0], "profile")) return rules_profile_scan(argc - 1, argv + 1);
     if (!strcmp(argv[0], "stats")) return rules_stats(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "diff")) return fz_rules_diff_main(argc - 1, argv + 1);
     return rules_usage();
 }
 

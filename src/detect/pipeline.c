@@ -158,8 +158,8 @@ void fz_pipeline_derived_views(fz_url_scan *u, const fz_url_brands *brands, unsi
     (*out)[FZ_FIELD_URL_FLAGS][FZ_VIEW_RAW] = uf.flags;
 }
 
-void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out) {
-    const fz_ruleset *rs = fz_matcher_ruleset(p->matcher);
+/* The views of ev's fields that rs scans (fz_pipeline_views()). */
+static void views_for(fz_pipeline *p, const fz_ruleset *rs, const fz_event *ev, fz_views *out) {
     for (int f = FZ_FIELD_EVENT_COUNT; f < FZ_FIELD_COUNT; f++)
         for (int v = 0; v < FZ_VIEW_COUNT; v++) (*out)[f][v] = FZ_STR_NULL;
     unsigned want = derived_wants(rs);
@@ -186,6 +186,10 @@ void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out) {
         if (fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_NORM))
             (*out)[f][FZ_VIEW_NORM] = (fz_str){p->view_buf[f], k};
     }
+}
+
+void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out) {
+    views_for(p, fz_matcher_ruleset(p->matcher), ev, out);
 }
 
 void fz_pipeline_reset_arena(fz_pipeline *p) { fz_decoder_reset_arena(p->dec); }
@@ -225,6 +229,61 @@ uint64_t fz_pipeline_key(fz_buf *b, const fz_event *ev, unsigned masks) {
     return XXH3_64bits_withSeed(b->p, b->len, (XXH64_hash_t)ev->type + 1);
 }
 
+/* The matching half of a scan: r->ev (decoded by p) through m - views,
+ * matcher, aggregate feeds, dedup key. count: into p's counters. */
+static void match_with(fz_pipeline *p, fz_matcher *m, fz_result *r, int count) {
+    r->nrules = 0;
+    r->nshadow = 0;
+    r->nscores = 0;
+    r->truncated = 0;
+    r->dedup_key = 0;
+    r->dedup_count = 0;
+    r->naggs = 0;
+    r->reason = FZ_REASON_NONE;
+    const fz_ruleset *rs = fz_matcher_ruleset(m);
+    fz_views views;
+    fz_matches mt;
+    views_for(p, rs, &r->ev, &views);
+    int n = fz_matcher_scan(m, &views, &mt);
+    if (n < 0) {
+        /* a Hyperscan runtime error (a bug, not bad input): the event cannot
+         * be judged, so it goes where invalid events go - the dead-letter
+         * topic - to be replayed once fixed, never silently passed */
+        r->reason = FZ_REASON_SCAN_ERROR;
+        snprintf(r->detail, sizeof(r->detail), "Hyperscan scan failed");
+        r->verdict = FZ_VERDICT_INVALID;
+        if (count) {
+            fz_counter_inc(&p->counters.scan_errors);
+            fz_counter_inc(&p->counters.invalid);
+            fz_counter_inc(&p->counters.invalid_by_reason[r->reason]);
+        }
+        return;
+    }
+    r->nrules = n;
+    r->truncated = mt.truncated;
+    r->primary = mt.primary;
+    memcpy(r->rules, mt.rules, (size_t)n * sizeof(uint32_t));
+    r->nshadow = mt.nshadow;
+    memcpy(r->shadow, mt.shadow, (size_t)mt.nshadow * sizeof(uint32_t));
+    r->nscores = mt.nscores;
+    memcpy(r->scores, mt.scores, (size_t)mt.nscores * sizeof(fz_score));
+    n = fz_aggrule_feeds(m, r); /* aggregate rules feed their windows instead */
+    if (r->truncated && count) fz_counter_inc(&p->counters.truncated);
+    if (n == 0) {
+        r->verdict = FZ_VERDICT_CLEAN;
+        if (count) fz_counter_inc(&p->counters.clean);
+        return;
+    }
+    r->verdict = FZ_VERDICT_ALERT;
+    unsigned masks = fz_mask_config_lookup(p->masks, fz_ruleset_rule(rs, r->primary)->category);
+    fz_str norm = views[FZ_FIELD_TEXT][FZ_VIEW_NORM];
+    if (r->ev.type == FZ_EV_SMS && norm.p && fz_buf_reserve(&p->norm, norm.n + 1) == FZ_OK)
+        /* the scanner normalised the text already: reuse it */
+        r->dedup_key = fz_campaign_key_normalised(norm.p, norm.n, masks, p->norm.p);
+    else
+        r->dedup_key = fz_pipeline_key(&p->norm, &r->ev, masks);
+}
+
 void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r) {
     fz_counter_inc(&p->counters.events);
     r->nrules = 0;
@@ -241,47 +300,10 @@ void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r)
         fz_counter_inc(&p->counters.invalid_by_reason[r->reason]);
         return;
     }
-    fz_views views;
-    fz_matches mt;
-    fz_pipeline_views(p, &r->ev, &views);
-    int n = fz_matcher_scan(p->matcher, &views, &mt);
-    if (n < 0) {
-        /* a Hyperscan runtime error (a bug, not bad input): the event cannot
-         * be judged, so it goes where invalid events go - the dead-letter
-         * topic - to be replayed once fixed, never silently passed */
-        fz_counter_inc(&p->counters.scan_errors);
-        r->reason = FZ_REASON_SCAN_ERROR;
-        snprintf(r->detail, sizeof(r->detail), "Hyperscan scan failed");
-        r->verdict = FZ_VERDICT_INVALID;
-        fz_counter_inc(&p->counters.invalid);
-        fz_counter_inc(&p->counters.invalid_by_reason[r->reason]);
-        return;
-    }
-    r->nrules = n;
-    r->truncated = mt.truncated;
-    r->primary = mt.primary;
-    memcpy(r->rules, mt.rules, (size_t)n * sizeof(uint32_t));
-    r->nshadow = mt.nshadow;
-    memcpy(r->shadow, mt.shadow, (size_t)mt.nshadow * sizeof(uint32_t));
-    r->nscores = mt.nscores;
-    memcpy(r->scores, mt.scores, (size_t)mt.nscores * sizeof(fz_score));
-    n = fz_aggrule_feeds(p->matcher, r); /* aggregate rules feed their windows instead */
-    if (r->truncated) fz_counter_inc(&p->counters.truncated);
-    if (n == 0) {
-        r->verdict = FZ_VERDICT_CLEAN;
-        fz_counter_inc(&p->counters.clean);
-        return;
-    }
-    r->verdict = FZ_VERDICT_ALERT;
-    unsigned masks = fz_mask_config_lookup(
-        p->masks, fz_ruleset_rule(fz_matcher_ruleset(p->matcher), r->primary)->category);
-    fz_str norm = views[FZ_FIELD_TEXT][FZ_VIEW_NORM];
-    if (r->ev.type == FZ_EV_SMS && norm.p && fz_buf_reserve(&p->norm, norm.n + 1) == FZ_OK)
-        /* the scanner normalised the text already: reuse it */
-        r->dedup_key = fz_campaign_key_normalised(norm.p, norm.n, masks, p->norm.p);
-    else
-        r->dedup_key = fz_pipeline_key(&p->norm, &r->ev, masks);
+    match_with(p, p->matcher, r, 1);
 }
+
+void fz_pipeline_rematch(fz_pipeline *p, fz_matcher *m, fz_result *r) { match_with(p, m, r, 0); }
 
 static void counter_dec(_Atomic uint64_t *c) {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - 1,

@@ -149,6 +149,14 @@ fz_counters *fz_pipeline_counters(fz_pipeline *p);
 /* Decode, match and compute the dedup key of msg. Sets r->verdict to
  * INVALID or CLEAN, or leaves ALERT pending the decision. */
 void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r);
+/* Match r->ev, which p decoded (fz_pipeline_scan() left it valid), again
+ * with matcher m instead of p's own: views, match, aggregate feeds and
+ * dedup key as the scan computes them, for m's ruleset. r's match fields
+ * and verdict (CLEAN, ALERT pending, or INVALID with reason scan_error) are
+ * overwritten; p's counters are not touched (they count p's matcher). m is
+ * the caller's, used by this thread only. `fanzha rules diff` so runs two
+ * rulesets over one decode. */
+void fz_pipeline_rematch(fz_pipeline *p, fz_matcher *m, fz_result *r);
 struct fz_watch;
 struct fz_stores;
 struct fz_campaign;
