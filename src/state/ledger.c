@@ -1520,12 +1520,18 @@ void fz_ledger_periods_print(const fz_ledger_periods *ps, void *out) {
     char tz[8], head[32];
     fz_utc_offset_format(ps->spec.utc_offset_s, tz);
     snprintf(head, sizeof(head), "%s (%s)", fz_period_unit_name(ps->spec.unit), tz);
+    const char *unit = fz_period_unit_name(ps->spec.unit);
+    char span[64];
+    if (ps->spec.span)
+        snprintf(span, sizeof(span), "the %s %lld %s(s) earlier", unit, (long long)ps->spec.span,
+                 unit);
+    else
+        snprintf(span, sizeof(span), "the same %s a year earlier", unit);
     fprintf(fp,
-            "statistics: %zu %s(s) at UTC%s, compared with the previous one (±prev) and the same "
-            "%s %s (±span)\n%-20s %-24s %9s %7s %7s %5s %6s %6s %7s %7s  money\n",
-            ps->n, fz_period_unit_name(ps->spec.unit), tz, fz_period_unit_name(ps->spec.unit),
-            ps->spec.span ? "span periods earlier" : "a year earlier", head, "category", "screened",
-            "alerts", "suppr", "camp", "cases", "interc", "±prev", "±span");
+            "statistics: %zu %s(s) at UTC%s; cases compared with the previous %s (±prev) and "
+            "%s (±span)\n%-20s %-24s %9s %7s %7s %5s %6s %6s %7s %7s  money\n",
+            ps->n, unit, tz, unit, span, head, "category", "screened", "alerts", "suppr", "camp",
+            "cases", "interc", "±prev", "±span");
     for (size_t i = 0; i < ps->n; i++) {
         const fz_ledger_window *w = &ps->cur[i].sum;
         char label[24];
@@ -1536,6 +1542,7 @@ void fz_ledger_periods_print(const fz_ledger_periods *ps, void *out) {
                       fz_ledger_period_row(&ps->previous[i], w->rows[r].category),
                       fz_ledger_period_row(&ps->ago[i], w->rows[r].category));
     }
-    fprintf(fp, "(* = the records do not cover the whole %s)\n",
-            fz_period_unit_name(ps->spec.unit));
+    int partial = 0;
+    for (size_t i = 0; i < ps->n; i++) partial |= ps->cur[i].partial != 0;
+    if (partial) fprintf(fp, "(* = the records do not cover the whole %s)\n", unit);
 }
