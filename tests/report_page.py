@@ -14,7 +14,7 @@ report of several weeks in headless Chromium with the network disabled:
   periods.ndjson of fanzha stats and the alert records say, "—" where
   there is nothing to compare with, and no figure is left unchecked;
 - the page holds no http:// or https:// reference, no script, no external
-  resource;
+  resource, and a category named like markup is text;
 - a screenshot is written and is not blank;
 - printed to PDF it has A4 pages, every chart's title and its axis caption
   are on the same page, and no word lies outside the page box (pdftotext
@@ -41,6 +41,7 @@ RULES = os.path.join(ROOT, "tests", "cases", "008-ledger", "rules")
 CST = dt.timezone(dt.timedelta(hours=8))
 DECIMALS = {"JPY": 0, "KRW": 0, "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3, "TND": 3}
 FAILS = []
+HOSTILE = "<i>x</i>&\"'<script>"
 
 
 def fail(msg):
@@ -98,7 +99,8 @@ def events():
     w0 = dt.datetime(2026, 11, 2, tzinfo=CST)
     week(w0, 3, ["CNY", "JPY"], ["impersonate_police", "investment", None], 4, 2)
     week(w0 + dt.timedelta(weeks=1), 4, ["CNY", "JPY", "USD"], ["impersonate_police"], 5, 3)
-    week(w0 + dt.timedelta(weeks=2), 5, ["CNY"], ["investment"], 3, 0)
+    # a category named by input, as hostile as a category may be: escaped, never markup
+    week(w0 + dt.timedelta(weeks=2), 5, ["CNY"], ["investment", HOSTILE], 3, 0)
     week(w0 + dt.timedelta(weeks=4), 6, ["CNY", "KWD", "JPY"],
          ["impersonate_police", "romance"], 6, 4)
     return out
@@ -447,6 +449,8 @@ def main():
             fail("2026-W49 should compare with 2025-W49 (zeros) and 2026-W48")
         if periods["2026-W45"]["rows"][0]["period_ago"] is not None:
             fail("2026-W45's 同比 (2025-W45) lies before the first record: want null")
+        if HOSTILE not in [r["category"] for r in periods["2026-W47"]["rows"]]:
+            fail(f"2026-W47 lacks the category {HOSTILE!r}")
         if periods["2026-W48"]["rows"][0]["screened"] != 0:
             fail("2026-W48 should be empty")
         if {m["currency"] for m in last[0]["money"]} != {"CNY", "KWD", "JPY"}:

@@ -235,12 +235,24 @@ static int currencies_of(const fz_ledger_row *const *rows, int nrows, const char
 
 typedef enum better { LOWER_BETTER, HIGHER_BETTER } better;
 
-/* A count or amount (cur is NULL for counts) as text. */
+/* A count with thousands separators: "1,234,567". */
+static void fmt_count(uint64_t v, char *out, size_t size) {
+    char digits[24];
+    int n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v);
+    size_t k = 0;
+    for (int i = 0; i < n && k + 2 < size; i++) {
+        if (i && (n - i) % 3 == 0) out[k++] = ',';
+        out[k++] = digits[i];
+    }
+    out[k] = '\0';
+}
+
+/* A count (cur NULL; v >= 0) or an amount in cur's major units as text. */
 static void fmt_value(int64_t v, const char *cur, char *out, size_t size) {
     if (cur)
         fz_money_format(v, cur, out, size);
     else
-        fz_money_format(v, "JPY", out, size); /* thousands separators, no decimals */
+        fmt_count((uint64_t)v, out, size);
 }
 
 /*
@@ -883,7 +895,7 @@ static const char css[] =
 
 static void put_count_cell(fz_buf *b, const char *figure, uint64_t v) {
     char txt[48];
-    fmt_value((int64_t)v, NULL, txt, sizeof(txt));
+    fmt_count(v, txt, sizeof(txt));
     fz_buf_puts(b, "<td data-figure=\"");
     put_esc(b, figure);
     fz_buf_printf(b, "\" data-value=\"%llu\">%s</td>", (unsigned long long)v, txt);
