@@ -272,19 +272,15 @@ static void put_change(fz_buf *b, const char *name, int64_t cur_v, const int64_t
     }
     int64_t d = fz_sat_sub(cur_v, *base, NULL);
     const char *cls = d == 0 ? "flat" : (d < 0) == (bt == LOWER_BETTER) ? "good" : "bad";
-    char abs_text[64];
-    fmt_value(d < 0 ? -d : d, cur, abs_text, sizeof(abs_text));
-    fz_buf_printf(b, "\" data-value=\"%lld\" class=\"%s\">%s%s", (long long)d, cls,
-                  d > 0   ? "+"
-                  : d < 0 ? "-"
-                          : "",
-                  abs_text);
-    if (*base > 0)
-        fz_buf_printf(b, " (%s%.1f%%)",
-                      d > 0   ? "+"
-                      : d < 0 ? "-"
-                              : "",
-                      fabs(100.0 * (double)d / (double)*base));
+    char txt[64];
+    if (cur)
+        fz_money_format(d, cur, txt, sizeof(txt));
+    else
+        fmt_count(d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d, txt, sizeof(txt));
+    const char *sign = d > 0 ? "+" : d < 0 ? "-" : "";
+    fz_buf_printf(b, "\" data-value=\"%lld\" class=\"%s\">%s%s", (long long)d, cls, sign,
+                  txt[0] == '-' ? txt + 1 : txt);
+    if (*base > 0) fz_buf_printf(b, " (%s%.1f%%)", sign, fabs(100.0 * (double)d / (double)*base));
     fz_buf_puts(b, "</span>");
 }
 
