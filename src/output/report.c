@@ -714,6 +714,10 @@ static void gp_head(fz_buf *s, size_t nperiods) {
            "set style fill solid 0.85 border -1\nset style data histogram\n"
            "set boxwidth 0.8\nset lmargin 10\nset bmargin 2.5\nset offsets 0,0,graph 0.05,0\n");
     if (nperiods > 8) fz_buf_puts(s, "set xtics rotate by -45\nset bmargin 5\n");
+    /* at most about 16 period labels on the axis: every step-th, the first included */
+    size_t step = (nperiods + 15) / 16;
+    fz_buf_printf(s, "LABEL(c) = (int(column(0)) %% %zu == 0) ? stringcolumn(c) : ''\n",
+                  step ? step : 1);
 }
 
 static int chart(fz_buf *b, const fz_report_options *o, const char *title, const char *axis,
@@ -745,10 +749,11 @@ static int charts(fz_buf *b, const fz_ledger_periods *ps, const fz_report_option
         fz_buf_printf(&s, "\"%s\" %llu %llu\n", label, (unsigned long long)all->cases,
                       (unsigned long long)all->intercepts);
     }
-    fz_buf_printf(&s,
-                  "EOD\nplot $d using 2:xtic(1) title '%s' lc rgb '#c0392b', '' using 3 title "
-                  "'%s' lc rgb '#1e8449'\n",
-                  L->cases, L->intercepts);
+    fz_buf_printf(
+        &s,
+        "EOD\nplot $d using 2:xtic(LABEL(1)) title '%s' lc rgb '#c0392b', '' using 3 title "
+        "'%s' lc rgb '#1e8449'\n",
+        L->cases, L->intercepts);
     snprintf(axis, sizeof(axis), L->axis_fmt, unit, tz, o->lang == FZ_REPORT_ZH ? "笔数" : "count");
     rc = chart(b, o, L->chart_counts, axis, &s, err, err_size);
     /* money, one chart per currency of the range */
@@ -779,7 +784,7 @@ static int charts(fz_buf *b, const fz_ledger_periods *ps, const fz_report_option
                           (double)money_of_row(all, cur[c], 1) / div);
         }
         fz_buf_printf(&s,
-                      "EOD\nplot $d using 2:xtic(1) title '%s' lc rgb '#c0392b', '' using 3 "
+                      "EOD\nplot $d using 2:xtic(LABEL(1)) title '%s' lc rgb '#c0392b', '' using 3 "
                       "title '%s' lc rgb '#1e8449'\n",
                       L->lost, L->intercepted);
         snprintf(title, sizeof(title), L->chart_money_fmt, cname);
@@ -838,10 +843,10 @@ static int charts(fz_buf *b, const fz_ledger_periods *ps, const fz_report_option
             char name[FZ_LEDGER_CATEGORY];
             gp_name(cats[c].name, name, sizeof(name));
             fz_buf_printf(&s, "%s using %d%s title '%s' lc rgb '%s', ", c ? "''" : "$d", c + 2,
-                          c ? "" : ":xtic(1)", name, colours[c]);
+                          c ? "" : ":xtic(LABEL(1))", name, colours[c]);
         }
         fz_buf_printf(&s, "%s using %d%s title '%s' lc rgb '#909497'\n", shown ? "''" : "$d",
-                      shown + 2, shown ? "" : ":xtic(1)", L->other);
+                      shown + 2, shown ? "" : ":xtic(LABEL(1))", L->other);
         snprintf(axis, sizeof(axis), L->axis_fmt, unit, tz,
                  o->lang == FZ_REPORT_ZH ? "预警数" : "alerts");
         rc = chart(b, o, L->chart_alerts, axis, &s, err, err_size);
@@ -865,12 +870,13 @@ static const char css[] =
     "margin:0 auto;max-width:190mm;padding:8mm 4mm;font-size:10.5pt;line-height:1.45}\n"
     "h1{font-size:18pt;margin:0 0 2mm}h2{font-size:13pt;margin:7mm 0 3mm;"
     "border-bottom:2px solid #1b2631;padding-bottom:1mm;break-after:avoid}\n"
-    ".sub{color:#566573;margin:0 0 4mm}.note{color:#7b241c;font-size:9.5pt}\n"
+    ".sub{color:#566573;margin:0 0 "
+    "4mm}.fine{color:#566573;font-size:8.5pt}.note{color:#7b241c;font-size:9.5pt}\n"
     ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(56mm,1fr));gap:3mm}\n"
     ".card{border:1px solid #d5d8dc;border-radius:2mm;padding:2.5mm 3mm;break-inside:avoid}\n"
     ".card .name{font-size:9.5pt;color:#566573}.card .value{font-size:15pt;font-weight:600;"
     "font-variant-numeric:tabular-nums;white-space:nowrap}\n"
-    ".cmp{font-size:9pt;white-space:nowrap}.cmp .k{color:#566573;margin-right:1.5mm}\n"
+    ".cmp{font-size:9pt}.cmp span{white-space:nowrap}.cmp .k{color:#566573;margin-right:1.5mm}\n"
     ".good{color:#1e8449}.bad{color:#c0392b}.flat,.none{color:#566573}\n"
     "figure.chart{margin:0 0 5mm;break-inside:avoid;page-break-inside:avoid}\n"
     "figure.chart svg{display:block;width:100%;max-width:100%;height:auto}\n"
@@ -1118,7 +1124,7 @@ static void alert_sections(fz_buf *b, const alert_tables *t, const fz_report_opt
             put_esc(b, c->sample);
             fz_buf_puts(b, "</td></tr>\n");
         }
-        fz_buf_printf(b, "</tbody></table><p class=\"sub\">%s</p>\n", L->campaign_note);
+        fz_buf_printf(b, "</tbody></table><p class=\"fine\">%s</p>\n", L->campaign_note);
     }
     fz_buf_printf(b, "<h2>%s</h2>\n", L->sec_rules);
     if (o->n_alert_files == 0) {
