@@ -225,6 +225,10 @@ TEST_ENTRY(period_iso_weeks_across_years)
 TEST_ENTRY(period_book_sums)
 TEST_ENTRY(period_money_format)
 
+/* report page */
+TEST_ENTRY(report_page_escapes_and_figures)
+TEST_ENTRY(report_errors)
+
 /* config */
 TEST_ENTRY(config_defaults)
 TEST_ENTRY(config_cli_beats_file)
