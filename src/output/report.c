@@ -47,8 +47,7 @@ typedef struct labels {
     const char *sec_headline, *sec_trends, *sec_categories, *sec_campaigns, *sec_rules;
     const char *chart_counts, *chart_money_fmt, *chart_alerts, *axis_fmt, *other;
     const char *col_category, *col_screened, *col_suppressed, *col_cases_prev, *col_cases_ago;
-    const char *col_alerts_short, *col_campaigns, *col_cases, *col_intercepts, *col_intercepted,
-        *col_rate, *col_currency;
+    const char *col_alerts_short, *col_campaigns, *col_cases, *col_intercepts, *col_currency;
     const char *col_rule, *col_first, *col_last, *col_events, *col_recipients, *col_senders,
         *col_sample, *col_alerts;
     const char *no_alert_files, *none_in_period, *no_money, *campaign_note, *about;
@@ -93,9 +92,7 @@ static const labels zh = {
     .col_campaigns = "新活动",
     .col_cases = "发案",
     .col_intercepts = "拦截",
-    .col_intercepted = "挽损",
     .col_currency = "币种",
-    .col_rate = "挽损率",
     .col_rule = "规则",
     .col_first = "首次发现",
     .col_last = "最后发现",
@@ -122,7 +119,7 @@ static const labels en = {
     .tz = "time zone UTC",
     .partial = "Note: the statistics records do not cover all of this period; the figures "
                "count what was recorded.",
-    .windows = "statistics windows",
+    .windows = "statistics window(s)",
     .prev = "vs previous",
     .ago_year = "vs a year ago",
     .ago_fmt = "vs %lld periods ago",
@@ -154,9 +151,7 @@ static const labels en = {
     .col_campaigns = "Camp.",
     .col_cases = "Cases",
     .col_intercepts = "Intercepts",
-    .col_intercepted = "Intercepted",
     .col_currency = "Currency",
-    .col_rate = "Recovery",
     .col_rule = "Rule",
     .col_first = "First seen",
     .col_last = "Last seen",
@@ -593,7 +588,7 @@ static int read_alerts(alert_tables *t, const fz_report_options *o, int64_t star
         if (rc) return -1;
     }
     /* keep the latest summary of each campaign, largest first */
-    qsort(t->c, t->nc, sizeof(*t->c), cmp_campaign_id);
+    if (t->nc) qsort(t->c, t->nc, sizeof(*t->c), cmp_campaign_id);
     size_t k = 0;
     for (size_t i = 0; i < t->nc; i++) {
         int last = i + 1 == t->nc || strcmp(t->c[i].key, t->c[i + 1].key) != 0 ||
@@ -608,8 +603,8 @@ static int read_alerts(alert_tables *t, const fz_report_options *o, int64_t star
         }
     }
     t->nc = k;
-    qsort(t->c, t->nc, sizeof(*t->c), cmp_campaign_size);
-    qsort(t->r, t->nr, sizeof(*t->r), cmp_rule);
+    if (t->nc) qsort(t->c, t->nc, sizeof(*t->c), cmp_campaign_size);
+    if (t->nr) qsort(t->r, t->nr, sizeof(*t->r), cmp_rule);
     return 0;
 }
 

@@ -1418,6 +1418,7 @@ double fz_money_recovery_rate(const fz_money *m) {
 
 void fz_money_format(int64_t minor, const char *currency, char *out, size_t size) {
     int dec = fz_currency_decimals((fz_str){currency, strlen(currency)});
+    if (dec < 0 || dec > 6) dec = dec < 0 ? 0 : 6;
     uint64_t a = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor, div = 1;
     for (int i = 0; i < dec; i++) div *= 10;
     char digits[32], grouped[48];

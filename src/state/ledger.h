@@ -259,7 +259,7 @@ int fz_ledger_book_write(const fz_ledger_book *b, void *fp);
  */
 typedef enum fz_period_unit { FZ_PERIOD_DAY = 1, FZ_PERIOD_WEEK, FZ_PERIOD_MONTH } fz_period_unit;
 
-#define FZ_PERIODS_MAX 4000 /* periods one call may sum (about 11 years of days) */
+#define FZ_PERIODS_MAX 1500 /* periods one call may sum (4 years of days; 45 KiB each) */
 
 /* "day", "week" or "month"; -1 otherwise. */
 int fz_period_unit_parse(const char *s, fz_period_unit *out);
