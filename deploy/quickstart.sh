@@ -71,14 +71,11 @@ step "loss-recovery statistics of the run (fanzha stats reads fanzha.stats)"
 ./build/fanzha stats --brokers "$BROKER" --log-level warn || true
 
 step "the loss-recovery report page (fanzha stats --report, docs/statistics.md)"
-# the alerts topic as JSON lines (campaign summaries and alerts) for the
-# page's campaign and top-rule tables
-ALERTS=build/quickstart-alerts.ndjson
-kcat -C -b "$BROKER" -t fanzha.alerts -o beginning -e -q -X isolation.level=read_committed \
-  >"$ALERTS" || { echo "    (kcat could not read fanzha.alerts: the page lists no campaigns)"; : >"$ALERTS"; }
+# its campaign and top-rule tables come from the alert and campaign records
+# of the alerts topic
 REPORT="$ROOT/build/fanzha-report.html"
 if ./build/fanzha stats --brokers "$BROKER" --log-level warn --report "$REPORT" \
-  --alerts "$ALERTS" >/dev/null; then
+  --report-alerts-topic fanzha.alerts >/dev/null; then
   echo "    report written: $REPORT"
   echo "    open file://$REPORT in a browser (it needs no network; it prints on A4)"
 else

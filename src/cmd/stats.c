@@ -157,6 +157,75 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+typedef struct alerts_read {
+    fz_report_alerts *alerts;
+    const char *topic;
+    uint64_t skipped;
+} alerts_read;
+
+static int on_alert_record(void *ctx, const rd_kafka_message_t *m) {
+    alerts_read *ar = ctx;
+    char why[256];
+    if (!m->payload || m->len == 0) return 0;
+    if (fz_report_alerts_add(ar->alerts, m->payload, m->len, why, sizeof(why)) != 0 &&
+        ar->skipped++ < 10)
+        fz_warn("--report-alerts-topic %s[%d] offset %lld: record skipped: %s", ar->topic,
+                m->partition, (long long)m->offset, why);
+    return 0;
+}
+
+/* The report page: the alert records of its period from --alerts files
+ * and --report-alerts-topic, then the page. */
+static int write_report(stats *s, const fz_ledger_periods *periods) {
+    const fz_config *cfg = s->cfg;
+    const fz_ledger_period *p = fz_report_period(periods);
+    fz_report_alerts *alerts = NULL;
+    char err[512];
+    int rc = 0;
+    const char *topic =
+        cfg->report_alerts_topic && *cfg->report_alerts_topic ? cfg->report_alerts_topic : NULL;
+    if (p && (cfg->n_alerts || topic)) {
+        if (!(alerts = fz_report_alerts_new(p->start_ms, p->end_ms))) {
+            fz_error("out of memory");
+            return -1;
+        }
+        for (size_t i = 0; rc == 0 && i < cfg->n_alerts; i++)
+            if (fz_report_alerts_read_file(alerts, cfg->alerts[i], err, sizeof(err)) != 0) {
+                fz_error("--alerts %s", err);
+                rc = -1;
+            }
+        if (rc == 0 && topic) {
+            alerts_read ar = {alerts, topic, 0};
+            int r = fz_kafka_read_topic(cfg, topic, "fanzha-stats", 60000, on_alert_record, &ar,
+                                        err, sizeof(err));
+            if (r < 0) {
+                fz_error("--report-alerts-topic %s: %s", topic, err);
+                rc = -1;
+            } else if (r > 0) {
+                fz_warn("--report-alerts-topic %s: %s: the campaign and rule tables are "
+                        "incomplete",
+                        topic, err);
+            }
+            if (ar.skipped)
+                fz_warn("--report-alerts-topic %s: %llu record(s) skipped", topic,
+                        (unsigned long long)ar.skipped);
+        }
+    }
+    if (rc == 0) {
+        fz_report_options ro = {
+            .lang = strcmp(cfg->lang, "en") == 0 ? FZ_REPORT_EN : FZ_REPORT_ZH,
+        };
+        if (fz_report_write(cfg->report, periods, &ro, alerts, err, sizeof(err)) != 0) {
+            fz_error("--report %s: %s", cfg->report, err);
+            rc = -1;
+        } else {
+            fprintf(stderr, "fanzha stats: report written to %s\n", cfg->report);
+        }
+    }
+    fz_report_alerts_destroy(alerts);
+    return rc;
+}
+
 /* Sum the current records per window into a book, print, write. */
 static int report(stats *s) {
     const fz_config *cfg = s->cfg;
@@ -211,20 +280,7 @@ static int report(stats *s) {
             rc = -1;
         }
     }
-    if (rc == 0 && cfg->report) {
-        char err[512];
-        fz_report_options ro = {
-            .lang = strcmp(cfg->lang, "en") == 0 ? FZ_REPORT_EN : FZ_REPORT_ZH,
-            .alert_files = (const char *const *)cfg->alerts,
-            .n_alert_files = cfg->n_alerts,
-        };
-        if (fz_report_write(cfg->report, periods, &ro, err, sizeof(err)) != 0) {
-            fz_error("--report %s: %s", cfg->report, err);
-            rc = -1;
-        } else {
-            fprintf(stderr, "fanzha stats: report written to %s\n", cfg->report);
-        }
-    }
+    if (rc == 0 && cfg->report) rc = write_report(s, periods);
 out:
     free(src);
     fz_ledger_periods_destroy(periods);

@@ -179,6 +179,10 @@ static const option options[] = {
     {"alerts", OPT_LIST, FZ_SCOPE_STATS, OFF(alerts), NULL, 0, 0,
      "report: files of alert and campaign records (the output of fanzha replay, or the alerts "
      "topic saved with kcat) for its campaign and top-rule tables; comma-separated"},
+    {"report_alerts_topic", OPT_STR, FZ_SCOPE_STATS, OFF(report_alerts_topic), NULL, 0, 0,
+     "report: also read the alert and campaign records from this topic (e.g. fanzha.alerts, "
+     "from its start to its current end, committed records only) for its campaign and "
+     "top-rule tables"},
     {"threads", OPT_INT, FZ_SCOPE_BOTH, OFF(threads), "0", 0, 1024,
      "worker threads; 0 = one per online CPU core"},
     {"dedup_window_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(dedup_window_ms), "600000", 0,

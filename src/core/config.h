@@ -93,7 +93,8 @@ typedef struct fz_config {
     char *lang;            /* stats: zh | en */
     char **alerts;         /* stats: alert/campaign record files for the report */
     size_t n_alerts;
-    int64_t threads; /* 0 = one per online core */
+    char *report_alerts_topic; /* stats: alert records for the report from Kafka; NULL = none */
+    int64_t threads;           /* 0 = one per online core */
     int64_t dedup_window_ms;
     int64_t dedup_capacity;
     int64_t max_event_bytes;

@@ -314,13 +314,24 @@ typedef struct rule_count {
     uint64_t alerts;
 } rule_count;
 
-typedef struct alert_tables {
-    campaign *c;
+struct fz_report_alerts {
+    int64_t start_ms, end_ms; /* the period */
+    campaign *c;              /* every summary of a campaign active in it */
     size_t nc, capc;
-    rule_count *r;
+    rule_count *r; /* by id while collecting; by alerts once reduced */
     size_t nr, capr;
-    uint64_t alerts_in_period;
-} alert_tables;
+    int reduced; /* c holds the latest summary of each campaign, largest first */
+};
+
+typedef struct fz_report_alerts alert_tables;
+
+fz_report_alerts *fz_report_alerts_new(int64_t start_ms, int64_t end_ms) {
+    fz_report_alerts *a = calloc(1, sizeof(*a));
+    if (!a) return NULL;
+    a->start_ms = start_ms;
+    a->end_ms = end_ms;
+    return a;
+}
 
 static void tables_free(alert_tables *t) {
     for (size_t i = 0; i < t->nc; i++) {
@@ -335,6 +346,12 @@ static void tables_free(alert_tables *t) {
     }
     free(t->c);
     free(t->r);
+}
+
+void fz_report_alerts_destroy(fz_report_alerts *a) {
+    if (!a) return;
+    tables_free(a);
+    free(a);
 }
 
 typedef struct jrec {
@@ -446,8 +463,13 @@ static int add_rule(alert_tables *t, char *id, char *category) {
 
 /* One line of an alert file: alerts with ts in [start, end) count for
  * their primary rule; every campaign summary is kept (reduced later). */
-static int take_line(alert_tables *t, const char *line, size_t n, int64_t start, int64_t end,
-                     char *err, size_t err_size) {
+int fz_report_alerts_add(fz_report_alerts *t, const char *line, size_t n, char *err,
+                         size_t err_size) {
+    const int64_t start = t->start_ms, end = t->end_ms;
+    if (t->reduced) {
+        snprintf(err, err_size, "records added after the page was written");
+        return -1;
+    }
     jsmn_parser p;
     jsmn_init(&p);
     int ntok = jsmn_parse(&p, line, n, NULL, 0);
@@ -486,8 +508,6 @@ static int take_line(alert_tables *t, const char *line, size_t n, int64_t start,
             } else if (add_rule(t, id, cat ? cat : strdup(""))) {
                 snprintf(err, err_size, "out of memory");
                 rc = -1;
-            } else {
-                t->alerts_in_period++;
             }
         }
     } else if (ty && strcmp(ty, "campaign") == 0) {
@@ -557,37 +577,38 @@ static int cmp_rule(const void *a, const void *b) {
     return strcmp(x->id, y->id);
 }
 
-static int read_alerts(alert_tables *t, const fz_report_options *o, int64_t start, int64_t end,
-                       char *err, size_t err_size) {
-    for (size_t f = 0; f < o->n_alert_files; f++) {
-        const char *path = o->alert_files[f];
-        FILE *fp = fopen(path, "r");
-        if (!fp) {
-            snprintf(err, err_size, "--alerts %s: %s", path, strerror(errno));
-            return -1;
-        }
-        char *line = NULL, why[256];
-        size_t cap = 0, lineno = 0;
-        ssize_t n;
-        int rc = 0;
-        while (rc == 0 && (n = getline(&line, &cap, fp)) >= 0) {
-            lineno++;
-            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
-            if (n == 0) continue;
-            if (take_line(t, line, (size_t)n, start, end, why, sizeof(why))) {
-                snprintf(err, err_size, "--alerts %s:%zu: %s", path, lineno, why);
-                rc = -1;
-            }
-        }
-        if (rc == 0 && ferror(fp)) {
-            snprintf(err, err_size, "--alerts %s: read error: %s", path, strerror(errno));
+int fz_report_alerts_read_file(fz_report_alerts *t, const char *path, char *err, size_t err_size) {
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL, why[256];
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int rc = 0;
+    while (rc == 0 && (n = getline(&line, &cap, fp)) >= 0) {
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+        if (n == 0) continue;
+        if (fz_report_alerts_add(t, line, (size_t)n, why, sizeof(why))) {
+            snprintf(err, err_size, "%s:%zu: %s", path, lineno, why);
             rc = -1;
         }
-        free(line);
-        fclose(fp);
-        if (rc) return -1;
     }
-    /* keep the latest summary of each campaign, largest first */
+    if (rc == 0 && ferror(fp)) {
+        snprintf(err, err_size, "%s: read error: %s", path, strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    fclose(fp);
+    return rc;
+}
+
+/* Keep the latest summary of each campaign, largest first; rules by alerts. */
+static void reduce(alert_tables *t) {
+    if (t->reduced) return;
+    t->reduced = 1;
     if (t->nc) qsort(t->c, t->nc, sizeof(*t->c), cmp_campaign_id);
     size_t k = 0;
     for (size_t i = 0; i < t->nc; i++) {
@@ -605,7 +626,6 @@ static int read_alerts(alert_tables *t, const fz_report_options *o, int64_t star
     t->nc = k;
     if (t->nc) qsort(t->c, t->nc, sizeof(*t->c), cmp_campaign_size);
     if (t->nr) qsort(t->r, t->nr, sizeof(*t->r), cmp_rule);
-    return 0;
 }
 
 /* ---- charts (gnuplot) ---- */
@@ -1075,10 +1095,10 @@ static void category_table(fz_buf *b, const fz_ledger_periods *ps, size_t i, con
     fz_buf_puts(b, "</tbody></table>\n");
 }
 
-static void alert_sections(fz_buf *b, const alert_tables *t, const fz_report_options *o,
-                           const fz_ledger_periods *ps, const labels *L) {
+static void alert_sections(fz_buf *b, const alert_tables *t, const fz_ledger_periods *ps,
+                           const labels *L) {
     fz_buf_printf(b, "<h2>%s</h2>\n", L->sec_campaigns);
-    if (o->n_alert_files == 0) {
+    if (!t) {
         fz_buf_printf(b, "<p class=\"note\" data-figure=\"campaigns.missing\">%s</p>\n",
                       L->no_alert_files);
     } else if (t->nc == 0) {
@@ -1122,7 +1142,7 @@ static void alert_sections(fz_buf *b, const alert_tables *t, const fz_report_opt
         fz_buf_printf(b, "</tbody></table><p class=\"fine\">%s</p>\n", L->campaign_note);
     }
     fz_buf_printf(b, "<h2>%s</h2>\n", L->sec_rules);
-    if (o->n_alert_files == 0) {
+    if (!t) {
         fz_buf_printf(b, "<p class=\"note\" data-figure=\"rules.missing\">%s</p>\n",
                       L->no_alert_files);
     } else if (t->nr == 0) {
@@ -1185,8 +1205,12 @@ static int write_file(const char *path, const fz_buf *b, char *err, size_t err_s
     return rc;
 }
 
+const fz_ledger_period *fz_report_period(const fz_ledger_periods *ps) {
+    return ps->n ? &ps->cur[ps->n - 1] : NULL;
+}
+
 int fz_report_write(const char *path, const fz_ledger_periods *ps, const fz_report_options *o,
-                    char *err, size_t err_size) {
+                    fz_report_alerts *alerts, char *err, size_t err_size) {
     if (ps->n == 0) {
         snprintf(err, err_size, "no statistics in the records read (or between --from and --to)");
         return -1;
@@ -1194,11 +1218,14 @@ int fz_report_write(const char *path, const fz_ledger_periods *ps, const fz_repo
     const labels *L = o->lang == FZ_REPORT_EN ? &en : &zh;
     size_t i = ps->n - 1; /* the period reported */
     const fz_ledger_period *p = &ps->cur[i];
-    alert_tables t = {0};
+    if (alerts && (alerts->start_ms != p->start_ms || alerts->end_ms != p->end_ms)) {
+        snprintf(err, err_size, "the alert records were collected for another period");
+        return -1;
+    }
+    if (alerts) reduce(alerts);
     fz_buf b;
     fz_buf_init(&b, PAGE_MAX);
-    int rc = read_alerts(&t, o, p->start_ms, p->end_ms, err, err_size);
-    if (rc) goto out;
+    int rc = 0;
     char tz[8], label[16], first[16], last[16], ago[96];
     fz_utc_offset_format(ps->spec.utc_offset_s, tz);
     fz_period_label(ps->spec.unit, ps->spec.utc_offset_s, p->start_ms, label);
@@ -1226,7 +1253,7 @@ int fz_report_write(const char *path, const fz_ledger_periods *ps, const fz_repo
     fz_buf_printf(&b, "<h2>%s</h2>\n", L->sec_trends);
     if ((rc = charts(&b, ps, o, L, err, err_size)) != 0) goto out;
     category_table(&b, ps, i, L);
-    alert_sections(&b, &t, o, ps, L);
+    alert_sections(&b, alerts, ps, L);
     char about[1024], span_text[96];
     const char *unit = L->unit[ps->spec.unit];
     if (o->lang == FZ_REPORT_ZH) {
@@ -1257,7 +1284,6 @@ int fz_report_write(const char *path, const fz_ledger_periods *ps, const fz_repo
     }
     rc = write_file(path, &b, err, err_size);
 out:
-    tables_free(&t);
     fz_buf_free(&b);
     return rc;
 }

@@ -25,6 +25,7 @@
 #define FZ_REPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ledger.h"
 
@@ -32,19 +33,40 @@ typedef enum fz_report_lang { FZ_REPORT_ZH, FZ_REPORT_EN } fz_report_lang;
 
 typedef struct fz_report_options {
     fz_report_lang lang;
-    const char *const *alert_files; /* JSON lines of alert and campaign records */
-    size_t n_alert_files;           /* 0: the page says the tables need them */
-    const char *gnuplot;            /* NULL = "gnuplot" from PATH */
+    const char *gnuplot; /* NULL = "gnuplot" from PATH */
 } fz_report_options;
+
+/* The period the page shows: the last of p; NULL when p has none. */
+const fz_ledger_period *fz_report_period(const fz_ledger_periods *p);
+
+/*
+ * The alert and campaign records of one period, for the page's campaign
+ * and top-rule tables: alerts whose ts lies in [start_ms, end_ms) count
+ * for their primary rule; campaign summaries of campaigns active in it
+ * (first seen before its end, last seen at or after its start) are kept,
+ * and the page shows the latest summary of each. NULL on OOM.
+ */
+typedef struct fz_report_alerts fz_report_alerts;
+fz_report_alerts *fz_report_alerts_new(int64_t start_ms, int64_t end_ms);
+void fz_report_alerts_destroy(fz_report_alerts *a);
+/* One record: a line of `fanzha replay -o` output or a message of the
+ * alerts topic. Other record types (verdicts, dead letters, aggregate
+ * alerts) are ignored. 0, or -1 with the reason in err: not a JSON object,
+ * an alert or campaign record without a field the tables need. */
+int fz_report_alerts_add(fz_report_alerts *a, const char *json, size_t n, char *err,
+                         size_t err_size);
+/* Every line of a file; -1 with "PATH:LINE: reason" (or "PATH: why") in err. */
+int fz_report_alerts_read_file(fz_report_alerts *a, const char *path, char *err, size_t err_size);
 
 /*
  * Write the page for p (which must hold at least one period, else an
  * error) to path ("-" = stdout), through a temporary file renamed into
- * place. 0, or -1 with the reason in err: gnuplot missing (naming the
- * package) or failing, an alert file unreadable or malformed (file:line),
- * a write error.
+ * place. alerts: the records of fz_report_period(p) (sorted here; add no
+ * more after), or NULL when none were given - the page then says the
+ * campaign and rule tables need them. 0, or -1 with the reason in err:
+ * gnuplot missing (naming the package) or failing, a write error.
  */
 int fz_report_write(const char *path, const fz_ledger_periods *p, const fz_report_options *o,
-                    char *err, size_t err_size);
+                    fz_report_alerts *alerts, char *err, size_t err_size);
 
 #endif

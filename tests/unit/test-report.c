@@ -93,13 +93,16 @@ TEST_IMPL(report_page_escapes_and_figures) {
              "{\"type\":\"alert\",\"ts\":%lld,\"rule\":{\"id\":\"r.<i>\",\"category\":\"c&c\"}}\n"
              "{\"type\":\"verdict\",\"anything\":true}\n",
              t, t + 60000, t);
-    const char *files[] = {fz_test_write_str(dir, "alerts.ndjson", alerts)};
-    o.alert_files = files;
-    o.n_alert_files = 1;
+    const char *file = fz_test_write_str(dir, "alerts.ndjson", alerts);
+    const fz_ledger_period *rp = fz_report_period(p);
+    ASSERT(rp == &p->cur[1]);
+    fz_report_alerts *al = fz_report_alerts_new(rp->start_ms, rp->end_ms);
+    ASSERT_EQ_I64(fz_report_alerts_read_file(al, file, err, sizeof(err)), 0);
 
     char page_path[512];
     snprintf(page_path, sizeof(page_path), "%s/page.html", dir);
-    ASSERT_EQ_I64(fz_report_write(page_path, p, &o, err, sizeof(err)), 0);
+    ASSERT_EQ_I64(fz_report_write(page_path, p, &o, al, err, sizeof(err)), 0);
+    fz_report_alerts_destroy(al);
     char *page = slurp(page_path);
     /* input is text, never markup */
     ASSERT(strstr(page, "<script") == NULL);
@@ -136,8 +139,7 @@ TEST_IMPL(report_page_escapes_and_figures) {
     free(gp);
 
     /* without alert files the page says what it needs instead of inventing numbers */
-    o.n_alert_files = 0;
-    ASSERT_EQ_I64(fz_report_write(page_path, p, &o, err, sizeof(err)), 0);
+    ASSERT_EQ_I64(fz_report_write(page_path, p, &o, NULL, err, sizeof(err)), 0);
     page = slurp(page_path);
     ASSERT_CONTAINS(page, "data-figure=\"campaigns.missing\"");
     ASSERT_CONTAINS(page, "--alerts");
@@ -159,36 +161,48 @@ TEST_IMPL(report_errors) {
     struct stat st;
 
     fz_report_options o = {.lang = FZ_REPORT_ZH, .gnuplot = "/nonexistent/gnuplot"};
-    ASSERT_EQ_I64(fz_report_write(path, p, &o, err, sizeof(err)), -1);
+    ASSERT_EQ_I64(fz_report_write(path, p, &o, NULL, err, sizeof(err)), -1);
     ASSERT_CONTAINS(err, "gnuplot-nox");
     ASSERT(stat(path, &st) != 0); /* nothing written */
 
     o.gnuplot = script(dir, "bad-gnuplot",
                        "#!/bin/sh\ncat >/dev/null\necho 'line 3: undefined variable: x' >&2\n"
                        "exit 1\n");
-    ASSERT_EQ_I64(fz_report_write(path, p, &o, err, sizeof(err)), -1);
+    ASSERT_EQ_I64(fz_report_write(path, p, &o, NULL, err, sizeof(err)), -1);
     ASSERT_CONTAINS(err, "gnuplot failed (exit status 1): line 3: undefined variable: x");
 
     o.gnuplot = script(dir, "ok-gnuplot", "#!/bin/sh\ncat >/dev/null\necho '<svg></svg>'\n");
-    const char *bad[] = {fz_test_write_str(dir, "bad.ndjson", "{\"type\":\"alert\"}\n")};
-    o.alert_files = bad;
-    o.n_alert_files = 1;
-    ASSERT_EQ_I64(fz_report_write(path, p, &o, err, sizeof(err)), -1);
-    ASSERT_CONTAINS(err, "bad.ndjson:1: alert without an integer \"ts\"");
-    const char *missing[] = {"/nonexistent/alerts.ndjson"};
-    o.alert_files = missing;
-    ASSERT_EQ_I64(fz_report_write(path, p, &o, err, sizeof(err)), -1);
-    ASSERT_CONTAINS(err, "--alerts /nonexistent/alerts.ndjson: ");
-    o.n_alert_files = 0;
-    ASSERT_EQ_I64(fz_report_write(path, p, &o, err, sizeof(err)), 0);
+    const fz_ledger_period *rp = fz_report_period(p);
+    fz_report_alerts *al = fz_report_alerts_new(rp->start_ms, rp->end_ms);
+    const char *bad = fz_test_write_str(dir, "bad.ndjson", "\n{\"type\":\"alert\"}\n");
+    ASSERT_EQ_I64(fz_report_alerts_read_file(al, bad, err, sizeof(err)), -1);
+    ASSERT_CONTAINS(err, "bad.ndjson:2: alert without an integer \"ts\"");
+    ASSERT_EQ_I64(fz_report_alerts_read_file(al, "/nonexistent/alerts.ndjson", err, sizeof(err)),
+                  -1);
+    ASSERT_CONTAINS(err, "/nonexistent/alerts.ndjson: No such file");
+    ASSERT_EQ_I64(fz_report_alerts_add(al, "[1]", 3, err, sizeof(err)), -1);
+    ASSERT_CONTAINS(err, "not a JSON object");
+    const char *camp = "{\"type\":\"campaign\",\"key\":\"k\"}";
+    ASSERT_EQ_I64(fz_report_alerts_add(al, camp, strlen(camp), err, sizeof(err)), -1);
+    ASSERT_CONTAINS(err, "campaign record without");
+    /* records of another period are refused at write time */
+    fz_report_alerts *other = fz_report_alerts_new(0, 1);
+    ASSERT_EQ_I64(fz_report_write(path, p, &o, other, err, sizeof(err)), -1);
+    ASSERT_CONTAINS(err, "another period");
+    fz_report_alerts_destroy(other);
+    ASSERT_EQ_I64(fz_report_write(path, p, &o, al, err, sizeof(err)), 0);
     ASSERT(stat(path, &st) == 0 && st.st_size > 1000);
+    /* the tables are reduced and sorted: no records after the page */
+    ASSERT_EQ_I64(fz_report_alerts_add(al, "{}", 2, err, sizeof(err)), -1);
+    fz_report_alerts_destroy(al);
     fz_ledger_periods_destroy(p);
     fz_ledger_book_destroy(b);
 
     /* no periods: nothing to report */
     b = fz_ledger_book_new(H, 0);
     ASSERT((p = fz_ledger_periods_new(b, &spec, err, sizeof(err))) != NULL);
-    ASSERT_EQ_I64(fz_report_write(path, p, &o, err, sizeof(err)), -1);
+    ASSERT(fz_report_period(p) == NULL);
+    ASSERT_EQ_I64(fz_report_write(path, p, &o, NULL, err, sizeof(err)), -1);
     ASSERT_CONTAINS(err, "no statistics");
     fz_ledger_periods_destroy(p);
     fz_ledger_book_destroy(b);
