@@ -9,8 +9,9 @@
  * last period asked for: headline figures with their change against the
  * previous period (环比) and the same period a span earlier (同比), trends
  * over every period asked for as inline SVG charts drawn by gnuplot, the
- * per-category table, and, from alert and campaign records given as
- * files, the largest campaigns and the rules that fired most.
+ * per-category tables, and, from alert and campaign records (files of
+ * `fanzha replay` output or the alerts topic: fz_report_alerts), the
+ * largest campaigns and the rules that fired most.
  *
  * Each figure carries data-figure="NAME" (and data-value with the exact
  * integer where the text is formatted), so a test can read them from the
