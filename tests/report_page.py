@@ -18,7 +18,8 @@ report of several weeks in headless Chromium with the network disabled:
 - a screenshot is written and is not blank;
 - printed to PDF it has A4 pages, every chart's title and its axis caption
   are on the same page, and no word lies outside the page box (pdftotext
-  -bbox-layout); pdftoppm renders every page.
+  -bbox-layout); pdftoppm renders every page, none blank, with nothing
+  in its margins (nothing cut at the page edge).
 
     tests/report_page.py FANZHA_BIN [OUT_DIR]
 
@@ -373,12 +374,51 @@ def check_pdf(pdf, png_prefix, charts):
                      f"{pw} x {ph} page")
     if words < 200:
         fail(f"PDF: only {words} words of text")
-    subprocess.run(["pdftoppm", "-r", "40", "-png", pdf, png_prefix], check=True)
-    pngs = [f for f in os.listdir(os.path.dirname(png_prefix))
-            if f.startswith(os.path.basename(png_prefix)) and f.endswith(".png")]
-    if len(pngs) != pages:
-        fail(f"pdftoppm rendered {len(pngs)} page(s) of {pages}")
+    # rendered, every page keeps its margins (@page: 14 mm top and bottom, 12 mm at the
+    # sides) white: nothing runs over or is cut at the page edge
+    dpi = 50
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-gray", pdf, png_prefix], check=True)
+    pgms = sorted(f for f in os.listdir(os.path.dirname(png_prefix))
+                  if f.startswith(os.path.basename(png_prefix)) and f.endswith(".pgm"))
+    if len(pgms) != pages:
+        fail(f"pdftoppm rendered {len(pgms)} page(s) of {pages}")
+    band = int(8 / 25.4 * dpi)  # 8 mm, inside the margins
+    for name in pgms:
+        w, h, px = read_pgm(os.path.join(os.path.dirname(png_prefix), name))
+        inked = sum(1 for v in px if v < 128)
+        if inked < 200:
+            fail(f"PDF page {name} is blank ({inked} dark pixels)")
+        for y in list(range(band)) + list(range(h - band, h)):
+            if min(px[y * w:(y + 1) * w]) < 128:
+                fail(f"PDF page {name}: ink in the top or bottom margin (row {y} of {h})")
+                break
+        for y in range(h):
+            row = px[y * w:(y + 1) * w]
+            if min(row[:band]) < 128 or min(row[w - band:]) < 128:
+                fail(f"PDF page {name}: ink in the side margin (row {y}): cut off")
+                break
     return pages
+
+
+def read_pgm(path):
+    """(width, height, pixels) of a binary PGM (P5, maxval 255) as pdftoppm -gray writes."""
+    data = open(path, "rb").read()
+    fields, pos = [], 0
+    while len(fields) < 4:
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos)
+            continue
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    if fields[0] != b"P5" or fields[3] != b"255":
+        sys.exit(f"report_page: {path}: not an 8-bit binary PGM")
+    w, h = int(fields[1]), int(fields[2])
+    return w, h, data[pos + 1:pos + 1 + w * h]
 
 
 def png_size(path):
