@@ -9,6 +9,8 @@
 #                                                  create a topic if it does not exist yet
 #   deploy/kafka-local.sh reset                    stop and delete the state dir
 #   deploy/kafka-local.sh fetch                    only download the jars into the cache
+#   deploy/kafka-local.sh transactions ARGS...     Kafka's transactions tool against this broker
+#                                                  (find-hanging --broker-id 1, abort --topic ...)
 #
 # Environment knobs (defaults in brackets):
 #   FANZHA_KAFKA_PORT     [9092]   PLAINTEXT listener; the controller listens on PORT+1
@@ -393,6 +395,17 @@ cmd_topic() {
     fi
 }
 
+# Kafka's transactions tool against this broker, e.g. `transactions
+# find-hanging --broker-id 1` and `transactions abort --topic T --partition P
+# --start-offset O` (the remedy for a transaction the broker left open).
+cmd_transactions() {
+    kafka_pid >/dev/null || die "broker is not running; run '$0 start' first"
+    check_java
+    fetch_libs
+    [[ -f "$STATE_DIR/log4j2-tools.properties" ]] || write_log4j_configs
+    tools_java org.apache.kafka.tools.TransactionsCommand --bootstrap-server "$BOOTSTRAP" "$@"
+}
+
 cmd_reset() {
     cmd_stop
     case "$STATE_DIR" in
@@ -407,7 +420,7 @@ cmd_reset() {
 }
 
 usage() {
-    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -420,6 +433,7 @@ main() {
         topic)  cmd_topic "$@" ;;
         reset)  cmd_reset ;;
         fetch)  check_java; fetch_libs; log "libs ready in $LIBS" ;;
+        transactions) cmd_transactions "$@" ;;
         -h|--help|help) usage ;;
         *) usage >&2; die "unknown command '${cmd}'" ;;
     esac

@@ -35,7 +35,7 @@
 #include "reload.h"
 #include "stream.h"
 
-static volatile sig_atomic_t g_stop;
+static _Atomic int g_stop;             /* lock-free: stored by the signal handler */
 #define STARTUP_WAIT_MS 300000         /* for a cluster that does not answer yet */
 static volatile sig_atomic_t g_reload; /* SIGHUP; the reload thread polls it */
 static fz_ops g_ops;                   /* what the HTTP endpoints read */
@@ -306,7 +306,12 @@ int fz_daemon_main(const fz_config *cfg) {
     for (int64_t until = fz_mono_ms() + STARTUP_WAIT_MS;;) {
         int r = fz_topics_prepare(cfg, &app->topics, err, sizeof(err));
         if (r == 0) break;
-        if (r != FZ_TOPICS_UNREACHABLE || fz_mono_ms() >= until || g_stop) {
+        if (r == FZ_TOPICS_UNREACHABLE && g_stop) {
+            fz_info("stopped during start-up (the cluster was not ready: %s)", err);
+            rc = 0;
+            goto out;
+        }
+        if (r != FZ_TOPICS_UNREACHABLE || fz_mono_ms() >= until) {
             rc = r == FZ_TOPICS_UNREACHABLE ? 1 : 2;
             goto out_err;
         }
@@ -328,7 +333,12 @@ int fz_daemon_main(const fz_config *cfg) {
         int64_t t0 = fz_mono_ms();
         ops_phase(FZ_PHASE_STARTING, NULL, "reading the watch changelog");
         if (!(app->watchlog = fz_watchlog_start(app, err, sizeof(err)))) goto out_err;
-        if (fz_watchlog_catch_up(app->watchlog, -1, 300000) != 0) {
+        if (fz_watchlog_catch_up(app->watchlog, -1, 300000, &g_stop) != 0) {
+            if (atomic_load(&g_stop)) { /* told to stop: nothing started yet */
+                fz_info("stopped during start-up, before any partition was assigned");
+                rc = 0;
+                goto out;
+            }
             snprintf(err, sizeof(err),
                      "the watch changelog '%s' was not read to its end in 300 s (see the "
                      "warning before)",

@@ -343,8 +343,8 @@ int fz_stats_main(const fz_config *cfg) {
             fz_error("no input: name files of statistics records, or a stats_topic to read");
             return 2;
         }
-        int r = fz_kafka_read_topic(cfg, cfg->stats_topic, "fanzha-stats", 60000, on_record, &s,
-                                    err, sizeof(err));
+        int r = fz_kafka_read_topic(cfg, cfg->stats_topic, "fanzha-stats", 60000, NULL, on_record,
+                                    &s, err, sizeof(err));
         if (r < 0) {
             fz_error("%s", err);
             rc = -1;

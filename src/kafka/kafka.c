@@ -199,10 +199,10 @@ rd_kafka_t *fz_kafka_reader_new(const fz_config *cfg, const char *group_id, cons
 }
 
 int fz_kafka_read_topic(const fz_config *cfg, const char *topic, const char *group_id,
-                        int64_t timeout_ms, fz_kafka_record_fn fn, void *ctx, char *err,
-                        size_t err_size) {
-    return fz_kafka_read_partitions(cfg, topic, NULL, -1, group_id, timeout_ms, fn, ctx, err,
-                                    err_size);
+                        int64_t timeout_ms, const _Atomic int *cancel, fz_kafka_record_fn fn,
+                        void *ctx, char *err, size_t err_size) {
+    return fz_kafka_read_partitions(cfg, topic, NULL, -1, group_id, timeout_ms, cancel, fn, ctx,
+                                    err, err_size);
 }
 
 #define HELD_BACK_WARN_MS 15000
@@ -250,7 +250,8 @@ rd_kafka_t *fz_kafka_probe_new(const fz_config *cfg, const char *client_id, char
 
 int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int32_t *parts,
                              int nparts, const char *group_id, int64_t timeout_ms,
-                             fz_kafka_record_fn fn, void *ctx, char *err, size_t err_size) {
+                             const _Atomic int *cancel, fz_kafka_record_fn fn, void *ctx, char *err,
+                             size_t err_size) {
     int rc = -1;
     rd_kafka_topic_partition_list_t *l = NULL;
     const struct rd_kafka_metadata *md = NULL;
@@ -315,6 +316,10 @@ int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int3
     }
     int64_t warn_at = fz_mono_ms() + HELD_BACK_WARN_MS;
     while (left > 0 && fz_mono_ms() < until) {
+        if (cancel && atomic_load(cancel)) {
+            snprintf(err, err_size, "topic '%s': read cancelled (stopping)", topic);
+            goto out;
+        }
         if (fz_mono_ms() >= warn_at) {
             char why[400];
             if (behind(rk, topic, ids, hi, np, why, sizeof(why))) fz_warn("%s: waiting", why);

@@ -102,17 +102,20 @@ rd_kafka_t *fz_kafka_probe_new(const fz_config *cfg, const char *client_id, char
  * 1 when timeout_ms passed first (fn saw what was read; err says which
  * partition is behind and, when a transaction holds it back, where), -1
  * with a reason in err when the topic cannot be read (missing, no leader,
- * bad property) or fn stopped the read. Blocks; any thread.
+ * bad property), fn stopped the read, or *cancel (when not NULL) became
+ * non-zero: a process told to stop does not wait out timeout_ms. Blocks;
+ * any thread.
  */
 int fz_kafka_read_topic(const fz_config *cfg, const char *topic, const char *group_id,
-                        int64_t timeout_ms, fz_kafka_record_fn fn, void *ctx, char *err,
-                        size_t err_size);
+                        int64_t timeout_ms, const _Atomic int *cancel, fz_kafka_record_fn fn,
+                        void *ctx, char *err, size_t err_size);
 /* The same for partitions parts[0..nparts) of topic (nparts -1: all). Only
  * committed records are read (isolation.level=read_committed); the end of a
  * partition is found past the markers that close transactions and the
  * aborted records before them. */
 int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int32_t *parts,
                              int nparts, const char *group_id, int64_t timeout_ms,
-                             fz_kafka_record_fn fn, void *ctx, char *err, size_t err_size);
+                             const _Atomic int *cancel, fz_kafka_record_fn fn, void *ctx, char *err,
+                             size_t err_size);
 
 #endif

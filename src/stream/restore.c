@@ -134,7 +134,7 @@ static int read_changelog(fz_app *app, int topic, log_read *lr, const int32_t *p
     char gid[300];
     snprintf(gid, sizeof(gid), "%s.restore", app->cfg->group_id);
     int rc = fz_kafka_read_partitions(app->cfg, app->topics.name[topic], parts, n, gid,
-                                      READ_TIMEOUT_MS, on_changelog, lr, err, errsz);
+                                      READ_TIMEOUT_MS, &app->stop, on_changelog, lr, err, errsz);
     return rc ? -1 : 0;
 }
 
@@ -183,7 +183,7 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
         char gid[300];
         snprintf(gid, sizeof(gid), "%s.restore", app->cfg->group_id);
         int r = fz_kafka_read_topic(app->cfg, app->topics.name[FZ_T_STATE], gid, READ_TIMEOUT_MS,
-                                    on_checkpoint, &cr, err, sizeof(err));
+                                    &app->stop, on_checkpoint, &cr, err, sizeof(err));
         if (r != 0) {
             fz_warn("restore: state topic: %s", err);
             goto out;
@@ -276,12 +276,13 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
             screens = 1;
             continue;
         }
-        if (fz_watchlog_catch_up(app->watchlog, v[i]->partition, READ_TIMEOUT_MS) != 0) {
+        if (fz_watchlog_catch_up(app->watchlog, v[i]->partition, READ_TIMEOUT_MS, &app->stop) !=
+            0) {
             fz_warn("restore: watch changelog [%d] not caught up in time", v[i]->partition);
             goto out;
         }
     }
-    if (screens && fz_watchlog_catch_up(app->watchlog, -1, READ_TIMEOUT_MS) != 0) {
+    if (screens && fz_watchlog_catch_up(app->watchlog, -1, READ_TIMEOUT_MS, &app->stop) != 0) {
         fz_warn("restore: watch changelog not caught up in time");
         goto out;
     }

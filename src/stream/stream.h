@@ -322,9 +322,12 @@ int fz_restore(fz_app *app, rd_kafka_t *c, fz_task **v, int n,
 
 /* watchlog.c: the global watchlist's reader. */
 fz_watchlog *fz_watchlog_start(fz_app *app, char *err, size_t err_size);
-/* Read every partition to the end of its log as of now (transactions open
- * now are waited for); -1 on timeout. */
-int fz_watchlog_catch_up(fz_watchlog *wl, int32_t partition, int64_t timeout_ms);
+/* Read every partition (or one) to the end of its log as of now
+ * (transactions open now are waited for; what holds a partition back is
+ * logged every 15 s); -1 on timeout, or as soon as *cancel (when not NULL)
+ * is non-zero. */
+int fz_watchlog_catch_up(fz_watchlog *wl, int32_t partition, int64_t timeout_ms,
+                         const _Atomic int *cancel);
 void fz_watchlog_stop(fz_watchlog *wl);
 uint64_t fz_watchlog_records(const fz_watchlog *wl);
 /* The changelog value of a watchlist entry, and back. */

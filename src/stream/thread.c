@@ -789,13 +789,23 @@ static int commit(fz_sthread *t, int final) {
 
 /* Restoring runs on the stream thread, which does not poll its consumer
  * meanwhile: it keeps trying (the cluster may be away for a while) for up
- * to RESTORE_WAIT_MS, well inside librdkafka's max.poll.interval.ms. */
+ * to RESTORE_WAIT_MS, well inside librdkafka's max.poll.interval.ms.
+ * When the process is told to stop meanwhile, the restore is abandoned
+ * (its reads give up at once): -1 without a fatal error - the caller drops
+ * the tasks (drop_unrestored), and whoever is assigned them next restores
+ * them from their last commit. Otherwise failing for that long is fatal. */
 static int restore_tasks(fz_sthread *t, fz_task **v, int n, rd_kafka_topic_partition_list_t *l) {
     fz_app *app = t->app;
     int64_t until = fz_mono_ms() + RESTORE_WAIT_MS;
     for (int attempt = 1;; attempt++) {
         if (fz_restore(app, t->offsets, v, n, l, &t->ctr) == 0) return 0;
-        if (atomic_load(&app->stop) || atomic_load(&app->fatal) || fz_mono_ms() >= until) break;
+        if (atomic_load(&app->stop) && !atomic_load(&app->fatal)) {
+            fz_info("thread %d: stopping: the restore of %d task(s) is abandoned; they stay at "
+                    "their last commit",
+                    t->idx, n);
+            return -1;
+        }
+        if (atomic_load(&app->fatal) || fz_mono_ms() >= until) break;
         inc(&t->ctr.restore_retries);
         fz_warn("thread %d: restoring %d task(s) failed (attempt %d); trying again", t->idx, n,
                 attempt);
@@ -803,6 +813,18 @@ static int restore_tasks(fz_sthread *t, fz_task **v, int n, rd_kafka_topic_parti
     }
     fz_app_fatal(app, "cannot restore the state of %d assigned partition(s)", n);
     return -1;
+}
+
+/* Tasks v[0..n) whose restore was abandoned: out of the thread, so that
+ * no record is processed into their empty state (a record of a partition
+ * without a task is skipped) and nothing of theirs is committed. */
+static void drop_unrestored(fz_sthread *t, fz_task **v, int n) {
+    for (int i = 0; i < n; i++) {
+        if (!v[i]) continue;
+        task_remove(t, v[i]);
+        fz_task_destroy(v[i]);
+        v[i] = NULL;
+    }
 }
 
 /* EOS abort: every task back to its committed state. */
@@ -823,6 +845,7 @@ static int rewind_tasks(fz_sthread *t) {
     }
     t->last = NULL;
     int rc = !v || restore_tasks(t, v, n, l) != 0 ? -1 : 0;
+    if (rc && v && !atomic_load(&t->app->fatal)) drop_unrestored(t, v, n);
     if (rc == 0 && l->cnt) {
         rd_kafka_error_t *e = rd_kafka_seek_partitions(t->consumer, l, TXN_TIMEOUT_MS);
         if (e) {
@@ -866,6 +889,8 @@ static void assigned(fz_sthread *t, rd_kafka_topic_partition_list_t *parts) {
     if (n && restore_tasks(t, v, n, parts) == 0)
         fz_info("thread %d: %d task(s) ready (restored in %lld ms)", t->idx, n,
                 (long long)(fz_mono_ms() - t0));
+    else if (n && !atomic_load(&app->fatal))
+        drop_unrestored(t, v, n);
     atomic_store(&t->tel.restoring, 0);
     atomic_store_explicit(&t->tel.beat_ms, fz_mono_ms(), memory_order_relaxed);
     free(v);

@@ -126,9 +126,12 @@ fail:
     return NULL;
 }
 
-int fz_watchlog_catch_up(fz_watchlog *wl, int32_t partition, int64_t timeout_ms) {
+#define HELD_BACK_WARN_MS 15000
+
+int fz_watchlog_catch_up(fz_watchlog *wl, int32_t partition, int64_t timeout_ms,
+                         const _Atomic int *cancel) {
     const char *topic = wl->app->topics.name[FZ_T_WATCH_LOG];
-    int64_t until = fz_mono_ms() + timeout_ms;
+    int64_t until = fz_mono_ms() + timeout_ms, warn_at = fz_mono_ms() + HELD_BACK_WARN_MS;
     for (int32_t p = partition < 0 ? 0 : partition;
          p < (partition < 0 ? wl->nparts : partition + 1); p++) {
         int64_t lo = 0, hi = 0;
@@ -138,7 +141,7 @@ int fz_watchlog_catch_up(fz_watchlog *wl, int32_t partition, int64_t timeout_ms)
          * broker just (re)started answers unknown partition, no leader or
          * nothing at all for a while: asked again until the deadline */
         while ((e = rd_kafka_query_watermark_offsets(wl->probe, topic, p, &lo, &hi, 5000))) {
-            if (fz_mono_ms() >= until) {
+            if (fz_mono_ms() >= until || (cancel && atomic_load(cancel))) {
                 fz_warn("watch changelog [%d]: %s", p, rd_kafka_err2str(e));
                 return -1;
             }
@@ -146,7 +149,17 @@ int fz_watchlog_catch_up(fz_watchlog *wl, int32_t partition, int64_t timeout_ms)
             usleep(200000);
         }
         while (atomic_load(&wl->pos[p]) < hi && hi > lo) {
-            if (fz_mono_ms() >= until) return -1;
+            if (fz_mono_ms() >= until || (cancel && atomic_load(cancel))) return -1;
+            if (fz_mono_ms() >= warn_at) {
+                /* the reader is read_committed: a transaction still open
+                 * (a stopped instance's, until its coordinator aborts it)
+                 * holds it back at the partition's last stable offset */
+                fz_warn("watch changelog '%s' [%d]: read to offset %lld of %lld: waiting (a "
+                        "transaction still open holds the rest back until it ends; "
+                        "`kafka-transactions.sh find-hanging` names one that is never ended)",
+                        topic, p, (long long)atomic_load(&wl->pos[p]), (long long)hi);
+                warn_at = fz_mono_ms() + HELD_BACK_WARN_MS;
+            }
             usleep(2000);
         }
     }

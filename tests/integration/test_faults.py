@@ -81,6 +81,66 @@ class Faults(unittest.TestCase):
         self.assertIn("revoked", a.log())
         self.check_complete("rebalance", topics, ev)
 
+    def sigterm_while_waiting(self, name, suffix, waiting, extra=()):
+        """SIGTERM while an instance waits for a transaction still open on
+        its group's topic <group><suffix> (the state topic: every restore
+        reads it to its end; the watch changelog: start-up reads it to its
+        end before any partition is assigned). The instance gives up the
+        wait and exits 0 at once (an orchestrator's grace period is 30 s),
+        commits nothing for what it never restored, and the next instance
+        restores everything. `waiting` is a log line that says it waits."""
+        from confluent_kafka import Producer
+        topics = h.create_topics({"events": 2, "alerts": 1, "dlq": 1})
+        group = f"g-{name}-{uuid.uuid4().hex[:6]}"
+        ev = h.Events(2000, seed=29, fraud_rate=0.1)
+        h.produce(topics["events"], ev.records)
+        a = h.Fanzha(f"{name}-a", topics, group, extra).start()
+        try:
+            h.wait_caught_up(group, topics["events"], timeout=120, proc=a)
+        finally:
+            a.stop()
+        self.assertEqual(a.proc.returncode, 0, a.log()[-3000:])
+        before = h.committed(group, topics["events"], [0, 1])
+        tx = Producer(h.client({"transactional.id": f"open-{group}",
+                                "transaction.timeout.ms": 300000}))
+        tx.init_transactions(30)
+        tx.begin_transaction()
+        tx.produce(group + suffix, key=b"held-open", value=b"x", partition=0)
+        tx.flush(30)
+        b = h.Fanzha(f"{name}-b", topics, group, extra).start()
+        try:
+            self.assertTrue(h.wait_for(lambda: waiting in b.log(), 60), b.log()[-3000:])
+            time.sleep(3)
+            self.assertNotIn("task(s) ready", b.log(), "it did not wait")
+            t0 = time.time()
+            b.signal(signal.SIGTERM)
+            code = b.wait(90)
+            took = time.time() - t0
+        finally:
+            tx.abort_transaction(30)
+            b.stop()
+        print(f"\n{name}: exit {code} {took:.1f} s after SIGTERM")
+        self.assertEqual(code, 0, b.log()[-3000:])
+        self.assertLess(took, 20, f"SIGTERM took {took:.0f} s:\n{b.log()[-3000:]}")
+        self.assertEqual(h.committed(group, topics["events"], [0, 1]), before)
+        c = h.Fanzha(f"{name}-c", topics, group, extra).start()
+        try:
+            h.wait_ready(c, timeout=90)
+            self.assertNotIn("starting lineage", c.log(), c.log()[-3000:])
+        finally:
+            c.stop()
+        self.assertEqual(c.proc.returncode, 0, c.log()[-3000:])
+        return b.log()
+
+    def test_sigterm_while_restore_waits(self):
+        log = self.sigterm_while_waiting("rst", ".state", "assigned")
+        self.assertIn("is abandoned", log)
+
+    def test_sigterm_while_startup_reads_watch_changelog(self):
+        log = self.sigterm_while_waiting("wcl", ".watch-changelog", "topics: route",
+                                         ("--intercept-capacity", "1000"))
+        self.assertIn("stopped during start-up", log)
+        self.assertNotIn(": assigned ", log)
 
 if __name__ == "__main__":
     h.main()
