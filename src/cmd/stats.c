@@ -196,8 +196,8 @@ static int write_report(stats *s, const fz_ledger_periods *periods) {
             }
         if (rc == 0 && topic) {
             alerts_read ar = {alerts, topic, 0};
-            int r = fz_kafka_read_topic(cfg, topic, "fanzha-stats", 60000, on_alert_record, &ar,
-                                        err, sizeof(err));
+            int r = fz_kafka_read_topic(cfg, topic, "fanzha-stats", 60000, NULL, on_alert_record,
+                                        &ar, err, sizeof(err));
             if (r < 0) {
                 fz_error("--report-alerts-topic %s: %s", topic, err);
                 rc = -1;
