@@ -696,6 +696,7 @@ static int gnuplot_svg(fz_buf *b, const fz_report_options *o, const char *script
      * is easier to vet for an offline network */
     static const char *const drop[] = {" xmlns=\"http://www.w3.org/2000/svg\"",
                                        " xmlns:xlink=\"http://www.w3.org/1999/xlink\""};
+    size_t from = b->len;
     while (*s) {
         size_t skip = 0;
         for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]) && !skip; i++)
@@ -705,6 +706,21 @@ static int gnuplot_svg(fz_buf *b, const fz_report_options *o, const char *script
             continue;
         }
         fz_buf_putc(b, *s++);
+    }
+    /* anything else that names a URL (a gnuplot built with mousing scripts,
+     * say) would not open offline: refuse it rather than ship it */
+    const char *url = NULL;
+    if (fz_buf_putc(b, '\0') == FZ_OK) {
+        url = strstr(b->p + from, "://");
+        b->len--; /* the NUL was for strstr only */
+    }
+    if (url) {
+        const char *at = url - (url - (b->p + from) > 40 ? 40 : url - (b->p + from));
+        snprintf(err, err_size,
+                 "gnuplot's SVG refers to a URL (near \"%.60s\"): the page must "
+                 "open offline",
+                 at);
+        goto done;
     }
     rc = 0;
 done:

@@ -171,6 +171,13 @@ TEST_IMPL(report_errors) {
     ASSERT_EQ_I64(fz_report_write(path, p, &o, NULL, err, sizeof(err)), -1);
     ASSERT_CONTAINS(err, "gnuplot failed (exit status 1): line 3: undefined variable: x");
 
+    o.gnuplot = script(dir, "url-gnuplot",
+                       "#!/bin/sh\ncat >/dev/null\necho '<svg><script "
+                       "xlink:href=\"https://example.org/g.js\"/></svg>'\n");
+    ASSERT_EQ_I64(fz_report_write(path, p, &o, NULL, err, sizeof(err)), -1);
+    ASSERT_CONTAINS(err, "refers to a URL");
+    ASSERT(stat(path, &st) != 0);
+
     o.gnuplot = script(dir, "ok-gnuplot", "#!/bin/sh\ncat >/dev/null\necho '<svg></svg>'\n");
     const fz_ledger_period *rp = fz_report_period(p);
     fz_report_alerts *al = fz_report_alerts_new(rp->start_ms, rp->end_ms);
