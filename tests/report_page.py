@@ -79,7 +79,7 @@ def events():
         # some warned subscribers transfer money the next day: intercepted
         for i in range(transfers):
             ev(base + dt.timedelta(days=1, minutes=i), type="transfer", **{"from": subs[i]},
-               to=f"62284800{k:04d}{i:04d}", amount=f"{1000 + 250 * i + k}.{i:02d}",
+               to=f"62284800{k:04d}{i:04d}", amount=f"{80000 + 25000 * i + k}.{i:02d}",
                currency="CNY")
         # reports with losses, one per (currency, category), amounts that need separators
         t = base + dt.timedelta(days=2)
