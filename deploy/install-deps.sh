@@ -3,6 +3,10 @@
 # on Debian 12, skipping what is already there. Needs root (or sudo).
 #
 #   deploy/install-deps.sh          build + test + local broker dependencies
+#
+# gnuplot-nox draws the charts of `fanzha stats --report` (and the benchmark
+# plots); chromium, poppler-utils and a CJK font render, print and read back
+# the report page in its test (tests/report_page.py).
 set -euo pipefail
 
 pkgs=(
@@ -14,6 +18,8 @@ pkgs=(
   liblinear-dev
   kcat prometheus python3 python3-confluent-kafka python3-jsonschema python3-yaml python3-venv openssl
   openjdk-17-jre-headless maven procps curl
+  gnuplot-nox
+  chromium poppler-utils fonts-wqy-zenhei
 )
 
 missing=()

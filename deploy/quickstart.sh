@@ -2,7 +2,8 @@
 # quickstart.sh -- the main job on a fresh Debian 12 machine: install what is
 # missing, build, start a local Kafka broker, start fanzha, feed a sample
 # stream of fraud and normal traffic, and show the alerts arriving on the
-# alerts topic. Then stop fanzha and the broker (FANZHA_KEEP_KAFKA=1 keeps
+# alerts topic; print the statistics and write the report page
+# (build/fanzha-report.html). Then stop fanzha and the broker (FANZHA_KEEP_KAFKA=1 keeps
 # the broker running).
 set -euo pipefail
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -68,6 +69,18 @@ tail -n 3 "$LOG" | sed 's/^/    fanzha: /'
 
 step "loss-recovery statistics of the run (fanzha stats reads fanzha.stats)"
 ./build/fanzha stats --brokers "$BROKER" --log-level warn || true
+
+step "the loss-recovery report page (fanzha stats --report, docs/statistics.md)"
+# its campaign and top-rule tables come from the alert and campaign records
+# of the alerts topic
+REPORT="$ROOT/build/fanzha-report.html"
+if ./build/fanzha stats --brokers "$BROKER" --log-level warn --report "$REPORT" \
+  --report-alerts-topic fanzha.alerts >/dev/null; then
+  echo "    report written: $REPORT"
+  echo "    open file://$REPORT in a browser (it needs no network; it prints on A4)"
+else
+  echo "    no report (see the error above)"
+fi
 echo
 echo "Done. The full fanzha log is in $LOG."
 [ -n "${FANZHA_KEEP_KAFKA:-}" ] && echo "Kafka is still running on $BROKER (stop: bash deploy/kafka-local.sh stop)."

@@ -25,6 +25,7 @@ configure() { cmake -S . -B "$1" "${@:2}" >/dev/null; cmake --build "$1" -j"$JOB
 
 step "dependencies"
 bash deploy/install-deps.sh
+export FANZHA_REQUIRE_CHROMIUM=1 # installed above: the report test must not skip
 
 if [ -z "${FANZHA_QUICK:-}" ]; then
   step "ASan+UBSan build: unit, golden and fuzz-corpus tests"

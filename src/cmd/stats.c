@@ -20,6 +20,7 @@
 #include "kafka.h"
 #include "ledger.h"
 #include "log.h"
+#include "report.h"
 
 typedef struct entry {
     char *key;            /* NULL = empty slot */
@@ -29,6 +30,8 @@ typedef struct entry {
 
 typedef struct stats {
     const fz_config *cfg;
+    fz_period_spec spec; /* with --period or --report */
+    int periods;         /* --period given: the table and stats_output show periods */
     entry *slot;
     size_t cap, n;
     int64_t window_ms; /* of the first record; others must agree */
@@ -154,12 +157,82 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+typedef struct alerts_read {
+    fz_report_alerts *alerts;
+    const char *topic;
+    uint64_t skipped;
+} alerts_read;
+
+static int on_alert_record(void *ctx, const rd_kafka_message_t *m) {
+    alerts_read *ar = ctx;
+    char why[256];
+    if (!m->payload || m->len == 0) return 0;
+    if (fz_report_alerts_add(ar->alerts, m->payload, m->len, why, sizeof(why)) != 0 &&
+        ar->skipped++ < 10)
+        fz_warn("--report-alerts-topic %s[%d] offset %lld: record skipped: %s", ar->topic,
+                m->partition, (long long)m->offset, why);
+    return 0;
+}
+
+/* The report page: the alert records of its period from --alerts files
+ * and --report-alerts-topic, then the page. */
+static int write_report(stats *s, const fz_ledger_periods *periods) {
+    const fz_config *cfg = s->cfg;
+    const fz_ledger_period *p = fz_report_period(periods);
+    fz_report_alerts *alerts = NULL;
+    char err[512];
+    int rc = 0;
+    const char *topic =
+        cfg->report_alerts_topic && *cfg->report_alerts_topic ? cfg->report_alerts_topic : NULL;
+    if (p && (cfg->n_alerts || topic)) {
+        if (!(alerts = fz_report_alerts_new(p->start_ms, p->end_ms))) {
+            fz_error("out of memory");
+            return -1;
+        }
+        for (size_t i = 0; rc == 0 && i < cfg->n_alerts; i++)
+            if (fz_report_alerts_read_file(alerts, cfg->alerts[i], err, sizeof(err)) != 0) {
+                fz_error("--alerts %s", err);
+                rc = -1;
+            }
+        if (rc == 0 && topic) {
+            alerts_read ar = {alerts, topic, 0};
+            int r = fz_kafka_read_topic(cfg, topic, "fanzha-stats", 60000, NULL, on_alert_record,
+                                        &ar, err, sizeof(err));
+            if (r < 0) {
+                fz_error("--report-alerts-topic %s: %s", topic, err);
+                rc = -1;
+            } else if (r > 0) {
+                fz_warn("--report-alerts-topic %s: %s: the campaign and rule tables are "
+                        "incomplete",
+                        topic, err);
+            }
+            if (ar.skipped)
+                fz_warn("--report-alerts-topic %s: %llu record(s) skipped", topic,
+                        (unsigned long long)ar.skipped);
+        }
+    }
+    if (rc == 0) {
+        fz_report_options ro = {
+            .lang = strcmp(cfg->lang, "en") == 0 ? FZ_REPORT_EN : FZ_REPORT_ZH,
+        };
+        if (fz_report_write(cfg->report, periods, &ro, alerts, err, sizeof(err)) != 0) {
+            fz_error("--report %s: %s", cfg->report, err);
+            rc = -1;
+        } else {
+            fprintf(stderr, "fanzha stats: report written to %s\n", cfg->report);
+        }
+    }
+    fz_report_alerts_destroy(alerts);
+    return rc;
+}
+
 /* Sum the current records per window into a book, print, write. */
 static int report(stats *s) {
     const fz_config *cfg = s->cfg;
     fz_ledger_book *book =
         fz_ledger_book_new(s->window_ms ? s->window_ms : 60000, cfg->ledger_period_ms);
     uint64_t *src = calloc(s->n + 1, sizeof(uint64_t));
+    fz_ledger_periods *periods = NULL;
     size_t nsrc = 0, interim = 0;
     int rc = book && src ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < s->cap; i++) {
@@ -183,24 +256,85 @@ static int report(stats *s) {
             "window(s), %zu record(s) of windows still open), %llu superseded, %llu skipped\n",
             (unsigned long long)s->read, s->n, sources, fz_ledger_book_count(book), interim,
             (unsigned long long)s->replaced, (unsigned long long)s->skipped);
-    fz_ledger_book_print(book, (size_t)cfg->stats_windows, stdout);
+    if (s->periods || cfg->report) {
+        char err[512];
+        if (!(periods = fz_ledger_periods_new(book, &s->spec, err, sizeof(err)))) {
+            fz_error("--period %s: %s", fz_period_unit_name(s->spec.unit), err);
+            rc = -1;
+            goto out;
+        }
+    }
+    if (s->periods)
+        fz_ledger_periods_print(periods, stdout);
+    else
+        fz_ledger_book_print(book, (size_t)cfg->stats_windows, stdout);
     if (cfg->stats_output) {
         FILE *fp = strcmp(cfg->stats_output, "-") == 0 ? stdout : fopen(cfg->stats_output, "wb");
-        if (!fp || fz_ledger_book_write(book, fp) != 0) {
-            fz_error("%s: %s", cfg->stats_output, strerror(errno));
+        if (!fp || (s->periods ? fz_ledger_periods_write(periods, fp)
+                               : fz_ledger_book_write(book, fp)) != 0) {
+            fz_error("--stats-output %s: %s", cfg->stats_output, strerror(errno));
             rc = -1;
         }
-        if (fp && fp != stdout && fclose(fp) != 0) rc = -1;
+        if (fp && fp != stdout && fclose(fp) != 0) {
+            fz_error("--stats-output %s: %s", cfg->stats_output, strerror(errno));
+            rc = -1;
+        }
     }
+    if (rc == 0 && cfg->report) rc = write_report(s, periods);
 out:
     free(src);
+    fz_ledger_periods_destroy(periods);
     fz_ledger_book_destroy(book);
     return rc;
+}
+
+/* The period options (--period, --period-span, --from, --to, --utc-offset,
+ * --lang) into s->spec; -1 with an error naming the option. */
+static int period_options(stats *s) {
+    const fz_config *cfg = s->cfg;
+    s->periods = cfg->period != NULL;
+    if (strcmp(cfg->lang, "zh") != 0 && strcmp(cfg->lang, "en") != 0) {
+        fz_error("--lang %s: expected zh or en", cfg->lang);
+        return -1;
+    }
+    s->spec.unit = FZ_PERIOD_WEEK;
+    if (cfg->period && fz_period_unit_parse(cfg->period, &s->spec.unit) != 0) {
+        fz_error("--period %s: expected day, week or month", cfg->period);
+        return -1;
+    }
+    const char *tz = cfg->utc_offset                ? cfg->utc_offset
+                     : strcmp(cfg->lang, "zh") == 0 ? "+08:00"
+                                                    : "+00:00";
+    if (fz_utc_offset_parse(tz, &s->spec.utc_offset_s) != 0) {
+        fz_error("--utc-offset %s: expected an offset such as +08:00 or -05:00 (at most 14 h)", tz);
+        return -1;
+    }
+    s->spec.span = cfg->period_span;
+    s->spec.from_ms = INT64_MIN;
+    s->spec.to_ms = INT64_MAX;
+    if (cfg->from && fz_local_date_parse(cfg->from, s->spec.utc_offset_s, &s->spec.from_ms)) {
+        fz_error("--from %s: expected a date YYYY-MM-DD", cfg->from);
+        return -1;
+    }
+    if (cfg->to) {
+        if (fz_local_date_parse(cfg->to, s->spec.utc_offset_s, &s->spec.to_ms)) {
+            fz_error("--to %s: expected a date YYYY-MM-DD", cfg->to);
+            return -1;
+        }
+        s->spec.to_ms += 86400000; /* the last day is included */
+    }
+    if (s->spec.from_ms != INT64_MIN && s->spec.to_ms != INT64_MAX &&
+        s->spec.from_ms >= s->spec.to_ms) {
+        fz_error("--from %s is after --to %s", cfg->from, cfg->to);
+        return -1;
+    }
+    return 0;
 }
 
 int fz_stats_main(const fz_config *cfg) {
     stats s = {.cfg = cfg};
     int rc = 0;
+    if (period_options(&s) != 0) return 2;
     if (cfg->n_inputs) {
         for (size_t i = 0; rc == 0 && i < cfg->n_inputs; i++) rc = read_file(&s, cfg->inputs[i]);
     } else {

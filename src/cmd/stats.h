@@ -7,6 +7,10 @@
  * partition, window), sums them per window, and prints the table with the
  * changes against the previous window and the window one period earlier;
  * --stats-output writes the sums with their comparisons as JSON lines.
+ * With --period day|week|month the table and the JSON lines are of
+ * calendar periods instead (state/ledger.h: fz_ledger_periods), and
+ * --report writes the report page of the last one (output/report.h), its
+ * campaign and rule tables from --alerts files and --report-alerts-topic.
  */
 #ifndef FZ_STATS_H
 #define FZ_STATS_H

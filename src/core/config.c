@@ -156,6 +156,33 @@ static const option options[] = {
      "also write the statistics windows (with their comparisons) as JSON lines to this file"},
     {"stats_windows", OPT_INT, FZ_SCOPE_STATS, OFF(stats_windows), "24", 1, 1000000,
      "how many windows (the newest) the table shows; the totals cover all"},
+    {"period", OPT_STR, FZ_SCOPE_STATS, OFF(period), NULL, 0, 0,
+     "sum the windows by calendar period in utc_offset: day, week (ISO, Monday to Sunday) or "
+     "month, each compared with the previous one (环比) and the same one a year earlier (同比); "
+     "the table and stats_output then show periods instead of windows (docs/statistics.md)"},
+    {"period_span", OPT_INT, FZ_SCOPE_STATS, OFF(period_span), "0", 0, 100000,
+     "compare each period (同比) with the one this many periods earlier; 0 = a year earlier "
+     "(the same calendar day or month, or the week 52 weeks earlier)"},
+    {"from", OPT_STR, FZ_SCOPE_STATS, OFF(from), NULL, 0, 0,
+     "periods and report: the first day (YYYY-MM-DD in utc_offset) of the periods shown; "
+     "unset = the first record's"},
+    {"to", OPT_STR, FZ_SCOPE_STATS, OFF(to), NULL, 0, 0,
+     "periods and report: the last day (YYYY-MM-DD in utc_offset, included); unset = the last "
+     "record's"},
+    {"utc_offset", OPT_STR, FZ_SCOPE_STATS, OFF(utc_offset), NULL, 0, 0,
+     "the centre's time zone as a UTC offset (+08:00, -05:00): periods start at its midnight "
+     "and the report shows its times; unset = +08:00 with lang zh, +00:00 with lang en"},
+    {"report", OPT_STR, FZ_SCOPE_STATS, OFF(report), NULL, 0, 0,
+     "write the loss-recovery report of the last period (default period: week) as one "
+     "self-contained HTML page to this file (needs gnuplot for its charts)"},
+    {"lang", OPT_STR, FZ_SCOPE_STATS, OFF(lang), "zh", 0, 0, "the report's language: zh or en"},
+    {"alerts", OPT_LIST, FZ_SCOPE_STATS, OFF(alerts), NULL, 0, 0,
+     "report: files of alert and campaign records (the output of fanzha replay, or the alerts "
+     "topic saved with kcat) for its campaign and top-rule tables; comma-separated"},
+    {"report_alerts_topic", OPT_STR, FZ_SCOPE_STATS, OFF(report_alerts_topic), NULL, 0, 0,
+     "report: also read the alert and campaign records from this topic (e.g. fanzha.alerts, "
+     "from its start to its current end, committed records only) for its campaign and "
+     "top-rule tables"},
     {"threads", OPT_INT, FZ_SCOPE_BOTH, OFF(threads), "0", 0, 1024,
      "worker threads; 0 = one per online CPU core"},
     {"dedup_window_ms", OPT_INT, FZ_SCOPE_BOTH, OFF(dedup_window_ms), "600000", 0,

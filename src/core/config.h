@@ -85,7 +85,16 @@ typedef struct fz_config {
     int64_t checkpoint_interval_ms;
     char *stats_output;    /* replay, stats: NULL = none */
     int64_t stats_windows; /* stats: windows in the table */
-    int64_t threads;       /* 0 = one per online core */
+    char *period;          /* stats: day | week | month; NULL = windows */
+    int64_t period_span;   /* stats: 同比 distance in periods; 0 = a year */
+    char *from, *to;       /* stats: YYYY-MM-DD in utc_offset; NULL = the records' span */
+    char *utc_offset;      /* stats: "+08:00"; NULL = by lang */
+    char *report;          /* stats: HTML report file; NULL = none */
+    char *lang;            /* stats: zh | en */
+    char **alerts;         /* stats: alert/campaign record files for the report */
+    size_t n_alerts;
+    char *report_alerts_topic; /* stats: alert records for the report from Kafka; NULL = none */
+    int64_t threads;           /* 0 = one per online core */
     int64_t dedup_window_ms;
     int64_t dedup_capacity;
     int64_t max_event_bytes;

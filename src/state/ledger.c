@@ -556,8 +556,12 @@ static void put_money(fz_buf *b, const fz_ledger_row *r, const fz_ledger_row *ba
     fz_buf_putc(b, ']');
 }
 
-static void put_compare(fz_buf *b, const char *name, const fz_ledger_window *cw, int64_t start,
-                        const fz_ledger_row *r, int all) {
+/* name: {start_key: start, "values": ..., "change": ... - left open for
+ * the caller to add fields and close - or null when start is INT64_MIN
+ * (nothing to compare with). */
+static void put_compare_as(fz_buf *b, const char *name, const char *start_key,
+                           const fz_ledger_window *cw, int64_t start, const fz_ledger_row *r,
+                           int all) {
     const fz_ledger_row *base = cw ? row_get(cw, r->category) : NULL;
     if (!base) base = &zero_row;
     fz_buf_put_key(b, name, 0);
@@ -566,7 +570,8 @@ static void put_compare(fz_buf *b, const char *name, const fz_ledger_window *cw,
         return;
     }
     /* the earlier values, then the change from them */
-    fz_buf_puts(b, "{\"window_start\":");
+    fz_buf_putc(b, '{');
+    fz_buf_put_key(b, start_key, 1);
     fz_buf_put_i64(b, start);
     fz_buf_puts(b, ",\"values\":{");
     put_counts(b, base, NULL, 0);
@@ -574,7 +579,13 @@ static void put_compare(fz_buf *b, const char *name, const fz_ledger_window *cw,
     fz_buf_puts(b, "},\"change\":{");
     put_counts(b, r, base, all);
     put_money(b, r, base, base, 0);
-    fz_buf_puts(b, "}}");
+    fz_buf_putc(b, '}');
+}
+
+static void put_compare(fz_buf *b, const char *name, const fz_ledger_window *cw, int64_t start,
+                        const fz_ledger_row *r, int all) {
+    put_compare_as(b, name, "window_start", cw, start, r, all);
+    if (start != INT64_MIN) fz_buf_putc(b, '}');
 }
 
 static void put_iso(fz_buf *b, int64_t ms) {
@@ -1125,4 +1136,414 @@ void fz_ledger_book_print(const fz_ledger_book *b, size_t max_windows, void *out
     fz_ledger_book_total(b, &total);
     for (uint32_t r = 0; r < total.nrows; r++)
         print_row(fp, r == 0 ? "total" : "", &total.rows[r], NULL, NULL);
+}
+
+/* ---- periods ---- */
+
+enum { DAY_MS = 86400000 };
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back
+ * (H. Hinnant, "chrono-compatible low-level date algorithms"). */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int month_days(int64_t y, int m) {
+    static const int n[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 ? 28 + leap : n[m - 1];
+}
+
+/* The local day (days since the epoch in the offset) of t, and its start. */
+static int64_t local_day(int32_t off_s, int64_t t_ms) {
+    return floor_div(t_ms + (int64_t)off_s * 1000, DAY_MS);
+}
+
+static int64_t day_start(int32_t off_s, int64_t day) {
+    return day * DAY_MS - (int64_t)off_s * 1000;
+}
+
+int fz_period_unit_parse(const char *s, fz_period_unit *out) {
+    if (!s) return -1;
+    if (strcmp(s, "day") == 0)
+        *out = FZ_PERIOD_DAY;
+    else if (strcmp(s, "week") == 0)
+        *out = FZ_PERIOD_WEEK;
+    else if (strcmp(s, "month") == 0)
+        *out = FZ_PERIOD_MONTH;
+    else
+        return -1;
+    return 0;
+}
+
+const char *fz_period_unit_name(fz_period_unit u) {
+    return u == FZ_PERIOD_DAY ? "day" : u == FZ_PERIOD_WEEK ? "week" : "month";
+}
+
+int fz_utc_offset_parse(const char *s, int32_t *out_s) {
+    if (!s) return -1;
+    if (strcmp(s, "Z") == 0 || strcmp(s, "UTC") == 0) {
+        *out_s = 0;
+        return 0;
+    }
+    if (s[0] != '+' && s[0] != '-') return -1;
+    int sign = s[0] == '-' ? -1 : 1, digits[4], nd = 0;
+    const char *p = s + 1;
+    int colon = 0;
+    for (; *p; p++) {
+        if (*p == ':' && nd == 2 && !colon) {
+            colon = 1;
+            continue;
+        }
+        if (*p < '0' || *p > '9' || nd == 4) return -1;
+        digits[nd++] = *p - '0';
+    }
+    int h, m = 0;
+    if (nd == 1 && !colon)
+        h = digits[0];
+    else if (nd == 2 && !colon)
+        h = digits[0] * 10 + digits[1];
+    else if (nd == 4)
+        h = digits[0] * 10 + digits[1], m = digits[2] * 10 + digits[3];
+    else
+        return -1;
+    if (m > 59 || h * 60 + m > 14 * 60) return -1;
+    *out_s = sign * (h * 3600 + m * 60);
+    return 0;
+}
+
+void fz_utc_offset_format(int32_t off_s, char *out) {
+    int32_t a = off_s < 0 ? -off_s : off_s;
+    snprintf(out, 8, "%c%02d:%02d", off_s < 0 ? '-' : '+', (int)(a / 3600) % 100,
+             (int)(a % 3600 / 60));
+}
+
+int fz_local_date_parse(const char *s, int32_t off_s, int64_t *out_ms) {
+    int y, m, d, n = 0;
+    if (!s || strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 ||
+        s[4] != '-' || s[7] != '-')
+        return -1;
+    if (m < 1 || m > 12 || d < 1 || d > month_days(y, m)) return -1;
+    *out_ms = day_start(off_s, days_from_civil(y, m, d));
+    return 0;
+}
+
+void fz_local_time_format(int64_t t_ms, int32_t off_s, int with_time, char *out) {
+    int64_t local = t_ms + (int64_t)off_s * 1000, day = floor_div(local, DAY_MS), y;
+    int m, d;
+    civil_from_days(day, &y, &m, &d);
+    int64_t in_day = (local - day * DAY_MS) / 60000;
+    if (with_time)
+        snprintf(out, 24, "%04d-%02d-%02d %02d:%02d", (int)y, m, d, (int)(in_day / 60),
+                 (int)(in_day % 60));
+    else
+        snprintf(out, 16, "%04d-%02d-%02d", (int)y, m, d);
+}
+
+int64_t fz_period_floor(fz_period_unit u, int32_t off_s, int64_t t_ms) {
+    int64_t day = local_day(off_s, t_ms), y;
+    int m, d;
+    switch (u) {
+    case FZ_PERIOD_WEEK: /* 1970-01-01 was a Thursday: (day + 3) mod 7 is 0 on Mondays */
+        day -= ((day + 3) % 7 + 7) % 7;
+        break;
+    case FZ_PERIOD_MONTH:
+        civil_from_days(day, &y, &m, &d);
+        day = days_from_civil(y, m, 1);
+        break;
+    default: break;
+    }
+    return day_start(off_s, day);
+}
+
+int64_t fz_period_shift(fz_period_unit u, int32_t off_s, int64_t start_ms, int64_t n) {
+    int64_t day = local_day(off_s, start_ms), y;
+    int m, d;
+    switch (u) {
+    case FZ_PERIOD_DAY: return day_start(off_s, day + n);
+    case FZ_PERIOD_WEEK: return day_start(off_s, day + 7 * n);
+    default: {
+        civil_from_days(day, &y, &m, &d);
+        int64_t months = y * 12 + (m - 1) + n;
+        int64_t ny = floor_div(months, 12);
+        return day_start(off_s, days_from_civil(ny, (int)(months - ny * 12) + 1, 1));
+    }
+    }
+}
+
+int64_t fz_period_span_ago(fz_period_unit u, int32_t off_s, int64_t start_ms, int64_t span) {
+    if (span > 0) return fz_period_shift(u, off_s, start_ms, -span);
+    int64_t day = local_day(off_s, start_ms), y;
+    int m, d;
+    switch (u) {
+    case FZ_PERIOD_DAY:
+        civil_from_days(day, &y, &m, &d);
+        if (d > month_days(y - 1, m)) d = month_days(y - 1, m); /* 29 Feb -> 28 Feb */
+        return day_start(off_s, days_from_civil(y - 1, m, d));
+    case FZ_PERIOD_WEEK: return day_start(off_s, day - 52 * 7);
+    default: return fz_period_shift(u, off_s, start_ms, -12);
+    }
+}
+
+void fz_period_label(fz_period_unit u, int32_t off_s, int64_t start_ms, char *out) {
+    int64_t day = local_day(off_s, start_ms), y;
+    int m, d;
+    if (u == FZ_PERIOD_WEEK) {
+        /* the ISO week-numbering year is the year of the week's Thursday */
+        civil_from_days(day + 3, &y, &m, &d);
+        int64_t week = (day + 3 - days_from_civil(y, 1, 1)) / 7 + 1;
+        snprintf(out, 16, "%04d-W%02d", (int)y, (int)week);
+        return;
+    }
+    civil_from_days(day, &y, &m, &d);
+    if (u == FZ_PERIOD_MONTH)
+        snprintf(out, 16, "%04d-%02d", (int)y, m);
+    else
+        snprintf(out, 16, "%04d-%02d-%02d", (int)y, m, d);
+}
+
+/* Sum the book's windows starting in [start, end) into p. */
+static void period_sum(const fz_ledger_book *b, fz_ledger_period *p, int64_t start, int64_t end) {
+    memset(p, 0, offsetof(fz_ledger_period, sum));
+    p->start_ms = start;
+    p->end_ms = end;
+    window_init(&p->sum, start, -1);
+    int64_t first = b->n ? b->w[0].start_ms : INT64_MAX,
+            last = b->n ? b->w[b->n - 1].start_ms + b->window_ms : INT64_MIN;
+    p->no_data = end <= first;
+    p->partial = start < first || end > last;
+    for (size_t i = book_lower(b, start); i < b->n && b->w[i].start_ms < end; i++) {
+        fz_ledger_window_merge(&p->sum, &b->w[i]);
+        p->nwindows++;
+    }
+}
+
+fz_ledger_periods *fz_ledger_periods_new(const fz_ledger_book *b, const fz_period_spec *spec,
+                                         char *errstr, size_t errstr_size) {
+    const fz_period_unit u = spec->unit;
+    const int32_t off = spec->utc_offset_s;
+    /* a window must lie inside one period: it cannot be split */
+    for (size_t i = 0; i < b->n; i++) {
+        int64_t s = b->w[i].start_ms, e = s + b->window_ms;
+        if (fz_period_floor(u, off, s) != fz_period_floor(u, off, e - 1)) {
+            char when[24], tz[8];
+            fz_local_time_format(s, off, 1, when);
+            fz_utc_offset_format(off, tz);
+            snprintf(errstr, errstr_size,
+                     "the %lld s window starting %s (%s) straddles a %s boundary: windows cannot "
+                     "be split; use windows that divide a day at this UTC offset (e.g. whole "
+                     "hours at a whole-hour offset)",
+                     (long long)(b->window_ms / 1000), when, tz, fz_period_unit_name(u));
+            return NULL;
+        }
+    }
+    int64_t from = spec->from_ms, to = spec->to_ms;
+    if (from == INT64_MIN) from = b->n ? b->w[0].start_ms : INT64_MIN;
+    if (to == INT64_MAX) to = b->n ? b->w[b->n - 1].start_ms + b->window_ms : INT64_MIN;
+    fz_ledger_periods *p = calloc(1, sizeof(*p));
+    if (!p) goto oom;
+    p->spec = *spec;
+    p->window_ms = b->window_ms;
+    if (from == INT64_MIN || to == INT64_MIN) return p; /* an empty book: no periods */
+    if (from >= to) {
+        snprintf(errstr, errstr_size, "--from must be before --to");
+        goto fail;
+    }
+    int64_t first = fz_period_floor(u, off, from), last = fz_period_floor(u, off, to - 1);
+    size_t n = 0;
+    for (int64_t t = first; t <= last; t = fz_period_shift(u, off, t, 1))
+        if (++n > FZ_PERIODS_MAX) {
+            snprintf(errstr, errstr_size,
+                     "more than %d periods of a %s between --from and --to: choose a longer "
+                     "period or a shorter span",
+                     FZ_PERIODS_MAX, fz_period_unit_name(u));
+            goto fail;
+        }
+    p->cur = calloc(n, sizeof(*p->cur));
+    p->previous = calloc(n, sizeof(*p->previous));
+    p->ago = calloc(n, sizeof(*p->ago));
+    if (!p->cur || !p->previous || !p->ago) goto oom;
+    p->n = n;
+    int64_t t = first;
+    for (size_t i = 0; i < n; i++, t = fz_period_shift(u, off, t, 1)) {
+        int64_t next = fz_period_shift(u, off, t, 1), prev = fz_period_shift(u, off, t, -1),
+                ago = fz_period_span_ago(u, off, t, spec->span);
+        period_sum(b, &p->cur[i], t, next);
+        period_sum(b, &p->previous[i], prev, t);
+        period_sum(b, &p->ago[i], ago, fz_period_shift(u, off, ago, 1));
+    }
+    return p;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+fail:
+    fz_ledger_periods_destroy(p);
+    return NULL;
+}
+
+void fz_ledger_periods_destroy(fz_ledger_periods *p) {
+    if (!p) return;
+    free(p->cur);
+    free(p->previous);
+    free(p->ago);
+    free(p);
+}
+
+const fz_ledger_row *fz_ledger_period_row(const fz_ledger_period *cmp, const char *category) {
+    if (cmp->no_data) return NULL;
+    const fz_ledger_row *r = row_get(&cmp->sum, category);
+    return r ? r : &zero_row;
+}
+
+double fz_money_recovery_rate(const fz_money *m) {
+    double total = (double)m->lost_minor + (double)m->intercepted_minor;
+    return total > 0 ? (double)m->intercepted_minor / total : -1;
+}
+
+void fz_money_format(int64_t minor, const char *currency, char *out, size_t size) {
+    int dec = fz_currency_decimals((fz_str){currency, strlen(currency)});
+    if (dec < 0 || dec > 6) dec = dec < 0 ? 0 : 6;
+    uint64_t a = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor, div = 1;
+    for (int i = 0; i < dec; i++) div *= 10;
+    char digits[32], grouped[48];
+    int nd = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)(a / div)), k = 0;
+    for (int i = 0; i < nd; i++) {
+        if (i && (nd - i) % 3 == 0) grouped[k++] = ',';
+        grouped[k++] = digits[i];
+    }
+    grouped[k] = '\0';
+    if (dec > 0)
+        snprintf(out, size, "%s%s.%0*llu", minor < 0 ? "-" : "", grouped, dec,
+                 (unsigned long long)(a % div));
+    else
+        snprintf(out, size, "%s%s", minor < 0 ? "-" : "", grouped);
+}
+
+static void put_period_compare(fz_buf *b, const char *name, const fz_ledger_periods *ps,
+                               const fz_ledger_period *cmp, const fz_ledger_row *r, int all) {
+    put_compare_as(b, name, "period_start", &cmp->sum, cmp->no_data ? INT64_MIN : cmp->start_ms, r,
+                   all);
+    if (cmp->no_data) return;
+    char day[16];
+    fz_local_time_format(cmp->start_ms, ps->spec.utc_offset_s, 0, day);
+    fz_buf_puts(b, ",\"start_local\":");
+    fz_buf_put_json_str(b, day, strlen(day));
+    if (cmp->partial) fz_buf_puts(b, ",\"partial\":true");
+    fz_buf_putc(b, '}');
+}
+
+int fz_ledger_periods_write(const fz_ledger_periods *ps, void *out) {
+    FILE *fp = out;
+    fz_buf b;
+    fz_buf_init(&b, 1u << 20);
+    int rc = 0;
+    char tz[8], label[16], day[16], last[16];
+    fz_utc_offset_format(ps->spec.utc_offset_s, tz);
+    for (size_t i = 0; i < ps->n && rc == 0; i++) {
+        const fz_ledger_period *p = &ps->cur[i];
+        const fz_ledger_window *w = &p->sum;
+        fz_buf_reset(&b);
+        fz_period_label(ps->spec.unit, ps->spec.utc_offset_s, p->start_ms, label);
+        fz_local_time_format(p->start_ms, ps->spec.utc_offset_s, 0, day);
+        fz_local_time_format(p->end_ms - 1, ps->spec.utc_offset_s, 0, last);
+        fz_buf_puts(&b, "{\"type\":\"stats_period\",\"period\":{\"unit\":");
+        const char *unit = fz_period_unit_name(ps->spec.unit);
+        fz_buf_put_json_str(&b, unit, strlen(unit));
+        fz_buf_puts(&b, ",\"label\":");
+        fz_buf_put_json_str(&b, label, strlen(label));
+        fz_buf_puts(&b, ",\"start\":");
+        fz_buf_put_i64(&b, p->start_ms);
+        fz_buf_puts(&b, ",\"end\":");
+        fz_buf_put_i64(&b, p->end_ms);
+        fz_buf_puts(&b, ",\"first_day\":");
+        fz_buf_put_json_str(&b, day, strlen(day));
+        fz_buf_puts(&b, ",\"last_day\":");
+        fz_buf_put_json_str(&b, last, strlen(last));
+        fz_buf_puts(&b, ",\"utc_offset\":");
+        fz_buf_put_json_str(&b, tz, strlen(tz));
+        fz_buf_puts(&b, ",\"span\":");
+        fz_buf_put_i64(&b, ps->spec.span);
+        fz_buf_puts(&b, ",\"windows\":");
+        fz_buf_put_u64(&b, p->nwindows);
+        fz_buf_puts(&b, ",\"partial\":");
+        fz_buf_puts(&b, p->partial ? "true" : "false");
+        fz_buf_puts(&b, "},\"window_ms\":");
+        fz_buf_put_i64(&b, ps->window_ms);
+        fz_buf_puts(&b, ",\"final\":");
+        fz_buf_puts(&b, w->interim ? "false" : "true");
+        fz_buf_puts(&b, ",\"rows\":[");
+        for (uint32_t r = 0; r < w->nrows; r++) {
+            const fz_ledger_row *row = &w->rows[r];
+            if (r) fz_buf_putc(&b, ',');
+            fz_buf_puts(&b, "{\"category\":");
+            fz_buf_put_json_str(&b, row->category, strlen(row->category));
+            fz_buf_putc(&b, ',');
+            put_counts(&b, row, NULL, r == 0);
+            put_money(&b, row, NULL, NULL, 1);
+            if (row->money_overflow) {
+                fz_buf_puts(&b, ",\"money_overflow\":");
+                fz_buf_put_u64(&b, row->money_overflow);
+            }
+            put_period_compare(&b, "previous", ps, &ps->previous[i], row, r == 0);
+            put_period_compare(&b, "period_ago", ps, &ps->ago[i], row, r == 0);
+            fz_buf_putc(&b, '}');
+        }
+        fz_buf_puts(&b, "]}\n");
+        if (b.failed) {
+            errno = ENOMEM;
+            rc = -1;
+        } else if (fwrite(b.p, 1, b.len, fp) != b.len) {
+            rc = -1;
+        }
+    }
+    fz_buf_free(&b);
+    return rc;
+}
+
+void fz_ledger_periods_print(const fz_ledger_periods *ps, void *out) {
+    FILE *fp = out;
+    char tz[8], head[32];
+    fz_utc_offset_format(ps->spec.utc_offset_s, tz);
+    snprintf(head, sizeof(head), "%s (%s)", fz_period_unit_name(ps->spec.unit), tz);
+    const char *unit = fz_period_unit_name(ps->spec.unit);
+    char span[64];
+    if (ps->spec.span)
+        snprintf(span, sizeof(span), "the %s %lld %s(s) earlier", unit, (long long)ps->spec.span,
+                 unit);
+    else
+        snprintf(span, sizeof(span), "the same %s a year earlier", unit);
+    fprintf(fp,
+            "statistics: %zu %s(s) at UTC%s; cases compared with the previous %s (±prev) and "
+            "%s (±span)\n%-20s %-24s %9s %7s %7s %5s %6s %6s %7s %7s  money\n",
+            ps->n, unit, tz, unit, span, head, "category", "screened", "alerts", "suppr", "camp",
+            "cases", "interc", "±prev", "±span");
+    for (size_t i = 0; i < ps->n; i++) {
+        const fz_ledger_window *w = &ps->cur[i].sum;
+        char label[24];
+        fz_period_label(ps->spec.unit, ps->spec.utc_offset_s, ps->cur[i].start_ms, label);
+        if (ps->cur[i].partial) strcat(label, " *");
+        for (uint32_t r = 0; r < w->nrows; r++)
+            print_row(fp, r == 0 ? label : "", &w->rows[r],
+                      fz_ledger_period_row(&ps->previous[i], w->rows[r].category),
+                      fz_ledger_period_row(&ps->ago[i], w->rows[r].category));
+    }
+    int partial = 0;
+    for (size_t i = 0; i < ps->n; i++) partial |= ps->cur[i].partial != 0;
+    if (partial) fprintf(fp, "(* = the records do not cover the whole %s)\n", unit);
 }

@@ -237,4 +237,104 @@ void fz_ledger_book_print(const fz_ledger_book *b, size_t max_windows, void *fp)
  * error (errno says why). */
 int fz_ledger_book_write(const fz_ledger_book *b, void *fp);
 
+/* ---- periods: the book's windows summed by calendar day, ISO week or month ---- */
+
+/*
+ * The figures an anti-fraud centre briefs from are per calendar period in
+ * its own time zone: a day, an ISO week (Monday to Sunday) or a month, each
+ * with its change against the previous period (环比) and against the same
+ * period one span earlier (同比; by default a year: the same calendar day -
+ * 29 February compares with 28 February - the same month, or the week 52
+ * weeks earlier). Both `fanzha stats --period` (table and JSON lines) and
+ * the report page (output/report.h) read them from here, so they cannot
+ * disagree.
+ *
+ * A period sums the book's windows whose start lies inside it. A window
+ * that straddles a period boundary (a window longer than a day, or hourly
+ * windows with a UTC offset that is not a whole number of hours) cannot be
+ * split: fz_ledger_periods_new refuses the book and names the window.
+ * Times are ms since the epoch; a UTC offset is in seconds east of UTC
+ * (+08:00 = 28800). All functions are pure or own their memory; one thread
+ * at a time.
+ */
+typedef enum fz_period_unit { FZ_PERIOD_DAY = 1, FZ_PERIOD_WEEK, FZ_PERIOD_MONTH } fz_period_unit;
+
+#define FZ_PERIODS_MAX 1500 /* periods one call may sum (4 years of days; 45 KiB each) */
+
+/* "day", "week" or "month"; -1 otherwise. */
+int fz_period_unit_parse(const char *s, fz_period_unit *out);
+const char *fz_period_unit_name(fz_period_unit u);
+/* "+08:00", "-05:00", "+0530", "+8", "Z" or "UTC" (between -14:00 and
+ * +14:00, whole minutes) into seconds east of UTC; -1 otherwise. */
+int fz_utc_offset_parse(const char *s, int32_t *out_s);
+/* "+08:00"; out holds at least 8 bytes. */
+void fz_utc_offset_format(int32_t off_s, char *out);
+/* "YYYY-MM-DD" (a valid calendar date) into the ms of its local midnight;
+ * -1 otherwise. */
+int fz_local_date_parse(const char *s, int32_t off_s, int64_t *out_ms);
+/* The local date of t_ms as "YYYY-MM-DD" (out: 16 bytes), or with
+ * with_time "YYYY-MM-DD HH:MM" (out: 24 bytes). */
+void fz_local_time_format(int64_t t_ms, int32_t off_s, int with_time, char *out);
+/* The start of the period that holds t_ms. */
+int64_t fz_period_floor(fz_period_unit u, int32_t off_s, int64_t t_ms);
+/* The start of the period n periods after (n < 0: before) the period that
+ * starts at start_ms (a period start). */
+int64_t fz_period_shift(fz_period_unit u, int32_t off_s, int64_t start_ms, int64_t n);
+/* The 同比 period of the one starting at start_ms: span periods earlier,
+ * or with span 0 a year earlier (see above). */
+int64_t fz_period_span_ago(fz_period_unit u, int32_t off_s, int64_t start_ms, int64_t span);
+/* A period's name: "2026-11-02" (day), "2026-W45" (ISO week), "2026-11"
+ * (month); out holds at least 16 bytes. */
+void fz_period_label(fz_period_unit u, int32_t off_s, int64_t start_ms, char *out);
+
+typedef struct fz_period_spec {
+    fz_period_unit unit;
+    int32_t utc_offset_s;
+    int64_t span;    /* 同比 distance in periods; 0 = a year */
+    int64_t from_ms; /* periods holding [from_ms, to_ms); INT64_MIN / INT64_MAX: */
+    int64_t to_ms;   /* from the book's first window / to its last window's end */
+} fz_period_spec;
+
+typedef struct fz_ledger_period {
+    int64_t start_ms, end_ms; /* [start, end) */
+    uint32_t nwindows;        /* the book's windows summed into it */
+    uint32_t partial;         /* the book's span does not cover all of it */
+    uint32_t no_data;         /* compared periods: it ends before the book's first window */
+    uint32_t pad;
+    fz_ledger_window sum; /* sum.start_ms = start_ms; rows[0] is "all" */
+} fz_ledger_period;
+
+typedef struct fz_ledger_periods {
+    fz_period_spec spec;
+    int64_t window_ms;
+    size_t n;
+    fz_ledger_period *cur;      /* the periods asked for, oldest first */
+    fz_ledger_period *previous; /* previous[i]: the period before cur[i] (环比) */
+    fz_ledger_period *ago;      /* ago[i]: cur[i] one span earlier (同比) */
+} fz_ledger_periods;
+
+/*
+ * Sum the book's windows into the periods of spec. NULL with the reason in
+ * errstr when a window straddles a period boundary (naming it), when from
+ * is not before to, when there would be more than FZ_PERIODS_MAX periods,
+ * or out of memory. An empty book gives no periods unless from and to are
+ * both given. The result does not refer to the book.
+ */
+fz_ledger_periods *fz_ledger_periods_new(const fz_ledger_book *b, const fz_period_spec *spec,
+                                         char *errstr, size_t errstr_size);
+void fz_ledger_periods_destroy(fz_ledger_periods *p);
+/* A row of cmp to compare row r with: NULL when cmp has no data ("—"),
+ * the matching category row, or a row of zeros when cmp lacks it. */
+const fz_ledger_row *fz_ledger_period_row(const fz_ledger_period *cmp, const char *category);
+/* Every period as a JSON line (type "stats_period", rows with "previous"
+ * and "period_ago") to fp (a FILE *); -1 on a write error (errno). */
+int fz_ledger_periods_write(const fz_ledger_periods *p, void *fp);
+/* The periods as a table to fp (a FILE *), like fz_ledger_book_print. */
+void fz_ledger_periods_print(const fz_ledger_periods *p, void *fp);
+/* Recovery rate of m, intercepted / (intercepted + lost); -1 when both are 0. */
+double fz_money_recovery_rate(const fz_money *m);
+/* A money amount in major units with thousands separators and the
+ * currency's ISO 4217 decimals: "1,234,567.89" (JPY: "1,234,568"). */
+void fz_money_format(int64_t minor, const char *currency, char *out, size_t size);
+
 #endif

@@ -219,6 +219,15 @@ TEST_ENTRY(ledger_reserved_rows)
 TEST_ENTRY(ledger_input_categories_bounded)
 TEST_ENTRY(ledger_invalid_before_first_valid)
 TEST_ENTRY(ledger_reopen_segments)
+TEST_ENTRY(period_parse_offsets_dates)
+TEST_ENTRY(period_months_and_leap_years)
+TEST_ENTRY(period_iso_weeks_across_years)
+TEST_ENTRY(period_book_sums)
+TEST_ENTRY(period_money_format)
+
+/* report page */
+TEST_ENTRY(report_page_escapes_and_figures)
+TEST_ENTRY(report_errors)
 
 /* config */
 TEST_ENTRY(config_defaults)
