@@ -229,9 +229,8 @@ uint64_t fz_pipeline_key(fz_buf *b, const fz_event *ev, unsigned masks) {
     return XXH3_64bits_withSeed(b->p, b->len, (XXH64_hash_t)ev->type + 1);
 }
 
-/* The matching half of a scan: r->ev (decoded by p) through m - views,
- * matcher, aggregate feeds, dedup key. count: into p's counters. */
-static void match_with(fz_pipeline *p, fz_matcher *m, fz_result *r, int count) {
+/* r's match fields, before a match fills them */
+static void clear_match(fz_result *r) {
     r->nrules = 0;
     r->nshadow = 0;
     r->nscores = 0;
@@ -239,6 +238,12 @@ static void match_with(fz_pipeline *p, fz_matcher *m, fz_result *r, int count) {
     r->dedup_key = 0;
     r->dedup_count = 0;
     r->naggs = 0;
+}
+
+/* The matching half of a scan: r->ev (decoded by p) through m - views,
+ * matcher, aggregate feeds, dedup key. count: into p's counters. */
+static void match_with(fz_pipeline *p, fz_matcher *m, fz_result *r, int count) {
+    clear_match(r);
     r->reason = FZ_REASON_NONE;
     const fz_ruleset *rs = fz_matcher_ruleset(m);
     fz_views views;
@@ -286,13 +291,7 @@ static void match_with(fz_pipeline *p, fz_matcher *m, fz_result *r, int count) {
 
 void fz_pipeline_scan(fz_pipeline *p, const char *msg, size_t len, fz_result *r) {
     fz_counter_inc(&p->counters.events);
-    r->nrules = 0;
-    r->nshadow = 0;
-    r->nscores = 0;
-    r->truncated = 0;
-    r->dedup_key = 0;
-    r->dedup_count = 0;
-    r->naggs = 0;
+    clear_match(r);
     r->reason = fz_event_decode(p->dec, msg, len, &r->ev, r->detail, sizeof(r->detail));
     if (r->reason != FZ_REASON_NONE) {
         r->verdict = FZ_VERDICT_INVALID;
