@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -158,7 +159,14 @@ rd_kafka_resp_err_t fz_kafka_metadata(rd_kafka_t *rk, int all_topics, rd_kafka_t
             if (m) rd_kafka_message_destroy(m);
         }
         if (e && fz_kafka_failed(NULL, 0)) return RD_KAFKA_RESP_ERR__AUTHENTICATION;
-        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT || fz_mono_ms() >= until) return e;
+        /* a refused login or handshake closes the connection: the request
+         * fails with a transport error before the error callback that says
+         * why has been served - asked again (the broker may also be just
+         * restarting) until the deadline, serving the callback meanwhile */
+        int again = e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                    e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN;
+        if (!again || fz_mono_ms() >= until) return e;
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT) usleep(100000); /* failed at once: not a spin */
     }
 }
 
@@ -274,7 +282,12 @@ int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int3
             e = md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
         if (e && fz_kafka_failed(err, err_size)) goto out;
         if (e) {
-            snprintf(err, err_size, "topic '%s': %s", topic, rd_kafka_err2str(e));
+            if (e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+                e == RD_KAFKA_RESP_ERR__TIMED_OUT)
+                snprintf(err, err_size, "topic '%s': no broker of %s answered in %lld s (%s)",
+                         topic, cfg->brokers, (long long)(timeout_ms / 1000), rd_kafka_err2str(e));
+            else
+                snprintf(err, err_size, "topic '%s': %s", topic, rd_kafka_err2str(e));
             goto out;
         }
         np = md->topics[0].partition_cnt;
