@@ -144,9 +144,11 @@ void fz_kafka_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque
     atomic_store_explicit(&g_failed, 2, memory_order_release);
 }
 
+#define TRANSPORT_GRACE_MS 3000
+
 rd_kafka_resp_err_t fz_kafka_metadata(rd_kafka_t *rk, int all_topics, rd_kafka_topic_t *only,
                                       const struct rd_kafka_metadata **md, int timeout_ms) {
-    int64_t until = fz_mono_ms() + timeout_ms;
+    int64_t until = fz_mono_ms() + timeout_ms, transport_since = -1;
     for (;;) {
         int64_t left = until - fz_mono_ms();
         int slice = left > 500 ? 500 : left > 0 ? (int)left : 1;
@@ -161,12 +163,16 @@ rd_kafka_resp_err_t fz_kafka_metadata(rd_kafka_t *rk, int all_topics, rd_kafka_t
         if (e && fz_kafka_failed(NULL, 0)) return RD_KAFKA_RESP_ERR__AUTHENTICATION;
         /* a refused login or handshake closes the connection: the request
          * fails with a transport error before the error callback that says
-         * why has been served - asked again (the broker may also be just
-         * restarting) until the deadline, serving the callback meanwhile */
-        int again = e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT ||
-                    e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN;
+         * why has been served - asked again for up to TRANSPORT_GRACE_MS,
+         * serving the callback meanwhile, before the transport error is
+         * the answer */
+        int transport =
+            e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN;
+        if (transport && transport_since < 0) transport_since = fz_mono_ms();
+        int again = e == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+                    (transport && fz_mono_ms() - transport_since < TRANSPORT_GRACE_MS);
         if (!again || fz_mono_ms() >= until) return e;
-        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT) usleep(100000); /* failed at once: not a spin */
+        if (transport) usleep(50000); /* it failed at once: not a spin */
     }
 }
 
@@ -284,8 +290,8 @@ int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int3
         if (e) {
             if (e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
                 e == RD_KAFKA_RESP_ERR__TIMED_OUT)
-                snprintf(err, err_size, "topic '%s': no broker of %s answered in %lld s (%s)",
-                         topic, cfg->brokers, (long long)(timeout_ms / 1000), rd_kafka_err2str(e));
+                snprintf(err, err_size, "topic '%s': no broker of %s answered (%s)", topic,
+                         cfg->brokers, rd_kafka_err2str(e));
             else
                 snprintf(err, err_size, "topic '%s': %s", topic, rd_kafka_err2str(e));
             goto out;
