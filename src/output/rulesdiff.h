@@ -51,7 +51,7 @@ const char *fz_diff_kind_name(fz_diff_kind k);
 /* One example event, as reports show it. Strings are NUL-terminated
  * UTF-8 without control characters, owned by the diff. */
 typedef struct fz_diff_example {
-    char *where;          /* "file:line" */
+    char *where;          /* "file:line" or "topic[partition]@offset" */
     char *id;             /* the event's id, truncated; "" when absent */
     const char *type;     /* sms, call, transfer, report */
     char *from, *to;      /* under the privacy policy; "" when absent */
