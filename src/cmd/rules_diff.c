@@ -400,7 +400,9 @@ static int parse_args(int argc, char **argv, diff_opts *o) {
             return -1;
         }
         if (o->ninputs == 0) {
-            fprintf(stderr, "fanzha rules diff: wants at least one EVENTS file (or --topic)\n");
+            fprintf(
+                stderr,
+                "fanzha rules diff: wants OLD, NEW and at least one EVENTS file (or --topic)\n");
             return -1;
         }
     }

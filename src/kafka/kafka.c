@@ -365,6 +365,12 @@ static int read_spans(const fz_config *cfg, const char *topic, const int32_t *pa
         if (!e && (md->topic_cnt != 1 || md->topics[0].err))
             e = md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
         if (e && fz_kafka_failed(err, err_size)) goto out;
+        if (e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+            e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || e == RD_KAFKA_RESP_ERR__RESOLVE) {
+            snprintf(err, err_size, "brokers %s not reachable in %lld ms (topic '%s'): %s",
+                     cfg->brokers, (long long)timeout_ms, topic, rd_kafka_err2str(e));
+            goto out;
+        }
         if (e) {
             snprintf(err, err_size, "topic '%s': %s", topic, rd_kafka_err2str(e));
             goto out;
