@@ -23,6 +23,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -32,6 +33,9 @@ import uuid
 from confluent_kafka import Producer
 
 import harness as h
+
+sys.path.insert(0, os.path.join(h.ROOT, "tests"))
+import headless  # noqa: E402
 
 CASE = os.path.join(h.ROOT, "tests", "cases", "043-rules-diff")
 OLD = os.path.join(CASE, "old-rules")
@@ -43,6 +47,7 @@ T0 = (int(time.time()) - 3600) * 1000
 BAND_MS = 60000
 PER_BAND = 45  # records per band, over the three partitions
 PARTITIONS = 3
+CHROMIUM_PAGE = os.path.join(h.ROOT, "tests", "rules_diff", "chromium_page.py")
 
 
 def case_lines():
@@ -191,7 +196,14 @@ class RulesDiffKafka(unittest.TestCase):
         with open(html, encoding="utf-8") as f:
             page = f.read()
         self.assertIn('data-table="partitions"', page)
-        self.assertIn(f'<tr data-partition="2">', page)
+        self.assertIn('<tr data-partition="2">', page)
+        # the page in headless Chromium: every data-count (the partitions' too) is the JSON's
+        if headless.find_chromium() or os.environ.get("FANZHA_REQUIRE_CHROMIUM"):
+            r = subprocess.run([sys.executable, CHROMIUM_PAGE, "--check", html, jk,
+                                os.path.join(self.tmp, "chromium")],
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("ok", r.stdout)
 
     def test_to_time_defaults_to_now(self):
         rc, out, err = rules_diff(*self.kafka_args(), "--from-time", str(T0 + 2 * BAND_MS),
