@@ -193,6 +193,12 @@ hostile)
   expect 2 "--brokers 127.0.0.1:1 --topic t: brokers 127.0.0.1:1 not reachable" diff_cmd \
     old-rules new-rules "${K[@]}" --from-time 0 --kafka-timeout 2 "${COMMON[@]}"
   [ $(($(date +%s) - start)) -lt 15 ] || { echo "FAIL: --kafka-timeout 2 not kept"; fail=1; }
+  # the forms of a time that are accepted: parsed, then the brokers are asked
+  for t in 1796601600000 2026-12-07T08:00:00+08:00 "2026-12-07 00:00Z" 2026-12-07t08:00:00.5+0800 \
+    2024-02-29T23:59:60.123456-05:30; do
+    expect 2 "not reachable" diff_cmd old-rules new-rules "${K[@]}" --from-time 0 --to-time "$t" \
+      --kafka-timeout 1 "${COMMON[@]}"
+  done
   expect 0 "" diff_cmd --help
   grep -q '^usage: fanzha rules diff OLD NEW EVENTS' "$tmp/out" || { echo "FAIL: --help not on stdout"; fail=1; }
   expect 2 "unknown option '--frobnicate'" diff_cmd old-rules new-rules events.ndjson --frobnicate
