@@ -701,9 +701,11 @@ static const char *stop_name(fz_span_stop s) {
     return s == FZ_SPAN_TIME ? "time" : s == FZ_SPAN_END ? "end" : "empty";
 }
 
-/* Read the Kafka time range of o into k. 0, or -1 (reported: exit 2). */
+/* Read the Kafka time range of o into k; *kr describes it, with *spans
+ * and *parts (the caller frees them) and brokers (the caller's buffer,
+ * brokers_size bytes). 0, or -1 (reported: exit 2). */
 static int read_kafka(const diff_opts *o, diff_sink *k, fz_diff_kafka *kr, fz_kafka_span **spans,
-                      fz_diff_partition **parts) {
+                      fz_diff_partition **parts, char *brokers, size_t brokers_size) {
     fz_config kc;
     char err[1024];
     int rc = -1;
@@ -716,7 +718,10 @@ static int read_kafka(const diff_opts *o, diff_sink *k, fz_diff_kafka *kr, fz_ka
     if (o->brokers) {
         free(kc.brokers);
         kc.brokers = strdup(o->brokers);
-        if (!kc.brokers) goto out;
+        if (!kc.brokers) {
+            fprintf(stderr, "fanzha rules diff: out of memory\n");
+            goto out;
+        }
     }
     for (size_t i = 0; i < o->nxs; i++)
         if (fz_config_set_x(&kc, o->xs[i], err, sizeof(err)) != 0) {
@@ -762,18 +767,15 @@ static int read_kafka(const diff_opts *o, diff_sink *k, fz_diff_kafka *kr, fz_ka
                                           .records = sp->records,
                                           .stopped_by = stop_name(sp->stopped_by)};
     }
-    *kr = (fz_diff_kafka){.brokers = o->brokers ? o->brokers : "",
-                          .topic = o->topic,
+    *kr = (fz_diff_kafka){.topic = o->topic,
                           .from_ms = o->from_ms,
                           .to_ms = o->to_ms,
                           .parts = *parts,
                           .nparts = (size_t)nspans};
     rc = 0;
 out:
-    if (rc == 0 && !o->brokers) {
-        /* the brokers came from --config: keep the name for the report */
-        static char brokers[1024];
-        snprintf(brokers, sizeof(brokers), "%s", kc.brokers ? kc.brokers : "");
+    if (rc == 0) { /* --brokers, or the config file's: named in the report */
+        snprintf(brokers, brokers_size, "%s", kc.brokers ? kc.brokers : "");
         kr->brokers = brokers;
     }
     fz_config_free(&kc);
@@ -817,6 +819,7 @@ int fz_rules_diff_main(int argc, char **argv) {
     memset(&kafka, 0, sizeof(kafka));
     fz_kafka_span *spans = NULL;
     fz_diff_partition *kparts = NULL;
+    char kbrokers[1024];
 
     int pa = parse_args(argc, argv, &o);
     if (pa != 0) {
@@ -888,7 +891,8 @@ int fz_rules_diff_main(int argc, char **argv) {
     diff_sink sink = {
         .p = p, .mnew = mnew, .d = d, .ra = ra, .rb = rb, .tm = &tm, .meb = meb, .buf = rd.buf};
     if (o.topic) {
-        if (read_kafka(&o, &sink, &kafka, &spans, &kparts) != 0) goto out;
+        if (read_kafka(&o, &sink, &kafka, &spans, &kparts, kbrokers, sizeof(kbrokers)) != 0)
+            goto out;
         rep.kafka = &kafka;
     }
     while (!o.topic) {
