@@ -710,8 +710,9 @@ static int read_kafka(const diff_opts *o, diff_sink *k, fz_diff_kafka *kr, fz_ka
     char err[1024];
     int rc = -1;
     fz_config_init(&kc);
-    if (o->config_file &&
-        fz_config_load_file(&kc, o->config_file, FZ_SCOPE_STATS, err, sizeof(err)) != 0) {
+    /* run's scope too: its kafka_consumer: properties read the input topics */
+    if (o->config_file && fz_config_load_file(&kc, o->config_file, FZ_SCOPE_RUN | FZ_SCOPE_STATS,
+                                              err, sizeof(err)) != 0) {
         fprintf(stderr, "fanzha rules diff: --config %s\n", err);
         goto out;
     }

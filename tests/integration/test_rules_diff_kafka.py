@@ -22,6 +22,7 @@ stays open, and reads its records once it commits.
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -213,6 +214,24 @@ class RulesDiffKafka(unittest.TestCase):
         self.assertEqual(rep["events"]["read"], PER_BAND)
         self.assertEqual({p["stopped_by"] for p in rep["kafka"]["partitions"]}, {"end"})
 
+    def test_config_file(self):
+        # brokers and librdkafka properties from a fanzha config file, as fanzha stats takes them
+        cfg = os.path.join(self.tmp, "fanzha.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"brokers: {json.dumps(h.BROKER)}\nkafka:\n  client.rack: rack-a\n"
+                    + "".join(f"  {k}: {json.dumps(v)}\n" for k, v in h.CLIENT.items()))
+        rc, out, err = rules_diff("--config", cfg, "--topic", self.topic, "--from-time",
+                                  str(T0 + 2 * BAND_MS), *OPTS, "--json", "-")
+        self.assertEqual(rc, 0, err)
+        rep = json.loads(out)
+        self.assertEqual((rep["events"]["read"], rep["kafka"]["brokers"]), (PER_BAND, h.BROKER))
+        with open(cfg, "a") as f:
+            f.write("kafka_consumer:\n  no.such.property: 1\n")
+        rc, _, err = rules_diff("--config", cfg, "--topic", self.topic, "--from-time", str(T0),
+                                *OPTS)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("no.such.property", err)
+
     def test_empty_ranges(self):
         # between the bands: each partition stops at the first record of band 1
         rc, out, err = rules_diff(*self.kafka_args(), "--from-time", str(T0 + BAND_MS - 5000),
@@ -298,6 +317,16 @@ class RulesDiffKafka(unittest.TestCase):
         self.assertIn("--kafka-timeout 4 s", err)
         self.assertIn("transaction still open", err)
         self.assertLess(time.monotonic() - t0, 30)
+        # SIGINT while it waits: it stops at once, as an input error
+        proc = subprocess.Popen([h.FANZHA, "rules", "diff", OLD, NEW, *args, "--kafka-timeout",
+                                 "120"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(2)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 2, err)
+        self.assertIn(b"cancelled", err)
+        self.assertLess(time.monotonic() - t0, 10)
         # committed while the read waits: every record, the transaction's too
         committer = threading.Timer(3.0, lambda: tp.commit_transaction(30))
         committer.start()
