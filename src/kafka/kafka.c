@@ -422,8 +422,12 @@ static int read_spans(const fz_config *cfg, const char *topic, const int32_t *pa
          * not ended yet); read up to the last stable offset, the read
          * would end before it without a word. Reading to the end of the
          * log waits until every transaction open now is ended. */
+        /* a time range keeps to its deadline; a whole read gives each query
+         * the full timeout, as it always has */
+        int64_t q_ms = timeout_ms;
+        if (range) q_ms = sr.until - fz_mono_ms() > 1000 ? sr.until - fz_mono_ms() : 1000;
         rd_kafka_resp_err_t e =
-            rd_kafka_query_watermark_offsets(probe, topic, p, &lo, &h, (int)timeout_ms);
+            rd_kafka_query_watermark_offsets(probe, topic, p, &lo, &h, (int)q_ms);
         if (e) {
             snprintf(err, err_size, "topic '%s' partition %d: %s", topic, p, rd_kafka_err2str(e));
             goto out;
