@@ -175,8 +175,11 @@ rd_kafka_t *fz_kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *c, const 
     return rk; /* c is now owned by rk */
 }
 
-rd_kafka_t *fz_kafka_reader_new(const fz_config *cfg, const char *group_id, const char *client_id,
-                                int fetch_wait_ms, char *err, size_t n) {
+/* fz_kafka_reader_new(); reset_error: an offset no longer in the log (the
+ * retention deleted it since it was looked up) is an error delivered for
+ * its partition, not a silent jump to the log's end. */
+static rd_kafka_t *reader_new(const fz_config *cfg, const char *group_id, const char *client_id,
+                              int fetch_wait_ms, int reset_error, char *err, size_t n) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char wait[16];
     snprintf(wait, sizeof(wait), "%d", fetch_wait_ms);
@@ -188,7 +191,8 @@ rd_kafka_t *fz_kafka_reader_new(const fz_config *cfg, const char *group_id, cons
         fz_kafka_conf_set(c, "enable.auto.commit", "false", err, n) ||
         fz_kafka_conf_set(c, "enable.partition.eof", "true", err, n) ||
         fz_kafka_conf_set(c, "fetch.wait.max.ms", wait, err, n) ||
-        fz_kafka_conf_set(c, "isolation.level", "read_committed", err, n)) {
+        fz_kafka_conf_set(c, "isolation.level", "read_committed", err, n) ||
+        (reset_error && fz_kafka_conf_set(c, "auto.offset.reset", "error", err, n))) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
@@ -196,6 +200,11 @@ rd_kafka_t *fz_kafka_reader_new(const fz_config *cfg, const char *group_id, cons
     if (!rk) return NULL;
     rd_kafka_poll_set_consumer(rk);
     return rk;
+}
+
+rd_kafka_t *fz_kafka_reader_new(const fz_config *cfg, const char *group_id, const char *client_id,
+                                int fetch_wait_ms, char *err, size_t n) {
+    return reader_new(cfg, group_id, client_id, fetch_wait_ms, 0, err, n);
 }
 
 int fz_kafka_read_topic(const fz_config *cfg, const char *topic, const char *group_id,
@@ -313,6 +322,14 @@ static int read_assigned(span_read *sr, int left, char *err, size_t err_size) {
             if (sr->ranged) sr->spans[i].records++;
         } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             reached = m->offset;
+        } else if (sr->ranged && m->rkt) {
+            /* the partition cannot be read through (records deleted by the
+             * retention under the read, the topic deleted, access refused):
+             * what was asked for cannot be read whole */
+            snprintf(err, err_size, "topic '%s' partition %d: %s", sr->topic, (int)m->partition,
+                     rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            return -1;
         } else {
             fz_debug("topic '%s': %s", sr->topic, rd_kafka_message_errstr(m));
         }
@@ -353,7 +370,7 @@ static int read_spans(const fz_config *cfg, const char *topic, const int32_t *pa
     /* the end of a partition is known after a fetch that returns nothing,
      * which the broker holds back up to fetch.wait.max.ms: a restore waited
      * the default 500 ms per topic read */
-    rd_kafka_t *rk = fz_kafka_reader_new(cfg, group_id, "fanzha-reader", 10, err, err_size);
+    rd_kafka_t *rk = reader_new(cfg, group_id, "fanzha-reader", 10, range != NULL, err, err_size);
     if (!rk) return -1;
     sr.rk = rk;
     if (!(probe = fz_kafka_probe_new(cfg, "fanzha-reader-end", err, err_size))) goto out;
