@@ -15,7 +15,7 @@ tests/headless.py) loads the page from a file and --dump-dom gives the DOM
 it built. Every element with a data-count attribute is found in its
 context (the ruleset row, the rule, the category, the examples, the
 partition read, the alerts table, or the page) and its number must equal
-the JSON report's; a data-count that this test cannot place fails it, so
+the JSON report's (and each partition's data-stopped-by its stopped_by); a data-count that this test cannot place fails it, so
 none goes unchecked. Every rule the JSON lists as changed and every
 category has its row. Then --screenshot renders the page: a 1000x1400 PNG
 large enough to hold the tables (a blank page compresses to a few KB).
@@ -51,6 +51,7 @@ class Counts(html.parser.HTMLParser):
         self.open = []  # [index in stack, name, context, text parts]
         self.counts = []
         self.rows = set()  # ("rule", id), ("category", name), ("partition", n), ("side", s)
+        self.stopped_by = {}  # partition -> data-stopped-by
 
     def context(self):
         ctx = {}
@@ -70,6 +71,8 @@ class Counts(html.parser.HTMLParser):
                             ("data-partition", "partition"), ("data-side", "side")):
                 if k in a:
                     self.rows.add((kind, a[k]))
+        if "data-stopped-by" in a:
+            self.stopped_by[self.context().get("data-partition")] = a["data-stopped-by"]
         if "data-count" in a:
             self.open.append([len(self.stack) - 1, a["data-count"], self.context(), []])
 
@@ -184,6 +187,10 @@ def check(chromium, page, report_json, out, label):
     for part in (rep.get("kafka") or {}).get("partitions", []):
         if ("partition", str(part["partition"])) not in p.rows:
             fails.append(f"{label}: partition {part['partition']} has no row")
+        elif p.stopped_by.get(str(part["partition"])) != part["stopped_by"]:
+            fails.append(f"{label}: partition {part['partition']} stopped by "
+                         f"{p.stopped_by.get(str(part['partition']))!r} on the page, "
+                         f"{part['stopped_by']!r} in the JSON")
     shot = os.path.join(out, label + ".png")
     r = headless.run(chromium, profile, "--window-size=1000,1400", "--hide-scrollbars",
                      f"--screenshot={shot}", "file://" + os.path.abspath(page))
