@@ -22,6 +22,7 @@ stays open, and reads its records once it commits.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,6 +140,11 @@ class RulesDiffKafka(unittest.TestCase):
         for band in range(3):
             cls.where.update(produce_ts(cls.topic, band_records(band)))
         cls.tmp = tempfile.mkdtemp(prefix="fz-diffkafka-")
+
+    @classmethod
+    def tearDownClass(cls):
+        if not os.environ.get("FANZHA_KEEP_TMP"):
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def kafka_args(self, topic=None, *extra):
         return ["--brokers", h.BROKER, "--topic", topic or self.topic, *extra]
