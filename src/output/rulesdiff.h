@@ -6,7 +6,7 @@
  * The caller decodes each event once and matches it with both rulesets
  * (fz_pipeline_scan() with the old ruleset's matcher, then
  * fz_pipeline_rematch() with the new one's) and hands both results here;
- * where the events come from (files, stdin, later a Kafka time range) is
+ * where the events come from (files, stdin, a Kafka time range) is
  * the caller's business, so any source can feed a diff.
  *
  * What is compared is the stateless detection: an event "alerts" under a

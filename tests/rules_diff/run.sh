@@ -177,6 +177,8 @@ hostile)
     diff_cmd old-rules new-rules "${K[@]}" --from-time 2026-12-07T08:00:00.001+08:00 \
     --to-time 1796601600000
   expect 2 "needs --from-time" diff_cmd old-rules new-rules "${K[@]}"
+  expect 2 "--topic is empty" diff_cmd old-rules new-rules --brokers 127.0.0.1:1 --topic "" \
+    --from-time 0
   expect 2 "needs --brokers" diff_cmd old-rules new-rules --topic t --from-time 0
   expect 2 "EVENTS files (events.ndjson) and --topic" diff_cmd old-rules new-rules events.ndjson \
     "${K[@]}" --from-time 0
