@@ -37,6 +37,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import headless  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RULES = os.path.join(ROOT, "tests", "cases", "008-ledger", "rules")
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -296,14 +299,8 @@ class Figures(html.parser.HTMLParser):
             self.stack[-1][3].append(data)
 
 
-CHROMIUM_NET_OFF = ["--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
-                    "--disable-background-networking", "--no-first-run"]
-
-
 def chromium(*args, timeout=120):
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", *CHROMIUM_NET_OFF,
-           f"--user-data-dir={PROFILE}", *args]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    r = headless.run(CHROMIUM, PROFILE, *args, timeout=timeout)
     if r.returncode != 0:
         fail(f"chromium {' '.join(args[:-1])} exited {r.returncode}: {r.stderr[-1500:]}")
     return r.stdout
@@ -421,27 +418,14 @@ def read_pgm(path):
     return w, h, data[pos + 1:pos + 1 + w * h]
 
 
-def png_size(path):
-    with open(path, "rb") as f:
-        head = f.read(24)
-    if head[:8] != b"\x89PNG\r\n\x1a\n":
-        return None
-    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-
-
 def main():
     global CHROMIUM, PROFILE
     fanzha = sys.argv[1]
-    CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+    CHROMIUM = headless.find_chromium()
     missing = [n for n, p in (("chromium", CHROMIUM), ("pdfinfo", shutil.which("pdfinfo")),
                               ("pdftoppm", shutil.which("pdftoppm"))) if not p]
     if missing:
-        msg = (f"report_page: {', '.join(missing)} not installed "
-               "(deploy/install-deps.sh installs chromium and poppler-utils)")
-        if os.environ.get("FANZHA_REQUIRE_CHROMIUM"):
-            sys.exit(msg + " and FANZHA_REQUIRE_CHROMIUM is set")
-        print(msg + ": skipped")
-        return 77
+        headless.skip_or_fail("report_page", missing)
     keep = sys.argv[2] if len(sys.argv) > 2 else None
     with tempfile.TemporaryDirectory() as tmp:
         out = keep or tmp
@@ -509,7 +493,7 @@ def main():
         shot = os.path.join(out, "report.png")
         chromium("--window-size=1000,1400", "--hide-scrollbars", f"--screenshot={shot}",
                  "file://" + page)
-        size = png_size(shot) if os.path.exists(shot) else None
+        size = headless.png_size(shot) if os.path.exists(shot) else None
         if size != (1000, 1400) or os.path.getsize(shot) < 20000:
             fail(f"screenshot {shot}: {size}, "
                  f"{os.path.getsize(shot) if os.path.exists(shot) else 0} bytes")

@@ -48,8 +48,10 @@ static void usage(FILE *fp) {
             "  fanzha rules stats FILE         per-rule matches and cost (replay --rule-stats,\n"
             "                                  or --admin SOCKET for a running daemon)\n"
             "  fanzha rules diff OLD NEW EVENTS...\n"
-            "                                  what a rule change does to these events: alerts\n"
-            "                                  gained and lost per rule and category, cost\n"
+            "                                  what a rule change does to these events (or a\n"
+            "                                  Kafka topic time range: --brokers, --topic,\n"
+            "                                  --from-time): alerts gained and lost per rule\n"
+            "                                  and category, cost\n"
             "  fanzha model train CORPUS... -o FILE\n"
             "                                  train a text scorer (a rule's model: term)\n"
             "  fanzha model eval MODEL CORPUS... precision, recall, ROC AUC of a model\n"
@@ -80,6 +82,8 @@ static int rules_usage(void) {
         "       fanzha rules stats --admin SOCKET [--top N]\n"
         "       fanzha rules diff OLD NEW EVENTS... [--git REV] [--json FILE] [--html FILE]\n"
         "                         [--examples N] [--fail-on-lost] [--max-new-alerts-rate R]\n"
+        "       fanzha rules diff OLD NEW --brokers B --topic T --from-time T1 [--to-time T2]\n"
+        "                         [-X KEY=VALUE] [--kafka-timeout S] [OPTIONS as above]\n"
         "                         ('fanzha rules diff --help' for every option)\n");
     return 2;
 }

@@ -18,12 +18,15 @@
  * both alike; the fastest round of each is reported. Decoding is outside
  * the timed part: it is the same for both rulesets.
  *
- * The events come from one function, next_line(): the next line's bytes
- * and its fz_source. A Kafka time range (--brokers/--topic/--from-time/
- * --to-time, read without a consumer group; not built yet) would be
- * another implementation of it, filling the source's topic, partition and
- * offset (examples then name topic/partition@offset), and feed the same
- * loop. One thread.
+ * Every event goes through diff_event(). From files it comes from
+ * next_line(): the next line's bytes and its fz_source. From a Kafka time
+ * range (--brokers/--topic/--from-time/--to-time) it comes from
+ * fz_kafka_read_range(): no consumer group is joined, each partition is
+ * read from the first record stamped --from-time or later to the first
+ * stamped --to-time or later (or the log's end as it stood when the read
+ * started), in partition order, and each record's value is one event,
+ * its source topic[partition]@offset. The report names the partitions and
+ * offsets read. One thread (librdkafka's own threads aside).
  */
 #define _GNU_SOURCE
 #include "rules_diff.h"
@@ -33,12 +36,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "config.h"
 #include "dbcache.h"
 #include "diffreport.h"
 #include "gitrules.h"
+#include "kafka.h"
 #include "log.h"
 #include "pipeline.h"
 #include "privacy.h"
@@ -56,9 +63,29 @@
 static int usage(FILE *fp) {
     fprintf(fp,
             "usage: fanzha rules diff OLD NEW EVENTS... [OPTIONS]\n"
+            "       fanzha rules diff OLD NEW --brokers B --topic T --from-time T1 [--to-time T2] "
+            "[OPTIONS]\n"
             "  OLD, NEW                 rules directories or compiled files (fanzha rules "
             "compile)\n"
             "  EVENTS                   NDJSON event files, '-' for stdin\n"
+            "  --brokers B --topic T    instead of EVENTS: the records of topic T (one event "
+            "each),\n"
+            "                           read without joining a consumer group, partition by "
+            "partition\n"
+            "  --from-time T1           from each partition's first record stamped T1 or later\n"
+            "  --to-time T2             to its first record stamped T2 or later, or its end as "
+            "it\n"
+            "                           stood when the read started (default: now); times as "
+            "RFC 3339\n"
+            "                           with an offset (2026-12-07T08:00:00+08:00) or ms since "
+            "the epoch\n"
+            "  --kafka-timeout S        give up when the read takes longer (default 60; a "
+            "transaction\n"
+            "                           left open on the topic is waited for)\n"
+            "  -X KEY=VALUE             a librdkafka property (TLS, SASL), as fanzha stats takes "
+            "it\n"
+            "  --config FILE            brokers and kafka:/kafka_consumer: properties from a "
+            "config file\n"
             "  --git REV                read OLD (a rules directory in a git work tree) as of "
             "commit REV\n"
             "  --json FILE              the report as JSON ('-': stdout, the text goes to "
@@ -98,7 +125,102 @@ typedef struct diff_opts {
     long rules_cache_max_mb;
     long max_event_bytes;
     const char *privacy_numbers, *privacy_texts, *privacy_key;
+    /* a Kafka time range instead of EVENTS */
+    const char *brokers, *topic, *from_time, *to_time, *config_file;
+    const char **xs; /* -X arguments, in order */
+    size_t nxs;
+    int64_t from_ms, to_ms;
+    long kafka_timeout_s;
 } diff_opts;
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* n digits at *s into *out; advances *s. */
+static int digits(const char **s, int n, int *out) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((*s)[i] < '0' || (*s)[i] > '9') return -1;
+        v = v * 10 + ((*s)[i] - '0');
+    }
+    *s += n;
+    *out = v;
+    return 0;
+}
+
+/*
+ * A time as ms since the epoch: all digits (ms since the epoch), or RFC
+ * 3339 / ISO 8601 with a UTC offset: YYYY-MM-DDTHH:MM[:SS[.fff...]] then
+ * Z or +HH:MM / -HH:MM (T may be a space; fractions past ms are cut).
+ */
+static int parse_time(const char *opt, const char *v, int64_t *out) {
+    const char *s = v;
+    size_t n = strlen(v);
+    if (n > 0 && n <= 15 && strspn(v, "0123456789") == n) {
+        *out = strtoll(v, NULL, 10);
+        return 0;
+    }
+    int y, mo, d, h, mi, sec = 0, oh = 0, om = 0, sign = 0;
+    int64_t frac_ms = 0;
+    const char *why = "wants RFC 3339 with an offset (2026-12-07T08:00:00+08:00, ...Z) or ms "
+                      "since the epoch";
+    if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) || *s++ != '-' || digits(&s, 2, &d))
+        goto bad;
+    if (*s != 'T' && *s != 't' && *s != ' ') goto bad;
+    s++;
+    if (digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &mi)) goto bad;
+    if (*s == ':') {
+        s++;
+        if (digits(&s, 2, &sec)) goto bad;
+        if (*s == '.' || *s == ',') {
+            s++;
+            int k = 0;
+            for (; *s >= '0' && *s <= '9'; s++, k++)
+                if (k < 3) frac_ms = frac_ms * 10 + (*s - '0');
+            if (k == 0) goto bad;
+            for (; k < 3; k++) frac_ms *= 10;
+        }
+    }
+    if (*s == 'Z' || *s == 'z') {
+        s++;
+    } else if (*s == '+' || *s == '-') {
+        sign = *s++ == '-' ? -1 : 1;
+        if (digits(&s, 2, &oh)) goto bad;
+        if (*s == ':') s++;
+        if (digits(&s, 2, &om)) goto bad;
+    } else {
+        why = "lacks a UTC offset (Z, +08:00, ...): the time it names would depend on the "
+              "machine";
+        goto bad;
+    }
+    if (*s) goto bad;
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+        h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59) {
+        why = "is not a valid date and time";
+        goto bad;
+    }
+    if (sec == 60) sec = 59; /* a leap second: Kafka timestamps have none */
+    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    t -= (int64_t)sign * (oh * 3600 + om * 60);
+    *out = t * 1000 + frac_ms;
+    if (*out < 0) {
+        why = "is before 1970: Kafka timestamps start at the epoch";
+        goto bad;
+    }
+    return 0;
+bad:
+    fprintf(stderr, "fanzha rules diff: %s '%s' %s\n", opt, v, why);
+    return -1;
+}
 
 static int parse_long(const char *opt, const char *v, long lo, long hi, long *out) {
     char *end;
@@ -122,8 +244,10 @@ static int parse_args(int argc, char **argv, diff_opts *o) {
     o->rules_cache_max_mb = 512;
     o->privacy_numbers = "keep";
     o->privacy_texts = "keep";
+    o->kafka_timeout_s = 60;
     o->inputs = calloc((size_t)argc + 1, sizeof(char *));
-    if (!o->inputs) return -1;
+    o->xs = calloc((size_t)argc + 1, sizeof(char *));
+    if (!o->inputs || !o->xs) return -1;
     size_t npos = 0, nstdin = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -186,6 +310,29 @@ static int parse_args(int argc, char **argv, diff_opts *o) {
         } else if (!strcmp(a, "--privacy-hash-key-file")) {
             VALUE();
             o->privacy_key = v;
+        } else if (!strcmp(a, "--brokers")) {
+            VALUE();
+            o->brokers = v;
+        } else if (!strcmp(a, "--topic")) {
+            VALUE();
+            o->topic = v;
+        } else if (!strcmp(a, "--from-time")) {
+            VALUE();
+            o->from_time = v;
+            if (parse_time(a, v, &o->from_ms)) return -1;
+        } else if (!strcmp(a, "--to-time")) {
+            VALUE();
+            o->to_time = v;
+            if (parse_time(a, v, &o->to_ms)) return -1;
+        } else if (!strcmp(a, "--kafka-timeout")) {
+            VALUE();
+            if (parse_long(a, v, 1, 86400, &o->kafka_timeout_s)) return -1;
+        } else if (!strcmp(a, "-X")) {
+            VALUE();
+            o->xs[o->nxs++] = v;
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            VALUE();
+            o->config_file = v;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             return 1;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -199,9 +346,65 @@ static int parse_args(int argc, char **argv, diff_opts *o) {
         }
 #undef VALUE
     }
-    if (npos < 2 || o->ninputs == 0) {
-        fprintf(stderr, "fanzha rules diff: wants OLD, NEW and at least one EVENTS file\n");
+    if (npos < 2) {
+        fprintf(stderr, "fanzha rules diff: wants OLD, NEW and the events (EVENTS files, or "
+                        "--brokers/--topic/--from-time)\n");
         return -1;
+    }
+    if (o->topic) {
+        if (o->ninputs) {
+            fprintf(stderr,
+                    "fanzha rules diff: EVENTS files (%s) and --topic: read one or the "
+                    "other\n",
+                    o->inputs[0]);
+            return -1;
+        }
+        if (!o->topic[0]) {
+            fprintf(stderr, "fanzha rules diff: --topic is empty\n");
+            return -1;
+        }
+        if (!o->from_time) {
+            fprintf(stderr,
+                    "fanzha rules diff: --topic %s needs --from-time (the start of the "
+                    "range)\n",
+                    o->topic);
+            return -1;
+        }
+        if (!o->brokers && !o->config_file) {
+            fprintf(stderr,
+                    "fanzha rules diff: --topic %s needs --brokers (or --config with "
+                    "brokers:)\n",
+                    o->topic);
+            return -1;
+        }
+        if (!o->to_time) { /* now */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            o->to_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        }
+        if (o->from_ms > o->to_ms) {
+            fprintf(stderr, "fanzha rules diff: --from-time %s is after --to-time %s\n",
+                    o->from_time, o->to_time ? o->to_time : "(now)");
+            return -1;
+        }
+    } else {
+        const char *kopt = o->brokers       ? "--brokers"
+                           : o->from_time   ? "--from-time"
+                           : o->to_time     ? "--to-time"
+                           : o->nxs         ? "-X"
+                           : o->config_file ? "--config"
+                                            : NULL;
+        if (kopt) {
+            fprintf(stderr, "fanzha rules diff: %s is for a Kafka time range: give --topic\n",
+                    kopt);
+            return -1;
+        }
+        if (o->ninputs == 0) {
+            fprintf(
+                stderr,
+                "fanzha rules diff: wants OLD, NEW and at least one EVENTS file (or --topic)\n");
+            return -1;
+        }
     }
     if (nstdin > 1) {
         fprintf(stderr, "fanzha rules diff: '-' (stdin) given more than once\n");
@@ -439,6 +642,147 @@ static int timing_run(timing *t, fz_matcher *m[2], size_t max_event_bytes, fz_di
     return 0;
 }
 
+/* ---- one event, from any source ---- */
+
+typedef struct diff_sink {
+    fz_pipeline *p; /* bound to OLD */
+    fz_matcher *mnew;
+    fz_rulesdiff *d;
+    fz_result *ra, *rb;
+    timing *tm;
+    size_t meb; /* --max-event-bytes */
+    char *buf;  /* Kafka: a record's value copied and NUL-terminated, meb + 2 bytes */
+    int oom;    /* set when the diff could not keep an example */
+} diff_sink;
+
+/* Decode msg[0..len) once, match it with OLD and NEW, count it. 0, or -1
+ * when out of memory. */
+static int diff_event(diff_sink *k, const char *msg, size_t len, const fz_source *src) {
+    fz_pipeline_reset_arena(k->p);
+    fz_pipeline_scan(k->p, msg, len, k->ra); /* decode once, match with OLD */
+    *k->rb = *k->ra;
+    if (k->ra->verdict != FZ_VERDICT_INVALID) {
+        fz_pipeline_rematch(k->p, k->mnew, k->rb); /* the same decoded event with NEW */
+        if (k->rb->verdict != FZ_VERDICT_INVALID) timing_keep(k->tm, msg, len);
+    }
+    return fz_rulesdiff_add(k->d, k->ra, k->rb, src);
+}
+
+/* fz_kafka_record_fn: one record's value is one event. */
+static int on_record(void *ctx, const rd_kafka_message_t *m) {
+    diff_sink *k = ctx;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    fz_source src = {.topic = topic, .partition = m->partition, .offset = m->offset};
+    if (m->len > k->meb) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "record of %zu bytes, more than --max-event-bytes %zu",
+                 m->len, k->meb);
+        fz_rulesdiff_add_unread(k->d, &src, detail);
+        return 0;
+    }
+    /* the decoder reads a NUL-terminated copy, as it reads a file's line */
+    if (m->len) memcpy(k->buf, m->payload, m->len);
+    k->buf[m->len] = '\0';
+    if (diff_event(k, k->buf, m->len, &src) != 0) {
+        k->oom = 1;
+        return 1; /* stops the read */
+    }
+    return 0;
+}
+
+static _Atomic int g_interrupted; /* set by SIGINT/SIGTERM during a Kafka read */
+
+static void on_interrupt(int sig) {
+    (void)sig;
+    atomic_store(&g_interrupted, 1);
+}
+
+static const char *stop_name(fz_span_stop s) {
+    return s == FZ_SPAN_TIME ? "time" : s == FZ_SPAN_END ? "end" : "empty";
+}
+
+/* Read the Kafka time range of o into k; *kr describes it, with *spans
+ * and *parts (the caller frees them) and brokers (the caller's buffer,
+ * brokers_size bytes). 0, or -1 (reported: exit 2). */
+static int read_kafka(const diff_opts *o, diff_sink *k, fz_diff_kafka *kr, fz_kafka_span **spans,
+                      fz_diff_partition **parts, char *brokers, size_t brokers_size) {
+    fz_config kc;
+    char err[1024];
+    int rc = -1;
+    fz_config_init(&kc);
+    /* run's scope too: its kafka_consumer: properties read the input topics */
+    if (o->config_file && fz_config_load_file(&kc, o->config_file, FZ_SCOPE_RUN | FZ_SCOPE_STATS,
+                                              err, sizeof(err)) != 0) {
+        fprintf(stderr, "fanzha rules diff: --config %s\n", err);
+        goto out;
+    }
+    if (o->brokers) {
+        free(kc.brokers);
+        kc.brokers = strdup(o->brokers);
+        if (!kc.brokers) {
+            fprintf(stderr, "fanzha rules diff: out of memory\n");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < o->nxs; i++)
+        if (fz_config_set_x(&kc, o->xs[i], err, sizeof(err)) != 0) {
+            fprintf(stderr, "fanzha rules diff: %s\n", err);
+            goto out;
+        }
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int nspans = 0;
+    int r = fz_kafka_read_range(&kc, o->topic, o->from_ms, o->to_ms, "fanzha-rules-diff",
+                                (int64_t)o->kafka_timeout_s * 1000, &g_interrupted, on_record, k,
+                                spans, &nspans, err, sizeof(err));
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (k->oom) {
+        fprintf(stderr, "fanzha rules diff: out of memory keeping examples (lower --examples)\n");
+        goto out;
+    }
+    if (r < 0) {
+        fprintf(stderr, "fanzha rules diff: --brokers %s --topic %s: %s\n", kc.brokers, o->topic,
+                err);
+        goto out;
+    }
+    if (r > 0) {
+        fprintf(stderr,
+                "fanzha rules diff: --topic %s: %s; nothing compared (--kafka-timeout %ld s "
+                "bounds the read)\n",
+                o->topic, err, o->kafka_timeout_s);
+        goto out;
+    }
+    *parts = calloc((size_t)nspans + 1, sizeof(**parts));
+    if (!*parts) goto out;
+    for (int i = 0; i < nspans; i++) {
+        const fz_kafka_span *sp = &(*spans)[i];
+        (*parts)[i] = (fz_diff_partition){.partition = sp->partition,
+                                          .start = sp->start,
+                                          .end = sp->end,
+                                          .log_end = sp->log_end,
+                                          .records = sp->records,
+                                          .stopped_by = stop_name(sp->stopped_by)};
+    }
+    *kr = (fz_diff_kafka){.topic = o->topic,
+                          .from_ms = o->from_ms,
+                          .to_ms = o->to_ms,
+                          .parts = *parts,
+                          .nparts = (size_t)nspans};
+    rc = 0;
+out:
+    if (rc == 0) { /* --brokers, or the config file's: named in the report */
+        snprintf(brokers, brokers_size, "%s", kc.brokers ? kc.brokers : "");
+        kr->brokers = brokers;
+    }
+    fz_config_free(&kc);
+    return rc;
+}
+
 /* Write one report file ('-': stdout). Returns 0 or -1 (reported). */
 static int write_report(const char *path, const char *what, const fz_diff_report *rep,
                         int (*fn)(const fz_diff_report *, FILE *)) {
@@ -472,6 +816,11 @@ int fz_rules_diff_main(int argc, char **argv) {
     memset(&pv, 0, sizeof(pv));
     fz_diff_report rep;
     memset(&rep, 0, sizeof(rep));
+    fz_diff_kafka kafka;
+    memset(&kafka, 0, sizeof(kafka));
+    fz_kafka_span *spans = NULL;
+    fz_diff_partition *kparts = NULL;
+    char kbrokers[1024];
 
     int pa = parse_args(argc, argv, &o);
     if (pa != 0) {
@@ -540,7 +889,14 @@ int fz_rules_diff_main(int argc, char **argv) {
         goto out_err;
     }
 
-    for (;;) {
+    diff_sink sink = {
+        .p = p, .mnew = mnew, .d = d, .ra = ra, .rb = rb, .tm = &tm, .meb = meb, .buf = rd.buf};
+    if (o.topic) {
+        if (read_kafka(&o, &sink, &kafka, &spans, &kparts, kbrokers, sizeof(kbrokers)) != 0)
+            goto out;
+        rep.kafka = &kafka;
+    }
+    while (!o.topic) {
         const char *msg;
         size_t len;
         fz_source src;
@@ -554,14 +910,7 @@ int fz_rules_diff_main(int argc, char **argv) {
             fz_rulesdiff_add_unread(d, &src, detail);
             continue;
         }
-        fz_pipeline_reset_arena(p);
-        fz_pipeline_scan(p, msg, len, ra); /* decode once, match with OLD */
-        *rb = *ra;
-        if (ra->verdict != FZ_VERDICT_INVALID) {
-            fz_pipeline_rematch(p, mnew, rb); /* the same decoded event with NEW */
-            if (rb->verdict != FZ_VERDICT_INVALID) timing_keep(&tm, msg, len);
-        }
-        if (fz_rulesdiff_add(d, ra, rb, &src) != 0) {
+        if (diff_event(&sink, msg, len, &src) != 0) {
             snprintf(err, sizeof(err), "out of memory keeping examples (lower --examples)");
             goto out_err;
         }
@@ -605,6 +954,9 @@ out:
     fz_ruleset_unref(rs[1]);
     fz_gitrules_remove(gitdir);
     free(o.inputs);
+    free(o.xs);
+    free(spans);
+    free(kparts);
     explicit_bzero(&pv, sizeof(pv)); /* the hash key, if any */
     return rc;
 }

@@ -504,6 +504,10 @@ static int apply_x(fz_config *c, const char *arg, char *err, size_t errsz) {
     return 0;
 }
 
+int fz_config_set_x(fz_config *c, const char *arg, char *errstr, size_t errstr_size) {
+    return apply_x(c, arg, errstr, errstr_size);
+}
+
 /*
  * librdkafka properties that fanzha's delivery guarantees rest on. It sets
  * them itself, after the user's maps; a user value other than the one it

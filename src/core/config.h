@@ -136,6 +136,11 @@ int fz_config_parse_args(fz_config *c, unsigned scope, const char *cmd, int argc
 int fz_config_load_file(fz_config *c, const char *path, unsigned scope, char *errstr,
                         size_t errstr_size);
 
+/* Apply one -X argument (key=value, consumer.key=value, producer.key=value,
+ * campaign.CATEGORY=MASKS) to c, as the command line does; -1 with errstr
+ * naming the argument. For commands with their own argument parser. */
+int fz_config_set_x(fz_config *c, const char *arg, char *errstr, size_t errstr_size);
+
 /* Print the options of a scope, generated from the table. */
 void fz_config_print_help(unsigned scope, void *fp);
 

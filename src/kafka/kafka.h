@@ -118,4 +118,42 @@ int fz_kafka_read_partitions(const fz_config *cfg, const char *topic, const int3
                              const _Atomic int *cancel, fz_kafka_record_fn fn, void *ctx, char *err,
                              size_t err_size);
 
+/* How the read of one partition of a time range ended. */
+typedef enum fz_span_stop {
+    FZ_SPAN_EMPTY = 0, /* no record from the range's start before the log's end */
+    FZ_SPAN_TIME,      /* at the first record stamped at or after the range's end */
+    FZ_SPAN_END,       /* at the end of the log as it stood when the read started */
+} fz_span_stop;
+
+/* What was read of one partition. Offsets are [start, end). */
+typedef struct fz_kafka_span {
+    int32_t partition;
+    int64_t start;   /* the first offset stamped from_ms or later (the log end: none) */
+    int64_t end;     /* where the read stopped: nothing at or past it was handed over */
+    int64_t log_end; /* the partition's high watermark when the read started */
+    uint64_t records;
+    fz_span_stop stopped_by;
+} fz_kafka_span;
+
+/*
+ * Read the records of topic stamped in [from_ms, to_ms) (ms since the
+ * epoch, record timestamps) without joining a consumer group: each
+ * partition, in partition order, from the first offset whose timestamp is
+ * from_ms or later (rd_kafka_offsets_for_times(), asked with
+ * read_uncommitted so that a range starting in an open transaction is
+ * waited for, not skipped) up to its first record stamped to_ms or later,
+ * or the end of its log as it stood when the read started, whichever
+ * comes first. Records in between are handed over as they lie, even one
+ * whose producer stamped it out of order. Committed records only, as
+ * fz_kafka_read_partitions() reads, with its cfg, group_id, timeout_ms
+ * (the whole read, metadata included), cancel and return values; on 0 or
+ * 1, *spans (the caller frees it) holds *nspans partitions, in partition
+ * order; on -1 it is NULL. from_ms > to_ms is refused (-1). Blocks; any
+ * thread.
+ */
+int fz_kafka_read_range(const fz_config *cfg, const char *topic, int64_t from_ms, int64_t to_ms,
+                        const char *group_id, int64_t timeout_ms, const _Atomic int *cancel,
+                        fz_kafka_record_fn fn, void *ctx, fz_kafka_span **spans, int *nspans,
+                        char *err, size_t err_size);
+
 #endif

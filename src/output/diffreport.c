@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 
@@ -58,6 +59,33 @@ static void text_example(FILE *fp, const fz_diff_example *e) {
     if (e->text) fprintf(fp, "      \"%s\"\n", e->text);
 }
 
+/* ms since the epoch as RFC 3339 UTC with milliseconds. */
+static void iso_ms(int64_t ms, char *out, size_t n) {
+    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    int frac = (int)(ms - (int64_t)secs * 1000);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm)) {
+        snprintf(out, n, "%lld ms", (long long)ms);
+        return;
+    }
+    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+static void text_kafka(FILE *fp, const fz_diff_kafka *k) {
+    char from[80], to[80];
+    iso_ms(k->from_ms, from, sizeof(from));
+    iso_ms(k->to_ms, to, sizeof(to));
+    fprintf(fp, "topic %s at %s, records stamped from %s to before %s", k->topic, k->brokers, from,
+            to);
+    for (size_t i = 0; i < k->nparts; i++) {
+        const fz_diff_partition *p = &k->parts[i];
+        fprintf(fp, "%s partition %d offsets %lld-%lld (%llu records, %s)", i ? ";" : ":",
+                (int)p->partition, (long long)p->start, (long long)p->end,
+                (unsigned long long)p->records, p->stopped_by);
+    }
+}
+
 static void text_examples(FILE *fp, const char *what, const char *name, const fz_diff_tally *t) {
     for (int k = 0; k < FZ_DIFF_KINDS; k++) {
         if (t->nex[k] == 0 || k == FZ_DIFF_UNCHANGED) continue;
@@ -89,6 +117,10 @@ int fz_diffreport_text(const fz_diff_report *r, FILE *fp) {
     text_side(fp, r, 1);
     fprintf(fp, "events: %llu read from", (unsigned long long)t->events);
     for (size_t i = 0; i < r->ninputs; i++) fprintf(fp, "%s %s", i ? "," : "", r->inputs[i]);
+    if (r->kafka) {
+        fputc(' ', fp);
+        text_kafka(fp, r->kafka);
+    }
     fprintf(fp, ": %llu valid, %llu invalid", (unsigned long long)t->valid,
             (unsigned long long)t->invalid);
     for (int k = 1; k < FZ_REASON_COUNT; k++)
@@ -410,6 +442,46 @@ int fz_diffreport_json(const fz_diff_report *r, FILE *fp) {
         j_str(&b, r->inputs[i]);
     }
     fz_buf_putc(&b, ']');
+    if (r->kafka) {
+        const fz_diff_kafka *k = r->kafka;
+        char tbuf[80];
+        int g = 1;
+        j_key(&b, "kafka", &f);
+        fz_buf_putc(&b, '{');
+        j_key(&b, "brokers", &g);
+        j_str(&b, k->brokers);
+        j_key(&b, "topic", &g);
+        j_str(&b, k->topic);
+        j_key(&b, "from_ms", &g);
+        fz_buf_printf(&b, "%lld", (long long)k->from_ms);
+        j_key(&b, "to_ms", &g);
+        fz_buf_printf(&b, "%lld", (long long)k->to_ms);
+        iso_ms(k->from_ms, tbuf, sizeof(tbuf));
+        j_key(&b, "from", &g);
+        j_str(&b, tbuf);
+        iso_ms(k->to_ms, tbuf, sizeof(tbuf));
+        j_key(&b, "to", &g);
+        j_str(&b, tbuf);
+        j_key(&b, "partitions", &g);
+        fz_buf_putc(&b, '[');
+        for (size_t i = 0; i < k->nparts; i++) {
+            const fz_diff_partition *p = &k->parts[i];
+            int h = 1;
+            fz_buf_puts(&b, i ? ",{" : "{");
+            j_u64(&b, "partition", (uint64_t)p->partition, &h);
+            j_key(&b, "start", &h);
+            fz_buf_printf(&b, "%lld", (long long)p->start);
+            j_key(&b, "end", &h);
+            fz_buf_printf(&b, "%lld", (long long)p->end);
+            j_key(&b, "log_end", &h);
+            fz_buf_printf(&b, "%lld", (long long)p->log_end);
+            j_u64(&b, "records", p->records, &h);
+            j_key(&b, "stopped_by", &h);
+            j_str(&b, p->stopped_by);
+            fz_buf_putc(&b, '}');
+        }
+        fz_buf_puts(&b, "]}");
+    }
     j_key(&b, "events", &f);
     {
         int g = 1;
@@ -640,7 +712,37 @@ int fz_diffreport_html(const fz_diff_report *r, FILE *fp) {
     else if (!r->timed)
         fz_buf_puts(&b, "<p>Cost not measured (--no-timing).</p>\n");
 
-    fz_buf_puts(&b, "<h2>Events</h2>\n<table>");
+    fz_buf_puts(&b, "<h2>Events</h2>\n");
+    if (r->kafka) {
+        const fz_diff_kafka *k = r->kafka;
+        char from[80], to[80];
+        iso_ms(k->from_ms, from, sizeof(from));
+        iso_ms(k->to_ms, to, sizeof(to));
+        fz_buf_puts(&b, "<p>Records of topic <code data-kafka=\"topic\">");
+        h_esc(&b, k->topic);
+        fz_buf_puts(&b, "</code> at <code>");
+        h_esc(&b, k->brokers);
+        fz_buf_printf(&b,
+                      "</code> stamped from <time data-ms=\"from\" datetime=\"%s\">%s</time> "
+                      "to before <time data-ms=\"to\" datetime=\"%s\">%s</time>:</p>\n"
+                      "<table data-table=\"partitions\"><tr><th>partition</th><th>first offset"
+                      "</th><th>stopped at</th><th>log end</th><th>records</th><th>stopped by"
+                      "</th></tr>\n",
+                      from, from, to, to);
+        for (size_t i = 0; i < k->nparts; i++) {
+            const fz_diff_partition *p = &k->parts[i];
+            fz_buf_printf(&b, "<tr data-partition=\"%d\"><th>%d</th>", (int)p->partition,
+                          (int)p->partition);
+            h_count(&b, "start", (uint64_t)p->start);
+            h_count(&b, "end", (uint64_t)p->end);
+            h_count(&b, "log-end", (uint64_t)p->log_end);
+            h_count(&b, "records", p->records);
+            fz_buf_printf(&b, "<td data-stopped-by=\"%s\">%s</td></tr>\n", p->stopped_by,
+                          p->stopped_by);
+        }
+        fz_buf_puts(&b, "</table>\n");
+    }
+    fz_buf_puts(&b, "<table>");
     fz_buf_printf(&b, "<tr><th>read</th>");
     h_count(&b, "events", t->events);
     fz_buf_puts(&b, "</tr><tr><th>valid</th>");

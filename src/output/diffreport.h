@@ -14,6 +14,7 @@
 #define FZ_DIFFREPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "rulesdiff.h"
@@ -38,15 +39,33 @@ typedef struct fz_diff_gates {
     double new_rate; /* gained alerts / valid events */
 } fz_diff_gates;
 
+/* What was read of one partition when the events came from a Kafka time
+ * range: offsets [start, end) of a log that ended at log_end. */
+typedef struct fz_diff_partition {
+    int32_t partition;
+    int64_t start, end, log_end;
+    uint64_t records;
+    const char *stopped_by; /* "empty", "time" (a record past the range), "end" (the log end) */
+} fz_diff_partition;
+
+/* The events of a Kafka time range: records stamped [from_ms, to_ms). */
+typedef struct fz_diff_kafka {
+    const char *brokers, *topic;
+    int64_t from_ms, to_ms;
+    const fz_diff_partition *parts; /* in partition order */
+    size_t nparts;
+} fz_diff_kafka;
+
 typedef struct fz_diff_report {
     const fz_rulesdiff *diff;
-    fz_diff_side side[2]; /* [0] old, [1] new */
-    const char *const *inputs;
+    fz_diff_side side[2];      /* [0] old, [1] new */
+    const char *const *inputs; /* the EVENTS files; none when kafka is set */
     size_t ninputs;
-    int timed;           /* 0: --no-timing, the report holds no timings */
-    size_t timed_events; /* valid events matched in each timing round */
-    int rounds;          /* rounds per ruleset */
-    size_t repeats;      /* each event matched this many times per round */
+    const fz_diff_kafka *kafka; /* the events' Kafka time range, or NULL */
+    int timed;                  /* 0: --no-timing, the report holds no timings */
+    size_t timed_events;        /* valid events matched in each timing round */
+    int rounds;                 /* rounds per ruleset */
+    size_t repeats;             /* each event matched this many times per round */
     fz_diff_gates gates;
 } fz_diff_report;
 

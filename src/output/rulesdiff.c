@@ -289,16 +289,20 @@ static char *number_copy(fz_rulesdiff *d, fz_str s) {
     return clean_copy(d->scratch.p + 1, d->scratch.len - 2, 32, NUMBER_MAX_BYTES * 2);
 }
 
+/* "topic[partition]@offset" for a Kafka record, "file:line" for a line. */
+static void where_of(const fz_source *src, char *out, size_t n) {
+    if (src && src->topic)
+        snprintf(out, n, "%s[%d]@%lld", src->topic, (int)src->partition, (long long)src->offset);
+    else
+        snprintf(out, n, "%s:%llu", src && src->file ? src->file : "-",
+                 (unsigned long long)(src ? src->line : 0));
+}
+
 static int example_make(fz_rulesdiff *d, fz_diff_example *e, const fz_result *a, const fz_result *b,
                         const fz_source *src) {
     memset(e, 0, sizeof(*e));
     char where[512];
-    if (src && src->topic)
-        snprintf(where, sizeof(where), "%s/%d@%lld", src->topic, (int)src->partition,
-                 (long long)src->offset);
-    else
-        snprintf(where, sizeof(where), "%s:%llu", src && src->file ? src->file : "-",
-                 (unsigned long long)(src ? src->line : 0));
+    where_of(src, where, sizeof(where));
     const fz_event *ev = &a->ev;
     e->where = clean_copy(where, strlen(where), 400, 600);
     e->id = ev->id.p ? clean_copy(ev->id.p, ev->id.n, ID_MAX_BYTES, ID_MAX_BYTES * 3) : strdup("");
@@ -355,10 +359,9 @@ static void note_invalid(fz_rulesdiff *d, fz_reason reason, const fz_source *src
     d->tot.invalid++;
     d->tot.invalid_by_reason[reason]++;
     if (d->ninvalid == INVALID_SAMPLES) return;
-    char line[512];
-    snprintf(line, sizeof(line), "%s:%llu: %s: %s", src && src->file ? src->file : "-",
-             (unsigned long long)(src ? src->line : 0), fz_reason_name(reason),
-             detail ? detail : "");
+    char line[512], where[400];
+    where_of(src, where, sizeof(where));
+    snprintf(line, sizeof(line), "%s: %s: %s", where, fz_reason_name(reason), detail ? detail : "");
     char *c = clean_copy(line, strlen(line), 300, sizeof(line) * 3);
     if (c) d->invalid[d->ninvalid++] = c;
 }

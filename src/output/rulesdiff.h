@@ -6,7 +6,7 @@
  * The caller decodes each event once and matches it with both rulesets
  * (fz_pipeline_scan() with the old ruleset's matcher, then
  * fz_pipeline_rematch() with the new one's) and hands both results here;
- * where the events come from (files, stdin, later a Kafka time range) is
+ * where the events come from (files, stdin, a Kafka time range) is
  * the caller's business, so any source can feed a diff.
  *
  * What is compared is the stateless detection: an event "alerts" under a
@@ -51,7 +51,7 @@ const char *fz_diff_kind_name(fz_diff_kind k);
 /* One example event, as reports show it. Strings are NUL-terminated
  * UTF-8 without control characters, owned by the diff. */
 typedef struct fz_diff_example {
-    char *where;          /* "file:line" */
+    char *where;          /* "file:line" or "topic[partition]@offset" */
     char *id;             /* the event's id, truncated; "" when absent */
     const char *type;     /* sms, call, transfer, report */
     char *from, *to;      /* under the privacy policy; "" when absent */

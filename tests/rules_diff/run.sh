@@ -164,6 +164,43 @@ hostile)
   expect 2 "EVENTS missing.ndjson: cannot open" diff_cmd old-rules new-rules events.ndjson \
     missing.ndjson "${COMMON[@]}"
   expect 2 "wants OLD, NEW and at least one EVENTS" diff_cmd old-rules new-rules
+  # a Kafka time range: the options checked before any broker is asked
+  K=(--brokers 127.0.0.1:1 --topic t)
+  expect 2 "--from-time 'yesterday' wants RFC 3339" diff_cmd old-rules new-rules "${K[@]}" \
+    --from-time yesterday
+  expect 2 "--from-time '2026-12-07T08:00:00' lacks a UTC offset" diff_cmd old-rules new-rules \
+    "${K[@]}" --from-time 2026-12-07T08:00:00
+  expect 2 "is not a valid date and time" diff_cmd old-rules new-rules "${K[@]}" \
+    --from-time 2025-02-29T00:00:00Z
+  expect 2 "--to-time '1e3' wants" diff_cmd old-rules new-rules "${K[@]}" --from-time 0 --to-time 1e3
+  expect 2 "--from-time 2026-12-07T08:00:00.001+08:00 is after --to-time 1796601600000" \
+    diff_cmd old-rules new-rules "${K[@]}" --from-time 2026-12-07T08:00:00.001+08:00 \
+    --to-time 1796601600000
+  expect 2 "needs --from-time" diff_cmd old-rules new-rules "${K[@]}"
+  expect 2 "--topic is empty" diff_cmd old-rules new-rules --brokers 127.0.0.1:1 --topic "" \
+    --from-time 0
+  expect 2 "needs --brokers" diff_cmd old-rules new-rules --topic t --from-time 0
+  expect 2 "EVENTS files (events.ndjson) and --topic" diff_cmd old-rules new-rules events.ndjson \
+    "${K[@]}" --from-time 0
+  expect 2 "--from-time is for a Kafka time range" diff_cmd old-rules new-rules events.ndjson \
+    --from-time 0
+  expect 2 "-X expects key=value" diff_cmd old-rules new-rules "${K[@]}" --from-time 0 -X nokey \
+    "${COMMON[@]}"
+  expect 2 "librdkafka property 'no.such.property'" diff_cmd old-rules new-rules "${K[@]}" \
+    --from-time 0 -X no.such.property=1 "${COMMON[@]}"
+  expect 2 "--kafka-timeout wants an integer" diff_cmd old-rules new-rules "${K[@]}" \
+    --from-time 0 --kafka-timeout 0
+  # nothing answers on port 1: the error names --brokers, within --kafka-timeout
+  start=$(date +%s)
+  expect 2 "--brokers 127.0.0.1:1 --topic t: brokers 127.0.0.1:1 not reachable" diff_cmd \
+    old-rules new-rules "${K[@]}" --from-time 0 --kafka-timeout 2 "${COMMON[@]}"
+  [ $(($(date +%s) - start)) -lt 15 ] || { echo "FAIL: --kafka-timeout 2 not kept"; fail=1; }
+  # the forms of a time that are accepted: parsed, then the brokers are asked
+  for t in 1796601600000 2026-12-07T08:00:00+08:00 "2026-12-07 00:00Z" 2026-12-07t08:00:00.5+0800 \
+    2024-02-29T23:59:60.123456-05:30; do
+    expect 2 "not reachable" diff_cmd old-rules new-rules "${K[@]}" --from-time 0 --to-time "$t" \
+      --kafka-timeout 1 "${COMMON[@]}"
+  done
   expect 0 "" diff_cmd --help
   grep -q '^usage: fanzha rules diff OLD NEW EVENTS' "$tmp/out" || { echo "FAIL: --help not on stdout"; fail=1; }
   expect 2 "unknown option '--frobnicate'" diff_cmd old-rules new-rules events.ndjson --frobnicate

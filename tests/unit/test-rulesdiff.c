@@ -310,6 +310,45 @@ TEST_IMPL(rulesdiff_examples_cleaned) {
     two_close(&t);
 }
 
+/* A Kafka record is named topic[partition]@offset, in examples and in the
+ * invalid samples alike. */
+TEST_IMPL(rulesdiff_kafka_where) {
+    two t;
+    two_open(&t);
+    char err[256];
+    fz_diff_opts o = {.examples = 2};
+    fz_rulesdiff *d = fz_rulesdiff_new(t.rs[0], t.rs[1], &o, err, sizeof(err));
+    ASSERT(d);
+    const char *line = "{\"id\":\"k1\",\"ts\":1,\"type\":\"sms\",\"from\":\"1\",\"to\":\"2\","
+                       "\"text\":\"账户异常冻结\"}";
+    static fz_result a, b;
+    two_scan(&t, line, strlen(line), &a, &b);
+    ASSERT_EQ_I64(a.verdict, FZ_VERDICT_ALERT);
+    fz_source src = {.topic = "events", .partition = 3, .offset = 42};
+    ASSERT(fz_rulesdiff_add(d, &a, &b, &src) == 0);
+    /* a control character in a topic name is not passed to a terminal */
+    fz_source odd = {.topic = "ev\x1b[2J", .partition = 0, .offset = 9};
+    ASSERT(fz_rulesdiff_add(d, &a, &b, &odd) == 0);
+    const fz_diff_totals *tot = fz_rulesdiff_totals(d);
+    ASSERT_EQ_U64(tot->alerts.nex[FZ_DIFF_UNCHANGED], 2);
+    ASSERT_STR_EQ(tot->alerts.ex[FZ_DIFF_UNCHANGED][0].where, "events[3]@42");
+    ASSERT_STR_EQ(tot->alerts.ex[FZ_DIFF_UNCHANGED][1].where, "ev [2J[0]@9");
+    const char *bad = "{\"id\":";
+    two_scan(&t, bad, strlen(bad), &a, &b);
+    ASSERT_EQ_I64(a.verdict, FZ_VERDICT_INVALID);
+    fz_source src2 = {.topic = "events", .partition = 1, .offset = 7};
+    ASSERT(fz_rulesdiff_add(d, &a, &b, &src2) == 0);
+    fz_source src3 = {.topic = "events", .partition = 2, .offset = 0};
+    fz_rulesdiff_add_unread(d, &src3, "record of 99999 bytes");
+    size_t n;
+    const char *const *inv = fz_rulesdiff_invalid_samples(d, &n);
+    ASSERT_EQ_U64(n, 2);
+    ASSERT(strncmp(inv[0], "events[1]@7: invalid_json: ", 27) == 0);
+    ASSERT_STR_EQ(inv[1], "events[2]@0: too_large: record of 99999 bytes");
+    fz_rulesdiff_destroy(d);
+    two_close(&t);
+}
+
 TEST_IMPL(gitrules_rev_ok) {
     static const char *const good[] = {"HEAD",        "HEAD~3",  "HEAD^",    "main",       "v1.2.0",
                                        "origin/main", "a1b2c3d", "HEAD@{2}", "rel-2026_12"};
