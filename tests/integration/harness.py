@@ -227,7 +227,11 @@ def committed(group, topic, partitions, timeout=60):
 
 
 def consume_all(topic, isolation="read_committed", idle_s=3.0, max_s=120):
-    """Read a topic from the beginning until nothing new arrives for idle_s."""
+    """Read a topic from the beginning until nothing new arrives for idle_s.
+    read_committed: not while a transaction is still open on the topic (its
+    last stable offset below its high watermark) - the markers of a
+    committed transaction reach its partitions some time after the offsets
+    it carries are committed, later still after a broker restart."""
     c = Consumer(client({"group.id": "reader-" + uuid.uuid4().hex,
                          "auto.offset.reset": "earliest", "enable.auto.commit": False,
                          "isolation.level": isolation}))
@@ -235,7 +239,12 @@ def consume_all(topic, isolation="read_committed", idle_s=3.0, max_s=120):
     out = []
     last = time.time()
     start = time.time()
-    while time.time() - last < idle_s and time.time() - start < max_s:
+    while time.time() - start < max_s:
+        if time.time() - last >= idle_s:
+            if isolation != "read_committed" or (
+                    end_offsets(topic) == end_offsets(topic, isolation="read_uncommitted")):
+                break
+            last = time.time()  # a transaction still open: its records may yet commit
         m = c.poll(0.2)
         if m is None:
             continue
