@@ -347,6 +347,8 @@ static int json_field(const char *line, const char *key, char *out, size_t size)
 typedef struct stat_row {
     char id[132], status[16], category[68];
     unsigned long long matches, hits;
+    unsigned rev, pair_rev; /* pair_rev: the other revision of a pair, 0 = none */
+    unsigned long long both, only;
 } stat_row;
 
 static int row_cmp(const void *a, const void *b) {
@@ -402,6 +404,12 @@ static int rules_stats(int argc, char **argv) {
         json_field(line, "ruleset", ruleset, sizeof(ruleset));
         if (json_field(line, "matches", v, sizeof(v)) == 0) r.matches = strtoull(v, NULL, 10);
         if (json_field(line, "hits", v, sizeof(v)) == 0) r.hits = strtoull(v, NULL, 10);
+        if (json_field(line, "rev", v, sizeof(v)) == 0) r.rev = (unsigned)strtoul(v, NULL, 10);
+        if (json_field(line, "pair_rev", v, sizeof(v)) == 0) {
+            r.pair_rev = (unsigned)strtoul(v, NULL, 10);
+            if (json_field(line, "both", v, sizeof(v)) == 0) r.both = strtoull(v, NULL, 10);
+            if (json_field(line, "only", v, sizeof(v)) == 0) r.only = strtoull(v, NULL, 10);
+        }
         if (!strcmp(r.status, "shadow"))
             total_s += r.matches;
         else
@@ -420,12 +428,32 @@ static int rules_stats(int argc, char **argv) {
     if (n > 1) qsort(rows, n, sizeof(stat_row), row_cmp);
     printf("ruleset %s: %zu rules; %llu matches, %llu shadow matches, %llu Hyperscan callbacks\n",
            ruleset, n, total_m, total_s, total_h);
-    printf("%-44s %-8s %-28s %10s %10s %9s\n", "rule", "status", "category", "matches", "hits",
-           "hits/match");
+    printf("%-44s %5s %-8s %-28s %10s %10s %9s\n", "rule", "rev", "status", "category", "matches",
+           "hits", "hits/match");
     for (size_t i = 0; i < n && (top <= 0 || (long)i < top); i++) {
         const stat_row *r = &rows[i];
-        printf("%-44s %-8s %-28s %10llu %10llu %9.1f\n", r->id, r->status, r->category, r->matches,
-               r->hits, r->matches ? (double)r->hits / (double)r->matches : 0.0);
+        printf("%-44s %5u %-8s %-28s %10llu %10llu %9.1f\n", r->id, r->rev, r->status, r->category,
+               r->matches, r->hits, r->matches ? (double)r->hits / (double)r->matches : 0.0);
+    }
+    /* revision pairs: the enabled and the shadow revision of one id over
+     * the same events (docs/rules.md, "A shadow revision") */
+    int header = 0;
+    for (size_t i = 0; i < n; i++) {
+        const stat_row *e = &rows[i], *sh = NULL;
+        if (!e->pair_rev || strcmp(e->status, "enabled") != 0) continue;
+        for (size_t k = 0; k < n && !sh; k++)
+            if (k != i && rows[k].pair_rev && !strcmp(rows[k].id, e->id) &&
+                !strcmp(rows[k].status, "shadow"))
+                sh = &rows[k];
+        if (!sh) continue;
+        if (!header) {
+            printf("\nrevision pairs (same events): enabled vs shadow\n");
+            printf("%-44s %7s %10s %7s %10s %10s %12s %12s\n", "rule", "enabled", "matches",
+                   "shadow", "matches", "both", "only enabled", "only shadow");
+            header = 1;
+        }
+        printf("%-44s %7u %10llu %7u %10llu %10llu %12llu %12llu\n", e->id, e->rev, e->matches,
+               sh->rev, sh->matches, e->both, e->only, sh->only);
     }
     free(rows);
     return 0;

@@ -43,6 +43,8 @@ typedef struct fz_matches {
 typedef struct fz_rule_counters {
     _Atomic uint64_t matches; /* events the rule matched (shadow rules too) */
     _Atomic uint64_t hits;    /* Hyperscan callbacks for its patterns: the cost indicator */
+    _Atomic uint64_t both;    /* a revision of a pair (rules.h, fz_rule.pair): events it and
+                               * the other revision both matched; it alone: matches - both */
 } fz_rule_counters;
 
 typedef struct fz_matcher fz_matcher;
