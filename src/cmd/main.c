@@ -17,6 +17,7 @@
 #include "log.h"
 #include "privacy.h"
 #include "profile.h"
+#include "promote.h"
 #include "reload.h"
 #include "replay.h"
 #include "ruletest.h"
@@ -50,6 +51,9 @@ static void usage(FILE *fp) {
             "  fanzha rules diff OLD NEW EVENTS...\n"
             "                                  what a rule change does to these events: alerts\n"
             "                                  gained and lost per rule and category, cost\n"
+            "  fanzha rules promote ID [--rules DIR] [--dry-run]\n"
+            "                                  make rule ID's shadow revision the enabled one\n"
+            "                                  (edits its rule files; prints the change)\n"
             "  fanzha model train CORPUS... -o FILE\n"
             "                                  train a text scorer (a rule's model: term)\n"
             "  fanzha model eval MODEL CORPUS... precision, recall, ROC AUC of a model\n"
@@ -80,7 +84,8 @@ static int rules_usage(void) {
         "       fanzha rules stats --admin SOCKET [--top N]\n"
         "       fanzha rules diff OLD NEW EVENTS... [--git REV] [--json FILE] [--html FILE]\n"
         "                         [--examples N] [--fail-on-lost] [--max-new-alerts-rate R]\n"
-        "                         ('fanzha rules diff --help' for every option)\n");
+        "                         ('fanzha rules diff --help' for every option)\n"
+        "       fanzha rules promote ID [--rules DIR] [--dry-run]   (DIR default: rules)\n");
     return 2;
 }
 
@@ -459,6 +464,31 @@ static int rules_stats(int argc, char **argv) {
     return 0;
 }
 
+/* fanzha rules promote ID [--rules DIR] [--dry-run] (promote.h) */
+static int rules_promote(int argc, char **argv) {
+    const char *id = NULL, *dir = "rules";
+    int dry_run = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--rules") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--dry-run"))
+            dry_run = 1;
+        else if (!id && argv[i][0] != '-')
+            id = argv[i];
+        else {
+            fprintf(stderr, "fanzha rules promote: unexpected argument '%s'\n", argv[i]);
+            return rules_usage();
+        }
+    }
+    if (!id) return rules_usage();
+    char err[2048];
+    if (fz_rules_promote(dir, id, dry_run, stdout, err, sizeof(err)) != 0) {
+        fprintf(stderr, "fanzha rules promote: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_rules(int argc, char **argv) {
     if (argc < 1) return rules_usage();
     if (!strcmp(argv[0], "check")) return rules_check(argc - 1, argv + 1);
@@ -468,6 +498,7 @@ static int cmd_rules(int argc, char **argv) {
     if (!strcmp(argv[0], "profile")) return rules_profile_scan(argc - 1, argv + 1);
     if (!strcmp(argv[0], "stats")) return rules_stats(argc - 1, argv + 1);
     if (!strcmp(argv[0], "diff")) return fz_rules_diff_main(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "promote")) return rules_promote(argc - 1, argv + 1);
     return rules_usage();
 }
 
