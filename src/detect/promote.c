@@ -111,12 +111,12 @@ static int plan(const char *file, const char *text, size_t len, yaml_document_t 
         snprintf(errstr, errstr_size, "%s: no list of rules under 'rules:'", file);
         return -1;
     }
-    yaml_node_t *en = NULL, *sh = NULL, *sh_status = NULL;
+    yaml_node_t *en = NULL, *sh = NULL, *sh_status = NULL, *sh_key = NULL;
     for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
          it++) {
         yaml_node_t *item = yaml_document_get_node(doc, *it);
         if (!item || item->type != YAML_MAPPING_NODE) continue;
-        yaml_node_t *idv = NULL, *stv = NULL;
+        yaml_node_t *idv = NULL, *stv = NULL, *stk = NULL;
         int nid = 0, nst = 0;
         for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
              p++) {
@@ -127,6 +127,7 @@ static int plan(const char *file, const char *text, size_t len, yaml_document_t 
                 idv = yaml_document_get_node(doc, p->value);
             } else if (!strcmp(k, "status")) {
                 nst++;
+                stk = yaml_document_get_node(doc, p->key);
                 stv = yaml_document_get_node(doc, p->value);
             }
         }
@@ -141,7 +142,7 @@ static int plan(const char *file, const char *text, size_t len, yaml_document_t 
         const char *st = stv ? scalar_of(stv) : "enabled";
         if (!st) {
             snprintf(errstr, errstr_size, "%s:%u: rule '%s': 'status' is not a scalar", file,
-                     mark_line(&stv->start_mark), id);
+                     mark_line(&stk->start_mark), id);
             return -1;
         }
         yaml_node_t **slot = !strcmp(st, "enabled") ? &en : !strcmp(st, "shadow") ? &sh : NULL;
@@ -152,7 +153,10 @@ static int plan(const char *file, const char *text, size_t len, yaml_document_t 
             return -1;
         }
         *slot = item;
-        if (slot == &sh) sh_status = stv;
+        if (slot == &sh) {
+            sh_status = stv;
+            sh_key = stk;
+        }
     }
     if (seq->data.sequence.style == YAML_FLOW_SEQUENCE_STYLE && (en || sh)) {
         snprintf(errstr, errstr_size,
@@ -193,7 +197,7 @@ static int plan(const char *file, const char *text, size_t len, yaml_document_t 
             snprintf(errstr, errstr_size,
                      "%s:%u: the status of rule '%s' is not written as a plain 'shadow' in its "
                      "item (an alias, a tag?): edit it by hand",
-                     file, mark_line(&sh_status->start_mark), id);
+                     file, mark_line(&sh_key->start_mark), id);
             return -1;
         }
         ed[(*ned)++] = (edit){s, e, "enabled", mark_line(&sh_status->start_mark)};
