@@ -3,7 +3,7 @@ a running instance gets a candidate revision of one of its rules by hot
 reload (the admin socket); `fanzha admin rule-stats`, `fanzha rules stats
 --admin` and the metrics show both revisions' counts over the same events,
 exactly, for a known mix (only the old one, both, only the candidate,
-neither); the candidate never alerts. `fanzha rules promote` then makes it
+neither); the candidate never alerts (alerts name rev 1 only). `fanzha rules promote` then makes it
 the enabled revision, a SIGHUP loads that, and the new revision alerts
 while the old one is gone, its counters starting over with the ruleset."""
 import json
@@ -59,7 +59,8 @@ class ShadowRevision(unittest.TestCase):
         topics = h.create_topics({"events": 2, "alerts": 1, "dlq": 1})
         group = f"g-shadow-{uuid.uuid4().hex[:6]}"
         f = h.Fanzha("shadow", topics, group,
-                     ("--rules-dir", rules, "--admin-socket", sock, "--rules-watch", "0")).start()
+                     ("--rules-dir", rules, "--admin-socket", sock, "--rules-watch", "0",
+                      "--dedup-window-ms", "0")).start()  # every match alerts
         seq = [0]
 
         def send(batch):
@@ -185,10 +186,6 @@ class ShadowRevision(unittest.TestCase):
             want[e] = (2, v3)
         got = {e: (a["rule"]["rev"], a["ruleset"]) for e, a in alerts.items()}
         self.assertEqual(got, want)
-        for e, (_, old_m, new_m) in zip(mixed, MIX):
-            if old_m:
-                self.assertEqual(alerts[e].get("shadow_rules", []),
-                                 ["it.parcel"] if new_m else [], alerts[e])
         self.assertEqual(f.proc.returncode, 0)
 
 
