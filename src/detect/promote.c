@@ -309,7 +309,7 @@ done:
 /* ---- the command ---- */
 
 /* Read rel beneath dir whole (rulefile.h: a regular file inside it). */
-static char *read_rel(const char *dir, const char *rel, size_t *len, mode_t *mode, char *errstr,
+static char *read_rel(const char *dir, const char *rel, size_t *len, struct stat *sto, char *errstr,
                       size_t errstr_size) {
     char why[256];
     int fd = fz_rulefile_open(dir, rel, why, sizeof(why));
@@ -319,13 +319,19 @@ static char *read_rel(const char *dir, const char *rel, size_t *len, mode_t *mod
     }
     struct stat st;
     char *buf = NULL;
-    if (fstat(fd, &st) != 0 || st.st_size > (off_t)MAX_FILE_BYTES) {
-        snprintf(errstr, errstr_size, "%s/%s: %s", dir, rel,
-                 errno ? strerror(errno) : "larger than 64 MiB");
+    if (fstat(fd, &st) != 0) {
+        snprintf(errstr, errstr_size, "%s/%s: %s", dir, rel, strerror(errno));
+        goto out;
+    }
+    if (st.st_size > (off_t)MAX_FILE_BYTES) {
+        snprintf(errstr, errstr_size, "%s/%s: larger than 64 MiB", dir, rel);
         goto out;
     }
     buf = malloc((size_t)st.st_size + 1);
-    if (!buf) goto out;
+    if (!buf) {
+        snprintf(errstr, errstr_size, "%s/%s: out of memory", dir, rel);
+        goto out;
+    }
     size_t n = 0;
     while (n < (size_t)st.st_size) {
         ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
@@ -340,7 +346,7 @@ static char *read_rel(const char *dir, const char *rel, size_t *len, mode_t *mod
     }
     buf[n] = '\0';
     *len = n;
-    *mode = st.st_mode & 07777;
+    *sto = st;
 out:
     close(fd);
     return buf;
@@ -408,10 +414,11 @@ static int copy_tree(const char *src, const char *dst, int depth, char *errstr,
     return rc;
 }
 
-/* Replace path with n bytes at p: a temporary file beside it with mode,
- * fsync, rename, fsync of the directory. */
-static int replace_file(const char *path, const char *p, size_t n, mode_t mode, char *errstr,
-                        size_t errstr_size) {
+/* Replace path with n bytes at p: a temporary file beside it with the
+ * mode (and, where allowed, the owner) of orig, fsync, rename, fsync of
+ * the directory. */
+static int replace_file(const char *path, const char *p, size_t n, const struct stat *orig,
+                        char *errstr, size_t errstr_size) {
     char tmp[PATH_MAX], dirname[PATH_MAX];
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
@@ -429,7 +436,13 @@ static int replace_file(const char *path, const char *p, size_t n, mode_t mode, 
                  strerror(errno));
         return -1;
     }
-    if (fchmod(fd, mode) != 0 || write_all(fd, p, n) != 0 || fsync(fd) != 0) {
+    if (fchown(fd, orig->st_uid, orig->st_gid) != 0 && errno != EPERM) {
+        snprintf(errstr, errstr_size, "%s: chown %s: %s", path, tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    if (fchmod(fd, orig->st_mode & 07777) != 0 || write_all(fd, p, n) != 0 || fsync(fd) != 0) {
         snprintf(errstr, errstr_size, "%s: writing %s: %s", path, tmp, strerror(errno));
         close(fd);
         unlink(tmp);
@@ -465,7 +478,7 @@ typedef struct pfile {
     const char *rel;
     char *old, *neu;
     size_t oldlen, newlen;
-    mode_t mode;
+    struct stat st; /* as read */
     int del, flip;
 } pfile;
 
@@ -561,7 +574,7 @@ int fz_rules_promote(const char *dir, const char *id, int dry_run, FILE *out, ch
                          "%s is a symbolic link: promote replaces regular files only", p->path);
                 goto out;
             }
-            p->old = read_rel(dir, p->rel, &p->oldlen, &p->mode, errstr, errstr_size);
+            p->old = read_rel(dir, p->rel, &p->oldlen, &p->st, errstr, errstr_size);
             if (!p->old) goto out;
         }
         if (r == sh)
@@ -620,8 +633,8 @@ int fz_rules_promote(const char *dir, const char *id, int dry_run, FILE *out, ch
     if (out) fwrite(diff, 1, difflen, out);
     for (int j = 0; !dry_run && j < nf; j++) { /* unchanged since read? */
         size_t len;
-        mode_t mode;
-        char *now = read_rel(dir, f[j].rel, &len, &mode, errstr, errstr_size);
+        struct stat st;
+        char *now = read_rel(dir, f[j].rel, &len, &st, errstr, errstr_size);
         if (!now) goto out;
         int same = len == f[j].oldlen && !memcmp(now, f[j].old, len);
         free(now);
@@ -632,7 +645,7 @@ int fz_rules_promote(const char *dir, const char *id, int dry_run, FILE *out, ch
         }
     }
     for (int j = 0; !dry_run && j < nf; j++)
-        if (replace_file(f[j].path, f[j].neu, f[j].newlen, f[j].mode, errstr, errstr_size) != 0)
+        if (replace_file(f[j].path, f[j].neu, f[j].newlen, &f[j].st, errstr, errstr_size) != 0)
             goto out;
     if (out) {
         if (en_rev)
