@@ -470,6 +470,18 @@ TEST_IMPL(promote_command_refuses_bad_result) {
     ASSERT_STR_EQ(now, y);
     free(now);
 
+    /* a rule file that is a symbolic link (a Kubernetes ConfigMap's):
+     * refused, kept */
+    const char *d2 = fz_test_tmpdir();
+    fz_test_write_str(d2, "..data/r.yaml",
+                      "rules:\n" RULE("x.p", "", "a")
+                          RULE("x.p", "    rev: 2\n    status: shadow\n", "b"));
+    char lp[4096];
+    snprintf(lp, sizeof(lp), "%s/r.yaml", d2);
+    ASSERT(symlink("..data/r.yaml", lp) == 0);
+    ASSERT(fz_rules_promote(d2, "x.p", 0, NULL, err, sizeof(err)) == -1);
+    ASSERT_CONTAINS(err, "r.yaml is a symbolic link: promote replaces regular files only");
+
     fz_test_write_str(dir, "bad.yaml", "rules:\n  - id: Bad Id\n");
     ASSERT(fz_rules_promote(dir, "x.p", 0, NULL, err, sizeof(err)) == -1);
     ASSERT_CONTAINS(err, "the rules do not load as they are");
