@@ -102,11 +102,12 @@ static fz_ruleset *rules_load_report(const char *dir, const fz_rules_opts *o, si
 }
 
 static void rules_summary(const char *dir, const fz_ruleset *rs, double secs, size_t nwarn) {
-    size_t shadow = 0, disabled = 0;
+    size_t shadow = 0, disabled = 0, pairs = 0;
     for (size_t i = 0; i < fz_ruleset_count(rs); i++) {
         fz_rule_status st = fz_ruleset_rule(rs, i)->status;
         shadow += st == FZ_STATUS_SHADOW;
         disabled += st == FZ_STATUS_DISABLED;
+        pairs += st == FZ_STATUS_SHADOW && fz_ruleset_rule(rs, i)->pair != FZ_RULE_NO_PAIR;
     }
     printf("%s: %zu rules (%zu shadow, %zu disabled), %zu patterns (%zu list literals) in %zu "
            "database(s) of %.1f MiB (%zu from the cache), ruleset %s; loaded in %.2f s (compile "
@@ -115,6 +116,18 @@ static void rules_summary(const char *dir, const fz_ruleset *rs, double secs, si
            fz_ruleset_literal_count(rs), fz_ruleset_db_count(rs),
            (double)fz_ruleset_db_bytes(rs) / 1048576.0, fz_ruleset_cached_dbs(rs),
            fz_ruleset_version(rs), secs, fz_ruleset_compile_secs(rs), nwarn);
+    if (pairs) { /* docs/rules.md, "A shadow revision" */
+        printf("%zu shadow revision(s) beside the enabled one ('fanzha rules promote ID' when "
+               "accepted):\n",
+               pairs);
+        for (size_t i = 0; i < fz_ruleset_count(rs); i++) {
+            const fz_rule *r = fz_ruleset_rule(rs, i);
+            if (r->status != FZ_STATUS_SHADOW || r->pair == FZ_RULE_NO_PAIR) continue;
+            const fz_rule *e = fz_ruleset_rule(rs, r->pair);
+            printf("  %s: rev %u enabled (%s:%u), rev %u shadow (%s:%u)\n", r->id, e->rev, e->file,
+                   e->line, r->rev, r->file, r->line);
+        }
+    }
     if (!fz_ruleset_prefiltered(rs)) return;
     const uint32_t *un;
     const char *const *why;
