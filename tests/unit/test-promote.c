@@ -16,6 +16,7 @@
 #include "norm.h"
 #include "promote.h"
 #include "rules.h"
+#include "ruletest.h"
 #include "test.h"
 
 #define RULE(id, extra, pat)                                                                       \
@@ -176,6 +177,31 @@ TEST_IMPL(shadow_pair_counters) {
     ASSERT(strstr(strstr(b.p, "x.other"), "pair_rev") == NULL);
     fz_buf_free(&b);
     fz_matcher_destroy(m);
+    fz_ruleset_unref(rs);
+}
+
+/* Each revision's examples run against that revision; a failure names
+ * which revision. */
+TEST_IMPL(shadow_pair_examples) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "a.yaml",
+                      "rules:\n" RULE("x.p", "    tests: {should_match: ['a parcel']}\n", "parcel")
+                          RULE("x.p",
+                               "    rev: 2\n    status: shadow\n"
+                               "    tests: {should_match: ['a parcel', 'a fee']}\n",
+                               "fee"));
+    fz_ruleset *rs = fz_test_load_rules(dir);
+    fz_rule_diags d = {0};
+    fz_ruletest_summary sum = {0};
+    char err[256];
+    ASSERT(fz_ruletest_run(rs, &d, &sum, err, sizeof(err)) == 1);
+    ASSERT_EQ_U64(sum.examples, 3);
+    ASSERT_EQ_U64(sum.failed, 1);
+    ASSERT_EQ_U64(d.errors, 1);
+    ASSERT_EQ_U64(d.v[0].line, 13);
+    ASSERT_CONTAINS(d.v[0].msg, "rule 'x.p' (rev 2, shadow): should_match example did not match: "
+                                "\"a parcel\"");
+    fz_rule_diags_free(&d);
     fz_ruleset_unref(rs);
 }
 
