@@ -495,7 +495,7 @@ static int rules_promote(int argc, char **argv) {
     }
     if (!id) return rules_usage();
     char err[2048];
-    if (fz_rules_promote(dir, id, dry_run, stdout, err, sizeof(err)) != 0) {
+    if (fz_rules_promote(dir, id, dry_run, fz_rules_cache(NULL), stdout, err, sizeof(err)) != 0) {
         fprintf(stderr, "fanzha rules promote: %s\n", err);
         return 1;
     }

@@ -510,8 +510,8 @@ static void first_error(const fz_rule_diags *d, const char *tmp, const char *dir
         snprintf(buf, size, "%s", e);
 }
 
-int fz_rules_promote(const char *dir, const char *id, int dry_run, FILE *out, char *errstr,
-                     size_t errstr_size) {
+int fz_rules_promote(const char *dir, const char *id, int dry_run, fz_dbcache *cache, FILE *out,
+                     char *errstr, size_t errstr_size) {
     int rc = -1;
     fz_rule_diags diags = {0};
     fz_ruleset *rs = NULL, *after = NULL;
@@ -614,7 +614,8 @@ int fz_rules_promote(const char *dir, const char *id, int dry_run, FILE *out, ch
     }
     fz_rule_diags_free(&diags);
     memset(&diags, 0, sizeof(diags));
-    after = fz_ruleset_load(tmpdir, NULL, &diags);
+    fz_rules_opts full = {.compile = 1, .cache = cache};
+    after = fz_ruleset_load(tmpdir, &full, &diags);
     if (!after) {
         char e[1024];
         first_error(&diags, tmpdir, dir, e, sizeof(e));

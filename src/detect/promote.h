@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+typedef struct fz_dbcache fz_dbcache;
+
 /*
  * Edit the text of one rule file (file names it in errors). With del, the
  * list item of rule id whose status is enabled (written or by default) is
@@ -50,12 +52,12 @@ char *fz_promote_edit(const char *file, const char *label, const char *text, siz
 
 /*
  * Promote rule id of the rules directory dir (see above). With dry_run
- * nothing is written. What changes is printed to out as a unified diff,
- * then one summary line. Returns 0, or -1 with errstr filled: id unknown,
- * no shadow revision, an invalid directory before or after the edit, a
- * file changed meanwhile, an I/O error.
+ * nothing is written. cache (dbcache.h; NULL: none) serves the compile of
+ * the edited copy: its databases are mostly the directory's own. What changes is printed to out as
+ * a unified diff, then one summary line. Returns 0, or -1 with errstr filled: id unknown, no shadow
+ * revision, an invalid directory before or after the edit, a file changed meanwhile, an I/O error.
  */
-int fz_rules_promote(const char *dir, const char *id, int dry_run, FILE *out, char *errstr,
-                     size_t errstr_size);
+int fz_rules_promote(const char *dir, const char *id, int dry_run, fz_dbcache *cache, FILE *out,
+                     char *errstr, size_t errstr_size);
 
 #endif

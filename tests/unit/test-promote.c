@@ -424,14 +424,14 @@ TEST_IMPL(promote_command) {
     size_t loglen = 0;
 
     /* refusals change nothing */
-    ASSERT(fz_rules_promote(dir, "x.q", 0, NULL, err, sizeof(err)) == -1);
+    ASSERT(fz_rules_promote(dir, "x.q", 0, NULL, NULL, err, sizeof(err)) == -1);
     ASSERT_CONTAINS(err, "rule 'x.q' has no shadow revision to promote (rev 1 is enabled at ");
-    ASSERT(fz_rules_promote(dir, "x.none", 0, NULL, err, sizeof(err)) == -1);
+    ASSERT(fz_rules_promote(dir, "x.none", 0, NULL, NULL, err, sizeof(err)) == -1);
     ASSERT_CONTAINS(err, "no rule with id 'x.none'");
 
     /* dry run: the diff, nothing written */
     FILE *fp = open_memstream(&log, &loglen);
-    ASSERT(fz_rules_promote(dir, "x.p", 1, fp, err, sizeof(err)) == 0);
+    ASSERT(fz_rules_promote(dir, "x.p", 1, NULL, fp, err, sizeof(err)) == 0);
     fclose(fp);
     ASSERT_CONTAINS(log, "--- a/sub/cand.yaml\n+++ b/sub/cand.yaml\n@@ -7,1 +7,1 @@\n"
                          "-    status: shadow\n+    status: enabled\n");
@@ -446,7 +446,7 @@ TEST_IMPL(promote_command) {
 
     /* for real */
     fp = open_memstream(&log, &loglen);
-    ASSERT(fz_rules_promote(dir, "x.p", 0, fp, err, sizeof(err)) == 0);
+    ASSERT(fz_rules_promote(dir, "x.p", 0, NULL, fp, err, sizeof(err)) == 0);
     fclose(fp);
     ASSERT_CONTAINS(log, "promoted rule 'x.p': rev 2 enabled (was shadow), rev 1 removed\n");
     free(log);
@@ -469,7 +469,7 @@ TEST_IMPL(promote_command) {
     ASSERT_STR_EQ(cnt, "0\n");
 
     /* twice: nothing left to promote */
-    ASSERT(fz_rules_promote(dir, "x.p", 0, NULL, err, sizeof(err)) == -1);
+    ASSERT(fz_rules_promote(dir, "x.p", 0, NULL, NULL, err, sizeof(err)) == -1);
     ASSERT_CONTAINS(err, "no shadow revision to promote (rev 2 is enabled at");
 }
 
@@ -487,7 +487,7 @@ TEST_IMPL(promote_command_refuses_bad_result) {
                     "    severity: low\n    fields: [text]\n    pattern: 'c'\n";
     fz_test_write_str(dir, "r.yaml", y);
     char err[2048];
-    ASSERT(fz_rules_promote(dir, "x.p", 0, NULL, err, sizeof(err)) == -1);
+    ASSERT(fz_rules_promote(dir, "x.p", 0, NULL, NULL, err, sizeof(err)) == -1);
     ASSERT_CONTAINS(err, "the promoted rules would not load: ");
     ASSERT_CONTAINS(err, "/r.yaml:");
     ASSERT_CONTAINS(err, "nothing changed");
@@ -505,11 +505,11 @@ TEST_IMPL(promote_command_refuses_bad_result) {
     char lp[4096];
     snprintf(lp, sizeof(lp), "%s/r.yaml", d2);
     ASSERT(symlink("..data/r.yaml", lp) == 0);
-    ASSERT(fz_rules_promote(d2, "x.p", 0, NULL, err, sizeof(err)) == -1);
+    ASSERT(fz_rules_promote(d2, "x.p", 0, NULL, NULL, err, sizeof(err)) == -1);
     ASSERT_CONTAINS(err, "r.yaml is a symbolic link: promote replaces regular files only");
 
     fz_test_write_str(dir, "bad.yaml", "rules:\n  - id: Bad Id\n");
-    ASSERT(fz_rules_promote(dir, "x.p", 0, NULL, err, sizeof(err)) == -1);
+    ASSERT(fz_rules_promote(dir, "x.p", 0, NULL, NULL, err, sizeof(err)) == -1);
     ASSERT_CONTAINS(err, "the rules do not load as they are");
     ASSERT_CONTAINS(err, "bad.yaml:2");
 }
