@@ -7,6 +7,12 @@
  * scans is shared read-only. fz_matcher_new() allocates everything for one
  * ruleset, so a reload can prepare matchers off the hot path and a worker
  * swaps them in with a pointer exchange; scanning never allocates.
+ *
+ * Revision pairs (rules.h, fz_rule.pair: an enabled rule and its shadow
+ * revision) are compared per event: after the conditions are evaluated,
+ * each matched revision whose partner matched too counts `both`, from the
+ * same per-rule match stamps, so the comparison costs a pass over the
+ * touched rules, only in rulesets that have a pair.
  */
 #ifndef FZ_MATCHER_H
 #define FZ_MATCHER_H
