@@ -510,34 +510,109 @@ static void first_error(const fz_rule_diags *d, const char *tmp, const char *dir
         snprintf(buf, size, "%s", e);
 }
 
-int fz_rules_promote(const char *dir, const char *id, int dry_run, fz_dbcache *cache, FILE *out,
-                     char *errstr, size_t errstr_size) {
+struct fz_promote {
+    char *dir, *id;
+    fz_ruleset *rs; /* as loaded before the edit: f[].path points into it */
+    pfile f[2];     /* the shadow revision's file first (promote.h) */
+    int nf;
+    unsigned sh_rev, en_rev; /* en_rev 0: a lone shadow rule */
+    char *diff;
+    size_t difflen;
+};
+
+void fz_promote_destroy(fz_promote *p) {
+    if (!p) return;
+    for (int j = 0; j < p->nf; j++) {
+        free(p->f[j].old);
+        free(p->f[j].neu);
+    }
+    free(p->diff);
+    free(p->dir);
+    free(p->id);
+    fz_ruleset_unref(p->rs);
+    free(p);
+}
+
+const char *fz_promote_diff(const fz_promote *p, size_t *len) {
+    *len = p->difflen;
+    return p->diff;
+}
+
+/* The edited files, in a copy of the directory, loaded and compiled as a
+ * reload would: 0 when they load and hold p->id once, enabled, with the
+ * shadow revision's rev. */
+static int validate(const fz_promote *p, fz_dbcache *cache, char *errstr, size_t errstr_size) {
     int rc = -1;
     fz_rule_diags diags = {0};
-    fz_ruleset *rs = NULL, *after = NULL;
-    char tmpdir[PATH_MAX] = "";
-    pfile f[2];
-    int nf = 0;
-    char *diff = NULL;
-    size_t difflen = 0;
+    fz_ruleset *after = NULL;
+    char tmpdir[PATH_MAX];
+    const char *td = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof(tmpdir), "%s/fanzha-promote-XXXXXX", td && td[0] ? td : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        snprintf(errstr, errstr_size, "%s: %s", tmpdir, strerror(errno));
+        return -1;
+    }
+    if (copy_tree(p->dir, tmpdir, 0, errstr, errstr_size) != 0) goto out;
+    for (int j = 0; j < p->nf; j++) {
+        char t[PATH_MAX];
+        if ((size_t)snprintf(t, sizeof(t), "%s/%s", tmpdir, p->f[j].rel) >= sizeof(t)) {
+            snprintf(errstr, errstr_size, "%s: path too long", p->f[j].path);
+            goto out;
+        }
+        int fd = open(t, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || write_all(fd, p->f[j].neu, p->f[j].newlen) != 0) {
+            snprintf(errstr, errstr_size, "%s: %s", t, strerror(errno));
+            if (fd >= 0) close(fd);
+            goto out;
+        }
+        close(fd);
+    }
+    fz_rules_opts full = {.compile = 1, .cache = cache};
+    after = fz_ruleset_load(tmpdir, &full, &diags);
+    if (!after) {
+        char e[1024];
+        first_error(&diags, tmpdir, p->dir, e, sizeof(e));
+        snprintf(errstr, errstr_size, "the promoted rules would not load: %s; nothing changed", e);
+        goto out;
+    }
+    const fz_rule *en, *sh, *other;
+    find_revs(after, p->id, &en, &sh, &other);
+    if (!en || sh || other || en->rev != p->sh_rev) {
+        snprintf(errstr, errstr_size,
+                 "rule '%s' after the edit is not rev %u alone and enabled; nothing changed", p->id,
+                 p->sh_rev);
+        goto out;
+    }
+    rc = 0;
+out:
+    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    fz_ruleset_unref(after);
+    fz_rule_diags_free(&diags);
+    return rc;
+}
+
+fz_promote *fz_promote_prepare(const char *dir, const char *id, fz_dbcache *cache, char *errstr,
+                               size_t errstr_size) {
+    fz_rule_diags diags = {0};
     FILE *dfp = NULL;
-    memset(f, 0, sizeof(f));
     errstr[0] = '\0';
+    fz_promote *p = calloc(1, sizeof(*p));
+    if (!p || !(p->dir = strdup(dir)) || !(p->id = strdup(id))) goto nomem;
 
     fz_rules_opts parse_only = {.compile = 0};
-    rs = fz_ruleset_load(dir, &parse_only, &diags);
-    if (!rs) {
+    p->rs = fz_ruleset_load(dir, &parse_only, &diags);
+    if (!p->rs) {
         char e[1024];
         first_error(&diags, NULL, dir, e, sizeof(e));
         snprintf(errstr, errstr_size, "%s: the rules do not load as they are (%s); nothing changed",
                  dir, e);
-        goto out;
+        goto fail;
     }
     const fz_rule *en, *sh, *other;
-    find_revs(rs, id, &en, &sh, &other);
+    find_revs(p->rs, id, &en, &sh, &other);
     if (!en && !sh && !other) {
         snprintf(errstr, errstr_size, "%s: no rule with id '%s'", dir, id);
-        goto out;
+        goto fail;
     }
     if (!sh) {
         if (en)
@@ -549,9 +624,10 @@ int fz_rules_promote(const char *dir, const char *id, int dry_run, fz_dbcache *c
             snprintf(errstr, errstr_size,
                      "rule '%s' is %s at %s:%u, not shadow: set its status by hand", id,
                      fz_rule_status_name(other->status), other->file, other->line);
-        goto out;
+        goto fail;
     }
-    unsigned sh_rev = sh->rev, en_rev = en ? en->rev : 0;
+    p->sh_rev = sh->rev;
+    p->en_rev = en ? en->rev : 0;
     size_t dl = strlen(dir);
     while (dl > 1 && dir[dl - 1] == '/') dl--;
     const fz_rule *revs[2] = {sh, en}; /* the shadow revision's file first (promote.h) */
@@ -559,119 +635,91 @@ int fz_rules_promote(const char *dir, const char *id, int dry_run, fz_dbcache *c
         const fz_rule *r = revs[k];
         if (strncmp(r->file, dir, dl) != 0 || r->file[dl] != '/') {
             snprintf(errstr, errstr_size, "%s: not beneath %s", r->file, dir);
-            goto out;
+            goto fail;
         }
-        pfile *p = NULL;
-        for (int j = 0; j < nf; j++)
-            if (!strcmp(f[j].path, r->file)) p = &f[j];
-        if (!p) {
-            p = &f[nf++];
-            p->path = r->file;
-            p->rel = r->file + dl + 1;
+        pfile *f = NULL;
+        for (int j = 0; j < p->nf; j++)
+            if (!strcmp(p->f[j].path, r->file)) f = &p->f[j];
+        if (!f) {
+            f = &p->f[p->nf++];
+            f->path = r->file;
+            f->rel = r->file + dl + 1;
             struct stat lst;
-            if (lstat(p->path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+            if (lstat(f->path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
                 snprintf(errstr, errstr_size,
-                         "%s is a symbolic link: promote replaces regular files only", p->path);
-                goto out;
+                         "%s is a symbolic link: promote replaces regular files only", f->path);
+                goto fail;
             }
-            p->old = read_rel(dir, p->rel, &p->oldlen, &p->st, errstr, errstr_size);
-            if (!p->old) goto out;
+            f->old = read_rel(dir, f->rel, &f->oldlen, &f->st, errstr, errstr_size);
+            if (!f->old) goto fail;
         }
         if (r == sh)
-            p->flip = 1;
+            f->flip = 1;
         else
-            p->del = 1;
+            f->del = 1;
     }
-    dfp = open_memstream(&diff, &difflen);
+    dfp = open_memstream(&p->diff, &p->difflen);
     if (!dfp) goto nomem;
-    for (int j = 0; j < nf; j++) {
-        f[j].neu = fz_promote_edit(f[j].path, f[j].rel, f[j].old, f[j].oldlen, id, f[j].del,
-                                   f[j].flip, dfp, &f[j].newlen, errstr, errstr_size);
-        if (!f[j].neu) goto out;
+    for (int j = 0; j < p->nf; j++) {
+        pfile *f = &p->f[j];
+        f->neu = fz_promote_edit(f->path, f->rel, f->old, f->oldlen, id, f->del, f->flip, dfp,
+                                 &f->newlen, errstr, errstr_size);
+        if (!f->neu) goto fail;
     }
     fclose(dfp);
     dfp = NULL;
-
-    /* the result, loaded and compiled as a reload would, in a copy */
-    const char *td = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof(tmpdir), "%s/fanzha-promote-XXXXXX", td && td[0] ? td : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        snprintf(errstr, errstr_size, "%s: %s", tmpdir, strerror(errno));
-        tmpdir[0] = '\0';
-        goto out;
-    }
-    if (copy_tree(dir, tmpdir, 0, errstr, errstr_size) != 0) goto out;
-    for (int j = 0; j < nf; j++) {
-        char t[PATH_MAX];
-        snprintf(t, sizeof(t), "%s/%s", tmpdir, f[j].rel);
-        int fd = open(t, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0 || write_all(fd, f[j].neu, f[j].newlen) != 0) {
-            snprintf(errstr, errstr_size, "%s: %s", t, strerror(errno));
-            if (fd >= 0) close(fd);
-            goto out;
-        }
-        close(fd);
-    }
+    if (validate(p, cache, errstr, errstr_size) != 0) goto fail;
     fz_rule_diags_free(&diags);
-    memset(&diags, 0, sizeof(diags));
-    fz_rules_opts full = {.compile = 1, .cache = cache};
-    after = fz_ruleset_load(tmpdir, &full, &diags);
-    if (!after) {
-        char e[1024];
-        first_error(&diags, tmpdir, dir, e, sizeof(e));
-        snprintf(errstr, errstr_size, "the promoted rules would not load: %s; nothing changed", e);
-        goto out;
-    }
-    const fz_rule *a_en, *a_sh, *a_other;
-    find_revs(after, id, &a_en, &a_sh, &a_other);
-    if (!a_en || a_sh || a_other || a_en->rev != sh_rev) {
-        snprintf(errstr, errstr_size,
-                 "rule '%s' after the edit is not rev %u alone and enabled; nothing changed", id,
-                 sh_rev);
-        goto out;
-    }
+    return p;
+nomem:
+    snprintf(errstr, errstr_size, "out of memory");
+fail:
+    if (dfp) fclose(dfp);
+    fz_rule_diags_free(&diags);
+    fz_promote_destroy(p);
+    return NULL;
+}
 
-    if (out) fwrite(diff, 1, difflen, out);
-    for (int j = 0; !dry_run && j < nf; j++) { /* unchanged since read? */
+int fz_promote_commit(fz_promote *p, char *errstr, size_t errstr_size) {
+    for (int j = 0; j < p->nf; j++) { /* unchanged since read? */
         size_t len;
         struct stat st;
-        char *now = read_rel(dir, f[j].rel, &len, &st, errstr, errstr_size);
-        if (!now) goto out;
-        int same = len == f[j].oldlen && !memcmp(now, f[j].old, len);
+        char *now = read_rel(p->dir, p->f[j].rel, &len, &st, errstr, errstr_size);
+        if (!now) return -1;
+        int same = len == p->f[j].oldlen && !memcmp(now, p->f[j].old, len);
         free(now);
         if (!same) {
             snprintf(errstr, errstr_size, "%s changed while promoting; nothing written: run again",
-                     f[j].path);
-            goto out;
+                     p->f[j].path);
+            return -1;
         }
     }
-    for (int j = 0; !dry_run && j < nf; j++)
-        if (replace_file(f[j].path, f[j].neu, f[j].newlen, &f[j].st, errstr, errstr_size) != 0)
-            goto out;
+    for (int j = 0; j < p->nf; j++)
+        if (replace_file(p->f[j].path, p->f[j].neu, p->f[j].newlen, &p->f[j].st, errstr,
+                         errstr_size) != 0)
+            return -1;
+    return 0;
+}
+
+int fz_rules_promote(const char *dir, const char *id, int dry_run, fz_dbcache *cache, FILE *out,
+                     char *errstr, size_t errstr_size) {
+    fz_promote *p = fz_promote_prepare(dir, id, cache, errstr, errstr_size);
+    if (!p) return -1;
+    if (out) fwrite(p->diff, 1, p->difflen, out);
+    if (!dry_run && fz_promote_commit(p, errstr, errstr_size) != 0) {
+        fz_promote_destroy(p);
+        return -1;
+    }
     if (out) {
-        if (en_rev)
-            fprintf(out, "%s rule '%s': rev %u enabled (was shadow), rev %u removed%s\n",
-                    dry_run ? "would promote" : "promoted", id, sh_rev, en_rev,
-                    dry_run ? " (dry run: nothing written)" : "");
+        const char *what = dry_run ? "would promote" : "promoted";
+        const char *note = dry_run ? " (dry run: nothing written)" : "";
+        if (p->en_rev)
+            fprintf(out, "%s rule '%s': rev %u enabled (was shadow), rev %u removed%s\n", what, id,
+                    p->sh_rev, p->en_rev, note);
         else
-            fprintf(out, "%s rule '%s': rev %u enabled (was shadow)%s\n",
-                    dry_run ? "would promote" : "promoted", id, sh_rev,
-                    dry_run ? " (dry run: nothing written)" : "");
+            fprintf(out, "%s rule '%s': rev %u enabled (was shadow)%s\n", what, id, p->sh_rev,
+                    note);
     }
-    rc = 0;
-    goto out;
-nomem:
-    snprintf(errstr, errstr_size, "out of memory");
-out:
-    if (dfp) fclose(dfp);
-    free(diff);
-    for (int j = 0; j < nf; j++) {
-        free(f[j].old);
-        free(f[j].neu);
-    }
-    if (tmpdir[0]) nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    fz_ruleset_unref(rs);
-    fz_ruleset_unref(after);
-    fz_rule_diags_free(&diags);
-    return rc;
+    fz_promote_destroy(p);
+    return 0;
 }

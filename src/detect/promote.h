@@ -50,8 +50,22 @@ char *fz_promote_edit(const char *file, const char *label, const char *text, siz
                       const char *id, int del, int flip, FILE *diff, size_t *newlen, char *errstr,
                       size_t errstr_size);
 
+/* The two steps of a promotion, apart so that a caller (a test) can act
+ * between them: prepare reads, edits and validates (NULL with errstr
+ * filled when refused; nothing is written); the diff is the change as
+ * unified-diff text (valid while p is); commit writes the files, refusing
+ * (-1, errstr) any that no longer holds the bytes prepare read. */
+typedef struct fz_promote fz_promote;
+fz_promote *fz_promote_prepare(const char *dir, const char *id, fz_dbcache *cache, char *errstr,
+                               size_t errstr_size);
+const char *fz_promote_diff(const fz_promote *p, size_t *len);
+int fz_promote_commit(fz_promote *p, char *errstr, size_t errstr_size);
+/* NULL is a no-op. */
+void fz_promote_destroy(fz_promote *p);
+
 /*
- * Promote rule id of the rules directory dir (see above). With dry_run
+ * Promote rule id of the rules directory dir (see above): prepare, print
+ * the diff, commit unless dry_run. With dry_run
  * nothing is written. cache (dbcache.h; NULL: none) serves the compile of
  * the edited copy: its databases are mostly the directory's own. What changes is printed to out as
  * a unified diff, then one summary line. Returns 0, or -1 with errstr filled: id unknown, no shadow

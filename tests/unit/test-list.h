@@ -169,6 +169,7 @@ TEST_ENTRY(promote_edit_golden)
 TEST_ENTRY(promote_edit_diff)
 TEST_ENTRY(promote_command)
 TEST_ENTRY(promote_command_refuses_bad_result)
+TEST_ENTRY(promote_command_refuses_changed_files)
 
 /* pipeline */
 TEST_ENTRY(pipeline_key_sms_normalised)

@@ -513,3 +513,36 @@ TEST_IMPL(promote_command_refuses_bad_result) {
     ASSERT_CONTAINS(err, "the rules do not load as they are");
     ASSERT_CONTAINS(err, "bad.yaml:2");
 }
+
+/* A file edited between reading and writing (an analyst's editor, a git
+ * pull): the commit refuses and writes nothing, not even the other file. */
+TEST_IMPL(promote_command_refuses_changed_files) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "en.yaml", en_yaml);
+    fz_test_write_str(dir, "sub/cand.yaml", sh_yaml);
+    char err[2048];
+    fz_promote *p = fz_promote_prepare(dir, "x.p", NULL, err, sizeof(err));
+    if (!p) fz_test_fail(__FILE__, __LINE__, "prepare: %s", err);
+    size_t dn;
+    ASSERT_CONTAINS(fz_promote_diff(p, &dn), "+    status: enabled\n");
+    const char *edited = "rules:\n  # edited meanwhile\n" RULE("x.p", "    rev: 1\n", "parcel");
+    fz_test_write_str(dir, "en.yaml", edited);
+    ASSERT(fz_promote_commit(p, err, sizeof(err)) == -1);
+    ASSERT_CONTAINS(err, "/en.yaml changed while promoting; nothing written");
+    fz_promote_destroy(p);
+    char *e = slurp(dir, "en.yaml"), *c = slurp(dir, "sub/cand.yaml");
+    ASSERT_STR_EQ(e, edited);
+    ASSERT_STR_EQ(c, sh_yaml); /* checked before any file is written */
+    free(e);
+    free(c);
+
+    /* prepared again over what is there now: goes through */
+    p = fz_promote_prepare(dir, "x.p", NULL, err, sizeof(err));
+    if (!p) fz_test_fail(__FILE__, __LINE__, "prepare: %s", err);
+    ASSERT(fz_promote_commit(p, err, sizeof(err)) == 0);
+    fz_promote_destroy(p);
+    e = slurp(dir, "en.yaml");
+    ASSERT_STR_EQ(e, "rules:\n  # edited meanwhile\n");
+    free(e);
+    fz_promote_destroy(NULL);
+}
