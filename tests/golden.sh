@@ -7,7 +7,10 @@
 # threads in batches of 4 events, and once from stdin: all must give exactly
 # the expected output. With expected-stats.ndjson, the statistics windows
 # (--stats-output) are compared too, and `fanzha stats` reading them back
-# must write them unchanged.
+# must write them unchanged. With expected-rule-stats.ndjson, the per-rule
+# counters (--rule-stats; the ruleset version replaced by "RS") are compared
+# for each thread count, and `fanzha rules stats` over them must print
+# expected-rules-stats.txt.
 # A rules case holds rules/ and expected-check.txt: the output of
 # `fanzha rules check rules`, which must also exit non-zero.
 # A rules diff case holds old-rules/, new-rules/, events.ndjson, args (options
@@ -72,19 +75,30 @@ else
   [ -f args ] && read -r -a args < args
   stats=()
   [ -f expected-stats.ndjson ] && stats=(--stats-output "$tmp/stats")
+  rstats=()
   for threads in 1 3; do
     batch=8192
     [ "$threads" = 3 ] && batch=4
+    [ -f expected-rule-stats.ndjson ] && rstats=(--rule-stats "$tmp/rulestats.raw")
     "$FANZHA" replay --rules rules --threads "$threads" --batch-events "$batch" \
       ${args[@]+"${args[@]}"} --verdicts "$tmp/verdicts.$threads" -o "$tmp/alerts.$threads" \
-      ${stats[@]+"${stats[@]}"} events.ndjson 2>"$tmp/stderr.$threads" ||
+      ${stats[@]+"${stats[@]}"} ${rstats[@]+"${rstats[@]}"} events.ndjson \
+      2>"$tmp/stderr.$threads" ||
       { cat "$tmp/stderr.$threads"; fail=1; }
     compare expected-alerts.ndjson "$tmp/alerts.$threads" "alerts ($threads threads)"
     compare expected-verdicts.ndjson "$tmp/verdicts.$threads" "verdicts ($threads threads)"
     if [ -f expected-stats.ndjson ]; then
       compare expected-stats.ndjson "$tmp/stats" "statistics ($threads threads)"
     fi
+    if [ -f expected-rule-stats.ndjson ]; then
+      sed -e 's/"ruleset":"rs-[0-9a-f]*"/"ruleset":"RS"/' "$tmp/rulestats.raw" >"$tmp/rulestats"
+      compare expected-rule-stats.ndjson "$tmp/rulestats" "rule statistics ($threads threads)"
+    fi
   done
+  if [ -f expected-rule-stats.ndjson ]; then
+    "$FANZHA" rules stats "$tmp/rulestats" >"$tmp/rules-stats.txt" 2>&1 || fail=1
+    compare expected-rules-stats.txt "$tmp/rules-stats.txt" "rules stats over the counters"
+  fi
   if [ -f expected-stats.ndjson ]; then
     period=()
     for ((i = 0; i < ${#args[@]}; i++)); do

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "privacy.h"
 #include "profile.h"
+#include "promote.h"
 #include "reload.h"
 #include "replay.h"
 #include "ruletest.h"
@@ -52,6 +53,9 @@ static void usage(FILE *fp) {
             "                                  Kafka topic time range: --brokers, --topic,\n"
             "                                  --from-time): alerts gained and lost per rule\n"
             "                                  and category, cost\n"
+            "  fanzha rules promote ID [--rules DIR] [--dry-run]\n"
+            "                                  make rule ID's shadow revision the enabled one\n"
+            "                                  (edits its rule files; prints the change)\n"
             "  fanzha model train CORPUS... -o FILE\n"
             "                                  train a text scorer (a rule's model: term)\n"
             "  fanzha model eval MODEL CORPUS... precision, recall, ROC AUC of a model\n"
@@ -84,7 +88,8 @@ static int rules_usage(void) {
         "                         [--examples N] [--fail-on-lost] [--max-new-alerts-rate R]\n"
         "       fanzha rules diff OLD NEW --brokers B --topic T --from-time T1 [--to-time T2]\n"
         "                         [-X KEY=VALUE] [--kafka-timeout S] [OPTIONS as above]\n"
-        "                         ('fanzha rules diff --help' for every option)\n");
+        "                         ('fanzha rules diff --help' for every option)\n"
+        "       fanzha rules promote ID [--rules DIR] [--dry-run]   (DIR default: rules)\n");
     return 2;
 }
 
@@ -101,11 +106,12 @@ static fz_ruleset *rules_load_report(const char *dir, const fz_rules_opts *o, si
 }
 
 static void rules_summary(const char *dir, const fz_ruleset *rs, double secs, size_t nwarn) {
-    size_t shadow = 0, disabled = 0;
+    size_t shadow = 0, disabled = 0, pairs = 0;
     for (size_t i = 0; i < fz_ruleset_count(rs); i++) {
         fz_rule_status st = fz_ruleset_rule(rs, i)->status;
         shadow += st == FZ_STATUS_SHADOW;
         disabled += st == FZ_STATUS_DISABLED;
+        pairs += st == FZ_STATUS_SHADOW && fz_ruleset_rule(rs, i)->pair != FZ_RULE_NO_PAIR;
     }
     printf("%s: %zu rules (%zu shadow, %zu disabled), %zu patterns (%zu list literals) in %zu "
            "database(s) of %.1f MiB (%zu from the cache), ruleset %s; loaded in %.2f s (compile "
@@ -114,6 +120,18 @@ static void rules_summary(const char *dir, const fz_ruleset *rs, double secs, si
            fz_ruleset_literal_count(rs), fz_ruleset_db_count(rs),
            (double)fz_ruleset_db_bytes(rs) / 1048576.0, fz_ruleset_cached_dbs(rs),
            fz_ruleset_version(rs), secs, fz_ruleset_compile_secs(rs), nwarn);
+    if (pairs) { /* docs/rules.md, "A shadow revision" */
+        printf("%zu shadow revision(s) beside the enabled one ('fanzha rules promote ID' when "
+               "accepted):\n",
+               pairs);
+        for (size_t i = 0; i < fz_ruleset_count(rs); i++) {
+            const fz_rule *r = fz_ruleset_rule(rs, i);
+            if (r->status != FZ_STATUS_SHADOW || r->pair == FZ_RULE_NO_PAIR) continue;
+            const fz_rule *e = fz_ruleset_rule(rs, r->pair);
+            printf("  %s: rev %u enabled (%s:%u), rev %u shadow (%s:%u)\n", r->id, e->rev, e->file,
+                   e->line, r->rev, r->file, r->line);
+        }
+    }
     if (!fz_ruleset_prefiltered(rs)) return;
     const uint32_t *un;
     const char *const *why;
@@ -351,6 +369,8 @@ static int json_field(const char *line, const char *key, char *out, size_t size)
 typedef struct stat_row {
     char id[132], status[16], category[68];
     unsigned long long matches, hits;
+    unsigned rev, pair_rev; /* pair_rev: the other revision of a pair, 0 = none */
+    unsigned long long both, only;
 } stat_row;
 
 static int row_cmp(const void *a, const void *b) {
@@ -406,6 +426,12 @@ static int rules_stats(int argc, char **argv) {
         json_field(line, "ruleset", ruleset, sizeof(ruleset));
         if (json_field(line, "matches", v, sizeof(v)) == 0) r.matches = strtoull(v, NULL, 10);
         if (json_field(line, "hits", v, sizeof(v)) == 0) r.hits = strtoull(v, NULL, 10);
+        if (json_field(line, "rev", v, sizeof(v)) == 0) r.rev = (unsigned)strtoul(v, NULL, 10);
+        if (json_field(line, "pair_rev", v, sizeof(v)) == 0) {
+            r.pair_rev = (unsigned)strtoul(v, NULL, 10);
+            if (json_field(line, "both", v, sizeof(v)) == 0) r.both = strtoull(v, NULL, 10);
+            if (json_field(line, "only", v, sizeof(v)) == 0) r.only = strtoull(v, NULL, 10);
+        }
         if (!strcmp(r.status, "shadow"))
             total_s += r.matches;
         else
@@ -424,14 +450,59 @@ static int rules_stats(int argc, char **argv) {
     if (n > 1) qsort(rows, n, sizeof(stat_row), row_cmp);
     printf("ruleset %s: %zu rules; %llu matches, %llu shadow matches, %llu Hyperscan callbacks\n",
            ruleset, n, total_m, total_s, total_h);
-    printf("%-44s %-8s %-28s %10s %10s %9s\n", "rule", "status", "category", "matches", "hits",
-           "hits/match");
+    printf("%-44s %5s %-8s %-28s %10s %10s %9s\n", "rule", "rev", "status", "category", "matches",
+           "hits", "hits/match");
     for (size_t i = 0; i < n && (top <= 0 || (long)i < top); i++) {
         const stat_row *r = &rows[i];
-        printf("%-44s %-8s %-28s %10llu %10llu %9.1f\n", r->id, r->status, r->category, r->matches,
-               r->hits, r->matches ? (double)r->hits / (double)r->matches : 0.0);
+        printf("%-44s %5u %-8s %-28s %10llu %10llu %9.1f\n", r->id, r->rev, r->status, r->category,
+               r->matches, r->hits, r->matches ? (double)r->hits / (double)r->matches : 0.0);
+    }
+    /* revision pairs: the enabled and the shadow revision of one id over
+     * the same events (docs/rules.md, "A shadow revision") */
+    int header = 0;
+    for (size_t i = 0; i < n; i++) {
+        const stat_row *e = &rows[i], *sh = NULL;
+        if (!e->pair_rev || strcmp(e->status, "enabled") != 0) continue;
+        for (size_t k = 0; k < n && !sh; k++)
+            if (k != i && rows[k].pair_rev && !strcmp(rows[k].id, e->id) &&
+                !strcmp(rows[k].status, "shadow"))
+                sh = &rows[k];
+        if (!sh) continue;
+        if (!header) {
+            printf("\nrevision pairs (same events): enabled vs shadow\n");
+            printf("%-44s %7s %10s %7s %10s %10s %12s %12s\n", "rule", "enabled", "matches",
+                   "shadow", "matches", "both", "only enabled", "only shadow");
+            header = 1;
+        }
+        printf("%-44s %7u %10llu %7u %10llu %10llu %12llu %12llu\n", e->id, e->rev, e->matches,
+               sh->rev, sh->matches, e->both, e->only, sh->only);
     }
     free(rows);
+    return 0;
+}
+
+/* fanzha rules promote ID [--rules DIR] [--dry-run] (promote.h) */
+static int rules_promote(int argc, char **argv) {
+    const char *id = NULL, *dir = "rules";
+    int dry_run = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--rules") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--dry-run"))
+            dry_run = 1;
+        else if (!id && argv[i][0] != '-')
+            id = argv[i];
+        else {
+            fprintf(stderr, "fanzha rules promote: unexpected argument '%s'\n", argv[i]);
+            return rules_usage();
+        }
+    }
+    if (!id) return rules_usage();
+    char err[2048];
+    if (fz_rules_promote(dir, id, dry_run, fz_rules_cache(NULL), stdout, err, sizeof(err)) != 0) {
+        fprintf(stderr, "fanzha rules promote: %s\n", err);
+        return 1;
+    }
     return 0;
 }
 
@@ -444,6 +515,7 @@ static int cmd_rules(int argc, char **argv) {
     if (!strcmp(argv[0], "profile")) return rules_profile_scan(argc - 1, argv + 1);
     if (!strcmp(argv[0], "stats")) return rules_stats(argc - 1, argv + 1);
     if (!strcmp(argv[0], "diff")) return fz_rules_diff_main(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "promote")) return rules_promote(argc - 1, argv + 1);
     return rules_usage();
 }
 

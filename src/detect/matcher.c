@@ -38,6 +38,7 @@ typedef struct rule_state {
     uint32_t pstamp;  /* pending's generation (fz_matcher.pgen) */
     uint64_t terms;   /* terms matched in that scan */
     uint64_t pending; /* terms with a candidate regex not confirmed yet */
+    uint32_t mstamp;  /* scan in which the rule last matched (revision pairs) */
 } rule_state;
 
 typedef struct confirm_state {
@@ -71,6 +72,7 @@ struct fz_matcher {
     fz_lazy *lazy;      /* model terms, or NULL when the ruleset has none */
     uint32_t *deferred; /* confirms of no clause: candidates in every scan */
     size_t ndeferred;
+    int pairs; /* the ruleset has a shadow revision of some enabled rule */
 };
 
 fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_size) {
@@ -106,6 +108,7 @@ fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_siz
         const fz_rule *r = fz_ruleset_rule(rs, i);
         for (size_t k = 0; k < r->nterms; k++)
             if (!r->terms[k].pattern && !r->terms[k].list) m->unscanned[i] |= 1ull << k;
+        m->pairs |= r->pair != FZ_RULE_NO_PAIR;
     }
     for (size_t i = 0; i < fz_ruleset_db_count(rs); i++) {
         if (hs_alloc_scratch(fz_ruleset_db_at(rs, i)->db, &m->scratch) != HS_SUCCESS) {
@@ -353,9 +356,21 @@ static void sort_u32(uint32_t *v, int n) {
     }
 }
 
+/* The revision pairs (rules.h, fz_rule.pair) over this event: a rule of a
+ * pair that matched counts `both` when its partner matched too. Each
+ * rule's count of events where it alone matched is then matches - both. */
+static void count_pairs(fz_matcher *m) {
+    for (size_t i = 0; i < m->ntouched; i++) {
+        uint32_t id = m->touched[i];
+        if (m->st[id].mstamp != m->cur) continue;
+        uint32_t p = fz_ruleset_rule(m->rs, id)->pair;
+        if (p != FZ_RULE_NO_PAIR && m->st[p].mstamp == m->cur) bump(&m->ctr[id].both);
+    }
+}
+
 int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
     if (++m->cur == 0) { /* stamp wrapped: forget old stamps */
-        for (size_t i = 0; i < m->nrules; i++) m->st[i].stamp = 0;
+        for (size_t i = 0; i < m->nrules; i++) m->st[i].stamp = m->st[i].mstamp = 0;
         for (size_t i = 0; i < fz_ruleset_confirm_count(m->rs); i++) m->cst[i].stamp = 0;
         for (size_t i = 0; i < fz_ruleset_db_count(m->rs); i++) m->dbstamp[i] = 0;
         m->cur = 1;
@@ -403,6 +418,7 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
         const fz_rule *r = fz_ruleset_rule(rs, id);
         if (!fz_rule_eval(r, m->st[id].terms)) continue;
         bump(&m->ctr[id].matches);
+        m->st[id].mstamp = m->cur;
         if (r->status == FZ_STATUS_SHADOW) {
             if (out->nshadow < FZ_MAX_SHADOW) out->shadow[out->nshadow] = id;
             out->nshadow++;
@@ -425,6 +441,7 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
             if (out->rules[k] > out->rules[hi]) hi = k;
         if (id < out->rules[hi]) out->rules[hi] = id;
     }
+    if (m->pairs) count_pairs(m);
     if (out->nshadow > FZ_MAX_SHADOW) out->nshadow = FZ_MAX_SHADOW;
     sort_u32(out->rules, out->n);
     sort_u32(out->shadow, out->nshadow);

@@ -7,6 +7,12 @@
  * scans is shared read-only. fz_matcher_new() allocates everything for one
  * ruleset, so a reload can prepare matchers off the hot path and a worker
  * swaps them in with a pointer exchange; scanning never allocates.
+ *
+ * Revision pairs (rules.h, fz_rule.pair: an enabled rule and its shadow
+ * revision) are compared per event: after the conditions are evaluated,
+ * each matched revision whose partner matched too counts `both`, from the
+ * same per-rule match stamps, so the comparison costs a pass over the
+ * touched rules, only in rulesets that have a pair.
  */
 #ifndef FZ_MATCHER_H
 #define FZ_MATCHER_H
@@ -43,6 +49,8 @@ typedef struct fz_matches {
 typedef struct fz_rule_counters {
     _Atomic uint64_t matches; /* events the rule matched (shadow rules too) */
     _Atomic uint64_t hits;    /* Hyperscan callbacks for its patterns: the cost indicator */
+    _Atomic uint64_t both;    /* a revision of a pair (rules.h, fz_rule.pair): events it and
+                               * the other revision both matched; it alone: matches - both */
 } fz_rule_counters;
 
 typedef struct fz_matcher fz_matcher;

@@ -1377,20 +1377,57 @@ static int cmp_str_idx(const void *a, const void *b, void *arg) {
     return strcmp(rules[*(const size_t *)a].id, rules[*(const size_t *)b].id);
 }
 
-/* Report duplicate ids (both places). */
+/* Pair the revisions of a repeated id, or report it (both places). An id
+ * may appear twice: one enabled revision and one shadow revision with a
+ * higher rev and the same category (the candidate, docs/rules.md "A shadow
+ * revision"); every other repetition is an error. Sets every rule's pair. */
 static void check_duplicates(fz_rule *rules, size_t n, fz_rule_diags *diags) {
+    for (size_t i = 0; i < n; i++) rules[i].pair = FZ_RULE_NO_PAIR;
     size_t *ix = malloc((n ? n : 1) * sizeof(size_t));
     if (!ix) return;
     for (size_t i = 0; i < n; i++) ix[i] = i;
     qsort_r(ix, n, sizeof(size_t), cmp_str_idx, rules);
-    for (size_t i = 1; i < n; i++) {
-        fz_rule *a = &rules[ix[i - 1]], *b = &rules[ix[i]];
-        if (strcmp(a->id, b->id) == 0) {
-            fz_rule *first = ix[i - 1] < ix[i] ? a : b, *second = first == a ? b : a;
-            diag_add(diags, second->file, second->line, 0,
-                     "duplicate rule id '%s' (first at %s:%u)", second->id, first->file,
-                     first->line);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && strcmp(rules[ix[i]].id, rules[ix[j]].id) == 0) j++;
+        size_t first = ix[i]; /* the lowest index (file order) of the run */
+        for (size_t k = i + 1; k < j; k++)
+            if (ix[k] < first) first = ix[k];
+        if (j - i == 2) {
+            fz_rule *a = &rules[first], *b = &rules[ix[i] == first ? ix[i + 1] : ix[i]];
+            fz_rule *en = a->status == FZ_STATUS_ENABLED ? a : b, *sh = en == a ? b : a;
+            char why[160] = "";
+            if (en->status != FZ_STATUS_ENABLED || sh->status != FZ_STATUS_SHADOW)
+                snprintf(why, sizeof(why),
+                         "an id repeats only as one enabled and one shadow revision, not %s and %s",
+                         fz_rule_status_name(a->status), fz_rule_status_name(b->status));
+            else if (sh->rev <= en->rev)
+                snprintf(why, sizeof(why),
+                         "the shadow revision's rev (%u) must be above the enabled one's (%u)",
+                         sh->rev, en->rev);
+            else if (strcmp(sh->category, en->category) != 0)
+                snprintf(why, sizeof(why),
+                         "the shadow revision's category '%.40s' differs from the enabled one's "
+                         "'%.40s'",
+                         sh->category, en->category);
+            if (!why[0]) {
+                en->pair = (uint32_t)(sh - rules);
+                sh->pair = (uint32_t)(en - rules);
+            } else {
+                diag_add(diags, b->file, b->line, 0, "duplicate rule id '%s' (first at %s:%u): %s",
+                         b->id, a->file, a->line, why);
+            }
+        } else {
+            for (size_t k = i; k < j; k++) {
+                if (ix[k] == first) continue;
+                fz_rule *second = &rules[ix[k]];
+                diag_add(diags, second->file, second->line, 0,
+                         "duplicate rule id '%s' (first at %s:%u): an id appears at most twice, "
+                         "as an enabled and a shadow revision",
+                         second->id, rules[first].file, rules[first].line);
+            }
         }
+        i = j;
     }
     free(ix);
 }

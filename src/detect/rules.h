@@ -137,7 +137,15 @@ typedef struct fz_rule {
     char *json; /* {"id":..,"rev":..,"category":..,"severity":..} for alerts */
     size_t json_len;
     fz_aggrule *agg; /* a behavioural rule (aggrule.h): its terms only filter; or NULL */
+    uint32_t pair;   /* a shadow revision (docs/rules.md): the index of the other
+                      * revision of the same id, or FZ_RULE_NO_PAIR */
 } fz_rule;
+
+/* fz_rule.pair of a rule whose id appears once. An id may appear twice
+ * only as a revision pair: one `status: enabled`, one `status: shadow`
+ * with a higher rev and the same category (the candidate); any other
+ * repeated id is an error naming both places. */
+#define FZ_RULE_NO_PAIR UINT32_MAX
 
 /* What a Hyperscan match id means. */
 typedef struct fz_atom {

@@ -71,8 +71,12 @@ int fz_ruletest_run(const fz_ruleset *rs, fz_rule_diags *diags, fz_ruletest_summ
             int got = fz_matcher_matched(m, (uint32_t)i);
             if (got != t->should_match) {
                 const char *text = t->fields[FZ_FIELD_TEXT];
+                char rev[48] = ""; /* which revision, when the id has two */
+                if (r->pair != FZ_RULE_NO_PAIR)
+                    snprintf(rev, sizeof(rev), " (rev %u, %s)", r->rev,
+                             fz_rule_status_name(r->status));
                 fz_rule_diags_add(diags, r->file, t->line, 0,
-                                  "rule '%s': %s example %s: \"%.80s%s\"", r->id,
+                                  "rule '%s'%s: %s example %s: \"%.80s%s\"", r->id, rev,
                                   t->should_match ? "should_match" : "should_not_match",
                                   t->should_match ? "did not match" : "matched",
                                   text ? text : "(fields)", text && strlen(text) > 80 ? "..." : "");

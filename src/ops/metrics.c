@@ -357,12 +357,17 @@ static void rules(fz_ops *o, fz_buf *b) {
     size_t nr = fz_ruleset_count(rs);
     int limit = (int)app->cfg->metrics_rule_series;
     if (limit > 0 && nr && nr <= RULES_MAX) {
-        uint64_t *m = calloc(nr, sizeof(*m));
+        uint64_t *m = calloc(2 * nr, sizeof(*m)), *both = m ? m + nr : NULL;
+        int pairs = 0;
+        for (size_t r = 0; r < nr; r++) pairs |= fz_ruleset_rule(rs, r)->pair != FZ_RULE_NO_PAIR;
         for (int i = 0; m && i < app->nthreads; i++) {
             fz_matcher *mt = fz_sthread_matcher(app->threads[i]);
             if (!mt || fz_matcher_ruleset(mt) != rs) continue;
             const fz_rule_counters *rc = fz_matcher_counters(mt);
-            for (size_t r = 0; r < nr; r++) m[r] += ld(&rc[r].matches);
+            for (size_t r = 0; r < nr; r++) {
+                both[r] += ld(&rc[r].both); /* first: it never runs ahead of matches */
+                m[r] += ld(&rc[r].matches);
+            }
         }
         fz_prom_family(b, "fanzha_rule_matches_total", "counter",
                        "Events each rule matched (shadow rules too), since the ruleset was "
@@ -375,7 +380,10 @@ static void rules(fz_ops *o, fz_buf *b) {
             }
             const fz_rule *ru = fz_ruleset_rule(rs, r);
             fz_prom_labels_init(&l);
+            char rev[16];
+            snprintf(rev, sizeof(rev), "%u", ru->rev);
             fz_prom_label(&l, "rule", ru->id);
+            fz_prom_label(&l, "rev", rev);
             fz_prom_label(&l, "category", ru->category);
             fz_prom_label(&l, "severity", sev_name(ru->severity));
             fz_prom_label(&l, "status", fz_rule_status_name(ru->status));
@@ -385,6 +393,26 @@ static void rules(fz_ops *o, fz_buf *b) {
             fz_prom_labels_init(&l);
             fz_prom_label(&l, "rule", "other");
             fz_prom_u64(b, "fanzha_rule_matches_total", &l, other);
+        }
+        if (m && pairs) { /* revision pairs: every pair, whatever metrics_rule_series */
+            fz_prom_family(b, "fanzha_rule_revision_events_total", "counter",
+                           "Per rule id with an enabled and a shadow revision: events both "
+                           "revisions matched, only the enabled one, only the shadow one");
+            for (size_t r = 0; r < nr; r++) {
+                const fz_rule *ru = fz_ruleset_rule(rs, r);
+                if (ru->pair == FZ_RULE_NO_PAIR || ru->status != FZ_STATUS_ENABLED) continue;
+                uint32_t p = ru->pair;
+                uint64_t eb = both[r] < m[r] ? both[r] : m[r];
+                uint64_t sb = both[p] < m[p] ? both[p] : m[p];
+                const char *outcome[] = {"both", "only_enabled", "only_shadow"};
+                uint64_t v[] = {eb, m[r] - eb, m[p] - sb};
+                for (int k = 0; k < 3; k++) {
+                    fz_prom_labels_init(&l);
+                    fz_prom_label(&l, "rule", ru->id);
+                    fz_prom_label(&l, "outcome", outcome[k]);
+                    fz_prom_u64(b, "fanzha_rule_revision_events_total", &l, v[k]);
+                }
+            }
         }
         free(m);
     }

@@ -267,19 +267,26 @@ void fz_rule_stats_encode(fz_buf *b, const fz_ruleset *rs, const fz_rule_counter
                           int n) {
     for (size_t i = 0; i < fz_ruleset_count(rs); i++) {
         const fz_rule *r = fz_ruleset_rule(rs, i);
-        uint64_t matches = 0, hits = 0;
-        for (int k = 0; k < n; k++) {
+        uint64_t matches = 0, hits = 0, both = 0;
+        for (int k = 0; k < n; k++) { /* both first: it never runs ahead of matches */
+            both += atomic_load_explicit(&ctr[k][i].both, memory_order_relaxed);
             matches += atomic_load_explicit(&ctr[k][i].matches, memory_order_relaxed);
             hits += atomic_load_explicit(&ctr[k][i].hits, memory_order_relaxed);
         }
+        if (both > matches) both = matches;
         fz_buf_printf(b, "{\"ruleset\":\"%s\",\"id\":", fz_ruleset_version(rs));
         fz_buf_put_json_str(b, r->id, strlen(r->id));
         fz_buf_printf(b, ",\"rev\":%u,\"status\":\"%s\",\"category\":", r->rev,
                       fz_rule_status_name(r->status));
         fz_buf_put_json_str(b, r->category, strlen(r->category));
-        fz_buf_printf(b, ",\"severity\":\"%s\",\"matches\":%llu,\"hits\":%llu}\n",
+        fz_buf_printf(b, ",\"severity\":\"%s\",\"matches\":%llu,\"hits\":%llu",
                       fz_severity_name(r->severity), (unsigned long long)matches,
                       (unsigned long long)hits);
+        if (r->pair != FZ_RULE_NO_PAIR) /* a revision pair: the evidence over the same events */
+            fz_buf_printf(b, ",\"pair_rev\":%u,\"both\":%llu,\"only\":%llu",
+                          fz_ruleset_rule(rs, r->pair)->rev, (unsigned long long)both,
+                          (unsigned long long)(matches - both));
+        fz_buf_puts(b, "}\n");
     }
 }
 

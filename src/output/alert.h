@@ -57,7 +57,10 @@ fz_err fz_campaign_encode(fz_buf *b, const struct fz_campaign *cp, int state, in
 
 /* One JSON line per rule of rs with its counters summed over ctr[0..n)
  * (each an array of fz_ruleset_count(rs) entries, see matcher.h):
- * {"ruleset","id","rev","status","category","severity","matches","hits"}. */
+ * {"ruleset","id","rev","status","category","severity","matches","hits"}; a
+ * revision of a pair (rules.h, fz_rule.pair) adds "pair_rev" (the other
+ * revision's rev), "both" (events both revisions matched) and "only"
+ * (events this revision matched and the other did not). */
 void fz_rule_stats_encode(fz_buf *b, const fz_ruleset *rs, const fz_rule_counters *const *ctr,
                           int n);
 

@@ -160,6 +160,17 @@ TEST_ENTRY(matcher_deferred_regex)
 TEST_ENTRY(matcher_truncated)
 TEST_ENTRY(matcher_rebind)
 
+/* shadow revisions and rules promote */
+TEST_ENTRY(shadow_pair_loads)
+TEST_ENTRY(shadow_pair_errors)
+TEST_ENTRY(shadow_pair_counters)
+TEST_ENTRY(shadow_pair_examples)
+TEST_ENTRY(promote_edit_golden)
+TEST_ENTRY(promote_edit_diff)
+TEST_ENTRY(promote_command)
+TEST_ENTRY(promote_command_refuses_bad_result)
+TEST_ENTRY(promote_command_refuses_changed_files)
+
 /* pipeline */
 TEST_ENTRY(pipeline_key_sms_normalised)
 TEST_ENTRY(pipeline_key_call)
