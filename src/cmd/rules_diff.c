@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "civil.h"
 #include "config.h"
 #include "dbcache.h"
 #include "diffreport.h"
@@ -133,16 +134,6 @@ typedef struct diff_opts {
     long kafka_timeout_s;
 } diff_opts;
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* n digits at *s into *out; advances *s. */
 static int digits(const char **s, int n, int *out) {
     int v = 0;
@@ -209,7 +200,7 @@ static int parse_time(const char *opt, const char *v, int64_t *out) {
         goto bad;
     }
     if (sec == 60) sec = 59; /* a leap second: Kafka timestamps have none */
-    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    int64_t t = fz_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     t -= (int64_t)sign * (oh * 3600 + om * 60);
     *out = t * 1000 + frac_ms;
     if (*out < 0) {

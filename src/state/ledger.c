@@ -12,6 +12,7 @@
 #define JSMN_STRICT
 #include <jsmn.h>
 
+#include "civil.h"
 #include "ledger.h"
 
 #include <errno.h>
@@ -1142,28 +1143,10 @@ void fz_ledger_book_print(const fz_ledger_book *b, size_t max_windows, void *out
 
 enum { DAY_MS = 86400000 };
 
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back
- * (H. Hinnant, "chrono-compatible low-level date algorithms"). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
+/* A year as the labels print it: an event's ts lies in years 1970 to 9999
+ * (docs/events.md), the offsets and period arithmetic move it by a year or
+ * so; anything further out is clamped, so a label always fits. */
+static int display_year(int64_t y) { return y < -9999 ? -9999 : y > 99999 ? 99999 : (int)y; }
 
 static int month_days(int64_t y, int m) {
     static const int n[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -1241,20 +1224,21 @@ int fz_local_date_parse(const char *s, int32_t off_s, int64_t *out_ms) {
         s[4] != '-' || s[7] != '-')
         return -1;
     if (m < 1 || m > 12 || d < 1 || d > month_days(y, m)) return -1;
-    *out_ms = day_start(off_s, days_from_civil(y, m, d));
+    *out_ms = day_start(off_s, fz_days_from_civil(y, m, d));
     return 0;
 }
 
 void fz_local_time_format(int64_t t_ms, int32_t off_s, int with_time, char *out) {
     int64_t local = t_ms + (int64_t)off_s * 1000, day = floor_div(local, DAY_MS), y;
     int m, d;
-    civil_from_days(day, &y, &m, &d);
+    fz_civil_from_days(day, &y, &m, &d);
     int64_t in_day = (local - day * DAY_MS) / 60000;
+    int yy = display_year(y);
     if (with_time)
-        snprintf(out, 24, "%04d-%02d-%02d %02d:%02d", (int)y, m, d, (int)(in_day / 60),
+        snprintf(out, 24, "%04d-%02d-%02d %02d:%02d", yy, m, d, (int)(in_day / 60),
                  (int)(in_day % 60));
     else
-        snprintf(out, 16, "%04d-%02d-%02d", (int)y, m, d);
+        snprintf(out, 16, "%04d-%02d-%02d", yy, m, d);
 }
 
 int64_t fz_period_floor(fz_period_unit u, int32_t off_s, int64_t t_ms) {
@@ -1265,8 +1249,8 @@ int64_t fz_period_floor(fz_period_unit u, int32_t off_s, int64_t t_ms) {
         day -= ((day + 3) % 7 + 7) % 7;
         break;
     case FZ_PERIOD_MONTH:
-        civil_from_days(day, &y, &m, &d);
-        day = days_from_civil(y, m, 1);
+        fz_civil_from_days(day, &y, &m, &d);
+        day = fz_days_from_civil(y, m, 1);
         break;
     default: break;
     }
@@ -1280,10 +1264,10 @@ int64_t fz_period_shift(fz_period_unit u, int32_t off_s, int64_t start_ms, int64
     case FZ_PERIOD_DAY: return day_start(off_s, day + n);
     case FZ_PERIOD_WEEK: return day_start(off_s, day + 7 * n);
     default: {
-        civil_from_days(day, &y, &m, &d);
+        fz_civil_from_days(day, &y, &m, &d);
         int64_t months = y * 12 + (m - 1) + n;
         int64_t ny = floor_div(months, 12);
-        return day_start(off_s, days_from_civil(ny, (int)(months - ny * 12) + 1, 1));
+        return day_start(off_s, fz_days_from_civil(ny, (int)(months - ny * 12) + 1, 1));
     }
     }
 }
@@ -1294,9 +1278,9 @@ int64_t fz_period_span_ago(fz_period_unit u, int32_t off_s, int64_t start_ms, in
     int m, d;
     switch (u) {
     case FZ_PERIOD_DAY:
-        civil_from_days(day, &y, &m, &d);
+        fz_civil_from_days(day, &y, &m, &d);
         if (d > month_days(y - 1, m)) d = month_days(y - 1, m); /* 29 Feb -> 28 Feb */
-        return day_start(off_s, days_from_civil(y - 1, m, d));
+        return day_start(off_s, fz_days_from_civil(y - 1, m, d));
     case FZ_PERIOD_WEEK: return day_start(off_s, day - 52 * 7);
     default: return fz_period_shift(u, off_s, start_ms, -12);
     }
@@ -1307,16 +1291,16 @@ void fz_period_label(fz_period_unit u, int32_t off_s, int64_t start_ms, char *ou
     int m, d;
     if (u == FZ_PERIOD_WEEK) {
         /* the ISO week-numbering year is the year of the week's Thursday */
-        civil_from_days(day + 3, &y, &m, &d);
-        int64_t week = (day + 3 - days_from_civil(y, 1, 1)) / 7 + 1;
-        snprintf(out, 16, "%04d-W%02d", (int)y, (int)week);
+        fz_civil_from_days(day + 3, &y, &m, &d);
+        int64_t week = (day + 3 - fz_days_from_civil(y, 1, 1)) / 7 + 1;
+        snprintf(out, 16, "%04d-W%02d", display_year(y), (int)week);
         return;
     }
-    civil_from_days(day, &y, &m, &d);
+    fz_civil_from_days(day, &y, &m, &d);
     if (u == FZ_PERIOD_MONTH)
-        snprintf(out, 16, "%04d-%02d", (int)y, m);
+        snprintf(out, 16, "%04d-%02d", display_year(y), m);
     else
-        snprintf(out, 16, "%04d-%02d-%02d", (int)y, m, d);
+        snprintf(out, 16, "%04d-%02d-%02d", display_year(y), m, d);
 }
 
 /* Sum the book's windows starting in [start, end) into p. */
