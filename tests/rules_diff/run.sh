@@ -190,6 +190,13 @@ hostile)
     --from-time 0 -X no.such.property=1 "${COMMON[@]}"
   expect 2 "--kafka-timeout wants an integer" diff_cmd old-rules new-rules "${K[@]}" \
     --from-time 0 --kafka-timeout 0
+  # The cases below start Kafka clients. librdkafka starts its threads with
+  # C11 thrd_create, which ThreadSanitizer (gcc 12's libtsan) does not
+  # intercept: a TSan build crashes in the first allocation such a thread
+  # makes. Kafka clients are tested in the release build (integration).
+  if ldd "$FANZHA" 2>/dev/null | grep -q libtsan; then
+    echo "skipped under ThreadSanitizer: the cases that start a Kafka client"
+  else
   # nothing answers on port 1: the error names --brokers, within --kafka-timeout
   start=$(date +%s)
   expect 2 "--brokers 127.0.0.1:1 --topic t: brokers 127.0.0.1:1 not reachable" diff_cmd \
@@ -201,6 +208,7 @@ hostile)
     expect 2 "not reachable" diff_cmd old-rules new-rules "${K[@]}" --from-time 0 --to-time "$t" \
       --kafka-timeout 1 "${COMMON[@]}"
   done
+  fi
   expect 0 "" diff_cmd --help
   grep -q '^usage: fanzha rules diff OLD NEW EVENTS' "$tmp/out" || { echo "FAIL: --help not on stdout"; fail=1; }
   expect 2 "unknown option '--frobnicate'" diff_cmd old-rules new-rules events.ndjson --frobnicate
