@@ -735,8 +735,12 @@ done:
     return rc;
 }
 
-/* The common head of every chart's script. */
-static void gp_head(fz_buf *s, size_t nperiods) {
+/* The common head of every chart's script. ymax: the largest value
+ * plotted; counts: the values are whole numbers. Tic labels are printed
+ * without decimals, so below 8 the tics are whole numbers (counts) or the
+ * labels keep their decimals (money): gnuplot's half steps read "0 0 1 1 2"
+ * otherwise. */
+static void gp_head(fz_buf *s, size_t nperiods, double ymax, int counts) {
     fz_buf_puts(
         s, "set terminal svg size 760,250 noenhanced font 'sans,11' background '#ffffff'\n"
            "set encoding utf8\nset output\nset key outside top center horizontal\n"
@@ -744,6 +748,7 @@ static void gp_head(fz_buf *s, size_t nperiods) {
            "set yrange [0:*]\nset format y '%.0f'\nset ytics scale 0.5\n"
            "set style fill solid 0.85 border -1\nset style data histogram\n"
            "set boxwidth 0.8\nset lmargin 10\nset bmargin 2.5\nset offsets 0,0,graph 0.05,0\n");
+    if (ymax < 8) fz_buf_puts(s, counts ? "set ytics 1\n" : "set format y '%g'\n");
     if (nperiods > 8) fz_buf_puts(s, "set xtics rotate by -45\nset bmargin 5\n");
     /* at most about 16 period labels on the axis: every step-th, the first included */
     size_t step = (nperiods + 15) / 16;
@@ -772,7 +777,13 @@ static int charts(fz_buf *b, const fz_ledger_periods *ps, const fz_report_option
     fz_buf_init(&s, 64u << 20);
     int rc = 0;
     /* cases and intercepts */
-    gp_head(&s, ps->n);
+    uint64_t ymax = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        const fz_ledger_row *all = &ps->cur[i].sum.rows[0];
+        if (all->cases > ymax) ymax = all->cases;
+        if (all->intercepts > ymax) ymax = all->intercepts;
+    }
+    gp_head(&s, ps->n, (double)ymax, 1);
     fz_buf_puts(&s, "set style histogram clustered gap 1\n$d << EOD\n");
     for (size_t i = 0; i < ps->n; i++) {
         const fz_ledger_row *all = &ps->cur[i].sum.rows[0];
@@ -803,9 +814,14 @@ static int charts(fz_buf *b, const fz_ledger_periods *ps, const fz_report_option
         char cname[16];
         gp_name(cur[c], cname, sizeof(cname));
         int dec = fz_currency_decimals((fz_str){cur[c], strlen(cur[c])});
-        double div = pow(10, dec);
+        double div = pow(10, dec), mmax = 0;
+        for (size_t i = 0; i < ps->n; i++)
+            for (int k = 0; k < 2; k++) {
+                double v = (double)money_of_row(&ps->cur[i].sum.rows[0], cur[c], k) / div;
+                if (v > mmax) mmax = v;
+            }
         fz_buf_reset(&s);
-        gp_head(&s, ps->n);
+        gp_head(&s, ps->n, mmax, 0);
         fz_buf_puts(&s, "set style histogram clustered gap 1\n$d << EOD\n");
         for (size_t i = 0; i < ps->n; i++) {
             const fz_ledger_row *all = &ps->cur[i].sum.rows[0];
@@ -850,8 +866,11 @@ static int charts(fz_buf *b, const fz_ledger_periods *ps, const fz_report_option
             }
         while (ncat > 0 && cats[ncat - 1].alerts == 0) ncat--;
         int shown = ncat > CHART_CATEGORIES ? CHART_CATEGORIES : ncat;
+        uint64_t amax = 0; /* the stacks' height: every alert of the period */
+        for (size_t i = 0; i < ps->n; i++)
+            if (ps->cur[i].sum.rows[0].alerts > amax) amax = ps->cur[i].sum.rows[0].alerts;
         fz_buf_reset(&s);
-        gp_head(&s, ps->n);
+        gp_head(&s, ps->n, (double)amax, 1);
         fz_buf_puts(&s, "set style histogram rowstacked\n$d << EOD\n");
         for (size_t i = 0; i < ps->n; i++) {
             const fz_ledger_window *w = &ps->cur[i].sum;

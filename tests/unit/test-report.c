@@ -136,6 +136,10 @@ TEST_IMPL(report_page_escapes_and_figures) {
     ASSERT_CONTAINS(gp, "\"2026-W45\"");
     ASSERT_CONTAINS(gp, "\"2026-W46\"");
     ASSERT_CONTAINS(gp, "set terminal svg size 760,250");
+    /* counts below 8 get whole-number tics (gnuplot's half steps, printed
+     * without decimals, read "0 0 1 1 2"); amounts that large keep theirs */
+    ASSERT_CONTAINS(gp, "set ytics 1\n");
+    ASSERT(strstr(gp, "set format y '%g'") == NULL);
     free(gp);
 
     /* without alert files the page says what it needs instead of inventing numbers */
