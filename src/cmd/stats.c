@@ -17,6 +17,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "fs.h"
 #include "kafka.h"
 #include "ledger.h"
 #include "log.h"
@@ -38,6 +39,7 @@ typedef struct stats {
     uint64_t read, skipped, replaced;
     fz_ledger_record rec; /* scratch */
     char where[300];      /* input being read, for messages */
+    const char *path;     /* the file being read ("stdin" for -) */
 } stats;
 
 static size_t window_bytes(uint32_t nrows) {
@@ -124,32 +126,26 @@ static int on_record(void *ctx, const rd_kafka_message_t *m) {
     return take(s, m->payload, m->len) ? 1 : 0;
 }
 
+static int stats_line(void *ctx, char *line, size_t n, size_t lineno) {
+    stats *s = ctx;
+    snprintf(s->where, sizeof(s->where), "%s:%zu", s->path, lineno);
+    return take(s, line, n) ? 1 : 0;
+}
+
 static int read_file(stats *s, const char *path) {
     FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!fp) {
         fz_error("%s: %s", path, strerror(errno));
         return -1;
     }
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
-    ssize_t n;
-    int rc = 0;
-    while (rc == 0 && (n = getline(&line, &cap, fp)) >= 0) {
-        lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
-        if (n == 0) continue;
-        snprintf(s->where, sizeof(s->where), "%s:%zu", strcmp(path, "-") ? path : "stdin", lineno);
-        rc = take(s, line, (size_t)n);
-    }
-    if (rc == 0 && ferror(fp)) {
+    s->path = strcmp(path, "-") ? path : "stdin";
+    int rc = fz_each_line(fp, stats_line, s);
+    if (rc < 0)
         fz_error("%s: read error: %s", path, strerror(errno));
-        rc = -1;
-    } else if (rc) {
+    else if (rc)
         fz_error("out of memory");
-    }
-    free(line);
     if (fp != stdin) fclose(fp);
-    return rc;
+    return rc ? -1 : 0;
 }
 
 static int cmp_u64(const void *a, const void *b) {

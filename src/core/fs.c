@@ -1,6 +1,7 @@
 /*
  * fs.c - small file-system helpers (see fs.h).
  */
+#define _GNU_SOURCE /* getline */
 #include "fs.h"
 
 #include <errno.h>
@@ -61,4 +62,22 @@ int fz_private_dir_open(const char *what, const char *dir, const char *owner_hin
         return -1;
     }
     return dfd;
+}
+
+int fz_each_line(FILE *fp, fz_line_fn fn, void *ctx) {
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int rc = 0;
+    while (rc == 0) {
+        errno = 0; /* getline's ENOMEM tells a failed line from the end */
+        if ((n = getline(&line, &cap, fp)) < 0) break;
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+        if (n == 0) continue;
+        if (fn(ctx, line, (size_t)n, lineno)) rc = 1;
+    }
+    if (rc == 0 && (ferror(fp) || errno == ENOMEM)) rc = -1;
+    free(line);
+    return rc;
 }

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fs.h"
 
 extern char **environ;
 
@@ -577,32 +578,32 @@ static int cmp_rule(const void *a, const void *b) {
     return strcmp(x->id, y->id);
 }
 
+typedef struct alerts_file {
+    fz_report_alerts *t;
+    const char *path;
+    char *err;
+    size_t err_size;
+} alerts_file;
+
+static int alerts_line(void *ctx, char *line, size_t n, size_t lineno) {
+    alerts_file *f = ctx;
+    char why[256];
+    if (fz_report_alerts_add(f->t, line, n, why, sizeof(why)) == 0) return 0;
+    snprintf(f->err, f->err_size, "%s:%zu: %s", f->path, lineno, why);
+    return 1;
+}
+
 int fz_report_alerts_read_file(fz_report_alerts *t, const char *path, char *err, size_t err_size) {
     FILE *fp = fopen(path, "r");
     if (!fp) {
         snprintf(err, err_size, "%s: %s", path, strerror(errno));
         return -1;
     }
-    char *line = NULL, why[256];
-    size_t cap = 0, lineno = 0;
-    ssize_t n;
-    int rc = 0;
-    while (rc == 0 && (n = getline(&line, &cap, fp)) >= 0) {
-        lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
-        if (n == 0) continue;
-        if (fz_report_alerts_add(t, line, (size_t)n, why, sizeof(why))) {
-            snprintf(err, err_size, "%s:%zu: %s", path, lineno, why);
-            rc = -1;
-        }
-    }
-    if (rc == 0 && ferror(fp)) {
-        snprintf(err, err_size, "%s: read error: %s", path, strerror(errno));
-        rc = -1;
-    }
-    free(line);
+    alerts_file f = {t, path, err, err_size};
+    int r = fz_each_line(fp, alerts_line, &f);
+    if (r < 0) snprintf(err, err_size, "%s: read error: %s", path, strerror(errno));
     fclose(fp);
-    return rc;
+    return r ? -1 : 0;
 }
 
 /* Keep the latest summary of each campaign, largest first; rules by alerts. */
