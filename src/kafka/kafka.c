@@ -228,8 +228,6 @@ int fz_kafka_read_topic(const fz_config *cfg, const char *topic, const char *gro
                                     err, err_size);
 }
 
-#define HELD_BACK_WARN_MS 15000
-
 /* Why the first partition of ids[0..n) whose end hi[i] (> 0) is not yet
  * reached is behind: its last stable offset (asked of the read_committed
  * reader rk) short of that end means a transaction still open (1). */
@@ -299,7 +297,7 @@ typedef struct span_read {
  * positive (left of them) are read: 0, 1 past the deadline, -1 cancelled
  * or stopped by fn (err says which). */
 static int read_assigned(span_read *sr, int left, char *err, size_t err_size) {
-    int64_t warn_at = fz_mono_ms() + HELD_BACK_WARN_MS;
+    int64_t warn_at = fz_mono_ms() + FZ_KAFKA_HELD_BACK_WARN_MS;
     while (left > 0 && fz_mono_ms() < sr->until) {
         if (sr->cancel && atomic_load(sr->cancel)) {
             snprintf(err, err_size, "topic '%s': read cancelled (stopping)", sr->topic);
@@ -309,7 +307,7 @@ static int read_assigned(span_read *sr, int left, char *err, size_t err_size) {
             char why[400];
             if (behind(sr->rk, sr->topic, sr->ids, sr->hi, sr->np, why, sizeof(why)))
                 fz_warn("%s: waiting", why);
-            warn_at = fz_mono_ms() + HELD_BACK_WARN_MS;
+            warn_at = fz_mono_ms() + FZ_KAFKA_HELD_BACK_WARN_MS;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(sr->rk, 200);
         if (!m) continue;

@@ -106,6 +106,9 @@ rd_kafka_t *fz_kafka_probe_new(const fz_config *cfg, const char *client_id, char
  * non-zero: a process told to stop does not wait out timeout_ms. Blocks;
  * any thread.
  */
+/* How often a read held back by an open transaction says so (ms). */
+#define FZ_KAFKA_HELD_BACK_WARN_MS 15000
+
 int fz_kafka_read_topic(const fz_config *cfg, const char *topic, const char *group_id,
                         int64_t timeout_ms, const _Atomic int *cancel, fz_kafka_record_fn fn,
                         void *ctx, char *err, size_t err_size);

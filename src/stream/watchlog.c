@@ -126,12 +126,10 @@ fail:
     return NULL;
 }
 
-#define HELD_BACK_WARN_MS 15000
-
 int fz_watchlog_catch_up(fz_watchlog *wl, int32_t partition, int64_t timeout_ms,
                          const _Atomic int *cancel) {
     const char *topic = wl->app->topics.name[FZ_T_WATCH_LOG];
-    int64_t until = fz_mono_ms() + timeout_ms, warn_at = fz_mono_ms() + HELD_BACK_WARN_MS;
+    int64_t until = fz_mono_ms() + timeout_ms, warn_at = fz_mono_ms() + FZ_KAFKA_HELD_BACK_WARN_MS;
     for (int32_t p = partition < 0 ? 0 : partition;
          p < (partition < 0 ? wl->nparts : partition + 1); p++) {
         int64_t lo = 0, hi = 0;
@@ -158,7 +156,7 @@ int fz_watchlog_catch_up(fz_watchlog *wl, int32_t partition, int64_t timeout_ms,
                         "transaction still open holds the rest back until it ends; "
                         "`kafka-transactions.sh find-hanging` names one that is never ended)",
                         topic, p, (long long)atomic_load(&wl->pos[p]), (long long)hi);
-                warn_at = fz_mono_ms() + HELD_BACK_WARN_MS;
+                warn_at = fz_mono_ms() + FZ_KAFKA_HELD_BACK_WARN_MS;
             }
             usleep(2000);
         }
