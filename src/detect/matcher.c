@@ -32,6 +32,7 @@
 #include <stdlib.h>
 
 #include "cond.h"
+#include "textfacts.h"
 
 typedef struct rule_state {
     uint32_t stamp;   /* scan that last touched the rule */
@@ -72,6 +73,8 @@ struct fz_matcher {
     fz_lazy *lazy;      /* model terms, or NULL when the ruleset has none */
     uint32_t *deferred; /* confirms of no clause: candidates in every scan */
     size_t ndeferred;
+    uint32_t *flags; /* FZ_ATOM_FLAG atoms: text_flags tokens, in no database */
+    size_t nflags;
     int pairs; /* the ruleset has a shadow revision of some enabled rule */
 };
 
@@ -99,6 +102,15 @@ fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_siz
         goto nomem;
     for (size_t c = 0; c < fz_ruleset_confirm_count(rs); c++)
         if (m->confirms[c].nclauses == 0) m->deferred[m->ndeferred++] = (uint32_t)c;
+    size_t na = fz_ruleset_pattern_count(rs);
+    for (size_t i = 0; i < na; i++)
+        if (m->atoms[i].mode & FZ_ATOM_FLAG) m->nflags++;
+    if (m->nflags) {
+        m->flags = malloc(m->nflags * sizeof(uint32_t));
+        if (!m->flags) goto nomem;
+        for (size_t i = 0, k = 0; i < na; i++)
+            if (m->atoms[i].mode & FZ_ATOM_FLAG) m->flags[k++] = (uint32_t)i;
+    }
     m->lazy = fz_lazy_new(rs, errstr, errstr_size);
     if (!m->lazy && errstr[0]) {
         fz_matcher_destroy(m);
@@ -137,6 +149,7 @@ void fz_matcher_destroy(fz_matcher *m) {
     free(m->dbstamp);
     free(m->dbscans);
     free(m->deferred);
+    free(m->flags);
     fz_lazy_destroy(m->lazy);
     free(m);
 }
@@ -390,6 +403,17 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
         if (!v.p || v.n == 0) continue;
         m->field = v;
         if (hs_scan(d->db, v.p, (unsigned)v.n, 0, m->scratch, on_match, m) != HS_SUCCESS) return -1;
+    }
+    if (m->nflags) { /* the text_flags tokens: what a scan of the field would find */
+        fz_str v = (*views)[FZ_FIELD_TEXT_FLAGS][FZ_VIEW_RAW];
+        unsigned bits = v.p ? fz_text_flags_parse(v.p, v.n) : 0;
+        for (size_t i = 0; bits && i < m->nflags; i++) {
+            const fz_atom *a = &m->atoms[m->flags[i]];
+            if (!(bits & a->len)) continue;
+            const rule_state *s = &m->st[a->rule];
+            if (s->stamp == m->cur && (s->terms >> a->term & 1)) continue; /* one hit a term */
+            record(m, a);
+        }
     }
     m->pstats.scans++;
     if (m->nccand) m->pstats.events_with_candidates++;

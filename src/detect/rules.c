@@ -43,6 +43,7 @@
 #include "skel.h"
 #include "prefilter.h"
 #include "rulefile.h"
+#include "textfacts.h"
 #include "url.h"
 #include "utf8.h"
 
@@ -1969,8 +1970,15 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                         unsigned fl = ex.caseless && !normalised ? HS_FLAG_CASELESS : 0;
                         /* with a boundary to check, a later occurrence may be the one */
                         if (!ex.word_start && !ex.word_end) fl |= HS_FLAG_SINGLEMATCH;
-                        rc = db_build_add(&bb[db_key(f, v, KIND_LITERAL)], lit, ex.lits[j].n, fl,
-                                          id);
+                        if (f == FZ_FIELD_TEXT_FLAGS && v == FZ_VIEW_RAW && ex.word_start &&
+                            ex.word_end && fz_text_flag_bit(lit, ex.lits[j].n)) {
+                            a->mode |= FZ_ATOM_FLAG; /* a token: no scan (rules.h) */
+                            a->len = fz_text_flag_bit(lit, ex.lits[j].n);
+                            rc = 0;
+                        } else {
+                            rc = db_build_add(&bb[db_key(f, v, KIND_LITERAL)], lit, ex.lits[j].n,
+                                              fl, id);
+                        }
                     } else if (!t->list) {
                         a->mode = FZ_LIT_CONTAINS;
                         a->len = 0;
@@ -2436,7 +2444,8 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
  * (layout: 0 = no prefilter, LAYOUT_PREFILTER = the prefilter's databases
  * as build_atoms() lays them out now; 1 was the prefilter before
  * literal-set regexes and shared regexes, 2 the one with confirm groups
- * of 16 regexes, both refused: recompile)
+ * of 16 regexes, 3 the one with text_flags tokens in a database, all
+ * refused: recompile)
  *   u32 nsources, then per source: str rel, u8 is_list, blob text
  *   u32 ndbs, then per database: u32 field, u32 view, u32 literal, u32 confirm,
  *                                u64 natoms, blob hs_serialize_database()
@@ -2446,7 +2455,7 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
  * before the container's checks passed (fz_artifact_verify()).
  */
 
-#define LAYOUT_PREFILTER 3u
+#define LAYOUT_PREFILTER 4u
 
 static int put_raw(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n ? 0 : -1; }
 static int put_u32(FILE *fp, uint32_t v) { return put_raw(fp, &v, 4); }
@@ -2603,7 +2612,7 @@ static fz_ruleset *body_load(const char *path, const char *body, size_t blen,
     }
     if (prefilter != 0 && prefilter != LAYOUT_PREFILTER) {
         diag_add(diags, path, 0, 0, "%s",
-                 prefilter == 1 || prefilter == 2
+                 prefilter >= 1 && prefilter < LAYOUT_PREFILTER
                      ? "compiled by an earlier fanzha, whose prefilter laid out the "
                        "databases differently: recompile it with 'fanzha rules compile'"
                      : "truncated or damaged compiled ruleset");

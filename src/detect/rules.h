@@ -165,6 +165,13 @@ typedef struct fz_atom {
 #define FZ_ATOM_SET 0x10
 #define FZ_ATOM_SET_WSTART 0x01
 #define FZ_ATOM_SET_WEND 0x02
+/* With FZ_ATOM_SET: a literal that is a whole token of text_flags
+ * (textfacts.h: `\bhan\b`, each word of `\b(link|money)\b`). It is in
+ * no database: the matcher reads the field's bits and records the atoms
+ * of the tokens present, which is what a scan would find, for the cost of
+ * a few comparisons instead of a Hyperscan scan per event. Its len is the
+ * token's FZ_TEXT_* bit (it needs no length: no boundary to check). */
+#define FZ_ATOM_FLAG 0x20
 
 /* One compiled database. */
 typedef struct fz_db {

@@ -186,15 +186,33 @@ unsigned fz_text_scan(const char *norm, size_t n, char *numbers, size_t *numbers
                                                                             numbers_len);
 }
 
+static const struct {
+    unsigned bit;
+    const char *name;
+    size_t len;
+} names[] = {{FZ_TEXT_HAN, "han", 3},
+             {FZ_TEXT_LATIN, "latin", 5},
+             {FZ_TEXT_LINK, "link", 4},
+             {FZ_TEXT_MONEY, "money", 5}};
+
+unsigned fz_text_flag_bit(const char *word, size_t n) {
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (n == names[i].len && memcmp(word, names[i].name, n) == 0) return names[i].bit;
+    return 0;
+}
+
+unsigned fz_text_flags_parse(const char *s, size_t n) {
+    unsigned flags = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && s[j] != ' ') j++;
+        flags |= fz_text_flag_bit(s + i, j - i);
+        i = j + 1;
+    }
+    return flags;
+}
+
 size_t fz_text_flags_format(unsigned flags, char *out) {
-    static const struct {
-        unsigned bit;
-        const char *name;
-        size_t len;
-    } names[] = {{FZ_TEXT_HAN, "han", 3},
-                 {FZ_TEXT_LATIN, "latin", 5},
-                 {FZ_TEXT_LINK, "link", 4},
-                 {FZ_TEXT_MONEY, "money", 5}};
     size_t o = 0;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (!(flags & names[i].bit)) continue;

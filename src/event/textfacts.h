@@ -58,4 +58,11 @@ unsigned fz_text_scan(const char *norm, size_t n, char *numbers, size_t *numbers
  * out[0..FZ_TEXT_FLAGS_MAX), NUL-terminated; returns the length. */
 size_t fz_text_flags_format(unsigned flags, char *out);
 
+/* The FZ_TEXT_* bit of one token ("han" ...), or 0 for any other word. */
+unsigned fz_text_flag_bit(const char *word, size_t n);
+
+/* The bits of a text_flags field s[0..n) (the inverse of
+ * fz_text_flags_format(); words that are no token count for nothing). */
+unsigned fz_text_flags_parse(const char *s, size_t n);
+
 #endif

@@ -159,6 +159,7 @@ TEST_ENTRY(matcher_confirm_alone)
 TEST_ENTRY(matcher_deferred_regex)
 TEST_ENTRY(matcher_truncated)
 TEST_ENTRY(matcher_rebind)
+TEST_ENTRY(matcher_text_flags_tokens)
 
 /* shadow revisions and rules promote */
 TEST_ENTRY(shadow_pair_loads)

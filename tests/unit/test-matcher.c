@@ -6,7 +6,8 @@
  * and uniqueness of results, and truncation past FZ_MAX_MATCHES (the
  * lowest indexes are kept; the primary rule may lie beyond them), and the
  * prefilter's shortcuts (word-set regexes, shared regexes, confirms only
- * when a verdict depends on them) seen from its counters.
+ * when a verdict depends on them) seen from its counters, and text_flags
+ * tokens answered without a scan, against the reference matcher.
  */
 #include <stdlib.h>
 
@@ -14,6 +15,7 @@
 #include "norm.h"
 #include "rules.h"
 #include "test.h"
+#include "textfacts.h"
 
 static fz_matcher *bound_matcher(const fz_ruleset *rs) {
     char err[256];
@@ -482,4 +484,89 @@ TEST_IMPL(matcher_rebind) {
     fz_matcher_destroy(NULL);
     fz_ruleset_unref(small);
     fz_ruleset_unref(big);
+}
+
+/* text_flags tokens (rules.h, FZ_ATOM_FLAG): a literal-set term whose
+ * literals are whole tokens is answered from the field's bits, in no
+ * database; what is no whole token ('lin', case-sensitive 'HAN') stays in
+ * one. Every combination of tokens must give the verdicts of the
+ * reference matcher (no prefilter: every regex scanned). */
+static const char flags_yaml[] =
+    "rules:\n"
+    "  - {id: f.han, category: c, severity: low, fields: [text_flags], pattern: '\\bhan\\b'}\n"
+    "  - {id: f.signs, category: c, severity: low, fields: [text_flags],\n"
+    "     pattern: '\\b(link|money)\\b'}\n"
+    "  - id: f.cond\n    category: c\n    severity: low\n"
+    "    patterns:\n"
+    "      - {name: l, fields: [text_flags], pattern: '\\blatin\\b'}\n"
+    "      - {name: h, fields: [text_flags], pattern: '\\bhan\\b'}\n"
+    "      - {name: w, fields: [text], pattern: 'verify'}\n"
+    "    condition: l and not h and w\n"
+    "  - {id: f.part, category: c, severity: low, fields: [text_flags], pattern: 'lin'}\n"
+    "  - {id: f.upper, category: c, severity: low, fields: [text_flags], pattern: '\\bHAN\\b'}\n";
+
+static int scan_flags(fz_matcher *m, const char *text, const char *flags, uint32_t *out) {
+    static char nbuf[256];
+    fz_views v;
+    memset(&v, 0, sizeof(v));
+    v[FZ_FIELD_TEXT][FZ_VIEW_RAW] = (fz_str){text, strlen(text)};
+    v[FZ_FIELD_TEXT][FZ_VIEW_NORM] = (fz_str){nbuf, fz_norm_text(text, strlen(text), nbuf)};
+    if (flags[0]) v[FZ_FIELD_TEXT_FLAGS][FZ_VIEW_RAW] = (fz_str){flags, strlen(flags)};
+    fz_matches mt;
+    int n = fz_matcher_scan(m, &v, &mt);
+    ASSERT(n >= 0);
+    memcpy(out, mt.rules, (size_t)n * sizeof(uint32_t));
+    return n;
+}
+
+TEST_IMPL(matcher_text_flags_tokens) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "f.yaml", flags_yaml);
+    fz_ruleset *rs = fz_test_load_rules(dir);
+    fz_rules_opts ref_opts = {.compile = 1, .no_prefilter = 1};
+    fz_rule_diags diags = {0};
+    fz_ruleset *ref = fz_ruleset_load(dir, &ref_opts, &diags);
+    ASSERT(ref != NULL);
+    fz_rule_diags_free(&diags);
+    /* han, link, money, latin (twice): tokens; lin and HAN in a database */
+    size_t tokens = 0, in_db = 0;
+    const fz_atom *atoms = fz_ruleset_atoms(rs);
+    for (size_t i = 0; i < fz_ruleset_pattern_count(rs); i++)
+        tokens += (atoms[i].mode & FZ_ATOM_FLAG) != 0;
+    for (size_t i = 0; i < fz_ruleset_db_count(rs); i++)
+        if (fz_ruleset_db_at(rs, i)->field == FZ_FIELD_TEXT_FLAGS)
+            in_db += fz_ruleset_db_at(rs, i)->natoms;
+    ASSERT_EQ_U64(tokens, 5);
+    ASSERT_EQ_U64(in_db, 2);
+    fz_matcher *m = bound_matcher(rs), *mref = bound_matcher(ref);
+    const unsigned bits[] = {FZ_TEXT_HAN, FZ_TEXT_LATIN, FZ_TEXT_LINK, FZ_TEXT_MONEY};
+    const char *const texts[] = {"please verify", "nothing here"};
+    size_t matched = 0;
+    for (unsigned set = 0; set < 16; set++)
+        for (size_t t = 0; t < 2; t++) {
+            unsigned fl = 0;
+            for (int b = 0; b < 4; b++)
+                if (set & (1u << b)) fl |= bits[b];
+            char flags[FZ_TEXT_FLAGS_MAX];
+            fz_text_flags_format(fl, flags);
+            ASSERT_EQ_U64(fz_text_flags_parse(flags, strlen(flags)), fl);
+            fz_test_context("flags '%s', text '%s'", flags, texts[t]);
+            uint32_t out[FZ_MAX_MATCHES], want[FZ_MAX_MATCHES];
+            int n = scan_flags(m, texts[t], flags, out);
+            int nw = scan_flags(mref, texts[t], flags, want);
+            ASSERT_EQ_I64(n, nw);
+            for (int i = 0; i < n; i++) ASSERT_EQ_U64(out[i], want[i]);
+            matched += (size_t)n;
+        }
+    ASSERT(matched >= 40);
+    /* one hit per event for a token set, as its regex: link and money */
+    uint32_t out[FZ_MAX_MATCHES];
+    fz_matcher *m2 = bound_matcher(rs);
+    ASSERT_EQ_I64(scan_flags(m2, "x", "latin link money", out), 2); /* f.signs, f.part */
+    ASSERT_EQ_U64(atomic_load(&fz_matcher_counters(m2)[1].hits), 1);
+    fz_matcher_destroy(m2);
+    fz_matcher_destroy(m);
+    fz_matcher_destroy(mref);
+    fz_ruleset_unref(rs);
+    fz_ruleset_unref(ref);
 }
