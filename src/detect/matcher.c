@@ -30,6 +30,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cond.h"
 #include "textfacts.h"
@@ -73,8 +74,8 @@ struct fz_matcher {
     fz_lazy *lazy;      /* model terms, or NULL when the ruleset has none */
     uint32_t *deferred; /* confirms of no clause: candidates in every scan */
     size_t ndeferred;
-    uint32_t *flags; /* FZ_ATOM_FLAG atoms: text_flags tokens, in no database */
-    size_t nflags;
+    uint32_t *facts; /* FZ_ATOM_FLAG and FZ_ATOM_NUMLEN atoms: in no database */
+    size_t nfacts;
     int pairs; /* the ruleset has a shadow revision of some enabled rule */
 };
 
@@ -104,12 +105,12 @@ fz_matcher *fz_matcher_new(const fz_ruleset *rs, char *errstr, size_t errstr_siz
         if (m->confirms[c].nclauses == 0) m->deferred[m->ndeferred++] = (uint32_t)c;
     size_t na = fz_ruleset_pattern_count(rs);
     for (size_t i = 0; i < na; i++)
-        if (m->atoms[i].mode & FZ_ATOM_FLAG) m->nflags++;
-    if (m->nflags) {
-        m->flags = malloc(m->nflags * sizeof(uint32_t));
-        if (!m->flags) goto nomem;
+        if (m->atoms[i].mode & (FZ_ATOM_FLAG | FZ_ATOM_NUMLEN)) m->nfacts++;
+    if (m->nfacts) {
+        m->facts = malloc(m->nfacts * sizeof(uint32_t));
+        if (!m->facts) goto nomem;
         for (size_t i = 0, k = 0; i < na; i++)
-            if (m->atoms[i].mode & FZ_ATOM_FLAG) m->flags[k++] = (uint32_t)i;
+            if (m->atoms[i].mode & (FZ_ATOM_FLAG | FZ_ATOM_NUMLEN)) m->facts[k++] = (uint32_t)i;
     }
     m->lazy = fz_lazy_new(rs, errstr, errstr_size);
     if (!m->lazy && errstr[0]) {
@@ -149,7 +150,7 @@ void fz_matcher_destroy(fz_matcher *m) {
     free(m->dbstamp);
     free(m->dbscans);
     free(m->deferred);
-    free(m->flags);
+    free(m->facts);
     fz_lazy_destroy(m->lazy);
     free(m);
 }
@@ -284,6 +285,35 @@ uint64_t fz_matcher_models_scored(const fz_matcher *m) {
     return m->lazy ? fz_lazy_scored(m->lazy) : 0;
 }
 
+/* The longest line of s[0..n). */
+static size_t longest_line(const char *s, size_t n) {
+    size_t best = 0;
+    for (const char *p = s, *end = s + n; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)((nl ? nl : end) - p);
+        if (len > best) best = len;
+        p = nl ? nl + 1 : end;
+    }
+    return best;
+}
+
+/* The atoms in no database (rules.h): text_flags tokens and text_numbers
+ * length tests, recorded as a scan of their field would record them. */
+static void scan_facts(fz_matcher *m, const fz_views *views) {
+    fz_str fv = (*views)[FZ_FIELD_TEXT_FLAGS][FZ_VIEW_RAW];
+    fz_str nv = (*views)[FZ_FIELD_TEXT_NUMBERS][FZ_VIEW_RAW];
+    if (!(fv.p && fv.n) && !(nv.p && nv.n)) return;
+    unsigned bits = fv.p ? fz_text_flags_parse(fv.p, fv.n) : 0;
+    size_t digits = nv.p ? longest_line(nv.p, nv.n) : 0;
+    for (size_t i = 0; i < m->nfacts; i++) {
+        const fz_atom *a = &m->atoms[m->facts[i]];
+        if (a->mode & FZ_ATOM_NUMLEN ? digits < a->len : !(bits & a->len)) continue;
+        const rule_state *s = &m->st[a->rule];
+        if (s->stamp == m->cur && (s->terms >> a->term & 1)) continue; /* one hit a term */
+        record(m, a);
+    }
+}
+
 /* Whether rule id's verdict may still depend on its pending terms (the
  * candidates not confirmed yet, and terms no database finds): 1, or 0 when
  * it is the same whatever they turn out to be. A rule matches when some
@@ -404,17 +434,7 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
         m->field = v;
         if (hs_scan(d->db, v.p, (unsigned)v.n, 0, m->scratch, on_match, m) != HS_SUCCESS) return -1;
     }
-    if (m->nflags) { /* the text_flags tokens: what a scan of the field would find */
-        fz_str v = (*views)[FZ_FIELD_TEXT_FLAGS][FZ_VIEW_RAW];
-        unsigned bits = v.p ? fz_text_flags_parse(v.p, v.n) : 0;
-        for (size_t i = 0; bits && i < m->nflags; i++) {
-            const fz_atom *a = &m->atoms[m->flags[i]];
-            if (!(bits & a->len)) continue;
-            const rule_state *s = &m->st[a->rule];
-            if (s->stamp == m->cur && (s->terms >> a->term & 1)) continue; /* one hit a term */
-            record(m, a);
-        }
-    }
+    if (m->nfacts) scan_facts(m, views);
     m->pstats.scans++;
     if (m->nccand) m->pstats.events_with_candidates++;
     /* the deferred regexes (no factor; their term alone decides nothing):

@@ -1911,6 +1911,22 @@ static int defer_term(const fz_rule *r, size_t k) {
     return !fz_rule_eval(r, 1ull << k);
 }
 
+/* N when pat, compiled with flags fl, asks a text_numbers line for at
+ * least N digits and nothing else ('^[0-9]{N}' or '^[0-9]{N,}', multiline:
+ * FZ_ATOM_NUMLEN), else 0. */
+static unsigned numlen_shape(const char *pat, unsigned fl) {
+    static const char head[] = "^[0-9]{";
+    if (!(fl & HS_FLAG_MULTILINE) || strncmp(pat, head, sizeof(head) - 1) != 0) return 0;
+    const char *p = pat + sizeof(head) - 1;
+    unsigned n = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        n = n * 10 + (unsigned)(*p - '0');
+        if (n > 100000) return 0;
+    }
+    if (*p == ',') p++;
+    return p[0] == '}' && p[1] == '\0' ? n : 0;
+}
+
 /* Build every atom. Literal expressions for the normalised view are
  * normalised copies kept in *arena (freed by the caller after compiling),
  * as are the factor literals and the literals of literal-set regexes. */
@@ -1983,10 +1999,19 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                         a->mode = FZ_LIT_CONTAINS;
                         a->len = 0;
                         unsigned fl = fz_term_regex_flags(t, v);
-                        int64_t prev =
-                            rs->prefilter ? regex_same(&seen, t->pattern, fl, f, v, id) : -1;
+                        unsigned digits =
+                            f == FZ_FIELD_TEXT_NUMBERS && v == FZ_VIEW_RAW && rs->prefilter
+                                ? numlen_shape(t->pattern, fl)
+                                : 0;
+                        int64_t prev = rs->prefilter && !digits
+                                           ? regex_same(&seen, t->pattern, fl, f, v, id)
+                                           : -1;
                         if (prev == -2) goto done;
-                        if (prev >= 0) {
+                        if (digits) { /* a length test: no scan (rules.h) */
+                            a->mode = FZ_ATOM_NUMLEN;
+                            a->len = digits;
+                            rc = 0;
+                        } else if (prev >= 0) {
                             rs->atoms[prev].also = id + 1; /* scanned as the first one */
                             rc = 0;
                         } else {
@@ -2444,8 +2469,8 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
  * (layout: 0 = no prefilter, LAYOUT_PREFILTER = the prefilter's databases
  * as build_atoms() lays them out now; 1 was the prefilter before
  * literal-set regexes and shared regexes, 2 the one with confirm groups
- * of 16 regexes, 3 the one with text_flags tokens in a database, all
- * refused: recompile)
+ * of 16 regexes, 3 the one with text_flags tokens and text_numbers
+ * length tests in databases, all refused: recompile)
  *   u32 nsources, then per source: str rel, u8 is_list, blob text
  *   u32 ndbs, then per database: u32 field, u32 view, u32 literal, u32 confirm,
  *                                u64 natoms, blob hs_serialize_database()

@@ -172,6 +172,11 @@ typedef struct fz_atom {
  * a few comparisons instead of a Hyperscan scan per event. Its len is the
  * token's FZ_TEXT_* bit (it needs no length: no boundary to check). */
 #define FZ_ATOM_FLAG 0x20
+/* fz_atom.mode of a regex on text_numbers that asks only for a number of
+ * at least len digits: '^[0-9]{N}' or '^[0-9]{N,}' with flag multiline
+ * (each line of the field is one number's digits, textfacts.h). It is in
+ * no database: the matcher compares len with the field's longest line. */
+#define FZ_ATOM_NUMLEN 0x40
 
 /* One compiled database. */
 typedef struct fz_db {

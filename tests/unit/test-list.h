@@ -160,6 +160,7 @@ TEST_ENTRY(matcher_deferred_regex)
 TEST_ENTRY(matcher_truncated)
 TEST_ENTRY(matcher_rebind)
 TEST_ENTRY(matcher_text_flags_tokens)
+TEST_ENTRY(matcher_text_numbers_lengths)
 
 /* shadow revisions and rules promote */
 TEST_ENTRY(shadow_pair_loads)

@@ -570,3 +570,92 @@ TEST_IMPL(matcher_text_flags_tokens) {
     fz_ruleset_unref(rs);
     fz_ruleset_unref(ref);
 }
+
+/* text_numbers length tests (rules.h, FZ_ATOM_NUMLEN): '^[0-9]{N}' and
+ * '^[0-9]{N,}' with flag multiline are answered from the longest line, in
+ * no database; other shapes (an end anchor, a leading digit, no multiline)
+ * are scanned. Each against the reference matcher, over fields of one to
+ * three numbers of 1 to 12 digits. */
+static const char numbers_yaml[] =
+    "rules:\n"
+    "  - {id: n.four, category: c, severity: low, fields: [text_numbers], flags: [multiline],\n"
+    "     pattern: '^[0-9]{4}'}\n"
+    "  - {id: n.nine, category: c, severity: low, fields: [text_numbers], flags: [multiline],\n"
+    "     pattern: '^[0-9]{9,}'}\n"
+    "  - {id: n.exact, category: c, severity: low, fields: [text_numbers], flags: [multiline],\n"
+    "     pattern: '^[0-9]{4}$'}\n"
+    "  - {id: n.lead, category: c, severity: low, fields: [text_numbers], flags: [multiline],\n"
+    "     pattern: '^1[0-9]{3}'}\n"
+    "  - {id: n.first, category: c, severity: low, fields: [text_numbers], pattern: '^[0-9]{4}'}\n"
+    "  - id: n.cond\n    category: c\n    severity: low\n"
+    "    patterns:\n"
+    "      - {name: long, fields: [text_numbers], flags: [multiline], pattern: '^[0-9]{7}'}\n"
+    "      - {name: w, fields: [text], pattern: 'call'}\n"
+    "    condition: long and w\n";
+
+static int scan_numbers(fz_matcher *m, const char *text, const char *numbers, uint32_t *out) {
+    static char nbuf[256];
+    fz_views v;
+    memset(&v, 0, sizeof(v));
+    v[FZ_FIELD_TEXT][FZ_VIEW_RAW] = (fz_str){text, strlen(text)};
+    v[FZ_FIELD_TEXT][FZ_VIEW_NORM] = (fz_str){nbuf, fz_norm_text(text, strlen(text), nbuf)};
+    if (numbers[0]) v[FZ_FIELD_TEXT_NUMBERS][FZ_VIEW_RAW] = (fz_str){numbers, strlen(numbers)};
+    fz_matches mt;
+    int n = fz_matcher_scan(m, &v, &mt);
+    ASSERT(n >= 0);
+    memcpy(out, mt.rules, (size_t)n * sizeof(uint32_t));
+    return n;
+}
+
+TEST_IMPL(matcher_text_numbers_lengths) {
+    const char *dir = fz_test_tmpdir();
+    fz_test_write_str(dir, "n.yaml", numbers_yaml);
+    fz_ruleset *rs = fz_test_load_rules(dir);
+    fz_rules_opts ref_opts = {.compile = 1, .no_prefilter = 1};
+    fz_rule_diags diags = {0};
+    fz_ruleset *ref = fz_ruleset_load(dir, &ref_opts, &diags);
+    ASSERT(ref != NULL);
+    fz_rule_diags_free(&diags);
+    size_t tests = 0, in_db = 0;
+    const fz_atom *atoms = fz_ruleset_atoms(rs);
+    for (size_t i = 0; i < fz_ruleset_pattern_count(rs); i++)
+        tests += atoms[i].mode == FZ_ATOM_NUMLEN;
+    for (size_t i = 0; i < fz_ruleset_db_count(rs); i++)
+        if (fz_ruleset_db_at(rs, i)->field == FZ_FIELD_TEXT_NUMBERS)
+            in_db += fz_ruleset_db_at(rs, i)->natoms;
+    ASSERT_EQ_U64(tests, 3); /* four, nine, long */
+    ASSERT_EQ_U64(in_db, 3); /* exact, lead, first */
+    fz_matcher *m = bound_matcher(rs), *mref = bound_matcher(ref);
+    const char *const texts[] = {"call me", "hello"};
+    size_t matched = 0;
+    uint64_t seed = 7;
+    for (int iter = 0; iter < 2000; iter++) {
+        char numbers[64];
+        size_t o = 0;
+        int lines = 1 + (int)((seed >> 33) % 3);
+        for (int l = 0; l < lines; l++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            int len = 1 + (int)((seed >> 33) % 12);
+            if (l) numbers[o++] = '\n';
+            for (int d = 0; d < len; d++) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                numbers[o++] = (char)('0' + (seed >> 33) % 3); /* '1' leads sometimes */
+            }
+        }
+        numbers[o] = '\0';
+        for (size_t t = 0; t < 2; t++) {
+            fz_test_context("numbers '%s', text '%s'", numbers, texts[t]);
+            uint32_t out[FZ_MAX_MATCHES], want[FZ_MAX_MATCHES];
+            int n = scan_numbers(m, texts[t], numbers, out);
+            int nw = scan_numbers(mref, texts[t], numbers, want);
+            ASSERT_EQ_I64(n, nw);
+            for (int i = 0; i < n; i++) ASSERT_EQ_U64(out[i], want[i]);
+            matched += (size_t)n;
+        }
+    }
+    ASSERT(matched >= 2000);
+    fz_matcher_destroy(m);
+    fz_matcher_destroy(mref);
+    fz_ruleset_unref(rs);
+    fz_ruleset_unref(ref);
+}

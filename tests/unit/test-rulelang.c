@@ -248,7 +248,8 @@ TEST_IMPL(rulelang_compiled_roundtrip) {
 
     /* laid out by an earlier fanzha (body layout 1: the prefilter before
      * literal-set and shared regexes; 2: confirm groups of 16 regexes; 3:
-     * text_flags tokens in a database): refused, asking for a recompile */
+     * text_flags tokens and text_numbers length tests in databases):
+     * refused, asking for a recompile */
     size_t alen = 0;
     uint8_t *art = fz_ruleset_artifact_bytes(rs, 0, NULL, &alen);
     ASSERT(art != NULL && alen > FZ_ARTIFACT_HEADER_BYTES);
