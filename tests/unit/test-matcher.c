@@ -505,13 +505,16 @@ static const char flags_yaml[] =
     "  - {id: f.part, category: c, severity: low, fields: [text_flags], pattern: 'lin'}\n"
     "  - {id: f.upper, category: c, severity: low, fields: [text_flags], pattern: '\\bHAN\\b'}\n";
 
-static int scan_flags(fz_matcher *m, const char *text, const char *flags, uint32_t *out) {
+/* Scan text with one derived field (text_flags or text_numbers) set to
+ * value, as the pipeline would have derived it. */
+static int scan_derived(fz_matcher *m, const char *text, fz_field f, const char *value,
+                        uint32_t *out) {
     static char nbuf[256];
     fz_views v;
     memset(&v, 0, sizeof(v));
     v[FZ_FIELD_TEXT][FZ_VIEW_RAW] = (fz_str){text, strlen(text)};
     v[FZ_FIELD_TEXT][FZ_VIEW_NORM] = (fz_str){nbuf, fz_norm_text(text, strlen(text), nbuf)};
-    if (flags[0]) v[FZ_FIELD_TEXT_FLAGS][FZ_VIEW_RAW] = (fz_str){flags, strlen(flags)};
+    if (value[0]) v[f][FZ_VIEW_RAW] = (fz_str){value, strlen(value)};
     fz_matches mt;
     int n = fz_matcher_scan(m, &v, &mt);
     ASSERT(n >= 0);
@@ -519,24 +522,44 @@ static int scan_flags(fz_matcher *m, const char *text, const char *flags, uint32
     return n;
 }
 
-TEST_IMPL(matcher_text_flags_tokens) {
+/* The same rules, with the prefilter (*rs) and as the reference matcher
+ * (*ref: every regex scanned); returns how many atoms of rs have a mode
+ * bit of `mode` and sets *in_db to the atoms of field f's databases. */
+static size_t load_both(const char *yaml, fz_field f, unsigned mode, fz_ruleset **rs,
+                        fz_ruleset **ref, size_t *in_db) {
     const char *dir = fz_test_tmpdir();
-    fz_test_write_str(dir, "f.yaml", flags_yaml);
-    fz_ruleset *rs = fz_test_load_rules(dir);
+    fz_test_write_str(dir, "d.yaml", yaml);
+    *rs = fz_test_load_rules(dir);
     fz_rules_opts ref_opts = {.compile = 1, .no_prefilter = 1};
     fz_rule_diags diags = {0};
-    fz_ruleset *ref = fz_ruleset_load(dir, &ref_opts, &diags);
-    ASSERT(ref != NULL);
+    *ref = fz_ruleset_load(dir, &ref_opts, &diags);
+    ASSERT(*ref != NULL);
     fz_rule_diags_free(&diags);
+    size_t n = 0;
+    const fz_atom *atoms = fz_ruleset_atoms(*rs);
+    for (size_t i = 0; i < fz_ruleset_pattern_count(*rs); i++) n += (atoms[i].mode & mode) != 0;
+    *in_db = 0;
+    for (size_t i = 0; i < fz_ruleset_db_count(*rs); i++)
+        if (fz_ruleset_db_at(*rs, i)->field == f) *in_db += fz_ruleset_db_at(*rs, i)->natoms;
+    return n;
+}
+
+/* The verdicts of m and mref on text with field f = value: the same. */
+static int same_verdicts(fz_matcher *m, fz_matcher *mref, const char *text, fz_field f,
+                         const char *value) {
+    uint32_t out[FZ_MAX_MATCHES], want[FZ_MAX_MATCHES];
+    fz_test_context("field %d '%s', text '%s'", (int)f, value, text);
+    int n = scan_derived(m, text, f, value, out);
+    ASSERT_EQ_I64(n, scan_derived(mref, text, f, value, want));
+    for (int i = 0; i < n; i++) ASSERT_EQ_U64(out[i], want[i]);
+    return n;
+}
+
+TEST_IMPL(matcher_text_flags_tokens) {
+    fz_ruleset *rs, *ref;
+    size_t in_db;
     /* han, link, money, latin (twice): tokens; lin and HAN in a database */
-    size_t tokens = 0, in_db = 0;
-    const fz_atom *atoms = fz_ruleset_atoms(rs);
-    for (size_t i = 0; i < fz_ruleset_pattern_count(rs); i++)
-        tokens += (atoms[i].mode & FZ_ATOM_FLAG) != 0;
-    for (size_t i = 0; i < fz_ruleset_db_count(rs); i++)
-        if (fz_ruleset_db_at(rs, i)->field == FZ_FIELD_TEXT_FLAGS)
-            in_db += fz_ruleset_db_at(rs, i)->natoms;
-    ASSERT_EQ_U64(tokens, 5);
+    ASSERT_EQ_U64(load_both(flags_yaml, FZ_FIELD_TEXT_FLAGS, FZ_ATOM_FLAG, &rs, &ref, &in_db), 5);
     ASSERT_EQ_U64(in_db, 2);
     fz_matcher *m = bound_matcher(rs), *mref = bound_matcher(ref);
     const unsigned bits[] = {FZ_TEXT_HAN, FZ_TEXT_LATIN, FZ_TEXT_LINK, FZ_TEXT_MONEY};
@@ -550,19 +573,14 @@ TEST_IMPL(matcher_text_flags_tokens) {
             char flags[FZ_TEXT_FLAGS_MAX];
             fz_text_flags_format(fl, flags);
             ASSERT_EQ_U64(fz_text_flags_parse(flags, strlen(flags)), fl);
-            fz_test_context("flags '%s', text '%s'", flags, texts[t]);
-            uint32_t out[FZ_MAX_MATCHES], want[FZ_MAX_MATCHES];
-            int n = scan_flags(m, texts[t], flags, out);
-            int nw = scan_flags(mref, texts[t], flags, want);
-            ASSERT_EQ_I64(n, nw);
-            for (int i = 0; i < n; i++) ASSERT_EQ_U64(out[i], want[i]);
-            matched += (size_t)n;
+            matched += (size_t)same_verdicts(m, mref, texts[t], FZ_FIELD_TEXT_FLAGS, flags);
         }
     ASSERT(matched >= 40);
     /* one hit per event for a token set, as its regex: link and money */
     uint32_t out[FZ_MAX_MATCHES];
     fz_matcher *m2 = bound_matcher(rs);
-    ASSERT_EQ_I64(scan_flags(m2, "x", "latin link money", out), 2); /* f.signs, f.part */
+    ASSERT_EQ_I64(scan_derived(m2, "x", FZ_FIELD_TEXT_FLAGS, "latin link money", out),
+                  2); /* f.signs, f.part */
     ASSERT_EQ_U64(atomic_load(&fz_matcher_counters(m2)[1].hits), 1);
     fz_matcher_destroy(m2);
     fz_matcher_destroy(m);
@@ -593,38 +611,13 @@ static const char numbers_yaml[] =
     "      - {name: w, fields: [text], pattern: 'call'}\n"
     "    condition: long and w\n";
 
-static int scan_numbers(fz_matcher *m, const char *text, const char *numbers, uint32_t *out) {
-    static char nbuf[256];
-    fz_views v;
-    memset(&v, 0, sizeof(v));
-    v[FZ_FIELD_TEXT][FZ_VIEW_RAW] = (fz_str){text, strlen(text)};
-    v[FZ_FIELD_TEXT][FZ_VIEW_NORM] = (fz_str){nbuf, fz_norm_text(text, strlen(text), nbuf)};
-    if (numbers[0]) v[FZ_FIELD_TEXT_NUMBERS][FZ_VIEW_RAW] = (fz_str){numbers, strlen(numbers)};
-    fz_matches mt;
-    int n = fz_matcher_scan(m, &v, &mt);
-    ASSERT(n >= 0);
-    memcpy(out, mt.rules, (size_t)n * sizeof(uint32_t));
-    return n;
-}
-
 TEST_IMPL(matcher_text_numbers_lengths) {
-    const char *dir = fz_test_tmpdir();
-    fz_test_write_str(dir, "n.yaml", numbers_yaml);
-    fz_ruleset *rs = fz_test_load_rules(dir);
-    fz_rules_opts ref_opts = {.compile = 1, .no_prefilter = 1};
-    fz_rule_diags diags = {0};
-    fz_ruleset *ref = fz_ruleset_load(dir, &ref_opts, &diags);
-    ASSERT(ref != NULL);
-    fz_rule_diags_free(&diags);
-    size_t tests = 0, in_db = 0;
-    const fz_atom *atoms = fz_ruleset_atoms(rs);
-    for (size_t i = 0; i < fz_ruleset_pattern_count(rs); i++)
-        tests += atoms[i].mode == FZ_ATOM_NUMLEN;
-    for (size_t i = 0; i < fz_ruleset_db_count(rs); i++)
-        if (fz_ruleset_db_at(rs, i)->field == FZ_FIELD_TEXT_NUMBERS)
-            in_db += fz_ruleset_db_at(rs, i)->natoms;
-    ASSERT_EQ_U64(tests, 3); /* four, nine, long */
-    ASSERT_EQ_U64(in_db, 3); /* exact, lead, first */
+    fz_ruleset *rs, *ref;
+    size_t in_db;
+    /* four, nine, long: length tests; exact, lead, first in a database */
+    ASSERT_EQ_U64(load_both(numbers_yaml, FZ_FIELD_TEXT_NUMBERS, FZ_ATOM_NUMLEN, &rs, &ref, &in_db),
+                  3);
+    ASSERT_EQ_U64(in_db, 3);
     fz_matcher *m = bound_matcher(rs), *mref = bound_matcher(ref);
     const char *const texts[] = {"call me", "hello"};
     size_t matched = 0;
@@ -644,13 +637,7 @@ TEST_IMPL(matcher_text_numbers_lengths) {
         }
         numbers[o] = '\0';
         for (size_t t = 0; t < 2; t++) {
-            fz_test_context("numbers '%s', text '%s'", numbers, texts[t]);
-            uint32_t out[FZ_MAX_MATCHES], want[FZ_MAX_MATCHES];
-            int n = scan_numbers(m, texts[t], numbers, out);
-            int nw = scan_numbers(mref, texts[t], numbers, want);
-            ASSERT_EQ_I64(n, nw);
-            for (int i = 0; i < n; i++) ASSERT_EQ_U64(out[i], want[i]);
-            matched += (size_t)n;
+            matched += (size_t)same_verdicts(m, mref, texts[t], FZ_FIELD_TEXT_NUMBERS, numbers);
         }
     }
     ASSERT(matched >= 2000);
