@@ -824,65 +824,126 @@ static int maybe_link(const char *s, size_t n) {
     return 0;
 }
 
-void fz_url_scan_text(fz_url_scan *u, const char *norm, size_t n, const fz_url_brands *brands,
-                      unsigned want, fz_url_fields *out) {
+/* The link at norm[i..i+span): parsed, and its fields appended. */
+static void add_link(fz_url_scan *u, const char *link, size_t span, const fz_url_brands *brands,
+                     unsigned want, fz_url_fields *out) {
+    if (out->nurls == FZ_URL_MAX) { /* full: count the rest, read none */
+        out->nskipped++;
+        return;
+    }
+    if (fz_url_parse(link, span, brands, &u->url) != 0) return;
+    out->nurls++;
+    fz_url *url = &u->url;
+    if (want & FZ_URL_WANT_HOST) put_line(&u->out[0], url->host, url->host_len);
+    if (want & FZ_URL_WANT_HOST_UNI) put_line(&u->out[1], url->uhost, url->uhost_len);
+    if (want & FZ_URL_WANT_HOST_SKEL)
+        put_line(&u->out[2], u->line,
+                 fz_skel_text(url->uhost, url->uhost_len, u->tmp, u->line, SKEL_LINE));
+    if (want & FZ_URL_WANT_DOMAIN)
+        put_line(&u->out[3], url->host + url->domain_off, url->host_len - url->domain_off);
+    if (want & FZ_URL_WANT_DOMAIN_UNI)
+        put_line(&u->out[4], url->uhost + url->udomain_off, url->uhost_len - url->udomain_off);
+    if (want & FZ_URL_WANT_DOMAIN_SKEL)
+        put_line(&u->out[5], u->line,
+                 fz_skel_text(url->uhost + url->udomain_off, url->uhost_len - url->udomain_off,
+                              u->tmp, u->line, SKEL_LINE));
+    if (want & FZ_URL_WANT_FLAGS)
+        put_line(&u->out[6], u->line, fz_url_flags_format(url, brands, u->line, FLAGS_LINE));
+}
+
+/* The word of host characters starting at i: where a link may start.
+ * Returns where reading goes on: after the link, or after the word when
+ * none starts there (part of an e-mail address, no dot and no scheme, or
+ * no link that fz_url_span() accepts). */
+static size_t link_at_word(fz_url_scan *u, const char *norm, size_t n, size_t i,
+                           const fz_url_brands *brands, unsigned want, fz_url_fields *out) {
+    const unsigned char *s = (const unsigned char *)norm + i;
+    size_t end = i, k;
+    int dot = 0;
+    while (end < n && (k = host_len_at((const unsigned char *)norm + end, n - end))) {
+        dot |= norm[end] == '.';
+        end += k;
+    }
+    int scheme = end - i >= 4 && end - i <= 5 && !memcmp(s, "http", 4) && end + 3 <= n &&
+                 !memcmp(norm + end, "://", 3);
+    if ((i > 0 && norm[i - 1] == '@') || *s == '-' || *s == '.' || (!dot && !scheme)) return end;
+    size_t span = fz_url_span(norm + i, n - i);
+    if (!span) return end;
+    add_link(u, norm + i, span, brands, want, out);
+    return i + span;
+}
+
+/* The start of the word of host characters that ends at c (norm[c] is no
+ * part of it), reading back no further than lo: c itself when the
+ * character before c is none. Characters are stepped over whole (the
+ * scanner reads forward from a lead byte), so a word starts where reading
+ * forward from lo would start it. */
+static size_t word_start(const char *norm, size_t n, size_t lo, size_t c) {
+    const unsigned char *s = (const unsigned char *)norm;
+    while (c > lo) {
+        size_t j = c - 1;
+        while (j > lo && cont(s[j]) && c - j < 3) j--;
+        if (host_len_at(s + j, n - j) != c - j) break;
+        c = j;
+    }
+    return c;
+}
+
+static void scan_begin(fz_url_scan *u, fz_url_fields *out) {
     memset(out, 0, sizeof(*out));
     for (int i = 0; i < 7; i++) u->out[i].n = u->out[i].lines = 0;
-    /* every link holds a '.' before a host character (a domain, an IPv4,
-     * www.) or "://": most texts have neither, and memchr finds that fast */
-    if (!maybe_link(norm, n)) return;
-    for (size_t i = 0; i < n;) {
-        const unsigned char *s = (const unsigned char *)norm + i;
-        size_t k = host_len_at(s, n - i);
-        if (!k) {
-            i++;
-            continue;
-        }
-        /* a word of host characters starts at i: links start only here */
-        size_t end = i;
-        int dot = 0;
-        while (end < n && (k = host_len_at((const unsigned char *)norm + end, n - end))) {
-            dot |= norm[end] == '.';
-            end += k;
-        }
-        int scheme = end - i >= 4 && end - i <= 5 && !memcmp(s, "http", 4) && end + 3 <= n &&
-                     !memcmp(norm + end, "://", 3);
-        if ((i > 0 && norm[i - 1] == '@') || *s == '-' || *s == '.' || (!dot && !scheme)) {
-            i = end; /* part of an e-mail address, or no link can start here */
-            continue;
-        }
-        size_t span = fz_url_span(norm + i, n - i);
-        if (!span) {
-            i = end;
-            continue;
-        }
-        i += span;
-        if (out->nurls == FZ_URL_MAX) { /* full: count the rest, read none */
-            out->nskipped++;
-            continue;
-        }
-        if (fz_url_parse(norm + i - span, span, brands, &u->url) != 0) continue;
-        out->nurls++;
-        fz_url *url = &u->url;
-        if (want & FZ_URL_WANT_HOST) put_line(&u->out[0], url->host, url->host_len);
-        if (want & FZ_URL_WANT_HOST_UNI) put_line(&u->out[1], url->uhost, url->uhost_len);
-        if (want & FZ_URL_WANT_HOST_SKEL)
-            put_line(&u->out[2], u->line,
-                     fz_skel_text(url->uhost, url->uhost_len, u->tmp, u->line, SKEL_LINE));
-        if (want & FZ_URL_WANT_DOMAIN)
-            put_line(&u->out[3], url->host + url->domain_off, url->host_len - url->domain_off);
-        if (want & FZ_URL_WANT_DOMAIN_UNI)
-            put_line(&u->out[4], url->uhost + url->udomain_off, url->uhost_len - url->udomain_off);
-        if (want & FZ_URL_WANT_DOMAIN_SKEL)
-            put_line(&u->out[5], u->line,
-                     fz_skel_text(url->uhost + url->udomain_off, url->uhost_len - url->udomain_off,
-                                  u->tmp, u->line, SKEL_LINE));
-        if (want & FZ_URL_WANT_FLAGS)
-            put_line(&u->out[6], u->line, fz_url_flags_format(url, brands, u->line, FLAGS_LINE));
-    }
+}
+
+static void scan_end(fz_url_scan *u, unsigned want, fz_url_fields *out) {
     if (!out->nurls) return;
     fz_str *dst[7] = {&out->host,       &out->host_uni,    &out->host_skel, &out->domain,
                       &out->domain_uni, &out->domain_skel, &out->flags};
     for (int i = 0; i < 7; i++)
         if (want & (1u << i)) *dst[i] = (fz_str){u->out[i].p, u->out[i].n};
+}
+
+/* The reference: every word of host characters, left to right. */
+void fz_url_scan_text_words(fz_url_scan *u, const char *norm, size_t n, const fz_url_brands *brands,
+                            unsigned want, fz_url_fields *out) {
+    scan_begin(u, out);
+    if (!maybe_link(norm, n)) return;
+    for (size_t i = 0; i < n;) {
+        if (!host_len_at((const unsigned char *)norm + i, n - i)) {
+            i++;
+            continue;
+        }
+        i = link_at_word(u, norm, n, i, brands, want, out);
+    }
+    scan_end(u, want, out);
+}
+
+/* Only the words a link can start in: one holding a '.', or one right
+ * before "://". They are found with memchr, and each is read from its
+ * start (word_start()) exactly as the reference reads it; the words in
+ * between, most of a text, are never read. */
+void fz_url_scan_text(fz_url_scan *u, const char *norm, size_t n, const fz_url_brands *brands,
+                      unsigned want, fz_url_fields *out) {
+    scan_begin(u, out);
+    /* every link holds a '.' before a host character (a domain, an IPv4,
+     * www.) or "://": most texts have neither, and memchr finds that fast */
+    if (!maybe_link(norm, n)) return;
+    const char *dot = memchr(norm, '.', n), *colon = memchr(norm, ':', n);
+    for (size_t i = 0; i < n;) {
+        while (dot && (size_t)(dot - norm) < i) dot = memchr(norm + i, '.', n - i);
+        while (colon && ((size_t)(colon - norm) < i || (size_t)(norm + n - colon) < 3 ||
+                         colon[1] != '/' || colon[2] != '/')) {
+            size_t from = (size_t)(colon - norm) < i ? i : (size_t)(colon - norm) + 1;
+            colon = from < n ? memchr(norm + from, ':', n - from) : NULL;
+        }
+        if (!dot && !colon) break;
+        size_t c = (size_t)((dot && (!colon || dot < colon) ? dot : colon) - norm);
+        if (norm[c] == '.') {
+            i = link_at_word(u, norm, n, word_start(norm, n, i, c), brands, want, out);
+        } else { /* "://": the word before it, if any */
+            size_t w = word_start(norm, n, i, c);
+            i = w < c ? link_at_word(u, norm, n, w, brands, want, out) : c;
+            if (i <= c) i = c + 1; /* ':' is no host character */
+        }
+    }
+    scan_end(u, want, out);
 }

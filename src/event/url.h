@@ -157,6 +157,12 @@ void fz_url_scan_destroy(fz_url_scan *u);
 void fz_url_scan_text(fz_url_scan *u, const char *norm, size_t n, const fz_url_brands *brands,
                       unsigned want, fz_url_fields *out);
 
+/* The same, reading every word of the text (fz_url_scan_text() reads only
+ * the words around a '.' or before "://"): the reference the tests hold
+ * it to. */
+void fz_url_scan_text_words(fz_url_scan *u, const char *norm, size_t n, const fz_url_brands *brands,
+                            unsigned want, fz_url_fields *out);
+
 /* Punycode (RFC 3492), exposed for tests. decode: ASCII in[0..n) (no
  * "xn--") to code points; encode: code points to ASCII. Return the
  * output length, or -1 when the input is invalid or out does not fit. */

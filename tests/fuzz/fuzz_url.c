@@ -8,7 +8,8 @@
  * registered domain is a suffix at a label start; the Unicode form is
  * valid UTF-8; parsing "http://" + the host again gives the same host,
  * Unicode host and domain (the ASCII form is a fixed point); and each
- * field has exactly one line per analysed link. The text fields
+ * field has exactly one line per analysed link, and the same links and
+ * fields as the reference scanner that reads every word. The text fields
  * (textfacts.h) of the same text: numbers never longer than the text,
  * digits and single line breaks only, the same at the scalar and the
  * vector level. Any crash, sanitizer report or abort() is a finding.
@@ -26,7 +27,7 @@
 #include "utf8.h"
 
 static fz_url_brands *g_brands;
-static fz_url_scan *g_scan;
+static fz_url_scan *g_scan, *g_ref;
 static char *g_norm, *g_nums[2];
 
 #define MAX_INPUT (1u << 16)
@@ -37,7 +38,8 @@ static void init(void) {
     static const char brands[] = "paypal: paypal.com\napple: apple.com icloud.com\nups: ups.com\n";
     if (fz_skel_init(err, sizeof(err)) != 0 || fz_url_init(err, sizeof(err)) != 0 ||
         !(g_brands = fz_url_brands_parse(brands, strlen(brands), &line, err, sizeof(err))) ||
-        !(g_scan = fz_url_scan_new(err, sizeof(err))) || !(g_norm = malloc(MAX_INPUT)) ||
+        !(g_scan = fz_url_scan_new(err, sizeof(err))) ||
+        !(g_ref = fz_url_scan_new(err, sizeof(err))) || !(g_norm = malloc(MAX_INPUT)) ||
         !(g_nums[0] = malloc(MAX_INPUT)) || !(g_nums[1] = malloc(MAX_INPUT))) {
         fprintf(stderr, "fuzz_url: %s\n", err);
         abort();
@@ -97,6 +99,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     f.domain_uni, f.domain_skel, f.flags};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         if (lines(all[i]) != f.nurls) abort();
+    /* the same as the reference that reads every word */
+    fz_url_fields g;
+    fz_url_scan_text_words(g_ref, g_norm, n, g_brands, FZ_URL_WANT_ALL, &g);
+    fz_str ref[] = {g.host,       g.host_uni,    g.host_skel, g.domain,
+                    g.domain_uni, g.domain_skel, g.flags};
+    if (g.nurls != f.nurls || g.nskipped != f.nskipped) abort();
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (all[i].n != ref[i].n || (all[i].n && memcmp(all[i].p, ref[i].p, all[i].n) != 0))
+            abort();
     /* the text fields, at both levels */
     fz_simd_level was = fz_simd_level_get();
     unsigned fl[2];

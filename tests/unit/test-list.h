@@ -110,6 +110,7 @@ TEST_ENTRY(url_long_hosts)
 TEST_ENTRY(url_punycode)
 TEST_ENTRY(url_brands_errors)
 TEST_ENTRY(url_texts)
+TEST_ENTRY(url_scan_words_oracle)
 TEST_ENTRY(url_rules)
 TEST_ENTRY(url_rules_errors)
 

@@ -311,6 +311,72 @@ TEST_IMPL(url_texts) {
     fz_url_brands_destroy(b);
 }
 
+/* fz_url_scan_text() reads only the words around a '.' or before "://";
+ * the reference reads every word. Random texts of pieces that make and
+ * break links (schemes, www., dots, '@', '-', ':', letters of two and
+ * three bytes, Han, bytes that are no UTF-8), normalised and not: the same
+ * links, fields and counts, byte for byte. */
+static void assert_same_scan(fz_url_scan *u, fz_url_scan *ref, const fz_url_brands *b,
+                             const char *s, size_t n) {
+    fz_url_fields f, g;
+    fz_url_scan_text(u, s, n, b, FZ_URL_WANT_ALL, &f);
+    fz_url_scan_text_words(ref, s, n, b, FZ_URL_WANT_ALL, &g);
+    ASSERT_EQ_U64(f.nurls, g.nurls);
+    ASSERT_EQ_U64(f.nskipped, g.nskipped);
+    const fz_str *a[] = {&f.host,       &f.host_uni,    &f.host_skel, &f.domain,
+                         &f.domain_uni, &f.domain_skel, &f.flags};
+    const fz_str *w[] = {&g.host,       &g.host_uni,    &g.host_skel, &g.domain,
+                         &g.domain_uni, &g.domain_skel, &g.flags};
+    for (size_t i = 0; i < FZ_ARRAY_LEN(a); i++) {
+        ASSERT_EQ_U64(a[i]->p != NULL, w[i]->p != NULL);
+        ASSERT_EQ_U64(a[i]->n, w[i]->n);
+        if (a[i]->n) ASSERT(memcmp(a[i]->p, w[i]->p, a[i]->n) == 0);
+    }
+}
+
+TEST_IMPL(url_scan_words_oracle) {
+    fz_url_brands *b = init_url();
+    char err[256];
+    fz_url_scan *u = fz_url_scan_new(err, sizeof(err)), *ref = fz_url_scan_new(err, sizeof(err));
+    ASSERT(u != NULL && ref != NULL);
+    // clang-format off
+    static const char *const pieces[] = {
+        "http", "https", "://", ":", "/", "//", "www", ".", "..", "@", "-", " ", " ", "a",
+        "paypal", "com", "cn", "top", "bit", "ly", "x1", "45", "8080", "?q=1", "\xc3\xa9",
+        "\xe1\x80\x80", "\xe4\xb8\xad", "\xff", "\x80", "\xc3", "\xe1\x80", "p\xd0\xb0ypal",
+        "xn--", "[::1]", "\n", "#", "_", "http://a.com/x", "www.paypal.com", "bit.ly/abc",
+        "x1.cn", "45.12.3.4", "pay.top", "\xc3\xa9t\xc3\xa9.fr", " mail a@b.cn ",
+    };
+    // clang-format on
+    static char text[512], norm[2048];
+    uint64_t seed = 1;
+    size_t links = 0;
+    for (int iter = 0; iter < 60000; iter++) {
+        size_t o = 0;
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        int npieces = 1 + (int)((seed >> 33) % 40);
+        for (int k = 0; k < npieces; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            const char *p = pieces[(seed >> 33) % FZ_ARRAY_LEN(pieces)];
+            size_t len = strlen(p);
+            if (o + len >= sizeof(text)) break;
+            memcpy(text + o, p, len);
+            o += len;
+        }
+        fz_test_context("iteration %d: '%.*s'", iter, (int)o, text);
+        assert_same_scan(u, ref, b, text, o);
+        size_t n = fz_norm_text(text, o, norm);
+        assert_same_scan(u, ref, b, norm, n);
+        fz_url_fields f;
+        fz_url_scan_text(u, norm, n, b, FZ_URL_WANT_HOST, &f);
+        links += f.nurls;
+    }
+    ASSERT(links >= 30000); /* links were found, not only their absence */
+    fz_url_scan_destroy(u);
+    fz_url_scan_destroy(ref);
+    fz_url_brands_destroy(b);
+}
+
 /* ---- the fields in the rule language ---- */
 
 static fz_ruleset *load(const char *dir, fz_rule_diags *diags) {
