@@ -143,7 +143,7 @@ int fz_diffreport_text(const fz_diff_report *r, FILE *fp) {
             (unsigned long long)t->alerts.n[FZ_DIFF_UNCHANGED],
             (unsigned long long)t->primary_changed);
 
-    size_t nch[5] = {0}, nsame = 0, listed = 0;
+    size_t nch[FZ_RULE_SHADOW + 1] = {0}, nsame = 0, listed = 0;
     for (size_t i = 0; i < nrules; i++) {
         nch[rules[i].change]++;
         nsame += rules[i].change == FZ_RULE_REV_CHANGED && same_verdicts(&rules[i]);
@@ -151,9 +151,12 @@ int fz_diffreport_text(const fz_diff_report *r, FILE *fp) {
     }
     fprintf(fp,
             "rules: %zu added, %zu removed, %zu with a new rev (%zu of them with the same "
-            "verdicts), %zu edited without a new rev\n",
+            "verdicts), %zu edited without a new rev",
             nch[FZ_RULE_ADDED], nch[FZ_RULE_REMOVED], nch[FZ_RULE_REV_CHANGED], nsame,
             nch[FZ_RULE_EDITED]);
+    if (nch[FZ_RULE_SHADOW])
+        fprintf(fp, ", %zu with a shadow revision added, removed or changed", nch[FZ_RULE_SHADOW]);
+    fputc('\n', fp);
     for (size_t i = 0; i < nrules; i++) {
         const fz_diff_rule *x = &rules[i];
         const fz_rule *o = x->old_rule, *n = x->new_rule;
@@ -174,6 +177,22 @@ int fz_diffreport_text(const fz_diff_report *r, FILE *fp) {
             fprintf(fp, "  edited   %s rev %u: definition changed, rev not bumped\n", x->id,
                     n->rev);
             break;
+        case FZ_RULE_SHADOW: {
+            const fz_rule *os = x->old_shadow, *ns = x->new_shadow;
+            if (!os)
+                fprintf(fp, "  shadow   %s: shadow revision rev %u added beside rev %u\n", x->id,
+                        ns->rev, n->rev);
+            else if (!ns)
+                fprintf(fp, "  shadow   %s: shadow revision rev %u removed (rev %u stays)\n", x->id,
+                        os->rev, n->rev);
+            else if (os->rev != ns->rev)
+                fprintf(fp, "  shadow   %s: shadow revision rev %u -> %u\n", x->id, os->rev,
+                        ns->rev);
+            else
+                fprintf(fp, "  shadow   %s: shadow revision rev %u edited, rev not bumped\n", x->id,
+                        ns->rev);
+            break;
+        }
         case FZ_RULE_SAME: break;
         }
         if (o && n && o->status != n->status)
@@ -533,6 +552,10 @@ int fz_diffreport_json(const fz_diff_report *r, FILE *fp) {
         j_rule_side(&b, &r->side[0], x->old_rule);
         j_key(&b, "new", &g);
         j_rule_side(&b, &r->side[1], x->new_rule);
+        j_key(&b, "old_shadow", &g);
+        j_rule_side(&b, &r->side[0], x->old_shadow);
+        j_key(&b, "new_shadow", &g);
+        j_rule_side(&b, &r->side[1], x->new_shadow);
         j_u64(&b, "shadow_old", x->shadow_old, &g);
         j_u64(&b, "shadow_new", x->shadow_new, &g);
         j_tally(&b, &x->t, &g);

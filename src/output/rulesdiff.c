@@ -42,7 +42,8 @@ struct fz_rulesdiff {
 };
 
 static const char *const kind_names[FZ_DIFF_KINDS] = {"gained", "lost", "unchanged"};
-static const char *const change_names[] = {"same", "added", "removed", "rev_changed", "edited"};
+static const char *const change_names[] = {"same",        "added",  "removed",
+                                           "rev_changed", "edited", "shadow_rev"};
 
 const char *fz_diff_kind_name(fz_diff_kind k) { return kind_names[k]; }
 const char *fz_diff_change_name(fz_diff_change c) { return change_names[c]; }
@@ -114,6 +115,26 @@ static id_ref *sorted_ids(const fz_ruleset *rs, int cats, size_t *n) {
     return v;
 }
 
+/* The revisions of id, whose rules start at v[0] (sorted): *rule the one
+ * compared (the first not in shadow, else the first), *shadow a shadow
+ * revision beside it (rules.h: an enabled rule and its shadow revision
+ * share an id), or NULL. */
+static void revisions(const fz_ruleset *rs, const id_ref *v, size_t n, const char *id,
+                      const fz_rule **rule, const fz_rule **shadow) {
+    *rule = *shadow = NULL;
+    for (size_t k = 0; k < n && !strcmp(v[k].id, id); k++) {
+        const fz_rule *r = fz_ruleset_rule(rs, v[k].idx);
+        if (r->status != FZ_STATUS_SHADOW && (!*rule || (*rule)->status == FZ_STATUS_SHADOW)) {
+            if (*rule && !*shadow) *shadow = *rule; /* the shadow one came first */
+            *rule = r;
+        } else if (!*rule) {
+            *rule = r;
+        } else if (!*shadow && r->status == FZ_STATUS_SHADOW) {
+            *shadow = r;
+        }
+    }
+}
+
 /* Merge the rules (cats = 0) or categories (1) of both rulesets into
  * sorted rows; fill the maps. Returns the number of rows, or (size_t)-1. */
 static size_t merge(fz_rulesdiff *d, int cats) {
@@ -137,8 +158,8 @@ static size_t merge(fz_rulesdiff *d, int cats) {
         } else {
             fz_diff_rule *r = &((fz_diff_rule *)out)[rows];
             r->id = id;
-            r->old_rule = c <= 0 ? fz_ruleset_rule(d->old_rs, a[i].idx) : NULL;
-            r->new_rule = c >= 0 ? fz_ruleset_rule(d->new_rs, b[j].idx) : NULL;
+            if (c <= 0) revisions(d->old_rs, a + i, na - i, id, &r->old_rule, &r->old_shadow);
+            if (c >= 0) revisions(d->new_rs, b + j, nb - j, id, &r->new_rule, &r->new_shadow);
             if (!r->new_rule)
                 r->change = FZ_RULE_REMOVED;
             else if (!r->old_rule)
@@ -147,6 +168,10 @@ static size_t merge(fz_rulesdiff *d, int cats) {
                 r->change = FZ_RULE_REV_CHANGED;
             else if (rule_digest(r->old_rule) != rule_digest(r->new_rule))
                 r->change = FZ_RULE_EDITED;
+            else if (!r->old_shadow != !r->new_shadow ||
+                     (r->old_shadow && (r->old_shadow->rev != r->new_shadow->rev ||
+                                        rule_digest(r->old_shadow) != rule_digest(r->new_shadow))))
+                r->change = FZ_RULE_SHADOW;
         }
         /* every rule of the same id (categories: of the same name) maps here */
         for (; c <= 0 && i < na && !strcmp(a[i].id, id); i++) map[0][a[i].idx] = (uint32_t)rows;

@@ -73,13 +73,18 @@ typedef enum fz_diff_change {
     FZ_RULE_REMOVED,
     FZ_RULE_REV_CHANGED, /* rev differs */
     FZ_RULE_EDITED,      /* same rev, definition differs: a rev bump was forgotten */
+    FZ_RULE_SHADOW,      /* the enabled revision the same; its shadow revision (a second
+                            revision of the id, status shadow) added, removed or changed */
 } fz_diff_change;
 
 const char *fz_diff_change_name(fz_diff_change c);
 
 typedef struct fz_diff_rule {
     const char *id;
-    const fz_rule *old_rule, *new_rule; /* NULL when absent from that ruleset */
+    /* the revision compared: the one not in shadow when the id has two
+     * (a shadow pair), else its only one; NULL when absent */
+    const fz_rule *old_rule, *new_rule;
+    const fz_rule *old_shadow, *new_shadow; /* the shadow revision of a pair, or NULL */
     fz_diff_change change;
     fz_diff_tally t;                 /* enabled matches */
     uint64_t shadow_old, shadow_new; /* events matched while in status shadow */

@@ -269,6 +269,69 @@ TEST_IMPL(rulesdiff_rule_changes) {
     two_close(&t);
 }
 
+/* A shadow pair is one row, compared by its enabled revision wherever
+ * the shadow one stands in the files; adding, removing, re-revving or
+ * editing the shadow revision alone is a change of its own. */
+static const char shadow_old_yaml[] =
+    "rules:\n"
+    "  - {id: s.added, rev: 1, category: c, severity: low, status: enabled, pattern: alpha}\n"
+    "  - {id: s.removed, rev: 2, category: c, severity: low, status: shadow, pattern: beta2}\n"
+    "  - {id: s.removed, rev: 1, category: c, severity: low, status: enabled, pattern: beta}\n"
+    "  - {id: s.rev, rev: 1, category: c, severity: low, status: enabled, pattern: gamma}\n"
+    "  - {id: s.rev, rev: 2, category: c, severity: low, status: shadow, pattern: gamma2}\n"
+    "  - {id: s.edit, rev: 1, category: c, severity: low, status: enabled, pattern: delta}\n"
+    "  - {id: s.edit, rev: 2, category: c, severity: low, status: shadow, pattern: delta2}\n"
+    "  - {id: s.same, rev: 2, category: c, severity: low, status: shadow, pattern: eps2}\n"
+    "  - {id: s.same, rev: 1, category: c, severity: low, status: enabled, pattern: eps}\n";
+static const char shadow_new_yaml[] =
+    "rules:\n"
+    "  - {id: s.added, rev: 1, category: c, severity: low, status: enabled, pattern: alpha}\n"
+    "  - {id: s.added, rev: 2, category: c, severity: low, status: shadow, pattern: alpha2}\n"
+    "  - {id: s.removed, rev: 1, category: c, severity: low, status: enabled, pattern: beta}\n"
+    "  - {id: s.rev, rev: 1, category: c, severity: low, status: enabled, pattern: gamma}\n"
+    "  - {id: s.rev, rev: 3, category: c, severity: low, status: shadow, pattern: gamma3}\n"
+    "  - {id: s.edit, rev: 1, category: c, severity: low, status: enabled, pattern: delta}\n"
+    "  - {id: s.edit, rev: 2, category: c, severity: low, status: shadow, pattern: delta3}\n"
+    "  - {id: s.same, rev: 1, category: c, severity: low, status: enabled, pattern: eps}\n"
+    "  - {id: s.same, rev: 2, category: c, severity: low, status: shadow, pattern: eps2}\n";
+
+TEST_IMPL(rulesdiff_shadow_revisions) {
+    const char *d0 = fz_test_tmpdir(), *d1 = fz_test_tmpdir();
+    fz_test_write_str(d0, "r.yaml", shadow_old_yaml);
+    fz_test_write_str(d1, "r.yaml", shadow_new_yaml);
+    fz_ruleset *o = fz_test_load_rules(d0), *n = fz_test_load_rules(d1);
+    char err[256];
+    fz_diff_opts opts = {.examples = 0};
+    fz_rulesdiff *d = fz_rulesdiff_new(o, n, &opts, err, sizeof(err));
+    ASSERT(d);
+    size_t nr;
+    const fz_diff_rule *rows = fz_rulesdiff_rules(d, &nr);
+    static const struct {
+        const char *id;
+        fz_diff_change want;
+        unsigned old_shadow, new_shadow; /* shadow revs, 0: none */
+    } cases[] = {
+        {"s.added", FZ_RULE_SHADOW, 0, 2},   {"s.edit", FZ_RULE_SHADOW, 2, 2},
+        {"s.removed", FZ_RULE_SHADOW, 2, 0}, {"s.rev", FZ_RULE_SHADOW, 2, 3},
+        {"s.same", FZ_RULE_SAME, 2, 2},
+    };
+    ASSERT_EQ_U64(nr, FZ_ARRAY_LEN(cases));
+    for (size_t k = 0; k < nr; k++) {
+        fz_test_context("rule %s", cases[k].id);
+        ASSERT_STR_EQ(rows[k].id, cases[k].id);
+        ASSERT_EQ_I64(rows[k].change, cases[k].want);
+        /* the enabled revision is the one compared, shadow first in the file or not */
+        ASSERT_EQ_U64(rows[k].old_rule->rev, 1);
+        ASSERT_EQ_U64(rows[k].new_rule->rev, 1);
+        ASSERT_EQ_U64(rows[k].old_shadow ? rows[k].old_shadow->rev : 0, cases[k].old_shadow);
+        ASSERT_EQ_U64(rows[k].new_shadow ? rows[k].new_shadow->rev : 0, cases[k].new_shadow);
+    }
+    ASSERT_STR_EQ(fz_diff_change_name(FZ_RULE_SHADOW), "shadow_rev");
+    fz_rulesdiff_destroy(d);
+    fz_ruleset_unref(o);
+    fz_ruleset_unref(n);
+}
+
 TEST_IMPL(rulesdiff_examples_cleaned) {
     two t;
     two_open(&t);
