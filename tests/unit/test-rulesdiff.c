@@ -237,15 +237,22 @@ TEST_IMPL(rulesdiff_counts_oracle) {
     two_close(&t);
 }
 
+/* The rule rows of a diff of o against n, without examples. */
+static const fz_diff_rule *rule_rows(const fz_ruleset *o, const fz_ruleset *n, fz_rulesdiff **d,
+                                     size_t *nr) {
+    char err[256];
+    fz_diff_opts opts = {.examples = 0};
+    *d = fz_rulesdiff_new(o, n, &opts, err, sizeof(err));
+    ASSERT(*d);
+    return fz_rulesdiff_rules(*d, nr);
+}
+
 TEST_IMPL(rulesdiff_rule_changes) {
     two t;
     two_open(&t);
-    char err[256];
-    fz_diff_opts o = {.examples = 0};
-    fz_rulesdiff *d = fz_rulesdiff_new(t.rs[0], t.rs[1], &o, err, sizeof(err));
-    ASSERT(d);
+    fz_rulesdiff *d;
     size_t nr;
-    const fz_diff_rule *rows = fz_rulesdiff_rules(d, &nr);
+    const fz_diff_rule *rows = rule_rows(t.rs[0], t.rs[1], &d, &nr);
     static const struct {
         const char *id;
         fz_diff_change want;
@@ -300,12 +307,9 @@ TEST_IMPL(rulesdiff_shadow_revisions) {
     fz_test_write_str(d0, "r.yaml", shadow_old_yaml);
     fz_test_write_str(d1, "r.yaml", shadow_new_yaml);
     fz_ruleset *o = fz_test_load_rules(d0), *n = fz_test_load_rules(d1);
-    char err[256];
-    fz_diff_opts opts = {.examples = 0};
-    fz_rulesdiff *d = fz_rulesdiff_new(o, n, &opts, err, sizeof(err));
-    ASSERT(d);
+    fz_rulesdiff *d;
     size_t nr;
-    const fz_diff_rule *rows = fz_rulesdiff_rules(d, &nr);
+    const fz_diff_rule *rows = rule_rows(o, n, &d, &nr);
     static const struct {
         const char *id;
         fz_diff_change want;
