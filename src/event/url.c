@@ -814,14 +814,23 @@ static void put_line(line_buf *b, const char *s, size_t n) {
     b->n += n;
 }
 
+/* The offset of the first c in s[from..n), or n. */
+static size_t next_of(const char *s, size_t n, size_t from, char c) {
+    const char *p = from < n ? memchr(s + from, c, n - from) : NULL;
+    return p ? (size_t)(p - s) : n;
+}
+
+/* The offset of the ':' of the first "://" in s[from..n), or n. */
+static size_t next_scheme(const char *s, size_t n, size_t from) {
+    for (size_t p = from; (p = next_of(s, n, p, ':')) < n; p++)
+        if (n - p >= 3 && s[p + 1] == '/' && s[p + 2] == '/') return p;
+    return n;
+}
+
 static int maybe_link(const char *s, size_t n) {
-    const char *end = s + n;
-    for (const char *p = s; p < end && (p = memchr(p, '.', (size_t)(end - p))); p++)
-        if (p + 1 < end && host_len_at((const unsigned char *)p + 1, (size_t)(end - p - 1)))
-            return 1;
-    for (const char *p = s; p < end && (p = memchr(p, ':', (size_t)(end - p))); p++)
-        if (end - p >= 3 && p[1] == '/' && p[2] == '/') return 1;
-    return 0;
+    for (size_t p = 0; (p = next_of(s, n, p, '.')) < n; p++)
+        if (p + 1 < n && host_len_at((const unsigned char *)s + p + 1, n - p - 1)) return 1;
+    return next_scheme(s, n, 0) < n;
 }
 
 /* The link at norm[i..i+span): parsed, and its fields appended. */
@@ -927,22 +936,18 @@ void fz_url_scan_text(fz_url_scan *u, const char *norm, size_t n, const fz_url_b
     /* every link holds a '.' before a host character (a domain, an IPv4,
      * www.) or "://": most texts have neither, and memchr finds that fast */
     if (!maybe_link(norm, n)) return;
-    const char *dot = memchr(norm, '.', n), *colon = memchr(norm, ':', n);
+    size_t dot = next_of(norm, n, 0, '.'), scheme = next_scheme(norm, n, 0);
     for (size_t i = 0; i < n;) {
-        while (dot && (size_t)(dot - norm) < i) dot = memchr(norm + i, '.', n - i);
-        while (colon && ((size_t)(colon - norm) < i || (size_t)(norm + n - colon) < 3 ||
-                         colon[1] != '/' || colon[2] != '/')) {
-            size_t from = (size_t)(colon - norm) < i ? i : (size_t)(colon - norm) + 1;
-            colon = from < n ? memchr(norm + from, ':', n - from) : NULL;
-        }
-        if (!dot && !colon) break;
-        size_t c = (size_t)((dot && (!colon || dot < colon) ? dot : colon) - norm);
-        if (norm[c] == '.') {
-            i = link_at_word(u, norm, n, word_start(norm, n, i, c), brands, want, out);
-        } else { /* "://": the word before it, if any */
-            size_t w = word_start(norm, n, i, c);
-            i = w < c ? link_at_word(u, norm, n, w, brands, want, out) : c;
-            if (i <= c) i = c + 1; /* ':' is no host character */
+        if (dot < i) dot = next_of(norm, n, i, '.');
+        if (scheme < i) scheme = next_scheme(norm, n, i);
+        size_t c = dot < scheme ? dot : scheme;
+        if (c >= n) break;
+        size_t w = word_start(norm, n, i, c);
+        if (c == dot) {
+            i = link_at_word(u, norm, n, w, brands, want, out);
+        } else { /* "://": the word before it, if any; ':' is no host character */
+            size_t next = w < c ? link_at_word(u, norm, n, w, brands, want, out) : c;
+            i = next > c ? next : c + 1;
         }
     }
     scan_end(u, want, out);

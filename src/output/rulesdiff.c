@@ -116,22 +116,17 @@ static id_ref *sorted_ids(const fz_ruleset *rs, int cats, size_t *n) {
 }
 
 /* The revisions of id, whose rules start at v[0] (sorted): *rule the one
- * compared (the first not in shadow, else the first), *shadow a shadow
- * revision beside it (rules.h: an enabled rule and its shadow revision
- * share an id), or NULL. */
+ * compared, *shadow NULL, or for a shadow pair (rules.h: an id has two
+ * revisions only as one enabled and one in shadow) the enabled one and
+ * the shadow one, in whichever order the files hold them. */
 static void revisions(const fz_ruleset *rs, const id_ref *v, size_t n, const char *id,
                       const fz_rule **rule, const fz_rule **shadow) {
-    *rule = *shadow = NULL;
-    for (size_t k = 0; k < n && !strcmp(v[k].id, id); k++) {
-        const fz_rule *r = fz_ruleset_rule(rs, v[k].idx);
-        if (r->status != FZ_STATUS_SHADOW && (!*rule || (*rule)->status == FZ_STATUS_SHADOW)) {
-            if (*rule && !*shadow) *shadow = *rule; /* the shadow one came first */
-            *rule = r;
-        } else if (!*rule) {
-            *rule = r;
-        } else if (!*shadow && r->status == FZ_STATUS_SHADOW) {
-            *shadow = r;
-        }
+    *rule = fz_ruleset_rule(rs, v[0].idx);
+    *shadow = n > 1 && !strcmp(v[1].id, id) ? fz_ruleset_rule(rs, v[1].idx) : NULL;
+    if (*shadow && (*rule)->status == FZ_STATUS_SHADOW) {
+        const fz_rule *t = *rule;
+        *rule = *shadow;
+        *shadow = t;
     }
 }
 

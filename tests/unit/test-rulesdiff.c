@@ -152,15 +152,28 @@ static int shadow_id(const fz_ruleset *rs, const fz_result *r, const char *id) {
     return 0;
 }
 
+/* A diff of o against n keeping `examples` of each kind. */
+static fz_rulesdiff *diff_of(const fz_ruleset *o, const fz_ruleset *n, size_t examples) {
+    char err[256];
+    fz_diff_opts opts = {.examples = examples};
+    fz_rulesdiff *d = fz_rulesdiff_new(o, n, &opts, err, sizeof(err));
+    ASSERT(d);
+    return d;
+}
+
+/* The rule rows of a diff of o against n, without examples. */
+static const fz_diff_rule *rule_rows(const fz_ruleset *o, const fz_ruleset *n, fz_rulesdiff **d,
+                                     size_t *nr) {
+    *d = diff_of(o, n, 0);
+    return fz_rulesdiff_rules(*d, nr);
+}
+
 #define NEV 1500
 
 TEST_IMPL(rulesdiff_counts_oracle) {
     two t;
     two_open(&t);
-    char err[256];
-    fz_diff_opts o = {.examples = 2};
-    fz_rulesdiff *d = fz_rulesdiff_new(t.rs[0], t.rs[1], &o, err, sizeof(err));
-    ASSERT(d);
+    fz_rulesdiff *d = diff_of(t.rs[0], t.rs[1], 2);
     static fz_result a[NEV], b[NEV];
     static char lines[NEV][1024];
     uint64_t invalid = 0;
@@ -235,16 +248,6 @@ TEST_IMPL(rulesdiff_counts_oracle) {
         }
     fz_rulesdiff_destroy(d);
     two_close(&t);
-}
-
-/* The rule rows of a diff of o against n, without examples. */
-static const fz_diff_rule *rule_rows(const fz_ruleset *o, const fz_ruleset *n, fz_rulesdiff **d,
-                                     size_t *nr) {
-    char err[256];
-    fz_diff_opts opts = {.examples = 0};
-    *d = fz_rulesdiff_new(o, n, &opts, err, sizeof(err));
-    ASSERT(*d);
-    return fz_rulesdiff_rules(*d, nr);
 }
 
 TEST_IMPL(rulesdiff_rule_changes) {
@@ -382,10 +385,7 @@ TEST_IMPL(rulesdiff_examples_cleaned) {
 TEST_IMPL(rulesdiff_kafka_where) {
     two t;
     two_open(&t);
-    char err[256];
-    fz_diff_opts o = {.examples = 2};
-    fz_rulesdiff *d = fz_rulesdiff_new(t.rs[0], t.rs[1], &o, err, sizeof(err));
-    ASSERT(d);
+    fz_rulesdiff *d = diff_of(t.rs[0], t.rs[1], 2);
     const char *line = "{\"id\":\"k1\",\"ts\":1,\"type\":\"sms\",\"from\":\"1\",\"to\":\"2\","
                        "\"text\":\"账户异常冻结\"}";
     static fz_result a, b;
