@@ -235,6 +235,8 @@ int main(int argc, char **argv) {
                ps.group_scans ? 100.0 * (double)ps.confirmed / (double)ps.group_scans : 0.0);
         printf("  prefilter: %.2f factor hits per event, counting for %.2f clauses\n",
                (double)ps.factor_hits / ev, (double)ps.factor_targets / ev);
+        printf("  disguised texts (scanned unmasked as well): %.2f %% of events\n",
+               100.0 * (double)ps.unmasked / ev);
         const uint64_t *cc = fz_matcher_candidate_counts(m);
         const fz_confirm *cf = fz_ruleset_confirms(rs);
         for (int top = 0; top < top_n; top++) { /* the least selective factors */

@@ -38,6 +38,7 @@ struct fz_lazy {
     double *score;
     uint32_t cur;
     fz_str text;
+    fz_str unmasked; /* a disguised text's skeleton (matcher.h), or NULL */
     fz_score scored[FZ_MAX_MODEL_TERMS * 4];
     int nscored;
     uint64_t scored_total;
@@ -126,12 +127,13 @@ void fz_lazy_destroy(fz_lazy *lz) {
     free(lz);
 }
 
-void fz_lazy_begin(fz_lazy *lz, fz_str text) {
+void fz_lazy_begin(fz_lazy *lz, fz_str text, fz_str unmasked) {
     if (++lz->cur == 0) { /* stamp wrapped: forget old stamps */
         for (size_t i = 0; i < lz->nmodels; i++) lz->stamp[i] = 0;
         lz->cur = 1;
     }
     lz->text = text.p && text.n ? text : FZ_STR_NULL;
+    lz->unmasked = lz->text.p && unmasked.p && unmasked.n ? unmasked : FZ_STR_NULL;
     lz->nscored = 0;
 }
 
@@ -143,6 +145,10 @@ size_t fz_lazy_always(const fz_lazy *lz, const uint32_t **rules) {
 static double score_of(fz_lazy *lz, uint32_t model) {
     if (lz->stamp[model] == lz->cur) return lz->score[model];
     double s = fz_model_score(lz->models[model], lz->text.p, lz->text.n);
+    if (lz->unmasked.p) { /* the higher score, as a pattern found in either text is found */
+        double u = fz_model_score(lz->models[model], lz->unmasked.p, lz->unmasked.n);
+        if (u > s) s = u;
+    }
     lz->stamp[model] = lz->cur;
     lz->score[model] = s;
     lz->scored_total++;

@@ -38,9 +38,11 @@ fz_lazy *fz_lazy_new(const fz_ruleset *rs, char *errstr, size_t errstr_size);
 void fz_lazy_destroy(fz_lazy *lz);
 
 /* Start an event whose normalised text is text (p NULL or n 0: none; no
- * model term holds then and nothing is scored). text must stay valid
+ * model term holds then and nothing is scored). unmasked is the skeleton
+ * of a disguised text (matcher.h, FZ_VIEW_UNMASKED) or NULL: a model's
+ * score is then the higher of the two texts' scores. Both must stay valid
  * until the event's last fz_lazy_resolve(). */
-void fz_lazy_begin(fz_lazy *lz, fz_str text);
+void fz_lazy_begin(fz_lazy *lz, fz_str text, fz_str unmasked);
 /* The rules to evaluate on this event although no term of theirs was
  * found: the always-evaluated ones when the event has text, else none. */
 size_t fz_lazy_always(const fz_lazy *lz, const uint32_t **rules);

@@ -264,7 +264,8 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
  * touched ones, then each touched rule with model terms gets their bits,
  * scored only where its outcome depends on them. */
 static void resolve_lazy(fz_matcher *m, const fz_views *views, fz_matches *out) {
-    fz_lazy_begin(m->lazy, (*views)[FZ_FIELD_TEXT][FZ_VIEW_NORM]);
+    fz_lazy_begin(m->lazy, (*views)[FZ_FIELD_TEXT][FZ_VIEW_NORM],
+                  (*views)[FZ_FIELD_TEXT][FZ_VIEW_UNMASKED]);
     const uint32_t *always;
     size_t n = fz_lazy_always(m->lazy, &always);
     for (size_t i = 0; i < n; i++) {
@@ -411,6 +412,17 @@ static void count_pairs(fz_matcher *m) {
     }
 }
 
+/* Scans database d over view v, and over the unmasked text too when d is
+ * the text's normalised view and the text is disguised (matcher.h). */
+static int scan_view(fz_matcher *m, const fz_db *d, fz_str v, const fz_views *views) {
+    m->field = v;
+    if (hs_scan(d->db, v.p, (unsigned)v.n, 0, m->scratch, on_match, m) != HS_SUCCESS) return -1;
+    fz_str u = (*views)[FZ_FIELD_TEXT][FZ_VIEW_UNMASKED];
+    if (d->field != FZ_FIELD_TEXT || d->view != FZ_VIEW_NORM || !u.p || !u.n) return 0;
+    m->field = u;
+    return hs_scan(d->db, u.p, (unsigned)u.n, 0, m->scratch, on_match, m) != HS_SUCCESS ? -1 : 0;
+}
+
 int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
     if (++m->cur == 0) { /* stamp wrapped: forget old stamps */
         for (size_t i = 0; i < m->nrules; i++) m->st[i].stamp = m->st[i].mstamp = 0;
@@ -431,11 +443,11 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
         if (d->confirm) break; /* the confirms come last */
         fz_str v = (*views)[d->field][d->view];
         if (!v.p || v.n == 0) continue;
-        m->field = v;
-        if (hs_scan(d->db, v.p, (unsigned)v.n, 0, m->scratch, on_match, m) != HS_SUCCESS) return -1;
+        if (scan_view(m, d, v, views) != 0) return -1;
     }
     if (m->nfacts) scan_facts(m, views);
     m->pstats.scans++;
+    m->pstats.unmasked += (*views)[FZ_FIELD_TEXT][FZ_VIEW_UNMASKED].p != NULL;
     if (m->nccand) m->pstats.events_with_candidates++;
     /* the deferred regexes (no factor; their term alone decides nothing):
      * last, so that what the others found can make them unneeded. Not
@@ -450,10 +462,8 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
         const fz_db *d = fz_ruleset_db_at(rs, (size_t)db);
         m->pstats.group_scans++;
         m->dbscans[db]++;
-        fz_str v = (*views)[d->field][d->view];
-        m->field = v;
         m->hit = 0;
-        if (hs_scan(d->db, v.p, (unsigned)v.n, 0, m->scratch, on_match, m) != HS_SUCCESS) return -1;
+        if (scan_view(m, d, (*views)[d->field][d->view], views) != 0) return -1;
         m->pstats.confirmed += m->hit;
     }
     if (m->lazy) resolve_lazy(m, views, out);

@@ -31,8 +31,14 @@
 #define FZ_MAX_SCORES 4
 
 /* The views of an event's fields, indexed [field][view]; .p == NULL when
- * absent or not needed. */
-typedef fz_str fz_views[FZ_FIELD_COUNT][FZ_VIEW_COUNT];
+ * absent or not needed. One column more than the rules' views:
+ * [FZ_FIELD_TEXT][FZ_VIEW_UNMASKED] is the unmasked text, its skeleton
+ * (skel.h), present only when the text is disguised (textfacts.h,
+ * FZ_TEXT_DISGUISED). No rule names it; the databases of the text's
+ * normalised view scan it as well as the normalised text, and a term found
+ * in either is found. */
+#define FZ_VIEW_UNMASKED FZ_VIEW_COUNT
+typedef fz_str fz_views[FZ_FIELD_COUNT][FZ_VIEW_COUNT + 1];
 
 typedef struct fz_matches {
     int n;            /* enabled rules that matched (in rules[], ascending) */
@@ -80,6 +86,7 @@ typedef struct fz_prefilter_stats {
     uint64_t not_needed;             /* of them, not confirmed: no verdict depended on them */
     uint64_t group_scans;            /* confirm databases scanned for them */
     uint64_t confirmed;              /* group scans where some regex matched */
+    uint64_t unmasked;               /* events whose disguised text was scanned unmasked too */
 } fz_prefilter_stats;
 
 void fz_matcher_prefilter_stats(const fz_matcher *m, fz_prefilter_stats *out);

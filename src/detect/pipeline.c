@@ -29,6 +29,7 @@ struct fz_pipeline {
     char *facts;                          /* the text_* fields' buffer */
     char *skel_tmp;                       /* the text normalised with its case, max_event_bytes */
     char *skel_buf;                       /* the text's skeleton view, SKEL_CAP(max_event_bytes) */
+    char *unmask_buf; /* the unmasked text (matcher.h), SKEL_CAP(max_event_bytes) */
     size_t max_event_bytes;
     const fz_mask_config *masks; /* campaign masks per category; NULL = all */
 };
@@ -50,6 +51,7 @@ fz_pipeline *fz_pipeline_new(size_t max_event_bytes, size_t arena_bytes, char *e
         return NULL;
     }
     memset(p, 0, sizeof(*p));
+    if (fz_skel_init(errstr, errstr_size) != 0) goto fail; /* the unmasked view's tables */
     p->dec = fz_decoder_new(max_event_bytes, arena_bytes, 1024, errstr, errstr_size);
     if (!p->dec) goto fail;
     p->max_event_bytes = max_event_bytes;
@@ -58,7 +60,8 @@ fz_pipeline *fz_pipeline_new(size_t max_event_bytes, size_t arena_bytes, char *e
     if (!(p->urls = fz_url_scan_new(errstr, errstr_size))) goto fail_nomem;
     if (!(p->facts = malloc(FZ_TEXT_FACTS_ROOM(max_event_bytes)))) goto fail_nomem;
     if (!(p->skel_tmp = malloc(max_event_bytes + 1)) ||
-        !(p->skel_buf = malloc(SKEL_CAP(max_event_bytes))))
+        !(p->skel_buf = malloc(SKEL_CAP(max_event_bytes))) ||
+        !(p->unmask_buf = malloc(SKEL_CAP(max_event_bytes))))
         goto fail_nomem;
     fz_buf_init(&p->norm, 2 * max_event_bytes + 64);
     if (fz_buf_reserve(&p->norm, 2 * max_event_bytes + 64) != FZ_OK) goto fail_nomem;
@@ -70,6 +73,7 @@ fail_nomem:
     free(p->facts);
     free(p->skel_tmp);
     free(p->skel_buf);
+    free(p->unmask_buf);
     fz_decoder_destroy(p->dec);
 fail:
     free(p);
@@ -86,6 +90,7 @@ void fz_pipeline_destroy(fz_pipeline *p) {
     free(p->facts);
     free(p->skel_tmp);
     free(p->skel_buf);
+    free(p->unmask_buf);
     free(p);
 }
 
@@ -129,20 +134,21 @@ static unsigned derived_wants(const fz_ruleset *rs) {
     return want;
 }
 
-void fz_pipeline_derived_views(fz_url_scan *u, const fz_url_brands *brands, unsigned want,
-                               fz_str norm, char *facts, fz_views *out) {
+unsigned fz_pipeline_derived_views(fz_url_scan *u, const fz_url_brands *brands, unsigned want,
+                                   fz_str raw, fz_str norm, char *facts, fz_views *out) {
     fz_url_fields uf;
     /* the link token needs the links, even when no url_* field is wanted */
     if (want & (FZ_URL_WANT_ALL | FZ_TEXT_WANT_FLAGS))
         fz_url_scan_text(u, norm.p, norm.n, brands, want & FZ_URL_WANT_ALL, &uf);
     else
         memset(&uf, 0, sizeof(uf));
+    size_t nn = 0;
+    char *nums = facts + FZ_TEXT_FLAGS_MAX;
+    unsigned fl = fz_text_scan(norm.p, norm.n, (want & FZ_TEXT_WANT_NUMBERS) ? nums : NULL, &nn);
+    if (uf.nurls) fl |= FZ_TEXT_LINK;
+    if (!(fl & FZ_TEXT_DISGUISED) && raw.p && fz_skel_capital_i(raw.p, raw.n))
+        fl |= FZ_TEXT_DISGUISED;
     if (want & (FZ_TEXT_WANT_FLAGS | FZ_TEXT_WANT_NUMBERS)) {
-        size_t nn = 0;
-        char *nums = facts + FZ_TEXT_FLAGS_MAX;
-        unsigned fl =
-            fz_text_scan(norm.p, norm.n, (want & FZ_TEXT_WANT_NUMBERS) ? nums : NULL, &nn);
-        if (uf.nurls) fl |= FZ_TEXT_LINK;
         size_t k = fz_text_flags_format(fl, facts);
         (*out)[FZ_FIELD_TEXT_FLAGS][FZ_VIEW_RAW] =
             (want & FZ_TEXT_WANT_FLAGS) && k ? (fz_str){facts, k} : FZ_STR_NULL;
@@ -156,6 +162,7 @@ void fz_pipeline_derived_views(fz_url_scan *u, const fz_url_brands *brands, unsi
     (*out)[FZ_FIELD_URL_DOMAIN][FZ_VIEW_NORM] = uf.domain_uni;
     (*out)[FZ_FIELD_URL_DOMAIN][FZ_VIEW_SKEL] = uf.domain_skel;
     (*out)[FZ_FIELD_URL_FLAGS][FZ_VIEW_RAW] = uf.flags;
+    return fl;
 }
 
 /* The views of ev's fields that rs scans (fz_pipeline_views()). */
@@ -168,6 +175,7 @@ static void views_for(fz_pipeline *p, const fz_ruleset *rs, const fz_event *ev, 
         (*out)[f][FZ_VIEW_RAW] = raw;
         (*out)[f][FZ_VIEW_NORM] = FZ_STR_NULL;
         (*out)[f][FZ_VIEW_SKEL] = FZ_STR_NULL;
+        (*out)[f][FZ_VIEW_UNMASKED] = FZ_STR_NULL;
         if (!raw.p) continue;
         size_t n = raw.n <= p->max_event_bytes ? raw.n : p->max_event_bytes;
         if (f == FZ_FIELD_TEXT && fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_SKEL)) {
@@ -176,15 +184,22 @@ static void views_for(fz_pipeline *p, const fz_ruleset *rs, const fz_event *ev, 
             (*out)[f][FZ_VIEW_SKEL] = (fz_str){p->skel_buf, k};
         }
         /* the links are read from the normalised text */
-        if (!fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_NORM) && !(f == FZ_FIELD_TEXT && want))
-            continue;
+        int norm_used = fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_NORM);
+        if (!norm_used && !(f == FZ_FIELD_TEXT && want)) continue;
         size_t k = f == FZ_FIELD_TEXT ? fz_norm_text(raw.p, n, p->view_buf[f])
                                       : fz_norm_number(raw.p, n, p->view_buf[f]);
-        if (f == FZ_FIELD_TEXT && want)
-            fz_pipeline_derived_views(p->urls, fz_ruleset_url_brands(rs), want,
-                                      (fz_str){p->view_buf[f], k}, p->facts, out);
-        if (fz_ruleset_uses(rs, (fz_field)f, FZ_VIEW_NORM))
-            (*out)[f][FZ_VIEW_NORM] = (fz_str){p->view_buf[f], k};
+        fz_str norm = {p->view_buf[f], k};
+        if (norm_used) (*out)[f][FZ_VIEW_NORM] = norm;
+        if (f != FZ_FIELD_TEXT) continue;
+        unsigned fl = fz_pipeline_derived_views(p->urls, fz_ruleset_url_brands(rs), want,
+                                                (fz_str){raw.p, n}, norm, p->facts, out);
+        /* a disguised text: its normalised-view rules scan the skeleton too */
+        if (norm_used && (fl & FZ_TEXT_DISGUISED))
+            (*out)[f][FZ_VIEW_UNMASKED] =
+                (*out)[f][FZ_VIEW_SKEL].p
+                    ? (*out)[f][FZ_VIEW_SKEL]
+                    : (fz_str){p->unmask_buf, fz_skel_text(raw.p, n, p->skel_tmp, p->unmask_buf,
+                                                           SKEL_CAP(p->max_event_bytes))};
     }
 }
 

@@ -128,20 +128,24 @@ const fz_ruleset *fz_pipeline_ruleset(fz_pipeline *p);
 /* Fill the views of ev's fields that the bound ruleset scans (normalised
  * views go to p's buffers, valid until the next call). */
 void fz_pipeline_views(fz_pipeline *p, const fz_event *ev, fz_views *out);
+
 /* The views of the fields derived from the normalised text norm into
  * out: the url_* fields (url.h) and the text_* ones (textfacts.h), those
  * in want (FZ_URL_WANT_* and FZ_TEXT_WANT_* bits; the others become
  * NULL). Views point into u and into facts, which has room for
- * FZ_TEXT_FACTS_ROOM(norm.n) bytes. Shared with the rule tests
- * (ruletest.c) and the profiler (profile.c). */
+ * FZ_TEXT_FACTS_ROOM(norm.n) bytes. Returns the text's FZ_TEXT_* bits,
+ * whatever want says, FZ_TEXT_DISGUISED included (raw is the text as sent,
+ * for its capital I: textfacts.h). Shared with the rule tests (ruletest.c)
+ * and the profiler (profile.c). */
 #define FZ_TEXT_WANT_FLAGS 0x100u
 #define FZ_TEXT_WANT_NUMBERS 0x200u
 #define FZ_DERIVED_WANT_ALL 0x37fu
 #define FZ_TEXT_FACTS_ROOM(n) ((n) + 32)
 struct fz_url_scan;
 struct fz_url_brands;
-void fz_pipeline_derived_views(struct fz_url_scan *u, const struct fz_url_brands *brands,
-                               unsigned want, fz_str norm, char *facts, fz_views *out);
+unsigned fz_pipeline_derived_views(struct fz_url_scan *u, const struct fz_url_brands *brands,
+                                   unsigned want, fz_str raw, fz_str norm, char *facts,
+                                   fz_views *out);
 /* Start a new batch: previously decoded views become invalid. */
 void fz_pipeline_reset_arena(fz_pipeline *p);
 fz_counters *fz_pipeline_counters(fz_pipeline *p);

@@ -105,7 +105,7 @@ static int sample_read(sample *s, const char *path, size_t max, fz_profile_info 
         for (int f = FZ_FIELD_EVENT_COUNT; f < FZ_FIELD_COUNT; f++)
             for (int v = 0; v < FZ_VIEW_COUNT; v++) links |= s->used[f][v];
         if (text.p && links)
-            fz_pipeline_derived_views(urls, s->brands, FZ_DERIVED_WANT_ALL,
+            fz_pipeline_derived_views(urls, s->brands, FZ_DERIVED_WANT_ALL, text,
                                       (fz_str){unorm, fz_norm_text(text.p, text.n, unorm)}, facts,
                                       &uv);
         for (int f = 0; f < FZ_FIELD_COUNT; f++)

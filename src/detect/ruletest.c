@@ -11,6 +11,7 @@
 #include "url.h"
 #include "norm.h"
 #include "skel.h"
+#include "textfacts.h"
 
 #define EXAMPLE_MAX 65536
 
@@ -58,9 +59,13 @@ int fz_ruletest_run(const fz_ruleset *rs, fz_rule_diags *diags, fz_ruletest_summ
                     v[f][FZ_VIEW_SKEL] =
                         (fz_str){sbuf, fz_skel_text(s, n, stmp, sbuf, sizeof(sbuf))};
             }
-            if (t->fields[FZ_FIELD_TEXT] && uses_urls) /* as the pipeline sees them */
-                fz_pipeline_derived_views(urls, fz_ruleset_url_brands(rs), FZ_DERIVED_WANT_ALL,
-                                          v[FZ_FIELD_TEXT][FZ_VIEW_NORM], facts, &v);
+            if (t->fields[FZ_FIELD_TEXT]) { /* as the pipeline sees them */
+                fz_str *tv = v[FZ_FIELD_TEXT];
+                unsigned fl = fz_pipeline_derived_views(
+                    urls, fz_ruleset_url_brands(rs), uses_urls ? FZ_DERIVED_WANT_ALL : 0,
+                    tv[FZ_VIEW_RAW], tv[FZ_VIEW_NORM], facts, &v);
+                if (fl & FZ_TEXT_DISGUISED) tv[FZ_VIEW_UNMASKED] = tv[FZ_VIEW_SKEL];
+            }
             fz_matches mt;
             sum->examples++;
             if (fz_matcher_scan(m, &v, &mt) < 0) {

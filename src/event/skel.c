@@ -278,3 +278,22 @@ size_t fz_skel_text(const char *in, size_t n, char *tmp, char *out, size_t cap) 
     size_t k = fz_norm_text_cased(in, n, tmp);
     return fz_skel_map(tmp, k, out, cap);
 }
+
+/* skel.h. The table's entry answers it: a letter (not a combining mark)
+ * whose skeleton is one or two ASCII letters, or that takes the I rule. */
+int fz_skel_looks_latin(uint32_t cp) {
+    uint32_t ent = entry_of(cp);
+    if (!(ent & E_LETTER)) return 0;
+    if (ent & E_ILIKE) return 1;
+    if (!(ent & E_MAPPED) || (ent & E_LEN_MASK) > 2) return 0;
+    const char *k = pool + (ent >> E_OFF_SHIFT);
+    for (size_t i = 0; i < (ent & E_LEN_MASK); i++)
+        if (!(aclass[(unsigned char)k[i]] & A_LOWER)) return 0;
+    return 1;
+}
+
+int fz_skel_capital_i(const char *raw, size_t n) {
+    for (const char *p = raw, *end = raw + n; (p = memchr(p, 'I', (size_t)(end - p))); p++)
+        if (p > raw && (aclass[(unsigned char)p[-1]] & A_LOWER)) return 1;
+    return 0;
+}

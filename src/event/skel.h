@@ -38,6 +38,7 @@
 #define FZ_SKEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* No text's skeleton is longer than FZ_SKEL_GROWTH times the text (a
  * skeleton kept is at most 31 bytes, for a character of at least 2). */
@@ -56,5 +57,16 @@ size_t fz_skel_text(const char *in, size_t n, char *tmp, char *out, size_t cap);
 /* Steps 2-4 alone, over text that fz_norm_text_cased() produced (or any
  * UTF-8: it is defined on all input). Returns the output length (<= cap). */
 size_t fz_skel_map(const char *in, size_t n, char *out, size_t cap);
+
+/* Whether code point cp looks like Latin letters: a letter whose
+ * skeleton (step 2) is one or two ASCII letters (Cyrillic а, Greek Ο,
+ * Latin æ), or an upper-case letter whose skeleton is l (Cyrillic І).
+ * About 380 code points in ICU 72; 0 before fz_skel_init(). */
+int fz_skel_looks_latin(uint32_t cp);
+
+/* Whether raw text[0..n) has a capital I right after a lower-case ASCII
+ * letter (PayPaI, AppIe): the one sign of a disguised text that the
+ * normalised view, lower-cased, no longer shows (textfacts.h). */
+int fz_skel_capital_i(const char *raw, size_t n);
 
 #endif

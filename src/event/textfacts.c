@@ -28,11 +28,32 @@
 #endif
 
 #include "simd.h"
+#include "skel.h"
 
 static inline int digit(unsigned char c) { return c >= '0' && c <= '9'; }
 static inline int letter(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
 static inline int cont(unsigned char c) { return (c & 0xc0) == 0x80; }
 static inline int joiner(unsigned char c) { return c == ' ' || c == '-' || c == '.'; }
+/* a byte a disguised word puts for a letter (textfacts.h) */
+static inline int swap_byte(unsigned char c) {
+    return (c >= '0' && c <= '8' && c != '2' && c != '6') || c == '@' || c == '$';
+}
+
+/* s[i] is a swap byte: whether it and at most one more stand between two
+ * ASCII letters (acc0unt, l33t). */
+static int leet_at(const unsigned char *s, size_t n, size_t i) {
+    if (i == 0 || !letter(s[i - 1])) return 0;
+    size_t k = i + 1;
+    if (k < n && swap_byte(s[k])) k++;
+    return k < n && letter(s[k]);
+}
+
+/* The character cp at s[i..i+len) looks like Latin letters and stands next
+ * to an ASCII letter (pаypal). */
+static int lookalike_at(const unsigned char *s, size_t n, size_t i, size_t len, uint32_t cp) {
+    if (!((i > 0 && letter(s[i - 1])) || (i + len < n && letter(s[i + len])))) return 0;
+    return fz_skel_looks_latin(cp);
+}
 
 static unsigned class_2(uint32_t cp) {
     if (cp == 0xa3 || cp == 0xa5) return FZ_TEXT_MONEY; /* £ ¥ */
@@ -80,6 +101,11 @@ static size_t number_at(const unsigned char *s, size_t n, size_t i, char *out, s
 /* Whether byte c can change the answer, given the flags found so far. */
 static inline int wanted(unsigned char c, unsigned flags) {
     if (digit(c) || c == '$') return 1;
+    /* a swap byte or the lead byte of a look-alike (the ranges of
+     * fz_skel_looks_latin(): none is CJK E3-E9 or Hangul EB-ED) */
+    if (!(flags & FZ_TEXT_DISGUISED) &&
+        (c == '@' || c == '|' || (c >= 0xc3 && c <= 0xe2) || c == 0xea || (c >= 0xee && c <= 0xf4)))
+        return 1;
     if (!(flags & FZ_TEXT_LATIN) && (letter(c) || (c >= 0xc3 && c <= 0xc9))) return 1;
     if (!(flags & FZ_TEXT_HAN) && ((c >= 0xe3 && c <= 0xe9) || c == 0xef || c == 0xf0)) return 1;
     if (!(flags & FZ_TEXT_MONEY) && (c == 0xc2 || c == 0xe2 || c == 0xef)) return 1;
@@ -105,6 +131,12 @@ static inline unsigned next_wanted16(const unsigned char *s, unsigned flags) {
                                          in_range(v, 0xc3, 0xc9)));
     if (!(flags & FZ_TEXT_HAN))
         m = _mm_or_si128(m, _mm_or_si128(in_range(v, 0xe3, 0xe9), in_range(v, 0xef, 0xf0)));
+    if (!(flags & FZ_TEXT_DISGUISED)) {
+        __m128i d = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('@')),
+                                 _mm_cmpeq_epi8(v, _mm_set1_epi8('|')));
+        d = _mm_or_si128(d, _mm_or_si128(in_range(v, 0xc3, 0xe2), in_range(v, 0xee, 0xf4)));
+        m = _mm_or_si128(m, _mm_or_si128(d, _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xea))));
+    }
     if (!(flags & FZ_TEXT_MONEY)) {
         /* the lead bytes of the signs, with the next byte (and the one
          * after for the full-width forms, whose block holds the common
@@ -145,6 +177,10 @@ scan_body(const char *norm, size_t n, char *numbers, size_t *numbers_len, int ve
             continue;
         }
         unsigned char c = s[i];
+        if (!(flags & FZ_TEXT_DISGUISED) &&
+            (swap_byte(c) ? leet_at(s, n, i)
+                          : c == '|' && i > 0 && i + 1 < n && letter(s[i - 1]) && letter(s[i + 1])))
+            flags |= FZ_TEXT_DISGUISED;
         if (digit(c) && numbers) {
             if (o) numbers[o++] = '\n';
             i = number_at(s, n, i, numbers, &o);
@@ -153,17 +189,25 @@ scan_body(const char *norm, size_t n, char *numbers, size_t *numbers_len, int ve
             if (c == '$') flags |= FZ_TEXT_MONEY;
             i++;
         } else if (c >= 0xc2 && c <= 0xdf && i + 1 < n && cont(s[i + 1])) {
-            flags |= class_2(((uint32_t)(c & 0x1f) << 6) | (s[i + 1] & 0x3fu));
+            uint32_t cp = ((uint32_t)(c & 0x1f) << 6) | (s[i + 1] & 0x3fu);
+            flags |= class_2(cp);
+            if (!(flags & FZ_TEXT_DISGUISED) && lookalike_at(s, n, i, 2, cp))
+                flags |= FZ_TEXT_DISGUISED;
             i += 2;
         } else if (c >= 0xe0 && c <= 0xef && i + 2 < n && cont(s[i + 1]) && cont(s[i + 2])) {
-            flags |= class_3(((uint32_t)(c & 0x0f) << 12) | ((uint32_t)(s[i + 1] & 0x3f) << 6) |
-                             (s[i + 2] & 0x3fu));
+            uint32_t cp = ((uint32_t)(c & 0x0f) << 12) | ((uint32_t)(s[i + 1] & 0x3f) << 6) |
+                          (s[i + 2] & 0x3fu);
+            flags |= class_3(cp);
+            if (!(flags & FZ_TEXT_DISGUISED) && lookalike_at(s, n, i, 3, cp))
+                flags |= FZ_TEXT_DISGUISED;
             i += 3;
         } else if (c >= 0xf0 && c <= 0xf4 && i + 3 < n && cont(s[i + 1]) && cont(s[i + 2]) &&
                    cont(s[i + 3])) {
             uint32_t cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3f) << 12) |
                           ((uint32_t)(s[i + 2] & 0x3f) << 6) | (s[i + 3] & 0x3fu);
             if (cp >= 0x20000 && cp <= 0x3134f) flags |= FZ_TEXT_HAN;
+            if (!(flags & FZ_TEXT_DISGUISED) && lookalike_at(s, n, i, 4, cp))
+                flags |= FZ_TEXT_DISGUISED;
             i += 4;
         } else {
             i++; /* not UTF-8: nothing */
@@ -193,7 +237,8 @@ static const struct {
 } names[] = {{FZ_TEXT_HAN, "han", 3},
              {FZ_TEXT_LATIN, "latin", 5},
              {FZ_TEXT_LINK, "link", 4},
-             {FZ_TEXT_MONEY, "money", 5}};
+             {FZ_TEXT_MONEY, "money", 5},
+             {FZ_TEXT_DISGUISED, "disguised", 9}};
 
 unsigned fz_text_flag_bit(const char *word, size_t n) {
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

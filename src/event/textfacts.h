@@ -17,6 +17,8 @@
  *                   link   a link the url_* fields would hold (url.h:
  *                          what a browser would open)
  *                   money  a currency sign: $ £ ¥ € ₹ ₩ ₱ ₽ ₺ ₫ ￥ ￡ ＄
+ *                   disguised  the text is written to dodge keyword
+ *                          rules (below)
  *                 empty (no field) when none applies;
  *   text_numbers  one line per number in the text, its digits only: a
  *                 run of ASCII digits (full-width ones are ASCII in the
@@ -29,6 +31,20 @@
  * Rules test them like any field: 'han' as a word of text_flags, a
  * number of 7 digits or more as '^[0-9]{7}' on text_numbers (flag
  * multiline). Both fields have the raw view only.
+ *
+ * Disguised: a word mixes Latin letters with what only looks like them,
+ * so that a keyword rule reads past it. The pass says so when
+ *   - one or two of 0 1 3 4 5 7 8 @ $ stand between two ASCII letters
+ *     (acc0unt, bl0cked, p4ypal, l33t, p@y), or | does (c|ick);
+ *   - a character that looks like Latin letters (skel.h,
+ *     fz_skel_looks_latin(): Cyrillic а, Greek Ο) stands next to an ASCII
+ *     letter (pаypal, ВАNК with a Latin N);
+ * and the pipeline adds a capital I after a lower-case letter in the raw
+ * text (PayPaI, fz_skel_capital_i()), which the lower-cased view cannot
+ * show. Codes, amounts and words with digits at an end (mp3, 4g, covid19,
+ * $100, ca3762, a9x2) are not disguised. A disguised text's rules in the
+ * normalised view also scan its skeleton (matcher.h, FZ_VIEW_UNMASKED).
+ * Needs fz_skel_init() (without it no look-alike is known).
  *
  * Bounds: text_numbers is never longer than the text (a number's digits
  * come from it, and each line break stands for at least one character
@@ -44,7 +60,8 @@
 #define FZ_TEXT_LATIN 0x2u
 #define FZ_TEXT_LINK 0x4u
 #define FZ_TEXT_MONEY 0x8u
-#define FZ_TEXT_FLAGS_MAX 32 /* "han latin link money" and its NUL */
+#define FZ_TEXT_DISGUISED 0x10u
+#define FZ_TEXT_FLAGS_MAX 32 /* "han latin link money disguised" and its NUL */
 
 /*
  * One pass over norm[0..n) (fz_norm_text()'s output): returns the

@@ -99,6 +99,8 @@ TEST_ENTRY(norm_no_upper_ascii)
 /* skel: the skeleton view */
 TEST_ENTRY(skel_golden)
 TEST_ENTRY(skel_matches_icu)
+TEST_ENTRY(skel_looks_latin_matches_icu)
+TEST_ENTRY(skel_capital_i)
 TEST_ENTRY(skel_no_upper_ascii)
 TEST_ENTRY(skel_truncation)
 TEST_ENTRY(skel_rules)

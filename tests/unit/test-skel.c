@@ -135,6 +135,58 @@ TEST_IMPL(skel_matches_icu) {
     ASSERT(mapped > 100);
 }
 
+/* fz_skel_looks_latin() against ICU directly, for every code point outside
+ * ASCII and CJK: a letter whose skeleton (lower-cased, rn written m) is
+ * one or two ASCII letters other than itself, or an upper-case letter
+ * whose skeleton is l. These are the characters a disguised text mixes
+ * with Latin letters (textfacts.h). */
+TEST_IMPL(skel_looks_latin_matches_icu) {
+    init_skel();
+    UErrorCode e = U_ZERO_ERROR;
+    USpoofChecker *sc = uspoof_open(&e);
+    ASSERT(U_SUCCESS(e));
+    size_t found = 0;
+    for (uint32_t cp = 0x80; cp < 0x110000; cp++) {
+        if ((cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x2E80 && cp <= 0x9FFF) ||
+            (cp >= 0xAC00 && cp <= 0xD7AF) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+            (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF61 && cp <= 0xFFDC) ||
+            (cp >= 0x20000 && cp <= 0x3FFFF))
+            continue;
+        int8_t type = u_charType((UChar32)cp);
+        int want = 0;
+        if (type != U_UNASSIGNED && type != U_PRIVATE_USE_CHAR && u_isalpha((UChar32)cp)) {
+            char k[64];
+            size_t kn = icu_skeleton(sc, cp, k, sizeof(k));
+            int ascii = kn >= 1 && kn <= 2;
+            for (size_t i = 0; i < kn; i++) ascii &= k[i] >= 'a' && k[i] <= 'z';
+            want = ascii || (kn == 1 && k[0] == 'l' && u_isupper((UChar32)cp));
+        }
+        fz_test_context("U+%04X", (unsigned)cp);
+        ASSERT_EQ_I64(fz_skel_looks_latin(cp), want);
+        found += (size_t)want;
+    }
+    uspoof_close(sc);
+    /* Cyrillic a, Greek capital omicron, ae, the fi ligature, Cyrillic I */
+    ASSERT(fz_skel_looks_latin(0x430) && fz_skel_looks_latin(0x39F) && fz_skel_looks_latin(0xE6) &&
+           fz_skel_looks_latin(0xFB01) && fz_skel_looks_latin(0x406));
+    ASSERT(!fz_skel_looks_latin(0xE9) && !fz_skel_looks_latin(0x436) && !fz_skel_looks_latin('a'));
+    ASSERT(found > 300);
+}
+
+/* A capital I after a lower-case ASCII letter, and nothing else. */
+TEST_IMPL(skel_capital_i) {
+    init_skel();
+    static const struct {
+        const char *text;
+        int want;
+    } g[] = {{"PayPaI", 1}, {"AppIe ID", 1}, {"I am here", 0}, {"VERIFY", 0},
+             {"iPhone", 0}, {"ok. I", 0},    {"", 0},          {"aI", 1}};
+    for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+        fz_test_context("'%s'", g[i].text);
+        ASSERT_EQ_I64(fz_skel_capital_i(g[i].text, strlen(g[i].text)), g[i].want);
+    }
+}
+
 /* No code point, alone or in words, leaves upper-case ASCII; invalid
  * bytes are copied unchanged. */
 TEST_IMPL(skel_no_upper_ascii) {

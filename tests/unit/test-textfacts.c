@@ -11,9 +11,15 @@
 #include "rules.h"
 #include "ruletest.h"
 #include "simd.h"
+#include "skel.h"
 #include "test.h"
 #include "textfacts.h"
 #include "utf8.h"
+
+static void init_skel(void) { /* the look-alikes of the disguised token */
+    char err[256];
+    if (fz_skel_init(err, sizeof(err)) != 0) fz_test_fail(__FILE__, __LINE__, "%s", err);
+}
 
 static void check(const char *text, const char *flags, const char *numbers, int line) {
     char out[4096], fl[FZ_TEXT_FLAGS_MAX];
@@ -27,6 +33,7 @@ static void check(const char *text, const char *flags, const char *numbers, int 
 }
 
 TEST_IMPL(textfacts_golden) {
+    init_skel();
     static const struct {
         const char *text, *flags, *numbers;
     } g[] = {
@@ -75,6 +82,23 @@ TEST_IMPL(textfacts_golden) {
         {"\xe0\x80\xb1", "", ""},                  /* an overlong '1' */
         {"https://x.top 98765", "latin", "98765"}, /* the link token is the pipeline's */
         {"\xe4\xb8\xad\xe6\x96\x87 text $ 3 \xe2\x82\xac", "han latin money", "3"},
+        /* disguised: digits for letters inside words, look-alikes beside Latin letters */
+        {"your acc0unt is bl0cked", "latin disguised", "0\n0"},
+        {"l33t", "latin disguised", "33"},
+        {"l333t", "latin", "333"}, /* three: a code */
+        {"p@y now", "latin disguised", ""},
+        {"pay$al", "latin money disguised", ""},
+        {"c|ick", "latin disguised", ""},
+        {"a|", "latin", ""},
+        {"p\xd0\xb0ypal", "latin disguised", ""},  /* Cyrillic a */
+        {"\xd0\xb0\xd0\xb1\xd0\xb2", "", ""},      /* a Cyrillic word alone */
+        {"\xce\x9fK", "latin disguised", ""},      /* Greek capital omicron, K */
+        {"caf\xc3\xa9 cr\xc3\xa8me", "latin", ""}, /* accents are no disguise */
+        {"mp3 4g covid19 $100 ca3762 a9x2", "latin money", "3\n4\n19\n100\n3762\n9\n2"},
+        {"\xe8\xb4\xa6\xe6\x88\xb7"
+         "abc0"
+         "\xe5\x86\xbb",
+         "han latin", "0"},
     };
     for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++)
         check(g[i].text, g[i].flags, g[i].numbers, __LINE__);
@@ -83,6 +107,9 @@ TEST_IMPL(textfacts_golden) {
         fz_text_flags_format(FZ_TEXT_HAN | FZ_TEXT_LATIN | FZ_TEXT_LINK | FZ_TEXT_MONEY, fl),
         strlen("han latin link money"));
     ASSERT_STR_EQ(fl, "han latin link money");
+    ASSERT_EQ_U64(fz_text_flags_format(0x1f, fl), strlen("han latin link money disguised"));
+    ASSERT(strlen(fl) < FZ_TEXT_FLAGS_MAX);
+    ASSERT_EQ_U64(fz_text_flags_parse(fl, strlen(fl)), 0x1f);
     ASSERT_EQ_U64(fz_text_flags_format(0, fl), 0);
     ASSERT_STR_EQ(fl, "");
     /* numbers not wanted: the flags alone */
@@ -113,6 +140,28 @@ static unsigned oracle(const char *s, size_t n, char *out, size_t *on) {
         for (size_t j = 0; j < sizeof(money) / sizeof(money[0]); j++)
             if (cp == money[j]) f |= FZ_TEXT_MONEY;
     }
+    /* disguised (textfacts.h), over the code points: a bad byte is one
+     * entry of its own that is nothing */
+    static uint32_t cps[8192];
+    size_t nc = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = fz_utf8_decode(s + i, n - i, &cp);
+        cps[nc++] = k ? cp : 0xFFFFFFFFu;
+        i += k ? k : 1;
+    }
+#define ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
+#define SWAP(c) (((c) >= '0' && (c) <= '8' && (c) != '2' && (c) != '6') || (c) == '@' || (c) == '$')
+    for (size_t k = 0; k < nc; k++) {
+        uint32_t c = cps[k], p = k ? cps[k - 1] : 0, x = k + 1 < nc ? cps[k + 1] : 0,
+                 y = k + 2 < nc ? cps[k + 2] : 0;
+        if ((SWAP(c) && ALPHA(p) && (ALPHA(x) || (SWAP(x) && ALPHA(y)))) ||
+            (c == '|' && ALPHA(p) && ALPHA(x)) ||
+            (c >= 0x80 && c != 0xFFFFFFFFu && (ALPHA(p) || ALPHA(x)) && fz_skel_looks_latin(c)))
+            f |= FZ_TEXT_DISGUISED;
+    }
+#undef ALPHA
+#undef SWAP
     /* digit runs: start and length */
     size_t o = 0, prev_end = 0, prev_len = 0;
     int have = 0;
@@ -139,6 +188,7 @@ static unsigned oracle(const char *s, size_t n, char *out, size_t *on) {
 }
 
 TEST_IMPL(textfacts_oracle_random) {
+    init_skel();
     static const char *const pieces[] = {"0",
                                          "1",
                                          "9",
@@ -176,7 +226,20 @@ TEST_IMPL(textfacts_oracle_random) {
                                          "\xed\xa0\x80",
                                          "\xe0\x80\xb1",
                                          "\x80",
-                                         "\xc2"};
+                                         "\xc2",
+                                         "b",
+                                         "3",
+                                         "7",
+                                         "8",
+                                         "@",
+                                         "|",
+                                         "\xd0\xb0",          /* Cyrillic a */
+                                         "\xce\x9f",          /* Greek capital omicron */
+                                         "\xc3\xa6",          /* ae */
+                                         "\xef\xac\x81",      /* the fi ligature */
+                                         "\xe2\x84\x93",      /* script small l */
+                                         "\xd0\xb6",          /* Cyrillic zhe: no look-alike */
+                                         "\xf0\x9d\x90\x9a"}; /* mathematical bold a */
     const size_t np = sizeof(pieces) / sizeof(pieces[0]);
     uint64_t x = 0x9e3779b97f4a7c15ull;
     static char text[8192], a[8192], b[8192];
