@@ -476,6 +476,31 @@ TEST_IMPL(model_term_model_only) {
     lazy_close(&x);
 }
 
+/* A disguised text (matcher.h, FZ_VIEW_UNMASKED): the model's score is
+ * the higher of its normalised text's and its skeleton's. */
+TEST_IMPL(model_term_unmasked) {
+    lazy_fix x;
+    lazy_open(&x, "rules:\n" HEAD("r.model") "    model: {file: models/t.fzm, min_score: 0.9}\n");
+    static const struct {
+        const char *norm, *unmasked;
+        int want;
+    } g[] = {{"fr4ud", NULL, 0}, {"fr4ud", "fraud", 1}, {"fraud", "xxxxx", 1}, {"x", "y", 0}};
+    for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+        fz_views v;
+        memset(&v, 0, sizeof(v));
+        v[FZ_FIELD_TEXT][FZ_VIEW_RAW] = v[FZ_FIELD_TEXT][FZ_VIEW_NORM] =
+            (fz_str){g[i].norm, strlen(g[i].norm)};
+        if (g[i].unmasked)
+            v[FZ_FIELD_TEXT][FZ_VIEW_UNMASKED] = (fz_str){g[i].unmasked, strlen(g[i].unmasked)};
+        fz_matches mt;
+        fz_test_context("'%s' / '%s'", g[i].norm, g[i].unmasked ? g[i].unmasked : "-");
+        ASSERT_EQ_I64(fz_matcher_scan(x.m, &v, &mt), g[i].want);
+        ASSERT_EQ_I64(mt.nscores, 1);
+        ASSERT(g[i].want ? mt.scores[0].score >= 0.9 : mt.scores[0].score < 0.9);
+    }
+    lazy_close(&x);
+}
+
 TEST_IMPL(model_term_alert) {
     const char *dir = fz_test_tmpdir();
     write_test_model(dir, "models/t.fzm", "fraud");
