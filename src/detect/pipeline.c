@@ -146,7 +146,10 @@ unsigned fz_pipeline_derived_views(fz_url_scan *u, const fz_url_brands *brands, 
     char *nums = facts + FZ_TEXT_FLAGS_MAX;
     unsigned fl = fz_text_scan(norm.p, norm.n, (want & FZ_TEXT_WANT_NUMBERS) ? nums : NULL, &nn);
     if (uf.nurls) fl |= FZ_TEXT_LINK;
-    if (!(fl & FZ_TEXT_DISGUISED) && raw.p && fz_skel_capital_i(raw.p, raw.n))
+    /* PayPaI: looked for in texts with a link only, where it leads (a memchr
+     * over every text cost the benchmark about 1 %) */
+    if ((fl & (FZ_TEXT_DISGUISED | FZ_TEXT_LINK)) == FZ_TEXT_LINK && raw.p &&
+        fz_skel_capital_i(raw.p, raw.n))
         fl |= FZ_TEXT_DISGUISED;
     if (want & (FZ_TEXT_WANT_FLAGS | FZ_TEXT_WANT_NUMBERS)) {
         size_t k = fz_text_flags_format(fl, facts);

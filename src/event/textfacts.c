@@ -132,10 +132,12 @@ static inline unsigned next_wanted16(const unsigned char *s, unsigned flags) {
     if (!(flags & FZ_TEXT_HAN))
         m = _mm_or_si128(m, _mm_or_si128(in_range(v, 0xe3, 0xe9), in_range(v, 0xef, 0xf0)));
     if (!(flags & FZ_TEXT_DISGUISED)) {
-        __m128i d = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('@')),
-                                 _mm_cmpeq_epi8(v, _mm_set1_epi8('|')));
-        d = _mm_or_si128(d, _mm_or_si128(in_range(v, 0xc3, 0xe2), in_range(v, 0xee, 0xf4)));
-        m = _mm_or_si128(m, _mm_or_si128(d, _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xea))));
+        m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('@')),
+                                         _mm_cmpeq_epi8(v, _mm_set1_epi8('|'))));
+        if (_mm_movemask_epi8(v)) { /* a byte >= 0x80: look-alike lead bytes */
+            __m128i d = _mm_or_si128(in_range(v, 0xc3, 0xe2), in_range(v, 0xee, 0xf4));
+            m = _mm_or_si128(m, _mm_or_si128(d, _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xea))));
+        }
     }
     if (!(flags & FZ_TEXT_MONEY)) {
         /* the lead bytes of the signs, with the next byte (and the one
