@@ -41,9 +41,10 @@
  *     letter (pаypal, ВАNК with a Latin N);
  * and the pipeline adds, in a text with a link, a capital I after a
  * lower-case letter in the raw text (PayPaI, fz_skel_capital_i()), which
- * the lower-cased view cannot show. Codes, amounts and words with digits at an end (mp3, 4g,
- * covid19, $100, ca3762, a9x2) are not disguised. A disguised text's rules in the normalised view
- * also scan its skeleton (matcher.h, FZ_VIEW_UNMASKED). Needs fz_skel_init() (without it no
+ * the lower-cased view cannot show. Codes, amounts and words with digits
+ * at an end (mp3, 4g, covid19, $100, ca3762, a9x2) are not disguised. A
+ * disguised text's rules in the normalised view also scan its skeleton
+ * (matcher.h, FZ_VIEW_UNMASKED). Needs fz_skel_init() (without it no
  * look-alike is known).
  *
  * Bounds: text_numbers is never longer than the text (a number's digits
