@@ -414,7 +414,8 @@ static void count_pairs(fz_matcher *m) {
 
 /* Scans database d over view v, and over the unmasked text too when d is
  * the text's normalised view and the text is disguised (matcher.h). */
-static int scan_view(fz_matcher *m, const fz_db *d, fz_str v, const fz_views *views) {
+static inline __attribute__((always_inline)) int scan_view(fz_matcher *m, const fz_db *d, fz_str v,
+                                                           const fz_views *views) {
     m->field = v;
     if (hs_scan(d->db, v.p, (unsigned)v.n, 0, m->scratch, on_match, m) != HS_SUCCESS) return -1;
     fz_str u = (*views)[FZ_FIELD_TEXT][FZ_VIEW_UNMASKED];

@@ -41,7 +41,8 @@ static inline int swap_byte(unsigned char c) {
 
 /* s[i] is a swap byte: whether it and at most one more stand between two
  * ASCII letters (acc0unt, l33t). */
-static int leet_at(const unsigned char *s, size_t n, size_t i) {
+static inline __attribute__((always_inline)) int leet_at(const unsigned char *s, size_t n,
+                                                         size_t i) {
     if (i == 0 || !letter(s[i - 1])) return 0;
     size_t k = i + 1;
     if (k < n && swap_byte(s[k])) k++;
