@@ -201,11 +201,7 @@ def guard(res):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fanzha", default=os.path.join(ROOT, "build", "fanzha"))
-    ap.add_argument("--rules", default=os.path.join(ROOT, "rules"))
-    ap.add_argument("--data")
-    ap.add_argument("--part", choices=("all", "tune", "check"), default="check")
-    ap.add_argument("--markdown", action="store_true")
+    quality.common_args(ap, "check")
     ap.add_argument("--guard", action="store_true",
                     help=f"exit 1 when an undone transform keeps < {GUARD_KEEP} of the recall")
     a = ap.parse_args()

@@ -229,13 +229,19 @@ def figures(stats):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def common_args(ap, part):
+    """The options every corpus script takes: the binary, the rules, the
+    data, the part (default part) and Markdown output."""
     ap.add_argument("--fanzha", default=os.path.join(ROOT, "build", "fanzha"))
     ap.add_argument("--rules", default=os.path.join(ROOT, "rules"))
     ap.add_argument("--data")
-    ap.add_argument("--part", choices=["all", "tune", "check"], default="all")
+    ap.add_argument("--part", choices=["all", "tune", "check"], default=part)
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common_args(ap, "all")
     ap.add_argument("--show-misses", metavar="CLASS", help="print missed fraud messages of CLASS")
     ap.add_argument("--show-hits", metavar="CLASS", help="print flagged messages of CLASS + rules")
     ap.add_argument("--limit", type=int, default=50)
