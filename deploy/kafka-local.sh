@@ -225,7 +225,7 @@ kafka_pid() {
     [[ -n "$pid" ]] || return 1
     kill -0 "$pid" 2>/dev/null || return 1
     if [[ -r "/proc/$pid/cmdline" ]]; then
-        tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q 'kafka\.Kafka' || return 1
+        [[ "$(tr '\0' ' ' < "/proc/$pid/cmdline")" == *kafka.Kafka* ]] || return 1
     fi
     echo "$pid"
 }
@@ -234,7 +234,11 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 broker_answers() {
     need kcat "install kcat (Debian: apt-get install -y kcat)"
-    kcat -b "$BOOTSTRAP" -L -m 2 2>/dev/null | grep -q "broker 1 at 127.0.0.1:$PORT"
+    # the whole listing first: with pipefail, `kcat | grep -q` fails when grep
+    # exits before kcat has written its last line
+    local md
+    md="$(kcat -b "$BOOTSTRAP" -L -m 2 2>/dev/null)" || return 1
+    [[ "$md" == *"broker 1 at 127.0.0.1:$PORT"* ]]
 }
 
 tools_java() {

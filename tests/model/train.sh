@@ -25,8 +25,9 @@ out="$("$fanzha" model eval "$tmp/a.fzm" "$here/corpus.tsv")"
 echo "$out"
 grep -q "^tp 8 fp 0 tn 9 fn 0$" <<<"$out" || fail "the model does not separate its training set"
 grep -q "roc_auc 1.0000" <<<"$out" || fail "ROC AUC on the training set is not 1"
-"$fanzha" model info "$tmp/a.fzm" | grep -q "corpus corpus.tsv: " || fail "info lacks the corpus"
-"$fanzha" model info "$tmp/a.fzm" | tail -n +2 | grep -q "$tmp" && fail "the model file records a local path"
+info="$("$fanzha" model info "$tmp/a.fzm")" # whole: `| grep -q` races pipefail
+grep -q "corpus corpus.tsv: " <<<"$info" || fail "info lacks the corpus"
+tail -n +2 <<<"$info" | grep -F "$tmp" >/dev/null && fail "the model file records a local path"
 
 echo "[model] errors"
 printf '1\tok\n2\tbad label\n' > "$tmp/bad.tsv"
