@@ -16,10 +16,11 @@ language, the share still flagged next to the share of the originals.
 Each transform changes some words of a message, chosen at random with a
 seed made of the transform's name and the message id, so a run is
 repeatable byte for byte. A word is a run of ASCII letters of at least
-four; Chinese transforms act on pairs of Han characters. Two transforms
-are shown that fanzha does not undo (spaced-out letters "v e r i f y" and a
-dot inside a word "ver.ify"): there the rules and the model see different
-words, and the table says how much that costs.
+four; Chinese transforms act on pairs of Han characters. Three transforms
+are shown that fanzha does not undo (spaced-out letters "v e r i f y", a
+dot inside a word "ver.ify", a symbol or emoji between Han characters
+"微★信"): there the rules and the model see different words, and the table
+says how much that costs.
 
 --guard exits 1 when, on the part chosen, a transform that fanzha undoes
 (UNDONE) keeps less than GUARD_KEEP of what the originals reach in either
@@ -89,6 +90,11 @@ def han_separator(pair, rnd):
     return pair[0] + rnd.choice([" ", "*", ".", "|", "\u3000", "-"]) + pair[1]
 
 
+def han_symbol(pair, rnd):
+    return pair[0] + rnd.choice(["\u2605", "\u2606", "\u2665", "\u2764", "\u25c6", "\u25cf",
+                                 "\U0001f495", "\U0001f338", "\u203b"]) + pair[1]
+
+
 # name: (what it rewrites, how, whether fanzha undoes it)
 TRANSFORMS = {
     "digits for letters (acc0unt)": (WORD, lambda w, r: inner(w, LEET, r), True),
@@ -97,6 +103,7 @@ TRANSFORMS = {
     "zero-width space inside words": (WORD, zero_width, True),
     "full-width letters (ｖｅｒｉｆｙ)": (WORD, full_width, True),
     "separators between Han (微 信)": (HAN_PAIR, han_separator, True),
+    "symbols between Han (微★信)": (HAN_PAIR, han_symbol, False),
     "spaced-out letters (v e r i f y)": (WORD, spaced, False),
     "a dot inside words (ver.ify)": (WORD, dotted, False),
 }
