@@ -267,6 +267,7 @@ static void match_with(fz_pipeline *p, fz_matcher *m, fz_result *r, int count) {
     fz_views views;
     fz_matches mt;
     views_for(p, rs, &r->ev, &views);
+    if (count && views[FZ_FIELD_TEXT][FZ_VIEW_UNMASKED].p) fz_counter_inc(&p->counters.disguised);
     int n = fz_matcher_scan(m, &views, &mt);
     if (n < 0) {
         /* a Hyperscan runtime error (a bug, not bad input): the event cannot

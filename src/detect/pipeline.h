@@ -103,6 +103,7 @@ typedef struct fz_counters {
     _Atomic uint64_t truncated;
     _Atomic uint64_t scan_errors;
     _Atomic uint64_t intercepts;
+    _Atomic uint64_t disguised; /* valid events whose text is disguised (textfacts.h) */
 } __attribute__((aligned(FZ_CACHELINE))) fz_counters;
 
 static inline void fz_counter_inc(_Atomic uint64_t *c) {

@@ -48,6 +48,10 @@ static void counters(fz_app *app, fz_buf *b) {
     fz_prom_counter(b, "fanzha_events_processed_total",
                     "Input events screened (decoded and matched), valid or not", SUM(screened));
     fz_prom_counter(b, "fanzha_events_clean_total", "Input events no rule matched", PSUM(clean));
+    fz_prom_counter(b, "fanzha_events_disguised_total",
+                    "Input events whose text is written to dodge keyword rules (digits for "
+                    "letters, look-alike letters), matched through its skeleton too",
+                    PSUM(disguised));
     fz_prom_family(b, "fanzha_events_invalid_total", "counter",
                    "Input events rejected (dead-lettered), by reason");
     for (int r = 1; r < FZ_REASON_COUNT; r++) {

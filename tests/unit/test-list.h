@@ -182,6 +182,7 @@ TEST_ENTRY(pipeline_key_sms_normalised)
 TEST_ENTRY(pipeline_key_call)
 TEST_ENTRY(pipeline_key_transfer_report)
 TEST_ENTRY(pipeline_key_types_separated)
+TEST_ENTRY(pipeline_counts_disguised)
 
 /* campaign */
 TEST_ENTRY(campaign_key_variants)

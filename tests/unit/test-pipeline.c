@@ -3,7 +3,8 @@
  * only in whitespace (ASCII and Unicode spaces), case, width, traditional
  * characters or per-recipient numbers and links share a (campaign) key,
  * real differences do not; call keys follow from+to; transfer and report
- * keys follow their identity fields; event types never share keys.
+ * keys follow their identity fields; event types never share keys. And
+ * the pipeline's count of disguised texts (fanzha_events_disguised_total).
  */
 #include "campaign.h"
 #include "norm.h"
@@ -153,4 +154,33 @@ TEST_IMPL(pipeline_key_types_separated) {
         keys[ty] = key_of(ev);
         for (int j = 0; j < ty; j++) ASSERT(keys[j] != keys[ty]);
     }
+}
+
+/* fanzha_events_disguised_total: the pipeline counts the valid events whose
+ * text is disguised (textfacts.h), and only those. */
+TEST_IMPL(pipeline_counts_disguised) {
+    fz_test_pipe f;
+    fz_test_pipe_open(&f,
+                      "rules:\n"
+                      "  - {id: a, category: c, severity: low, pattern: 'account.{0,20}blocked'}\n",
+                      600000);
+    static const char *const msgs[] = {
+        "{\"id\":\"1\",\"ts\":1764288000000,\"type\":\"sms\",\"text\":\"your acc0unt is bl0cked\"}",
+        "{\"id\":\"2\",\"ts\":1764288000001,\"type\":\"sms\",\"text\":\"your account is blocked\"}",
+        "{\"id\":\"3\",\"ts\":1764288000002,\"type\":\"sms\",\"text\":\"p\u0430ypal ok\"}",
+        "{\"id\":\"4\",\"ts\":1764288000003,\"type\":\"sms\",\"text\":\"mp3 4g $100\"}",
+        "{\"id\":\"5\",\"ts\":\"bad\",\"type\":\"sms\",\"text\":\"acc0unt\"}",
+    };
+    static const int matched[] = {1, 1, 0, 0, 0};
+    for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+        fz_result r;
+        fz_pipeline_reset_arena(f.p);
+        fz_pipeline_scan(f.p, msgs[i], strlen(msgs[i]), &r);
+        fz_test_context("event %zu", i + 1);
+        ASSERT_EQ_I64(r.nrules, matched[i]);
+    }
+    fz_counters *c = fz_pipeline_counters(f.p);
+    ASSERT_EQ_U64(atomic_load(&c->disguised), 2); /* 1 and 3; 5 is invalid */
+    ASSERT_EQ_U64(atomic_load(&c->invalid), 1);
+    fz_test_pipe_close(&f);
 }
