@@ -448,7 +448,6 @@ int fz_matcher_scan(fz_matcher *m, const fz_views *views, fz_matches *out) {
     }
     if (m->nfacts) scan_facts(m, views);
     m->pstats.scans++;
-    m->pstats.unmasked += (*views)[FZ_FIELD_TEXT][FZ_VIEW_UNMASKED].p != NULL;
     if (m->nccand) m->pstats.events_with_candidates++;
     /* the deferred regexes (no factor; their term alone decides nothing):
      * last, so that what the others found can make them unneeded. Not

@@ -86,7 +86,6 @@ typedef struct fz_prefilter_stats {
     uint64_t not_needed;             /* of them, not confirmed: no verdict depended on them */
     uint64_t group_scans;            /* confirm databases scanned for them */
     uint64_t confirmed;              /* group scans where some regex matched */
-    uint64_t unmasked;               /* events whose disguised text was scanned unmasked too */
 } fz_prefilter_stats;
 
 void fz_matcher_prefilter_stats(const fz_matcher *m, fz_prefilter_stats *out);

@@ -28,8 +28,8 @@ struct fz_pipeline {
     fz_url_scan *urls;                    /* the url_* fields' buffers */
     char *facts;                          /* the text_* fields' buffer */
     char *skel_tmp;                       /* the text normalised with its case, max_event_bytes */
-    char *skel_buf;                       /* the text's skeleton view, SKEL_CAP(max_event_bytes) */
-    char *unmask_buf; /* the unmasked text (matcher.h), SKEL_CAP(max_event_bytes) */
+    char *skel_buf; /* the text's skeleton: the skeleton view, or a disguised text's
+                       unmasked one (matcher.h); SKEL_CAP(max_event_bytes) */
     size_t max_event_bytes;
     const fz_mask_config *masks; /* campaign masks per category; NULL = all */
 };
@@ -60,8 +60,7 @@ fz_pipeline *fz_pipeline_new(size_t max_event_bytes, size_t arena_bytes, char *e
     if (!(p->urls = fz_url_scan_new(errstr, errstr_size))) goto fail_nomem;
     if (!(p->facts = malloc(FZ_TEXT_FACTS_ROOM(max_event_bytes)))) goto fail_nomem;
     if (!(p->skel_tmp = malloc(max_event_bytes + 1)) ||
-        !(p->skel_buf = malloc(SKEL_CAP(max_event_bytes))) ||
-        !(p->unmask_buf = malloc(SKEL_CAP(max_event_bytes))))
+        !(p->skel_buf = malloc(SKEL_CAP(max_event_bytes))))
         goto fail_nomem;
     fz_buf_init(&p->norm, 2 * max_event_bytes + 64);
     if (fz_buf_reserve(&p->norm, 2 * max_event_bytes + 64) != FZ_OK) goto fail_nomem;
@@ -73,7 +72,6 @@ fail_nomem:
     free(p->facts);
     free(p->skel_tmp);
     free(p->skel_buf);
-    free(p->unmask_buf);
     fz_decoder_destroy(p->dec);
 fail:
     free(p);
@@ -90,7 +88,6 @@ void fz_pipeline_destroy(fz_pipeline *p) {
     free(p->facts);
     free(p->skel_tmp);
     free(p->skel_buf);
-    free(p->unmask_buf);
     free(p);
 }
 
@@ -196,13 +193,14 @@ static void views_for(fz_pipeline *p, const fz_ruleset *rs, const fz_event *ev, 
         if (f != FZ_FIELD_TEXT) continue;
         unsigned fl = fz_pipeline_derived_views(p->urls, fz_ruleset_url_brands(rs), want,
                                                 (fz_str){raw.p, n}, norm, p->facts, out);
-        /* a disguised text: its normalised-view rules scan the skeleton too */
+        /* a disguised text: its normalised-view rules scan the skeleton too
+         * (the skeleton view's, or made now into its buffer) */
         if (norm_used && (fl & FZ_TEXT_DISGUISED))
             (*out)[f][FZ_VIEW_UNMASKED] =
                 (*out)[f][FZ_VIEW_SKEL].p
                     ? (*out)[f][FZ_VIEW_SKEL]
-                    : (fz_str){p->unmask_buf, fz_skel_text(raw.p, n, p->skel_tmp, p->unmask_buf,
-                                                           SKEL_CAP(p->max_event_bytes))};
+                    : (fz_str){p->skel_buf, fz_skel_text(raw.p, n, p->skel_tmp, p->skel_buf,
+                                                         SKEL_CAP(p->max_event_bytes))};
     }
 }
 

@@ -49,11 +49,14 @@ static inline __attribute__((always_inline)) int leet_at(const unsigned char *s,
     return k < n && letter(s[k]);
 }
 
-/* The character cp at s[i..i+len) looks like Latin letters and stands next
- * to an ASCII letter (pаypal). */
-static int lookalike_at(const unsigned char *s, size_t n, size_t i, size_t len, uint32_t cp) {
+/* FZ_TEXT_DISGUISED when the character cp at s[i..i+len) looks like Latin
+ * letters and stands next to an ASCII letter (pаypal), given the flags so
+ * far; else 0. */
+static unsigned lookalike_at(unsigned flags, const unsigned char *s, size_t n, size_t i, size_t len,
+                             uint32_t cp) {
+    if (flags & FZ_TEXT_DISGUISED) return 0;
     if (!((i > 0 && letter(s[i - 1])) || (i + len < n && letter(s[i + len])))) return 0;
-    return fz_skel_looks_latin(cp);
+    return fz_skel_looks_latin(cp) ? FZ_TEXT_DISGUISED : 0;
 }
 
 static unsigned class_2(uint32_t cp) {
@@ -194,23 +197,20 @@ scan_body(const char *norm, size_t n, char *numbers, size_t *numbers_len, int ve
         } else if (c >= 0xc2 && c <= 0xdf && i + 1 < n && cont(s[i + 1])) {
             uint32_t cp = ((uint32_t)(c & 0x1f) << 6) | (s[i + 1] & 0x3fu);
             flags |= class_2(cp);
-            if (!(flags & FZ_TEXT_DISGUISED) && lookalike_at(s, n, i, 2, cp))
-                flags |= FZ_TEXT_DISGUISED;
+            flags |= lookalike_at(flags, s, n, i, 2, cp);
             i += 2;
         } else if (c >= 0xe0 && c <= 0xef && i + 2 < n && cont(s[i + 1]) && cont(s[i + 2])) {
             uint32_t cp = ((uint32_t)(c & 0x0f) << 12) | ((uint32_t)(s[i + 1] & 0x3f) << 6) |
                           (s[i + 2] & 0x3fu);
             flags |= class_3(cp);
-            if (!(flags & FZ_TEXT_DISGUISED) && lookalike_at(s, n, i, 3, cp))
-                flags |= FZ_TEXT_DISGUISED;
+            flags |= lookalike_at(flags, s, n, i, 3, cp);
             i += 3;
         } else if (c >= 0xf0 && c <= 0xf4 && i + 3 < n && cont(s[i + 1]) && cont(s[i + 2]) &&
                    cont(s[i + 3])) {
             uint32_t cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3f) << 12) |
                           ((uint32_t)(s[i + 2] & 0x3f) << 6) | (s[i + 3] & 0x3fu);
             if (cp >= 0x20000 && cp <= 0x3134f) flags |= FZ_TEXT_HAN;
-            if (!(flags & FZ_TEXT_DISGUISED) && lookalike_at(s, n, i, 4, cp))
-                flags |= FZ_TEXT_DISGUISED;
+            flags |= lookalike_at(flags, s, n, i, 4, cp);
             i += 4;
         } else {
             i++; /* not UTF-8: nothing */
