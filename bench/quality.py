@@ -34,6 +34,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -151,6 +152,40 @@ def replay(fanzha, rules, items, threads=None):
                 v = json.loads(line)
                 verdicts[v.get("event_id")] = v
     return verdicts, seconds
+
+
+# The three configurations bench/detection_report.py and bench/lures.py
+# compare: the rules without the learned scorer's files, those files alone,
+# and rules/ as shipped.
+CONFIGS = ("rules", "model", "rules + model")
+MODEL_FILE = "model.yaml"
+
+
+def has_model_rules(rules):
+    return any(os.path.isfile(os.path.join(rules, d, MODEL_FILE))
+               for d in sorted(os.listdir(rules)) if os.path.isdir(os.path.join(rules, d)))
+
+
+def make_config(rules, name, tmp):
+    """A rules directory for configuration name, or None when it is empty."""
+    if name == "rules + model":
+        return rules
+    dst = os.path.join(tmp, name.replace(" ", ""))
+    if name == "rules":
+        shutil.copytree(rules, dst, ignore=lambda d, names: [
+            n for n in names if n == MODEL_FILE and os.path.dirname(d) == rules.rstrip("/")])
+        return dst
+    if not has_model_rules(rules):
+        return None
+    os.makedirs(dst)
+    for d in sorted(os.listdir(rules)):
+        src = os.path.join(rules, d)
+        if d in ("lists", "models") and os.path.isdir(src):
+            shutil.copytree(src, os.path.join(dst, d))
+        elif os.path.isfile(os.path.join(src, MODEL_FILE)):
+            os.makedirs(os.path.join(dst, d))
+            shutil.copy2(os.path.join(src, MODEL_FILE), os.path.join(dst, d, MODEL_FILE))
+    return dst
 
 
 def flagged(v):
