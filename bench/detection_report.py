@@ -254,8 +254,8 @@ def main():
                "current lures of the typologies the rules claim and everyday notifications "
                "(one-time codes, balances, bills, parcels, tickets), written by the project, "
                "none from a corpus. Set *a* was written first and used to find gaps in the "
-               "rules; set *b* was written afterwards to measure them (the one rule changed "
-               "after set b was first measured is named in the notes below). One author wrote "
+               "rules; set *b* was written afterwards to measure them (the changes made "
+               "after set b was first measured are named in the notes below). One author wrote "
                "both: an upper bound on unseen wording. `rules.lures_guard` holds every set "
                f"to >= {lures.GUARD_RECALL} of its lures and <= {lures.GUARD_FPR} of its "
                "notifications flagged with the shipped rules.\n\n")

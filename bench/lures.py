@@ -12,7 +12,7 @@ they lack: current lures of every typology the rules claim (docs/rules.md,
 codes, balances, bills, parcels, tickets), written by the project from
 public descriptions, never taken from a corpus. Set a was written first
 and used to find gaps in the rules; set b was written afterwards, and
-nothing in the rules was changed for it (the one exception is listed in
+the rules were not changed for it (the exceptions are listed in
 docs/detection.md), so set b is the estimate. The same author wrote both:
 treat the figures as an upper bound on what unseen wording gets.
 

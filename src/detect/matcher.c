@@ -286,16 +286,36 @@ uint64_t fz_matcher_models_scored(const fz_matcher *m) {
     return m->lazy ? fz_lazy_scored(m->lazy) : 0;
 }
 
-/* The longest line of s[0..n). */
-static size_t longest_line(const char *s, size_t n) {
-    size_t best = 0;
+/* The lengths of the lines of s[0..n) as bits: bit L for a line of L < 63
+ * bytes, bit 63 for one of 63 or more (FZ_NUMLEN_LONG). */
+#define FZ_NUMLEN_LONG 63
+static uint64_t line_lengths(const char *s, size_t n) {
+    uint64_t bits = 0;
     for (const char *p = s, *end = s + n; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = (size_t)((nl ? nl : end) - p);
-        if (len > best) best = len;
+        bits |= 1ull << (len < FZ_NUMLEN_LONG ? len : FZ_NUMLEN_LONG);
         p = nl ? nl + 1 : end;
     }
-    return best;
+    return bits;
+}
+
+/* Whether a line of s[0..n) is lo to hi bytes long (hi 0: no bound),
+ * given its line_lengths() bits: from the bits, or by reading the lines
+ * when the range reaches lines of FZ_NUMLEN_LONG or more and one is. */
+static int has_line_length(const char *s, size_t n, uint64_t bits, uint32_t lo, uint32_t hi) {
+    uint32_t top = hi && hi < FZ_NUMLEN_LONG ? hi : FZ_NUMLEN_LONG - 1;
+    if (lo < FZ_NUMLEN_LONG && top >= lo &&
+        (bits & ((~0ull >> (63 - top)) & (~0ull << lo)))) /* bits lo..top */
+        return 1;
+    if (!(bits >> FZ_NUMLEN_LONG) || (hi && hi < FZ_NUMLEN_LONG)) return 0;
+    for (const char *p = s, *end = s + n; p < end;) { /* long lines: rare */
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)((nl ? nl : end) - p);
+        if (len >= lo && (!hi || len <= hi)) return 1;
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
 }
 
 /* The atoms in no database (rules.h): text_flags tokens and text_numbers
@@ -305,10 +325,14 @@ static void scan_facts(fz_matcher *m, const fz_views *views) {
     fz_str nv = (*views)[FZ_FIELD_TEXT_NUMBERS][FZ_VIEW_RAW];
     if (!(fv.p && fv.n) && !(nv.p && nv.n)) return;
     unsigned bits = fv.p ? fz_text_flags_parse(fv.p, fv.n) : 0;
-    size_t digits = nv.p ? longest_line(nv.p, nv.n) : 0;
+    uint64_t lens = nv.p ? line_lengths(nv.p, nv.n) : 0;
     for (size_t i = 0; i < m->nfacts; i++) {
         const fz_atom *a = &m->atoms[m->facts[i]];
-        if (a->mode & FZ_ATOM_NUMLEN ? digits < a->len : !(bits & a->len)) continue;
+        if (a->mode & FZ_ATOM_NUMLEN
+                ? !lens || !has_line_length(nv.p, nv.n, lens, FZ_NUMLEN_MIN(a->len),
+                                            FZ_NUMLEN_MAX(a->len))
+                : !(bits & a->len))
+            continue;
         const rule_state *s = &m->st[a->rule];
         if (s->stamp == m->cur && (s->terms >> a->term & 1)) continue; /* one hit a term */
         record(m, a);

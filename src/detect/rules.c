@@ -1911,20 +1911,34 @@ static int defer_term(const fz_rule *r, size_t k) {
     return !fz_rule_eval(r, 1ull << k);
 }
 
-/* N when pat, compiled with flags fl, asks a text_numbers line for at
- * least N digits and nothing else ('^[0-9]{N}' or '^[0-9]{N,}', multiline:
+/* A bounded decimal at *p (at most 65,000), advancing *p; -1 when there
+ * is none or it is larger. */
+static long small_number(const char **p) {
+    long n = -1;
+    for (; **p >= '0' && **p <= '9'; (*p)++) {
+        n = (n < 0 ? 0 : n * 10) + (**p - '0');
+        if (n > 65000) return -1;
+    }
+    return n;
+}
+
+/* The FZ_NUMLEN() range when pat, compiled with flags fl, asks a
+ * text_numbers line for a length of digits and nothing else (rules.h,
  * FZ_ATOM_NUMLEN), else 0. */
 static unsigned numlen_shape(const char *pat, unsigned fl) {
     static const char head[] = "^[0-9]{";
     if (!(fl & HS_FLAG_MULTILINE) || strncmp(pat, head, sizeof(head) - 1) != 0) return 0;
     const char *p = pat + sizeof(head) - 1;
-    unsigned n = 0;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        n = n * 10 + (unsigned)(*p - '0');
-        if (n > 100000) return 0;
+    long lo = small_number(&p), hi = lo;
+    if (lo <= 0) return 0;
+    if (*p == ',') {
+        p++;
+        hi = *p == '}' ? 0 : small_number(&p); /* {N,}: no upper bound */
+        if (hi < 0 || (hi && hi < lo)) return 0;
     }
-    if (*p == ',') p++;
-    return p[0] == '}' && p[1] == '\0' ? n : 0;
+    if (*p++ != '}') return 0;
+    if (*p == '\0') return FZ_NUMLEN(lo, 0); /* no end anchor: N digits start the line */
+    return p[0] == '$' && p[1] == '\0' ? FZ_NUMLEN(lo, hi) : 0;
 }
 
 /* Build every atom. Literal expressions for the normalised view are
@@ -2009,7 +2023,7 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                         if (prev == -2) goto done;
                         if (digits) { /* a length test: no scan (rules.h) */
                             a->mode = FZ_ATOM_NUMLEN;
-                            a->len = digits;
+                            a->len = digits; /* FZ_NUMLEN() */
                             rc = 0;
                         } else if (prev >= 0) {
                             rs->atoms[prev].also = id + 1; /* scanned as the first one */
@@ -2470,7 +2484,8 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
  * as build_atoms() lays them out now; 1 was the prefilter before
  * literal-set regexes and shared regexes, 2 the one with confirm groups
  * of 16 regexes, 3 the one with text_flags tokens and text_numbers
- * length tests in databases, all refused: recompile)
+ * length tests in databases, 4 the one with end-anchored length tests
+ * ('^[0-9]{N}$') in databases, all refused: recompile)
  *   u32 nsources, then per source: str rel, u8 is_list, blob text
  *   u32 ndbs, then per database: u32 field, u32 view, u32 literal, u32 confirm,
  *                                u64 natoms, blob hs_serialize_database()
@@ -2480,7 +2495,7 @@ fz_ruleset *fz_ruleset_load(const char *dir, const fz_rules_opts *opts, fz_rule_
  * before the container's checks passed (fz_artifact_verify()).
  */
 
-#define LAYOUT_PREFILTER 4u
+#define LAYOUT_PREFILTER 5u
 
 static int put_raw(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n ? 0 : -1; }
 static int put_u32(FILE *fp, uint32_t v) { return put_raw(fp, &v, 4); }

@@ -173,10 +173,18 @@ typedef struct fz_atom {
  * token's FZ_TEXT_* bit (it needs no length: no boundary to check). */
 #define FZ_ATOM_FLAG 0x20
 /* fz_atom.mode of a regex on text_numbers that asks only for a number of
- * at least len digits: '^[0-9]{N}' or '^[0-9]{N,}' with flag multiline
- * (each line of the field is one number's digits, textfacts.h). It is in
- * no database: the matcher compares len with the field's longest line. */
+ * some length, with flag multiline (each line of the field is one number's
+ * digits, textfacts.h): '^[0-9]{N}', '^[0-9]{N,}' or '^[0-9]{N,M}' (a
+ * line of at least N digits: a longer one starts with N too), and with an
+ * end anchor '^[0-9]{N}$' (exactly N), '^[0-9]{N,}$' (at least N),
+ * '^[0-9]{N,M}$' (N to M). It is in no database: the matcher compares
+ * the lengths of the field's lines with the range. len holds it as
+ * FZ_NUMLEN_MIN(len) = N and FZ_NUMLEN_MAX(len) = M, or 0 for no upper
+ * bound. */
 #define FZ_ATOM_NUMLEN 0x40
+#define FZ_NUMLEN_MIN(len) ((len)&0xffffu)
+#define FZ_NUMLEN_MAX(len) ((len) >> 16) /* 0: no upper bound */
+#define FZ_NUMLEN(min, max) ((uint32_t)(min) | (uint32_t)(max) << 16)
 
 /* One compiled database. */
 typedef struct fz_db {

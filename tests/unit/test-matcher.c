@@ -589,11 +589,13 @@ TEST_IMPL(matcher_text_flags_tokens) {
     fz_ruleset_unref(ref);
 }
 
-/* text_numbers length tests (rules.h, FZ_ATOM_NUMLEN): '^[0-9]{N}' and
- * '^[0-9]{N,}' with flag multiline are answered from the longest line, in
- * no database; other shapes (an end anchor, a leading digit, no multiline)
+/* text_numbers length tests (rules.h, FZ_ATOM_NUMLEN): '^[0-9]{N}',
+ * '^[0-9]{N,}', '^[0-9]{N,M}' and the same with an end anchor, with flag
+ * multiline, are answered from the lengths of the lines, in no database;
+ * other shapes (a leading digit, no multiline, anything after the anchor)
  * are scanned. Each against the reference matcher, over fields of one to
- * three numbers of 1 to 12 digits. */
+ * three numbers of 1 to 70 digits (lines of 63 and more are read one by
+ * one). */
 static const char numbers_yaml[] =
     "rules:\n"
     "  - {id: n.four, category: c, severity: low, fields: [text_numbers], flags: [multiline],\n"
@@ -602,6 +604,18 @@ static const char numbers_yaml[] =
     "     pattern: '^[0-9]{9,}'}\n"
     "  - {id: n.exact, category: c, severity: low, fields: [text_numbers], flags: [multiline],\n"
     "     pattern: '^[0-9]{4}$'}\n"
+    "  - {id: n.phone, category: c, severity: low, fields: [text_numbers], flags: [multiline],\n"
+    "     pattern: '^[0-9]{7,12}$'}\n"
+    "  - {id: n.some, category: c, severity: low, fields: [text_numbers], flags: [multiline],\n"
+    "     pattern: '^[0-9]{3,5}'}\n"
+    "  - {id: n.open, category: c, severity: low, fields: [text_numbers], flags: [multiline],\n"
+    "     pattern: '^[0-9]{11,}$'}\n"
+    "  - {id: n.long, category: c, severity: low, fields: [text_numbers], flags: [multiline],\n"
+    "     pattern: '^[0-9]{60,66}$'}\n"
+    "  - {id: n.huge, category: c, severity: low, fields: [text_numbers], flags: [multiline],\n"
+    "     pattern: '^[0-9]{68}'}\n"
+    "  - {id: n.after, category: c, severity: low, fields: [text_numbers], flags: [multiline],\n"
+    "     pattern: '^[0-9]{4}$|^1'}\n"
     "  - {id: n.lead, category: c, severity: low, fields: [text_numbers], flags: [multiline],\n"
     "     pattern: '^1[0-9]{3}'}\n"
     "  - {id: n.first, category: c, severity: low, fields: [text_numbers], pattern: '^[0-9]{4}'}\n"
@@ -614,21 +628,24 @@ static const char numbers_yaml[] =
 TEST_IMPL(matcher_text_numbers_lengths) {
     fz_ruleset *rs, *ref;
     size_t in_db;
-    /* four, nine, long: length tests; exact, lead, first in a database */
+    /* four, nine, exact, phone, some, open, long, huge, cond's long: length
+     * tests; lead, first, after in a database */
     ASSERT_EQ_U64(load_both(numbers_yaml, FZ_FIELD_TEXT_NUMBERS, FZ_ATOM_NUMLEN, &rs, &ref, &in_db),
-                  3);
+                  9);
     ASSERT_EQ_U64(in_db, 3);
     fz_matcher *m = bound_matcher(rs), *mref = bound_matcher(ref);
     const char *const texts[] = {"call me", "hello"};
     size_t matched = 0;
     uint64_t seed = 7;
     for (int iter = 0; iter < 2000; iter++) {
-        char numbers[64];
+        char numbers[256];
         size_t o = 0;
         int lines = 1 + (int)((seed >> 33) % 3);
         for (int l = 0; l < lines; l++) {
             seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-            int len = 1 + (int)((seed >> 33) % 12);
+            /* mostly 1 to 14 digits, a quarter 55 to 70 */
+            int len =
+                (seed >> 40) % 4 ? 1 + (int)((seed >> 33) % 14) : 55 + (int)((seed >> 33) % 16);
             if (l) numbers[o++] = '\n';
             for (int d = 0; d < len; d++) {
                 seed = seed * 6364136223846793005ull + 1442695040888963407ull;
