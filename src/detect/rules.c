@@ -1911,6 +1911,12 @@ static int defer_term(const fz_rule *r, size_t k) {
     return !fz_rule_eval(r, 1ull << k);
 }
 
+static int ascii_only(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80) return 0;
+    return 1;
+}
+
 /* A bounded decimal at *p (at most 65,000), advancing *p; -1 when there
  * is none or it is larger. */
 static long small_number(const char **p) {
@@ -2001,8 +2007,14 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                         /* with a boundary to check, a later occurrence may be the one */
                         if (!ex.word_start && !ex.word_end) fl |= HS_FLAG_SINGLEMATCH;
                         if (f == FZ_FIELD_TEXT_FLAGS && v == FZ_VIEW_RAW && ex.word_start &&
-                            ex.word_end && fz_text_flag_bit(lit, ex.lits[j].n)) {
-                            a->mode |= FZ_ATOM_FLAG; /* a token: no scan (rules.h) */
+                            ex.word_end &&
+                            (fz_text_flag_bit(lit, ex.lits[j].n) ||
+                             !ascii_only(lit, ex.lits[j].n))) {
+                            /* a token: no scan (rules.h). The field holds
+                             * ASCII tokens only, so the other forms of a
+                             * caseless literal ("lin" + KELVIN SIGN for
+                             * link) never match: bit 0, never recorded */
+                            a->mode |= FZ_ATOM_FLAG;
                             a->len = fz_text_flag_bit(lit, ex.lits[j].n);
                             rc = 0;
                         } else {

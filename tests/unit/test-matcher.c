@@ -503,7 +503,9 @@ static const char flags_yaml[] =
     "      - {name: w, fields: [text], pattern: 'verify'}\n"
     "    condition: l and not h and w\n"
     "  - {id: f.part, category: c, severity: low, fields: [text_flags], pattern: 'lin'}\n"
-    "  - {id: f.upper, category: c, severity: low, fields: [text_flags], pattern: '\\bHAN\\b'}\n";
+    "  - {id: f.upper, category: c, severity: low, fields: [text_flags], pattern: '\\bHAN\\b'}\n"
+    "  - {id: f.case, category: c, severity: low, fields: [text_flags], flags: [caseless],\n"
+    "     pattern: '\\blink\\b'}\n";
 
 /* Scan text with one derived field (text_flags or text_numbers) set to
  * value, as the pipeline would have derived it. */
@@ -558,8 +560,10 @@ static int same_verdicts(fz_matcher *m, fz_matcher *mref, const char *text, fz_f
 TEST_IMPL(matcher_text_flags_tokens) {
     fz_ruleset *rs, *ref;
     size_t in_db;
-    /* han, link, money, latin (twice): tokens; lin and HAN in a database */
-    ASSERT_EQ_U64(load_both(flags_yaml, FZ_FIELD_TEXT_FLAGS, FZ_ATOM_FLAG, &rs, &ref, &in_db), 5);
+    /* han, link, money, latin (twice), and caseless link's two forms (link,
+     * and lin + KELVIN SIGN, which the ASCII tokens never hold): tokens;
+     * lin and HAN in a database */
+    ASSERT_EQ_U64(load_both(flags_yaml, FZ_FIELD_TEXT_FLAGS, FZ_ATOM_FLAG, &rs, &ref, &in_db), 7);
     ASSERT_EQ_U64(in_db, 2);
     fz_matcher *m = bound_matcher(rs), *mref = bound_matcher(ref);
     const unsigned bits[] = {FZ_TEXT_HAN, FZ_TEXT_LATIN, FZ_TEXT_LINK, FZ_TEXT_MONEY};
@@ -580,7 +584,7 @@ TEST_IMPL(matcher_text_flags_tokens) {
     uint32_t out[FZ_MAX_MATCHES];
     fz_matcher *m2 = bound_matcher(rs);
     ASSERT_EQ_I64(scan_derived(m2, "x", FZ_FIELD_TEXT_FLAGS, "latin link money", out),
-                  2); /* f.signs, f.part */
+                  3); /* f.signs, f.part, f.case */
     ASSERT_EQ_U64(atomic_load(&fz_matcher_counters(m2)[1].hits), 1);
     fz_matcher_destroy(m2);
     fz_matcher_destroy(m);
