@@ -44,7 +44,7 @@ GUARD_FPR = 0.10
 
 
 def load(lang):
-    """[(id, set, label, text)] of bench/lures/LANG.tsv; exits 2 naming a bad line."""
+    """[(id, lang, set, label, text)] of bench/lures/LANG.tsv; exits 2 naming a bad line."""
     path = os.path.join(HERE, "lures", f"{lang}.tsv")
     rows = []
     with open(path, encoding="utf-8") as f:
@@ -57,14 +57,15 @@ def load(lang):
                     or not parts[2].strip():
                 sys.exit(f"lures: {os.path.relpath(path, ROOT)}:{n}: want SET(a|b)<TAB>"
                          "LABEL(0|1)<TAB>TEXT")
-            rows.append((f"lures/{lang}/{parts[0]}:{n}", parts[0], int(parts[1]), parts[2]))
+            rows.append((f"lures/{lang}/{parts[0]}:{n}", lang, parts[0], int(parts[1]),
+                         parts[2]))
     return rows
 
 
 def measure(fanzha, rules):
     """{config: {(lang, set): {"lure": [flagged, n], "legit": [flagged, n], "wrong": [...]}}}."""
     rows = [r for lang in LANGS for r in load(lang)]
-    items = [(eid, text) for eid, _s, _l, text in rows]
+    items = [(eid, text) for eid, *_rest, text in rows]
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         for c in CONFIGS:
@@ -74,8 +75,7 @@ def measure(fanzha, rules):
                 continue
             verdicts, _ = quality.replay(fanzha, path, items)
             got = {}
-            for eid, s, label, text in rows:
-                lang = eid.split("/")[1]
+            for eid, lang, s, label, text in rows:
                 g = got.setdefault((lang, s), {"lure": [0, 0], "legit": [0, 0], "wrong": []})
                 flagged = quality.flagged(verdicts.get(eid, {}))
                 k = "lure" if label else "legit"

@@ -286,16 +286,22 @@ uint64_t fz_matcher_models_scored(const fz_matcher *m) {
     return m->lazy ? fz_lazy_scored(m->lazy) : 0;
 }
 
+/* The length of the line at *p (before end), moving *p past it. */
+static size_t next_line(const char **p, const char *end) {
+    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+    size_t len = (size_t)((nl ? nl : end) - *p);
+    *p = nl ? nl + 1 : end;
+    return len;
+}
+
 /* The lengths of the lines of s[0..n) as bits: bit L for a line of L < 63
  * bytes, bit 63 for one of 63 or more (FZ_NUMLEN_LONG). */
 #define FZ_NUMLEN_LONG 63
 static uint64_t line_lengths(const char *s, size_t n) {
     uint64_t bits = 0;
     for (const char *p = s, *end = s + n; p < end;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = (size_t)((nl ? nl : end) - p);
+        size_t len = next_line(&p, end);
         bits |= 1ull << (len < FZ_NUMLEN_LONG ? len : FZ_NUMLEN_LONG);
-        p = nl ? nl + 1 : end;
     }
     return bits;
 }
@@ -310,10 +316,8 @@ static int has_line_length(const char *s, size_t n, uint64_t bits, uint32_t lo, 
         return 1;
     if (!(bits >> FZ_NUMLEN_LONG) || (hi && hi < FZ_NUMLEN_LONG)) return 0;
     for (const char *p = s, *end = s + n; p < end;) { /* long lines: rare */
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = (size_t)((nl ? nl : end) - p);
+        size_t len = next_line(&p, end);
         if (len >= lo && (!hi || len <= hi)) return 1;
-        p = nl ? nl + 1 : end;
     }
     return 0;
 }

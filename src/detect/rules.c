@@ -2006,16 +2006,15 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                         unsigned fl = ex.caseless && !normalised ? HS_FLAG_CASELESS : 0;
                         /* with a boundary to check, a later occurrence may be the one */
                         if (!ex.word_start && !ex.word_end) fl |= HS_FLAG_SINGLEMATCH;
+                        /* a token: no scan (rules.h). The field holds
+                         * ASCII tokens only, so the other forms of a
+                         * caseless literal ("lin" + KELVIN SIGN for link)
+                         * never match: bit 0, never recorded */
+                        unsigned token = fz_text_flag_bit(lit, ex.lits[j].n);
                         if (f == FZ_FIELD_TEXT_FLAGS && v == FZ_VIEW_RAW && ex.word_start &&
-                            ex.word_end &&
-                            (fz_text_flag_bit(lit, ex.lits[j].n) ||
-                             !ascii_only(lit, ex.lits[j].n))) {
-                            /* a token: no scan (rules.h). The field holds
-                             * ASCII tokens only, so the other forms of a
-                             * caseless literal ("lin" + KELVIN SIGN for
-                             * link) never match: bit 0, never recorded */
+                            ex.word_end && (token || !ascii_only(lit, ex.lits[j].n))) {
                             a->mode |= FZ_ATOM_FLAG;
-                            a->len = fz_text_flag_bit(lit, ex.lits[j].n);
+                            a->len = token;
                             rc = 0;
                         } else {
                             rc = db_build_add(&bb[db_key(f, v, KIND_LITERAL)], lit, ex.lits[j].n,
