@@ -3,21 +3,27 @@
 
     bench/model_cv.py [--fanzha BIN] [--rules DIR] [--data DIR] [--folds 4]
                       [--thresholds 0.5,0.6,...] [--ads-weight N]
+                      [--folds-by campaign|line] [--model-alone] [--lang zh|en|both]
 
 A model scores the examples it was trained on far better than new ones, so
 thresholds are not chosen on its own training set. This script splits the
 tune part's training sets (bench/model_data.py) into --folds folds, trains a
 model on all folds but one with the options of rules/models/build.sh, and
 scores the fold left out: every tune example gets a score from a model that
-never saw it. It then replays the tune part through the rules without the
-model rules (*/model.yaml) and prints, per quality class and threshold, the
-share flagged by "the rules, or the out-of-fold score >= threshold": an
+never saw it. A campaign sends the same wording many times with another
+number or link, so the folds are drawn by a near-duplicate key
+(campaign_key()): a campaign's messages share a fold, and the estimate
+says how the model does on wording it has not seen, not on a campaign's
+phone number it learnt from the next fold. It then replays the tune part
+through the rules without the model rules (*/model.yaml) and prints, per
+quality class and threshold, the share flagged by "the rules, or the out-of-fold score >= threshold": an
 estimate of what bench/quality.py --part check will say of rules + model.
 The model rules' other terms (language and cue gates) are not applied
 here, so it is an upper bound on what the model adds. The check part is
 not read.
 """
 import argparse
+import hashlib
 import itertools
 import json
 import os
@@ -42,6 +48,23 @@ def train_opts(lang):
     return m.group(1).split()
 
 
+def campaign_key(text):
+    """A near-duplicate key: the first 40 letters of the lower-cased text
+    with links and numbers taken out. Messages of one campaign (the same
+    wording, another number or link) share it."""
+    t = re.sub(r"https?://\S+|www\.\S+", " ", text.lower())
+    t = re.sub(r"[^a-z\u4e00-\u9fff]", "", re.sub(r"[0-9]+", "", t))
+    return t[:40]
+
+
+def fold_of(text, i, a):
+    """The fold of training line i: by its campaign_key() (a fixed hash, so
+    the same data gives the same folds), or by its position."""
+    if a.folds_by == "line":
+        return i % a.folds
+    return int(hashlib.md5(campaign_key(text).encode("utf-8")).hexdigest(), 16) % a.folds
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fanzha", default=os.path.join(ROOT, "build", "fanzha"))
@@ -54,10 +77,17 @@ def main():
     ap.add_argument("--train-zh", help="fanzha model train options for sms-zh instead of "
                     "rules/models/build.sh's (one string, e.g. '--bits 14 --max-chars 96')")
     ap.add_argument("--train-en", help="the same for sms-en")
+    ap.add_argument("--folds-by", choices=["line", "campaign"], default="campaign",
+                    help="campaign (default): near-duplicates share a fold (campaign_key()); "
+                    "line: line i goes to fold i mod --folds")
+    ap.add_argument("--model-alone", action="store_true",
+                    help="also print the share the out-of-fold score alone flags")
+    ap.add_argument("--lang", choices=["zh", "en", "both"], default="both")
     a = ap.parse_args()
     opts = {"zh": a.train_zh.split() if a.train_zh else train_opts("zh"),
             "en": a.train_en.split() if a.train_en else train_opts("en")}
     thresholds = [float(t) for t in a.thresholds.split(",")]
+    langs = ("zh", "en") if a.lang == "both" else (a.lang,)
     d = corpus_events.data_dir(a.data)
     if not d:
         print("model_cv: SKIPPED: no SMS corpora", file=sys.stderr)
@@ -68,22 +98,23 @@ def main():
         subprocess.run([sys.executable, os.path.join(HERE, "model_data.py"), "--out", tmp,
                         "--part", "tune", "--ids", "--data", d, "--ads-weight", aw], check=True)
         scores = {}  # lang -> {event id: out-of-fold score}
-        for lang in ("zh", "en"):
+        for lang in langs:
             lines = open(os.path.join(tmp, f"sms-{lang}.tsv"), encoding="utf-8").readlines()
             ids = open(os.path.join(tmp, f"sms-{lang}.ids"), encoding="utf-8").read().split()
             scores[lang] = {}
+            fold = [fold_of(x.split("\t", 1)[1], i, a) for i, x in enumerate(lines)]
             for k in range(a.folds):
                 tr, te = os.path.join(tmp, "train.tsv"), os.path.join(tmp, "test.tsv")
                 with open(tr, "w", encoding="utf-8") as f:
-                    f.writelines(x for i, x in enumerate(lines) if i % a.folds != k)
+                    f.writelines(x for i, x in enumerate(lines) if fold[i] != k)
                 with open(te, "w", encoding="utf-8") as f:
-                    f.writelines(x for i, x in enumerate(lines) if i % a.folds == k)
+                    f.writelines(x for i, x in enumerate(lines) if fold[i] == k)
                 fzm = os.path.join(tmp, "fold.fzm")
                 subprocess.run([a.fanzha, "model", "train", tr, "-o", fzm] + opts[lang],
                                check=True, stdout=subprocess.DEVNULL)
                 out = subprocess.run([a.fanzha, "model", "eval", fzm, te, "--scores"],
                                      check=True, capture_output=True, text=True).stdout
-                held = [i for i in range(len(lines)) if i % a.folds == k]
+                held = [i for i in range(len(lines)) if fold[i] == k]
                 for i, row in zip(held, out.splitlines()):
                     scores[lang][ids[i]] = float(row.split("\t")[0])
         # the rules alone, on the tune part
@@ -106,7 +137,7 @@ def main():
         for line in open(vd, encoding="utf-8"):
             v = json.loads(line)
             flagged[v["event_id"]] = v["verdict"] in ("alert", "suppressed")
-    for lang in ("zh", "en"):
+    for lang in langs:
         rows = {}
         print(f"sms-{lang}: trained with {' '.join(opts[lang])}")
         for eid, text in items:
@@ -115,8 +146,12 @@ def main():
             for cls in classes_of(eid, text):
                 rows.setdefault(cls, []).append((flagged.get(eid, False), scores[lang][eid]))
         print(f"sms-{lang}: rules alone, and rules OR out-of-fold score >= t "
-              f"({a.folds} folds of the tune part)")
+              f"({a.folds} folds of the tune part, by {a.folds_by})")
         print_threshold_table(rows, thresholds)
+        if a.model_alone:
+            print(f"sms-{lang}: out-of-fold score >= t alone (the 'rules' column is 0)")
+            print_threshold_table({c: [(False, s) for _, s in r] for c, r in rows.items()},
+                                  thresholds)
         print()
 
 
