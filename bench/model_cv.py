@@ -3,7 +3,8 @@
 
     bench/model_cv.py [--fanzha BIN] [--rules DIR] [--data DIR] [--folds 4]
                       [--thresholds 0.5,0.6,...] [--ads-weight N]
-                      [--folds-by campaign|line] [--model-alone] [--lang zh|en|both]
+                      [--folds-by campaign|line] [--fold-salt S] [--model-alone]
+                      [--lang zh|en|both]
 
 A model scores the examples it was trained on far better than new ones, so
 thresholds are not chosen on its own training set. This script splits the
@@ -62,7 +63,8 @@ def fold_of(text, i, a):
     the same data gives the same folds), or by its position."""
     if a.folds_by == "line":
         return i % a.folds
-    return int(hashlib.md5(campaign_key(text).encode("utf-8")).hexdigest(), 16) % a.folds
+    key = getattr(a, "fold_salt", "") + campaign_key(text)
+    return int(hashlib.md5(key.encode("utf-8")).hexdigest(), 16) % a.folds
 
 
 def main():
@@ -80,6 +82,8 @@ def main():
     ap.add_argument("--folds-by", choices=["line", "campaign"], default="campaign",
                     help="campaign (default): near-duplicates share a fold (campaign_key()); "
                     "line: line i goes to fold i mod --folds")
+    ap.add_argument("--fold-salt", default="",
+                    help="prefix the campaign key with this before hashing: another split")
     ap.add_argument("--model-alone", action="store_true",
                     help="also print the share the out-of-fold score alone flags")
     ap.add_argument("--lang", choices=["zh", "en", "both"], default="both")
