@@ -16,15 +16,19 @@ language, the share still flagged next to the share of the originals.
 Each transform changes some words of a message, chosen at random with a
 seed made of the transform's name and the message id, so a run is
 repeatable byte for byte. A word is a run of ASCII letters of at least
-four; Chinese transforms act on pairs of Han characters. Three transforms
-are shown that fanzha does not undo (spaced-out letters "v e r i f y", a
-dot inside a word "ver.ify", a symbol or emoji between Han characters
-"微★信"): there the rules and the model see different words, and the table
-says how much that costs.
+four; Chinese transforms act on pairs of Han characters. Two transforms
+are shown that fanzha does not undo (a dot inside a word "ver.ify", a
+symbol or emoji between Han characters "微★信"): there the rules and the
+model see different words, and the table says how much that costs. One
+is undone in part: spaced-out letters ("v e r i f y") are written together
+again, but a spaced-out word next to another one or to a one-letter word
+("y o u r a c c o u n t", "a p r i z e") is read as one word
+("youraccount", "aprize"): nothing in the text says where one ends.
 
 --guard exits 1 when, on the part chosen, a transform that fanzha undoes
-(UNDONE) keeps less than GUARD_KEEP of what the originals reach in either
-language: the CI's evasion guard (tests/CMakeLists.txt, rules.evasion_guard).
+(UNDONE) keeps less than its floor (GUARD_KEEP, or PARTLY's) of what the
+originals reach in either language: the CI's evasion guard
+(tests/CMakeLists.txt, rules.evasion_guard).
 """
 import argparse
 import hashlib
@@ -104,11 +108,13 @@ TRANSFORMS = {
     "full-width letters (ｖｅｒｉｆｙ)": (WORD, full_width, True),
     "separators between Han (微 信)": (HAN_PAIR, han_separator, True),
     "symbols between Han (微★信)": (HAN_PAIR, han_symbol, False),
-    "spaced-out letters (v e r i f y)": (WORD, spaced, False),
+    "spaced-out letters (v e r i f y)": (WORD, spaced, True),
     "a dot inside words (ver.ify)": (WORD, dotted, False),
 }
 UNDONE = [n for n, t in TRANSFORMS.items() if t[2]]
 GUARD_KEEP = 0.95
+# undone in part (the docstring): their own floor
+PARTLY = {"spaced-out letters (v e r i f y)": 0.90}
 
 
 def rewrite(name, eid, text):
@@ -176,7 +182,8 @@ def table(res, markdown):
             f"{g + ' flagged':>12s} {g + ' kept':>8s} {g + ' changed':>10s}" for g in langs) + "\n")
     base = res["original"]
     for label, row in res.items():
-        undone = "-" if label == "original" else ("yes" if TRANSFORMS[label][2] else "no")
+        undone = "-" if label == "original" else (
+            "partly" if label in PARTLY else "yes" if TRANSFORMS[label][2] else "no")
         cells = []
         for g in langs:
             n, f, ch = row.get(g, [0, 0, 0])
@@ -195,14 +202,15 @@ def table(res, markdown):
 
 
 def guard(res):
-    """The undone transforms that keep less than GUARD_KEEP: [(name, lang, keep)]."""
+    """The undone transforms that keep less than their floor: [(name, lang, keep, floor)]."""
     bad = []
     for name in UNDONE:
+        floor = PARTLY.get(name, GUARD_KEEP)
         for g, (n, f, _) in res[name].items():
             b = res["original"][g]
             keep = (f / n) / (b[1] / b[0]) if n and b[1] else 1.0
-            if keep < GUARD_KEEP:
-                bad.append((name, g, keep))
+            if keep < floor:
+                bad.append((name, g, keep, floor))
     return bad
 
 
@@ -222,11 +230,12 @@ def main():
     sys.stdout.write("".join(table(res, a.markdown)))
     if a.guard:
         bad = guard(res)
-        for name, g, keep in bad:
-            print(f"evasion: FAIL: {name}: {g} keeps {keep:.3f} < {GUARD_KEEP}")
+        for name, g, keep, floor in bad:
+            print(f"evasion: FAIL: {name}: {g} keeps {keep:.3f} < {floor}")
         if bad:
             sys.exit(1)
-        print(f"evasion: ok: every undone transform keeps >= {GUARD_KEEP} in both languages")
+        print(f"evasion: ok: every undone transform keeps >= {GUARD_KEEP} in both languages "
+              f"(those undone in part: {', '.join(f'{k} >= {v}' for k, v in PARTLY.items())})")
 
 
 if __name__ == "__main__":

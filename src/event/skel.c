@@ -194,6 +194,16 @@ size_t fz_skel_map(const char *in, size_t n, char *out, size_t cap) {
         if (c < 0x80) {
             if (o >= cap) break;
             unsigned cl = aclass[c];
+            size_t run;
+            if ((cl & (A_LOWER | A_UPPER)) && !in_word && (run = fz_skel_spaced_run(in, n, i))) {
+                /* letters spaced out (step 5): written together, one word */
+                if (o + (run - i + 1) / 2 > cap) break;
+                BEGIN_WORD();
+                for (; i < run; i += 2) out[o++] = (char)(in[i] | 0x20);
+                i = run;
+                letter = prev_low = 1;
+                continue;
+            }
             if (cl & A_LOWER) { /* the common case: a run of lower-case letters */
                 BEGIN_WORD();
                 size_t end = n - i < cap - o ? n : i + (cap - o);

@@ -13,8 +13,9 @@
  * Most bytes cannot change the answer: once a Latin letter has been seen,
  * letters are nothing new, nor, once a Han character has, are more of
  * them. On x86-64 (SSE2, at any SIMD level but scalar: simd.h) the pass
- * looks at 16 bytes at a time for the next byte that can (wanted()), so a
- * text costs about its digits and its first few characters; the scalar
+ * looks at 16 bytes at a time for the next byte that can (wanted(), or a
+ * spacer that may start letters spaced out: spaced_hint()), so a text
+ * costs about its digits and its first few characters; the scalar
  * path asks wanted() byte by byte, as the vector one does for the last
  * bytes. Both give the same fields: the unit tests run every input
  * through both.
@@ -47,6 +48,24 @@ static inline __attribute__((always_inline)) int leet_at(const unsigned char *s,
     size_t k = i + 1;
     if (k < n && swap_byte(s[k])) k++;
     return k < n && letter(s[k]);
+}
+
+/* s[i] is a spacer between a single letter and another spacer (" e r"):
+ * whether a run of letters spaced out (skel.h) starts at the letter
+ * before it. The spacer after a run's first letter is such a spacer, and
+ * the scan visits every one until the text is found disguised, so every
+ * run is found there. */
+static int spaced_at(const unsigned char *s, size_t n, size_t i) {
+    return i > 0 && fz_skel_spaced_run((const char *)s, n, i - 1) != 0;
+}
+
+/* Whether s[i] may be the spacer after the first letter of a run of
+ * letters spaced out: a spacer, a letter, a spacer, a letter, a spacer
+ * (" e r i"). A single letter between spacers is common (" a ", " I "); two
+ * in a row are rare, and a run has at least four. */
+static inline int spaced_hint(const unsigned char *s, size_t n, size_t i) {
+    return i + 4 < n && fz_skel_spacer(s[i]) && letter(s[i + 1]) && fz_skel_spacer(s[i + 2]) &&
+           letter(s[i + 3]) && fz_skel_spacer(s[i + 4]);
 }
 
 /* FZ_TEXT_DISGUISED when the character cp at s[i..i+len) looks like Latin
@@ -124,8 +143,17 @@ static inline __m128i in_range(__m128i v, unsigned char lo, unsigned char hi) {
     return _mm_cmpeq_epi8(_mm_min_epu8(x, k), x);
 }
 
+/* the bytes fz_skel_spacer() takes: ' ' '.' '-' '_' '*' */
+static inline __m128i spacers(__m128i v) {
+    __m128i a =
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
+    __m128i b =
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')), _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+    return _mm_or_si128(_mm_or_si128(a, b), _mm_cmpeq_epi8(v, _mm_set1_epi8('*')));
+}
+
 /* The offset of the first byte in s[0..16) that wanted() would take, or
- * 16 (it reads s[16] and s[17] too): most bytes of a text are letters already seen (or, in Chinese
+ * 16 (it reads s[16] to s[19] too): most bytes of a text are letters already seen (or, in Chinese
  * text once one Han character is, more of them), skipped 16 at a time. */
 static inline unsigned next_wanted16(const unsigned char *s, unsigned flags) {
     __m128i v = _mm_loadu_si128((const __m128i *)s);
@@ -135,9 +163,21 @@ static inline unsigned next_wanted16(const unsigned char *s, unsigned flags) {
                                          in_range(v, 0xc3, 0xc9)));
     if (!(flags & FZ_TEXT_HAN))
         m = _mm_or_si128(m, _mm_or_si128(in_range(v, 0xe3, 0xe9), in_range(v, 0xef, 0xf0)));
+    __m128i v1 = _mm_loadu_si128((const __m128i *)(s + 1));
+    __m128i v2 = _mm_loadu_si128((const __m128i *)(s + 2));
     if (!(flags & FZ_TEXT_DISGUISED)) {
         m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('@')),
                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('|'))));
+        /* " x y ": spaced_hint() (letters spaced out) */
+        __m128i sp = _mm_and_si128(spacers(v), spacers(v2));
+        if (_mm_movemask_epi8(sp)) {
+            __m128i v3 = _mm_loadu_si128((const __m128i *)(s + 3));
+            __m128i v4 = _mm_loadu_si128((const __m128i *)(s + 4));
+            __m128i low = _mm_set1_epi8(0x20);
+            sp = _mm_and_si128(sp, _mm_and_si128(in_range(_mm_or_si128(v1, low), 'a', 'z'),
+                                                 in_range(_mm_or_si128(v3, low), 'a', 'z')));
+            m = _mm_or_si128(m, _mm_and_si128(sp, spacers(v4)));
+        }
         if (_mm_movemask_epi8(v)) { /* a byte >= 0x80: look-alike lead bytes */
             __m128i d = _mm_or_si128(in_range(v, 0xc3, 0xe2), in_range(v, 0xee, 0xf4));
             m = _mm_or_si128(m, _mm_or_si128(d, _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xea))));
@@ -147,8 +187,6 @@ static inline unsigned next_wanted16(const unsigned char *s, unsigned flags) {
         /* the lead bytes of the signs, with the next byte (and the one
          * after for the full-width forms, whose block holds the common
          * punctuation of Chinese text: "，" is EF BC 8C) */
-        __m128i v1 = _mm_loadu_si128((const __m128i *)(s + 1));
-        __m128i v2 = _mm_loadu_si128((const __m128i *)(s + 2));
 #define EQ(x, c) _mm_cmpeq_epi8((x), _mm_set1_epi8((char)(c)))
         __m128i lat1 = _mm_and_si128(EQ(v, 0xc2), _mm_or_si128(EQ(v1, 0xa3), EQ(v1, 0xa5)));
         __m128i cur = _mm_and_si128(EQ(v, 0xe2), EQ(v1, 0x82));
@@ -172,20 +210,21 @@ scan_body(const char *norm, size_t n, char *numbers, size_t *numbers_len, int ve
     (void)vec;
     for (size_t i = 0; i < n;) {
 #ifdef __SSE2__
-        if (vec && n - i >= 18) { /* 16 bytes and the two after them */
+        if (vec && n - i >= 20) { /* 16 bytes and the four after them */
             unsigned k = next_wanted16(s + i, flags);
             i += k;
             if (k == 16) continue;
         } else
 #endif
-            if (!wanted(s[i], flags)) {
+            if (!wanted(s[i], flags) && ((flags & FZ_TEXT_DISGUISED) || !spaced_hint(s, n, i))) {
             i++;
             continue;
         }
         unsigned char c = s[i];
         if (!(flags & FZ_TEXT_DISGUISED) &&
             (swap_byte(c) ? leet_at(s, n, i)
-                          : c == '|' && i > 0 && i + 1 < n && letter(s[i - 1]) && letter(s[i + 1])))
+             : c == '|'   ? i > 0 && i + 1 < n && letter(s[i - 1]) && letter(s[i + 1])
+                          : spaced_hint(s, n, i) && spaced_at(s, n, i)))
             flags |= FZ_TEXT_DISGUISED;
         if (digit(c) && numbers) {
             if (o) numbers[o++] = '\n';

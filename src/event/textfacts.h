@@ -39,6 +39,8 @@
  *   - a character that looks like Latin letters (skel.h,
  *     fz_skel_looks_latin(): Cyrillic а, Greek Ο) stands next to an ASCII
  *     letter (pаypal, ВАNК with a Latin N);
+ *   - letters are spaced out: four or more single ASCII letters in a row,
+ *     one spacer apart (v e r i f y, V.E.R.I.F.Y: fz_skel_spaced_run());
  * and the pipeline adds, in a text with a link, a capital I after a
  * lower-case letter in the raw text (PayPaI, fz_skel_capital_i()), which
  * the lower-cased view cannot show. Codes, amounts and words with digits

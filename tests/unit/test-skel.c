@@ -72,6 +72,17 @@ TEST_IMPL(skel_golden) {
         {"\xe3\x81\x82\xe3\x82\xa2\xea\xb0\x80", "\xe3\x81\x82\xe3\x82\xa2\xea\xb0\x80"},
         /* zero-width characters go first */
         {"Pay\xe2\x80\x8bPaI", "paypal"},
+        /* letters spaced out: four or more, one spacer apart, written together */
+        {"please v e r i f y your a c c o u n t", "please verify your account"},
+        {"V.E.R.I.F.Y now", "verify now"},
+        {"(a-c-c-o-u-n-t)", "(account)"},
+        {"p_a_y*p_a_l", "paypal"},
+        {"v  e  r  i", "veri"}, /* the normaliser collapses white space first */
+        {"x x x x", "xxxx"},
+        {"v e r", "v e r"},           /* three stay apart */
+        {"I m a good", "i m a good"}, /* three, then a word */
+        {"v e r i4", "v e r ia"},     /* the last is not alone: a word "i4" */
+        {"\xe8\xaf\xb7 v e r i f y", "\xe8\xaf\xb7verify"},
         {"", ""},
     };
     for (size_t i = 0; i < FZ_ARRAY_LEN(cases); i++) {
@@ -241,6 +252,10 @@ TEST_IMPL(skel_truncation) {
     ASSERT(memcmp(out, "dz\xcc\x8c", 4) == 0);
     ASSERT_EQ_U64(fz_skel_text("\xc7\x86", 2, tmp, out, 3), 0); /* all or nothing */
     ASSERT_STR_EQ(skel("\xef\xac\x83"), "ffi");
+    /* letters spaced out: the run whole or not at all */
+    ASSERT_EQ_U64(fz_skel_map("v e r i f y", 11, out, 5), 0);
+    ASSERT_EQ_U64(fz_skel_map("v e r i f y", 11, out, 6), 6);
+    ASSERT(memcmp(out, "verify", 6) == 0);
 }
 
 static fz_matches scan_text(fz_matcher *m, const char *text) {

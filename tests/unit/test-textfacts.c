@@ -99,6 +99,21 @@ TEST_IMPL(textfacts_golden) {
          "abc0"
          "\xe5\x86\xbb",
          "han latin", "0"},
+        /* letters spaced out: four or more single letters, one spacer apart */
+        {"please v e r i f y now", "latin disguised", ""},
+        {"v e r i", "latin disguised", ""},
+        {"(V.E.R.I)", "latin disguised", ""},
+        {"a-c-c-o-u-n-t", "latin disguised", ""},
+        {"p_a_y*n", "latin disguised", ""},
+        {"v e r", "latin", ""},                /* three */
+        {"i m a good", "latin", ""},           /* three, then a word */
+        {"v  e  r  i", "latin", ""},           /* two spacers between */
+        {"v e r i4", "latin", "4"},            /* a digit after the last */
+        {"xv e r i f", "latin disguised", ""}, /* e r i f: four */
+        {"v e r iy", "latin", ""},             /* v e r, then a word */
+        {"\xe8\xaf\xb7 v e r i f y", "han latin disguised", ""},
+        {"1 a b c d", "latin disguised", "1"},
+        {"a1 b c d", "latin", "1"},
     };
     for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++)
         check(g[i].text, g[i].flags, g[i].numbers, __LINE__);
@@ -159,6 +174,29 @@ static unsigned oracle(const char *s, size_t n, char *out, size_t *on) {
             (c == '|' && ALPHA(p) && ALPHA(x)) ||
             (c >= 0x80 && c != 0xFFFFFFFFu && (ALPHA(p) || ALPHA(x)) && fz_skel_looks_latin(c)))
             f |= FZ_TEXT_DISGUISED;
+    }
+    /* letters spaced out (skel.h): maximal runs of ASCII letters and
+     * digits; four one-letter runs in a row, each one byte from the one
+     * before, that byte a spacer */
+    {
+        size_t run = 0, prev_end = 0;
+        for (size_t i = 0; i < n;) {
+            unsigned char c = (unsigned char)s[i];
+            if (!(ALPHA(c) || (c >= '0' && c <= '9'))) {
+                i++;
+                continue;
+            }
+            size_t j = i;
+            while (j < n && (ALPHA((unsigned char)s[j]) || (s[j] >= '0' && s[j] <= '9'))) j++;
+            int single = j - i == 1 && ALPHA(c);
+            unsigned char gap = i > 0 ? (unsigned char)s[i - 1] : 0;
+            int next = run && i == prev_end + 1 &&
+                       (gap == ' ' || gap == '.' || gap == '-' || gap == '_' || gap == '*');
+            run = single ? (next ? run + 1 : 1) : 0;
+            if (run >= 4) f |= FZ_TEXT_DISGUISED;
+            prev_end = j;
+            i = j;
+        }
     }
 #undef ALPHA
 #undef SWAP
@@ -233,12 +271,19 @@ TEST_IMPL(textfacts_oracle_random) {
                                          "8",
                                          "@",
                                          "|",
-                                         "\xd0\xb0",          /* Cyrillic a */
-                                         "\xce\x9f",          /* Greek capital omicron */
-                                         "\xc3\xa6",          /* ae */
-                                         "\xef\xac\x81",      /* the fi ligature */
-                                         "\xe2\x84\x93",      /* script small l */
-                                         "\xd0\xb6",          /* Cyrillic zhe: no look-alike */
+                                         "\xd0\xb0",     /* Cyrillic a */
+                                         "\xce\x9f",     /* Greek capital omicron */
+                                         "\xc3\xa6",     /* ae */
+                                         "\xef\xac\x81", /* the fi ligature */
+                                         "\xe2\x84\x93", /* script small l */
+                                         "\xd0\xb6",     /* Cyrillic zhe: no look-alike */
+                                         " a",
+                                         " b",
+                                         ".x",
+                                         "-Z",
+                                         "_",
+                                         "*",
+                                         "*q",
                                          "\xf0\x9d\x90\x9a"}; /* mathematical bold a */
     const size_t np = sizeof(pieces) / sizeof(pieces[0]);
     uint64_t x = 0x9e3779b97f4a7c15ull;
