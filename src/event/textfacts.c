@@ -169,14 +169,16 @@ static inline unsigned next_wanted16(const unsigned char *s, unsigned flags) {
         m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('@')),
                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('|'))));
         /* " x y ": spaced_hint() (letters spaced out) */
-        __m128i sp = _mm_and_si128(spacers(v), spacers(v2));
+        /* (spacers two apart, as in " a ", are common; three in a row of
+         * them rare: the test of the letters waits for them) */
+        __m128i v4 = _mm_loadu_si128((const __m128i *)(s + 4));
+        __m128i sp = _mm_and_si128(_mm_and_si128(spacers(v), spacers(v2)), spacers(v4));
         if (_mm_movemask_epi8(sp)) {
             __m128i v3 = _mm_loadu_si128((const __m128i *)(s + 3));
-            __m128i v4 = _mm_loadu_si128((const __m128i *)(s + 4));
             __m128i low = _mm_set1_epi8(0x20);
             sp = _mm_and_si128(sp, _mm_and_si128(in_range(_mm_or_si128(v1, low), 'a', 'z'),
                                                  in_range(_mm_or_si128(v3, low), 'a', 'z')));
-            m = _mm_or_si128(m, _mm_and_si128(sp, spacers(v4)));
+            m = _mm_or_si128(m, sp);
         }
         if (_mm_movemask_epi8(v)) { /* a byte >= 0x80: look-alike lead bytes */
             __m128i d = _mm_or_si128(in_range(v, 0xc3, 0xe2), in_range(v, 0xee, 0xf4));
