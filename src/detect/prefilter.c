@@ -770,3 +770,124 @@ void fz_prefilter_free(fz_prefilter *p) {
     free(p->clauses);
     memset(p, 0, sizeof(*p));
 }
+
+/* The end of the class that opens at p[0] == '[' (the offset after its
+ * ']'), or 0 when it does not close before end. */
+static size_t class_end(const char *p, const char *end) {
+    const char *q = p + 1;
+    if (q < end && *q == '^') q++;
+    if (q < end && *q == ']') q++; /* a ']' first is a member */
+    while (q < end && *q != ']') q += *q == '\\' ? 2 : 1;
+    return q < end ? (size_t)(q + 1 - p) : 0;
+}
+
+/* The end of the group that opens at p[0] == '(' (the offset after its
+ * ')'), or 0 when it does not close before end. Escapes and classes are
+ * skipped as the parser reads them. */
+static size_t group_end(const char *p, const char *end) {
+    int depth = 0;
+    for (const char *q = p; q < end; q++) {
+        if (*q == '\\') {
+            if (++q >= end) return 0;
+        } else if (*q == '[') {
+            size_t k = class_end(q, end);
+            if (!k) return 0;
+            q += k - 1;
+        } else if (*q == '(') {
+            depth++;
+        } else if (*q == ')') {
+            if (--depth == 0) return (size_t)(q + 1 - p);
+        }
+    }
+    return 0;
+}
+
+/* The top-level branches of p[0..n): their starts and lengths into start[]
+ * and len[] (at most max); returns their number, or 0 when there are more
+ * than max or the pattern does not parse as this reading expects. */
+static size_t top_branches(const char *p, size_t n, size_t *start, size_t *len, size_t max) {
+    size_t nb = 0, from = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && p[i] == '\\') {
+            if (++i >= n) return 0;
+            continue;
+        }
+        if (i < n && (p[i] == '[' || p[i] == '(')) {
+            size_t k = p[i] == '(' ? group_end(p + i, p + n) : class_end(p + i, p + n);
+            if (!k) return 0;
+            i += k - 1;
+            continue;
+        }
+        if (i == n || p[i] == '|') {
+            if (nb == max) return 0;
+            start[nb] = from;
+            len[nb++] = i - from;
+            from = i + 1;
+        }
+    }
+    return nb;
+}
+
+int fz_prefilter_split(const char *pattern, unsigned hs_flags, fz_pf_exact *sets, size_t max,
+                       char **rest) {
+    *rest = NULL;
+    const char *p = pattern;
+    size_t n = strlen(pattern);
+    /* quoting is not read here, and an option set inside the pattern
+     * ((?i)a|b) holds for the branches after it: keep such patterns whole */
+    if (strstr(pattern, "\\Q") || strstr(pattern, "(?")) return 0;
+    size_t start[FZ_PF_MAX_BRANCHES], len[FZ_PF_MAX_BRANCHES];
+    size_t nb = top_branches(p, n, start, len, FZ_PF_MAX_BRANCHES);
+    if (nb == 1 && n >= 2 && p[0] == '(' && p[1] != '?' && group_end(p, p + n) == n) {
+        p++; /* one group that is the whole pattern: its branches */
+        n -= 2;
+        nb = top_branches(p, n, start, len, FZ_PF_MAX_BRANCHES);
+    }
+    if (nb < 2) return 0;
+    for (size_t b = 0; b < nb; b++)
+        if (len[b] == 0) return 0; /* an empty branch matches everywhere */
+    size_t nsets = 0, restlen = 0;
+    char *branch = malloc(n + 1), *r = malloc(n + 1);
+    if (!branch || !r) goto nomem;
+    for (size_t b = 0; b < nb; b++) {
+        memcpy(branch, p + start[b], len[b]);
+        branch[len[b]] = '\0';
+        fz_pf_exact e;
+        if (nsets < max && fz_prefilter_exact(branch, hs_flags, &e) != 0) goto nomem;
+        if (nsets < max && e.n) {
+            sets[nsets++] = e;
+            continue;
+        }
+        if (restlen) r[restlen++] = '|';
+        memcpy(r + restlen, branch, len[b]);
+        restlen += len[b];
+    }
+    free(branch);
+    if (nsets == 0) {
+        free(r);
+        return 0;
+    }
+    if (restlen) {
+        r[restlen] = '\0';
+        /* alone, a branch may be one Hyperscan refuses where the whole
+         * pattern is accepted (one that can never match): keep it whole */
+        hs_expr_info_t *hinfo = NULL;
+        hs_compile_error_t *err = NULL;
+        if (hs_expression_info(r, hs_flags & ~FZ_PF_NORMALISED, &hinfo, &err) != HS_SUCCESS) {
+            hs_free_compile_error(err);
+            free(r);
+            for (size_t i = 0; i < nsets; i++) fz_pf_exact_free(&sets[i]);
+            return 0;
+        }
+        free(hinfo);
+        *rest = r;
+    } else {
+        free(r);
+    }
+    return (int)nsets;
+nomem:
+    free(branch);
+    free(r);
+    for (size_t i = 0; i < nsets; i++) fz_pf_exact_free(&sets[i]);
+    return -1;
+}

@@ -113,4 +113,25 @@ typedef struct fz_pf_exact {
 int fz_prefilter_exact(const char *pattern, unsigned hs_flags, fz_pf_exact *out);
 void fz_pf_exact_free(fz_pf_exact *e);
 
+/*
+ * A pattern that is not one such set may still be an alternation, at its
+ * top level or inside one group that is the whole pattern, some of whose
+ * branches are: `\b(call|text)\b|https? //`, `(qq|wx|微信 ?[a-z0-9]{5})`.
+ * Then the sets of those branches go to sets[0..max) (each with its own
+ * word edges) and the other branches, joined by '|' in their order, to
+ * *rest (malloc'd; NULL when every branch is a set). The pattern matches a
+ * text exactly when one of the sets or *rest does, so a rule term can take
+ * the sets' exact literals and leave only *rest to the prefilter: whole,
+ * the literal branches are factors of a regex to confirm, and a common word
+ * among them makes most texts a candidate. At most FZ_PF_MAX_BRANCHES
+ * branches; none may be empty; *rest must be a pattern Hyperscan accepts
+ * (hs_expression_info(): a branch that can never match is refused alone);
+ * no option set inside the pattern ("(?i)"), no \Q quoting. Returns the number of sets (0: not
+ * split, nothing filled) or -1 when out of memory. The caller frees the sets with
+ * fz_pf_exact_free() and *rest with free().
+ */
+#define FZ_PF_MAX_BRANCHES 64
+int fz_prefilter_split(const char *pattern, unsigned hs_flags, fz_pf_exact *sets, size_t max,
+                       char **rest);
+
 #endif

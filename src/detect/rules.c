@@ -1954,7 +1954,9 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
     size_t cap = 0;
     factor_build fb = {0};
     regex_seens seen = {0};
-    fz_pf_exact ex = {0};
+    fz_pf_exact sets[FZ_PF_MAX_BRANCHES];
+    size_t nsets = 0;
+    char *rest = NULL; /* the branches that are no set, or NULL */
     int out = -1;
     for (size_t i = 0; i < rs->nrules; i++) {
         fz_rule *r = &rs->rules[i];
@@ -1971,16 +1973,31 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                 source *s = t->list ? find_list(rs, t->list) : NULL;
                 /* both views of text hold no upper-case ASCII (norm.h, skel.h) */
                 int normalised = f == FZ_FIELD_TEXT && (v == FZ_VIEW_NORM || v == FZ_VIEW_SKEL);
-                fz_pf_exact_free(&ex);
+                for (size_t q = 0; q < nsets; q++) fz_pf_exact_free(&sets[q]);
+                nsets = 0;
+                rest = NULL; /* the arena's */
                 /* a literal-set regex on one field: its literals, one hit per
-                 * scan (on several fields the term would count one per field) */
-                if (t->pattern && rs->prefilter && __builtin_popcount(t->fields) == 1 &&
-                    fz_prefilter_exact(
-                        t->pattern, fz_term_regex_flags(t, v) | (normalised ? FZ_PF_NORMALISED : 0),
-                        &ex) != 0)
-                    goto done;
-                size_t count = t->list ? (s ? s->nlit : 0) : ex.n ? ex.n : 1;
-                for (size_t j = 0; j < count; j++) {
+                 * scan (on several fields the term would count one per
+                 * field); or an alternation some of whose branches are
+                 * literal sets: theirs, and one regex of the other branches */
+                size_t nlits = 0;
+                if (t->pattern && rs->prefilter && __builtin_popcount(t->fields) == 1) {
+                    unsigned pf = fz_term_regex_flags(t, v) | (normalised ? FZ_PF_NORMALISED : 0);
+                    if (fz_prefilter_exact(t->pattern, pf, &sets[0]) != 0) goto done;
+                    nsets = sets[0].n ? 1 : 0;
+                    if (!nsets) {
+                        int nsplit =
+                            fz_prefilter_split(t->pattern, pf, sets, FZ_PF_MAX_BRANCHES, &rest);
+                        if (nsplit < 0) goto done;
+                        nsets = (size_t)nsplit;
+                        /* compiled with the rest: the arena keeps it */
+                        if (rest && arena_push(arena, narena, rest) != 0) goto done;
+                    }
+                    for (size_t q = 0; q < nsets; q++) nlits += sets[q].n;
+                }
+                const char *pattern = rest ? rest : t->pattern; /* the regex atom's */
+                size_t count = t->list ? (s ? s->nlit : 0) : nlits + (!nsets || rest);
+                for (size_t j = 0, set = 0, in_set = 0; j < count; j++) {
                     if (rs->natoms == cap) {
                         cap = cap ? cap * 2 : 1024;
                         fz_atom *na = realloc(rs->atoms, cap * sizeof(fz_atom));
@@ -1994,14 +2011,20 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                     unsigned id = (unsigned)rs->natoms;
                     int rc;
                     a->also = 0;
-                    if (!t->list && ex.n) {
-                        char *lit = malloc(ex.lits[j].n + 1);
+                    if (!t->list && j < nlits) {
+                        while (in_set == sets[set].n) { /* the next set's literals */
+                            set++;
+                            in_set = 0;
+                        }
+                        const fz_pf_exact ex = sets[set];
+                        const fz_pf_lit *l = &ex.lits[in_set++];
+                        char *lit = malloc(l->n + 1);
                         if (!lit) goto done;
-                        memcpy(lit, ex.lits[j].s, ex.lits[j].n + 1);
+                        memcpy(lit, l->s, l->n + 1);
                         if (arena_push(arena, narena, lit) != 0) goto done;
                         a->mode = (uint8_t)(FZ_ATOM_SET | (ex.word_start ? FZ_ATOM_SET_WSTART : 0) |
                                             (ex.word_end ? FZ_ATOM_SET_WEND : 0));
-                        a->len = (uint32_t)ex.lits[j].n;
+                        a->len = (uint32_t)l->n;
                         /* lower-case literals: exact on the lower-cased views */
                         unsigned fl = ex.caseless && !normalised ? HS_FLAG_CASELESS : 0;
                         /* with a boundary to check, a later occurrence may be the one */
@@ -2010,15 +2033,14 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                          * ASCII tokens only, so the other forms of a
                          * caseless literal ("lin" + KELVIN SIGN for link)
                          * never match: bit 0, never recorded */
-                        unsigned token = fz_text_flag_bit(lit, ex.lits[j].n);
+                        unsigned token = fz_text_flag_bit(lit, l->n);
                         if (f == FZ_FIELD_TEXT_FLAGS && v == FZ_VIEW_RAW && ex.word_start &&
-                            ex.word_end && (token || !ascii_only(lit, ex.lits[j].n))) {
+                            ex.word_end && (token || !ascii_only(lit, l->n))) {
                             a->mode |= FZ_ATOM_FLAG;
                             a->len = token;
                             rc = 0;
                         } else {
-                            rc = db_build_add(&bb[db_key(f, v, KIND_LITERAL)], lit, ex.lits[j].n,
-                                              fl, id);
+                            rc = db_build_add(&bb[db_key(f, v, KIND_LITERAL)], lit, l->n, fl, id);
                         }
                     } else if (!t->list) {
                         a->mode = FZ_LIT_CONTAINS;
@@ -2026,10 +2048,10 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                         unsigned fl = fz_term_regex_flags(t, v);
                         unsigned digits =
                             f == FZ_FIELD_TEXT_NUMBERS && v == FZ_VIEW_RAW && rs->prefilter
-                                ? numlen_shape(t->pattern, fl)
+                                ? numlen_shape(pattern, fl)
                                 : 0;
                         int64_t prev = rs->prefilter && !digits
-                                           ? regex_same(&seen, t->pattern, fl, f, v, id)
+                                           ? regex_same(&seen, pattern, fl, f, v, id)
                                            : -1;
                         if (prev == -2) goto done;
                         if (digits) { /* a length test: no scan (rules.h) */
@@ -2040,7 +2062,7 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
                             rs->atoms[prev].also = id + 1; /* scanned as the first one */
                             rc = 0;
                         } else {
-                            rc = add_regex(rs, bb, &fb, arena, narena, t->pattern, fl, id, f, v,
+                            rc = add_regex(rs, bb, &fb, arena, narena, pattern, fl, id, f, v,
                                            defer_term(r, k));
                         }
                     } else {
@@ -2086,7 +2108,7 @@ static int build_atoms(fz_ruleset *rs, db_build *bb, char ***arena, size_t *nare
     out = factors_finish(rs, &fb);
 done:
     factor_build_free(&fb);
-    fz_pf_exact_free(&ex);
+    for (size_t q = 0; q < nsets; q++) fz_pf_exact_free(&sets[q]);
     free(seen.v);
     return out;
 }

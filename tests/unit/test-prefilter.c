@@ -1077,6 +1077,137 @@ TEST_IMPL(prefilter_exact_oracle) {
     ASSERT(matched >= texts / 4 && matched < texts);
 }
 
+/* ---- alternations with literal-set branches (fz_prefilter_split) ---- */
+
+TEST_IMPL(prefilter_split_golden) {
+    static const struct {
+        const char *pattern;
+        const char *sets; /* render_exact() of each set, one after the other; NULL: no split */
+        const char *rest; /* NULL: none */
+    } g[] = {
+        {"\\b(call|text)\\b|[0-9]{7}", "\\b[call|text]\\b", "[0-9]{7}"},
+        {"(qq|wx|微信 ?[a-z0-9]{5})", "[qq][wx]", "微信 ?[a-z0-9]{5}"},
+        {"\\b(call|text)\\b|https? //", "\\b[call|text]\\b[http //|https //]", NULL},
+        {"(a|b)c|d.e", "[ac|bc]", "d.e"},
+        {"\\||x.y", "[\\|]", "x.y"},
+        {"x.y|[0-9]+|abc", "[abc]", "x.y|[0-9]+"},
+        {"a|", NULL, NULL},            /* an empty branch */
+        {"[a|b]c", NULL, NULL},        /* | inside a class */
+        {"abc", NULL, NULL},           /* one branch */
+        {"x.y|z+", NULL, NULL},        /* no branch is a set */
+        {"(?i)ab|c.d", NULL, NULL},    /* an option holds for later branches */
+        {"(a|b).(c|d)", NULL, NULL},   /* one branch, not one group */
+        {"abc|x\\b\\by", NULL, NULL},  /* alone, the rest can never match */
+        {"\\Qa|b\\E|c.d", NULL, NULL}, /* quoting */
+    };
+    for (size_t i = 0; i < FZ_ARRAY_LEN(g); i++) {
+        fz_pf_exact sets[FZ_PF_MAX_BRANCHES];
+        char *rest = (char *)"unset";
+        fz_test_context("/%s/", g[i].pattern);
+        int k = fz_prefilter_split(g[i].pattern, FL_UC | FZ_PF_NORMALISED, sets, FZ_PF_MAX_BRANCHES,
+                                   &rest);
+        ASSERT(k >= 0);
+        if (!g[i].sets) {
+            ASSERT_EQ_I64(k, 0);
+            ASSERT(rest == NULL);
+            continue;
+        }
+        sbuf all = {0};
+        sb_str(&all, "");
+        for (int j = 0; j < k; j++) {
+            char *r = render_exact(&sets[j]);
+            sb_str(&all, r);
+            free(r);
+            fz_pf_exact_free(&sets[j]);
+        }
+        ASSERT_STR_EQ(all.p, g[i].sets);
+        free(all.p);
+        if (g[i].rest)
+            ASSERT_STR_EQ(rest, g[i].rest);
+        else
+            ASSERT(rest == NULL);
+        free(rest);
+    }
+}
+
+/* Random alternations of random branches (some wrapped in \b( )\b): where
+ * fz_prefilter_split() splits one, "a set matches or the rest does" must
+ * decide every text as Hyperscan decides the whole pattern. */
+TEST_IMPL(prefilter_split_oracle) {
+    static tree t[4];
+    int root[4];
+    size_t splits = 0, texts = 0, matched = 0;
+    sbuf pat = {0}, text = {0};
+    for (int it = 0; it < 20 * ORACLE_PATTERNS; it++) {
+        int nb = 2 + (int)fz_test_rand_below(3), ok = 1;
+        pat.n = 0;
+        sb_str(&pat, "");
+        for (int b = 0; b < nb && ok; b++) {
+            t[b].n = 0;
+            root[b] = gen_alt(&t[b], 0);
+            if (root[b] < 0) ok = 0;
+            uint64_t wrap = fz_test_rand_below(4);
+            if (b) sb_str(&pat, "|");
+            sb_str(&pat, wrap & 1 ? "\\b(" : "(");
+            if (ok) render_node(&t[b], root[b], &pat);
+            sb_str(&pat, wrap & 2 ? ")\\b" : ")");
+        }
+        if (!ok) continue;
+        unsigned flags = FL_U;
+        if (fz_test_rand_below(2)) flags |= HS_FLAG_CASELESS;
+        fz_test_context("pattern %d: /%s/ flags 0x%x", it, pat.p, flags);
+        fz_pf_exact sets[FZ_PF_MAX_BRANCHES];
+        char *rest = NULL;
+        int k = fz_prefilter_split(pat.p, flags, sets, FZ_PF_MAX_BRANCHES, &rest);
+        ASSERT(k >= 0);
+        if (k == 0) continue;
+        hs_database_t *db = NULL, *rdb = NULL;
+        hs_compile_error_t *err = NULL;
+        if (hs_compile(pat.p, flags, HS_MODE_BLOCK, NULL, &db, &err) != HS_SUCCESS) {
+            hs_free_compile_error(err); /* e.g. a branch that matches the empty text */
+            for (int j = 0; j < k; j++) fz_pf_exact_free(&sets[j]);
+            free(rest);
+            continue;
+        }
+        if (rest && hs_compile(rest, flags, HS_MODE_BLOCK, NULL, &rdb, &err) != HS_SUCCESS)
+            fz_test_fail(__FILE__, __LINE__, "the rest /%s/ does not compile: %s", rest,
+                         err->message); /* fz_prefilter_split() checked it */
+        splits++;
+        hs_scratch_t *scratch = NULL;
+        ASSERT(hs_alloc_scratch(db, &scratch) == HS_SUCCESS);
+        if (rdb) ASSERT(hs_alloc_scratch(rdb, &scratch) == HS_SUCCESS);
+        fz_prefilter pf;
+        ASSERT_EQ_I64(fz_prefilter_derive(pat.p, flags, &pf), 0);
+        for (int n = 0; n < ORACLE_TEXTS; n++) {
+            int b = (int)fz_test_rand_below((uint64_t)nb);
+            gen_text(&t[b], root[b], &pf, (flags & HS_FLAG_CASELESS) != 0, &text);
+            int want = hs_matches(db, scratch, text.p, text.n);
+            int got = rdb && hs_matches(rdb, scratch, text.p, text.n);
+            for (int j = 0; j < k && !got; j++) got = exact_matches(&sets[j], text.p, text.n);
+            if (want != got) {
+                char td[1024];
+                describe(text.p, text.n, td, sizeof(td));
+                fz_test_fail(__FILE__, __LINE__,
+                             "split says %d, Hyperscan %d on \"%s\" (rest /%s/)", got, want, td,
+                             rest ? rest : "");
+            }
+            texts++;
+            matched += (size_t)want;
+        }
+        fz_prefilter_free(&pf);
+        hs_free_scratch(scratch);
+        hs_free_database(db);
+        hs_free_database(rdb);
+        for (int j = 0; j < k; j++) fz_pf_exact_free(&sets[j]);
+        free(rest);
+    }
+    free(pat.p);
+    free(text.p);
+    fz_test_context("%zu split patterns, %zu texts, %zu matched", splits, texts, matched);
+    ASSERT(splits >= 300);
+    ASSERT(matched >= texts / 4 && matched < texts);
+}
+
 /* ---- the shipped rules ---- */
 
 /* The repository's rules/ directory: this file is tests/unit/ under the
